@@ -1,0 +1,44 @@
+"""Kalan: USSD/SMS training and child-labour reporting for field agents in Mali."""
+
+import logging
+import sys
+from pathlib import Path
+
+from flask import Flask
+
+import flows
+
+from . import content, db, errors, health, sessions, ussd
+from .callbacks import MAX_BODY
+from .config import ConfigError, from_env, validate
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure an instance of the Kalan web app.
+
+    Settings come from the environment; test_config overrides them. Nothing
+    connects here: clients open their connections on first use.
+    """
+    app = Flask(__name__)
+    try:
+        config = from_env()
+        config.update(test_config or {})
+        app.config.from_mapping(validate(config))
+        catalog, warnings = content.load(Path(app.config["CONTENT_DIR"]))
+    except (ConfigError, content.ContentError) as exc:
+        # One clear line, no traceback: this is an operator's mistake.
+        sys.stderr.write(f"kalan: cannot start: {exc}\n")
+        raise SystemExit(3) from None
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.extensions["catalog"] = catalog
+    app.extensions["flow"] = flows.FLOW
+    for warning in warnings:
+        app.logger.warning("content: %s", warning)
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    db.init_app(app)
+    sessions.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(ussd.bp)
+    app.register_blueprint(health.bp)
+    return app

@@ -1,0 +1,102 @@
+"""The `kalan` command line: database, content, demo data, dialling and `make run`."""
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from . import create_app
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=False)
+def main():
+    """Kalan: USSD/SMS child-labour training and reporting."""
+
+
+@main.group()
+def db():
+    """Manage the database schema."""
+
+
+@db.command("upgrade")
+@with_appcontext
+def db_upgrade():
+    """Apply every pending migration."""
+    from .migrate import current, upgrade
+
+    engine = current_app.extensions["db"].kw["bind"]
+    upgrade(engine)
+    click.echo(f"database at revision {current(engine)}")
+
+
+@main.group()
+def content():
+    """Check the course and screen copy."""
+
+
+@content.command("check")
+def content_check():
+    """Validate content/ and render every screen; exit 1 on any problem."""
+    from .config import DEFAULTS
+    from .content import ContentError, load, oversized
+
+    root = Path(os.environ.get("CONTENT_DIR", DEFAULTS["CONTENT_DIR"]))
+    limit = int(os.environ.get("USSD_MAX_CHARS", DEFAULTS["USSD_MAX_CHARS"]))
+    code = os.environ.get("USSD_CODE", DEFAULTS["USSD_CODE"])
+    try:
+        catalog, warnings = load(root)
+    except ContentError as exc:
+        for line in str(exc).splitlines():
+            click.echo(f"error: {line}", err=True)
+        sys.exit(1)
+    for line in warnings:
+        click.echo(f"warning: {line}")
+    problems = oversized(catalog, limit, code)
+    for line in problems:
+        click.echo(f"error: {line}", err=True)
+    if problems:
+        sys.exit(1)
+    keys = sum(len(t) for t in catalog.texts.values())
+    click.echo(f"content ok: {len(catalog.texts)} language(s), {keys} texts, screens fit {limit}")
+
+
+@main.command("seed")
+@with_appcontext
+def seed_command():
+    """Add the demo contacts that are missing."""
+    from .seed import seed
+
+    with current_app.extensions["db"]() as session:
+        added = seed(session)
+    click.echo(f"demo data: {added} contact(s) added")
+
+
+@main.command("dial")
+@click.argument("phone")
+@click.option(
+    "--url", envvar="KALAN_URL", help="Kalan's base URL [default: http://127.0.0.1:$PORT]"
+)
+@click.option("--code", envvar="USSD_CODE", default="*123#", show_default=True)
+@click.option("--token", envvar="WEBHOOK_TOKEN", default="")
+@click.option("--input", "inputs", multiple=True, help="Answer to send; repeat for each screen.")
+def dial(phone, url, code, token, inputs):
+    """Dial Kalan from a terminal, as a phone on the Africa's Talking gateway would."""
+    from .dialer import converse
+
+    url = url or f"http://127.0.0.1:{os.environ.get('PORT', '5000')}"
+    sys.exit(converse(url, phone, code, token, inputs))
+
+
+@main.command("dev")
+def dev():
+    """Run Redis, the web app, a worker and the sandbox until Ctrl-C (`make run`)."""
+    from .devserver import serve
+
+    sys.exit(serve())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Configuration from environment variables, with development defaults."""
+
+import os
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+
+# name: (default, parser). Defaults suit `make run`; production must set the
+# variables listed in REQUIRED_IN_PRODUCTION.
+DEFAULTS: dict[str, str] = {
+    "APP_ENV": "development",
+    "SECRET_KEY": "dev",
+    "REDIS_URL": "",
+    "DATABASE_URL": f"sqlite:///{VAR / 'kalan.db'}",
+    "WEBHOOK_TOKEN": "",
+    "AT_USERNAME": "sandbox",
+    "AT_API_KEY": "sandbox-key",
+    "AT_SENDER_ID": "",
+    "AT_SHORTCODE": "",
+    "AT_API_BASE_URL": "",
+    "USSD_CODE": "*123#",
+    "USSD_MAX_CHARS": "160",
+    "SESSION_TTL_S": "300",
+    "RESUME_TTL_S": "86400",
+    "SMS_SEND_WINDOW": "08:00-20:00",
+    "TZ": "Africa/Bamako",
+    "CONTENT_DIR": str(ROOT / "content"),
+    "REDIS_PREFIX": "kalan:",
+}
+
+INTEGERS = ("USSD_MAX_CHARS", "SESSION_TTL_S", "RESUME_TTL_S")
+REQUIRED_IN_PRODUCTION = (
+    "REDIS_URL",
+    "DATABASE_URL",
+    "WEBHOOK_TOKEN",
+    "SECRET_KEY",
+    "AT_USERNAME",
+    "AT_API_KEY",
+)
+WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+
+
+class ConfigError(Exception):
+    """The configuration cannot start the service; the message says why in one line."""
+
+
+def from_env(environ=None) -> dict:
+    """Read every setting from the environment, falling back to DEFAULTS."""
+    environ = os.environ if environ is None else environ
+    config = {name: environ.get(name, default) for name, default in DEFAULTS.items()}
+    if config["APP_ENV"] == "production":
+        # In production a default would silently point at a dev value: only
+        # what the operator set counts.
+        missing = [name for name in REQUIRED_IN_PRODUCTION if not environ.get(name)]
+        if missing:
+            raise ConfigError("missing required settings for production: " + ", ".join(missing))
+    return config
+
+
+def validate(config: dict) -> dict:
+    """Check and convert values; raise ConfigError naming the first bad one."""
+    if config["APP_ENV"] not in ("development", "production"):
+        raise ConfigError(f"APP_ENV must be development or production, not {config['APP_ENV']!r}")
+    for name in INTEGERS:
+        try:
+            config[name] = int(config[name])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a whole number, not {config[name]!r}") from None
+        if config[name] <= 0:
+            raise ConfigError(f"{name} must be positive, not {config[name]}")
+    if config["USSD_MAX_CHARS"] < 80:
+        raise ConfigError("USSD_MAX_CHARS must be at least 80: smaller screens cannot hold a menu")
+    window = config["SMS_SEND_WINDOW"]
+    if window != "always" and not WINDOW.match(window):
+        raise ConfigError(f"SMS_SEND_WINDOW must be HH:MM-HH:MM or 'always', not {window!r}")
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(config["TZ"])
+    except (KeyError, ValueError, OSError):
+        raise ConfigError(f"TZ is not a known time zone: {config['TZ']!r}") from None
+    if not Path(config["CONTENT_DIR"]).is_dir():
+        raise ConfigError(f"CONTENT_DIR does not exist: {config['CONTENT_DIR']}")
+    if config["APP_ENV"] == "production" and config["SECRET_KEY"] == "dev":
+        raise ConfigError("SECRET_KEY must not be 'dev' in production")
+    return config

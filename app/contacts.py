@@ -1,0 +1,62 @@
+"""Contacts: phone numbers in E.164 and the profile a USSD session needs."""
+
+from datetime import datetime
+
+import phonenumbers
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .models import Contact
+
+REGION = "ML"  # numbers typed without +223 are Malian
+
+
+def normalize(raw: str, region: str = REGION) -> str | None:
+    """Return raw as an E.164 number, or None when it is not a possible number."""
+    raw = (raw or "").strip()
+    if not raw or len(raw) > 32:
+        return None
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def profile(contact: Contact, day: str) -> dict:
+    """Return what a USSD session keeps of a contact, stamped with the day seen."""
+    return {
+        "lang": contact.language,
+        "role": contact.role,
+        "name": contact.name,
+        "organisation": contact.organisation,
+        "seen": day,
+    }
+
+
+def touch(db: Session, phone: str, now: datetime) -> Contact:
+    """Return the contact for phone, creating it on first contact; mark it seen now."""
+    query = select(Contact).where(Contact.phone == phone)
+    contact = db.scalars(query).first()
+    if contact is None:
+        contact = Contact(phone=phone, role="community", first_seen=now, last_seen=now)
+        db.add(contact)
+        try:
+            db.commit()
+            return contact
+        except IntegrityError:
+            # Two first hops raced (a double dial): the other one created it.
+            db.rollback()
+            contact = db.scalars(query).one()
+    contact.last_seen = now
+    db.commit()
+    return contact
+
+
+def update_contact(db: Session, phone: str, **values) -> None:
+    """Set columns of the contact with this phone."""
+    db.execute(update(Contact).where(Contact.phone == phone).values(**values))
+    db.commit()

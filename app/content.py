@@ -1,0 +1,106 @@
+"""Load the copy under content/<lang>/ into a Catalog, refusing what phones cannot show."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+from flows import FLOW, Catalog, check, overflows
+from flows.catalog import FALLBACK
+from flows.gsm import outside
+
+PLACEHOLDER = re.compile(r"\$(\w+)")
+
+
+class ContentError(Exception):
+    """The content files are unusable; the message lists every problem."""
+
+
+def _flatten(tree, prefix: str, out: dict, problems: list, where: str) -> None:
+    """Turn nested mappings into dotted keys."""
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            _flatten(value, name + ".", out, problems, where)
+        elif isinstance(value, str):
+            if name in out:
+                problems.append(f"{where}: duplicate key {name!r}")
+            out[name] = value
+        else:
+            problems.append(f"{where}: {name!r} must be text, not {type(value).__name__}")
+
+
+def read_language(folder: Path) -> tuple[dict[str, str], list[str]]:
+    """Read every YAML file of one language folder into flat keys, with problems."""
+    texts: dict[str, str] = {}
+    problems: list[str] = []
+    for path in sorted(folder.glob("*.yaml")):
+        where = f"{folder.name}/{path.name}"
+        try:
+            tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            problems.append(f"{where}: not valid YAML: {exc}".splitlines()[0])
+            continue
+        if not isinstance(tree, dict):
+            problems.append(f"{where}: the top level must be a mapping")
+            continue
+        _flatten(tree, "", texts, problems, where)
+    for key, text in texts.items():
+        bad = outside(text)
+        if bad:
+            problems.append(f"{folder.name}: {key!r} has characters outside GSM-7: {bad!r}")
+    return texts, problems
+
+
+def load(root: Path) -> tuple[Catalog, list[str]]:
+    """Load and validate all languages; return the catalog and warnings.
+
+    Raises ContentError when any language breaks a hard rule.
+    """
+    if not (root / FALLBACK).is_dir():
+        raise ContentError(f"{root}: no {FALLBACK}/ folder")
+    texts, problems, warnings = {}, [], []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        texts[folder.name], found = read_language(folder)
+        problems.extend(found)
+    base = texts[FALLBACK]
+    for lang, table in texts.items():
+        if lang == FALLBACK:
+            continue
+        for key in sorted(set(table) - set(base)):
+            problems.append(f"{lang}: key {key!r} does not exist in {FALLBACK}")
+        for key in sorted(set(base) - set(table)):
+            warnings.append(f"{lang}: missing translation {key!r} (falls back to {FALLBACK})")
+        for key in sorted(set(base) & set(table)):
+            if set(PLACEHOLDER.findall(base[key])) != set(PLACEHOLDER.findall(table[key])):
+                problems.append(f"{lang}: {key!r} placeholders differ from {FALLBACK}")
+    if "lang.name" not in base:
+        problems.append(f"{FALLBACK}: missing 'lang.name'")
+    if problems:
+        raise ContentError("\n".join(problems))
+    catalog = Catalog(texts, {lang: table.get("lang.name", lang) for lang, table in texts.items()})
+    problems = check(FLOW, catalog)
+    if problems:
+        raise ContentError("\n".join(problems))
+    return catalog, warnings
+
+
+def oversized(catalog: Catalog, limit: int, code: str) -> list[str]:
+    """List the screens whose copy cannot be shown whole within limit characters."""
+    return overflows(FLOW, catalog, sample_context(catalog, code), limit)
+
+
+def sample_context(catalog: Catalog, code: str) -> dict:
+    """Return a context with the longest realistic values, to render every screen."""
+    return {
+        "phone": "+22370000000",
+        "code": code,
+        "lang": FALLBACK,
+        "languages": tuple(catalog.names.items()),
+        "profile": {
+            "name": "N" * 40,
+            "role": "community",
+            "organisation": "Organisation de la société civile",
+            "lang": FALLBACK,
+        },
+    }

@@ -1,0 +1,128 @@
+"""`make run`: Redis, migrations, demo data, then web, worker and sandbox until Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import requests
+
+from .config import VAR
+from .embedded import EmbeddedRedis, free_port
+
+REDIS_PORT = 6390  # not 6379, so a system Redis and `make run` never share data
+
+
+def _children(env: dict) -> dict[str, list[str]]:
+    """Return the command line of each long-running process."""
+    py = sys.executable
+    return {
+        "web": [
+            py, "-m", "gunicorn", "--bind", f"127.0.0.1:{env['PORT']}",
+            "--workers", "2", "--timeout", "9", "--access-logfile", "-",
+            "--access-logformat", '%(h)s "%(r)s" %(s)s %(M)sms', "app:create_app()",
+        ],
+        "worker": [py, "-m", "workers"],
+        "sandbox": [
+            # One process: the simulator keeps live calls in memory.
+            py, "-m", "gunicorn", "--bind", f"127.0.0.1:{env['SANDBOX_PORT']}",
+            "--workers", "1", "--threads", "8", "--timeout", "30", "sandbox:create_app()",
+        ],
+    }  # fmt: skip
+
+
+def _prepare(env: dict) -> None:
+    """Migrate the database, check the content and seed the demo data."""
+    for step in (["db", "upgrade"], ["content", "check"], ["seed"]):
+        subprocess.run([sys.executable, "-m", "app.cli", *step], env=env, check=True)
+
+
+def _wait_healthy(url: str, procs: dict, timeout_s: float = 30.0) -> bool:
+    """Poll url until it answers 200; False if a child dies or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs.values()):
+            return False
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def _stop(procs: dict) -> None:
+    """Ask every child to stop, then force the ones that linger."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def serve() -> int:
+    """Run everything in the foreground; return the exit status."""
+    VAR.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("PORT", "5000")
+    env.setdefault("SANDBOX_PORT", "5001")
+    env.setdefault("DATABASE_URL", f"sqlite:///{VAR / 'kalan.db'}")
+    env["KALAN_URL"] = f"http://127.0.0.1:{env['PORT']}"
+    redis = None
+    if not env.get("REDIS_URL"):
+        port = REDIS_PORT if _port_free(REDIS_PORT) else free_port()
+        redis = EmbeddedRedis(VAR / "redis", port=port, persist=True).start()
+        env["REDIS_URL"] = redis.url
+        print(f"redis: embedded redis-server on {redis.url} (data in {VAR / 'redis'})")
+    procs: dict[str, subprocess.Popen] = {}
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    try:
+        _prepare(env)
+        for name, cmd in _children(env).items():
+            # A session of their own: Ctrl-C reaches only us, and we stop them in order.
+            procs[name] = subprocess.Popen(cmd, env=env, start_new_session=True)
+        sandbox = f"http://127.0.0.1:{env['SANDBOX_PORT']}"
+        if not (
+            _wait_healthy(env["KALAN_URL"] + "/healthz", procs)
+            and _wait_healthy(sandbox + "/healthz", procs)
+        ):
+            print("kalan: a process failed to start; see the log above", file=sys.stderr)
+            return 1
+        print(f"\nKalan is up on {env['KALAN_URL']} (USSD code {env.get('USSD_CODE', '*123#')}).")
+        print(f"Phone simulator: {sandbox}/   Press Ctrl-C to stop.\n", flush=True)
+        while not stopping:
+            dead = [name for name, p in procs.items() if p.poll() is not None]
+            if dead:
+                print(f"kalan: {', '.join(dead)} stopped unexpectedly", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    except subprocess.CalledProcessError as exc:
+        print(f"kalan: preparation failed: {' '.join(exc.cmd[2:])}", file=sys.stderr)
+        return 1
+    finally:
+        print("\nStopping...", flush=True)
+        _stop(procs)
+        if redis:
+            redis.stop()
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(serve())

@@ -1,0 +1,60 @@
+"""End-of-session notifications: where and how USSD sessions ended."""
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .models import UssdEvent
+
+FIELDS = (
+    "date",
+    "sessionId",
+    "serviceCode",
+    "networkCode",
+    "phoneNumber",
+    "status",
+    "cost",
+    "durationInMillis",
+    "hopsCount",
+    "input",
+    "lastAppResponse",
+    "errorMessage",
+)
+
+
+def _int(value: str) -> int | None:
+    """Parse a count the gateway sent as text; None when it is not one."""
+    value = value.strip()
+    if value.isdigit() and value.isascii() and len(value) < 10:
+        return int(value)
+    return None
+
+
+def record(db: Session, form: dict, phone: str | None, last_node: str | None) -> bool:
+    """Store one notification; return False when this session was already recorded."""
+    query = select(UssdEvent.id).where(UssdEvent.session_id == form["sessionId"])
+    if db.scalars(query).first() is not None:
+        return False
+    db.add(
+        UssdEvent(
+            session_id=form["sessionId"],
+            phone=phone,
+            service_code=form["serviceCode"][:32] or None,
+            network_code=form["networkCode"][:16] or None,
+            status=form["status"].strip()[:32],
+            cost=form["cost"][:32] or None,
+            duration_ms=_int(form["durationInMillis"]),
+            hops=_int(form["hopsCount"]),
+            input=form["input"] or None,
+            last_response=form["lastAppResponse"] or None,
+            error_message=form["errorMessage"] or None,
+            last_node=last_node,
+            date=form["date"][:32] or None,
+        )
+    )
+    try:
+        db.commit()
+    except IntegrityError:  # the same notification delivered twice at once
+        db.rollback()
+        return False
+    return True

@@ -1,0 +1,185 @@
+"""POST /ussd and /ussd/events: the Africa's Talking USSD callbacks."""
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, current_app
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+import flows
+from flows.effects import SetLanguage, SetName
+from flows.engine import CLEAR, SAVE, Step
+
+from . import contacts, events
+from .callbacks import check_token, read_form
+from .db import get_db
+from .models import utcnow
+from .sessions import KEEP
+
+bp = Blueprint("ussd", __name__)
+
+HOP_FIELDS = ("sessionId", "serviceCode", "phoneNumber", "networkCode", "text")
+SESSION_ID = re.compile(r"^[\w.:-]{1,64}$")
+SERVICE_CODE = re.compile(r"^[*#0-9]{1,32}$")
+
+
+class Refused(Exception):
+    """A hop that must not touch the session it names."""
+
+
+@bp.before_request
+def _authenticate():
+    check_token()
+
+
+@bp.post("/ussd")
+def hop():
+    """Answer one USSD hop with a CON or END screen."""
+    form = read_form(HOP_FIELDS, required=("sessionId", "serviceCode", "phoneNumber", "text"))
+    if not SESSION_ID.match(form["sessionId"]):
+        abort(400, "sessionId is not a valid session id")
+    if not SERVICE_CODE.match(form["serviceCode"]):
+        abort(400, "serviceCode is not a USSD code")
+    phone = contacts.normalize(form["phoneNumber"])
+    if phone is None:
+        abort(400, "phoneNumber is not a valid phone number")
+    try:
+        reply = answer(form["sessionId"], form["serviceCode"], phone, form["text"])
+    except Refused as exc:
+        abort(403, str(exc))
+    except (RedisError, SQLAlchemyError):
+        current_app.logger.exception("storage unavailable during a USSD hop")
+        reply = "END " + current_app.extensions["catalog"].get("error.unavailable")
+    except Exception:
+        # The hop's changes were never saved, so stored progress is intact.
+        current_app.logger.exception("flow error during a USSD hop")
+        reply = "END " + current_app.extensions["catalog"].get("error.unexpected")
+    return Response(reply, mimetype="text/plain")
+
+
+def answer(session_id: str, service: str, phone: str, text: str) -> str:
+    """Run one hop of a session and return the reply body."""
+    store = current_app.extensions["sessions"]
+    session, resume, profile = store.load(session_id, phone)
+    if session is not None and (session["phone"] != phone or session["service"] != service):
+        raise Refused("session belongs to another phone number or service code")
+    if session is not None:
+        if session["end"]:
+            return session["reply"]
+        new_input, mode = derive_input(session["text"], text, session["mode"])
+        if new_input is None:  # the gateway resent a hop we already answered
+            return session["reply"]
+        state, resume_point = session["state"], None
+    else:
+        new_input, mode, state, resume_point = None, "cumulative", None, resume
+    fresh_profile = None
+    if profile is None or profile.get("seen") != _today():
+        # At most once a day per phone: the cached profile spares the database.
+        profile = fresh_profile = contacts.profile(
+            contacts.touch(get_db(), phone, utcnow()), _today()
+        )
+    ctx = _context(phone, profile, resume_point)
+    app = current_app
+    result = flows.step(
+        app.extensions["flow"],
+        state,
+        new_input,
+        ctx,
+        app.extensions["catalog"],
+        app.config["USSD_MAX_CHARS"],
+    )
+    profile_changes = apply_effects(result.effects, phone)
+    if profile_changes:
+        fresh_profile = {**profile, **profile_changes}
+    session = {
+        "phone": phone,
+        "service": service,
+        "text": text,
+        "mode": mode,
+        "state": result.state,
+        "reply": result.reply,
+        "end": result.end,
+    }
+    store.save(session_id, phone, session, _resume_point(result), fresh_profile)
+    return result.reply
+
+
+def derive_input(consumed: str, text: str, mode: str) -> tuple[str | None, str]:
+    """Return (the new input, gateway mode) from the text seen so far and this hop's.
+
+    Africa's Talking resends every input joined by "*"; some gateways send only
+    the latest. None means this hop repeats the last one.
+    """
+    if mode == "cumulative":
+        if text == consumed:
+            return None, mode
+        if consumed == "":
+            return text, mode
+        if text.startswith(consumed + "*"):
+            return text[len(consumed) + 1 :], mode
+    return text, "latest"
+
+
+def apply_effects(effects, phone: str) -> dict:
+    """Carry out a step's effects; return what changed in the caller's profile."""
+    changes = {}
+    for effect in effects:
+        if isinstance(effect, SetLanguage):
+            contacts.update_contact(get_db(), phone, language=effect.lang)
+            changes["lang"] = effect.lang
+        elif isinstance(effect, SetName):
+            contacts.update_contact(get_db(), phone, name=effect.name)
+            changes["name"] = effect.name
+        else:
+            raise TypeError(f"no handler for effect {effect!r}")
+    return changes
+
+
+def _resume_point(result: Step):
+    """Decide what to remember for a redial: this screen, nothing, or what was there."""
+    if result.checkpoint == CLEAR:
+        return None
+    if result.checkpoint != SAVE:
+        return KEEP
+    return {k: result.state[k] for k in ("node", "page", "back", "data")}
+
+
+def _context(phone: str, profile: dict, resume: dict | None) -> dict:
+    """Gather the read-only facts a flow may use."""
+    catalog = current_app.extensions["catalog"]
+    if resume and resume.get("node") not in current_app.extensions["flow"]:
+        resume = None  # a journey renamed since: start afresh rather than fail
+    return {
+        "phone": phone,
+        "code": current_app.config["USSD_CODE"],
+        "lang": profile.get("lang"),
+        "profile": profile,
+        "resume": resume,
+        "languages": tuple(catalog.names.items()),
+    }
+
+
+def _today() -> str:
+    return datetime.now(ZoneInfo(current_app.config["TZ"])).date().isoformat()
+
+
+@bp.post("/ussd/events")
+def session_ended():
+    """Record the gateway's end-of-session notification, once per session."""
+    form = read_form(events.FIELDS, required=("sessionId", "status"))
+    if not SESSION_ID.match(form["sessionId"]) or not form["status"].strip():
+        abort(400, "sessionId and status must be set")
+    last = None
+    try:
+        last = current_app.extensions["sessions"].peek(form["sessionId"])
+    except RedisError:
+        current_app.logger.warning("redis unavailable: event recorded without its last screen")
+    node = (last or {}).get("state", {}).get("node")
+    try:
+        events.record(get_db(), form, contacts.normalize(form["phoneNumber"]), node)
+    except SQLAlchemyError:
+        current_app.logger.exception("could not record a USSD event")
+        abort(503)
+    return Response("OK", mimetype="text/plain")

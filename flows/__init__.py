@@ -1,0 +1,64 @@
+"""USSD journeys as data, and the pure engine that walks them."""
+
+from collections.abc import Mapping
+
+from . import main
+from .catalog import Catalog
+from .engine import Ask, End, Menu, Node, Route, Step, layout, new_state, render, step
+
+__all__ = ["FLOW", "Catalog", "End", "Step", "check", "screens", "step"]
+
+FLOW: Mapping[str, Node] = {**main.NODES}
+
+
+def check(flow: Mapping[str, Node], catalog: Catalog) -> list[str]:
+    """List the broken links of a flow: unknown targets and missing copy."""
+    problems = []
+    for node_id, node in flow.items():
+        keys = [] if isinstance(node, Route) else [node.text]
+        if isinstance(node, Ask):
+            keys.append(node.error)
+            if node.next not in flow:
+                problems.append(f"{node_id}: unknown next node {node.next!r}")
+        if isinstance(node, Menu) and not callable(node.options):
+            for opt in node.options:
+                keys.append(opt.label)
+                if opt.to not in flow and not opt.to.startswith("@"):
+                    problems.append(f"{node_id}: unknown target {opt.to!r}")
+        problems.extend(f"{node_id}: missing copy {key!r}" for key in keys if not catalog.has(key))
+    return problems
+
+
+def screens(flow: Mapping[str, Node], catalog: Catalog, ctx: Mapping, limit: int):
+    """Yield (node id, language, reply) for every page of every screen."""
+    for lang in catalog.languages:
+        for node_id, node in flow.items():
+            if isinstance(node, Route):
+                continue
+            for back in ([], [["menu", 0]]):
+                state = {**new_state(lang), "node": node_id, "back": back}
+                pages = layout(node, state, ctx, catalog, limit).pages
+                for page in range(len(pages)):
+                    yield node_id, lang, render(flow, {**state, "page": page}, ctx, catalog, limit)
+
+
+def overflows(flow: Mapping[str, Node], catalog: Catalog, ctx: Mapping, limit: int) -> list[str]:
+    """List the copy that cannot be shown whole, even with paging."""
+    problems = []
+    room = limit - len("CON ")
+    for lang in catalog.languages:
+        for node_id, node in flow.items():
+            if isinstance(node, Route):
+                continue
+            state = {**new_state(lang), "node": node_id, "back": [["menu", 0]]}
+            screen = layout(node, state, ctx, catalog, limit)
+            nav = " ".join(screen.nav.values())
+            if isinstance(node, End) and len(screen.pages[0].text) > room:
+                problems.append(f"{lang}: end screen {node_id!r} is over {room} characters")
+            for page in screen.pages:
+                if any(len(line) + len(nav) + 1 > room for line in page.options):
+                    problems.append(f"{lang}: an option of {node_id!r} is too long for a screen")
+            for node_id_, lang_, reply in screens({node_id: node}, catalog, ctx, limit):
+                if len(reply) > limit:
+                    problems.append(f"{lang_}: screen {node_id_!r} is {len(reply)} characters")
+    return sorted(set(problems))

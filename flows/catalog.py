@@ -1,0 +1,34 @@
+"""A catalog of user-facing copy by language, with French as the fallback.
+
+Placeholders are written $name: the dollar sign is in GSM-7, braces are not.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from string import Template
+
+FALLBACK = "fr"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Copy keyed by dotted names, one mapping per language."""
+
+    texts: Mapping[str, Mapping[str, str]]
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Return the language codes, French first."""
+        return tuple(sorted(self.texts, key=lambda lang: (lang != FALLBACK, lang)))
+
+    def has(self, key: str) -> bool:
+        """Tell whether the fallback language defines key."""
+        return key in self.texts.get(FALLBACK, {})
+
+    def get(self, key: str, lang: str = FALLBACK, **params) -> str:
+        """Return the copy for key in lang (or French), formatted with params."""
+        text = self.texts.get(lang, {}).get(key)
+        if text is None:
+            text = self.texts[FALLBACK][key]
+        return Template(text).safe_substitute(params) if params else text

@@ -1,0 +1,255 @@
+"""The flow engine: a pure function from (flow, state, input) to the next screen.
+
+A flow is a mapping of node ids to nodes. The engine owns navigation, which
+is the same everywhere: 99 shows the next page, 0 goes back one screen (or
+page), 00 returns to the main menu. Nothing here does I/O or reads a clock.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from .catalog import Catalog
+from .effects import SetLanguage
+from .render import PREFIX, Page, compose, paginate
+
+NEXT, BACK, HOME = "99", "0", "00"
+START, MENU, RESUME = "start", "menu", "@resume"
+MAX_BACK = 30  # deep enough for any journey, small enough for a Redis value
+# What a screen does to the caller's resume point if the call drops there:
+# remember this screen, forget any, or leave the previous one alone.
+SAVE, CLEAR, KEEP = "save", "clear", "keep"
+
+Params = Callable[[Mapping, Mapping], Mapping[str, object]]
+
+
+@dataclass(frozen=True)
+class Option:
+    """A numbered choice on a menu that leads to another node."""
+
+    label: str
+    to: str
+    effects: tuple = ()
+    text: str | None = None  # a label already in the caller's words (a language name)
+
+
+@dataclass(frozen=True)
+class Menu:
+    """A screen of text, optionally with numbered options."""
+
+    text: str
+    options: tuple[Option, ...] | Callable[[Mapping, Mapping], tuple[Option, ...]] = ()
+    params: Params | None = None
+    checkpoint: str = SAVE
+    nav: bool = True  # offers 0 and 00; off for first-contact screens
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A screen that takes free text, checks it and stores it in the session."""
+
+    text: str
+    field: str
+    parse: Callable[[str], object | None]
+    next: str
+    error: str = "error.input"
+    effects: Callable[[object], tuple] | None = None
+    params: Params | None = None
+    checkpoint: str = SAVE
+    nav: bool = True
+
+
+@dataclass(frozen=True)
+class End:
+    """A last screen: the session ends after it."""
+
+    text: str
+    params: Params | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """A screenless node that picks where to go from the session and context."""
+
+    choose: Callable[[Mapping, Mapping], str]
+
+
+Node = Menu | Ask | End | Route
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A screen parameter that names copy to look up, not text to show."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one hop produced: the reply, the state to keep and effects to apply."""
+
+    reply: str
+    state: dict
+    effects: tuple = ()
+    end: bool = False
+    checkpoint: str = CLEAR
+
+
+@dataclass(frozen=True)
+class Screen:
+    """A node laid out in a language, ready to be drawn page by page."""
+
+    pages: list[Page]
+    options: tuple[Option, ...]
+    nav: Mapping[str, str] = field(default_factory=dict)
+
+
+def new_state(lang: str | None) -> dict:
+    """Return the state of a session that has shown nothing yet."""
+    return {"node": None, "page": 0, "back": [], "data": {}, "lang": lang}
+
+
+def step(
+    flow: Mapping[str, Node],
+    state: dict | None,
+    text: str | None,
+    ctx: Mapping,
+    catalog: Catalog,
+    limit: int,
+) -> Step:
+    """Advance a session by one input (None opens it) and render the reply."""
+    effects: list = []
+    if state is None:
+        state = _enter(flow, new_state(ctx.get("lang")), START, ctx, effects)
+        if ctx.get("resume") and state["node"] != MENU:
+            state["resume"] = ctx["resume"]  # kept until the caller picks
+        return _reply(flow, state, ctx, catalog, limit, "", effects)
+    state = {**state, "data": dict(state["data"]), "back": list(state["back"])}
+    node = flow[state["node"]]
+    if isinstance(node, End):
+        return _reply(flow, state, ctx, catalog, limit, "", effects)
+    screen = layout(node, state, ctx, catalog, limit)
+    text = (text or "").strip()
+    error = ""
+    if text == HOME and node.nav and state["node"] != MENU:
+        state.update(node=MENU, page=0, back=[])
+    elif text == BACK and (state["page"] > 0 or (node.nav and state["back"])):
+        if state["page"] > 0:
+            state["page"] -= 1
+        else:
+            state["node"], state["page"] = state["back"].pop()
+    elif text == NEXT and state["page"] + 1 < len(screen.pages):
+        state["page"] += 1
+    elif isinstance(node, Menu):
+        chosen = _choice(text, screen.options)
+        if chosen is None:
+            error = "error.choice"
+        else:
+            effects.extend(chosen.effects)
+            state = _enter(flow, state, chosen.to, ctx, effects)
+    else:
+        value = node.parse(text)
+        if value is None:
+            error = node.error
+        else:
+            state["data"][node.field] = value
+            if node.effects:
+                effects.extend(node.effects(value))
+            state = _enter(flow, state, node.next, ctx, effects)
+    return _reply(flow, state, ctx, catalog, limit, error, effects)
+
+
+def _choice(text: str, options: tuple[Option, ...]) -> Option | None:
+    """Return the option numbered by text, or None."""
+    if text.isdigit() and text.isascii() and 1 <= int(text) <= len(options):
+        return options[int(text) - 1]
+    return None
+
+
+def _enter(flow, state: dict, target: str, ctx: Mapping, effects: list) -> dict:
+    """Move to target, following routes, and remember where we came from."""
+    snap = state.pop("resume", None)
+    if target == RESUME and snap:
+        return {**state, **{k: snap[k] for k in ("node", "page", "back", "data")}}
+    if state["node"] is not None:
+        state["back"] = (state["back"] + [[state["node"], state["page"]]])[-MAX_BACK:]
+    for _ in range(len(flow)):
+        node = flow[target]
+        if not isinstance(node, Route):
+            break
+        target = node.choose(state["data"], ctx)
+    # Going up to a screen already behind us cuts the trail there, so that
+    # 0 never walks in circles; the main menu is the root of every trail.
+    behind = [node for node, _ in state["back"]]
+    if target in behind:
+        state["back"] = state["back"][: behind.index(target)]
+    if target == MENU:
+        state["back"] = []
+    for effect in effects:
+        if isinstance(effect, SetLanguage):
+            state["lang"] = effect.lang
+    state.update(node=target, page=0)
+    return state
+
+
+def layout(node: Node, state: Mapping, ctx: Mapping, catalog: Catalog, limit: int) -> Screen:
+    """Lay a node out in pages for the session's language."""
+    lang = state["lang"] or ctx.get("lang") or "fr"
+    params = dict(node.params(state["data"], ctx)) if node.params else {}
+    for name, value in params.items():
+        if isinstance(value, Copy):
+            params[name] = catalog.get(value.key, lang)
+    text = catalog.get(node.text, lang, **params)
+    options = node.options if isinstance(node, Menu) else ()
+    if callable(options):
+        options = options(state["data"], ctx)
+    lines = [
+        f"{n}. {opt.text or catalog.get(opt.label, lang, **params)}"
+        for n, opt in enumerate(options, 1)
+    ]
+    nav = {
+        key: f"{code}.{catalog.get('nav.' + key, lang)}"
+        for key, code in (("next", NEXT), ("back", BACK), ("home", HOME))
+    }
+    room = limit - PREFIX
+    if isinstance(node, End):
+        return Screen([Page(text, ())], (), nav)
+    can_back = node.nav and bool(state["back"])
+    can_home = node.nav and state["node"] != MENU
+    last = _nav_line(nav, False, can_back, can_home)
+    paged = _nav_line(nav, True, True, can_home)
+    pages = paginate(text, lines, room - len(last) - (1 if last else 0), room - len(paged) - 1)
+    return Screen(pages, tuple(options), nav)
+
+
+def _nav_line(nav: Mapping[str, str], more: bool, back: bool, home: bool) -> str:
+    """Return the navigation line for a page."""
+    items = [nav["next"]] * more + [nav["back"]] * back + [nav["home"]] * home
+    return " ".join(items)
+
+
+def render(flow, state: dict, ctx: Mapping, catalog: Catalog, limit: int) -> str:
+    """Return the reply for the state's current page, as it would be sent."""
+    return _reply(flow, dict(state), ctx, catalog, limit, "", []).reply
+
+
+def _reply(flow, state, ctx, catalog, limit, error_key, effects) -> Step:
+    """Render the state's current page into a Step."""
+    node = flow[state["node"]]
+    screen = layout(node, state, ctx, catalog, limit)
+    lang = state["lang"] or ctx.get("lang") or "fr"
+    end = isinstance(node, End)
+    page_no = min(state["page"], len(screen.pages) - 1)
+    state["page"] = page_no
+    if end:
+        nav = ""
+    else:
+        nav = _nav_line(
+            screen.nav,
+            page_no + 1 < len(screen.pages),
+            page_no > 0 or (node.nav and bool(state["back"])),
+            node.nav and state["node"] != MENU,
+        )
+    error = catalog.get(error_key, lang) if error_key else ""
+    reply = compose(screen.pages[page_no], nav, error, limit, end=end)
+    checkpoint = CLEAR if end else node.checkpoint
+    return Step(reply, state, tuple(effects), end, checkpoint)

@@ -1,0 +1,55 @@
+"""The GSM 03.38 alphabet: what a basic phone can show in one 7-bit screen."""
+
+import unicodedata
+
+# The basic set only: the extension table (^{}[]~|\€) costs two septets and
+# several USSD gateways drop it, so screens never use it.
+BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+
+# Characters French writers type that fall outside the basic set, with the
+# nearest GSM-7 spelling; anything else is reduced to its base letter.
+_FOLD = {
+    "ç": "c",
+    "œ": "oe",
+    "Œ": "OE",
+    "æ": "ae",
+    "’": "'",
+    "‘": "'",
+    "«": '"',
+    "»": '"',
+    "“": '"',
+    "”": '"',
+    "–": "-",
+    "—": "-",
+    "…": "...",
+    "\u00a0": " ",
+    "\u202f": " ",
+    "\t": " ",
+}
+
+
+def is_gsm7(text: str) -> bool:
+    """Tell whether every character of text is in the GSM-7 basic set."""
+    return all(c in BASIC for c in text)
+
+
+def outside(text: str) -> str:
+    """Return the distinct characters of text that GSM-7 cannot carry."""
+    return "".join(sorted({c for c in text if c not in BASIC}))
+
+
+def fold(text: str) -> str:
+    """Rewrite text into the GSM-7 basic set, keeping it readable."""
+    out = []
+    for c in text:
+        if c in BASIC:
+            out.append(c)
+        elif c in _FOLD:
+            out.append(_FOLD[c])
+        else:
+            base = unicodedata.normalize("NFKD", c)[:1]
+            out.append(base if base in BASIC else "?")
+    return "".join(out)

@@ -1,0 +1,108 @@
+"""The main journey: first contact, main menu, resume, and the account screens."""
+
+from collections.abc import Mapping
+
+from .effects import SetLanguage, SetName
+from .engine import CLEAR, KEEP, MENU, RESUME, Ask, Copy, Menu, Option, Route
+from .gsm import fold
+
+NAME_MIN, NAME_MAX = 2, 40
+
+
+def parse_name(text: str) -> str | None:
+    """Return a tidy GSM-7 name, or None when text cannot be one."""
+    name = " ".join(fold(text).split())
+    if NAME_MIN <= len(name) <= NAME_MAX and any(c.isalpha() for c in name):
+        return name
+    return None
+
+
+def _start(data: Mapping, ctx: Mapping) -> str:
+    """Pick the first screen: resume a dropped session, ask the language, or the menu."""
+    if ctx.get("resume"):
+        return "resume"
+    if not ctx.get("lang"):
+        return "lang"
+    return MENU
+
+
+def _languages(then: str):
+    """Build the options of a language menu that continues to then."""
+
+    def options(data: Mapping, ctx: Mapping) -> tuple[Option, ...]:
+        return tuple(
+            Option("lang.name", then, (SetLanguage(code),), text=name)
+            for code, name in ctx["languages"]
+        )
+
+    return options
+
+
+def _profile(data: Mapping, ctx: Mapping) -> dict:
+    """Return the caller's profile as screen parameters."""
+    profile = ctx.get("profile") or {}
+    unknown = Copy("account.unknown")
+    return {
+        "phone": ctx.get("phone", ""),
+        "name": profile.get("name") or unknown,
+        "role": Copy("role." + (profile.get("role") or "community")),
+        "organisation": profile.get("organisation") or unknown,
+        "language": dict(ctx.get("languages", ())).get(profile.get("lang"), unknown),
+    }
+
+
+def _code(data: Mapping, ctx: Mapping) -> dict:
+    """Return the USSD code to dial, for help screens."""
+    return {"code": ctx.get("code", "")}
+
+
+NODES = {
+    "start": Route(_start),
+    "resume": Menu(
+        "resume.prompt",
+        (Option("resume.continue", RESUME), Option("resume.restart", MENU)),
+        checkpoint=KEEP,
+        nav=False,
+    ),
+    "lang": Menu("lang.prompt", _languages(MENU), checkpoint=CLEAR, nav=False),
+    MENU: Menu(
+        "menu.title",
+        (
+            Option("menu.training", "training"),
+            Option("menu.report", "report"),
+            Option("menu.track", "track"),
+            Option("menu.account", "account"),
+        ),
+        checkpoint=CLEAR,
+    ),
+    "training": Menu("soon.training", checkpoint=CLEAR),
+    "report": Menu("soon.report", checkpoint=CLEAR),
+    "track": Menu("soon.track", checkpoint=CLEAR),
+    "account": Menu(
+        "account.title",
+        (
+            Option("account.profile_opt", "account.profile"),
+            Option("account.name_opt", "account.name"),
+            Option("account.lang_opt", "account.lang"),
+            Option("account.help_opt", "help"),
+            Option("account.about_opt", "about"),
+        ),
+    ),
+    "account.profile": Menu("account.profile", params=_profile),
+    "account.name": Ask(
+        "account.name_prompt",
+        "name",
+        parse_name,
+        "account.name_done",
+        error="account.name_error",
+        effects=lambda name: (SetName(name),),
+    ),
+    "account.name_done": Menu(
+        "account.name_done",
+        (Option("account.back", "account"),),
+        params=lambda data, ctx: {"name": data.get("name", "")},
+    ),
+    "account.lang": Menu("lang.prompt", _languages("account")),
+    "help": Menu("help.navigation", params=_code),
+    "about": Menu("help.about"),
+}

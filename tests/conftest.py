@@ -1,0 +1,168 @@
+"""Fixtures: a real Redis and a real database for every test, flaskr style."""
+
+import os
+import threading
+import uuid
+
+import pytest
+from redis import Redis
+from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.db import make_engine
+from app.embedded import EmbeddedRedis
+from app.migrate import upgrade
+from app.models import Base
+
+PHONE = "+22370000099"
+CODE = "*123#"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """Return the URL of a real Redis: TEST_REDIS_URL, or one started here."""
+    if os.environ.get("TEST_REDIS_URL"):
+        yield os.environ["TEST_REDIS_URL"]
+        return
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """Return the URL of a migrated database that only this test run uses."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'kalan.db'}"
+        upgrade(make_engine(url))
+        yield url
+        return
+    # A database of our own on the shared server, dropped at the end.
+    name = f"kalan_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(make_engine(base).url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_engine(base).url.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def make_app(redis_url, database_url):
+    """Return a factory of apps on the test services; clean up what they wrote."""
+    prefix = f"kalan-test:{uuid.uuid4().hex[:12]}:"
+    apps = []
+
+    def factory(**overrides):
+        config = {
+            "TESTING": True,
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": database_url,
+            "REDIS_PREFIX": prefix,
+            "WEBHOOK_TOKEN": "",
+            "USSD_CODE": CODE,
+            **overrides,
+        }
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        app.extensions["db"].kw["bind"].dispose()
+        app.extensions["redis"].close()
+    redis = Redis.from_url(redis_url)
+    keys = list(redis.scan_iter(match=prefix + "*", count=1000))
+    if keys:
+        redis.delete(*keys)
+    redis.close()
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    """Create a Kalan app for one test."""
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    """A test client for the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner bound to the app."""
+    return app.test_cli_runner()
+
+
+class Dial:
+    """Replay a USSD conversation the way Africa's Talking sends it."""
+
+    def __init__(self, client, phone=PHONE, code=CODE, token=""):
+        self.client = client
+        self.phone = phone
+        self.code = code
+        self.token = token
+        self.session_id = None
+        self.inputs: list[str] = []
+        self.response = None
+
+    def __call__(self, *inputs: str) -> str:
+        """Send each input (opening a session first if needed); return the last reply."""
+        if self.session_id is None:
+            self.session_id = "ATUid_" + uuid.uuid4().hex
+            self.inputs = []
+            reply = self.post("")
+        for value in inputs:
+            self.inputs.append(value)
+            reply = self.post("*".join(self.inputs))
+        return reply
+
+    def post(self, text: str, **fields) -> str:
+        """Post one hop with this cumulative text; return the body."""
+        form = {
+            "phoneNumber": self.phone,
+            "serviceCode": self.code,
+            "text": text,
+            "sessionId": self.session_id,
+            "networkCode": "99999",
+            **fields,
+        }
+        query = f"?token={self.token}" if self.token else ""
+        self.response = self.client.post("/ussd" + query, data=form)
+        assert self.response.status_code == 200, self.response.get_data(as_text=True)
+        return self.response.get_data(as_text=True)
+
+    def drop(self) -> None:
+        """Lose the session as a network timeout would: no END, no goodbye."""
+        self.session_id = None
+
+
+@pytest.fixture
+def dial(client):
+    """Dial the app from the default test phone."""
+    return Dial(client)
+
+
+@pytest.fixture
+def live_server(app):
+    """Serve the app over real HTTP on a free port; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()

@@ -1,0 +1,561 @@
+"""Tests of the sandbox: the USSD driver against a real peer, then the simulator."""
+
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import parse_qsl
+
+import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from sandbox import create_app
+from sandbox.ussd import SessionEnded, UssdCall
+
+PHONE = "+22370000001"
+HOP_FIELDS = ["phoneNumber", "serviceCode", "text", "sessionId", "networkCode"]
+EVENT_FIELDS = [
+    "date",
+    "sessionId",
+    "serviceCode",
+    "networkCode",
+    "phoneNumber",
+    "status",
+    "cost",
+    "durationInMillis",
+    "hopsCount",
+    "hopsMetadata",
+    "input",
+    "lastAppResponse",
+    "errorMessage",
+]
+MALFORMED = "Response should start with a CON or an END"
+CONFIG_ENV = [
+    "PORT",
+    "KALAN_URL",
+    "WEBHOOK_TOKEN",
+    "USSD_CODE",
+    "USSD_MAX_CHARS",
+    "SANDBOX_USSD_DEADLINE_S",
+    "SANDBOX_USSD_IDLE_S",
+]
+
+
+@dataclass
+class Reply:
+    """What the peer answers to one hop."""
+
+    body: str
+    status: int = 200
+    headers: dict = field(default_factory=dict)
+    delay: float = 0.0
+    content_type: str = "text/plain; charset=utf-8"
+
+
+@dataclass
+class Seen:
+    """One request as the peer received it."""
+
+    path: str
+    query: str
+    headers: dict
+    body: str
+    pairs: list
+
+    @property
+    def form(self) -> dict:
+        return dict(self.pairs)
+
+
+def menu(text: str) -> Reply:
+    """Play a small menu that labels each step and ends on "0"."""
+    inputs = text.split("*") if text else []
+    if inputs[-1:] == ["0"]:
+        return Reply("END Au revoir")
+    step = len(inputs)
+    return Reply(
+        f"CON Etape {step}\n1. Suite\n0. Quitter",
+        headers={"at-ussd-hop-metadata": f"step{step}"},
+    )
+
+
+class Peer:
+    """A throwaway stand-in for the remote app, on a real socket.
+
+    It answers hops from a script (text -> Reply) and records every request,
+    hops and end-of-session notifications apart.
+    """
+
+    def __init__(self) -> None:
+        self.script = menu
+        self.hops: list[Seen] = []
+        self.events: list[Seen] = []
+        # Slow replies wait on this, so teardown can cut them short.
+        self.release = threading.Event()
+        self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.port}"
+
+    def wsgi(self, environ, start_response):
+        request = Request(environ)
+        body = request.get_data(as_text=True)
+        seen = Seen(
+            path=request.path,
+            query=request.query_string.decode(),
+            headers=dict(request.headers),
+            body=body,
+            pairs=parse_qsl(body, keep_blank_values=True),
+        )
+        if request.path.endswith("/events"):
+            self.events.append(seen)
+            return Response("OK")(environ, start_response)
+        self.hops.append(seen)
+        reply = self.script(seen.form["text"])
+        if reply.delay:
+            self.release.wait(reply.delay)
+        response = Response(
+            reply.body, reply.status, reply.headers, content_type=reply.content_type
+        )
+        return response(environ, start_response)
+
+
+@pytest.fixture(name="peer")
+def _peer():
+    peer = Peer()
+    thread = threading.Thread(
+        target=peer.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    yield peer
+    peer.release.set()
+    peer.server.shutdown()
+    peer.server.server_close()
+    thread.join()
+
+
+@pytest.fixture(name="free_url")
+def _free_url():
+    """Return a URL where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/ussd"
+
+
+def make_call(peer: Peer, **options) -> UssdCall:
+    """Build a call from the default phone to the peer."""
+    options.setdefault("deadline", 2.0)
+    return UssdCall(f"{peer.url}/ussd", f"{peer.url}/ussd/events", PHONE, "*123#", **options)
+
+
+def always(body: str, **reply) -> Callable[[str], Reply]:
+    """Return a script that gives the same reply to every hop."""
+    return lambda text: Reply(body, **reply)
+
+
+# The driver, against the peer.
+
+
+def test_text_accumulates_like_at(peer):
+    call = make_call(peer)
+    call.start()
+    for answer in ["1", "2", "Awa Traoré *3"]:
+        call.reply(answer)
+    call.hangup()
+
+    assert [hop.form["text"] for hop in peer.hops] == ["", "1", "1*2", "1*2*Awa Traoré *3"]
+    assert {hop.form["sessionId"] for hop in peer.hops} == {call.session_id}
+    assert re.fullmatch(r"ATUid_[0-9a-f]{32}", call.session_id)
+
+
+def test_hop_wire_format(peer):
+    call = make_call(peer)
+    call.start()
+    call.reply("Awa Traoré *3")
+    call.hangup()
+
+    first, second = peer.hops
+    assert first.body == (
+        "phoneNumber=%2B22370000001&serviceCode=%2A123%23&text="
+        f"&sessionId={call.session_id}&networkCode=99999"
+    )
+    assert [name for name, _ in second.pairs] == HOP_FIELDS
+    assert "text=Awa+Traor%C3%A9+%2A3&" in second.body
+    assert first.headers["User-Agent"] == "at-ussd-api/1.0"
+    assert first.headers["Content-Type"] == "application/x-www-form-urlencoded; charset=UTF-8"
+
+
+def test_hop_metadata_is_echoed_and_aggregated(peer):
+    call = make_call(peer)
+    call.start()
+    call.reply("1")
+    call.reply("0")
+
+    echoed = [hop.headers.get("At-Ussd-Hop-Metadata") for hop in peer.hops]
+    assert echoed == [None, "step0", "step1"]
+    assert peer.events[0].form["hopsMetadata"] == "step0|step1"
+
+
+def test_end_is_success_and_notified(peer):
+    call = make_call(peer)
+    call.start()
+    call.reply("1")
+    hop = call.reply("0")
+
+    assert (hop.screen, hop.ended, hop.status, hop.error) == ("Au revoir", True, "Success", None)
+    (event,) = peer.events
+    assert [name for name, _ in event.pairs] == EVENT_FIELDS
+    form = event.form
+    assert datetime.strptime(form["date"], "%Y-%m-%d %H:%M:%S")
+    assert form["durationInMillis"].isdigit()
+    assert {k: form[k] for k in EVENT_FIELDS[1:7] + EVENT_FIELDS[8:]} == {
+        "sessionId": call.session_id,
+        "serviceCode": "*123#",
+        "networkCode": "99999",
+        "phoneNumber": PHONE,
+        "status": "Success",
+        "cost": "XOF 0.0000",
+        "hopsCount": "3",
+        "hopsMetadata": "step0|step1",
+        "input": "1*0",
+        "lastAppResponse": "END Au revoir",
+        "errorMessage": "",
+    }
+
+
+@pytest.mark.parametrize(
+    ("reply", "error", "http_status"),
+    [
+        (Reply(" CON Menu"), MALFORMED, 200),
+        (Reply("\nEND Merci"), MALFORMED, 200),
+        (Reply("Bonjour"), MALFORMED, 200),
+        (Reply(""), MALFORMED, 200),
+        (Reply("con Menu"), MALFORMED, 200),
+        (Reply("CON\nMenu"), MALFORMED, 200),
+        (Reply("END"), MALFORMED, 200),
+        (Reply("CON Menu", status=500), "HTTP 500", 500),
+        (Reply("END Merci", status=404), "HTTP 404", 404),
+        (Reply("CON Menu", status=201), "HTTP 201", 201),
+        (Reply("CON Trop tard", delay=1.0), "Request timed out", None),
+    ],
+)
+def test_broken_replies_fail_the_session(peer, reply, error, http_status):
+    peer.script = lambda text: reply
+    call = make_call(peer, deadline=0.3)
+    hop = call.start()
+
+    assert (hop.screen, hop.ended, hop.status, hop.error) == ("", True, "Failed", error)
+    assert hop.http_status == http_status
+    event = peer.events[0].form
+    assert (event["status"], event["errorMessage"], event["hopsCount"]) == ("Failed", error, "1")
+
+
+def test_refused_connection_fails_the_session(peer, free_url):
+    call = UssdCall(free_url, f"{peer.url}/ussd/events", PHONE, "*123#")
+    hop = call.start()
+
+    assert (hop.status, hop.error, hop.http_status) == ("Failed", "Connection refused", None)
+    event = peer.events[0].form
+    assert (event["errorMessage"], event["lastAppResponse"]) == ("Connection refused", "")
+
+
+@pytest.mark.parametrize("action", ["hangup", "expire"])
+def test_leaving_a_menu_is_incomplete(peer, action):
+    call = make_call(peer)
+    call.start()
+    call.reply("1")
+    hop = getattr(call, action)()
+
+    assert (hop.ended, hop.status, hop.error) == (True, "Incomplete", None)
+    assert len(peer.hops) == 2, "leaving posts no hop, only the notification"
+    event = peer.events[0].form
+    assert event["status"] == "Incomplete"
+    assert event["input"] == "1"
+    assert event["lastAppResponse"].startswith("CON Etape 1")
+    assert event["errorMessage"] == ""
+
+
+@pytest.mark.parametrize("action", ["reply", "hangup", "expire"])
+def test_ended_session_refuses_more(peer, action):
+    peer.script = always("END Merci")
+    call = make_call(peer)
+    call.start()
+
+    with pytest.raises(SessionEnded):
+        getattr(call, action)(*(["1"] if action == "reply" else []))
+    assert len(peer.hops) == 1
+    assert len(peer.events) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "max_chars", "warnings"),
+    [
+        ("CON " + "a" * 160, 160, []),
+        ("CON " + "a" * 161, 160, ["too_long:161"]),
+        ("CON " + "a" * 170, 182, []),
+        ("CON Numéro à saisir", 160, []),
+        ("CON Prêt’s", 160, ["not_gsm7:ê’"]),
+        ("END " + "ê" * 161, 160, ["too_long:161", "not_gsm7:ê"]),
+    ],
+)
+def test_screen_warnings(peer, body, max_chars, warnings):
+    peer.script = always(body)
+    call = make_call(peer, max_chars=max_chars)
+    hop = call.start()
+    if not hop.ended:
+        call.hangup()
+
+    assert hop.warnings == warnings
+    assert hop.status != "Failed", "warnings never fail the session"
+
+
+def test_body_without_charset_is_read_as_utf8(peer):
+    peer.script = always("END Numéro reçu", content_type="text/plain")
+    hop = make_call(peer).start()
+
+    assert hop.screen == "Numéro reçu"
+
+
+def test_failed_notification_is_swallowed(peer, free_url, caplog):
+    peer.script = always("END Merci")
+    call = UssdCall(f"{peer.url}/ussd", free_url + "/events", PHONE, "*123#")
+    with caplog.at_level(logging.WARNING, logger="sandbox.ussd"):
+        hop = call.start()
+
+    assert hop.status == "Success"
+    assert "end-of-session notification" in caplog.text
+
+
+def test_no_events_url_means_no_notification(peer):
+    peer.script = always("END Merci")
+    call = UssdCall(f"{peer.url}/ussd", None, PHONE, "*123#")
+
+    assert call.start().status == "Success"
+    assert peer.events == []
+
+
+# The simulator endpoints, dialling the same peer.
+
+
+@pytest.fixture(name="sandbox_app")
+def _sandbox_app(peer):
+    return create_app({"TESTING": True, "KALAN_URL": peer.url, "SANDBOX_USSD_DEADLINE_S": 2.0})
+
+
+@pytest.fixture(name="simulator")
+def _simulator(sandbox_app):
+    return sandbox_app.test_client()
+
+
+def test_simulator_conversation(peer, simulator):
+    started = simulator.post("/simulator/ussd/start", json={"phone": PHONE})
+    session_id = started.json["sessionId"]
+    second = simulator.post("/simulator/ussd/reply", json={"sessionId": session_id, "input": "1"})
+    last = simulator.post("/simulator/ussd/reply", json={"sessionId": session_id, "input": "0"})
+    after = simulator.post("/simulator/ussd/reply", json={"sessionId": session_id, "input": "1"})
+
+    screen = "Etape 0\n1. Suite\n0. Quitter"
+    assert started.status_code == 200
+    assert started.json == {
+        "sessionId": session_id,
+        "screen": screen,
+        "ended": False,
+        "status": None,
+        "error": None,
+        "warnings": [],
+        "length": len(screen),
+    }
+    assert second.json["screen"].startswith("Etape 1")
+    assert (last.json["screen"], last.json["ended"], last.json["status"]) == (
+        "Au revoir",
+        True,
+        "Success",
+    )
+    assert (after.status_code, after.json) == (404, {"error": "unknown_session"})
+    assert [hop.form["text"] for hop in peer.hops] == ["", "1", "1*0"]
+    assert {hop.path for hop in peer.hops} == {"/ussd"}
+    assert peer.events[0].path == "/ussd/events"
+
+
+def test_simulator_hangup(peer, simulator):
+    session_id = simulator.post("/simulator/ussd/start", json={"phone": PHONE}).json["sessionId"]
+    hangup = simulator.post("/simulator/ussd/hangup", json={"sessionId": session_id})
+    again = simulator.post("/simulator/ussd/hangup", json={"sessionId": session_id})
+
+    assert (hangup.status_code, hangup.json) == (200, {"ended": True, "status": "Incomplete"})
+    assert peer.events[0].form["status"] == "Incomplete"
+    assert again.status_code == 404
+
+
+def test_simulator_reports_a_broken_app_without_failing(peer, simulator):
+    peer.script = always("Oups", status=500)
+    started = simulator.post("/simulator/ussd/start", json={"phone": PHONE})
+    session_id = started.json["sessionId"]
+    reply = simulator.post("/simulator/ussd/reply", json={"sessionId": session_id, "input": "1"})
+
+    assert started.status_code == 200
+    assert (started.json["ended"], started.json["status"], started.json["error"]) == (
+        True,
+        "Failed",
+        "HTTP 500",
+    )
+    assert reply.status_code == 404, "a failed session is not kept"
+
+
+def test_simulator_passes_warnings(peer, simulator):
+    peer.script = always("END " + "a" * 161)
+    started = simulator.post("/simulator/ussd/start", json={"phone": PHONE})
+
+    assert (started.json["warnings"], started.json["length"]) == (["too_long:161"], 161)
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "code"),
+    [
+        ("/simulator/ussd/start", "pas du JSON", "bad_json"),
+        ("/simulator/ussd/start", [PHONE], "bad_json"),
+        ("/simulator/ussd/start", {}, "missing_phone"),
+        ("/simulator/ussd/start", {"phone": 22370000001}, "missing_phone"),
+        ("/simulator/ussd/start", {"phone": "70000001"}, "bad_phone"),
+        ("/simulator/ussd/reply", {"input": "1"}, "missing_sessionId"),
+        ("/simulator/ussd/reply", {"sessionId": "ATUid_x"}, "missing_input"),
+        ("/simulator/ussd/reply", {"sessionId": "ATUid_x", "input": 1}, "missing_input"),
+        ("/simulator/ussd/hangup", None, "bad_json"),
+        ("/simulator/ussd/hangup", {}, "missing_sessionId"),
+    ],
+)
+def test_simulator_rejects_bad_requests(peer, simulator, path, payload, code):
+    if isinstance(payload, str):
+        response = simulator.post(path, data=payload, content_type="application/json")
+    else:
+        response = simulator.post(path, json=payload)
+
+    assert (response.status_code, response.json) == (400, {"error": code})
+    assert peer.hops == []
+
+
+@pytest.mark.parametrize("path", ["/simulator/ussd/reply", "/simulator/ussd/hangup"])
+def test_simulator_unknown_session(simulator, path):
+    response = simulator.post(path, json={"sessionId": "ATUid_" + "0" * 32, "input": "1"})
+
+    assert (response.status_code, response.json) == (404, {"error": "unknown_session"})
+
+
+def test_simulator_strips_spaces_from_the_phone(peer, simulator):
+    started = simulator.post("/simulator/ussd/start", json={"phone": "+223 70 00 00 01"})
+    simulator.post("/simulator/ussd/hangup", json={"sessionId": started.json["sessionId"]})
+
+    assert peer.hops[0].form["phoneNumber"] == PHONE
+
+
+def test_simulator_sends_the_webhook_token(peer):
+    app = create_app({"TESTING": True, "KALAN_URL": peer.url + "/", "WEBHOOK_TOKEN": "s3cr&t"})
+    client = app.test_client()
+    session_id = client.post("/simulator/ussd/start", json={"phone": PHONE}).json["sessionId"]
+    client.post("/simulator/ussd/hangup", json={"sessionId": session_id})
+
+    assert [(seen.path, seen.query) for seen in peer.hops + peer.events] == [
+        ("/ussd", "token=s3cr%26t"),
+        ("/ussd/events", "token=s3cr%26t"),
+    ]
+
+
+def test_simulator_expires_an_idle_session(peer):
+    app = create_app({"TESTING": True, "KALAN_URL": peer.url, "SANDBOX_USSD_IDLE_S": 0.05})
+    client = app.test_client()
+    session_id = client.post("/simulator/ussd/start", json={"phone": PHONE}).json["sessionId"]
+    time.sleep(0.1)
+    late = client.post("/simulator/ussd/reply", json={"sessionId": session_id, "input": "1"})
+    again = client.post("/simulator/ussd/reply", json={"sessionId": session_id, "input": "1"})
+
+    assert late.status_code == 200
+    assert (late.json["ended"], late.json["status"], late.json["error"]) == (
+        True,
+        "Incomplete",
+        "session_expired",
+    )
+    assert len(peer.hops) == 1, "the late answer never reaches the app"
+    assert peer.events[0].form["status"] == "Incomplete"
+    assert again.status_code == 404
+
+
+def test_simulator_sweeps_idle_sessions_on_dial(peer):
+    app = create_app({"TESTING": True, "KALAN_URL": peer.url, "SANDBOX_USSD_IDLE_S": 0.05})
+    client = app.test_client()
+    first = client.post("/simulator/ussd/start", json={"phone": PHONE}).json["sessionId"]
+    time.sleep(0.1)
+    second = client.post("/simulator/ussd/start", json={"phone": PHONE}).json["sessionId"]
+    client.post("/simulator/ussd/hangup", json={"sessionId": second})
+
+    assert [(e.form["sessionId"], e.form["status"]) for e in peer.events] == [
+        (first, "Incomplete"),
+        (second, "Incomplete"),
+    ]
+
+
+def test_page_is_french_and_offline(simulator):
+    response = simulator.get("/")
+    page = response.get_data(as_text=True)
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert '<html lang="fr">' in page
+    assert "Composer *123#" in page
+    assert "Raccrocher" in page
+    assert "http" not in page, "no external asset: the page must work offline"
+
+
+def test_healthz(simulator):
+    response = simulator.get("/healthz")
+
+    assert (response.status_code, response.json) == (200, {"status": "ok"})
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {},
+            {
+                "KALAN_URL": "http://127.0.0.1:5000",
+                "WEBHOOK_TOKEN": "",
+                "USSD_CODE": "*123#",
+                "USSD_MAX_CHARS": 160,
+                "SANDBOX_USSD_DEADLINE_S": 10.0,
+                "SANDBOX_USSD_IDLE_S": 180.0,
+            },
+        ),
+        ({"PORT": "8000"}, {"KALAN_URL": "http://127.0.0.1:8000"}),
+        (
+            {
+                "PORT": "8000",
+                "KALAN_URL": "http://kalan.test",
+                "WEBHOOK_TOKEN": "abc",
+                "USSD_CODE": "*384*44135#",
+                "USSD_MAX_CHARS": "182",
+                "SANDBOX_USSD_DEADLINE_S": "15",
+                "SANDBOX_USSD_IDLE_S": "30",
+            },
+            {
+                "KALAN_URL": "http://kalan.test",
+                "WEBHOOK_TOKEN": "abc",
+                "USSD_CODE": "*384*44135#",
+                "USSD_MAX_CHARS": 182,
+                "SANDBOX_USSD_DEADLINE_S": 15.0,
+                "SANDBOX_USSD_IDLE_S": 30.0,
+            },
+        ),
+    ],
+)
+def test_config_from_environment(monkeypatch, env, expected):
+    for name in CONFIG_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config = create_app().config
+
+    assert {name: config[name] for name in expected} == expected

@@ -1,0 +1,249 @@
+"""The USSD webhook, driven with Africa's Talking payloads."""
+
+import pytest
+
+import flows
+from flows.gsm import is_gsm7
+
+from .conftest import CODE, PHONE, Dial
+
+MENU = "CON Kalan - Menu principal"
+
+
+def screen_ok(reply: str, limit: int = 160) -> bool:
+    """Tell whether a reply is a well-formed screen within the limit, in GSM-7."""
+    return reply[:4] in ("CON ", "END ") and len(reply) <= limit and is_gsm7(reply)
+
+
+def test_first_contact_asks_language_then_shows_menu(dial):
+    first = dial()
+    assert first.startswith("CON Bienvenue sur Kalan")
+    assert "1. Francais" in first
+    assert dial("1").startswith(MENU)
+    assert dial.response.mimetype == "text/plain"
+
+
+def test_known_caller_goes_straight_to_menu(client):
+    Dial(client)("1")  # first contact picks French
+    assert Dial(client)().startswith(MENU)
+
+
+def test_contact_is_created_in_e164(app, client):
+    from app.models import Contact
+
+    Dial(client, phone="70000042")("1")
+    with app.extensions["db"]() as db:
+        contact = db.query(Contact).filter_by(phone="+22370000042").one()
+    assert contact.language == "fr"
+    assert contact.role == "community"
+    assert contact.first_seen is not None and contact.last_seen is not None
+
+
+@pytest.mark.parametrize(
+    ("inputs", "expected"),
+    [
+        (("1", "1"), "CON Formation des agents : bientot disponible"),
+        (("1", "2"), "CON Signaler une situation : bientot disponible"),
+        (("1", "3"), "CON Suivre un signalement : bientot disponible"),
+        (("1", "4"), "CON Mon compte / Aide"),
+        (("1", "4", "1"), "CON Numéro : +22370000099"),
+        (("1", "4", "3"), "CON Bienvenue sur Kalan"),
+        (("1", "4", "3", "1"), "CON Mon compte / Aide"),
+        (("1", "4", "4"), "CON Kalan se lit écran par écran"),
+        (("1", "4", "5"), "CON Kalan veut dire apprendre en bambara"),
+        (("1", "1", "0"), MENU),
+        (("1", "4", "1", "0"), "CON Mon compte / Aide"),
+        (("1", "4", "1", "00"), MENU),
+        (("1", "9"), "CON Choix invalide.\nKalan - Menu principal"),
+        (("1", "abc"), "CON Choix invalide."),
+        (("1", ""), "CON Choix invalide."),
+    ],
+)
+def test_menus(dial, inputs, expected):
+    reply = dial(*inputs)
+    assert reply.startswith(expected)
+    assert screen_ok(reply)
+
+
+def test_long_text_pages_forward_and_back(dial):
+    first = dial("1", "4", "5")
+    assert "99.Suite" in first
+    second = dial("99")
+    assert second != first and screen_ok(second)
+    assert dial("0") == first
+    last = dial("99", "99")
+    assert "99.Suite" not in last and "OIT" in last
+    assert dial("99").startswith("CON Choix invalide.")  # no page after the last
+
+
+def test_cumulative_text_with_star_inside_free_text(app, dial):
+    from app.models import Contact
+
+    dial("1", "4", "2")
+    reply = dial("Awa*Traore")
+    assert reply.startswith("CON Merci Awa*Traore, votre nom est enregistré.")
+    assert dial("1").startswith("CON Mon compte / Aide")  # the next input is still "1"
+    with app.extensions["db"]() as db:
+        assert db.query(Contact).filter_by(phone=PHONE).one().name == "Awa*Traore"
+
+
+def test_gateway_sending_only_the_latest_input(dial):
+    dial()
+    for latest, expected in [("1", MENU), ("4", "CON Mon compte"), ("5", "CON Kalan veut")]:
+        assert dial.post(latest).startswith(expected)
+    assert dial.post("0").startswith("CON Mon compte")
+
+
+def test_resent_hop_gets_the_same_screen_without_advancing(dial):
+    reply = dial("1", "4")
+    assert dial.post("1*4") == reply
+    assert dial("1").startswith("CON Numéro")
+
+
+def test_resume_after_a_drop_returns_to_the_exact_screen(dial):
+    page = dial("1", "4", "5", "99")
+    dial.drop()
+    offer = dial()
+    assert offer.startswith("CON Votre dernière session a été coupée.")
+    assert dial("1") == page
+    assert dial("0").startswith("CON Kalan veut dire")  # the trail back survived too
+    assert dial("0").startswith("CON Mon compte")
+
+
+def test_restart_instead_of_resume(dial):
+    dial("1", "4", "5")
+    dial.drop()
+    dial()
+    assert dial("2").startswith(MENU)
+    dial.drop()
+    assert dial().startswith(MENU)  # the resume point is gone
+
+
+def test_resume_offer_survives_a_second_drop(dial):
+    dial("1", "4", "5")
+    dial.drop()
+    dial()
+    dial.drop()
+    assert dial().startswith("CON Votre dernière session")
+
+
+def test_no_resume_offer_after_reaching_the_menu(dial):
+    dial("1", "4", "5", "00")
+    dial.drop()
+    assert dial().startswith(MENU)
+
+
+def test_unknown_session_with_history_starts_cleanly(dial):
+    dial("1")
+    dial.session_id = "ATUid_lost"
+    assert dial.post("1*4*1").startswith(MENU)  # Redis lost it: a clean first screen
+    assert dial.post("1*4*1*4").startswith("CON Mon compte")
+
+
+@pytest.mark.parametrize(
+    ("token", "query", "status"),
+    [
+        ("s3cret", "", 403),
+        ("s3cret", "?token=wrong", 403),
+        ("s3cret", "?token=s3cret", 200),
+        ("", "", 200),
+    ],
+)
+def test_webhook_token(make_app, token, query, status):
+    client = make_app(WEBHOOK_TOKEN=token).test_client()
+    form = {"sessionId": "ATUid_1", "serviceCode": CODE, "phoneNumber": PHONE, "text": ""}
+    response = client.post("/ussd" + query, data=form)
+    assert response.status_code == status
+    assert response.mimetype == "text/plain"
+
+
+def test_session_is_bound_to_its_phone_and_code(dial):
+    dial("1")
+    assert (
+        dial.client.post(
+            "/ussd",
+            data={
+                "sessionId": dial.session_id,
+                "serviceCode": CODE,
+                "phoneNumber": "+22376543210",
+                "text": "1*4",
+            },
+        ).status_code
+        == 403
+    )
+    assert (
+        dial.client.post(
+            "/ussd",
+            data={
+                "sessionId": dial.session_id,
+                "serviceCode": "*999#",
+                "phoneNumber": PHONE,
+                "text": "1*4",
+            },
+        ).status_code
+        == 403
+    )
+    assert dial("4").startswith("CON Mon compte")  # the real caller goes on
+
+
+GOOD = {"sessionId": "ATUid_x", "serviceCode": CODE, "phoneNumber": PHONE, "text": ""}
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({k: v for k, v in GOOD.items() if k != "sessionId"}, "missing field: sessionId"),
+        ({k: v for k, v in GOOD.items() if k != "text"}, "missing field: text"),
+        ({}, "missing field: sessionId, serviceCode, phoneNumber, text"),
+        ({**GOOD, "text": "1" * 1025}, "field text over 1024 bytes"),
+        ({**GOOD, "phoneNumber": "not-a-phone"}, "phoneNumber is not a valid phone number"),
+        ({**GOOD, "serviceCode": "abc"}, "serviceCode is not a USSD code"),
+        ({**GOOD, "sessionId": "x" * 65}, "sessionId is not a valid session id"),
+        ({**GOOD, "networkCode": "é" * 600}, "field networkCode over 1024 bytes"),
+    ],
+)
+def test_bad_input_gets_400_with_one_line(client, form, message):
+    response = client.post("/ussd", data=form)
+    assert response.status_code == 400
+    assert response.get_data(as_text=True) == message + "\n"
+
+
+def test_body_over_8kb_gets_400(client):
+    response = client.post(
+        "/ussd",
+        data={**GOOD, "a": "x" * 900, "b": "y" * 900, **{f"f{i}": "z" * 900 for i in range(8)}},
+    )
+    assert response.status_code == 400
+    assert response.get_data(as_text=True) == "request body over 8192 bytes\n"
+
+
+def test_get_is_refused_cleanly(client):
+    response = client.get("/ussd")
+    assert response.status_code == 405
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_flow_error_apologises_and_keeps_progress(app, dial):
+    from flows.engine import Menu
+
+    def broken(data, ctx):
+        raise RuntimeError("a bug in a journey")
+
+    page = dial("1", "4", "5")
+    dial.drop()
+    app.extensions["flow"] = {
+        **app.extensions["flow"],
+        "resume": Menu("resume.prompt", params=broken),
+    }
+    reply = dial()
+    assert reply.startswith("END Désolé, une erreur est survenue.")
+    app.extensions["flow"] = flows.FLOW
+    dial.drop()
+    dial()
+    assert dial("1") == page  # the resume point was not touched
+
+
+def test_redis_down_answers_politely(make_app):
+    client = make_app(REDIS_URL="redis://127.0.0.1:1/0").test_client()
+    reply = Dial(client)()
+    assert reply.startswith("END Service momentanément indisponible.")

@@ -1,0 +1,8 @@
+"""Entry point: `python -m workers` runs one RQ worker with its scheduler."""
+
+from app import create_app
+
+from . import run
+
+if __name__ == "__main__":
+    run(create_app())
