@@ -36,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.logger.warning("content: %s", warning)
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     db.init_app(app)
     sessions.init_app(app)
     errors.init_app(app)

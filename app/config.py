@@ -12,7 +12,7 @@ VAR = ROOT / "var"
 DEFAULTS: dict[str, str] = {
     "APP_ENV": "development",
     "SECRET_KEY": "dev",
-    "REDIS_URL": "",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
     "DATABASE_URL": f"sqlite:///{VAR / 'kalan.db'}",
     "WEBHOOK_TOKEN": "",
     "AT_USERNAME": "sandbox",
@@ -72,6 +72,10 @@ def validate(config: dict) -> dict:
             raise ConfigError(f"{name} must be positive, not {config[name]}")
     if config["USSD_MAX_CHARS"] < 80:
         raise ConfigError("USSD_MAX_CHARS must be at least 80: smaller screens cannot hold a menu")
+    if not config["REDIS_URL"].startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+    if "://" not in config["DATABASE_URL"]:
+        raise ConfigError("DATABASE_URL must be a URL such as postgresql://... or sqlite:///...")
     window = config["SMS_SEND_WINDOW"]
     if window != "always" and not WINDOW.match(window):
         raise ConfigError(f"SMS_SEND_WINDOW must be HH:MM-HH:MM or 'always', not {window!r}")

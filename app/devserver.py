@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import requests
 
@@ -20,14 +21,15 @@ def _children(env: dict) -> dict[str, list[str]]:
     return {
         "web": [
             py, "-m", "gunicorn", "--bind", f"127.0.0.1:{env['PORT']}",
-            "--workers", "2", "--timeout", "9", "--access-logfile", "-",
+            "--workers", "2", "--timeout", "9", "--access-logfile", "-", "--no-control-socket",
             "--access-logformat", '%(h)s "%(r)s" %(s)s %(M)sms', "app:create_app()",
         ],
         "worker": [py, "-m", "workers"],
         "sandbox": [
             # One process: the simulator keeps live calls in memory.
             py, "-m", "gunicorn", "--bind", f"127.0.0.1:{env['SANDBOX_PORT']}",
-            "--workers", "1", "--threads", "8", "--timeout", "30", "sandbox:create_app()",
+            "--workers", "1", "--threads", "8", "--timeout", "30", "--no-control-socket",
+            "sandbox:create_app()",
         ],
     }  # fmt: skip
 
@@ -69,18 +71,19 @@ def _stop(procs: dict) -> None:
 
 def serve() -> int:
     """Run everything in the foreground; return the exit status."""
-    VAR.mkdir(exist_ok=True)
     env = dict(os.environ)
+    var = Path(env.get("VAR_DIR") or VAR)
+    var.mkdir(parents=True, exist_ok=True)
     env.setdefault("PORT", "5000")
     env.setdefault("SANDBOX_PORT", "5001")
-    env.setdefault("DATABASE_URL", f"sqlite:///{VAR / 'kalan.db'}")
+    env.setdefault("DATABASE_URL", f"sqlite:///{var / 'kalan.db'}")
     env["KALAN_URL"] = f"http://127.0.0.1:{env['PORT']}"
     redis = None
     if not env.get("REDIS_URL"):
         port = REDIS_PORT if _port_free(REDIS_PORT) else free_port()
-        redis = EmbeddedRedis(VAR / "redis", port=port, persist=True).start()
+        redis = EmbeddedRedis(var / "redis", port=port, persist=True).start()
         env["REDIS_URL"] = redis.url
-        print(f"redis: embedded redis-server on {redis.url} (data in {VAR / 'redis'})")
+        print(f"redis: embedded redis-server on {redis.url} (data in {var / 'redis'})")
     procs: dict[str, subprocess.Popen] = {}
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))

@@ -67,6 +67,9 @@ class EmbeddedRedis:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Out of the terminal's process group: Ctrl-C must not kill Redis
+            # before the worker has finished with it.
+            start_new_session=True,
         )  # fmt: skip
         client = Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + wait_s

@@ -5,11 +5,14 @@ import threading
 import uuid
 
 import pytest
+from click.testing import CliRunner
+from flask.cli import ScriptInfo
 from redis import Redis
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from app import create_app
+from app.cli import main
 from app.db import make_engine
 from app.embedded import EmbeddedRedis
 from app.migrate import upgrade
@@ -102,10 +105,22 @@ def client(app):
     return app.test_client()
 
 
+class Runner:
+    """Invoke the `kalan` command line against one app, like flaskr's runner."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def invoke(self, args, **kwargs):
+        """Run `kalan ARGS` with this app loaded; return click's Result."""
+        info = ScriptInfo(create_app=lambda: self.app)
+        return CliRunner().invoke(main, args, obj=info, **kwargs)
+
+
 @pytest.fixture
 def runner(app):
     """A CLI runner bound to the app."""
-    return app.test_cli_runner()
+    return Runner(app)
 
 
 class Dial:

@@ -11,6 +11,7 @@ from datetime import datetime
 from urllib.parse import parse_qsl
 
 import pytest
+import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -54,6 +55,7 @@ class Reply:
     status: int = 200
     headers: dict = field(default_factory=dict)
     delay: float = 0.0
+    trickle: float = 0.0
     content_type: str = "text/plain; charset=utf-8"
 
 
@@ -117,10 +119,15 @@ class Peer:
         reply = self.script(seen.form["text"])
         if reply.delay:
             self.release.wait(reply.delay)
-        response = Response(
-            reply.body, reply.status, reply.headers, content_type=reply.content_type
-        )
+        body = self.drip(reply.body, reply.trickle) if reply.trickle else reply.body
+        response = Response(body, reply.status, reply.headers, content_type=reply.content_type)
         return response(environ, start_response)
+
+    def drip(self, body: str, pause: float):
+        """Send body a character at a time, pausing before each."""
+        for char in body:
+            self.release.wait(pause)
+            yield char
 
 
 @pytest.fixture(name="peer")
@@ -241,11 +248,13 @@ def test_end_is_success_and_notified(peer):
         (Reply("END Merci", status=404), "HTTP 404", 404),
         (Reply("CON Menu", status=201), "HTTP 201", 201),
         (Reply("CON Trop tard", delay=1.0), "Request timed out", None),
+        # Every read beats the deadline, the whole reply does not.
+        (Reply("CON Lent", trickle=0.25), "Request timed out", 200),
     ],
 )
 def test_broken_replies_fail_the_session(peer, reply, error, http_status):
     peer.script = lambda text: reply
-    call = make_call(peer, deadline=0.3)
+    call = make_call(peer, deadline=0.5)
     hop = call.start()
 
     assert (hop.screen, hop.ended, hop.status, hop.error) == ("", True, "Failed", error)
@@ -328,6 +337,19 @@ def test_failed_notification_is_swallowed(peer, free_url, caplog):
 
     assert hop.status == "Success"
     assert "end-of-session notification" in caplog.text
+
+
+@pytest.mark.parametrize("own", [True, False])
+def test_call_closes_only_its_own_http_session(peer, own):
+    peer.script = always("END Merci")
+    with requests.Session() as given:
+        call = make_call(peer, http=None if own else given)
+        closed = []
+        close = call.http.close
+        call.http.close = lambda: closed.append(True) or close()
+        call.start()
+
+        assert closed == ([True] if own else [])
 
 
 def test_no_events_url_means_no_notification(peer):
@@ -506,7 +528,7 @@ def test_page_is_french_and_offline(simulator):
     assert '<html lang="fr">' in page
     assert "Composer *123#" in page
     assert "Raccrocher" in page
-    assert "http" not in page, "no external asset: the page must work offline"
+    assert not re.search(r"https?://", page), "no external asset: the page must work offline"
 
 
 def test_healthz(simulator):

@@ -1,0 +1,52 @@
+"""Contacts: E.164 normalisation and first/last seen."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app import contacts
+from app.models import Contact
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+22370000001", "+22370000001"),
+        ("70000001", "+22370000001"),
+        ("70 00 00 01", "+22370000001"),
+        ("0022370000001", "+22370000001"),
+        ("+254711082000", "+254711082000"),
+        ("", None),
+        ("abc", None),
+        ("123", None),
+        ("+" + "9" * 40, None),
+    ],
+)
+def test_normalize(raw, expected):
+    assert contacts.normalize(raw) == expected
+
+
+def test_touch_creates_once_and_updates_last_seen(app):
+    t0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    with app.extensions["db"]() as db:
+        first = contacts.touch(db, "+22370000001", t0)
+        again = contacts.touch(db, "+22370000001", t0 + timedelta(days=1))
+        assert first.id == again.id
+        assert db.query(Contact).count() == 1
+        row = db.query(Contact).one()
+        assert row.first_seen.replace(tzinfo=UTC) == t0
+        assert row.last_seen.replace(tzinfo=UTC) == t0 + timedelta(days=1)
+
+
+def test_profile_is_what_a_session_needs(app):
+    with app.extensions["db"]() as db:
+        contact = contacts.touch(db, "+22370000001", datetime.now(UTC))
+        contacts.update_contact(db, "+22370000001", language="fr", name="Awa")
+        db.refresh(contact)
+        assert contacts.profile(contact, "2026-11-29") == {
+            "lang": "fr",
+            "role": "community",
+            "name": "Awa",
+            "organisation": None,
+            "seen": "2026-11-29",
+        }

@@ -1,0 +1,87 @@
+"""Any sequence of inputs yields a valid screen or a one-line 400; never a 5xx."""
+
+import random
+import uuid
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from flows.gsm import is_gsm7
+
+from .conftest import CODE
+
+LIMIT = 160
+MAX_FIELD = 1024
+
+SPECIAL = ["", "0", "00", "99", "1", "2", "3", "4", "5", "6", "9", "*", "#", "**", "1*2", " 1 "]
+WEIRD = ["abc", "Awa Traoré", "😀", "🇲🇱 salut", "ê ç œ ’", "\n", "\x00", "%", "+223", "é" * 80]
+inputs = st.one_of(
+    st.sampled_from(SPECIAL + WEIRD),
+    st.text(max_size=40),
+    st.just("x" * 5 * 1024),
+)
+
+
+def check(response, text: str) -> None:
+    """Assert the webhook answered a hop with this text as the contract says."""
+    body = response.get_data(as_text=True)
+    assert response.status_code < 500, body
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FIELD:
+        assert response.status_code == 400
+        assert body == f"field text over {MAX_FIELD} bytes\n"
+        return
+    assert response.status_code == 200, body
+    assert body[:4] in ("CON ", "END "), body
+    assert len(body) <= LIMIT, body
+    assert is_gsm7(body), body
+
+
+def hop(client, session_id: str, phone: str, text: str):
+    form = {"sessionId": session_id, "serviceCode": CODE, "phoneNumber": phone, "text": text}
+    return client.post("/ussd", data={**form, "networkCode": "99999"})
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(sequence=st.lists(inputs, max_size=12), phone_no=st.integers(0, 5))
+def test_any_input_sequence_gives_valid_screens(client, sequence, phone_no):
+    session_id, phone = "ATUid_" + uuid.uuid4().hex, f"+2237000010{phone_no}"
+    check(hop(client, session_id, phone, ""), "")
+    sent: list[str] = []
+    for value in sequence:
+        sent.append(value)
+        text = "*".join(sent)
+        check(hop(client, session_id, phone, text), text)
+        if len(text.encode("utf-8", "surrogatepass")) > MAX_FIELD:
+            break
+
+
+def test_ten_thousand_random_hops(client):
+    """Replay 10,000 hops over many sessions, gateways and drops, with hostile inputs."""
+    rng = random.Random(20261129)
+    pool = SPECIAL * 4 + WEIRD + ["x" * 5 * 1024, "💥" * 300]
+    statuses: dict[int, int] = {}
+    hops = sessions = 0
+    while hops < 10_000:
+        sessions += 1
+        session_id = "ATUid_" + uuid.uuid4().hex
+        phone = f"+223700002{rng.randrange(100):02d}"
+        cumulative = rng.random() < 0.8  # some gateways send only the latest input
+        sent: list[str] = []
+        texts = [""]
+        for _ in range(rng.randrange(1, 30)):
+            sent.append(rng.choice(pool))
+            texts.append("*".join(sent) if cumulative else sent[-1])
+        for text in texts:
+            response = hop(client, session_id, phone, text)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            hops += 1
+            check(response, text)
+            if response.status_code != 200 or response.get_data(as_text=True).startswith("END"):
+                break
+            if rng.random() < 0.03:  # the network drops the call
+                break
+    print(f"\n{hops} hops in {sessions} sessions: {statuses}")
+    assert set(statuses) <= {200, 400}
+    assert statuses[200] > 5_000

@@ -1,0 +1,64 @@
+"""Session storage in Redis: JSON, namespaced keys, TTLs and two round trips a hop."""
+
+import json
+
+from app.sessions import KEEP, SessionStore
+
+
+def store_for(app) -> SessionStore:
+    return app.extensions["sessions"]
+
+
+def test_values_are_json_under_the_prefix_with_ttls(app, dial):
+    dial("1", "4", "5")
+    redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
+    session_key = f"{prefix}session:{dial.session_id}"
+    session = json.loads(redis.get(session_key))
+    assert session["state"]["node"] == "about"
+    assert session["phone"] == "+22370000099"
+    assert 0 < redis.ttl(session_key) <= app.config["SESSION_TTL_S"]
+    resume_key = f"{prefix}resume:+22370000099"
+    assert json.loads(redis.get(resume_key))["node"] == "about"
+    assert app.config["SESSION_TTL_S"] < redis.ttl(resume_key) <= app.config["RESUME_TTL_S"]
+    assert all(k.decode().startswith(prefix) for k in redis.scan_iter(match=prefix + "*"))
+
+
+def test_save_keep_clear_resume(app):
+    store = store_for(app)
+    store.save("s1", "+22370000001", {"a": 1}, resume={"node": "about"})
+    assert store.load("s1", "+22370000001")[1] == {"node": "about"}
+    store.save("s1", "+22370000001", {"a": 2}, resume=KEEP)
+    assert store.load("s1", "+22370000001")[:2] == ({"a": 2}, {"node": "about"})
+    store.save("s1", "+22370000001", {"a": 3}, resume=None)
+    assert store.load("s1", "+22370000001")[1] is None
+
+
+def test_unreadable_values_count_as_absent(app):
+    store = store_for(app)
+    app.extensions["redis"].set(app.config["REDIS_PREFIX"] + "session:bad", b"\x80not json")
+    assert store.load("bad", "+22370000001") == (None, None, None)
+
+
+def test_a_hop_costs_at_most_two_redis_round_trips(app, dial):
+    """Count the connections a hop takes from the pool: one per round trip."""
+    redis = app.extensions["redis"]
+    pool = redis.connection_pool
+    original = pool.get_connection
+    trips = []
+
+    def counting(*args, **kwargs):
+        trips.append(1)
+        return original(*args, **kwargs)
+
+    dial("1", "4")
+    pool.get_connection = counting
+    try:
+        for value in ("5", "99", "0", "bad", "00"):
+            trips.clear()
+            dial(value)
+            assert len(trips) == 2, value
+        trips.clear()
+        dial.post("1*4*5*99*0*bad*00")  # a resent hop: read only
+        assert len(trips) == 1
+    finally:
+        pool.get_connection = original
