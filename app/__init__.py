@@ -27,7 +27,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         catalog, warnings = content.load(Path(app.config["CONTENT_DIR"]))
     except (ConfigError, content.ContentError) as exc:
         # One clear line, no traceback: this is an operator's mistake.
-        sys.stderr.write(f"kalan: cannot start: {exc}\n")
+        problems = str(exc).splitlines() or [""]
+        more = f" (and {len(problems) - 1} more: run `kalan content check`)" if problems[1:] else ""
+        sys.stderr.write(f"kalan: cannot start: {problems[0]}{more}\n")
         raise SystemExit(3) from None
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.extensions["catalog"] = catalog

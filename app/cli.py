@@ -37,7 +37,7 @@ def content():
     """Check the course and screen copy."""
 
 
-@content.command("check")
+@content.command("check", with_appcontext=False)
 def content_check():
     """Validate content/ and render every screen; exit 1 on any problem."""
     from .config import DEFAULTS
@@ -74,7 +74,7 @@ def seed_command():
     click.echo(f"demo data: {added} contact(s) added")
 
 
-@main.command("dial")
+@main.command("dial", with_appcontext=False)
 @click.argument("phone")
 @click.option(
     "--url", envvar="KALAN_URL", help="Kalan's base URL [default: http://127.0.0.1:$PORT]"
@@ -90,7 +90,7 @@ def dial(phone, url, code, token, inputs):
     sys.exit(converse(url, phone, code, token, inputs))
 
 
-@main.command("dev")
+@main.command("dev", with_appcontext=False)
 def dev():
     """Run Redis, the web app, a worker and the sandbox until Ctrl-C (`make run`)."""
     from .devserver import serve

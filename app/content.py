@@ -9,6 +9,8 @@ from flows import FLOW, Catalog, check, overflows
 from flows.catalog import FALLBACK
 from flows.gsm import outside
 
+# Copy the web layer shows outside any journey.
+APP_KEYS = ("error.unexpected", "error.unavailable", "lang.name")
 PLACEHOLDER = re.compile(r"\$(\w+)")
 
 
@@ -79,7 +81,7 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
     if problems:
         raise ContentError("\n".join(problems))
     catalog = Catalog(texts, {lang: table.get("lang.name", lang) for lang, table in texts.items()})
-    problems = check(FLOW, catalog)
+    problems = check(FLOW, catalog, APP_KEYS)
     if problems:
         raise ContentError("\n".join(problems))
     return catalog, warnings

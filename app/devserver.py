@@ -78,6 +78,13 @@ def serve() -> int:
     env.setdefault("SANDBOX_PORT", "5001")
     env.setdefault("DATABASE_URL", f"sqlite:///{var / 'kalan.db'}")
     env["KALAN_URL"] = f"http://127.0.0.1:{env['PORT']}"
+    for name in ("PORT", "SANDBOX_PORT"):
+        if not _port_free(int(env[name])):
+            print(
+                f"kalan: port {env[name]} is already in use; set {name} to another port",
+                file=sys.stderr,
+            )
+            return 1
     redis = None
     if not env.get("REDIS_URL"):
         port = REDIS_PORT if _port_free(REDIS_PORT) else free_port()
@@ -86,7 +93,9 @@ def serve() -> int:
         print(f"redis: embedded redis-server on {redis.url} (data in {var / 'redis'})")
     procs: dict[str, subprocess.Popen] = {}
     stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    # Explicit handlers: a shell may start us with SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.append(True))
     try:
         _prepare(env)
         for name, cmd in _children(env).items():

@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from urllib.parse import urlencode
 
 import click
 
@@ -21,7 +22,7 @@ def converse(url: str, phone: str, code: str, token: str, inputs: tuple[str, ...
     if number is None:
         click.echo(catalog.get("dial.bad_phone", phone=phone), err=True)
         return 2
-    query = f"?token={token}" if token else ""
+    query = "?" + urlencode({"token": token}) if token else ""
     call = UssdCall(f"{url}/ussd{query}", f"{url}/ussd/events{query}", number, code)
     click.echo(catalog.get("dial.calling", code=code, phone=number))
     hop = call.start()

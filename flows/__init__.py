@@ -4,16 +4,18 @@ from collections.abc import Mapping
 
 from . import main
 from .catalog import Catalog
-from .engine import Ask, End, Menu, Node, Route, Step, layout, new_state, render, step
+from .engine import ENGINE_KEYS, Ask, End, Menu, Node, Route, Step, layout, new_state, render, step
 
 __all__ = ["FLOW", "Catalog", "End", "Step", "check", "screens", "step"]
 
 FLOW: Mapping[str, Node] = {**main.NODES}
 
 
-def check(flow: Mapping[str, Node], catalog: Catalog) -> list[str]:
+def check(flow: Mapping[str, Node], catalog: Catalog, required: tuple[str, ...] = ()) -> list[str]:
     """List the broken links of a flow: unknown targets and missing copy."""
-    problems = []
+    problems = [
+        f"missing copy {key!r}" for key in (*ENGINE_KEYS, *required) if not catalog.has(key)
+    ]
     for node_id, node in flow.items():
         keys = [] if isinstance(node, Route) else [node.text]
         if isinstance(node, Ask):
@@ -52,13 +54,11 @@ def overflows(flow: Mapping[str, Node], catalog: Catalog, ctx: Mapping, limit: i
                 continue
             state = {**new_state(lang), "node": node_id, "back": [["menu", 0]]}
             screen = layout(node, state, ctx, catalog, limit)
-            nav = " ".join(screen.nav.values())
             if isinstance(node, End) and len(screen.pages[0].text) > room:
                 problems.append(f"{lang}: end screen {node_id!r} is over {room} characters")
-            for page in screen.pages:
-                if any(len(line) + len(nav) + 1 > room for line in page.options):
-                    problems.append(f"{lang}: an option of {node_id!r} is too long for a screen")
-            for node_id_, lang_, reply in screens({node_id: node}, catalog, ctx, limit):
-                if len(reply) > limit:
-                    problems.append(f"{lang_}: screen {node_id_!r} is {len(reply)} characters")
+            # A page that has a next page carries the longest navigation line.
+            nav = " ".join(screen.nav.values())
+            for line in screen.lines:
+                if len(line) + 1 + len(nav) > room:
+                    problems.append(f"{lang}: option {line[:30]!r} of {node_id!r} is too long")
     return sorted(set(problems))

@@ -18,6 +18,8 @@ MAX_BACK = 30  # deep enough for any journey, small enough for a Redis value
 # What a screen does to the caller's resume point if the call drops there:
 # remember this screen, forget any, or leave the previous one alone.
 SAVE, CLEAR, KEEP = "save", "clear", "keep"
+# Copy the engine itself shows, on any screen of any journey.
+ENGINE_KEYS = ("nav.next", "nav.back", "nav.home", "error.choice", "error.input")
 
 Params = Callable[[Mapping, Mapping], Mapping[str, object]]
 
@@ -101,6 +103,7 @@ class Screen:
     pages: list[Page]
     options: tuple[Option, ...]
     nav: Mapping[str, str] = field(default_factory=dict)
+    lines: tuple[str, ...] = ()  # option lines as written, before any cut
 
 
 def new_state(lang: str | None) -> dict:
@@ -212,13 +215,13 @@ def layout(node: Node, state: Mapping, ctx: Mapping, catalog: Catalog, limit: in
     }
     room = limit - PREFIX
     if isinstance(node, End):
-        return Screen([Page(text, ())], (), nav)
+        return Screen([Page(text, ())], (), nav, ())
     can_back = node.nav and bool(state["back"])
     can_home = node.nav and state["node"] != MENU
     last = _nav_line(nav, False, can_back, can_home)
     paged = _nav_line(nav, True, True, can_home)
     pages = paginate(text, lines, room - len(last) - (1 if last else 0), room - len(paged) - 1)
-    return Screen(pages, tuple(options), nav)
+    return Screen(pages, tuple(options), nav, tuple(lines))
 
 
 def _nav_line(nav: Mapping[str, str], more: bool, back: bool, home: bool) -> str:

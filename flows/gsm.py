@@ -28,6 +28,7 @@ _FOLD = {
     "\u00a0": " ",
     "\u202f": " ",
     "\t": " ",
+    "⁄": "/",
 }
 
 
@@ -50,6 +51,8 @@ def fold(text: str) -> str:
         elif c in _FOLD:
             out.append(_FOLD[c])
         else:
-            base = unicodedata.normalize("NFKD", c)[:1]
-            out.append(base if base in BASIC else "?")
+            # Keep every letter of the decomposition (ﬁ is f+i), drop accents.
+            parts = unicodedata.normalize("NFKD", c)
+            kept = "".join(_FOLD.get(p, p) for p in parts if p in BASIC or p in _FOLD)
+            out.append(kept or ("" if unicodedata.combining(c) else "?"))
     return "".join(out)

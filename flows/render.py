@@ -26,11 +26,12 @@ def _cut(text: str, width: int) -> list[str]:
     chunks, current = [], ""
     for token in re.findall(r"\S+\s*", text):
         while len(token.rstrip()) > width:  # a word longer than a screen
-            room = width - len(current) - (1 if current else 0)
+            head = current.rstrip()
+            room = width - len(head) - (1 if head else 0)
             if room <= 0:
-                chunks.append(current.rstrip())
-                current, room = "", width
-            current = (current + " " if current else "") + token[:room]
+                chunks.append(head)
+                head, room = "", width
+            current = (head + " " if head else "") + token[:room]
             token = token[room:]
         if current and len(current + token.rstrip()) > width:
             chunks.append(current.rstrip())
@@ -75,7 +76,7 @@ def shorten(text: str, width: int) -> str:
     if width <= len(ELLIPSIS):
         return ""
     head = text[: width - len(ELLIPSIS)]
-    if " " in head:
+    if text[len(head)] != " " and " " in head:  # do not end on half a word
         head = head[: head.rindex(" ")]
     return head.rstrip() + ELLIPSIS
 
@@ -83,6 +84,9 @@ def shorten(text: str, width: int) -> str:
 def compose(page: Page, nav: str, error: str, limit: int, end: bool = False) -> str:
     """Build the reply body for one page, never longer than limit."""
     room = limit - PREFIX
+    # Fold first: folding can lengthen text (œ becomes oe), so measure after it.
+    page = Page(fold(page.text), tuple(fold(line) for line in page.options))
+    nav, error = fold(nav), fold(error)
     tail = [nav] if nav else []
     lines = [error] if error else []
     body = "\n".join([*lines, page.body(), *tail]) if page.body() else "\n".join([*lines, *tail])
@@ -96,4 +100,4 @@ def compose(page: Page, nav: str, error: str, limit: int, end: bool = False) -> 
         body = "\n".join(part for part in parts if part)
         if len(body) > room:
             body = shorten(body, room)
-    return ("END " if end else "CON ") + fold(body)
+    return ("END " if end else "CON ") + body

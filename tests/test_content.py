@@ -1,0 +1,263 @@
+"""Loading and checking the copy under content/, and the `kalan content check` verb."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import flows
+from app.cli import main
+from app.config import DEFAULTS
+from app.content import ContentError, load, oversized, sample_context
+from flows import Catalog, End
+
+ROOT = Path(__file__).resolve().parent.parent
+CODE = "*123#"
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """Return a copy of the real content tree, free to break."""
+    return shutil.copytree(ROOT / "content", tmp_path / "content")
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def edit(tree: Path, key: str, value: str | None) -> None:
+    """Set (or with None, delete) a dotted key of fr/ussd.yaml."""
+    path = tree / "fr" / "ussd.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    *parents, last = key.split(".")
+    node = data
+    for name in parents:
+        node = node[name]
+    if value is None:
+        del node[last]
+    else:
+        node[last] = value
+    write(path, yaml.safe_dump(data, allow_unicode=True))
+
+
+def problems(tree: Path) -> list[str]:
+    """Return the lines of the ContentError that loading tree raises."""
+    with pytest.raises(ContentError) as caught:
+        load(tree)
+    return str(caught.value).splitlines()
+
+
+def test_valid_tree_loads(tree):
+    catalog, warnings = load(tree)
+    assert warnings == []
+    assert catalog.languages == ("fr",)
+    assert catalog.names == {"fr": "Francais"}
+    assert catalog.get("menu.title") == "Kalan - Menu principal"
+    assert catalog.get("dial.calling", code=CODE, phone="+223") == (
+        "Appel du *123# depuis le +223. Tapez q pour raccrocher."
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            {"fr/extra.yaml": 'extra:\n  greeting: "Fête à la maison"\n'},
+            "fr: 'extra.greeting' has characters outside GSM-7: 'ê'",
+        ),
+        (
+            {"fr/extra.yaml": 'extra:\n  quote: "l’été « chaud »"\n'},
+            "fr: 'extra.quote' has characters outside GSM-7: '«»’'",
+        ),
+        (
+            {"fr/extra.yaml": 'menu:\n  title: "Autre titre"\n'},
+            "fr/ussd.yaml: duplicate key 'menu.title'",
+        ),
+        (
+            {"fr/extra.yaml": "extra:\n  count: 3\n"},
+            "fr/extra.yaml: 'extra.count' must be text, not int",
+        ),
+        (
+            {"fr/extra.yaml": "extra:\n  items: [a, b]\n"},
+            "fr/extra.yaml: 'extra.items' must be text, not list",
+        ),
+        (
+            {"fr/extra.yaml": "extra:\n  empty:\n"},
+            "fr/extra.yaml: 'extra.empty' must be text, not NoneType",
+        ),
+        ({"fr/extra.yaml": "extra: [unclosed\n"}, "fr/extra.yaml: not valid YAML: "),
+        ({"fr/extra.yaml": "- a\n- b\n"}, "fr/extra.yaml: the top level must be a mapping"),
+        (
+            {"en/ussd.yaml": "lang:\n  name: English\nmenu:\n  titel: Home\n"},
+            "en: key 'menu.titel' does not exist in fr",
+        ),
+        (
+            {"en/ussd.yaml": 'lang:\n  name: English\naccount:\n  name_done: "Thanks $nom."\n'},
+            "en: 'account.name_done' placeholders differ from fr",
+        ),
+        (
+            {"en/ussd.yaml": 'lang:\n  name: English\nhelp:\n  navigation: "Dial again."\n'},
+            "en: 'help.navigation' placeholders differ from fr",
+        ),
+    ],
+)
+def test_load_rejects(tree, files, expected):
+    for name, text in files.items():
+        write(tree / name, text)
+    lines = problems(tree)
+    assert any(line.startswith(expected) for line in lines), lines
+
+
+def test_load_rejects_a_file_that_is_not_utf8(tree):
+    (tree / "fr" / "extra.yaml").write_bytes(b'extra:\n  a: "caf\xe9"\n')
+    lines = problems(tree)
+    assert len(lines) == 1
+    assert lines[0].startswith("fr/extra.yaml: not valid YAML: ")
+
+
+def test_load_lists_every_problem(tree):
+    write(tree / "fr" / "extra.yaml", 'extra:\n  a: "ê"\n  b: 3\n')
+    assert sorted(problems(tree)) == [
+        "fr/extra.yaml: 'extra.b' must be text, not int",
+        "fr: 'extra.a' has characters outside GSM-7: 'ê'",
+    ]
+
+
+def test_load_needs_a_french_folder(tmp_path):
+    write(tmp_path / "en" / "ussd.yaml", "lang:\n  name: English\n")
+    with pytest.raises(ContentError, match=r"no fr/ folder"):
+        load(tmp_path)
+
+
+def test_load_needs_the_french_language_name(tree):
+    edit(tree, "lang.name", None)
+    assert "fr: missing 'lang.name'" in problems(tree)
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("menu.training", "menu: missing copy 'menu.training'"),
+        ("account.name_error", "account.name: missing copy 'account.name_error'"),
+        ("help.about", "about: missing copy 'help.about'"),
+    ],
+)
+def test_load_rejects_copy_the_flow_needs(tree, key, expected):
+    edit(tree, key, None)
+    assert problems(tree) == [expected]
+
+
+@pytest.mark.parametrize("key", ["nav.next", "error.choice"])
+def test_load_rejects_missing_engine_copy(tree, key):
+    edit(tree, key, None)
+    with pytest.raises(ContentError, match=key):
+        load(tree)
+
+
+def test_second_language_with_missing_translations(tree):
+    write(
+        tree / "en" / "ussd.yaml", 'lang:\n  name: "English"\nmenu:\n  title: "Kalan - Main menu"\n'
+    )
+    catalog, warnings = load(tree)
+    assert catalog.languages == ("fr", "en")
+    assert catalog.names == {"fr": "Francais", "en": "English"}
+    assert "en: missing translation 'menu.training' (falls back to fr)" in warnings
+    assert all("missing translation" in line and line.startswith("en: ") for line in warnings)
+    assert len(warnings) == len(catalog.texts["fr"]) - 2
+    assert catalog.get("menu.title", "en") == "Kalan - Main menu"
+    assert catalog.get("menu.training", "en") == "Formation"
+    assert (
+        catalog.get("account.name_done", "en", name="Awa") == "Merci Awa, votre nom est enregistré."
+    )
+
+
+def test_oversized_accepts_the_real_content():
+    catalog, _ = load(ROOT / "content")
+    assert oversized(catalog, 160, CODE) == []
+
+
+def test_oversized_reports_an_option_too_long_on_the_menu(tree):
+    edit(tree, "menu.training", "Formation " * 20)
+    catalog, _ = load(tree)
+    assert oversized(catalog, 160, CODE) == [
+        "fr: option '1. Formation Formation Formati' of 'menu' is too long"
+    ]
+
+
+@pytest.mark.parametrize("key", ["account.profile_opt", "account.back"])
+def test_oversized_reports_an_option_too_long_on_any_screen(tree, key):
+    edit(tree, key, "Mon profil " * 20)
+    catalog, _ = load(tree)
+    assert oversized(catalog, 160, CODE) != []
+
+
+def test_overflows_reports_an_end_screen_over_one_reply():
+    """The real flow has no End node yet, so this goes through flows.overflows directly."""
+    catalog, _ = load(ROOT / "content")
+    long_goodbye = Catalog(
+        {"fr": {**catalog.texts["fr"], "bye.text": "Au revoir " * 30}}, catalog.names
+    )
+    flow = {**flows.FLOW, "bye": End("bye.text")}
+    ctx = sample_context(catalog, CODE)
+    assert flows.overflows(flow, long_goodbye, ctx, 160) == [
+        "fr: end screen 'bye' is over 156 characters"
+    ]
+    short = Catalog({"fr": {**catalog.texts["fr"], "bye.text": "Au revoir."}}, catalog.names)
+    assert flows.overflows(flow, short, ctx, 160) == []
+
+
+# `kalan content check`
+
+
+@pytest.fixture
+def check(monkeypatch):
+    """Run `kalan content check` on a tree, in a clean environment."""
+    for name in DEFAULTS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "false")  # flask sets it; undone afterwards
+
+    def invoke(tree: Path, **env: str):
+        return CliRunner().invoke(main, ["content", "check"], env={"CONTENT_DIR": str(tree), **env})
+
+    return invoke
+
+
+@pytest.mark.parametrize("limit", ["160", "100"])
+def test_cli_content_check_passes_a_good_tree(check, tree, limit):
+    result = check(tree, USSD_MAX_CHARS=limit)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("content ok: 1 language(s), ")
+    assert result.stdout.rstrip().endswith(f"screens fit {limit}")
+    assert result.stderr == ""
+
+
+def test_cli_content_check_prints_warnings(check, tree):
+    write(tree / "en" / "ussd.yaml", 'lang:\n  name: "English"\n')
+    result = check(tree)
+    assert result.exit_code == 0, result.output
+    assert "warning: en: missing translation 'menu.title' (falls back to fr)" in result.stdout
+    assert "content ok: 2 language(s)" in result.stdout
+
+
+def test_cli_content_check_fails_on_a_screen_too_long(check, tree):
+    edit(tree, "menu.training", "Formation " * 20)
+    result = check(tree)
+    assert result.exit_code == 1
+    assert (
+        result.stderr
+        == "error: fr: option '1. Formation Formation Formati' of 'menu' is too long\n"
+    )
+    assert "content ok" not in result.output
+
+
+def test_cli_content_check_fails_on_a_broken_tree(check, tree):
+    write(tree / "fr" / "extra.yaml", 'extra:\n  a: "ê"\n  b: 3\n')
+    result = check(tree)
+    assert result.exit_code == 1
+    assert sorted(result.stderr.splitlines()) == [
+        "error: fr/extra.yaml: 'extra.b' must be text, not int",
+        "error: fr: 'extra.a' has characters outside GSM-7: 'ê'",
+    ]
