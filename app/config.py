@@ -49,7 +49,8 @@ class ConfigError(Exception):
 def from_env(environ=None) -> dict:
     """Read every setting from the environment, falling back to DEFAULTS."""
     environ = os.environ if environ is None else environ
-    config = {name: environ.get(name, default) for name, default in DEFAULTS.items()}
+    # An empty variable (as left by a copied .env.example) means "use the default".
+    config = {name: environ.get(name) or default for name, default in DEFAULTS.items()}
     if config["APP_ENV"] == "production":
         # In production a default would silently point at a dev value: only
         # what the operator set counts.

@@ -74,11 +74,14 @@ def serve() -> int:
     env = dict(os.environ)
     var = Path(env.get("VAR_DIR") or VAR)
     var.mkdir(parents=True, exist_ok=True)
-    env.setdefault("PORT", "5000")
-    env.setdefault("SANDBOX_PORT", "5001")
-    env.setdefault("DATABASE_URL", f"sqlite:///{var / 'kalan.db'}")
+    env["PORT"] = env.get("PORT") or "5000"
+    env["SANDBOX_PORT"] = env.get("SANDBOX_PORT") or "5001"
+    env["DATABASE_URL"] = env.get("DATABASE_URL") or f"sqlite:///{var / 'kalan.db'}"
     env["KALAN_URL"] = f"http://127.0.0.1:{env['PORT']}"
     for name in ("PORT", "SANDBOX_PORT"):
+        if not env[name].isdigit() or not 0 < int(env[name]) < 65536:
+            print(f"kalan: {name} must be a port number, not {env[name]!r}", file=sys.stderr)
+            return 1
         if not _port_free(int(env[name])):
             print(
                 f"kalan: port {env[name]} is already in use; set {name} to another port",

@@ -1,6 +1,6 @@
 """End-of-session notifications: where and how USSD sessions ended."""
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -58,3 +58,14 @@ def record(db: Session, form: dict, phone: str | None, last_node: str | None) ->
         db.rollback()
         return False
     return True
+
+
+def dropoffs(db: Session) -> list[tuple[str, str, int]]:
+    """Count ended sessions by last screen and status, most frequent first."""
+    node = func.coalesce(UssdEvent.last_node, "?")
+    rows = db.execute(
+        select(node, UssdEvent.status, func.count())
+        .group_by(node, UssdEvent.status)
+        .order_by(func.count().desc(), node)
+    )
+    return [(n, status, count) for n, status, count in rows]

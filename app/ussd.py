@@ -45,8 +45,9 @@ def hop():
     phone = contacts.normalize(form["phoneNumber"])
     if phone is None:
         abort(400, "phoneNumber is not a valid phone number")
+    node = None
     try:
-        reply = answer(form["sessionId"], form["serviceCode"], phone, form["text"])
+        reply, node = answer(form["sessionId"], form["serviceCode"], phone, form["text"])
     except Refused as exc:
         abort(403, str(exc))
     except (RedisError, SQLAlchemyError):
@@ -56,21 +57,27 @@ def hop():
         # The hop's changes were never saved, so stored progress is intact.
         current_app.logger.exception("flow error during a USSD hop")
         reply = "END " + current_app.extensions["catalog"].get("error.unexpected")
-    return Response(reply, mimetype="text/plain")
+    response = Response(reply, mimetype="text/plain")
+    if node:
+        # Africa's Talking shows this label per hop and sums the labels up in
+        # the end-of-session notification: where callers go, and where they stop.
+        response.headers["at-ussd-hop-metadata"] = node[:99]
+    return response
 
 
-def answer(session_id: str, service: str, phone: str, text: str) -> str:
-    """Run one hop of a session and return the reply body."""
+def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, str | None]:
+    """Run one hop of a session; return the reply body and the screen's node id."""
     store = current_app.extensions["sessions"]
     session, resume, profile = store.load(session_id, phone)
     if session is not None and (session["phone"] != phone or session["service"] != service):
         raise Refused("session belongs to another phone number or service code")
     if session is not None:
+        shown = session["state"]["node"]
         if session["end"]:
-            return session["reply"]
+            return session["reply"], shown
         new_input, mode = derive_input(session["text"], text, session["mode"])
         if new_input is None:  # the gateway resent a hop we already answered
-            return session["reply"]
+            return session["reply"], shown
         state, resume_point = session["state"], None
     else:
         new_input, mode, state, resume_point = None, "cumulative", None, resume
@@ -103,7 +110,7 @@ def answer(session_id: str, service: str, phone: str, text: str) -> str:
         "end": result.end,
     }
     store.save(session_id, phone, session, _resume_point(result), fresh_profile)
-    return result.reply
+    return result.reply, result.state["node"]
 
 
 def derive_input(consumed: str, text: str, mode: str) -> tuple[str | None, str]:

@@ -4,7 +4,7 @@ import pytest
 
 from app.models import UssdEvent
 
-from .conftest import CODE, PHONE
+from .conftest import CODE, PHONE, Dial
 
 EVENT = {
     "date": "2026-11-29 12:00:00",
@@ -76,3 +76,21 @@ def test_events_need_the_token(make_app):
     client = make_app(WEBHOOK_TOKEN="tok").test_client()
     assert client.post("/ussd/events", data=EVENT).status_code == 403
     assert client.post("/ussd/events?token=tok", data=EVENT).status_code == 200
+
+
+def test_dropoffs_show_where_sessions_end(client, runner):
+    assert "no session has ended yet" in runner.invoke(["ussd", "dropoffs"]).output
+    for n, inputs in enumerate((("1", "4"), ("1", "4"), ("1",))):
+        caller = Dial(client, phone=f"+2237000050{n}")
+        caller(*inputs)
+        client.post("/ussd/events", data={**EVENT, "sessionId": caller.session_id})
+    client.post("/ussd/events", data={**EVENT, "sessionId": "ATUid_gone", "status": "Failed"})
+    result = runner.invoke(["ussd", "dropoffs"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["screen", "status", "sessions"]
+    assert lines[1].split() == ["account", "Incomplete", "2"]
+    assert sorted(line.split() for line in lines[2:]) == [
+        ["?", "Failed", "1"],
+        ["menu", "Incomplete", "1"],
+    ]

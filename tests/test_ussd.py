@@ -247,3 +247,10 @@ def test_redis_down_answers_politely(make_app):
     client = make_app(REDIS_URL="redis://127.0.0.1:1/0").test_client()
     reply = Dial(client)()
     assert reply.startswith("END Service momentanément indisponible.")
+
+
+def test_each_hop_labels_its_screen_for_the_gateway(dial):
+    dial("1", "4")
+    assert dial.response.headers["at-ussd-hop-metadata"] == "account"
+    dial.post("1*4")  # a resent hop carries the same label
+    assert dial.response.headers["at-ussd-hop-metadata"] == "account"
