@@ -79,6 +79,8 @@ def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, s
         if new_input is None:  # the gateway resent a hop we already answered
             return session["reply"], shown
         state, resume_point = session["state"], None
+        if not _known(state):  # saved by an older release whose journeys changed
+            state = None
     else:
         new_input, mode, state, resume_point = None, "cumulative", None, resume
     fresh_profile = None
@@ -156,7 +158,7 @@ def _resume_point(result: Step):
 def _context(phone: str, profile: dict, resume: dict | None) -> dict:
     """Gather the read-only facts a flow may use."""
     catalog = current_app.extensions["catalog"]
-    if resume and resume.get("node") not in current_app.extensions["flow"]:
+    if resume and not _known(resume):
         resume = None  # a journey renamed since: start afresh rather than fail
     return {
         "phone": phone,
@@ -166,6 +168,15 @@ def _context(phone: str, profile: dict, resume: dict | None) -> dict:
         "resume": resume,
         "languages": tuple(catalog.names.items()),
     }
+
+
+def _known(state: dict) -> bool:
+    """Tell whether a stored state only names screens this release still has."""
+    flow = current_app.extensions["flow"]
+    try:
+        return state["node"] in flow and all(node in flow for node, _ in state["back"])
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def _today() -> str:

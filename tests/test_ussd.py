@@ -254,3 +254,22 @@ def test_each_hop_labels_its_screen_for_the_gateway(dial):
     assert dial.response.headers["at-ussd-hop-metadata"] == "account"
     dial.post("1*4")  # a resent hop carries the same label
     assert dial.response.headers["at-ussd-hop-metadata"] == "account"
+
+
+@pytest.mark.parametrize("where", ["session", "resume"])
+def test_state_from_an_older_release_starts_afresh(app, dial, where):
+    """A stored screen that no longer exists must not break the caller's session."""
+    import json
+
+    dial("1", "4", "5")
+    redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
+    key = f"{prefix}session:{dial.session_id}" if where == "session" else f"{prefix}resume:{PHONE}"
+    stored = json.loads(redis.get(key))
+    state = stored["state"] if where == "session" else stored
+    state["back"].append(["a-screen-removed-since", 0])
+    redis.set(key, json.dumps(stored))
+    if where == "resume":
+        dial.drop()
+        assert dial().startswith(MENU)
+    else:
+        assert dial("0").startswith(MENU)
