@@ -3,6 +3,7 @@
 import hmac
 
 from flask import abort, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 MAX_FIELD = 1024  # bytes per form field
 MAX_BODY = 8 * 1024  # bytes per request body
@@ -22,7 +23,19 @@ def read_form(fields: tuple[str, ...], required: tuple[str, ...]) -> dict[str, s
     """Return the named form fields, or abort with 400 naming what is wrong."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         abort(400, f"request body over {MAX_BODY} bytes")
+    try:
+        # Read the body ourselves: a chunked body has no length to check up
+        # front, and broken chunk framing must be the client's error, not ours.
+        body = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise
+    except Exception:
+        abort(400, "malformed request body")
+    if len(body) > MAX_BODY:
+        abort(400, f"request body over {MAX_BODY} bytes")
     form = request.form
+    if body and not form:
+        abort(400, "body is not UTF-8 form data (application/x-www-form-urlencoded)")
     missing = [name for name in required if name not in form]
     if missing:
         abort(400, "missing field: " + ", ".join(missing))

@@ -27,7 +27,7 @@ def db_upgrade():
     """Apply every pending migration."""
     from .migrate import current, upgrade
 
-    engine = current_app.extensions["db"].kw["bind"]
+    engine = current_app.extensions["engine"]
     upgrade(engine)
     click.echo(f"database at revision {current(engine)}")
 
@@ -40,27 +40,36 @@ def content():
 @content.command("check", with_appcontext=False)
 def content_check():
     """Validate content/ and render every screen; exit 1 on any problem."""
-    from .config import DEFAULTS
     from .content import ContentError, load, oversized
 
-    root = Path(os.environ.get("CONTENT_DIR", DEFAULTS["CONTENT_DIR"]))
-    limit = int(os.environ.get("USSD_MAX_CHARS", DEFAULTS["USSD_MAX_CHARS"]))
-    code = os.environ.get("USSD_CODE", DEFAULTS["USSD_CODE"])
+    config = settings()
     try:
-        catalog, warnings = load(root)
+        catalog, warnings = load(Path(config["CONTENT_DIR"]))
     except ContentError as exc:
         for line in str(exc).splitlines():
             click.echo(f"error: {line}", err=True)
         sys.exit(1)
     for line in warnings:
         click.echo(f"warning: {line}")
-    problems = oversized(catalog, limit, code)
+    limit = config["USSD_MAX_CHARS"]
+    problems = oversized(catalog, limit, config["USSD_CODE"])
     for line in problems:
         click.echo(f"error: {line}", err=True)
     if problems:
         sys.exit(1)
     keys = sum(len(t) for t in catalog.texts.values())
     click.echo(f"content ok: {len(catalog.texts)} language(s), {keys} texts, screens fit {limit}")
+
+
+def settings() -> dict:
+    """Return the validated settings for a tool that needs no secrets, or exit."""
+    from .config import ConfigError, from_env, validate
+
+    try:
+        return validate(from_env(strict=False))
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
 
 
 @main.command("seed")
@@ -107,8 +116,9 @@ def dial(phone, url, code, token, inputs):
     """Dial Kalan from a terminal, as a phone on the Africa's Talking gateway would."""
     from .dialer import converse
 
-    url = url or f"http://127.0.0.1:{os.environ.get('PORT', '5000')}"
-    sys.exit(converse(url, phone, code, token, inputs))
+    config = settings()
+    url = url or f"http://127.0.0.1:{os.environ.get('PORT') or '5000'}"
+    sys.exit(converse(url, phone, code, token, inputs, Path(config["CONTENT_DIR"])))
 
 
 @main.command("dev", with_appcontext=False)

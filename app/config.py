@@ -25,12 +25,34 @@ DEFAULTS: dict[str, str] = {
     "SESSION_TTL_S": "300",
     "RESUME_TTL_S": "86400",
     "SMS_SEND_WINDOW": "08:00-20:00",
+    "SMS_ASCII_FOLD": "1",
+    "SMS_BATCH_SIZE": "100",
+    "SMS_RATE": "20",
+    "SMS_PART_COST": "XOF 25",
+    "SMS_MAX_ATTEMPTS": "6",
+    "SMS_LEASE_S": "60",
+    "SMS_RECONCILE_S": "120",
+    "SMS_UNREACHABLE_AFTER": "5",
+    "SMS_TICK_S": "10",
+    "CAMPAIGN_PAUSE_FAILURE_RATE": "0.5",
     "TZ": "Africa/Bamako",
     "CONTENT_DIR": str(ROOT / "content"),
     "REDIS_PREFIX": "kalan:",
 }
 
-INTEGERS = ("USSD_MAX_CHARS", "SESSION_TTL_S", "RESUME_TTL_S")
+INTEGERS = (
+    "USSD_MAX_CHARS",
+    "SESSION_TTL_S",
+    "RESUME_TTL_S",
+    "SMS_BATCH_SIZE",
+    "SMS_RATE",
+    "SMS_MAX_ATTEMPTS",
+    "SMS_LEASE_S",
+    "SMS_RECONCILE_S",
+    "SMS_UNREACHABLE_AFTER",
+    "SMS_TICK_S",
+)
+PART_COST = re.compile(r"^([A-Z]{3}) (\d+(\.\d+)?)$")
 REQUIRED_IN_PRODUCTION = (
     "REDIS_URL",
     "DATABASE_URL",
@@ -46,17 +68,23 @@ class ConfigError(Exception):
     """The configuration cannot start the service; the message says why in one line."""
 
 
-def from_env(environ=None) -> dict:
-    """Read every setting from the environment, falling back to DEFAULTS."""
+def from_env(environ=None, strict: bool = True) -> dict:
+    """Read every setting from the environment, falling back to DEFAULTS.
+
+    strict=False skips the production requirements, for tools that need
+    none of the secrets (checking content, dialling).
+    """
     environ = os.environ if environ is None else environ
     # An empty variable (as left by a copied .env.example) means "use the default".
     config = {name: environ.get(name) or default for name, default in DEFAULTS.items()}
-    if config["APP_ENV"] == "production":
+    if strict and config["APP_ENV"] == "production":
         # In production a default would silently point at a dev value: only
         # what the operator set counts.
         missing = [name for name in REQUIRED_IN_PRODUCTION if not environ.get(name)]
         if missing:
             raise ConfigError("missing required settings for production: " + ", ".join(missing))
+        if config["SECRET_KEY"] == "dev":
+            raise ConfigError("SECRET_KEY must not be 'dev' in production")
     return config
 
 
@@ -77,6 +105,19 @@ def validate(config: dict) -> dict:
         raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
     if "://" not in config["DATABASE_URL"]:
         raise ConfigError("DATABASE_URL must be a URL such as postgresql://... or sqlite:///...")
+    if not PART_COST.match(config["SMS_PART_COST"]):
+        raise ConfigError(f"SMS_PART_COST must look like 'XOF 25', not {config['SMS_PART_COST']!r}")
+    fold = str(config["SMS_ASCII_FOLD"]).lower()
+    if fold not in ("1", "0", "true", "false", "on", "off", "yes", "no"):
+        raise ConfigError(f"SMS_ASCII_FOLD must be on or off, not {config['SMS_ASCII_FOLD']!r}")
+    config["SMS_ASCII_FOLD"] = fold in ("1", "true", "on", "yes")
+    try:
+        rate = float(config["CAMPAIGN_PAUSE_FAILURE_RATE"])
+    except (TypeError, ValueError):
+        rate = -1.0
+    if not 0 < rate <= 1:
+        raise ConfigError("CAMPAIGN_PAUSE_FAILURE_RATE must be a fraction between 0 and 1")
+    config["CAMPAIGN_PAUSE_FAILURE_RATE"] = rate
     window = config["SMS_SEND_WINDOW"]
     if window != "always" and not WINDOW.match(window):
         raise ConfigError(f"SMS_SEND_WINDOW must be HH:MM-HH:MM or 'always', not {window!r}")
@@ -88,6 +129,4 @@ def validate(config: dict) -> dict:
         raise ConfigError(f"TZ is not a known time zone: {config['TZ']!r}") from None
     if not Path(config["CONTENT_DIR"]).is_dir():
         raise ConfigError(f"CONTENT_DIR does not exist: {config['CONTENT_DIR']}")
-    if config["APP_ENV"] == "production" and config["SECRET_KEY"] == "dev":
-        raise ConfigError("SECRET_KEY must not be 'dev' in production")
     return config

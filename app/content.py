@@ -11,6 +11,7 @@ from flows.gsm import outside
 
 # Copy the web layer shows outside any journey.
 APP_KEYS = ("error.unexpected", "error.unavailable", "lang.name")
+SMS_PREFIX = "sms."  # SMS templates: outside GSM-7 is a warning, on screens an error
 PLACEHOLDER = re.compile(r"\$(\w+)")
 
 
@@ -32,10 +33,11 @@ def _flatten(tree, prefix: str, out: dict, problems: list, where: str) -> None:
             problems.append(f"{where}: {name!r} must be text, not {type(value).__name__}")
 
 
-def read_language(folder: Path) -> tuple[dict[str, str], list[str]]:
-    """Read every YAML file of one language folder into flat keys, with problems."""
+def read_language(folder: Path) -> tuple[dict[str, str], list[str], list[str]]:
+    """Read every YAML file of one language folder into flat keys, problems and warnings."""
     texts: dict[str, str] = {}
     problems: list[str] = []
+    warnings: list[str] = []
     for path in sorted(folder.glob("*.yaml")):
         where = f"{folder.name}/{path.name}"
         try:
@@ -49,9 +51,15 @@ def read_language(folder: Path) -> tuple[dict[str, str], list[str]]:
         _flatten(tree, "", texts, problems, where)
     for key, text in texts.items():
         bad = outside(text)
-        if bad:
+        if bad and key.startswith(SMS_PREFIX):
+            # An SMS may leave GSM-7, at a price: UCS-2 parts hold 70, not 160.
+            warnings.append(
+                f"{folder.name}: SMS template {key!r} leaves GSM-7 ({bad!r}): "
+                "UCS-2 parts hold 70 characters, unless SMS_ASCII_FOLD folds them"
+            )
+        elif bad:
             problems.append(f"{folder.name}: {key!r} has characters outside GSM-7: {bad!r}")
-    return texts, problems
+    return texts, problems, warnings
 
 
 def load(root: Path) -> tuple[Catalog, list[str]]:
@@ -63,8 +71,9 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
         raise ContentError(f"{root}: no {FALLBACK}/ folder")
     texts, problems, warnings = {}, [], []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        texts[folder.name], found = read_language(folder)
+        texts[folder.name], found, noted = read_language(folder)
         problems.extend(found)
+        warnings.extend(noted)
     base = texts[FALLBACK]
     for lang, table in texts.items():
         if lang == FALLBACK:
@@ -89,7 +98,8 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
 
 def oversized(catalog: Catalog, limit: int, code: str) -> list[str]:
     """List the screens whose copy cannot be shown whole within limit characters."""
-    return overflows(FLOW, catalog, sample_context(catalog, code), limit)
+    ends = ("error.unexpected", "error.unavailable")
+    return overflows(FLOW, catalog, sample_context(catalog, code), limit, ends)
 
 
 def sample_context(catalog: Catalog, code: str) -> dict:
@@ -102,7 +112,7 @@ def sample_context(catalog: Catalog, code: str) -> dict:
         "profile": {
             "name": "N" * 40,
             "role": "community",
-            "organisation": "Organisation de la société civile",
+            "organisation": "O" * 40,
             "lang": FALLBACK,
         },
     }

@@ -35,6 +35,7 @@ def make_engine(url: str) -> Engine:
 def init_app(app: Flask) -> None:
     """Create the app's engine and close request sessions on teardown."""
     engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["engine"] = engine
     app.extensions["db"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(close_db)
 

@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 
 import requests
+from dotenv import dotenv_values
 
-from .config import VAR
+from .config import ROOT, VAR
 from .embedded import EmbeddedRedis, free_port
 
 REDIS_PORT = 6390  # not 6379, so a system Redis and `make run` never share data
@@ -71,7 +72,9 @@ def _stop(procs: dict) -> None:
 
 def serve() -> int:
     """Run everything in the foreground; return the exit status."""
-    env = dict(os.environ)
+    # Settings in .env apply unless the shell already sets them.
+    env = {**dotenv_values(ROOT / ".env"), **os.environ}
+    env = {name: value for name, value in env.items() if value is not None}
     var = Path(env.get("VAR_DIR") or VAR)
     var.mkdir(parents=True, exist_ok=True)
     env["PORT"] = env.get("PORT") or "5000"
@@ -115,6 +118,8 @@ def serve() -> int:
         print(f"Phone simulator: {sandbox}/   Press Ctrl-C to stop.\n", flush=True)
         while not stopping:
             dead = [name for name, p in procs.items() if p.poll() is not None]
+            if redis and redis.process.poll() is not None:
+                dead.append("redis")
             if dead:
                 print(f"kalan: {', '.join(dead)} stopped unexpectedly", file=sys.stderr)
                 return 1

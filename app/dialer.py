@@ -1,6 +1,5 @@
 """`kalan dial`: a USSD conversation in the terminal, through the sandbox's driver."""
 
-import os
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -8,16 +7,17 @@ import click
 
 from sandbox.ussd import UssdCall
 
-from .config import DEFAULTS
 from .contacts import normalize
 from .content import load
 
 HANGUP = ("q", "quit", "exit")
 
 
-def converse(url: str, phone: str, code: str, token: str, inputs: tuple[str, ...]) -> int:
+def converse(
+    url: str, phone: str, code: str, token: str, inputs: tuple[str, ...], content: Path
+) -> int:
     """Dial url as phone; answer from inputs, else from the keyboard. Return an exit status."""
-    catalog, _ = load(Path(os.environ.get("CONTENT_DIR", DEFAULTS["CONTENT_DIR"])))
+    catalog, _ = load(content)
     number = normalize(phone)
     if number is None:
         click.echo(catalog.get("dial.bad_phone", phone=phone), err=True)

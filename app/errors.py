@@ -21,7 +21,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         description = exc.description if exc.code in (400, 403) else exc.name
-        return _plain(exc.code or 500, str(description).splitlines()[0])
+        response = _plain(exc.code or 500, str(description).splitlines()[0])
+        # Keep what the error says besides its text, such as Allow on a 405.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -1,8 +1,19 @@
 """The durable records: contacts and USSD session outcomes."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ROLES = ("agent", "community", "supervisor", "focal_point")
@@ -26,9 +37,14 @@ class Contact(Base):
     phone: Mapped[str] = mapped_column(String(16), unique=True)  # E.164
     name: Mapped[str | None] = mapped_column(String(60))
     language: Mapped[str | None] = mapped_column(String(8))
-    role: Mapped[str] = mapped_column(String(16), default="community")
+    role: Mapped[str] = mapped_column(String(16), default="community", index=True)
     organisation: Mapped[str | None] = mapped_column(String(60))
+    region: Mapped[str | None] = mapped_column(String(60))
     cercle: Mapped[str | None] = mapped_column(String(60))
+    commune: Mapped[str | None] = mapped_column(String(60))
+    opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    unreachable_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failed_streak: Mapped[int] = mapped_column(Integer, default=0)
     first_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -38,6 +54,7 @@ class UssdEvent(Base):
     """The gateway's end-of-session notification: how and where a session ended."""
 
     __tablename__ = "ussd_events"
+    __table_args__ = (Index("ix_ussd_events_last_node", "status", "last_node"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -53,4 +70,98 @@ class UssdEvent(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     last_node: Mapped[str | None] = mapped_column(String(64))
     date: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Campaign(Base):
+    """An SMS campaign: messages per language, an audience, a schedule and limits."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    messages: Mapped[str] = mapped_column(Text)  # JSON: {"fr": "...", ...}
+    audience: Mapped[str] = mapped_column(Text)  # JSON: {"role": "agent", ...}
+    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rate: Mapped[int | None] = mapped_column(Integer)  # messages per second
+    budget: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    reason: Mapped[str | None] = mapped_column(String(200))
+    cursor: Mapped[int] = mapped_column(Integer, default=0)  # last contact id expanded
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    estimated_cost: Mapped[Decimal] = mapped_column(Numeric(14, 4), default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expanded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Message(Base):
+    """One SMS to one phone, from the decision to send to the delivery report."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "not_before"),
+        Index("ix_outbox_campaign", "campaign_id", "status"),
+        Index("ix_outbox_provider_id", "provider_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)  # kind:subject:recipient
+    kind: Mapped[str] = mapped_column(String(24))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    phone: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    encoding: Mapped[str] = mapped_column(String(8))
+    parts: Mapped[int] = mapped_column(Integer)
+    estimated_cost: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_owner: Mapped[str | None] = mapped_column(String(40))
+    provider_id: Mapped[str | None] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    provider_status: Mapped[str | None] = mapped_column(String(40))
+    cost: Mapped[str | None] = mapped_column(String(32))
+    provider_parts: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    delivery_status: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DeliveryReport(Base):
+    """A delivery report as received; the pair (id, status) is applied once."""
+
+    __tablename__ = "delivery_reports"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "status", name="uq_delivery_reports_id_status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(String(16))
+    network_code: Mapped[str | None] = mapped_column(String(16))
+    failure_reason: Mapped[str | None] = mapped_column(String(64))
+    retry_count: Mapped[int | None] = mapped_column(Integer)
+    applied: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class InboundMessage(Base):
+    """An SMS a phone sent to the service, stored once per provider id."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(64), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(16))
+    to: Mapped[str | None] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    link_id: Mapped[str | None] = mapped_column(String(64))
+    network_code: Mapped[str | None] = mapped_column(String(16))
+    date: Mapped[str | None] = mapped_column(String(40))
+    keyword: Mapped[str | None] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -11,7 +11,7 @@ from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-KEEP = object()  # leave the resume point as it is
+UNCHANGED = object()  # leave the resume point as it is
 PROFILE_TTL_S = 24 * 3600
 
 
@@ -21,7 +21,6 @@ def connect(url: str) -> Redis:
         url,
         socket_timeout=1,
         socket_connect_timeout=1,
-        health_check_interval=30,
         # One quick retry reconnects after a Redis restart without a user noticing.
         retry=Retry(NoBackoff(), 1),
     )
@@ -51,22 +50,20 @@ class SessionStore:
         """Return a session without its companions, or None."""
         return _decode(self.redis.get(self._keys(session_id, "")[0]))
 
-    def save(self, session_id: str, phone: str, session: dict, resume=KEEP, profile=None) -> None:
+    def save(
+        self, session_id: str, phone: str, session: dict, resume=UNCHANGED, profile=None
+    ) -> None:
         """Store a session and, if given, the resume point (None clears it) and profile."""
         session_key, resume_key, profile_key = self._keys(session_id, phone)
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(session_key, json.dumps(session, separators=(",", ":")), ex=self.session_ttl)
         if resume is None:
             pipe.delete(resume_key)
-        elif resume is not KEEP:
+        elif resume is not UNCHANGED:
             pipe.set(resume_key, json.dumps(resume, separators=(",", ":")), ex=self.resume_ttl)
         if profile is not None:
             pipe.set(profile_key, json.dumps(profile, separators=(",", ":")), ex=PROFILE_TTL_S)
         pipe.execute()
-
-    def forget_profile(self, phone: str) -> None:
-        """Drop a cached profile so the next session reads the database."""
-        self.redis.delete(self._keys("", phone)[2])
 
 
 def _decode(raw: bytes | None) -> dict | None:

@@ -11,16 +11,19 @@ from sqlalchemy.exc import SQLAlchemyError
 import flows
 from flows.effects import SetLanguage, SetName
 from flows.engine import CLEAR, SAVE, Step
+from flows.render import Page, compose
 
 from . import contacts, events
 from .callbacks import check_token, read_form
 from .db import get_db
 from .models import utcnow
-from .sessions import KEEP
+from .sessions import UNCHANGED
 
 bp = Blueprint("ussd", __name__)
 
 HOP_FIELDS = ("sessionId", "serviceCode", "phoneNumber", "networkCode", "text")
+# How the gateway sends `text`: not known until the second input shows it.
+UNSURE, CUMULATIVE, LATEST = "unsure", "cumulative", "latest"
 SESSION_ID = re.compile(r"^[\w.:-]{1,64}$")
 SERVICE_CODE = re.compile(r"^[*#0-9]{1,32}$")
 
@@ -52,17 +55,23 @@ def hop():
         abort(403, str(exc))
     except (RedisError, SQLAlchemyError):
         current_app.logger.exception("storage unavailable during a USSD hop")
-        reply = "END " + current_app.extensions["catalog"].get("error.unavailable")
+        reply = apology("error.unavailable")
     except Exception:
         # The hop's changes were never saved, so stored progress is intact.
         current_app.logger.exception("flow error during a USSD hop")
-        reply = "END " + current_app.extensions["catalog"].get("error.unexpected")
+        reply = apology("error.unexpected")
     response = Response(reply, mimetype="text/plain")
     if node:
         # Africa's Talking shows this label per hop and sums the labels up in
         # the end-of-session notification: where callers go, and where they stop.
         response.headers["at-ussd-hop-metadata"] = node[:99]
     return response
+
+
+def apology(key: str) -> str:
+    """Return a last screen from the copy under key, fitted to the screen limit."""
+    text = current_app.extensions["catalog"].get(key)
+    return compose(Page(text, ()), "", "", current_app.config["USSD_MAX_CHARS"], end=True)
 
 
 def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, str | None]:
@@ -82,7 +91,7 @@ def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, s
         if not _known(state):  # saved by an older release whose journeys changed
             state = None
     else:
-        new_input, mode, state, resume_point = None, "cumulative", None, resume
+        new_input, mode, state, resume_point = None, UNSURE, None, resume
     fresh_profile = None
     if profile is None or profile.get("seen") != _today():
         # At most once a day per phone: the cached profile spares the database.
@@ -116,19 +125,23 @@ def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, s
 
 
 def derive_input(consumed: str, text: str, mode: str) -> tuple[str | None, str]:
-    """Return (the new input, gateway mode) from the text seen so far and this hop's.
+    """Return (the new input, gateway mode) from the text consumed so far and this hop's.
 
     Africa's Talking resends every input joined by "*"; some gateways send only
-    the latest. None means this hop repeats the last one.
+    the latest. The mode is learnt from the second input: it either extends
+    the first with "*", or it does not. None means this hop repeats an earlier
+    one (a retry or a late duplicate) and must change nothing.
     """
-    if mode == "cumulative":
-        if text == consumed:
-            return None, mode
-        if consumed == "":
-            return text, mode
-        if text.startswith(consumed + "*"):
-            return text[len(consumed) + 1 :], mode
-    return text, "latest"
+    if mode == LATEST:
+        return text, LATEST
+    if consumed == "":
+        return (None, mode) if text == "" else (text, mode)
+    if text.startswith(consumed + "*"):
+        return text[len(consumed) + 1 :], CUMULATIVE
+    if mode == CUMULATIVE and (text in (consumed, "") or consumed.startswith(text + "*")):
+        return None, CUMULATIVE
+    # The same key pressed twice on a latest-only gateway lands here too.
+    return text, LATEST
 
 
 def apply_effects(effects, phone: str) -> dict:
@@ -151,7 +164,7 @@ def _resume_point(result: Step):
     if result.checkpoint == CLEAR:
         return None
     if result.checkpoint != SAVE:
-        return KEEP
+        return UNCHANGED
     return {k: result.state[k] for k in ("node", "page", "back", "data")}
 
 

@@ -44,11 +44,19 @@ def screens(flow: Mapping[str, Node], catalog: Catalog, ctx: Mapping, limit: int
                     yield node_id, lang, render(flow, {**state, "page": page}, ctx, catalog, limit)
 
 
-def overflows(flow: Mapping[str, Node], catalog: Catalog, ctx: Mapping, limit: int) -> list[str]:
-    """List the copy that cannot be shown whole, even with paging."""
+def overflows(
+    flow: Mapping[str, Node], catalog: Catalog, ctx: Mapping, limit: int, ends: tuple = ()
+) -> list[str]:
+    """List the copy that cannot be shown whole, even with paging.
+
+    ends names copy shown alone on a last screen, outside any journey.
+    """
     problems = []
     room = limit - len("CON ")
     for lang in catalog.languages:
+        for key in ends:
+            if len(catalog.get(key, lang)) > room:
+                problems.append(f"{lang}: end screen {key!r} is over {room} characters")
         for node_id, node in flow.items():
             if isinstance(node, Route):
                 continue

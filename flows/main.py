@@ -3,18 +3,24 @@
 from collections.abc import Mapping
 
 from .effects import SetLanguage, SetName
-from .engine import CLEAR, KEEP, MENU, RESUME, Ask, Copy, Menu, Option, Route
+from .engine import CLEAR, KEEP, MENU, RESUME, Ask, Copy, End, Menu, Option, Route
 from .gsm import fold
 
 NAME_MIN, NAME_MAX = 2, 40
+NAME_PUNCTUATION = frozenset(" -'.")
 
 
 def parse_name(text: str) -> str | None:
-    """Return a tidy GSM-7 name, or None when text cannot be one."""
-    name = " ".join(fold(text).split())
-    if NAME_MIN <= len(name) <= NAME_MAX and any(c.isalpha() for c in name):
-        return name
-    return None
+    """Return a tidy GSM-7 name, or None when text cannot be one.
+
+    Keypad users often type * or # where they mean a space, so both count as one.
+    """
+    name = " ".join(fold(text.replace("*", " ").replace("#", " ")).split())
+    if not NAME_MIN <= len(name) <= NAME_MAX or not any(c.isalpha() for c in name):
+        return None
+    if not all(c.isalpha() or c in NAME_PUNCTUATION for c in name):
+        return None  # digits, symbols, or characters fold turned into "?"
+    return name
 
 
 def _start(data: Mapping, ctx: Mapping) -> str:
@@ -72,9 +78,11 @@ NODES = {
             Option("menu.report", "report"),
             Option("menu.track", "track"),
             Option("menu.account", "account"),
+            Option("menu.quit", "bye"),
         ),
         checkpoint=CLEAR,
     ),
+    "bye": End("menu.bye"),
     "training": Menu("soon.training", checkpoint=CLEAR),
     "report": Menu("soon.report", checkpoint=CLEAR),
     "track": Menu("soon.track", checkpoint=CLEAR),
@@ -87,8 +95,10 @@ NODES = {
             Option("account.help_opt", "help"),
             Option("account.about_opt", "about"),
         ),
+        checkpoint=CLEAR,
     ),
-    "account.profile": Menu("account.profile", params=_profile),
+    # Screens that only inform are not worth resuming; a task half done is.
+    "account.profile": Menu("account.profile", params=_profile, checkpoint=CLEAR),
     "account.name": Ask(
         "account.name_prompt",
         "name",
@@ -97,12 +107,10 @@ NODES = {
         error="account.name_error",
         effects=lambda name: (SetName(name),),
     ),
-    "account.name_done": Menu(
-        "account.name_done",
-        (Option("account.back", "account"),),
-        params=lambda data, ctx: {"name": data.get("name", "")},
+    "account.name_done": End(
+        "account.name_done", params=lambda data, ctx: {"name": data.get("name", "")}
     ),
-    "account.lang": Menu("lang.prompt", _languages("account")),
-    "help": Menu("help.navigation", params=_code),
-    "about": Menu("help.about"),
+    "account.lang": Menu("lang.choose", _languages("account"), checkpoint=CLEAR),
+    "help": Menu("help.navigation", params=_code, checkpoint=CLEAR),
+    "about": Menu("help.about", checkpoint=CLEAR),
 }

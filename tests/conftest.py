@@ -79,7 +79,7 @@ def make_app(redis_url, database_url):
 
     yield factory
     for app in apps:
-        app.extensions["db"].kw["bind"].dispose()
+        app.extensions["engine"].dispose()
         app.extensions["redis"].close()
     redis = Redis.from_url(redis_url)
     keys = list(redis.scan_iter(match=prefix + "*", count=1000))

@@ -14,9 +14,10 @@ def test_db_upgrade_creates_the_schema(tmp_path, monkeypatch, redis_url):
     monkeypatch.setenv("REDIS_URL", redis_url)
     result = CliRunner().invoke(main, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "database at revision 0001" in result.output
+    assert "database at revision 0002" in result.output
     engine = make_engine(url)
-    assert {"contacts", "ussd_events", "alembic_version"} <= set(inspect(engine).get_table_names())
+    tables = set(inspect(engine).get_table_names())
+    assert {"contacts", "ussd_events", "outbox", "campaigns", "alembic_version"} <= tables
     again = CliRunner().invoke(main, ["db", "upgrade"])  # idempotent
     assert again.exit_code == 0
     engine.dispose()
@@ -68,3 +69,14 @@ def test_dial_reports_a_server_that_is_down(monkeypatch):
     result = CliRunner().invoke(main, ["dial", "+22370000001"])
     assert result.exit_code == 1
     assert "La session a échoué" in result.output
+
+
+def test_content_check_reads_settings_like_the_app(monkeypatch):
+    monkeypatch.setenv("USSD_MAX_CHARS", "")  # empty means the default, as in the app
+    result = CliRunner().invoke(main, ["content", "check"])
+    assert result.exit_code == 0, result.output
+    assert "screens fit 160" in result.output
+    monkeypatch.setenv("USSD_MAX_CHARS", "60")
+    result = CliRunner().invoke(main, ["content", "check"])
+    assert result.exit_code == 2
+    assert "USSD_MAX_CHARS must be at least 80" in result.output

@@ -187,7 +187,7 @@ def test_oversized_reports_an_option_too_long_on_the_menu(tree):
     ]
 
 
-@pytest.mark.parametrize("key", ["account.profile_opt", "account.back"])
+@pytest.mark.parametrize("key", ["account.profile_opt", "menu.quit"])
 def test_oversized_reports_an_option_too_long_on_any_screen(tree, key):
     edit(tree, key, "Mon profil " * 20)
     catalog, _ = load(tree)

@@ -19,13 +19,15 @@ PROFILE = {"name": "Awa Traoré", "role": "agent", "organisation": "RMCR", "lang
 NAV = "0.Retour 00.Menu"
 MENU_SCREEN = (
     "CON Kalan - Menu principal\n1. Formation\n2. Signaler une situation\n"
-    "3. Suivre un signalement\n4. Mon compte / Aide"
+    "3. Suivre un signalement\n4. Mon compte / Aide\n5. Quitter"
 )
 ACCOUNT = (
     "CON Mon compte / Aide\n1. Mon profil\n2. Mon nom\n3. Langue\n"
     "4. Comment utiliser Kalan\n5. A propos de Kalan\n" + NAV
 )
 LANGUAGE = "CON Bienvenue sur Kalan.\nChoisissez votre langue :\n1. Francais"
+CHOOSE_LANGUAGE = "CON Choisissez votre langue :\n1. Francais"
+RESUME_OFFER = "CON Vous n'aviez pas terminé. Reprendre là où vous étiez ?"
 NAME_PROMPT = "Entrez votre nom et prénom. Il figurera sur vos certificats :"
 NAME_ERROR = "CON Nom invalide : 2 à 40 caractères, avec des lettres.\n" + NAME_PROMPT
 
@@ -68,14 +70,14 @@ def test_flow_has_no_broken_links():
         (("2",), "report", "CON Signaler une situation : bientot disponible."),
         (("3",), "track", "CON Suivre un signalement : bientot disponible.\n" + NAV),
         (("4",), "account", ACCOUNT),
-        (("5",), MENU, "CON Choix invalide.\nKalan - Menu principal"),
+        (("6",), MENU, "CON Choix invalide.\nKalan - Menu principal"),
         (("1", "0"), MENU, MENU_SCREEN),
         (("4", "1"), "account.profile", "CON Numéro : " + PHONE + "\nNom : Awa Traoré\n"),
         (("4", "1", "0"), "account", ACCOUNT),
         (("4", "1", "00"), MENU, MENU_SCREEN),
         (("4", "2"), "account.name", "CON " + NAME_PROMPT + "\n" + NAV),
         (("4", "2", "0"), "account", ACCOUNT),
-        (("4", "3"), "account.lang", LANGUAGE + "\n" + NAV),
+        (("4", "3"), "account.lang", CHOOSE_LANGUAGE + "\n" + NAV),
         (("4", "3", "1"), "account", ACCOUNT),
         (("4", "3", "1", "0"), MENU, MENU_SCREEN),  # the trail was cut back at account
         (("4", "4"), "help", "CON Kalan se lit écran par écran."),
@@ -145,12 +147,27 @@ def test_profile_with_copy_that_folds_longer_still_fits(limit):
         result = flows.step(flows.FLOW, result.state, "99", ctx, CATALOG, limit)
 
 
+def test_quitting_ends_the_session():
+    result = run("5")
+    assert result.end and result.state["node"] == "bye"
+    assert result.reply == "END Merci d'avoir utilisé Kalan. Au revoir !"
+    assert result.checkpoint == "clear"
+
+
+@pytest.mark.parametrize(
+    ("inputs", "checkpoint"),
+    [((), "clear"), (("4",), "clear"), (("4", "5"), "clear"), (("4", "2"), "save")],
+)
+def test_only_a_task_half_done_is_a_resume_point(inputs, checkpoint):
+    assert run(*inputs).checkpoint == checkpoint
+
+
 def test_resume_is_offered_and_restores_the_screen():
-    page = run("4", "5", "99")
+    page = run("4", "5", "99")  # any screen can be restored, page included
     snapshot = {k: page.state[k] for k in ("node", "page", "back", "data")}
     ctx = context(resume=snapshot)
     offer = run(ctx=ctx)
-    assert offer.reply.startswith("CON Votre dernière session a été coupée.")
+    assert offer.reply.startswith(RESUME_OFFER)
     assert offer.reply.endswith("1. Reprendre\n2. Recommencer")  # no navigation offered
     assert run("1", ctx=ctx).reply == page.reply
     assert run("2", ctx=ctx).reply == MENU_SCREEN
@@ -163,7 +180,9 @@ def test_resume_is_offered_and_restores_the_screen():
         ("  Moussa   Diarra ", "Moussa Diarra"),
         ("Aïssata Maïga", "Aissata Maiga"),
         ("Françoise", "Francoise"),
-        ("Awa*Traore", "Awa*Traore"),
+        ("Awa*Traore", "Awa Traore"),  # keypad users type * or # for a space
+        ("Awa#Traore", "Awa Traore"),
+        ("N'Golo Kanté", "N'Golo Kanté"),
     ],
 )
 def test_name_is_accepted_folded_and_thanked(answer, stored):
@@ -171,11 +190,9 @@ def test_name_is_accepted_folded_and_thanked(answer, stored):
     assert result.state["node"] == "account.name_done"
     assert result.state["data"]["name"] == stored
     assert result.effects == (SetName(stored),)
-    assert result.reply == (
-        f"CON Merci {stored}, votre nom est enregistré.\n1. Retour à Mon compte\n{NAV}"
-    )
+    assert result.reply == f"END Merci {stored}, votre nom est enregistré."
     assert is_gsm7(result.reply)
-    assert run("4", "2", answer, "1").reply == ACCOUNT
+    assert result.end
 
 
 @pytest.mark.parametrize("answer", ["", "1", "x" * 41, "A", "12 34", "😀😀"])
@@ -208,6 +225,9 @@ def test_name_is_refused(answer):
         ("12345", None),
         ("--", None),
         ("😀😀", None),  # folds to "??": no letter
+        ("a😀", None),  # a character that folds to "?" has no place in a name
+        ("Tra+oré", None),
+        ("Awa 2", None),
     ],
 )
 def test_parse_name(text, expected):

@@ -2,7 +2,7 @@
 
 import json
 
-from app.sessions import KEEP, SessionStore
+from app.sessions import UNCHANGED, SessionStore
 
 
 def store_for(app) -> SessionStore:
@@ -10,15 +10,15 @@ def store_for(app) -> SessionStore:
 
 
 def test_values_are_json_under_the_prefix_with_ttls(app, dial):
-    dial("1", "4", "5")
+    dial("1", "4", "2")
     redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
     session_key = f"{prefix}session:{dial.session_id}"
     session = json.loads(redis.get(session_key))
-    assert session["state"]["node"] == "about"
+    assert session["state"]["node"] == "account.name"
     assert session["phone"] == "+22370000099"
     assert 0 < redis.ttl(session_key) <= app.config["SESSION_TTL_S"]
     resume_key = f"{prefix}resume:+22370000099"
-    assert json.loads(redis.get(resume_key))["node"] == "about"
+    assert json.loads(redis.get(resume_key))["node"] == "account.name"
     assert app.config["SESSION_TTL_S"] < redis.ttl(resume_key) <= app.config["RESUME_TTL_S"]
     assert all(k.decode().startswith(prefix) for k in redis.scan_iter(match=prefix + "*"))
 
@@ -27,7 +27,7 @@ def test_save_keep_clear_resume(app):
     store = store_for(app)
     store.save("s1", "+22370000001", {"a": 1}, resume={"node": "about"})
     assert store.load("s1", "+22370000001")[1] == {"node": "about"}
-    store.save("s1", "+22370000001", {"a": 2}, resume=KEEP)
+    store.save("s1", "+22370000001", {"a": 2}, resume=UNCHANGED)
     assert store.load("s1", "+22370000001")[:2] == ({"a": 2}, {"node": "about"})
     store.save("s1", "+22370000001", {"a": 3}, resume=None)
     assert store.load("s1", "+22370000001")[1] is None

@@ -47,7 +47,8 @@ def test_contact_is_created_in_e164(app, client):
         (("1", "3"), "CON Suivre un signalement : bientot disponible"),
         (("1", "4"), "CON Mon compte / Aide"),
         (("1", "4", "1"), "CON Numéro : +22370000099"),
-        (("1", "4", "3"), "CON Bienvenue sur Kalan"),
+        (("1", "4", "3"), "CON Choisissez votre langue :\n1. Francais"),
+        (("1", "5"), "END Merci d'avoir utilisé Kalan. Au revoir !"),
         (("1", "4", "3", "1"), "CON Mon compte / Aide"),
         (("1", "4", "4"), "CON Kalan se lit écran par écran"),
         (("1", "4", "5"), "CON Kalan veut dire apprendre en bambara"),
@@ -80,11 +81,13 @@ def test_cumulative_text_with_star_inside_free_text(app, dial):
     from app.models import Contact
 
     dial("1", "4", "2")
-    reply = dial("Awa*Traore")
-    assert reply.startswith("CON Merci Awa*Traore, votre nom est enregistré.")
-    assert dial("1").startswith("CON Mon compte / Aide")  # the next input is still "1"
+    reply = dial("Awa*Traore")  # split on the last "*", the name would be "Traore"
+    assert reply == "END Merci Awa Traore, votre nom est enregistré."
     with app.extensions["db"]() as db:
-        assert db.query(Contact).filter_by(phone=PHONE).one().name == "Awa*Traore"
+        assert db.query(Contact).filter_by(phone=PHONE).one().name == "Awa Traore"
+    dial.drop()
+    dial("4", "1")
+    assert "Nom : Awa Traore" in dial.post("4*1")  # the profile cache was refreshed
 
 
 def test_gateway_sending_only_the_latest_input(dial):
@@ -100,18 +103,26 @@ def test_resent_hop_gets_the_same_screen_without_advancing(dial):
     assert dial("1").startswith("CON Numéro")
 
 
+RESUME_OFFER = "CON Vous n'aviez pas terminé. Reprendre là où vous étiez ?"
+
+
 def test_resume_after_a_drop_returns_to_the_exact_screen(dial):
-    page = dial("1", "4", "5", "99")
+    prompt = dial("1", "4", "2")
     dial.drop()
-    offer = dial()
-    assert offer.startswith("CON Votre dernière session a été coupée.")
-    assert dial("1") == page
-    assert dial("0").startswith("CON Kalan veut dire")  # the trail back survived too
-    assert dial("0").startswith("CON Mon compte")
+    assert dial() == RESUME_OFFER + "\n1. Reprendre\n2. Recommencer"
+    assert dial("1") == prompt
+    assert dial("0").startswith("CON Mon compte")  # the trail back survived too
+    assert dial("0").startswith(MENU)
+
+
+def test_an_information_screen_is_not_a_resume_point(dial):
+    dial("1", "4", "5", "99")
+    dial.drop()
+    assert dial().startswith(MENU)
 
 
 def test_restart_instead_of_resume(dial):
-    dial("1", "4", "5")
+    dial("1", "4", "2")
     dial.drop()
     dial()
     assert dial("2").startswith(MENU)
@@ -120,11 +131,17 @@ def test_restart_instead_of_resume(dial):
 
 
 def test_resume_offer_survives_a_second_drop(dial):
-    dial("1", "4", "5")
+    dial("1", "4", "2")
     dial.drop()
     dial()
     dial.drop()
-    assert dial().startswith("CON Votre dernière session")
+    assert dial().startswith(RESUME_OFFER)
+
+
+def test_quitting_ends_the_session_without_a_resume_point(dial):
+    assert dial("1", "4", "2", "00", "5").startswith("END Merci d'avoir utilisé Kalan.")
+    dial.drop()
+    assert dial().startswith(MENU)
 
 
 def test_no_resume_offer_after_reaching_the_menu(dial):
@@ -229,7 +246,7 @@ def test_flow_error_apologises_and_keeps_progress(app, dial):
     def broken(data, ctx):
         raise RuntimeError("a bug in a journey")
 
-    page = dial("1", "4", "5")
+    page = dial("1", "4", "2")
     dial.drop()
     app.extensions["flow"] = {
         **app.extensions["flow"],
@@ -261,7 +278,7 @@ def test_state_from_an_older_release_starts_afresh(app, dial, where):
     """A stored screen that no longer exists must not break the caller's session."""
     import json
 
-    dial("1", "4", "5")
+    dial("1", "4", "2")
     redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
     key = f"{prefix}session:{dial.session_id}" if where == "session" else f"{prefix}resume:{PHONE}"
     stored = json.loads(redis.get(key))
@@ -273,3 +290,92 @@ def test_state_from_an_older_release_starts_afresh(app, dial, where):
         assert dial().startswith(MENU)
     else:
         assert dial("0").startswith(MENU)
+
+
+@pytest.mark.parametrize(
+    ("consumed", "text", "mode", "expected"),
+    [
+        ("", "", "unsure", (None, "unsure")),  # the opening hop resent
+        ("", "1", "unsure", ("1", "unsure")),
+        ("1", "1*4", "unsure", ("4", "cumulative")),
+        ("1", "1", "unsure", ("1", "latest")),  # the same key twice, latest-only gateway
+        ("1", "4", "unsure", ("4", "latest")),
+        ("1*4", "1*4", "cumulative", (None, "cumulative")),  # a retry
+        ("1*4*5", "1*4", "cumulative", (None, "cumulative")),  # a late duplicate
+        ("1*4*5", "", "cumulative", (None, "cumulative")),
+        ("1*4", "1*4*Awa*Traore", "cumulative", ("Awa*Traore", "cumulative")),
+        ("1*4", "1*4*", "cumulative", ("", "cumulative")),  # an empty answer
+        ("4", "4", "latest", ("4", "latest")),
+        ("4", "4*5", "latest", ("4*5", "latest")),
+    ],
+)
+def test_derive_input(consumed, text, mode, expected):
+    from app.ussd import derive_input
+
+    assert derive_input(consumed, text, mode) == expected
+
+
+def test_latest_only_gateway_repeating_a_key(client):
+    caller = Dial(client, phone="+22370000321")
+    caller()
+    assert caller.post("1").startswith(MENU)  # language
+    assert caller.post("1").startswith("CON Formation des agents")  # the same key again
+    assert caller.post("0").startswith(MENU)
+    assert caller.post("4").startswith("CON Mon compte")
+    assert caller.post("4").startswith("CON Kalan se lit")
+
+
+def test_a_late_duplicate_hop_changes_nothing(dial):
+    dial("1", "4", "5")
+    page = dial.post("1*4*5")
+    assert dial.post("1*4") == page  # arrives late: the current screen again
+    dial.inputs = ["1", "4", "5"]
+    assert dial("99").startswith("CON artisanales")
+    assert dial("0") == page
+
+
+def raw_post(url: str, head: str, body: bytes) -> tuple[int, bytes]:
+    """Send a hand-made HTTP request; return the status and body."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+        sock.sendall(head.encode() + b"\r\n\r\n" + body)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    status = int(data.split(b" ", 2)[1])
+    return status, data.split(b"\r\n\r\n", 1)[1]
+
+
+CHUNKED = "POST /ussd HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n"
+FORM_TYPE = "Content-Type: application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "line"),
+    [
+        (b"ZZ\r\nabc\r\n0\r\n\r\n", 400, b"malformed request body\n"),
+        (b"2400\r\n" + b"a" * 0x2400 + b"\r\n0\r\n\r\n", 400, b"request body over 8192 bytes\n"),
+    ],
+)
+def test_chunked_bodies_over_real_http(live_server, body, status, line):
+    code, answer = raw_post(live_server, CHUNKED + FORM_TYPE, body)
+    assert (code, answer) == (status, line)
+
+
+def test_a_chunked_hop_within_the_limit_is_answered(live_server):
+    form = f"sessionId=ATUid_c&serviceCode=*123%23&phoneNumber=%2B{PHONE[1:]}&text=".encode()
+    body = f"{len(form):x}\r\n".encode() + form + b"\r\n0\r\n\r\n"
+    code, answer = raw_post(live_server, CHUNKED + FORM_TYPE, body)
+    assert code == 200 and answer.startswith(b"CON ")
+
+
+def test_a_body_that_is_not_utf8_form_data(client):
+    body = b"sessionId=ATUid_x&serviceCode=*123%23&phoneNumber=%2B22370000099&text=\xff\xfe"
+    response = client.post("/ussd", data=body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert (
+        response.get_data() == b"body is not UTF-8 form data (application/x-www-form-urlencoded)\n"
+    )
