@@ -5,12 +5,14 @@ import sys
 from pathlib import Path
 
 from flask import Flask
+from rq import Queue
 
 import flows
 
-from . import content, db, errors, health, sessions, ussd
+from . import content, db, errors, health, sessions, sms, ussd
 from .callbacks import MAX_BODY
 from .config import ConfigError, from_env, validate
+from .gateway import AfricasTalking
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -42,7 +44,19 @@ def create_app(test_config: dict | None = None) -> Flask:
         logging.getLogger("alembic").setLevel(logging.WARNING)
     db.init_app(app)
     sessions.init_app(app)
+    # Queue names carry the key prefix, so apps sharing a Redis never share work.
+    app.extensions["queue"] = Queue(
+        app.config["REDIS_PREFIX"] + "default", connection=app.extensions["redis"]
+    )
+    # Built here, not through the SDK's module globals; it connects only to send.
+    app.extensions["gateway"] = AfricasTalking(
+        app.config["AT_USERNAME"],
+        app.config["AT_API_KEY"],
+        sender_id=app.config["AT_SENDER_ID"],
+        base_url=app.config["AT_API_BASE_URL"],
+    )
     errors.init_app(app)
     app.register_blueprint(ussd.bp)
+    app.register_blueprint(sms.bp)
     app.register_blueprint(health.bp)
     return app

@@ -81,6 +81,13 @@ def serve() -> int:
     env["SANDBOX_PORT"] = env.get("SANDBOX_PORT") or "5001"
     env["DATABASE_URL"] = env.get("DATABASE_URL") or f"sqlite:///{var / 'kalan.db'}"
     env["KALAN_URL"] = f"http://127.0.0.1:{env['PORT']}"
+    # The sandbox stands in for Africa's Talking: SMS go to it, never out.
+    env["AT_API_BASE_URL"] = env.get("AT_API_BASE_URL") or (
+        f"http://127.0.0.1:{env['SANDBOX_PORT']}"
+    )
+    # A sandbox sends nothing real, so it need not wait for daytime; set
+    # SMS_SEND_WINDOW to try the window out.
+    env["SMS_SEND_WINDOW"] = env.get("SMS_SEND_WINDOW") or "always"
     for name in ("PORT", "SANDBOX_PORT"):
         if not env[name].isdigit() or not 0 < int(env[name]) < 65536:
             print(f"kalan: {name} must be a port number, not {env[name]!r}", file=sys.stderr)

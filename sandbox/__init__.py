@@ -1,29 +1,59 @@
 """Sandbox: an offline stand-in for Africa's Talking that dials Kalan."""
 
+import json
 import os
 
 from flask import Flask
 
-from sandbox import simulator
+from sandbox import control, inbox, messaging, simulator
 from sandbox.calls import Calls
+from sandbox.courier import Courier
+from sandbox.faults import Faults, Injector
+from sandbox.sms_store import SmsStore
+from sandbox.tariff import Tariff
 
 
 def create_app(test_config=None):
     """Create the sandbox web app, configured from the environment."""
     app = Flask(__name__)
-    port = os.environ.get("PORT", "5000")
+    port = os.environ.get("PORT") or "5000"
+
+    def env(name: str, default: str) -> str:
+        # An empty variable means the default, as in the Kalan app.
+        return os.environ.get(name) or default
+
     app.config.from_mapping(
-        KALAN_URL=os.environ.get("KALAN_URL", f"http://127.0.0.1:{port}"),
-        WEBHOOK_TOKEN=os.environ.get("WEBHOOK_TOKEN", ""),
-        USSD_CODE=os.environ.get("USSD_CODE", "*123#"),
-        USSD_MAX_CHARS=int(os.environ.get("USSD_MAX_CHARS", "160")),
-        SANDBOX_USSD_DEADLINE_S=float(os.environ.get("SANDBOX_USSD_DEADLINE_S", "10")),
-        SANDBOX_USSD_IDLE_S=float(os.environ.get("SANDBOX_USSD_IDLE_S", "180")),
+        KALAN_URL=env("KALAN_URL", f"http://127.0.0.1:{port}"),
+        WEBHOOK_TOKEN=env("WEBHOOK_TOKEN", ""),
+        USSD_CODE=env("USSD_CODE", "*123#"),
+        USSD_MAX_CHARS=int(env("USSD_MAX_CHARS", "160")),
+        SANDBOX_USSD_DEADLINE_S=float(env("SANDBOX_USSD_DEADLINE_S", "10")),
+        SANDBOX_USSD_IDLE_S=float(env("SANDBOX_USSD_IDLE_S", "180")),
+        AT_USERNAME=env("AT_USERNAME", "sandbox"),
+        AT_API_KEY=env("AT_API_KEY", "sandbox-key"),
+        AT_SHORTCODE=env("AT_SHORTCODE", "36000"),
+        SANDBOX_SMS_PART_COST=env("SANDBOX_SMS_PART_COST", "XOF 25.0000"),
+        SANDBOX_DLR_DELAY_S=float(env("SANDBOX_DLR_DELAY_S", "0.2")),
+        SANDBOX_DLR_RETRIES=int(env("SANDBOX_DLR_RETRIES", "3")),
+        SANDBOX_DLR_BACKOFF_S=float(env("SANDBOX_DLR_BACKOFF_S", "0.5")),
+        SANDBOX_DROP_SLEEP_S=float(env("SANDBOX_DROP_SLEEP_S", "12")),
+        SANDBOX_FAULTS=env("SANDBOX_FAULTS", "{}"),
     )
     if test_config is not None:
         app.config.update(test_config)
-    # Live calls are kept in this process's memory, so the sandbox runs as a
-    # single process (threads are fine): another worker would not know them.
+    # Live calls and messages are kept in this process's memory, so the sandbox
+    # runs as a single process (threads are fine): another would not know them.
     app.extensions["ussd_calls"] = Calls()
-    app.register_blueprint(simulator.bp)
+    app.extensions["sms_store"] = SmsStore()
+    app.extensions["sms_tariff"] = Tariff.parse(app.config["SANDBOX_SMS_PART_COST"])
+    faults = app.config["SANDBOX_FAULTS"]
+    app.extensions["sms_start_faults"] = Faults.parse(
+        json.loads(faults) if isinstance(faults, str) else faults
+    )
+    app.extensions["sms_faults"] = Injector(app.extensions["sms_start_faults"])
+    app.extensions["sms_courier"] = Courier(
+        retries=app.config["SANDBOX_DLR_RETRIES"], backoff=app.config["SANDBOX_DLR_BACKOFF_S"]
+    )
+    for blueprint in (simulator.bp, messaging.bp, control.bp, inbox.bp):
+        app.register_blueprint(blueprint)
     return app

@@ -1,11 +1,11 @@
 """The phone simulator: a web page and the JSON endpoints it dials through."""
 
 import re
-from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 
 from sandbox.calls import Calls
+from sandbox.transport import kalan_url
 from sandbox.ussd import Hop, SessionEnded, UssdCall
 
 bp = Blueprint("simulator", __name__)
@@ -20,10 +20,7 @@ def get_calls() -> Calls:
 
 def kalan_urls() -> tuple[str, str]:
     """Return Kalan's USSD callback and events URLs, carrying the token if set."""
-    base = current_app.config["KALAN_URL"].rstrip("/")
-    token = current_app.config["WEBHOOK_TOKEN"]
-    query = "?" + urlencode({"token": token}) if token else ""
-    return f"{base}/ussd{query}", f"{base}/ussd/events{query}"
+    return kalan_url("/ussd"), kalan_url("/ussd/events")
 
 
 @bp.get("/")

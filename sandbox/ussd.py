@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import requests
 
 from flows.gsm import is_gsm7, outside
+from sandbox.transport import refused
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ class UssdCall:
         except requests.Timeout:
             hop = _failed("Request timed out")
         except requests.ConnectionError as exc:
-            hop = _failed("Connection refused" if _refused(exc) else "Connection failed")
+            hop = _failed("Connection refused" if refused(exc) else "Connection failed")
         except requests.RequestException as exc:
             hop = _failed(f"Request failed: {type(exc).__name__}")
         else:
@@ -222,8 +223,13 @@ class UssdCall:
             response = self.http.post(
                 self.events_url, data=form, headers=HEADERS, timeout=self.deadline
             )
-        except requests.RequestException:
-            log.warning("end-of-session notification for %s failed", self.session_id, exc_info=True)
+        except requests.RequestException as exc:
+            # One line: a terminal user of `kalan dial` should not see a traceback.
+            log.warning(
+                "end-of-session notification for %s failed: %s",
+                self.session_id,
+                type(exc).__name__,
+            )
             return
         if response.status_code >= 400:
             log.warning(
@@ -248,13 +254,3 @@ def _text(response: requests.Response) -> str:
         return response.content.decode(encoding, "replace")
     except LookupError:
         return response.content.decode("utf-8", "replace")
-
-
-def _refused(exc: BaseException | None) -> bool:
-    """Tell whether a connection error means nothing listens at the URL."""
-    # requests wraps the socket error several layers deep.
-    while exc is not None:
-        if isinstance(exc, ConnectionRefusedError):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False

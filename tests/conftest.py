@@ -82,9 +82,14 @@ def make_app(redis_url, database_url):
         app.extensions["engine"].dispose()
         app.extensions["redis"].close()
     redis = Redis.from_url(redis_url)
-    keys = list(redis.scan_iter(match=prefix + "*", count=1000))
-    if keys:
-        redis.delete(*keys)
+    # Our keys, and RQ's for our queues and jobs (their names carry the prefix).
+    for pattern in (prefix + "*", f"rq:*{prefix}*", f"rq:*{prefix.replace(':', '-')}*"):
+        keys = list(redis.scan_iter(match=pattern, count=1000))
+        if keys:
+            redis.delete(*keys)
+    ours = [q for q in redis.smembers("rq:queues") if prefix.encode() in q]
+    if ours:
+        redis.srem("rq:queues", *ours)
     redis.close()
     engine = make_engine(database_url)
     with engine.begin() as conn:

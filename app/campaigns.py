@@ -1,0 +1,304 @@
+"""Campaigns: an audience streamed into the outbox, with progress and brakes."""
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy.orm import Session
+
+from . import outbox
+from .models import Campaign, Contact, Message, utcnow
+from .segments import estimate
+
+EXPAND_BATCH = 1000
+# Audience keys and the contact column each one filters; values may be lists.
+COLUMNS = {
+    "role": Contact.role,
+    "region": Contact.region,
+    "cercle": Contact.cercle,
+    "commune": Contact.commune,
+    "language": Contact.language,
+    "organisation": Contact.organisation,
+}
+SEEN = {"seen_after": Contact.last_seen.__ge__, "seen_before": Contact.last_seen.__lt__}
+PLACEHOLDERS = ("name", "cercle", "region", "commune", "organisation")
+OPEN = ("queued", "claimed", "sending")
+
+
+class CampaignError(Exception):
+    """A campaign request that cannot be carried out; the message says why."""
+
+
+def parse_audience(pairs: list[str]) -> dict[str, list[str] | str]:
+    """Turn KEY=VALUE pairs into an audience; values split on commas."""
+    audience: dict = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key, value = key.strip().lower(), value.strip()
+        if not sep or not value:
+            raise CampaignError(f"audience must be KEY=VALUE, not {pair!r}")
+        if key in SEEN:
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                raise CampaignError(f"{key} must be a date such as 2026-11-01") from None
+            audience[key] = value
+        elif key in COLUMNS:
+            audience.setdefault(key, []).extend(v.strip() for v in value.split(",") if v.strip())
+        else:
+            known = ", ".join([*COLUMNS, *SEEN])
+            raise CampaignError(f"unknown audience key {key!r} (known: {known})")
+    return audience
+
+
+def recipients(audience: dict) -> Select:
+    """Select the contacts a campaign reaches: the audience, minus opted-out and unreachable."""
+    query = select(Contact).where(Contact.opted_out_at.is_(None), Contact.unreachable_at.is_(None))
+    for key, values in audience.items():
+        if key in COLUMNS:
+            query = query.where(COLUMNS[key].in_(values))
+        else:
+            moment = datetime.fromisoformat(values)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=utcnow().tzinfo)
+            query = query.where(SEEN[key](moment))
+    return query
+
+
+def render(template: str, contact: Contact) -> str:
+    """Fill {name}, {cercle}… from the contact; unknown or empty ones become blank."""
+    values = {key: getattr(contact, key) or "" for key in PLACEHOLDERS}
+
+    class Blank(dict):
+        def __missing__(self, key):
+            return ""
+
+    try:
+        text = template.format_map(Blank(values))
+    except (ValueError, IndexError, AttributeError):  # stray braces: send it as written
+        text = template
+    return re.sub(r" {2,}", " ", text).strip()  # a blank placeholder leaves no gap
+
+
+def message_for(messages: dict[str, str], lang: str | None) -> str:
+    """Pick the contact's language, else French, else the first one given."""
+    return messages.get(lang or "fr") or messages.get("fr") or next(iter(messages.values()))
+
+
+def preview(db: Session, messages: dict[str, str], audience: dict, config) -> dict:
+    """Count recipients and estimate parts and cost before anything is created."""
+    base = recipients(audience).subquery()
+    by_lang = dict(db.execute(select(base.c.language, func.count()).group_by(base.c.language)))
+    price = outbox.part_cost(config)
+    total, cost, parts = 0, Decimal(0), {}
+    for lang, count in by_lang.items():
+        text = outbox.row(config, "preview", 0, "+0", message_for(messages, lang))["body"]
+        guess = estimate(text, price)
+        parts[lang or "fr"] = guess.parts
+        total += count
+        cost += guess.cost * count
+    return {"recipients": total, "parts": parts, "cost": cost}
+
+
+def create(db: Session, name: str, messages: dict, audience: dict, **options) -> Campaign:
+    """Create a campaign to start at options["start_at"] (default now); the caller commits."""
+    if not name.strip():
+        raise CampaignError("a campaign needs a name")
+    if not messages or not all(m.strip() for m in messages.values()):
+        raise CampaignError("a campaign needs a message")
+    campaign = Campaign(
+        name=name.strip()[:120],
+        messages=json.dumps(messages, ensure_ascii=False),
+        audience=json.dumps(audience, ensure_ascii=False),
+        start_at=options.get("start_at") or utcnow(),
+        rate=options.get("rate"),
+        budget=options.get("budget"),
+        status="scheduled",
+        cursor=0,
+        recipients=0,
+        estimated_cost=Decimal(0),
+        created_at=utcnow(),
+    )
+    db.add(campaign)
+    db.flush()
+    return campaign
+
+
+def expand(
+    db: Session, campaign_id: int, config, batch: int = EXPAND_BATCH, heartbeat=None
+) -> Campaign:
+    """Stream the audience into outbox rows, one committed batch at a time.
+
+    The cursor (last contact id) is saved with each batch, so an expansion cut
+    short resumes where it stopped; idempotency keys make a replay harmless.
+    """
+    campaign = db.get(Campaign, campaign_id)
+    if campaign is None or campaign.status not in ("scheduled", "expanding"):
+        return campaign
+    campaign.status = "expanding"
+    db.commit()
+    messages = json.loads(campaign.messages)
+    query = recipients(json.loads(campaign.audience)).order_by(Contact.id)
+    for contacts in _batches(db, query, campaign, batch):
+        rows = []
+        for contact in contacts:
+            row = outbox.row(
+                config,
+                "campaign",
+                campaign.id,
+                contact.phone,
+                render(message_for(messages, contact.language), contact),
+                campaign_id=campaign.id,
+            )
+            if campaign.budget is not None and (
+                campaign.estimated_cost + row["estimated_cost"] > campaign.budget
+            ):
+                campaign.reason = f"budget reached after {campaign.recipients} recipients"
+                break
+            rows.append(row)
+            campaign.estimated_cost += row["estimated_cost"]
+            campaign.cursor = contact.id
+        campaign.recipients += outbox.insert(db, rows)
+        db.commit()
+        if heartbeat:
+            heartbeat()
+        if campaign.reason:
+            break
+    db.refresh(campaign)
+    if campaign.status == "expanding":
+        campaign.status = "sending"
+    campaign.expanded_at = utcnow()
+    db.commit()
+    return campaign
+
+
+def _batches(db: Session, query: Select, campaign: Campaign, size: int) -> Iterator[list]:
+    """Yield contacts after the campaign's cursor, size at a time (keyset paging)."""
+    while True:
+        page = list(db.scalars(query.where(Contact.id > campaign.cursor).limit(size)))
+        if not page:
+            return
+        yield page
+        # Stop early when someone paused or cancelled the campaign meanwhile.
+        db.refresh(campaign, ["status"])
+        if campaign.status not in ("expanding", "paused"):
+            return
+
+
+def progress(db: Session, campaign_id: int) -> dict:
+    """Count the campaign's messages by state, and how far it has got."""
+    rows = db.execute(
+        select(Message.status, func.count())
+        .where(Message.campaign_id == campaign_id)
+        .group_by(Message.status)
+    )
+    counts = dict(rows)
+    total = sum(counts.values())
+    queued = sum(counts.get(s, 0) for s in OPEN)
+    pending_unknown = db.scalar(
+        select(func.count()).where(
+            Message.campaign_id == campaign_id,
+            Message.status == "unknown",
+            Message.finished_at.is_(None),
+        )
+    )
+    done = total - queued - pending_unknown
+    return {
+        "total": total,
+        "queued": queued,
+        "sent": counts.get("sent", 0),
+        "delivered": counts.get("delivered", 0),
+        "failed": counts.get("failed", 0),
+        "cancelled": counts.get("cancelled", 0),
+        "unknown": counts.get("unknown", 0),
+        "percent": 100 if total == 0 else int(100 * done / total),
+    }
+
+
+def set_status(db: Session, campaign_id: int, action: str) -> Campaign:
+    """Pause, resume or cancel a campaign; raise CampaignError when it cannot."""
+    campaign = db.get(Campaign, campaign_id)
+    if campaign is None:
+        raise CampaignError(f"no campaign {campaign_id}")
+    allowed = {
+        "pause": ({"scheduled", "expanding", "sending"}, "paused"),
+        "resume": ({"paused"}, None),
+        "cancel": ({"scheduled", "expanding", "sending", "paused"}, "cancelled"),
+    }
+    sources, target = allowed[action]
+    if campaign.status not in sources:
+        raise CampaignError(f"campaign {campaign_id} is {campaign.status}: cannot {action}")
+    if action == "resume":
+        target = "sending" if campaign.expanded_at else "scheduled"
+        campaign.reason = None
+    campaign.status = target
+    if action == "pause":
+        campaign.reason = "paused by a supervisor"
+    if action == "cancel":
+        db.execute(
+            update(Message)
+            .where(Message.campaign_id == campaign_id, Message.status == "queued")
+            .values(status="cancelled", reason="campaign cancelled", finished_at=utcnow())
+        )
+    db.commit()
+    return campaign
+
+
+def brake(db: Session, campaign_id: int, threshold: float, window: int = 200) -> bool:
+    """Pause a campaign whose failure rate over its last sends passes threshold."""
+    recent = (
+        select(Message.status)
+        .where(
+            Message.campaign_id == campaign_id,
+            Message.status.in_(("sent", "delivered", "failed")),
+            Message.sent_at.is_not(None) | (Message.status == "failed"),
+        )
+        .order_by(Message.id.desc())
+        .limit(window)
+        .subquery()
+    )
+    counts = dict(db.execute(select(recent.c.status, func.count()).group_by(recent.c.status)))
+    total = sum(counts.values())
+    # Too few sends say nothing yet; a tenth of the window is enough to judge.
+    if total < max(10, window // 10) or counts.get("failed", 0) / total <= threshold:
+        return False
+    rate = counts.get("failed", 0) / total
+    changed = db.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status.in_(("sending", "expanding")))
+        .values(status="paused", reason=f"paused: {rate:.0%} of the last {total} sends failed")
+    ).rowcount
+    db.commit()
+    return bool(changed)
+
+
+def finish(db: Session, now: datetime) -> list[int]:
+    """Mark campaigns done once expanded and nothing is left to send."""
+    done = []
+    for campaign in db.scalars(select(Campaign).where(Campaign.status == "sending")):
+        if campaign.expanded_at is None:
+            continue
+        left = db.scalar(
+            select(func.count()).where(
+                Message.campaign_id == campaign.id,
+                (Message.status.in_(OPEN))
+                | and_(Message.status == "unknown", Message.finished_at.is_(None)),
+            )
+        )
+        if not left:
+            campaign.status = "done"
+            done.append(campaign.id)
+    db.commit()
+    return done
+
+
+def due(db: Session, now: datetime) -> list[int]:
+    """Return campaigns to expand: started, or stopped half-way by a lost worker."""
+    query = select(Campaign.id).where(
+        ((Campaign.status == "scheduled") & (Campaign.start_at <= now))
+        | (Campaign.status == "expanding")
+    )
+    return list(db.scalars(query))

@@ -1,0 +1,148 @@
+"""The SMS gateway: one provider-neutral interface, and its Africa's Talking adapter."""
+
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Protocol
+
+import requests
+from africastalking.Service import AfricasTalkingException
+from africastalking.SMS import SMSService
+
+# What a recipient's outcome means for the outbox; UNKNOWN is "it may have gone".
+SENT, RETRY, FAILED, UNKNOWN = "sent", "retry", "failed", "unknown"
+SDK_PHONE = re.compile(r"^\+\d{1,3}\d{3,}$")  # what the SDK accepts before sending
+
+# Africa's Talking per-recipient status codes, classified once, here.
+_ACCEPTED = {100, 101, 102}
+_TRANSIENT = {405, 500, 501, 502}
+_PERMANENT = {401, 402, 403, 404, 406, 407, 409}
+
+
+@dataclass(frozen=True)
+class Result:
+    """The provider's answer for one recipient."""
+
+    phone: str
+    outcome: str  # SENT, RETRY, FAILED or UNKNOWN
+    provider_id: str | None = None
+    status_code: int | None = None
+    status: str | None = None
+    cost: str | None = None
+    parts: int | None = None
+
+
+class GatewayError(Exception):
+    """The request as a whole failed.
+
+    unknown is True when the request may have reached the provider and no
+    answer came back: the messages may or may not go out.
+    """
+
+    def __init__(self, reason: str, unknown: bool):
+        super().__init__(reason)
+        self.reason = reason
+        self.unknown = unknown
+
+
+class Gateway(Protocol):
+    """Anything that can send one text to many phones."""
+
+    name: str
+
+    def send(self, phones: list[str], text: str) -> list[Result]:
+        """Send text to phones; return one Result per phone or raise GatewayError."""
+
+
+def classify(code: int | None) -> str:
+    """Map an Africa's Talking recipient status code to an outbox outcome."""
+    if code in _ACCEPTED:
+        return SENT
+    if code in _TRANSIENT:
+        return RETRY
+    if code in _PERMANENT:
+        return FAILED
+    return RETRY  # an unknown code: retrying is bounded, losing is not
+
+
+class AfricasTalking:
+    """Send through the official SDK, built directly rather than via its globals."""
+
+    name = "africastalking"
+
+    def __init__(self, username: str, api_key: str, sender_id: str = "", base_url: str = ""):
+        self.service = SMSService(username, api_key)
+        if base_url:
+            self.service._baseUrl = self.service._contentUrl = base_url.rstrip("/") + "/version1"
+        self.sender_id = sender_id or None
+
+    def send(self, phones: list[str], text: str) -> list[Result]:
+        """Send one bulk request; see Gateway.send."""
+        bad = [p for p in phones if not SDK_PHONE.match(p)]
+        good = [p for p in phones if SDK_PHONE.match(p)]
+        rejected = [Result(p, FAILED, status_code=403, status="InvalidPhoneNumber") for p in bad]
+        if not good:
+            return rejected
+        try:
+            answer = self.service.send(text, good, sender_id=self.sender_id, enqueue=True)
+        except requests.ConnectionError as exc:
+            # Refused or unreachable: nothing reached the provider. A connection
+            # reset after the request was written is the exception.
+            unknown = "RemoteDisconnected" in str(exc) or "reset" in str(exc).lower()
+            raise GatewayError(f"connection error: {type(exc).__name__}", unknown) from exc
+        except requests.Timeout as exc:
+            unknown = not isinstance(exc, requests.ConnectTimeout)
+            raise GatewayError(f"timeout: {type(exc).__name__}", unknown) from exc
+        except requests.RequestException as exc:
+            raise GatewayError(f"request error: {type(exc).__name__}", True) from exc
+        except AfricasTalkingException as exc:
+            # Non-2xx: the provider answered, so it did not take the messages.
+            raise GatewayError(f"provider refused: {str(exc)[:200]}", False) from exc
+        return parse(answer, good) + rejected
+
+
+def parse(answer, phones: list[str]) -> list[Result]:
+    """Turn an SMSMessageData answer into one Result per phone."""
+    if isinstance(answer, str):  # the SDK returns text when the type is not exactly JSON
+        try:
+            answer = json.loads(answer)
+        except ValueError:
+            raise GatewayError("unreadable answer from the provider", True) from None
+    try:
+        data = answer["SMSMessageData"]
+        recipients = data["Recipients"]
+    except (KeyError, TypeError):
+        raise GatewayError("unexpected answer from the provider", True) from None
+    if not recipients and data.get("Message") == "InvalidSenderId":
+        return [Result(p, FAILED, status_code=402, status="InvalidSenderId") for p in phones]
+    results = {}
+    for entry in recipients:
+        code = _int(entry.get("statusCode"))
+        provider_id = entry.get("messageId")
+        results[entry.get("number")] = Result(
+            phone=entry.get("number"),
+            outcome=classify(code),
+            provider_id=provider_id if provider_id not in (None, "None") else None,
+            status_code=code,
+            status=entry.get("status"),
+            cost=entry.get("cost"),
+            parts=_int(entry.get("messageParts")),
+        )
+    # A phone the provider did not mention may or may not have been taken.
+    return [results.get(p) or Result(p, UNKNOWN, status="NotInAnswer") for p in phones]
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def money(cost: str | None) -> Decimal | None:
+    """Return the amount of a cost such as "XOF 25.0000", or None."""
+    try:
+        return Decimal((cost or "").split()[-1])
+    except (IndexError, InvalidOperation):
+        return None

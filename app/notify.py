@@ -1,0 +1,39 @@
+"""Queue background work: job ids carry the app's key prefix, and wake-ups are deduplicated."""
+
+import uuid
+from datetime import datetime
+
+from flask import current_app
+from redis.exceptions import RedisError
+
+PENDING_S = 5  # one wake-up per few seconds is plenty: a dispatch drains everything due
+
+
+def job_id(name: str) -> str:
+    """Return a job id under the app's prefix (RQ ids allow no colons)."""
+    return current_app.config["REDIS_PREFIX"].replace(":", "-") + name
+
+
+def enqueue(func, *args, at: datetime | None = None, **options):
+    """Queue func(*args) now, or at a given time, on the app's queue."""
+    queue = current_app.extensions["queue"]
+    options.setdefault("job_id", job_id(f"{func.__name__}-{uuid.uuid4().hex}"))
+    if at is not None:
+        return queue.enqueue_at(at, func, *args, **options)
+    return queue.enqueue(func, *args, **options)
+
+
+def kick() -> None:
+    """Queue a dispatch unless one is already pending; never fail the caller.
+
+    Best effort: if Redis is down the periodic tick still sends the rows.
+    """
+    from workers.jobs import dispatch
+
+    app = current_app
+    try:
+        key = app.config["REDIS_PREFIX"] + "dispatch:pending"
+        if app.extensions["redis"].set(key, 1, nx=True, ex=PENDING_S):
+            enqueue(dispatch, job_timeout=600)
+    except RedisError:
+        app.logger.warning("could not wake the workers; the next tick will send")

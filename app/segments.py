@@ -1,0 +1,48 @@
+"""What an SMS costs before it is sent: its encoding, its parts and their price."""
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from flows.gsm import BASIC, fold
+
+EXTENSION = frozenset("^{}\\[~]|€\f")  # GSM-7 characters that take two septets
+GSM7, UCS2 = "GSM-7", "UCS-2"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How a text travels: encoding, number of parts, and estimated cost."""
+
+    encoding: str
+    parts: int
+    cost: Decimal
+
+
+def encoding(text: str) -> str:
+    """Return GSM-7 when every character fits the 7-bit alphabet, else UCS-2."""
+    return GSM7 if all(c in BASIC or c in EXTENSION for c in text) else UCS2
+
+
+def parts(text: str) -> int:
+    """Return how many SMS parts text needs (GSM 03.38 / 3GPP TS 23.038 rules)."""
+    if encoding(text) == GSM7:
+        units = sum(2 if c in EXTENSION else 1 for c in text)
+        single, multi = 160, 153
+    else:
+        units = len(text.encode("utf-16-le")) // 2  # emoji take two code units
+        single, multi = 70, 67
+    if units <= single:
+        return 1
+    return math.ceil(units / multi)
+
+
+def estimate(text: str, part_cost: Decimal) -> Estimate:
+    """Return the encoding, parts and cost of text at part_cost per part."""
+    n = parts(text)
+    return Estimate(encoding(text), n, part_cost * n)
+
+
+def prepare(text: str, ascii_fold: bool) -> str:
+    """Return the text as it will be sent: folded into GSM-7 when asked."""
+    return fold(text) if ascii_fold else text

@@ -1,0 +1,50 @@
+"""A token bucket in Redis: a send rate that all workers share."""
+
+import time
+
+from redis import Redis
+
+# Refill by elapsed time on the Redis clock, so workers on different machines
+# agree; return 0 when n tokens were taken, else milliseconds to wait.
+_TAKE = """
+local rate, burst, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or burst
+local ts = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + (now - ts) * rate / 1000)
+local wait = 0
+if tokens >= n then
+  tokens = tokens - n
+else
+  wait = math.ceil((n - tokens) * 1000 / rate)
+end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
+redis.call('PEXPIRE', KEYS[1], 60000)
+return wait
+"""
+
+
+class Throttle:
+    """At most rate messages per second under key, across every process."""
+
+    def __init__(self, redis: Redis, key: str, rate: float):
+        self.key = key
+        self.rate = float(rate)
+        self.burst = max(1.0, self.rate)  # one second's worth
+        self._take = redis.register_script(_TAKE)
+
+    def acquire(self, n: int, sleep=time.sleep) -> float:
+        """Block until n messages may go out; return the seconds waited."""
+        waited = 0.0
+        remaining = n
+        while remaining > 0:
+            step = min(remaining, int(self.burst))
+            wait_ms = self._take(keys=[self.key], args=[self.rate, self.burst, step])
+            if wait_ms:
+                sleep(wait_ms / 1000)
+                waited += wait_ms / 1000
+                continue
+            remaining -= step
+        return waited

@@ -1,0 +1,163 @@
+"""Faults the fake SMS API can be told to inject, and the dice that decide them."""
+
+import random
+import threading
+from dataclasses import asdict, dataclass, field
+
+# AT's per-recipient failure codes (no 408 exists), with the status names it returns.
+RECIPIENT_STATUSES = {
+    401: "RiskHold",
+    402: "InvalidSenderId",
+    403: "InvalidPhoneNumber",
+    404: "UnsupportedNumberType",
+    405: "InsufficientBalance",
+    406: "UserInBlacklist",
+    407: "CouldNotRoute",
+    409: "DoNotDisturbRejection",
+    500: "InternalServerError",
+    501: "GatewayError",
+    502: "RejectedByGateway",
+}
+DLR_STATUSES = {
+    "Sent",
+    "Submitted",
+    "Buffered",
+    "Rejected",
+    "Success",
+    "Failed",
+    "AbsentSubscriber",
+    "Expired",
+}
+# AT gives a failure reason with these statuses only.
+WITH_REASON = {"Rejected", "Failed"}
+DEFAULT_REASON = "DeliveryFailure"
+
+
+class FaultError(ValueError):
+    """A fault description that cannot be applied."""
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What to break, all off by default."""
+
+    error_rate: float = 0.0
+    latency_ms: int = 0
+    drop_rate: float = 0.0
+    # Phone number -> per-recipient status code.
+    recipient_status: dict = field(default_factory=dict)
+    # Phone number -> {"status": ..., "failureReason": ...} of its delivery report.
+    dlr_status: dict = field(default_factory=dict)
+    dlr_duplicate: bool = False
+    dlr_shuffle: bool = False
+    seed: int | None = None
+
+    @classmethod
+    def parse(cls, raw) -> "Faults":
+        """Check a JSON object of faults and build them; raise FaultError if wrong."""
+        if not isinstance(raw, dict):
+            raise FaultError("faults must be a JSON object")
+        unknown = sorted(set(raw) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise FaultError(f"unknown faults: {', '.join(unknown)}")
+        return cls(
+            error_rate=_rate(raw, "error_rate"),
+            latency_ms=_count(raw, "latency_ms"),
+            drop_rate=_rate(raw, "drop_rate"),
+            recipient_status=_recipient_status(raw.get("recipient_status", {})),
+            dlr_status=_dlr_status(raw.get("dlr_status", {})),
+            dlr_duplicate=_flag(raw, "dlr_duplicate"),
+            dlr_shuffle=_flag(raw, "dlr_shuffle"),
+            seed=_count(raw, "seed") if raw.get("seed") is not None else None,
+        )
+
+    def as_dict(self) -> dict:
+        """Describe the faults as the control API takes them."""
+        return asdict(self)
+
+
+class Injector:
+    """The faults in force and a seeded random source, shared by the request threads."""
+
+    def __init__(self, faults: Faults | None = None) -> None:
+        self._lock = threading.Lock()
+        self.replace(faults or Faults())
+
+    @property
+    def faults(self) -> Faults:
+        """Return the faults in force."""
+        with self._lock:
+            return self._faults
+
+    def replace(self, faults: Faults) -> None:
+        """Put new faults in force and reseed, so a seeded run replays the same."""
+        with self._lock:
+            self._faults = faults
+            self._random = random.Random(faults.seed)
+
+    def happens(self, rate: float) -> bool:
+        """Draw whether an event of this probability happens this time."""
+        if rate <= 0:
+            return False
+        with self._lock:
+            return self._random.random() < rate
+
+    def spread(self, delay: float) -> float:
+        """Return a random delay between 0 and twice delay, so its mean stays delay."""
+        with self._lock:
+            return self._random.uniform(0, 2 * delay)
+
+    def shuffle(self, items: list) -> None:
+        """Shuffle items in place."""
+        with self._lock:
+            self._random.shuffle(items)
+
+
+def _rate(raw: dict, name: str) -> float:
+    value = raw.get(name, 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise FaultError(f"{name} must be a number from 0 to 1")
+    return float(value)
+
+
+def _count(raw: dict, name: str) -> int:
+    value = raw.get(name, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise FaultError(f"{name} must be a whole number, 0 or more")
+    return value
+
+
+def _flag(raw: dict, name: str) -> bool:
+    value = raw.get(name, False)
+    if not isinstance(value, bool):
+        raise FaultError(f"{name} must be true or false")
+    return value
+
+
+def _recipient_status(value) -> dict:
+    if not isinstance(value, dict):
+        raise FaultError("recipient_status must map numbers to status codes")
+    for number, code in value.items():
+        if isinstance(code, bool) or code not in RECIPIENT_STATUSES:
+            known = ", ".join(map(str, RECIPIENT_STATUSES))
+            raise FaultError(f"recipient_status for {number}: {code!r} is not one of {known}")
+    return dict(value)
+
+
+def _dlr_status(value) -> dict:
+    """Accept "Failed" or {"status": "Failed", "failureReason": "..."} per number."""
+    if not isinstance(value, dict):
+        raise FaultError("dlr_status must map numbers to delivery statuses")
+    outcomes = {}
+    for number, outcome in value.items():
+        if isinstance(outcome, str):
+            outcome = {"status": outcome}
+        status = outcome.get("status") if isinstance(outcome, dict) else None
+        if status not in DLR_STATUSES:
+            known = ", ".join(sorted(DLR_STATUSES))
+            raise FaultError(f"dlr_status for {number}: {status!r} is not one of {known}")
+        reason = outcome.get("failureReason", DEFAULT_REASON) if status in WITH_REASON else None
+        if reason is not None and not isinstance(reason, str):
+            raise FaultError(f"dlr_status for {number}: failureReason must be text")
+        outcomes[number] = {"status": status, "failureReason": reason}
+    return outcomes

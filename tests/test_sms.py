@@ -1,0 +1,149 @@
+"""The SMS callbacks: delivery reports, inbound keywords and provider opt-outs."""
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from app import outbox
+from app.models import Contact, InboundMessage, Message
+
+PHONE = "+22376000011"
+
+
+def inbound(client, text, msg_id="1", phone=PHONE, **extra):
+    form = {
+        "date": "2026-11-29T10:00:00Z",
+        "from": phone,
+        "id": msg_id,
+        "linkId": "abc",
+        "text": text,
+        "to": "36000",
+        "networkCode": "99999",
+        **extra,
+    }
+    return client.post("/sms/inbound", data=form)
+
+
+def replies(app, phone=PHONE) -> list[Message]:
+    with app.extensions["db"]() as db:
+        query = select(Message).where(Message.phone == phone).order_by(Message.id)
+        return list(db.scalars(query))
+
+
+def contact(app, phone=PHONE) -> Contact | None:
+    with app.extensions["db"]() as db:
+        return db.scalars(select(Contact).where(Contact.phone == phone)).first()
+
+
+@pytest.mark.parametrize("word", ["STOP", "Arret", "ARRÊT", "arrêt", "Désabonner", "desabonner"])
+def test_stop_words_opt_out_with_one_confirmation(app, client, word):
+    response = inbound(client, word)
+    assert response.status_code == 200 and response.get_data(as_text=True) == "OK"
+    assert contact(app).opted_out_at is not None
+    (reply,) = replies(app)
+    assert reply.kind == "keyword"
+    assert reply.body.startswith("Kalan : vous ne recevrez plus nos messages")
+    assert reply.status == "queued"
+
+
+def test_start_opts_back_in(app, client):
+    inbound(client, "STOP", msg_id="1")
+    inbound(client, "start", msg_id="2")
+    assert contact(app).opted_out_at is None
+    assert [m.body.split(":")[1].split()[0] for m in replies(app)] == ["vous", "votre"]
+
+
+def test_stop_cancels_queued_campaign_messages(app, client):
+    with app.app_context(), app.extensions["db"]() as db:
+        outbox.add(db, "campaign", 7, PHONE, "Sensibilisation")
+        outbox.add(db, "receipt", "R1", PHONE, "Votre signalement")
+        db.commit()
+    inbound(client, "STOP")
+    states = {m.kind: (m.status, m.reason) for m in replies(app)}
+    assert states["campaign"] == ("cancelled", "opted out")
+    assert states["receipt"][0] == "queued"  # transactional messages still go
+
+
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ("AIDE", "Kalan : envoyez FORMATION"),
+        ("formation", "Kalan : pour suivre la formation, composez le *123#"),
+        ("Signaler", "Kalan : pour signaler un enfant en danger, composez le *123#"),
+    ],
+)
+def test_keywords_answer(app, client, text, start):
+    inbound(client, text)
+    (reply,) = replies(app)
+    assert reply.body.startswith(start)
+
+
+def test_duplicate_inbound_is_ignored(app, client):
+    for _ in range(3):
+        assert inbound(client, "AIDE", msg_id="42").status_code == 200
+    with app.extensions["db"]() as db:
+        assert db.query(InboundMessage).count() == 1
+    assert len(replies(app)) == 1
+
+
+def test_unknown_text_gets_help_once_a_day(app, client):
+    for n in range(3):
+        inbound(client, "bonjour", msg_id=str(n))
+    (reply,) = replies(app)
+    assert reply.kind == "help" and reply.body.startswith("Kalan : envoyez FORMATION")
+    today = datetime.now(UTC).date().isoformat()  # TZ is Africa/Bamako, UTC+0
+    assert reply.key == f"help:unknown-{today}:{PHONE}"
+
+
+@pytest.mark.parametrize(
+    ("form", "line"),
+    [
+        ({"from": PHONE, "id": "1"}, "missing field: text"),
+        ({"from": "nobody", "id": "1", "text": "x"}, "from must be a phone number"),
+        ({"from": PHONE, "id": " ", "text": "x"}, "from must be a phone number"),
+    ],
+)
+def test_bad_inbound(client, form, line):
+    response = client.post("/sms/inbound", data=form)
+    assert response.status_code == 400
+    assert response.get_data(as_text=True).startswith(line)
+
+
+def test_provider_optout_opts_out_without_a_message(app, client):
+    response = client.post("/sms/optout", data={"senderId": "KALAN", "phoneNumber": PHONE})
+    assert response.status_code == 200
+    assert contact(app).opted_out_at is not None
+    assert replies(app) == []
+    assert client.post("/sms/optout", data={"senderId": "KALAN"}).status_code == 400
+
+
+def test_delivery_report_updates_the_message_once(app, client):
+    with app.app_context(), app.extensions["db"]() as db:
+        outbox.add(db, "receipt", "R1", PHONE, "Votre signalement")
+        db.commit()
+        message = db.scalars(select(Message)).one()
+        message.status, message.provider_id = "sent", "ATXid_1"
+        db.commit()
+    form = {"id": "ATXid_1", "status": "Success", "phoneNumber": PHONE, "networkCode": "99999"}
+    for _ in range(2):
+        assert client.post("/sms/delivery", data=form).status_code == 200
+    (message,) = replies(app)
+    assert message.status == "delivered" and message.delivery_status == "Success"
+    earlier = {**form, "status": "Sent"}  # arrives late: must not undo "delivered"
+    assert client.post("/sms/delivery", data=earlier).status_code == 200
+    assert replies(app)[0].status == "delivered"
+
+
+def test_delivery_report_for_an_unknown_id_is_answered_200(client):
+    form = {"id": "ATXid_nobody", "status": "Success", "phoneNumber": PHONE}
+    assert client.post("/sms/delivery", data=form).status_code == 200
+    assert client.post("/sms/delivery", data={"status": "Success"}).status_code == 400
+
+
+def test_callbacks_need_the_token(make_app):
+    client = make_app(WEBHOOK_TOKEN="tok").test_client()
+    assert inbound(client, "AIDE").status_code == 403
+    form = {"id": "x", "status": "Success"}
+    assert client.post("/sms/delivery", data=form).status_code == 403
+    assert client.post("/sms/delivery?token=tok", data=form).status_code == 200

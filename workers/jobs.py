@@ -1,0 +1,88 @@
+"""RQ jobs: module-level functions with plain arguments, run inside the app context."""
+
+from datetime import timedelta
+
+from flask import current_app
+from rq import Queue
+
+from app import campaigns, outbox
+from app.models import utcnow
+from app.notify import job_id
+from app.sender import Sender
+from app.throttle import Throttle
+
+
+def _sender(db) -> Sender:
+    app = current_app
+    redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
+    gateway = app.extensions["gateway"]
+
+    def campaign_throttle(campaign_id: int):
+        from app.models import Campaign
+
+        rate = db.get(Campaign, campaign_id).rate
+        return Throttle(redis, f"{prefix}throttle:campaign:{campaign_id}", rate) if rate else None
+
+    return Sender(
+        db=db,
+        gateway=gateway,
+        throttle=Throttle(redis, f"{prefix}throttle:{gateway.name}", app.config["SMS_RATE"]),
+        config=app.config,
+        campaign_throttle=campaign_throttle,
+    )
+
+
+def dispatch() -> dict:
+    """Send every due outbox row, then apply the campaign brakes."""
+    app = current_app
+    app.extensions["redis"].delete(app.config["REDIS_PREFIX"] + "dispatch:pending")
+    with app.extensions["db"]() as db:
+        tally = _sender(db).run()
+        for campaign_id in tally.campaigns:
+            campaigns.brake(db, campaign_id, app.config["CAMPAIGN_PAUSE_FAILURE_RATE"])
+        campaigns.finish(db, utcnow())
+    return {k: v for k, v in vars(tally).items() if k != "campaigns"}
+
+
+def expand_campaign(campaign_id: int) -> int:
+    """Expand one campaign into the outbox, unless another worker already is."""
+    app = current_app
+    redis = app.extensions["redis"]
+    lock = redis.lock(f"{app.config['REDIS_PREFIX']}expand:{campaign_id}", timeout=120)
+    if not lock.acquire(blocking=False):
+        return 0
+    try:
+        with app.extensions["db"]() as db:
+            campaign = campaigns.expand(
+                db, campaign_id, app.config, heartbeat=lambda: lock.extend(120, replace_ttl=True)
+            )
+            recipients = campaign.recipients if campaign else 0
+    finally:
+        lock.release()
+    dispatch()
+    return recipients
+
+
+def tick() -> dict:
+    """Do the periodic work: recover lost rows, start campaigns, send what is due."""
+    app = current_app
+    now = utcnow()
+    with app.extensions["db"]() as db:
+        reaped = outbox.reap(db, now, app.config["SMS_MAX_ATTEMPTS"])
+        starting = campaigns.due(db, now)
+    for campaign_id in starting:
+        expand_campaign(campaign_id)
+    result = dispatch()
+    schedule_tick(app)
+    return {"reaped": reaped, "started": starting, **result}
+
+
+def schedule_tick(app, delay_s: int | None = None) -> None:
+    """Schedule the next tick; the id is per time slot, so workers never double it."""
+    delay = app.config["SMS_TICK_S"] if delay_s is None else delay_s
+    when = utcnow() + timedelta(seconds=delay)
+    slot = int(when.timestamp()) // max(1, app.config["SMS_TICK_S"])
+    queue: Queue = app.extensions["queue"]
+    tick_id = job_id(f"tick-{slot}")
+    if queue.fetch_job(tick_id) is None:
+        queue.enqueue_at(when, tick, job_id=tick_id, result_ttl=60, failure_ttl=3600)
