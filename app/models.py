@@ -12,11 +12,33 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ROLES = ("agent", "community", "supervisor", "focal_point")
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no offset: without this, the same column would come back
+    aware from PostgreSQL and naive from SQLite.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
 
 
 def utcnow() -> datetime:
@@ -42,12 +64,12 @@ class Contact(Base):
     region: Mapped[str | None] = mapped_column(String(60))
     cercle: Mapped[str | None] = mapped_column(String(60))
     commune: Mapped[str | None] = mapped_column(String(60))
-    opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    unreachable_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failed_streak: Mapped[int] = mapped_column(Integer, default=0)
-    first_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_seen: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    first_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class UssdEvent(Base):
@@ -70,7 +92,7 @@ class UssdEvent(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     last_node: Mapped[str | None] = mapped_column(String(64))
     date: Mapped[str | None] = mapped_column(String(32))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Campaign(Base):
@@ -82,7 +104,7 @@ class Campaign(Base):
     name: Mapped[str] = mapped_column(String(120))
     messages: Mapped[str] = mapped_column(Text)  # JSON: {"fr": "...", ...}
     audience: Mapped[str] = mapped_column(Text)  # JSON: {"role": "agent", ...}
-    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime())
     rate: Mapped[int | None] = mapped_column(Integer)  # messages per second
     budget: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
@@ -90,8 +112,8 @@ class Campaign(Base):
     cursor: Mapped[int] = mapped_column(Integer, default=0)  # last contact id expanded
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     estimated_cost: Mapped[Decimal] = mapped_column(Numeric(14, 4), default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expanded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expanded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Message(Base):
@@ -115,9 +137,9 @@ class Message(Base):
     parts: Mapped[int] = mapped_column(Integer)
     estimated_cost: Mapped[Decimal] = mapped_column(Numeric(12, 4))
     status: Mapped[str] = mapped_column(String(12), default="queued")
-    not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lease_owner: Mapped[str | None] = mapped_column(String(40))
     provider_id: Mapped[str | None] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer)
@@ -126,9 +148,9 @@ class Message(Base):
     provider_parts: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(String(200))
     delivery_status: Mapped[str | None] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class DeliveryReport(Base):
@@ -147,7 +169,7 @@ class DeliveryReport(Base):
     failure_reason: Mapped[str | None] = mapped_column(String(64))
     retry_count: Mapped[int | None] = mapped_column(Integer)
     applied: Mapped[bool] = mapped_column(Boolean, default=False)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class InboundMessage(Base):
@@ -164,4 +186,4 @@ class InboundMessage(Base):
     network_code: Mapped[str | None] = mapped_column(String(16))
     date: Mapped[str | None] = mapped_column(String(40))
     keyword: Mapped[str | None] = mapped_column(String(16))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

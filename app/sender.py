@@ -59,12 +59,17 @@ class Sender:
             .with_for_update(skip_locked=True)
         )
         lease = now + timedelta(seconds=self.config["SMS_LEASE_S"])
-        self.db.execute(
-            update(Message)
-            .where(Message.id.in_(ids.scalar_subquery()), Message.status == "queued")
-            .values(status="claimed", lease_owner=self.owner, lease_until=lease)
-            .execution_options(synchronize_session=False)
-        )
+        # Two statements in one transaction: PostgreSQL may re-run a LIMIT
+        # subquery inside an UPDATE and, with SKIP LOCKED, take more rows.
+        # The locks hold until commit; on SQLite the status check guards.
+        chosen = list(self.db.scalars(ids))
+        if chosen:
+            self.db.execute(
+                update(Message)
+                .where(Message.id.in_(chosen), Message.status == "queued")
+                .values(status="claimed", lease_owner=self.owner, lease_until=lease)
+                .execution_options(synchronize_session=False)
+            )
         self.db.commit()
         mine = select(Message).where(Message.lease_owner == self.owner, Message.status == "claimed")
         return list(self.db.scalars(mine.order_by(Message.id)))

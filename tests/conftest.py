@@ -1,10 +1,12 @@
 """Fixtures: a real Redis and a real database for every test, flaskr style."""
 
+import contextlib
 import os
 import threading
 import uuid
 
 import pytest
+import requests
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from redis import Redis
@@ -17,6 +19,7 @@ from app.db import make_engine
 from app.embedded import EmbeddedRedis
 from app.migrate import upgrade
 from app.models import Base
+from sandbox import create_app as create_sandbox
 
 PHONE = "+22370000099"
 CODE = "*123#"
@@ -177,12 +180,53 @@ def dial(client):
     return Dial(client)
 
 
+@contextlib.contextmanager
+def serve(wsgi_app):
+    """Serve a WSGI app over real HTTP on a free port; yield its base URL."""
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
 @pytest.fixture
 def live_server(app):
     """Serve the app over real HTTP on a free port; yield its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with serve(app) as url:
+        yield url
+
+
+class Sandbox:
+    """The sandbox served over real HTTP, with helpers for what tests ask of it."""
+
+    def __init__(self, url: str, app):
+        self.url = url
+        self.app = app
+
+    def faults(self, **faults) -> None:
+        """Replace the injected faults."""
+        response = requests.post(self.url + "/sandbox/faults", json=faults, timeout=5)
+        assert response.status_code == 200, response.text
+
+    def messages(self, to: str | None = None) -> list[dict]:
+        """Return what the sandbox received, for one phone or all."""
+        params = {"to": to} if to else {}
+        return requests.get(self.url + "/sandbox/messages", params=params, timeout=5).json()
+
+
+@pytest.fixture
+def sandbox():
+    """Serve a fresh sandbox on a free port; Kalan's callbacks are set per test."""
+    app = create_sandbox({"SANDBOX_DLR_DELAY_S": 0.05, "KALAN_URL": "http://127.0.0.1:1"})
+    with serve(app) as url:
+        yield Sandbox(url, app)
+
+
+@pytest.fixture
+def sms_app(make_app, sandbox):
+    """A Kalan app whose SMS go to the sandbox, fast and at any hour."""
+    return make_app(AT_API_BASE_URL=sandbox.url, SMS_RATE=1000, SMS_SEND_WINDOW="always")

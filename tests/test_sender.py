@@ -1,0 +1,185 @@
+"""Sending the outbox through the sandbox: batches, failures, unknowns, window, throttle."""
+
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app import outbox
+from app.models import Campaign, Message
+from app.sender import Sender
+from app.throttle import Throttle
+
+from .conftest import serve
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def sender_for(app, db, rate=1000) -> Sender:
+    prefix = app.config["REDIS_PREFIX"]
+    throttle = Throttle(app.extensions["redis"], prefix + "throttle:test", rate)
+    return Sender(db, app.extensions["gateway"], throttle, app.config)
+
+
+def queue(app, db, n, kind="receipt", text="Votre signalement est reçu.", **fields) -> list[str]:
+    phones = [f"+2237000{i:04d}" for i in range(n)]
+    for i, phone in enumerate(phones):
+        outbox.add(db, kind, f"S{i}", phone, text, **fields)
+    db.commit()
+    return phones
+
+
+def statuses(db) -> Counter:
+    rows = db.execute(select(Message.status, func.count()).group_by(Message.status))
+    return Counter({status: count for status, count in rows})
+
+
+def test_same_text_goes_out_in_bulk_and_is_recorded(sms_app, sandbox):
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        phones = queue(sms_app, db, 250)
+        tally = sender_for(sms_app, db).run()
+        assert tally.sent == 250
+        rows = list(db.scalars(select(Message)))
+    assert {m.status for m in rows} == {"sent"}
+    assert all(m.provider_id and m.cost == "XOF 25.0000" and m.provider_parts == 1 for m in rows)
+    received = sandbox.messages()
+    assert sorted(m["to"] for m in received) == phones  # each exactly once
+    # Folded before sending: "ç" is not GSM-7.
+    assert received[0]["message"] == "Votre signalement est recu."
+
+
+def test_under_30_percent_gateway_errors_everything_ends(sms_app, sandbox):
+    sandbox.faults(error_rate=0.3, seed=7)
+    clock = Clock(datetime.now(UTC) + timedelta(seconds=1))
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        sms_app.config["SMS_BATCH_SIZE"] = 20
+        queue(sms_app, db, 300)
+        sender = sender_for(sms_app, db)
+        for _ in range(40):
+            sender.run(now_fn=clock)
+            outbox.reap(db, clock(), sms_app.config["SMS_MAX_ATTEMPTS"])
+            if not statuses(db)["queued"]:
+                break
+            clock.now += timedelta(hours=1)  # past any backoff
+        final = statuses(db)
+        failed = list(db.scalars(select(Message).where(Message.status == "failed")))
+    assert set(final) <= {"sent", "failed"} and sum(final.values()) == 300
+    assert all(m.reason for m in failed)
+    assert len(sandbox.messages()) == final["sent"]
+
+
+def test_permanent_and_transient_recipient_failures(sms_app, sandbox):
+    sandbox.faults(recipient_status={"+22370000001": 406, "+22370000002": 405})
+    clock = Clock(datetime.now(UTC) + timedelta(seconds=1))
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        queue(sms_app, db, 3)
+        sender_for(sms_app, db).run(now_fn=clock)
+        rows = {m.phone: m for m in db.scalars(select(Message))}
+        assert rows["+22370000000"].status == "sent"
+        assert (rows["+22370000001"].status, rows["+22370000001"].reason) == (
+            "failed",
+            "UserInBlacklist",
+        )
+        retried = rows["+22370000002"]
+        assert retried.status == "queued" and retried.attempts == 1
+        assert retried.not_before == clock.now + timedelta(seconds=30)
+
+
+@pytest.mark.parametrize(("kind", "end"), [("campaign", "unknown"), ("receipt", "sent")])
+def test_dropped_answers_follow_the_unknown_outcome_rule(sms_app, sandbox, make_app, kind, end):
+    """Campaigns: at most once. Receipts: at least once. A delivery report settles both."""
+    sandbox.faults(drop_rate=1.0)
+    clock = Clock(datetime.now(UTC) + timedelta(seconds=1))
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        campaign_id = None
+        if kind == "campaign":
+            db.add(Campaign(id=1, name="c", messages="{}", audience="{}", start_at=clock.now,
+                            status="sending", created_at=clock.now))  # fmt: skip
+            campaign_id = 1
+        queue(sms_app, db, 2, kind=kind, campaign_id=campaign_id)
+        tally = sender_for(sms_app, db).run(now_fn=clock)
+        assert tally.unknown == 2 and statuses(db) == {"unknown": 2}
+        sandbox.faults()
+        clock.now += timedelta(seconds=sms_app.config["SMS_RECONCILE_S"] + 1)
+        counts = outbox.reap(db, clock(), sms_app.config["SMS_MAX_ATTEMPTS"])
+        sender_for(sms_app, db).run(now_fn=clock)
+        final = statuses(db)
+    if kind == "campaign":
+        assert counts["closed"] == 2 and final == {"unknown": 2}
+        assert len(sandbox.messages()) == 2  # they did arrive once, never twice
+    else:
+        assert counts["resent"] == 2 and final == {"sent": 2}
+        assert len(sandbox.messages()) == 4  # at least once: the resend duplicates
+    assert end in final
+
+
+def test_a_delivery_report_reconciles_an_unknown_outcome(sms_app, sandbox):
+    sandbox.faults(drop_rate=1.0)
+    with serve(sms_app) as kalan, sms_app.app_context(), sms_app.extensions["db"]() as db:
+        sandbox.app.config["KALAN_URL"] = kalan
+        queue(sms_app, db, 1, kind="campaign")
+        sender_for(sms_app, db).run()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            db.expire_all()
+            message = db.scalars(select(Message)).one()
+            if message.status == "delivered":
+                break
+            time.sleep(0.05)
+    assert message.status == "delivered" and message.provider_id.startswith("ATXid_")
+
+
+def test_send_window_holds_bulk_messages_until_it_opens(sms_app, sandbox):
+    sms_app.config["SMS_SEND_WINDOW"] = "08:00-20:00"
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    night = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 22, tzinfo=UTC)  # Bamako: UTC
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        queue(sms_app, db, 2, kind="reminder", text="Rappel")
+        queue(sms_app, db, 1, kind="alert", text="Alerte", urgent=True)
+        sender_for(sms_app, db).run(now_fn=Clock(night))
+        assert [m["message"] for m in sandbox.messages()] == ["Alerte"]
+        morning = Clock(night + timedelta(hours=10))  # 08:00
+        sender_for(sms_app, db).run(now_fn=morning)
+        assert sorted(m["message"] for m in sandbox.messages()) == ["Alerte", "Rappel", "Rappel"]
+
+
+def test_two_workers_together_respect_the_throttle(sms_app, sandbox):
+    rate, count = 40, 160
+    sms_app.config["SMS_BATCH_SIZE"] = 10
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        queue(sms_app, db, count)
+
+    def work():
+        with sms_app.app_context(), sms_app.extensions["db"]() as db:
+            sender_for(sms_app, db, rate=rate).run()
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    elapsed = time.monotonic() - started
+    assert len(sandbox.messages()) == count
+    # A bucket holds one second's worth; the rest must wait for refills.
+    assert elapsed >= (count - rate) / rate * 0.9
+
+
+def test_claims_never_overlap(sms_app, sandbox):
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        queue(sms_app, db, 50)
+        first = sender_for(sms_app, db).claim(datetime.now(UTC), 30)
+        second = sender_for(sms_app, db).claim(datetime.now(UTC), 30)
+    assert len(first) == 30 and len(second) == 20
+    assert not {m.id for m in first} & {m.id for m in second}
