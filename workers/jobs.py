@@ -1,7 +1,5 @@
 """RQ jobs: module-level functions with plain arguments, run inside the app context."""
 
-from datetime import timedelta
-
 from flask import current_app
 from rq import Queue
 
@@ -73,16 +71,15 @@ def tick() -> dict:
     for campaign_id in starting:
         expand_campaign(campaign_id)
     result = dispatch()
-    schedule_tick(app)
     return {"reaped": reaped, "started": starting, **result}
 
 
-def schedule_tick(app, delay_s: int | None = None) -> None:
-    """Schedule the next tick; the id is per time slot, so workers never double it."""
-    delay = app.config["SMS_TICK_S"] if delay_s is None else delay_s
-    when = utcnow() + timedelta(seconds=delay)
-    slot = int(when.timestamp()) // max(1, app.config["SMS_TICK_S"])
+def enqueue_tick(app) -> bool:
+    """Queue a tick for the current time slot, unless a worker already has."""
+    slot = int(utcnow().timestamp()) // max(1, app.config["SMS_TICK_S"])
     queue: Queue = app.extensions["queue"]
     tick_id = job_id(f"tick-{slot}")
-    if queue.fetch_job(tick_id) is None:
-        queue.enqueue_at(when, tick, job_id=tick_id, result_ttl=60, failure_ttl=3600)
+    if queue.fetch_job(tick_id) is not None:
+        return False
+    queue.enqueue(tick, job_id=tick_id, result_ttl=60, failure_ttl=3600, job_timeout=600)
+    return True
