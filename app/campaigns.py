@@ -28,6 +28,11 @@ PLACEHOLDERS = ("name", "cercle", "region", "commune", "organisation")
 OPEN = ("queued", "claimed", "sending")
 
 
+def _pairs(rows) -> dict:
+    """Turn (key, count) rows into a dict (a Result has keys(), so dict() misreads it)."""
+    return {key: count for key, count in rows}
+
+
 class CampaignError(Exception):
     """A campaign request that cannot be carried out; the message says why."""
 
@@ -80,7 +85,9 @@ def render(template: str, contact: Contact) -> str:
         text = template.format_map(Blank(values))
     except (ValueError, IndexError, AttributeError):  # stray braces: send it as written
         text = template
-    return re.sub(r" {2,}", " ", text).strip()  # a blank placeholder leaves no gap
+    # A blank placeholder leaves no gap: "Bonjour {name}, ..." becomes "Bonjour, ...".
+    text = re.sub(r" {2,}", " ", text)
+    return re.sub(r" +([,.])", r"\1", text).strip()
 
 
 def message_for(messages: dict[str, str], lang: str | None) -> str:
@@ -91,7 +98,7 @@ def message_for(messages: dict[str, str], lang: str | None) -> str:
 def preview(db: Session, messages: dict[str, str], audience: dict, config) -> dict:
     """Count recipients and estimate parts and cost before anything is created."""
     base = recipients(audience).subquery()
-    by_lang = dict(db.execute(select(base.c.language, func.count()).group_by(base.c.language)))
+    by_lang = _pairs(db.execute(select(base.c.language, func.count()).group_by(base.c.language)))
     price = outbox.part_cost(config)
     total, cost, parts = 0, Decimal(0), {}
     for lang, count in by_lang.items():
@@ -195,7 +202,7 @@ def progress(db: Session, campaign_id: int) -> dict:
         .where(Message.campaign_id == campaign_id)
         .group_by(Message.status)
     )
-    counts = dict(rows)
+    counts = _pairs(rows)
     total = sum(counts.values())
     queued = sum(counts.get(s, 0) for s in OPEN)
     pending_unknown = db.scalar(
@@ -260,7 +267,7 @@ def brake(db: Session, campaign_id: int, threshold: float, window: int = 200) ->
         .limit(window)
         .subquery()
     )
-    counts = dict(db.execute(select(recent.c.status, func.count()).group_by(recent.c.status)))
+    counts = _pairs(db.execute(select(recent.c.status, func.count()).group_by(recent.c.status)))
     total = sum(counts.values())
     # Too few sends say nothing yet; a tenth of the window is enough to judge.
     if total < max(10, window // 10) or counts.get("failed", 0) / total <= threshold:
