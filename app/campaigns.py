@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import outbox
@@ -63,7 +63,10 @@ def recipients(audience: dict) -> Select:
     """Select the contacts a campaign reaches: the audience, minus opted-out and unreachable."""
     query = select(Contact).where(Contact.opted_out_at.is_(None), Contact.unreachable_at.is_(None))
     for key, values in audience.items():
-        if key in COLUMNS:
+        if key == "language" and "fr" in values:
+            # No language set means French: they get the French message.
+            query = query.where(or_(Contact.language.in_(values), Contact.language.is_(None)))
+        elif key in COLUMNS:
             query = query.where(COLUMNS[key].in_(values))
         else:
             moment = datetime.fromisoformat(values)
@@ -100,14 +103,17 @@ def preview(db: Session, messages: dict[str, str], audience: dict, config) -> di
     base = recipients(audience).subquery()
     by_lang = _pairs(db.execute(select(base.c.language, func.count()).group_by(base.c.language)))
     price = outbox.part_cost(config)
-    total, cost, parts = 0, Decimal(0), {}
+    total, cost, parts, encodings = 0, Decimal(0), {}, {}
     for lang, count in by_lang.items():
-        text = outbox.row(config, "preview", 0, "+0", message_for(messages, lang))["body"]
+        # Placeholders count as blank: names vary, and braces are not sent.
+        template = render(message_for(messages, lang), Contact())
+        text = outbox.row(config, "preview", 0, "+0", template)["body"]
         guess = estimate(text, price)
         parts[lang or "fr"] = guess.parts
+        encodings[lang or "fr"] = guess.encoding
         total += count
         cost += guess.cost * count
-    return {"recipients": total, "parts": parts, "cost": cost}
+    return {"recipients": total, "parts": parts, "encodings": encodings, "cost": cost}
 
 
 def create(db: Session, name: str, messages: dict, audience: dict, **options) -> Campaign:
@@ -150,8 +156,14 @@ def expand(
     messages = json.loads(campaign.messages)
     query = recipients(json.loads(campaign.audience)).order_by(Contact.id)
     for contacts in _batches(db, query, campaign, batch):
-        rows = []
+        rows, over_budget = [], False
+        # A replayed batch (a worker lost half-way) must not count twice.
+        keys = [f"campaign:{campaign.id}:{c.phone}" for c in contacts]
+        queued = set(db.scalars(select(Message.key).where(Message.key.in_(keys))))
         for contact in contacts:
+            if f"campaign:{campaign.id}:{contact.phone}" in queued:
+                campaign.cursor = contact.id
+                continue
             row = outbox.row(
                 config,
                 "campaign",
@@ -163,16 +175,18 @@ def expand(
             if campaign.budget is not None and (
                 campaign.estimated_cost + row["estimated_cost"] > campaign.budget
             ):
-                campaign.reason = f"budget reached after {campaign.recipients} recipients"
+                over_budget = True
                 break
             rows.append(row)
             campaign.estimated_cost += row["estimated_cost"]
             campaign.cursor = contact.id
         campaign.recipients += outbox.insert(db, rows)
+        if over_budget:
+            campaign.reason = f"budget reached after {campaign.recipients} recipients"
         db.commit()
         if heartbeat:
             heartbeat()
-        if campaign.reason:
+        if over_budget:
             break
     db.refresh(campaign)
     if campaign.status == "expanding":
@@ -213,6 +227,11 @@ def progress(db: Session, campaign_id: int) -> dict:
         )
     )
     done = total - queued - pending_unknown
+    expanded = db.scalar(select(Campaign.expanded_at).where(Campaign.id == campaign_id))
+    if expanded is None:  # still growing: never call it finished
+        percent = 0 if total == 0 else min(99, int(100 * done / total))
+    else:
+        percent = 100 if total == 0 else int(100 * done / total)
     return {
         "total": total,
         "queued": queued,
@@ -221,7 +240,7 @@ def progress(db: Session, campaign_id: int) -> dict:
         "failed": counts.get("failed", 0),
         "cancelled": counts.get("cancelled", 0),
         "unknown": counts.get("unknown", 0),
-        "percent": 100 if total == 0 else int(100 * done / total),
+        "percent": percent,
     }
 
 
@@ -235,6 +254,8 @@ def set_status(db: Session, campaign_id: int, action: str) -> Campaign:
         "resume": ({"paused"}, None),
         "cancel": ({"scheduled", "expanding", "sending", "paused"}, "cancelled"),
     }
+    if action not in allowed:
+        raise CampaignError(f"unknown action {action!r}")
     sources, target = allowed[action]
     if campaign.status not in sources:
         raise CampaignError(f"campaign {campaign_id} is {campaign.status}: cannot {action}")

@@ -164,7 +164,13 @@ def campaign_create(ctx, name, message, audience, start_at, rate, budget, yes):
     currency = config["SMS_PART_COST"].split()[0]
     with current_app.extensions["db"]() as session:
         plan = campaigns.preview(session, messages, chosen, config)
-        parts = ", ".join(f"{lang}: {n}" for lang, n in sorted(plan["parts"].items())) or "-"
+        parts = (
+            ", ".join(
+                f"{lang}: {n} ({plan['encodings'][lang]})"
+                for lang, n in sorted(plan["parts"].items())
+            )
+            or "-"
+        )
         click.echo(f"recipients: {plan['recipients']}")
         click.echo(f"parts per message: {parts}")
         click.echo(f"estimated cost: {currency} {plan['cost']:.2f}")

@@ -121,6 +121,8 @@ def validate(config: dict) -> dict:
     window = config["SMS_SEND_WINDOW"]
     if window != "always" and not WINDOW.match(window):
         raise ConfigError(f"SMS_SEND_WINDOW must be HH:MM-HH:MM or 'always', not {window!r}")
+    if window != "always" and window[:5] == window[6:]:
+        raise ConfigError("SMS_SEND_WINDOW is empty: use 'always' for no window")
     try:
         from zoneinfo import ZoneInfo
 

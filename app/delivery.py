@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -109,3 +109,33 @@ def _streak(db: Session, phone: str, failed: bool, now: datetime) -> None:
     contact.failed_streak = (contact.failed_streak or 0) + 1
     if contact.failed_streak >= current_app.config["SMS_UNREACHABLE_AFTER"]:
         contact.unreachable_at = contact.unreachable_at or now
+
+
+def adopt_waiting(db: Session, messages: list[Message], now: datetime) -> int:
+    """Give unknown messages the delivery report that came before they were unknown.
+
+    A report can beat the worker: it arrives while the row is still "sending",
+    finds no message with its id, and waits. When that row turns unknown, the
+    one waiting report for its phone settles it. Returns how many were settled.
+    """
+    settled = 0
+    for message in messages:
+        if message.status != "unknown" or message.provider_id:
+            continue
+        orphans = db.scalars(
+            select(DeliveryReport.provider_id)
+            .where(
+                DeliveryReport.phone == message.phone,
+                DeliveryReport.applied.is_(False),
+                ~exists().where(Message.provider_id == DeliveryReport.provider_id),
+            )
+            .distinct()
+        ).all()
+        if len(orphans) != 1:
+            continue  # none, or ambiguous: better unknown than wrongly matched
+        message.provider_id = orphans[0]
+        message.status, message.reason, message.finished_at = "sent", None, None
+        db.flush()
+        apply_pending(db, [message.provider_id], now)
+        settled += 1
+    return settled

@@ -73,7 +73,7 @@ def import_csv(db: Session, lines, languages: set[str]) -> Report:
             report.added += 1
         else:
             for name, value in values.items():
-                if value is not None and (name != "role" or row.get("role", "").strip()):
+                if value is not None and (name != "role" or (row.get("role") or "").strip()):
                     setattr(contact, name, value)
             report.updated += 1
     db.commit()

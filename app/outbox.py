@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from . import delivery
 from .models import Message, utcnow
 from .segments import estimate, prepare
 
@@ -105,9 +106,10 @@ def settle_unknown(message: Message, reason: str, now: datetime, reconcile_s: in
     message.not_before = now + timedelta(seconds=reconcile_s)
 
 
-def reap(db: Session, now: datetime, max_attempts: int) -> dict[str, int]:
+def reap(db: Session, now: datetime, max_attempts: int, reconcile_s: int = 120) -> dict[str, int]:
     """Recover rows whose worker vanished and close unknowns past reconciliation."""
     counts = {"requeued": 0, "unknown": 0, "resent": 0, "closed": 0}
+    lost = []
     expired = select(Message).where(
         Message.status.in_(("claimed", "sending")), Message.lease_until < now
     )
@@ -116,9 +118,11 @@ def reap(db: Session, now: datetime, max_attempts: int) -> dict[str, int]:
             message.status, message.lease_owner, message.lease_until = "queued", None, None
             counts["requeued"] += 1
         else:
-            settle_unknown(message, "worker lost during the request", now, 0)
+            settle_unknown(message, "worker lost during the request", now, reconcile_s)
+            lost.append(message)
             counts["unknown"] += 1
     db.flush()
+    delivery.adopt_waiting(db, lost, now)
     overdue = select(Message).where(
         Message.status == "unknown", Message.finished_at.is_(None), Message.not_before <= now
     )

@@ -1,6 +1,5 @@
 """What an SMS costs before it is sent: its encoding, its parts and their price."""
 
-import math
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -25,16 +24,25 @@ def encoding(text: str) -> str:
 
 
 def parts(text: str) -> int:
-    """Return how many SMS parts text needs (GSM 03.38 / 3GPP TS 23.038 rules)."""
+    """Return how many SMS parts text needs (GSM 03.38 / 3GPP TS 23.038 rules).
+
+    A character is never split across parts: an escaped GSM-7 character (two
+    septets) or a UCS-2 surrogate pair that does not fit starts the next part.
+    """
     if encoding(text) == GSM7:
-        units = sum(2 if c in EXTENSION else 1 for c in text)
+        sizes = [2 if c in EXTENSION else 1 for c in text]
         single, multi = 160, 153
     else:
-        units = len(text.encode("utf-16-le")) // 2  # emoji take two code units
+        sizes = [len(c.encode("utf-16-le")) // 2 for c in text]  # emoji take two
         single, multi = 70, 67
-    if units <= single:
+    if sum(sizes) <= single:
         return 1
-    return math.ceil(units / multi)
+    count, used = 1, 0
+    for size in sizes:
+        if used + size > multi:
+            count, used = count + 1, 0
+        used += size
+    return count
 
 
 def estimate(text: str, part_cost: Decimal) -> Estimate:
@@ -44,5 +52,10 @@ def estimate(text: str, part_cost: Decimal) -> Estimate:
 
 
 def prepare(text: str, ascii_fold: bool) -> str:
-    """Return the text as it will be sent: folded into GSM-7 when asked."""
-    return fold(text) if ascii_fold else text
+    """Return the text as it will be sent: folded into GSM-7 when asked.
+
+    Unlike a USSD screen, an SMS may use the GSM-7 extension table (€ [ ] …).
+    """
+    if not ascii_fold:
+        return text
+    return "".join(c if c in EXTENSION else fold(c) for c in text)

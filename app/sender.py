@@ -144,6 +144,9 @@ class Sender:
             else:
                 retry(message, exc.reason, now, self.config["SMS_MAX_ATTEMPTS"])
                 tally.retried += 1
+        if exc.unknown:
+            self.db.flush()
+            delivery.adopt_waiting(self.db, chunk, now)
 
     def _each(self, chunk, results, now, tally) -> None:
         """Record each recipient's outcome."""

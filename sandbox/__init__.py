@@ -33,6 +33,7 @@ def create_app(test_config=None):
         AT_API_KEY=env("AT_API_KEY", "sandbox-key"),
         AT_SHORTCODE=env("AT_SHORTCODE", "36000"),
         SANDBOX_SMS_PART_COST=env("SANDBOX_SMS_PART_COST", "XOF 25.0000"),
+        SANDBOX_DLR=env("SANDBOX_DLR", "1") not in ("0", "off", "false", "no"),
         SANDBOX_DLR_DELAY_S=float(env("SANDBOX_DLR_DELAY_S", "0.2")),
         SANDBOX_DLR_RETRIES=int(env("SANDBOX_DLR_RETRIES", "3")),
         SANDBOX_DLR_BACKOFF_S=float(env("SANDBOX_DLR_BACKOFF_S", "0.5")),

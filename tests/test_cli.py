@@ -1,5 +1,6 @@
 """The `kalan` command line."""
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import inspect
 
@@ -80,3 +81,75 @@ def test_content_check_reads_settings_like_the_app(monkeypatch):
     result = CliRunner().invoke(main, ["content", "check"])
     assert result.exit_code == 2
     assert "USSD_MAX_CHARS must be at least 80" in result.output
+
+
+def seed_agents(app, count=3):
+    from app.models import utcnow
+
+    with app.extensions["db"]() as db:
+        for n in range(count):
+            db.add(Contact(phone=f"+2237000070{n}", role="agent", name=f"Agent {n}",
+                           language="fr", cercle="Sikasso", created_at=utcnow()))  # fmt: skip
+        db.add(Contact(phone="+22376000700", role="community", language="fr", created_at=utcnow()))
+        db.commit()
+
+
+def test_campaign_create_previews_then_creates(app, runner):
+    from app.models import Campaign
+
+    seed_agents(app)
+    args = ["campaign", "create", "--name", "Rentrée", "--message", "Bonjour {name}"]
+    args += ["--message-en", "Hello {name}", "--audience", "role=agent", "--rate", "5", "--yes"]
+    result = runner.invoke(args)
+    assert result.exit_code == 0, result.output
+    assert "recipients: 3" in result.output
+    assert "parts per message: fr: 1 (GSM-7)" in result.output
+    assert "estimated cost: XOF 75.00" in result.output
+    assert "campaign 1 created" in result.output
+    with app.extensions["db"]() as db:
+        campaign = db.query(Campaign).one()
+    assert campaign.rate == 5 and '"en": "Hello {name}"' in campaign.messages
+
+
+def test_campaign_create_asks_before_creating(app, runner):
+    from app.models import Campaign
+
+    seed_agents(app)
+    args = ["campaign", "create", "--name", "X", "--message", "Bonjour", "--audience", "role=agent"]
+    result = runner.invoke(args, input="n\n")
+    assert result.exit_code == 1 and "nothing created" in result.output
+    with app.extensions["db"]() as db:
+        assert db.query(Campaign).count() == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--audience", "colour=blue"], "unknown audience key 'colour'"),
+        (["--audience", "role"], "audience must be KEY=VALUE"),
+        (["--at", "tomorrow"], "Invalid isoformat string"),
+        (["--budget", "lots"], "Error"),
+        (["--message-en"], "--message-en needs a text"),
+        (["--colour", "blue"], "unknown option '--colour'"),
+    ],
+)
+def test_campaign_create_refuses_bad_options(runner, extra, message):
+    result = runner.invoke(["campaign", "create", "--name", "X", "--message", "Y", *extra])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_campaign_lifecycle_commands(app, runner):
+    seed_agents(app)
+    runner.invoke(["campaign", "create", "--name", "C", "--message", "Bonjour", "--yes"])
+    assert "1  scheduled" in runner.invoke(["campaign", "list"]).output
+    assert runner.invoke(["campaign", "pause", "1"]).output == "campaign 1 is paused\n"
+    again = runner.invoke(["campaign", "pause", "1"])
+    assert again.exit_code == 1 and "is paused: cannot pause" in again.output
+    assert runner.invoke(["campaign", "resume", "1"]).output == "campaign 1 is scheduled\n"
+    shown = runner.invoke(["campaign", "show", "1", "--no-follow"])
+    assert "campaign 1: C" in shown.output
+    assert "  0%  scheduled" in shown.output  # nothing expanded yet: not "100%"
+    assert runner.invoke(["campaign", "cancel", "1"]).output == "campaign 1 is cancelled\n"
+    missing = runner.invoke(["campaign", "show", "9"])
+    assert missing.exit_code == 1 and "no campaign 9" in missing.output

@@ -68,7 +68,7 @@ def test_under_30_percent_gateway_errors_everything_ends(sms_app, sandbox):
         sender = sender_for(sms_app, db)
         for _ in range(40):
             sender.run(now_fn=clock)
-            outbox.reap(db, clock(), sms_app.config["SMS_MAX_ATTEMPTS"])
+            outbox.reap(db, clock(), sms_app.config["SMS_MAX_ATTEMPTS"], 0)
             if not statuses(db)["queued"]:
                 break
             clock.now += timedelta(hours=1)  # past any backoff
@@ -112,7 +112,7 @@ def test_dropped_answers_follow_the_unknown_outcome_rule(sms_app, sandbox, make_
         assert tally.unknown == 2 and statuses(db) == {"unknown": 2}
         sandbox.faults()
         clock.now += timedelta(seconds=sms_app.config["SMS_RECONCILE_S"] + 1)
-        counts = outbox.reap(db, clock(), sms_app.config["SMS_MAX_ATTEMPTS"])
+        counts = outbox.reap(db, clock(), sms_app.config["SMS_MAX_ATTEMPTS"], 0)
         sender_for(sms_app, db).run(now_fn=clock)
         final = statuses(db)
     if kind == "campaign":

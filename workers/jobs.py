@@ -66,7 +66,9 @@ def tick() -> dict:
     app = current_app
     now = utcnow()
     with app.extensions["db"]() as db:
-        reaped = outbox.reap(db, now, app.config["SMS_MAX_ATTEMPTS"])
+        reaped = outbox.reap(
+            db, now, app.config["SMS_MAX_ATTEMPTS"], app.config["SMS_RECONCILE_S"]
+        )
         starting = campaigns.due(db, now)
     for campaign_id in starting:
         expand_campaign(campaign_id)

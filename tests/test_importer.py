@@ -1,0 +1,242 @@
+"""Contact import from CSV: good rows kept, bad rows reported by line, re-import updates."""
+
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from app.importer import import_csv
+from app.models import Contact
+
+HEADER = "phone,name,role,region,cercle,commune,language"
+LANGUAGES = {"fr", "bm"}
+
+
+@pytest.fixture
+def db(app):
+    with app.app_context(), app.extensions["db"]() as session:
+        yield session
+
+
+def run(db, *lines: str, languages=LANGUAGES):
+    return import_csv(db, io.StringIO("\n".join(lines) + "\n"), languages)
+
+
+def contact(db, phone: str) -> Contact | None:
+    db.expire_all()
+    return db.scalars(select(Contact).where(Contact.phone == phone)).first()
+
+
+def count(db) -> int:
+    db.expire_all()
+    return db.scalar(select(func.count()).select_from(Contact))
+
+
+def test_good_rows_are_added(db):
+    report = run(
+        db,
+        HEADER,
+        "+22370000001,Awa Traoré,agent,Koulikoro,Kati,Kati,fr",
+        "76 00 00 02,Moussa,focal_point,Kayes,Kita,Kita,bm",
+    )
+    assert (report.added, report.updated, report.errors) == (2, 0, [])
+    awa = contact(db, "+22370000001")
+    assert (awa.name, awa.role, awa.region, awa.cercle, awa.commune, awa.language) == (
+        "Awa Traoré",
+        "agent",
+        "Koulikoro",
+        "Kati",
+        "Kati",
+        "fr",
+    )
+    assert contact(db, "+22376000002").role == "focal_point"  # typed without +223
+
+
+def test_header_is_read_loosely(db):
+    report = run(db, " Phone ,NAME,Role,region,cercle,commune,Language", "70000001,Awa,,,,,FR")
+    assert (report.added, report.errors) == (1, [])
+    awa = contact(db, "+22370000001")
+    assert (awa.role, awa.language, awa.region) == ("community", "fr", None)
+
+
+@pytest.mark.parametrize(
+    ("header", "missing"),
+    [
+        ("phone,name,role,region,cercle,commune", "language"),
+        ("name,role,region,cercle,commune,language", "phone"),
+        ("telephone,nom,role,region,cercle,commune,language", "phone, name"),
+        ("", "phone, name, role, region, cercle, commune, language"),
+    ],
+)
+def test_missing_column_is_a_line_1_error(db, header, missing):
+    report = run(db, header, "+22370000001,Awa,agent,Koulikoro,Kati,Kati,fr")
+    assert report.errors == [f"line 1: missing column(s): {missing}"]
+    assert (report.added, report.updated) == (0, 0)
+    assert count(db) == 0
+
+
+def test_empty_file_is_a_line_1_error(db):
+    report = import_csv(db, io.StringIO(""), LANGUAGES)
+    assert report.errors[0].startswith("line 1: missing column(s)")
+
+
+@pytest.mark.parametrize(
+    ("row", "error"),
+    [
+        ("12,Awa,agent,,,,fr", "line 3: phone '12' is not a phone number"),
+        ("not a phone,Awa,agent,,,,fr", "line 3: phone 'not a phone' is not a phone number"),
+        (",Awa,agent,,,,fr", "line 3: phone '' is not a phone number"),
+        ("+22370000009,Awa,chief,,,,fr", "line 3: role 'chief' is not one of agent, community"),
+        ("+22370000009,Awa,agent,,,,en", "line 3: language 'en' has no content (known: bm, fr)"),
+        ("+22370000009," + "A" * 61 + ",agent,,,,fr", "line 3: name is over 60 characters"),
+        ("+22370000009,Awa,agent,,," + "C" * 61 + ",fr", "line 3: commune is over 60 characters"),
+        ("+22370000001,Awa bis,agent,,,,fr", "line 3: phone +22370000001 already on line 2"),
+        ("70000001,Awa bis,agent,,,,fr", "line 3: phone +22370000001 already on line 2"),
+    ],
+)
+def test_bad_rows_are_reported_and_good_rows_kept(db, row, error):
+    report = run(
+        db,
+        HEADER,
+        "+22370000001,Awa,agent,Koulikoro,Kati,Kati,fr",
+        row,
+        "+22370000002,Moussa,community,Kayes,Kita,Kita,bm",
+    )
+    assert len(report.errors) == 1
+    assert report.errors[0].startswith(error)
+    assert report.added == 2
+    assert contact(db, "+22370000001").name == "Awa"  # the first line wins
+    assert contact(db, "+22370000002") is not None
+    assert contact(db, "+22370000009") is None
+
+
+def test_line_numbers_count_blank_lines(db):
+    report = run(db, HEADER, "+22370000001,Awa,agent,,,,fr", "", "bad,Awa,agent,,,,fr")
+    assert report.errors == ["line 4: phone 'bad' is not a phone number"]
+
+
+def test_reimport_updates_instead_of_duplicating(db):
+    run(db, HEADER, "+22370000001,Awa,agent,Koulikoro,Kati,Kati,fr")
+    report = run(db, HEADER, "70000001,Awa Traoré,focal_point,Koulikoro,Kangaba,Kangaba,bm")
+    assert (report.added, report.updated, report.errors) == (0, 1, [])
+    assert count(db) == 1
+    awa = contact(db, "+22370000001")
+    assert (awa.name, awa.role, awa.cercle, awa.commune, awa.language) == (
+        "Awa Traoré",
+        "focal_point",
+        "Kangaba",
+        "Kangaba",
+        "bm",
+    )
+
+
+def test_empty_cells_keep_existing_values(db):
+    run(db, HEADER, "+22370000001,Awa,agent,Koulikoro,Kati,Kati,fr")
+    report = run(db, HEADER, "+22370000001,,,,Kangaba,,")
+    assert report.updated == 1
+    awa = contact(db, "+22370000001")
+    assert (awa.name, awa.role, awa.region, awa.cercle, awa.commune, awa.language) == (
+        "Awa",
+        "agent",  # an empty role does not reset it to community
+        "Koulikoro",
+        "Kangaba",
+        "Kati",
+        "fr",
+    )
+
+
+def test_reimport_keeps_fields_outside_the_file(db):
+    run(db, HEADER, "+22370000001,Awa,agent,,,,fr")
+    awa = contact(db, "+22370000001")
+    awa.failed_streak = 2
+    db.commit()
+    run(db, HEADER, "+22370000001,Awa T,agent,,,,fr")
+    awa = contact(db, "+22370000001")
+    assert (awa.name, awa.failed_streak) == ("Awa T", 2)
+
+
+def test_short_row_for_an_existing_contact(db):
+    run(db, HEADER, "+22370000001,Awa,agent,Koulikoro,Kati,Kati,fr")
+    report = run(db, HEADER, "+22370000001,Awa Traoré")
+    assert report.updated == 1
+    assert contact(db, "+22370000001").name == "Awa Traoré"
+
+
+def test_short_row_for_a_new_contact(db):
+    report = run(db, HEADER, "+22370000001,Awa")
+    assert (report.added, report.errors) == (1, [])
+    assert contact(db, "+22370000001").role == "community"
+
+
+def test_organisation_column_is_optional(db):
+    report = run(
+        db,
+        HEADER + ",organisation",
+        "+22370000001,Awa,agent,,,,fr,ONG Kalan",
+        "+22370000002,Moussa,agent,,,,fr,",
+        "+22370000003,Fanta,agent,,,,fr," + "O" * 61,
+    )
+    assert report.added == 2
+    assert report.errors == ["line 4: organisation is over 60 characters"]
+    assert contact(db, "+22370000001").organisation == "ONG Kalan"
+    assert contact(db, "+22370000002").organisation is None
+    run(db, HEADER, "+22370000001,Awa,agent,,,,fr")  # without the column: kept
+    assert contact(db, "+22370000001").organisation == "ONG Kalan"
+
+
+def test_quoted_cells(db):
+    report = run(db, HEADER, '+22370000001,"Traoré, Awa",agent,,,,fr')
+    assert report.added == 1
+    assert contact(db, "+22370000001").name == "Traoré, Awa"
+
+
+def write(tmp_path, *lines: str, bom: bool = False) -> str:
+    path = tmp_path / "contacts.csv"
+    path.write_text(("\ufeff" if bom else "") + "\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_cli_import(app, runner, tmp_path):
+    path = write(
+        tmp_path,
+        HEADER,
+        "+22370000001,Awa,agent,Koulikoro,Kati,Kati,fr",
+        "+22370000002,Moussa,community,Kayes,Kita,Kita,",
+        bom=True,  # as saved by a spreadsheet
+    )
+    result = runner.invoke(["contacts", "import", path])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "2 added, 0 updated, 0 rejected"
+    result = runner.invoke(["contacts", "import", path])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "0 added, 2 updated, 0 rejected"
+    with app.extensions["db"]() as db:
+        assert count(db) == 2
+
+
+def test_cli_import_reports_bad_rows(app, runner, tmp_path):
+    path = write(
+        tmp_path,
+        HEADER,
+        "+22370000001,Awa,agent,,,,fr",
+        "12,Bad,agent,,,,fr",
+        "+22370000003,Fanta,boss,,,,fr",
+        "+22370000004,Mariam,agent,,,,bm",  # the app's content has French only
+    )
+    result = runner.invoke(["contacts", "import", path])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "line 3: phone '12' is not a phone number",
+        "line 4: role 'boss' is not one of agent, community, supervisor, focal_point",
+        "line 5: language 'bm' has no content (known: fr)",
+    ]
+    assert result.stdout.strip() == "1 added, 0 updated, 3 rejected"
+    with app.extensions["db"]() as db:
+        assert contact(db, "+22370000001") is not None
+        assert count(db) == 1
+
+
+def test_cli_import_missing_file(runner, tmp_path):
+    result = runner.invoke(["contacts", "import", str(tmp_path / "absent.csv")])
+    assert result.exit_code == 2
+    assert "absent.csv" in result.output

@@ -1,0 +1,108 @@
+"""The shared send rate: a token bucket in the test Redis that all workers obey."""
+
+import threading
+import time
+
+import pytest
+
+from app.throttle import Throttle
+
+
+@pytest.fixture
+def redis(app):
+    return app.extensions["redis"]
+
+
+@pytest.fixture
+def key(app):
+    return app.config["REDIS_PREFIX"] + "throttle:test"
+
+
+@pytest.mark.parametrize(("rate", "n"), [(50, 1), (50, 25), (50, 50), (20, 20), (1, 1)])
+def test_acquire_within_burst_does_not_wait(redis, key, rate, n):
+    naps = []
+    assert Throttle(redis, key, rate).acquire(n, sleep=naps.append) == 0
+    assert naps == []
+
+
+def test_burst_is_one_second_of_rate_and_then_it_waits(redis, key):
+    throttle = Throttle(redis, key, 50)
+    assert throttle.burst == 50
+    assert throttle.acquire(50) == 0
+    started = time.monotonic()
+    waited = throttle.acquire(10)  # the bucket is empty: 10 tokens take 0.2 s
+    elapsed = time.monotonic() - started
+    assert waited >= 0.18
+    assert elapsed >= 0.18
+
+
+def test_state_lives_in_redis_under_the_prefix(redis, key):
+    Throttle(redis, key, 50).acquire(20)
+    tokens = float(redis.hget(key, "tokens"))
+    assert 29 <= tokens <= 31  # 50 - 20, plus what refilled meanwhile
+    assert 0 < redis.pttl(key) <= 60_000
+
+
+def test_two_workers_on_one_key_share_the_rate(redis, key):
+    """Two Throttle objects in two threads together take N tokens no faster than the rate."""
+    rate, total = 50, 150
+    workers = [Throttle(redis, key, rate), Throttle(redis, key, rate)]
+    taken = [0, 0]
+    errors = []
+
+    def work(index: int) -> None:
+        try:
+            for _ in range(total // 2):
+                workers[index].acquire(1)
+                taken[index] += 1
+        except Exception as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    elapsed = time.monotonic() - started
+    assert errors == []
+    assert taken == [total // 2, total // 2]
+    # The first burst is free; every token after it costs 1/rate seconds.
+    assert elapsed >= (total - workers[0].burst) / rate * 0.9
+
+
+def test_acquire_more_than_burst_goes_in_steps(redis, key):
+    throttle = Throttle(redis, key, 1000)
+    naps = []
+
+    def sleep(seconds: float) -> None:
+        naps.append(seconds)
+        time.sleep(seconds)
+
+    started = time.monotonic()
+    waited = throttle.acquire(1500, sleep=sleep)  # a burst of 1000, then 500 more
+    elapsed = time.monotonic() - started
+    assert naps, "a request over the burst has to wait for a refill"
+    assert waited == pytest.approx(sum(naps))
+    assert waited >= 0.45
+    assert elapsed >= 0.45
+    assert float(redis.hget(key, "tokens")) < 10  # everything taken
+
+
+class Stop(Exception):
+    """Raised by a test's sleep to end an acquire after its first wait."""
+
+
+def test_fractional_rate_waits_for_the_next_whole_token(redis, key):
+    throttle = Throttle(redis, key, 0.5)
+    assert throttle.burst == 1.0
+    assert throttle.acquire(1) == 0
+    naps = []
+
+    def sleep(seconds: float) -> None:
+        naps.append(seconds)
+        raise Stop
+
+    with pytest.raises(Stop):
+        throttle.acquire(1, sleep=sleep)
+    assert naps and 1.9 <= naps[0] <= 2.0  # one token every two seconds
