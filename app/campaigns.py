@@ -3,7 +3,7 @@
 import json
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Select, and_, func, or_, select, update
@@ -129,6 +129,8 @@ def create(db: Session, name: str, messages: dict, audience: dict, **options) ->
         start_at=options.get("start_at") or utcnow(),
         rate=options.get("rate"),
         budget=options.get("budget"),
+        repeat_days=options.get("repeat_days"),
+        occurrence=0,
         status="scheduled",
         cursor=0,
         recipients=0,
@@ -155,19 +157,20 @@ def expand(
     db.commit()
     messages = json.loads(campaign.messages)
     query = recipients(json.loads(campaign.audience)).order_by(Contact.id)
+    subject = occurrence_subject(campaign)
     for contacts in _batches(db, query, campaign, batch):
         rows, over_budget = [], False
         # A replayed batch (a worker lost half-way) must not count twice.
-        keys = [f"campaign:{campaign.id}:{c.phone}" for c in contacts]
+        keys = [f"campaign:{subject}:{c.phone}" for c in contacts]
         queued = set(db.scalars(select(Message.key).where(Message.key.in_(keys))))
         for contact in contacts:
-            if f"campaign:{campaign.id}:{contact.phone}" in queued:
+            if f"campaign:{subject}:{contact.phone}" in queued:
                 campaign.cursor = contact.id
                 continue
             row = outbox.row(
                 config,
                 "campaign",
-                campaign.id,
+                subject,
                 contact.phone,
                 render(message_for(messages, contact.language), contact),
                 campaign_id=campaign.id,
@@ -194,6 +197,12 @@ def expand(
     campaign.expanded_at = utcnow()
     db.commit()
     return campaign
+
+
+def occurrence_subject(campaign: Campaign) -> str:
+    """Return the idempotency subject of a campaign's current occurrence."""
+    # The first occurrence keeps the plain id, so its keys read campaign:7:+223...
+    return str(campaign.id) if not campaign.occurrence else f"{campaign.id}.{campaign.occurrence}"
 
 
 def _batches(db: Session, query: Select, campaign: Campaign, size: int) -> Iterator[list]:
@@ -304,7 +313,7 @@ def brake(db: Session, campaign_id: int, threshold: float, window: int = 200) ->
 
 
 def finish(db: Session, now: datetime) -> list[int]:
-    """Mark campaigns done once expanded and nothing is left to send."""
+    """Close campaigns with nothing left to send: done, or scheduled again if repeating."""
     done = []
     for campaign in db.scalars(select(Campaign).where(Campaign.status == "sending")):
         if campaign.expanded_at is None:
@@ -316,9 +325,16 @@ def finish(db: Session, now: datetime) -> list[int]:
                 | and_(Message.status == "unknown", Message.finished_at.is_(None)),
             )
         )
-        if not left:
+        if left:
+            continue
+        if campaign.repeat_days and not campaign.reason:
+            # Next occurrence: same audience, read afresh, new idempotency keys.
+            campaign.status, campaign.cursor, campaign.expanded_at = "scheduled", 0, None
+            campaign.occurrence += 1
+            campaign.start_at = campaign.start_at + timedelta(days=campaign.repeat_days)
+        else:
             campaign.status = "done"
-            done.append(campaign.id)
+        done.append(campaign.id)
     db.commit()
     return done
 

@@ -139,10 +139,11 @@ def campaign():
 @click.option("--at", "start_at", help="Start time, ISO 8601 (default: now).")
 @click.option("--rate", type=click.IntRange(1, 10000), help="Messages per second at most.")
 @click.option("--budget", type=str, help="Stop adding recipients past this estimated cost.")
+@click.option("--repeat-days", type=click.IntRange(1, 366), help="Send again every N days.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 @with_appcontext
-def campaign_create(ctx, name, message, audience, start_at, rate, budget, yes):
+def campaign_create(ctx, name, message, audience, start_at, rate, budget, repeat_days, yes):
     """Create a campaign after showing its size and estimated cost."""
     from decimal import Decimal, InvalidOperation
 
@@ -185,7 +186,14 @@ def campaign_create(ctx, name, message, audience, start_at, rate, budget, yes):
             sys.exit(1)
         try:
             created = campaigns.create(
-                session, name, messages, chosen, start_at=when, rate=rate, budget=limit
+                session,
+                name,
+                messages,
+                chosen,
+                start_at=when,
+                rate=rate,
+                budget=limit,
+                repeat_days=repeat_days,
             )
         except campaigns.CampaignError as exc:
             raise click.UsageError(str(exc)) from None

@@ -106,6 +106,8 @@ class Campaign(Base):
     audience: Mapped[str] = mapped_column(Text)  # JSON: {"role": "agent", ...}
     start_at: Mapped[datetime] = mapped_column(UTCDateTime())
     rate: Mapped[int | None] = mapped_column(Integer)  # messages per second
+    repeat_days: Mapped[int | None] = mapped_column(Integer)  # None: sent once
+    occurrence: Mapped[int] = mapped_column(Integer, default=0)
     budget: Mapped[Decimal | None] = mapped_column(Numeric(14, 4))
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
     reason: Mapped[str | None] = mapped_column(String(200))

@@ -552,3 +552,19 @@ def test_due(db):
     due = campaigns.due(db, NOW)
     assert sorted(due) == sorted([ready.id, stalled.id])
     assert later.id not in due
+
+
+def test_a_repeating_campaign_comes_back_with_new_keys(app, db):
+    add_contacts(db, 1)
+    campaign = new(db, repeat_days=7)
+    first_start = campaign.start_at
+    campaigns.expand(db, campaign.id, app.config)
+    db.execute(update(Message).values(status="delivered"))
+    db.commit()
+    assert campaigns.finish(db, NOW) == [campaign.id]
+    db.refresh(campaign)
+    assert (campaign.status, campaign.occurrence) == ("scheduled", 1)
+    assert campaign.start_at == first_start + timedelta(days=7)
+    campaigns.expand(db, campaign.id, app.config)
+    keys = sorted(m.key for m in db.scalars(select(Message)))
+    assert keys == [f"campaign:{campaign.id}.1:{phone(1)}", f"campaign:{campaign.id}:{phone(1)}"]

@@ -4,8 +4,8 @@ from flask import current_app
 from rq import Queue
 
 from app import campaigns, outbox
-from app.models import utcnow
-from app.notify import job_id
+from app.models import Campaign, utcnow
+from app.notify import enqueue, job_id
 from app.sender import Sender
 from app.throttle import Throttle
 
@@ -16,8 +16,6 @@ def _sender(db) -> Sender:
     gateway = app.extensions["gateway"]
 
     def campaign_throttle(campaign_id: int):
-        from app.models import Campaign
-
         rate = db.get(Campaign, campaign_id).rate
         return Throttle(redis, f"{prefix}throttle:campaign:{campaign_id}", rate) if rate else None
 
@@ -38,7 +36,10 @@ def dispatch() -> dict:
         tally = _sender(db).run()
         for campaign_id in tally.campaigns:
             campaigns.brake(db, campaign_id, app.config["CAMPAIGN_PAUSE_FAILURE_RATE"])
-        campaigns.finish(db, utcnow())
+        for campaign_id in campaigns.finish(db, utcnow()):
+            campaign = db.get(Campaign, campaign_id)
+            if campaign.status == "scheduled":  # a repeating campaign's next occurrence
+                enqueue(expand_campaign, campaign_id, at=campaign.start_at, job_timeout=3600)
     return {k: v for k, v in vars(tally).items() if k != "campaigns"}
 
 
@@ -66,9 +67,7 @@ def tick() -> dict:
     app = current_app
     now = utcnow()
     with app.extensions["db"]() as db:
-        reaped = outbox.reap(
-            db, now, app.config["SMS_MAX_ATTEMPTS"], app.config["SMS_RECONCILE_S"]
-        )
+        reaped = outbox.reap(db, now, app.config["SMS_MAX_ATTEMPTS"], app.config["SMS_RECONCILE_S"])
         starting = campaigns.due(db, now)
     for campaign_id in starting:
         expand_campaign(campaign_id)
