@@ -25,6 +25,45 @@ def wait_for_line(proc, marker: str, timeout_s: float = 90) -> list[str]:
     raise AssertionError("no line with " + marker + ":\n" + "".join(lines))
 
 
+def campaign_reaches_everyone_once(sandbox: str, env: dict, redis_url: str, var) -> None:
+    """The SMS Done-when: a CLI campaign lands once per demo number; STOP is honoured."""
+    texted = requests.post(
+        sandbox + "/simulator/sms/send", json={"from": "+22370000002", "text": "Arret"}, timeout=15
+    ).json()
+    assert texted["delivered"] is True
+    cli_env = {**env, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{var / 'kalan.db'}"}
+    kalan = [sys.executable, "-m", "app.cli"]
+    create = [
+        *kalan,
+        "campaign",
+        "create",
+        "--name",
+        "Test",
+        "--message",
+        "Bonjour {name}",
+        "--yes",
+    ]
+    made = subprocess.run(create, env=cli_env, capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    assert "recipients: 7" in made.stdout  # the 8 demo contacts, less the one who said Arret
+    show = [*kalan, "campaign", "show", "1", "--no-follow"]
+
+    def done():
+        out = subprocess.run(show, env=cli_env, capture_output=True, text=True, timeout=60)
+        return "100%  done" in out.stdout
+
+    deadline = time.monotonic() + 60
+    while not done():
+        assert time.monotonic() < deadline, "the campaign never reached 100%"
+        time.sleep(0.5)
+    inbox = requests.get(sandbox + "/sandbox/messages", timeout=5).json()
+    campaign = [m["to"] for m in inbox if m["message"].startswith("Bonjour")]
+    assert len(campaign) == len(set(campaign)) == 7  # exactly once each
+    assert "+22370000002" not in campaign
+    (confirmation,) = [m for m in inbox if m["to"] == "+22370000002"]
+    assert confirmation["message"].startswith("Kalan : vous ne recevrez plus")
+
+
 def test_dev_server_runs_everything_and_stops_on_ctrl_c(tmp_path):
     port, sandbox_port = free_port(), free_port()
     env = {
@@ -63,6 +102,8 @@ def test_dev_server_runs_everything_and_stops_on_ctrl_c(tmp_path):
         )
         health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
         assert health["status"] == "ok"
+        redis_url = next(line.split()[4] for line in lines if line.startswith("redis:"))
+        campaign_reaches_everyone_once(sandbox, env, redis_url, tmp_path)
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
