@@ -58,8 +58,13 @@ def insert(db: Session, rows: list[dict]) -> int:
     if not rows:
         return 0
     dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(Message).values(rows).on_conflict_do_nothing(index_elements=["key"])
-    return db.execute(statement).rowcount
+    statement = (
+        dialect.insert(Message)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Message.id)  # rowcount is not reliable for batched inserts
+    )
+    return len(db.execute(statement).all())
 
 
 def add(db: Session, kind: str, subject, phone: str, text: str, **fields) -> bool:

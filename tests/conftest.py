@@ -10,7 +10,7 @@ import requests
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from redis import Redis
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 from werkzeug.serving import make_server
 
 from app import create_app
@@ -96,8 +96,15 @@ def make_app(redis_url, database_url):
     redis.close()
     engine = make_engine(database_url)
     with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
+        if engine.dialect.name == "postgresql":
+            # Restart ids too, so a test sees the same ids on either database.
+            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
+            if any(t == "sqlite_sequence" for t in inspect(conn).get_table_names()):
+                conn.execute(text("DELETE FROM sqlite_sequence"))
     engine.dispose()
 
 

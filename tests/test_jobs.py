@@ -10,6 +10,7 @@ from collections import Counter
 from sqlalchemy import insert, select
 
 from app import campaigns
+from app.embedded import EmbeddedRedis
 from app.models import Campaign, Contact, Message, utcnow
 from app.notify import enqueue
 from workers.jobs import expand_campaign
@@ -41,8 +42,18 @@ def wait_for(predicate, timeout_s: float, step: float = 0.1):
 
 
 def test_worker_killed_mid_campaign_loses_and_duplicates_nothing(
-    make_app, sandbox, redis_url, database_url
+    make_app, sandbox, database_url, tmp_path
 ):
+    # A Redis of its own: killed workers leave RQ's bookkeeping behind (worker
+    # and scheduler keys), which must not land on a shared server.
+    private = EmbeddedRedis(tmp_path / "redis").start()
+    try:
+        run_kill_test(make_app, sandbox, private.url, database_url)
+    finally:
+        private.stop()
+
+
+def run_kill_test(make_app, sandbox, redis_url, database_url):
     settings = {
         "AT_API_BASE_URL": sandbox.url,
         "SMS_RATE": 5000,
@@ -52,7 +63,7 @@ def test_worker_killed_mid_campaign_loses_and_duplicates_nothing(
         "SMS_TICK_S": 1,
         "SMS_SEND_WINDOW": "always",
     }
-    app = make_app(**settings)
+    app = make_app(REDIS_URL=redis_url, **settings)
     env = {
         **os.environ,
         **{k: str(v) for k, v in settings.items()},
