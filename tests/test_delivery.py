@@ -13,13 +13,6 @@ OTHER = "+22370000002"
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
 
-def utc(moment: datetime | None) -> datetime | None:
-    """Read a stored time as aware UTC (SQLite hands them back naive)."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
-
 def report(provider_id: str, status: str, phone: str = PHONE, reason: str = "") -> dict:
     """Return a delivery report form as the /sms/delivery callback hands it over."""
     return {
@@ -90,7 +83,7 @@ def test_report_moves_the_message(db, status, reason, expected_status, expected_
     if expected_status == "sent":
         assert message.finished_at is None
     else:
-        assert utc(message.finished_at) == NOW
+        assert message.finished_at == NOW
 
 
 @pytest.mark.parametrize("status", ["Success", "Failed", "Buffered"])
@@ -159,11 +152,11 @@ def test_unreachable_after_consecutive_failures(make_app, limit):
             delivery.record(db, report(f"ATXid_{n}", "Failed"), NOW + timedelta(minutes=n))
         person = contact(db)
         assert person.failed_streak == limit
-        assert utc(person.unreachable_at) == NOW + timedelta(minutes=limit)
+        assert person.unreachable_at == NOW + timedelta(minutes=limit)
         # One more failure keeps the first moment it became unreachable.
         sent(db, 99, "ATXid_99")
         delivery.record(db, report("ATXid_99", "Failed"), NOW + timedelta(hours=1))
-        assert utc(contact(db).unreachable_at) == NOW + timedelta(minutes=limit)
+        assert contact(db).unreachable_at == NOW + timedelta(minutes=limit)
 
 
 def test_success_resets_the_streak(make_app):

@@ -13,13 +13,6 @@ PHONE = "+22370000001"
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
 
-def utc(moment: datetime | None) -> datetime | None:
-    """Read a stored time as aware UTC (SQLite hands them back naive)."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
-
 @pytest.fixture
 def db(app):
     with app.app_context(), app.extensions["db"]() as session:
@@ -88,7 +81,7 @@ def test_add_takes_extra_fields(db):
     db.commit()
     message = load(db, f"alert:7:{PHONE}")
     assert message.urgent is True
-    assert utc(message.not_before) == later
+    assert message.not_before == later
 
 
 def test_same_key_twice_keeps_one_row(db):
@@ -153,7 +146,7 @@ def test_retry_backs_off_then_fails_at_the_cap(make_app):
             assert message.status == "queued"
             assert message.attempts == attempt
             assert message.reason == "timeout"
-            assert utc(message.not_before) == NOW + timedelta(seconds=delay)
+            assert message.not_before == NOW + timedelta(seconds=delay)
             assert message.lease_owner is None and message.lease_until is None
         outbox.retry(message, "HTTP 503", NOW, cap)
         db.commit()
@@ -161,7 +154,7 @@ def test_retry_backs_off_then_fails_at_the_cap(make_app):
     assert message.status == "failed"
     assert message.attempts == 4
     assert message.reason == "gave up after 4 attempts: HTTP 503"
-    assert utc(message.finished_at) == NOW
+    assert message.finished_at == NOW
 
 
 def test_fail_keeps_the_reason_within_the_column(db):
@@ -173,7 +166,7 @@ def test_fail_keeps_the_reason_within_the_column(db):
     assert message.status == "failed"
     assert message.reason.startswith("403 InvalidPhoneNumber")
     assert len(message.reason) == 200
-    assert utc(message.finished_at) == NOW
+    assert message.finished_at == NOW
 
 
 def put(db, kind: str, subject, status: str, *, lease=None, not_before=None, attempts=0) -> str:
@@ -247,7 +240,7 @@ def test_reap_closes_an_unknown_campaign_row_past_reconciliation(db):
     message = load(db, key)
     assert counts == {"requeued": 0, "unknown": 0, "resent": 0, "closed": 1}
     assert message.status == "unknown"  # at most once: never resent
-    assert utc(message.finished_at) == NOW
+    assert message.finished_at == NOW
     assert message.attempts == 0
     assert outbox.reap(db, NOW + timedelta(hours=1), 6)["closed"] == 0  # closed for good
     assert load(db, key).status == "unknown"
@@ -261,7 +254,7 @@ def test_reap_requeues_an_unknown_transactional_row_past_reconciliation(db, kind
     assert counts["resent"] == 1
     assert message.status == "queued"  # at least once
     assert message.attempts == 2
-    assert utc(message.not_before) == NOW
+    assert message.not_before == NOW
     assert message.reason == "resent after unknown outcome: timeout"
     assert message.finished_at is None
 
