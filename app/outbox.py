@@ -89,6 +89,18 @@ def retry(message: Message, reason: str, now: datetime, max_attempts: int) -> No
     message.not_before = retry_at(message.attempts, now)
 
 
+def release(message: Message, when: datetime) -> None:
+    """Give a claimed row back to the queue, to be tried at when; no attempt is spent."""
+    message.status, message.not_before = "queued", when
+    message.lease_owner = message.lease_until = None
+
+
+def cancel(message: Message, reason: str, now: datetime) -> None:
+    """End a message that must not be sent, with the reason."""
+    message.status, message.reason, message.finished_at = "cancelled", reason, now
+    message.lease_owner = message.lease_until = None
+
+
 def fail(message: Message, reason: str, now: datetime) -> None:
     """End a message as failed, with its reason."""
     message.status = "failed"

@@ -5,13 +5,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from . import delivery, window
 from .gateway import FAILED, RETRY, SENT, UNKNOWN, Gateway, GatewayError
 from .models import Campaign, Contact, Message, utcnow
-from .outbox import BULK_KINDS, fail, retry, settle_unknown
+from .outbox import BULK_KINDS, cancel, fail, release, retry, settle_unknown
 from .throttle import Throttle
 
 
@@ -78,9 +78,12 @@ class Sender:
         """Send due rows until none are left or the time budget is spent."""
         tally = Tally()
         started = now_fn()
-        batch = self.config["SMS_BATCH_SIZE"]
+        batch, rate = self.config["SMS_BATCH_SIZE"], self.config["SMS_RATE"]
+        # Claim no more than can be sent within half a lease at the shared rate:
+        # rows whose lease ran out would be claimed again by another worker.
+        limit = limit or min(batch * 5, max(batch, int(rate * self.config["SMS_LEASE_S"] / 2)))
         while (now_fn() - started).total_seconds() < budget_s:
-            claimed = self.claim(now_fn(), limit or batch * 5)
+            claimed = self.claim(now_fn(), limit)
             if not claimed:
                 break
             tally.add(self.send(claimed, now_fn))
@@ -89,18 +92,14 @@ class Sender:
     def send(self, messages: list[Message], now_fn=utcnow) -> Tally:
         """Send claimed rows in bulk requests of one text each; record every outcome."""
         tally = Tally(claimed=len(messages))
-        messages = self._drop_opted_out(messages, now_fn(), tally)
         for chunk in _chunks(messages, self.config["SMS_BATCH_SIZE"]):
-            campaign_id = chunk[0].campaign_id
+            chunk = self._within_campaign_rate(chunk, now_fn())
+            if not chunk:
+                continue
             self.throttle.acquire(len(chunk))
-            if campaign_id and self.campaign_throttle:
-                limiter = self.campaign_throttle(campaign_id)
-                if limiter:
-                    limiter.acquire(len(chunk))
-            lease = now_fn() + timedelta(seconds=self.config["SMS_LEASE_S"])
-            for message in chunk:
-                message.status, message.lease_until = "sending", lease
-            self.db.commit()  # from here on, a crash leaves an unknown outcome
+            chunk = self._start(chunk, now_fn(), tally)
+            if not chunk:
+                continue
             try:
                 results = self.gateway.send([m.phone for m in chunk], chunk[0].body)
             except GatewayError as exc:
@@ -111,29 +110,77 @@ class Sender:
             tally.campaigns.update(m.campaign_id for m in chunk if m.campaign_id)
         return tally
 
-    def _drop_opted_out(self, messages, now, tally) -> list[Message]:
-        """Cancel bulk messages to numbers that opted out or became unreachable."""
-        bulk = {m.phone for m in messages if m.kind in BULK_KINDS}
-        if not bulk:
-            return messages
-        blocked = set(
+    def _within_campaign_rate(self, chunk: list[Message], now: datetime) -> list[Message]:
+        """Keep what the campaign's own rate allows now; put the rest back for later.
+
+        Never waits: a slow campaign must not hold up alerts and replies.
+        """
+        campaign_id = chunk[0].campaign_id
+        limiter = None
+        if campaign_id and self.campaign_throttle:
+            limiter = self.campaign_throttle(campaign_id)
+        if limiter is None:
+            return chunk
+        allowed = limiter.take(len(chunk))
+        later = now + timedelta(seconds=max(1.0, (len(chunk) - allowed) / limiter.rate))
+        for message in chunk[allowed:]:
+            release(message, later)
+        self.db.commit()
+        return chunk[:allowed]
+
+    def _start(self, chunk: list[Message], now: datetime, tally: Tally) -> list[Message]:
+        """Move rows we still own from claimed to sending, re-checking opt-outs and pauses.
+
+        The conditional update is what makes a send safe: a row whose lease ran
+        out, whose phone opted out, or whose campaign stopped since the claim
+        is not sent.
+        """
+        lease = now + timedelta(seconds=self.config["SMS_LEASE_S"])
+        blocked = select(Contact.phone).where(
+            or_(Contact.opted_out_at.is_not(None), Contact.unreachable_at.is_not(None))
+        )
+        live = select(Campaign.id).where(Campaign.status.in_(("sending", "expanding")))
+        started = set(
             self.db.scalars(
-                select(Contact.phone).where(
-                    Contact.phone.in_(bulk),
-                    or_(Contact.opted_out_at.is_not(None), Contact.unreachable_at.is_not(None)),
+                update(Message)
+                .where(
+                    Message.id.in_([m.id for m in chunk]),
+                    Message.lease_owner == self.owner,
+                    Message.status == "claimed",
+                    or_(Message.kind.not_in(BULK_KINDS), Message.phone.not_in(blocked)),
+                    or_(Message.campaign_id.is_(None), Message.campaign_id.in_(live)),
                 )
+                .values(status="sending", lease_until=lease)
+                .returning(Message.id)
+                .execution_options(synchronize_session=False)
             )
         )
-        kept = []
-        for message in messages:
-            if message.kind in BULK_KINDS and message.phone in blocked:
-                message.status, message.reason, message.finished_at = "cancelled", "opted out", now
-                message.lease_owner = message.lease_until = None
-                tally.cancelled += 1
+        for message in chunk:
+            if message.id in started:
+                message.status, message.lease_until = "sending", lease
             else:
-                kept.append(message)
-        self.db.commit()
-        return kept
+                self.db.refresh(message)
+                self._not_started(message, now, tally)
+        self.db.commit()  # from here on, a crash leaves an unknown outcome
+        return [m for m in chunk if m.id in started]
+
+    def _not_started(self, message: Message, now: datetime, tally: Tally) -> None:
+        """Settle a claimed row that must not go out now, and say why."""
+        if message.lease_owner != self.owner or message.status != "claimed":
+            return  # our lease ran out and the row is someone else's now
+        contact = self.db.scalars(select(Contact).where(Contact.phone == message.phone)).first()
+        campaign = self.db.get(Campaign, message.campaign_id) if message.campaign_id else None
+        bulk = message.kind in BULK_KINDS
+        if bulk and contact is not None and contact.opted_out_at is not None:
+            cancel(message, "opted out", now)
+        elif bulk and contact is not None and contact.unreachable_at is not None:
+            cancel(message, "unreachable", now)
+        elif campaign is not None and campaign.status == "cancelled":
+            cancel(message, "campaign cancelled", now)
+        else:  # a paused campaign: back in the queue, to wait for resume
+            release(message, now)
+            return
+        tally.cancelled += 1
 
     def _whole(self, chunk, exc: GatewayError, now, tally) -> None:
         """Record a failure of the whole request."""
@@ -191,9 +238,3 @@ def _chunks(messages: list[Message], size: int):
         target.append(message)
     for lists in groups.values():
         yield from lists
-
-
-def due_count(db: Session, now: datetime) -> int:
-    """Count rows ready to be claimed now (ignoring the window and pauses)."""
-    query = select(func.count()).where(Message.status == "queued", Message.not_before <= now)
-    return db.scalar(query)

@@ -26,6 +26,22 @@ return wait
 """
 
 
+# Take as many of n tokens as the bucket holds now; return how many were taken.
+_TAKE_SOME = """
+local rate, burst, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or burst
+local ts = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + (now - ts) * rate / 1000)
+local taken = math.min(n, math.floor(tokens))
+redis.call('HSET', KEYS[1], 'tokens', tokens - taken, 'ts', now)
+redis.call('PEXPIRE', KEYS[1], 60000)
+return taken
+"""
+
+
 class Throttle:
     """At most rate messages per second under key, across every process."""
 
@@ -34,6 +50,7 @@ class Throttle:
         self.rate = float(rate)
         self.burst = max(1.0, self.rate)  # one second's worth
         self._take = redis.register_script(_TAKE)
+        self._take_some = redis.register_script(_TAKE_SOME)
 
     def acquire(self, n: int, sleep=time.sleep) -> float:
         """Block until n messages may go out; return the seconds waited."""
@@ -48,3 +65,7 @@ class Throttle:
                 continue
             remaining -= step
         return waited
+
+    def take(self, n: int) -> int:
+        """Take up to n tokens without waiting; return how many were taken."""
+        return int(self._take_some(keys=[self.key], args=[self.rate, self.burst, n]))
