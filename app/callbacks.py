@@ -19,8 +19,13 @@ def check_token() -> None:
         abort(403, "missing or wrong token")
 
 
-def read_form(fields: tuple[str, ...], required: tuple[str, ...]) -> dict[str, str]:
-    """Return the named form fields, or abort with 400 naming what is wrong."""
+def read_form(
+    fields: tuple[str, ...], required: tuple[str, ...], stored: bool = True
+) -> dict[str, str]:
+    """Return the named form fields, or abort with 400 naming what is wrong.
+
+    stored says the values go to the database, which refuses NUL characters.
+    """
     if request.content_length is not None and request.content_length > MAX_BODY:
         abort(400, f"request body over {MAX_BODY} bytes")
     try:
@@ -44,5 +49,7 @@ def read_form(fields: tuple[str, ...], required: tuple[str, ...]) -> dict[str, s
         value = form.get(name, "")
         if len(value.encode("utf-8", "surrogatepass")) > MAX_FIELD:
             abort(400, f"field {name} over {MAX_FIELD} bytes")
+        if stored and "\x00" in value:  # no text column takes it, and no gateway sends it
+            abort(400, f"field {name} contains a NUL character")
         values[name] = value
     return values

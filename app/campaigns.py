@@ -4,7 +4,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -35,6 +35,20 @@ def _pairs(rows) -> dict:
 
 class CampaignError(Exception):
     """A campaign request that cannot be carried out; the message says why."""
+
+
+MAX_BUDGET = Decimal(10) ** 10
+
+
+def parse_budget(text: str) -> Decimal:
+    """Read a budget: a positive, finite amount below 10^10."""
+    try:
+        amount = Decimal(text.strip())
+    except InvalidOperation:
+        raise CampaignError(f"budget must be an amount such as 50000, not {text!r}") from None
+    if not amount.is_finite() or not 0 < amount < MAX_BUDGET:
+        raise CampaignError(f"budget must be between 0 and {MAX_BUDGET:,}, not {text!r}")
+    return amount
 
 
 def parse_audience(pairs: list[str]) -> dict[str, list[str] | str]:
@@ -261,7 +275,7 @@ def set_status(db: Session, campaign_id: int, action: str) -> Campaign:
     allowed = {
         "pause": ({"scheduled", "expanding", "sending"}, "paused"),
         "resume": ({"paused"}, None),
-        "cancel": ({"scheduled", "expanding", "sending", "paused"}, "cancelled"),
+        "cancel": ({"scheduled", "expanding", "sending", "paused", "failed"}, "cancelled"),
     }
     if action not in allowed:
         raise CampaignError(f"unknown action {action!r}")
@@ -282,6 +296,17 @@ def set_status(db: Session, campaign_id: int, action: str) -> Campaign:
         )
     db.commit()
     return campaign
+
+
+def stop(db: Session, campaign_id: int, reason: str) -> None:
+    """Mark a campaign failed, with the reason, and leave its queued rows be."""
+    db.rollback()
+    db.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id)
+        .values(status="failed", reason=reason[:200])
+    )
+    db.commit()
 
 
 def brake(db: Session, campaign_id: int, threshold: float, window: int = 200) -> bool:
@@ -314,6 +339,14 @@ def brake(db: Session, campaign_id: int, threshold: float, window: int = 200) ->
 
 def finish(db: Session, now: datetime) -> list[int]:
     """Close campaigns with nothing left to send: done, or scheduled again if repeating."""
+    # A batch expanded just as the campaign was cancelled must not wait forever.
+    stopped = select(Campaign.id).where(Campaign.status == "cancelled")
+    db.execute(
+        update(Message)
+        .where(Message.status == "queued", Message.campaign_id.in_(stopped))
+        .values(status="cancelled", reason="campaign cancelled", finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
     done = []
     for campaign in db.scalars(select(Campaign).where(Campaign.status == "sending")):
         if campaign.expanded_at is None:

@@ -110,15 +110,15 @@ def contacts():
 
 
 @contacts.command("import")
-@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.argument("file", type=click.File("rb"))
 @with_appcontext
 def contacts_import(file):
     """Add or update contacts from a CSV file (phone,name,role,region,cercle,commune,language)."""
-    from .importer import import_csv
+    from .importer import import_csv, text_lines
 
     languages = set(current_app.extensions["catalog"].languages)
     with current_app.extensions["db"]() as session:
-        report = import_csv(session, file, languages)
+        report = import_csv(session, text_lines(file), languages)
     for line in report.errors:
         click.echo(line, err=True)
     click.echo(f"{report.added} added, {report.updated} updated, {len(report.errors)} rejected")
@@ -145,7 +145,9 @@ def campaign():
 @with_appcontext
 def campaign_create(ctx, name, message, audience, start_at, rate, budget, repeat_days, yes):
     """Create a campaign after showing its size and estimated cost."""
-    from decimal import Decimal, InvalidOperation
+    from decimal import InvalidOperation
+
+    from redis.exceptions import RedisError
 
     from workers.jobs import expand_campaign
 
@@ -159,7 +161,7 @@ def campaign_create(ctx, name, message, audience, start_at, rate, budget, repeat
         messages = {"fr": message, **_extra_messages(ctx.args)}
         chosen = campaigns.parse_audience(list(audience))
         when = _moment(start_at) if start_at else utcnow()
-        limit = Decimal(budget) if budget else None
+        limit = campaigns.parse_budget(budget) if budget else None
     except (campaigns.CampaignError, ValueError, InvalidOperation) as exc:
         raise click.UsageError(str(exc)) from None
     currency = config["SMS_PART_COST"].split()[0]
@@ -200,7 +202,16 @@ def campaign_create(ctx, name, message, audience, start_at, rate, budget, repeat
         session.commit()
         campaign_id = created.id
     # Started by the RQ scheduler at its time; the tick would also catch it.
-    enqueue(expand_campaign, campaign_id, at=when if when > utcnow() else None, job_timeout=3600)
+    try:
+        enqueue(
+            expand_campaign, campaign_id, at=when if when > utcnow() else None, job_timeout=3600
+        )
+    except RedisError:
+        click.echo(
+            f"campaign {campaign_id} created; Redis did not answer, so a worker's tick "
+            "will start it once Redis is back (do not create it again)"
+        )
+        return
     click.echo(f"campaign {campaign_id} created; follow it with: kalan campaign show {campaign_id}")
 
 
@@ -252,7 +263,7 @@ def campaign_list():
 
 
 @campaign.command("show")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
 @click.option(
     "--follow/--no-follow", default=None, help="Redraw until done [default: on a terminal]."
 )
@@ -281,7 +292,8 @@ def campaign_show(campaign_id, follow):
                 click.echo(line)
                 return
             click.echo("\r" + line, nl=False)
-            if row.status in ("done", "cancelled") or (state["percent"] == 100 and row.expanded_at):
+            between = row.status == "scheduled" and row.occurrence > 0  # a repeat waits
+            if row.status in ("done", "cancelled", "failed") or between:
                 click.echo()
                 return
             try:
@@ -306,7 +318,7 @@ def _progress_line(row, state: dict) -> str:
 
 def _campaign_action(action: str):
     @campaign.command(action, help=f"{action.capitalize()} a campaign.")
-    @click.argument("campaign_id", type=int)
+    @click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
     @with_appcontext
     def command(campaign_id):
         from . import campaigns

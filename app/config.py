@@ -29,7 +29,7 @@ DEFAULTS: dict[str, str] = {
     "SMS_BATCH_SIZE": "100",
     "SMS_RATE": "20",
     "SMS_PART_COST": "XOF 25",
-    "SMS_MAX_ATTEMPTS": "6",
+    "SMS_MAX_ATTEMPTS": "12",
     "SMS_LEASE_S": "60",
     "SMS_RECONCILE_S": "120",
     "SMS_UNREACHABLE_AFTER": "5",

@@ -1,5 +1,6 @@
 """Delivery reports: applied once each, in any order, never undoing a final state."""
 
+import re
 from datetime import datetime
 
 from flask import current_app
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from .models import Contact, DeliveryReport, Message
 
+RETRY_COUNT = re.compile(r"[0-9]{1,6}")
 DELIVERED = frozenset({"Success"})
 UNDELIVERED = frozenset({"Failed", "Rejected", "AbsentSubscriber", "Expired"})
 # How far along a status is; a report never moves a message backwards.
@@ -23,7 +25,7 @@ def record(db: Session, form: dict, now: datetime) -> str:
         phone=form["phoneNumber"] or None,
         network_code=form["networkCode"] or None,
         failure_reason=form["failureReason"][:64] or None,
-        retry_count=int(form["retryCount"]) if form["retryCount"].isdigit() else None,
+        retry_count=int(form["retryCount"]) if RETRY_COUNT.fullmatch(form["retryCount"]) else None,
         received_at=now,
     )
     db.add(report)
@@ -139,3 +141,22 @@ def adopt_waiting(db: Session, messages: list[Message], now: datetime) -> int:
         apply_pending(db, [message.provider_id], now)
         settled += 1
     return settled
+
+
+def sweep(db: Session, now: datetime) -> int:
+    """Apply waiting reports whose message is now known; return how many were applied.
+
+    A report stored between a sender's flush and its commit would otherwise
+    wait forever.
+    """
+    ids = list(
+        db.scalars(
+            select(DeliveryReport.provider_id)
+            .join(Message, Message.provider_id == DeliveryReport.provider_id)
+            .where(DeliveryReport.applied.is_(False))
+            .distinct()
+        )
+    )
+    apply_pending(db, ids, now)
+    db.commit()
+    return len(ids)

@@ -2,8 +2,8 @@
 
 import json
 import re
+import socket
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
 import requests
@@ -87,9 +87,7 @@ class AfricasTalking:
         try:
             answer = self.service.send(text, good, sender_id=self.sender_id, enqueue=True)
         except requests.ConnectionError as exc:
-            # Refused or unreachable: nothing reached the provider. A connection
-            # reset after the request was written is the exception.
-            unknown = "RemoteDisconnected" in str(exc) or "reset" in str(exc).lower()
+            unknown = not _never_connected(exc)
             raise GatewayError(f"connection error: {type(exc).__name__}", unknown) from exc
         except requests.Timeout as exc:
             unknown = not isinstance(exc, requests.ConnectTimeout)
@@ -140,9 +138,19 @@ def _int(value) -> int | None:
         return None
 
 
-def money(cost: str | None) -> Decimal | None:
-    """Return the amount of a cost such as "XOF 25.0000", or None."""
-    try:
-        return Decimal((cost or "").split()[-1])
-    except (IndexError, InvalidOperation):
-        return None
+def _never_connected(exc: BaseException) -> bool:
+    """Tell whether a connection error happened before any byte could reach the provider.
+
+    Refused, unreachable or unresolvable: safe to resend. Anything else (a reset,
+    a broken pipe, a closed connection) may have come after the request left.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ConnectionRefusedError | socket.gaierror):
+            return True
+        if type(exc).__name__ in ("NewConnectionError", "NameResolutionError"):
+            return True
+        inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        exc = exc.__cause__ or exc.__context__ or inner or getattr(exc, "reason", None)
+    return False

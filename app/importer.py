@@ -25,6 +25,11 @@ class Report:
 
 def check_row(row: dict, languages: set[str]) -> tuple[dict | None, str | None]:
     """Return (clean values, None) for a good row, or (None, the reason) for a bad one."""
+    cells = [value for value in row.values() if isinstance(value, str)]
+    if any("\x00" in cell for cell in cells):
+        return None, "a cell contains a NUL character"
+    if any("\ufffd" in cell for cell in cells):
+        return None, "not UTF-8 text (save the file as CSV UTF-8)"
     phone = normalize(row.get("phone") or "")
     if phone is None:
         return None, f"phone {row.get('phone')!r} is not a phone number"
@@ -45,15 +50,34 @@ def check_row(row: dict, languages: set[str]) -> tuple[dict | None, str | None]:
     return values, None
 
 
+def text_lines(binary):
+    """Decode a CSV file line by line; bytes that are not UTF-8 become U+FFFD.
+
+    The row holding them is then refused on its own, and the others are kept.
+    """
+    for number, raw in enumerate(binary):
+        yield raw.decode("utf-8-sig" if number == 0 else "utf-8", errors="replace")
+
+
 def import_csv(db: Session, lines, languages: set[str]) -> Report:
     """Upsert contacts from CSV lines by phone; empty cells leave fields as they were."""
     report = Report()
     reader = csv.DictReader(lines)
+    try:
+        _import_rows(db, reader, languages, report)
+    except csv.Error as exc:
+        report.errors.append(f"line {reader.line_num}: unreadable CSV ({exc}); stopped here")
+    db.commit()
+    return report
+
+
+def _import_rows(db: Session, reader: csv.DictReader, languages: set[str], report: Report):
+    """Check and upsert each row, collecting problems in report."""
     header = [h.strip().lower() for h in reader.fieldnames or []]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         report.errors.append(f"line 1: missing column(s): {', '.join(missing)}")
-        return report
+        return
     reader.fieldnames = header
     seen: dict[str, int] = {}
     for row in reader:
@@ -76,5 +100,3 @@ def import_csv(db: Session, lines, languages: set[str]) -> Report:
                 if value is not None and (name != "role" or (row.get("role") or "").strip()):
                     setattr(contact, name, value)
             report.updated += 1
-    db.commit()
-    return report

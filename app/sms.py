@@ -37,6 +37,9 @@ def delivery_report():
     form = read_form(DELIVERY_FIELDS, required=("id", "status"))
     if not form["id"].strip() or not form["status"].strip():
         abort(400, "id and status must be set")
+    if len(form["id"]) > 64 or len(form["status"]) > 32:
+        abort(400, "id must be at most 64 characters and status at most 32")
+    form["networkCode"] = form["networkCode"][:16]
     form["phoneNumber"] = contacts.normalize(form["phoneNumber"]) or ""
     try:
         outcome = delivery.record(get_db(), form, utcnow())
@@ -53,8 +56,9 @@ def inbound():
     """Store an incoming SMS once, then answer its keyword."""
     form = read_form(INBOUND_FIELDS, required=("from", "id", "text"))
     phone = contacts.normalize(form["from"])
-    if phone is None or not form["id"].strip():
-        abort(400, "from must be a phone number and id must be set")
+    if phone is None or not form["id"].strip() or len(form["id"]) > 64:
+        abort(400, "from must be a phone number and id must be set (64 characters at most)")
+    meaning = keyword(form["text"])
     db = get_db()
     db.add(
         InboundMessage(
@@ -65,7 +69,7 @@ def inbound():
             link_id=form["linkId"][:64] or None,
             network_code=form["networkCode"][:16] or None,
             date=form["date"][:40] or None,
-            keyword=keyword(form["text"]),
+            keyword=meaning,
         )
     )
     try:
@@ -73,8 +77,11 @@ def inbound():
     except IntegrityError:  # the provider retried: already handled
         db.rollback()
         return _ok()
+    except SQLAlchemyError:
+        current_app.logger.exception("could not store an inbound SMS")
+        abort(503)  # the provider retries
     try:
-        answer(db, phone, keyword(form["text"]), form["id"])
+        answer(db, phone, meaning, form["id"])
         db.commit()
     except SQLAlchemyError:
         current_app.logger.exception("could not handle an inbound SMS")

@@ -40,7 +40,10 @@ def _authenticate():
 @bp.post("/ussd")
 def hop():
     """Answer one USSD hop with a CON or END screen."""
-    form = read_form(HOP_FIELDS, required=("sessionId", "serviceCode", "phoneNumber", "text"))
+    # A hop's text only ever reaches Redis, and each field is checked below.
+    form = read_form(
+        HOP_FIELDS, required=("sessionId", "serviceCode", "phoneNumber", "text"), stored=False
+    )
     if not SESSION_ID.match(form["sessionId"]):
         abort(400, "sessionId is not a valid session id")
     if not SERVICE_CODE.match(form["serviceCode"]):

@@ -46,11 +46,15 @@ def create_app(test_config=None):
     # runs as a single process (threads are fine): another would not know them.
     app.extensions["ussd_calls"] = Calls()
     app.extensions["sms_store"] = SmsStore()
-    app.extensions["sms_tariff"] = Tariff.parse(app.config["SANDBOX_SMS_PART_COST"])
     faults = app.config["SANDBOX_FAULTS"]
-    app.extensions["sms_start_faults"] = Faults.parse(
-        json.loads(faults) if isinstance(faults, str) else faults
-    )
+    try:
+        app.extensions["sms_tariff"] = Tariff.parse(app.config["SANDBOX_SMS_PART_COST"])
+        app.extensions["sms_start_faults"] = Faults.parse(
+            json.loads(faults) if isinstance(faults, str) else faults
+        )
+    except ValueError as exc:  # FaultError and JSON errors are ValueErrors too
+        # One clear line for whoever set the variable, not a traceback.
+        raise SystemExit(f"sandbox: cannot start: {exc}") from None
     app.extensions["sms_faults"] = Injector(app.extensions["sms_start_faults"])
     app.extensions["sms_courier"] = Courier(
         retries=app.config["SANDBOX_DLR_RETRIES"], backoff=app.config["SANDBOX_DLR_BACKOFF_S"]

@@ -120,10 +120,13 @@ def _rate(raw: dict, name: str) -> float:
     return float(value)
 
 
+MAX_COUNT = 600_000  # ten minutes of latency is already far past any client's patience
+
+
 def _count(raw: dict, name: str) -> int:
     value = raw.get(name, 0)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise FaultError(f"{name} must be a whole number, 0 or more")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise FaultError(f"{name} must be a whole number from 0 to {MAX_COUNT}")
     return value
 
 
@@ -138,7 +141,7 @@ def _recipient_status(value) -> dict:
     if not isinstance(value, dict):
         raise FaultError("recipient_status must map numbers to status codes")
     for number, code in value.items():
-        if isinstance(code, bool) or code not in RECIPIENT_STATUSES:
+        if not isinstance(code, int) or isinstance(code, bool) or code not in RECIPIENT_STATUSES:
             known = ", ".join(map(str, RECIPIENT_STATUSES))
             raise FaultError(f"recipient_status for {number}: {code!r} is not one of {known}")
     return dict(value)

@@ -568,3 +568,14 @@ def test_a_repeating_campaign_comes_back_with_new_keys(app, db):
     campaigns.expand(db, campaign.id, app.config)
     keys = sorted(m.key for m in db.scalars(select(Message)))
     assert keys == [f"campaign:{campaign.id}.1:{phone(1)}", f"campaign:{campaign.id}:{phone(1)}"]
+
+
+def test_finish_cancels_rows_queued_by_an_expansion_that_raced_a_cancel(app, db):
+    add_contacts(db, 3)
+    campaign = new(db)
+    campaigns.expand(db, campaign.id, app.config)
+    db.execute(update(Campaign).where(Campaign.id == campaign.id).values(status="cancelled"))
+    db.commit()
+    campaigns.finish(db, NOW)
+    assert {m.status for m in rows(db, campaign.id)} == {"cancelled"}
+    assert {m.reason for m in rows(db, campaign.id)} == {"campaign cancelled"}

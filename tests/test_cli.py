@@ -10,6 +10,8 @@ from app.db import make_engine
 from app.migrate import SCRIPTS
 from app.models import Contact
 
+from .conftest import Runner
+
 
 def test_db_upgrade_creates_the_schema(tmp_path, monkeypatch, redis_url):
     url = f"sqlite:///{tmp_path / 'new.db'}"
@@ -156,3 +158,23 @@ def test_campaign_lifecycle_commands(app, runner):
     assert runner.invoke(["campaign", "cancel", "1"]).output == "campaign 1 is cancelled\n"
     missing = runner.invoke(["campaign", "show", "9"])
     assert missing.exit_code == 1 and "no campaign 9" in missing.output
+
+
+@pytest.mark.parametrize("budget", ["NaN", "-5", "0", "1e30", "lots"])
+def test_campaign_budget_must_be_a_sane_amount(runner, budget):
+    args = ["campaign", "create", "--name", "X", "--message", "Y", "--budget", budget, "--yes"]
+    result = runner.invoke(args)
+    assert result.exit_code == 2
+    assert "budget must be" in result.output
+
+
+def test_campaign_create_with_redis_down_says_so_once(make_app):
+    from app.models import Campaign
+
+    app = make_app(REDIS_URL="redis://127.0.0.1:1/0")
+    seed_agents(app)
+    result = Runner(app).invoke(["campaign", "create", "--name", "X", "--message", "Y", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "Redis did not answer" in result.output and "do not create it again" in result.output
+    with app.extensions["db"]() as db:
+        assert db.query(Campaign).count() == 1

@@ -253,3 +253,12 @@ def test_report_without_phone_is_not_adopted(db):
     key = sent(db, 1, None, status="unknown")
     assert delivery.record(db, report("ATXid_lost", "Success", phone=""), NOW) == "unknown id"
     assert load(db, key).status == "unknown"
+
+
+def test_sweep_applies_a_report_that_was_stored_before_its_message_was_known(db):
+    assert delivery.record(db, report("ATXid_race", "Success"), NOW) == "unknown id"
+    key = sent(db, "R9", "ATXid_race")  # the sender committed after the report came
+    assert load(db, key).status == "sent"
+    assert delivery.sweep(db, NOW) == 1
+    assert load(db, key).status == "delivered"
+    assert delivery.sweep(db, NOW) == 0  # nothing left waiting

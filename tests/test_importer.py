@@ -240,3 +240,28 @@ def test_cli_import_missing_file(runner, tmp_path):
     result = runner.invoke(["contacts", "import", str(tmp_path / "absent.csv")])
     assert result.exit_code == 2
     assert "absent.csv" in result.output
+
+
+def test_cli_import_keeps_good_rows_of_a_file_that_is_not_all_utf8(app, runner, tmp_path):
+    path = tmp_path / "latin1.csv"
+    header = b"phone,name,role,region,cercle,commune,language\n"
+    path.write_bytes(header + b"+22370000001,Awa,agent,,,,fr\n+22370000002,Tra\xe9,agent,,,,fr\n")
+    result = runner.invoke(["contacts", "import", str(path)])
+    assert result.exit_code == 1
+    assert "line 3: not UTF-8 text (save the file as CSV UTF-8)" in result.output
+    assert "1 added, 0 updated, 1 rejected" in result.output
+
+
+def test_cli_import_refuses_nul_and_giant_cells(app, runner, tmp_path):
+    path = tmp_path / "odd.csv"
+    giant = "x" * 200_000
+    path.write_text(
+        "phone,name,role,region,cercle,commune,language\n"
+        "+22370000001,A\x00wa,agent,,,,fr\n"
+        f"+22370000002,{giant},agent,,,,fr\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(["contacts", "import", str(path)])
+    assert result.exit_code == 1
+    assert "line 2: a cell contains a NUL character" in result.output
+    assert "unreadable CSV" in result.output and "Traceback" not in result.output

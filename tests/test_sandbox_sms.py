@@ -780,5 +780,7 @@ def test_config_from_environment(monkeypatch, env, expected):
     ],
 )
 def test_bad_config_stops_the_start(config):
-    with pytest.raises(ValueError):
+    with pytest.raises(SystemExit) as stopped:
         create_app(config)
+    message = str(stopped.value)
+    assert message.startswith("sandbox: cannot start: ") and "\n" not in message

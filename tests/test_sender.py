@@ -183,3 +183,69 @@ def test_claims_never_overlap(sms_app, sandbox):
         second = sender_for(sms_app, db).claim(datetime.now(UTC), 30)
     assert len(first) == 30 and len(second) == 20
     assert not {m.id for m in first} & {m.id for m in second}
+
+
+def campaign_row(db, status="sending", rate=None) -> int:
+    now = datetime.now(UTC)
+    campaign = Campaign(name="c", messages="{}", audience="{}", start_at=now, status=status,
+                        created_at=now, rate=rate)  # fmt: skip
+    db.add(campaign)
+    db.commit()
+    return campaign.id
+
+
+def test_a_lease_that_ran_out_is_not_sent_twice(sms_app, sandbox):
+    """Worker A is slow; its lease expires and B sends the rows; A must not send them too."""
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        queue(sms_app, db, 20)
+        slow = sender_for(sms_app, db)
+        stale = slow.claim(datetime.now(UTC), 20)
+        later = datetime.now(UTC) + timedelta(seconds=sms_app.config["SMS_LEASE_S"] + 1)
+        outbox.reap(db, later, 6)  # the lease is over: the rows are free again
+        sender_for(sms_app, db).run()
+        tally = slow.send(stale)
+    assert tally.sent == 0
+    assert Counter(m["to"] for m in sandbox.messages()).most_common(1)[0][1] == 1
+    assert len(sandbox.messages()) == 20
+
+
+def test_stop_and_cancel_after_the_claim_are_honoured(sms_app, sandbox):
+    from app.models import Contact
+
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        live = campaign_row(db)
+        stopped = campaign_row(db)
+        phones = queue(sms_app, db, 3, kind="campaign", text="Campagne", campaign_id=live)
+        for n, phone in enumerate(phones[:2]):
+            outbox.add(db, "campaign", f"other-{n}", phone, "Autre", campaign_id=stopped)
+        db.add(Contact(phone=phones[0], role="community", created_at=datetime.now(UTC)))
+        db.commit()
+        sender = sender_for(sms_app, db)
+        claimed = sender.claim(datetime.now(UTC), 10)
+        db.get(Campaign, stopped).status = "cancelled"
+        db.scalars(select(Contact)).one().opted_out_at = datetime.now(UTC)  # texted STOP
+        db.commit()
+        sender.send(claimed)
+        reasons = {(m.phone, m.body): m.reason for m in db.scalars(select(Message))}
+    assert sorted(m["to"] for m in sandbox.messages()) == phones[1:]
+    assert reasons[(phones[0], "Campagne")] == "opted out"
+    assert reasons[(phones[1], "Autre")] == "campaign cancelled"
+    assert reasons[(phones[0], "Autre")] == "opted out"  # both apply; opting out comes first
+
+
+def test_a_slow_campaign_does_not_hold_up_an_alert(sms_app, sandbox):
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        slow = campaign_row(db, rate=2)
+        queue(sms_app, db, 10, kind="campaign", text="Lent", campaign_id=slow)
+        outbox.add(db, "alert", "A1", "+22379999999", "Alerte", urgent=True)
+        db.commit()
+        sender = sender_for(sms_app, db)
+        sender.campaign_throttle = lambda campaign_id: Throttle(
+            sms_app.extensions["redis"], sms_app.config["REDIS_PREFIX"] + "slow", 2
+        )
+        sender.send(sender.claim(datetime.now(UTC), 20))
+        waiting = list(db.scalars(select(Message).where(Message.status == "queued")))
+    bodies = Counter(m["message"] for m in sandbox.messages())
+    assert bodies["Alerte"] == 1 and bodies["Lent"] == 2  # the campaign's rate: 2 now
+    # The rest went back to the queue for later, without spending an attempt.
+    assert len(waiting) == 8 and all(m.attempts == 0 for m in waiting)

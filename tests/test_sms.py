@@ -147,3 +147,29 @@ def test_callbacks_need_the_token(make_app):
     form = {"id": "x", "status": "Success"}
     assert client.post("/sms/delivery", data=form).status_code == 403
     assert client.post("/sms/delivery?token=tok", data=form).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "line"),
+    [
+        ("/sms/delivery", {"id": "x" * 65, "status": "Success"}, "id must be at most 64"),
+        ("/sms/delivery", {"id": "x", "status": "S" * 33}, "id must be at most 64"),
+        ("/sms/delivery", {"id": "x\x00", "status": "Success"}, "field id contains a NUL"),
+        ("/sms/inbound", {"from": PHONE, "id": "i" * 65, "text": "x"}, "from must be a phone"),
+        ("/sms/inbound", {"from": PHONE, "id": "1", "text": "a\x00b"}, "field text contains a NUL"),
+    ],
+)
+def test_oversized_or_nul_callback_fields_get_400(client, path, form, line):
+    response = client.post(path, data=form)
+    assert response.status_code == 400
+    assert response.get_data(as_text=True).startswith(line)
+
+
+@pytest.mark.parametrize("count", ["²", "9" * 500, "-1", "abc"])
+def test_odd_retry_counts_are_ignored(app, client, count):
+    form = {"id": "ATXid_9", "status": "Success", "phoneNumber": PHONE, "retryCount": count}
+    assert client.post("/sms/delivery", data=form).status_code == 200
+    from app.models import DeliveryReport
+
+    with app.extensions["db"]() as db:
+        assert db.query(DeliveryReport).one().retry_count is None

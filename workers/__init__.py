@@ -6,8 +6,9 @@ import time
 from flask import Flask
 from rq import Queue, Worker
 
-# Urgent work (case alerts) is taken before routine work, and bulk campaign
-# batches last, whatever order they were queued in.
+# Dispatch, ticks and expansions run on "default"; the outbox itself orders
+# urgent rows first. "urgent" and "bulk" are listened to so that later jobs
+# (case escalations, exports) can jump or yield the line without a redeploy.
 QUEUES = ("urgent", "default", "bulk")
 
 

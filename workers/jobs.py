@@ -3,7 +3,7 @@
 from flask import current_app
 from rq import Queue
 
-from app import campaigns, outbox
+from app import campaigns, delivery, outbox
 from app.models import Campaign, utcnow
 from app.notify import enqueue, job_id
 from app.sender import Sender
@@ -68,9 +68,15 @@ def tick() -> dict:
     now = utcnow()
     with app.extensions["db"]() as db:
         reaped = outbox.reap(db, now, app.config["SMS_MAX_ATTEMPTS"], app.config["SMS_RECONCILE_S"])
+        delivery.sweep(db, now)
         starting = campaigns.due(db, now)
     for campaign_id in starting:
-        expand_campaign(campaign_id)
+        try:
+            expand_campaign(campaign_id)
+        except Exception:  # one broken campaign must not stop every other message
+            app.logger.exception("campaign %s could not be expanded", campaign_id)
+            with app.extensions["db"]() as db:
+                campaigns.stop(db, campaign_id, "expansion failed: see the worker log")
     result = dispatch()
     return {"reaped": reaped, "started": starting, **result}
 
