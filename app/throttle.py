@@ -5,8 +5,8 @@ import time
 from redis import Redis
 
 # Refill by elapsed time on the Redis clock, so workers on different machines
-# agree; return 0 when n tokens were taken, else milliseconds to wait.
-_TAKE = """
+# agree. Each script then takes tokens and saves the bucket.
+_REFILL = """
 local rate, burst, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -14,32 +14,35 @@ local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(state[1]) or burst
 local ts = tonumber(state[2]) or now
 tokens = math.min(burst, tokens + (now - ts) * rate / 1000)
+"""
+_SAVE = """
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
+redis.call('PEXPIRE', KEYS[1], 60000)
+"""
+# All n tokens or none: return 0 when taken, else milliseconds to wait.
+_TAKE = (
+    _REFILL
+    + """
 local wait = 0
 if tokens >= n then
   tokens = tokens - n
 else
   wait = math.ceil((n - tokens) * 1000 / rate)
 end
-redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
-redis.call('PEXPIRE', KEYS[1], 60000)
-return wait
 """
-
-
-# Take as many of n tokens as the bucket holds now; return how many were taken.
-_TAKE_SOME = """
-local rate, burst, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1]) or burst
-local ts = tonumber(state[2]) or now
-tokens = math.min(burst, tokens + (now - ts) * rate / 1000)
+    + _SAVE
+    + "return wait"
+)
+# As many of n tokens as the bucket holds now; return how many were taken.
+_TAKE_SOME = (
+    _REFILL
+    + """
 local taken = math.min(n, math.floor(tokens))
-redis.call('HSET', KEYS[1], 'tokens', tokens - taken, 'ts', now)
-redis.call('PEXPIRE', KEYS[1], 60000)
-return taken
+tokens = tokens - taken
 """
+    + _SAVE
+    + "return taken"
+)
 
 
 class Throttle:
