@@ -7,7 +7,10 @@ import yaml
 
 from flows import FLOW, Catalog, check, overflows
 from flows.catalog import FALLBACK
+from flows.course import Course
 from flows.gsm import outside
+
+from .course import CourseError, load_course
 
 # Copy the web layer shows outside any journey.
 APP_KEYS = ("error.unexpected", "error.unavailable", "lang.name")
@@ -70,10 +73,19 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
     if not (root / FALLBACK).is_dir():
         raise ContentError(f"{root}: no {FALLBACK}/ folder")
     texts, problems, warnings = {}, [], []
+    courses = {}
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         texts[folder.name], found, noted = read_language(folder)
         problems.extend(found)
         warnings.extend(noted)
+        try:
+            courses[folder.name], course_texts = load_course(folder / "course")
+        except CourseError as exc:
+            problems.extend(str(exc).splitlines())
+            continue
+        clash = sorted(set(course_texts) & set(texts[folder.name]))
+        problems.extend(f"{folder.name}: course key {key!r} is also a screen key" for key in clash)
+        texts[folder.name].update(course_texts)
     base = texts[FALLBACK]
     for lang, table in texts.items():
         if lang == FALLBACK:
@@ -89,7 +101,8 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
         problems.append(f"{FALLBACK}: missing 'lang.name'")
     if problems:
         raise ContentError("\n".join(problems))
-    catalog = Catalog(texts, {lang: table.get("lang.name", lang) for lang, table in texts.items()})
+    names = {lang: table.get("lang.name", lang) for lang, table in texts.items()}
+    catalog = Catalog(texts, names, courses.get(FALLBACK) or Course())
     problems = check(FLOW, catalog, APP_KEYS)
     if problems:
         raise ContentError("\n".join(problems))

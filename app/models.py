@@ -189,3 +189,41 @@ class InboundMessage(Base):
     date: Mapped[str | None] = mapped_column(String(40))
     keyword: Mapped[str | None] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ModuleProgress(Base):
+    """Where a learner stands in one module: position, attempt, scores."""
+
+    __tablename__ = "module_progress"
+    __table_args__ = (UniqueConstraint("contact_id", "module", name="uq_progress_contact_module"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    module: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(12), default="started")  # started, passed, failed
+    position: Mapped[str] = mapped_column(String(32), default="")  # the screen last shown
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    score: Mapped[int | None] = mapped_column(Integer)  # correct answers, last finished attempt
+    best_score: Mapped[int | None] = mapped_column(Integer)
+    questions: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class QuizAnswer(Base):
+    """One answer to one quiz question, in one attempt; the first per attempt counts."""
+
+    __tablename__ = "quiz_answers"
+    __table_args__ = (
+        UniqueConstraint("contact_id", "question", "attempt", name="uq_answer_attempt"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    module: Mapped[str] = mapped_column(String(16))
+    question: Mapped[str] = mapped_column(String(32))
+    attempt: Mapped[int] = mapped_column(Integer)  # 0 is the pre-test
+    choice: Mapped[int] = mapped_column(Integer)
+    correct: Mapped[bool] = mapped_column(Boolean)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

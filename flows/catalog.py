@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from string import Template
 
+from .course import Course
+
 FALLBACK = "fr"
 
 
@@ -16,6 +18,7 @@ class Catalog:
 
     texts: Mapping[str, Mapping[str, str]]
     names: Mapping[str, str] = field(default_factory=dict)
+    course: Course = field(default_factory=Course)  # the structure; its copy is in texts
 
     @property
     def languages(self) -> tuple[str, ...]:

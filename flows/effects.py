@@ -15,3 +15,11 @@ class SetName:
     """Remember the name an agent wants on their certificates."""
 
     name: str
+
+
+@dataclass(frozen=True)
+class SetData:
+    """Keep a value in the session for later screens (the engine applies it)."""
+
+    key: str
+    value: object

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .catalog import Catalog
-from .effects import SetLanguage
+from .effects import SetData, SetLanguage
 from .render import PREFIX, Page, compose, paginate
 
 NEXT, BACK, HOME = "99", "0", "00"
@@ -32,6 +32,7 @@ class Option:
     to: str
     effects: tuple = ()
     text: str | None = None  # a label already in the caller's words (a language name)
+    params: tuple = ()  # (name, value) pairs for the label's placeholders
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,12 @@ def _enter(flow, state: dict, target: str, ctx: Mapping, effects: list) -> dict:
         return {**state, **{k: snap[k] for k in ("node", "page", "back", "data")}}
     if state["node"] is not None:
         state["back"] = (state["back"] + [[state["node"], state["page"]]])[-MAX_BACK:]
+    # Effects on the session itself apply before routing: a route may read them.
+    for effect in effects:
+        if isinstance(effect, SetLanguage):
+            state["lang"] = effect.lang
+        elif isinstance(effect, SetData):
+            state["data"][effect.key] = effect.value
     for _ in range(len(flow)):
         node = flow[target]
         if not isinstance(node, Route):
@@ -187,9 +194,6 @@ def _enter(flow, state: dict, target: str, ctx: Mapping, effects: list) -> dict:
         state["back"] = state["back"][: behind.index(target)]
     if target == MENU:
         state["back"] = []
-    for effect in effects:
-        if isinstance(effect, SetLanguage):
-            state["lang"] = effect.lang
     state.update(node=target, page=0)
     return state
 
@@ -198,17 +202,12 @@ def layout(node: Node, state: Mapping, ctx: Mapping, catalog: Catalog, limit: in
     """Lay a node out in pages for the session's language."""
     lang = state["lang"] or ctx.get("lang") or "fr"
     params = dict(node.params(state["data"], ctx)) if node.params else {}
-    for name, value in params.items():
-        if isinstance(value, Copy):
-            params[name] = catalog.get(value.key, lang)
+    params = _resolve(params, catalog, lang)
     text = catalog.get(node.text, lang, **params)
     options = node.options if isinstance(node, Menu) else ()
     if callable(options):
         options = options(state["data"], ctx)
-    lines = [
-        f"{n}. {opt.text or catalog.get(opt.label, lang, **params)}"
-        for n, opt in enumerate(options, 1)
-    ]
+    lines = [f"{n}. {_label(opt, params, catalog, lang)}" for n, opt in enumerate(options, 1)]
     nav = {
         key: f"{code}.{catalog.get('nav.' + key, lang)}"
         for key, code in (("next", NEXT), ("back", BACK), ("home", HOME))
@@ -222,6 +221,19 @@ def layout(node: Node, state: Mapping, ctx: Mapping, catalog: Catalog, limit: in
     paged = _nav_line(nav, True, True, can_home)
     pages = paginate(text, lines, room - len(last) - (1 if last else 0), room - len(paged) - 1)
     return Screen(pages, tuple(options), nav, tuple(lines))
+
+
+def _label(option: Option, params: dict, catalog: Catalog, lang: str) -> str:
+    """Return an option's label in lang, with the screen's and its own parameters."""
+    if option.text:
+        return option.text
+    own = _resolve(dict(option.params), catalog, lang)
+    return catalog.get(option.label, lang, **{**params, **own})
+
+
+def _resolve(params: dict, catalog: Catalog, lang: str) -> dict:
+    """Replace Copy values by the copy they name."""
+    return {k: catalog.get(v.key, lang) if isinstance(v, Copy) else v for k, v in params.items()}
 
 
 def _nav_line(nav: Mapping[str, str], more: bool, back: bool, home: bool) -> str:

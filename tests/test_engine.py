@@ -435,3 +435,35 @@ def test_step_is_pure(inputs, ctx, text):
     assert state == state_before
     assert ctx == ctx_before
     assert json.loads(json.dumps(first.state)) == first.state  # storable as it is
+
+
+def test_set_data_is_applied_before_routing_and_option_params_fill_labels():
+    """A state effect reaches the route it leads to; an option's own params fill its label."""
+    from flows.catalog import Catalog as Cat
+    from flows.effects import SetData
+    from flows.engine import Copy
+
+    texts = {**CATALOG.texts["fr"], "pick.line": "$title ($score)", "pick.t": "Titre", "x": "X",
+             "seen.text": "Vu : $seen"}  # fmt: skip
+    catalog = Cat({"fr": texts}, CATALOG.names)
+    flow = {
+        **FLOW,
+        "menu": Menu(
+            "menu.title",
+            (
+                Option(
+                    "pick.line",
+                    "route",
+                    (SetData("seen", "oui"),),
+                    params=(("title", Copy("pick.t")), ("score", "4/5")),
+                ),
+            ),  # fmt: skip
+        ),
+        "route": Route(lambda data, ctx: "seen" if data.get("seen") == "oui" else "menu"),
+        "seen": Menu("seen.text", params=lambda data, ctx: {"seen": data["seen"]}),
+    }
+    first = step(flow, None, None, CTX, catalog, LIMIT)
+    assert "1. Titre (4/5)" in first.reply
+    second = step(flow, first.state, "1", CTX, catalog, LIMIT)
+    assert second.state["node"] == "seen" and second.state["data"]["seen"] == "oui"
+    assert second.reply.startswith("CON Vu : oui")
