@@ -35,6 +35,8 @@ DEFAULTS: dict[str, str] = {
     "SMS_UNREACHABLE_AFTER": "5",
     "SMS_TICK_S": "10",
     "CAMPAIGN_PAUSE_FAILURE_RATE": "0.5",
+    "TRAINING_PASS_MARK": "80",
+    "TRAINING_RETAKE_COOLDOWN_S": "600",
     "TZ": "Africa/Bamako",
     "CONTENT_DIR": str(ROOT / "content"),
     "REDIS_PREFIX": "kalan:",
@@ -51,7 +53,10 @@ INTEGERS = (
     "SMS_RECONCILE_S",
     "SMS_UNREACHABLE_AFTER",
     "SMS_TICK_S",
+    "TRAINING_PASS_MARK",
+    "TRAINING_RETAKE_COOLDOWN_S",
 )
+MAY_BE_ZERO = ("TRAINING_RETAKE_COOLDOWN_S",)  # no cool-down at all is a valid choice
 PART_COST = re.compile(r"^([A-Z]{3}) (\d+(\.\d+)?)$")
 REQUIRED_IN_PRODUCTION = (
     "REDIS_URL",
@@ -97,8 +102,10 @@ def validate(config: dict) -> dict:
             config[name] = int(config[name])
         except (TypeError, ValueError):
             raise ConfigError(f"{name} must be a whole number, not {config[name]!r}") from None
-        if config[name] <= 0:
+        if config[name] < 0 or (config[name] == 0 and name not in MAY_BE_ZERO):
             raise ConfigError(f"{name} must be positive, not {config[name]}")
+    if config["TRAINING_PASS_MARK"] > 100:
+        raise ConfigError("TRAINING_PASS_MARK is a percentage: 100 at most")
     if config["USSD_MAX_CHARS"] < 80:
         raise ConfigError("USSD_MAX_CHARS must be at least 80: smaller screens cannot hold a menu")
     if not config["REDIS_URL"].startswith(("redis://", "rediss://", "unix://")):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from flows import FLOW, Catalog, check, overflows
+from flows import Catalog, build, check, overflows, training
 from flows.catalog import FALLBACK
 from flows.course import Course
 from flows.gsm import outside
@@ -103,7 +103,7 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
         raise ContentError("\n".join(problems))
     names = {lang: table.get("lang.name", lang) for lang, table in texts.items()}
     catalog = Catalog(texts, names, courses.get(FALLBACK) or Course())
-    problems = check(FLOW, catalog, APP_KEYS)
+    problems = check(build(catalog.course), catalog, APP_KEYS)
     if problems:
         raise ContentError("\n".join(problems))
     return catalog, warnings
@@ -112,7 +112,8 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
 def oversized(catalog: Catalog, limit: int, code: str) -> list[str]:
     """List the screens whose copy cannot be shown whole within limit characters."""
     ends = ("error.unexpected", "error.unavailable")
-    return overflows(FLOW, catalog, sample_context(catalog, code), limit, ends)
+    flow, samples = build(catalog.course), training.samples(catalog.course)
+    return overflows(flow, catalog, sample_context(catalog, code), limit, ends, samples)
 
 
 def sample_context(catalog: Catalog, code: str) -> dict:
@@ -124,8 +125,10 @@ def sample_context(catalog: Catalog, code: str) -> dict:
         "languages": tuple(catalog.names.items()),
         "profile": {
             "name": "N" * 40,
-            "role": "community",
+            "role": "agent",  # agents see every module
             "organisation": "O" * 40,
             "lang": FALLBACK,
         },
+        "training": {},
+        "now": "2026-01-01T00:00:00+00:00",
     }

@@ -9,11 +9,11 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 import flows
-from flows.effects import SetLanguage, SetName
+from flows.effects import SetData, SetLanguage, SetName
 from flows.engine import CLEAR, SAVE, Step
 from flows.render import Page, compose
 
-from . import contacts, events
+from . import contacts, events, training
 from .callbacks import check_token, read_form
 from .db import get_db
 from .models import utcnow
@@ -98,9 +98,11 @@ def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, s
     fresh_profile = None
     if profile is None or profile.get("seen") != _today():
         # At most once a day per phone: the cached profile spares the database.
-        profile = fresh_profile = contacts.profile(
-            contacts.touch(get_db(), phone, utcnow()), _today()
-        )
+        contact = contacts.touch(get_db(), phone, utcnow())
+        profile = fresh_profile = {
+            **contacts.profile(contact, _today()),
+            "training": training.standing(get_db(), contact.id),
+        }
     ctx = _context(phone, profile, resume_point)
     app = current_app
     result = flows.step(
@@ -149,7 +151,7 @@ def derive_input(consumed: str, text: str, mode: str) -> tuple[str | None, str]:
 
 def apply_effects(effects, phone: str) -> dict:
     """Carry out a step's effects; return what changed in the caller's profile."""
-    changes = {}
+    changes, contact = {}, None
     for effect in effects:
         if isinstance(effect, SetLanguage):
             contacts.update_contact(get_db(), phone, language=effect.lang)
@@ -157,8 +159,14 @@ def apply_effects(effects, phone: str) -> dict:
         elif isinstance(effect, SetName):
             contacts.update_contact(get_db(), phone, name=effect.name)
             changes["name"] = effect.name
-        else:
+        elif isinstance(effect, training.EFFECTS):
+            contact = contacts.touch(get_db(), phone, utcnow()) if contact is None else contact
+            training.apply(get_db(), contact, effect, utcnow())
+        elif not isinstance(effect, SetData):  # SetData is the engine's own
             raise TypeError(f"no handler for effect {effect!r}")
+    if contact is not None:
+        get_db().commit()
+        changes["training"] = training.standing(get_db(), contact.id)
     return changes
 
 
@@ -183,6 +191,9 @@ def _context(phone: str, profile: dict, resume: dict | None) -> dict:
         "profile": profile,
         "resume": resume,
         "languages": tuple(catalog.names.items()),
+        "training": profile.get("training") or {},
+        "now": utcnow().isoformat(),
+        "pass_mark": current_app.config["TRAINING_PASS_MARK"],
     }
 
 

@@ -2,13 +2,20 @@
 
 from collections.abc import Mapping
 
-from . import main
+from . import main, training
 from .catalog import Catalog
+from .course import Course
 from .engine import ENGINE_KEYS, Ask, End, Menu, Node, Route, Step, layout, new_state, render, step
 
-__all__ = ["FLOW", "Catalog", "End", "Step", "check", "screens", "step"]
+__all__ = ["FLOW", "Catalog", "End", "Step", "build", "check", "screens", "step"]
 
-FLOW: Mapping[str, Node] = {**main.NODES}
+
+def build(course: Course) -> Mapping[str, Node]:
+    """Return the whole journey: the main menu and the training built from the course."""
+    return {**main.NODES, **training.nodes(course)}
+
+
+FLOW: Mapping[str, Node] = build(Course())  # the journey before any course is loaded
 
 
 def check(flow: Mapping[str, Node], catalog: Catalog, required: tuple[str, ...] = ()) -> list[str]:
@@ -45,12 +52,19 @@ def screens(flow: Mapping[str, Node], catalog: Catalog, ctx: Mapping, limit: int
 
 
 def overflows(
-    flow: Mapping[str, Node], catalog: Catalog, ctx: Mapping, limit: int, ends: tuple = ()
+    flow: Mapping[str, Node],
+    catalog: Catalog,
+    ctx: Mapping,
+    limit: int,
+    ends: tuple = (),
+    samples: Mapping[str, list] | None = None,
 ) -> list[str]:
     """List the copy that cannot be shown whole, even with paging.
 
-    ends names copy shown alone on a last screen, outside any journey.
+    ends names copy shown alone on a last screen, outside any journey;
+    samples gives, per node, the session data its screens need.
     """
+    samples = samples or {}
     problems = []
     room = limit - len("CON ")
     for lang in catalog.languages:
@@ -60,13 +74,17 @@ def overflows(
         for node_id, node in flow.items():
             if isinstance(node, Route):
                 continue
-            state = {**new_state(lang), "node": node_id, "back": [["menu", 0]]}
-            screen = layout(node, state, ctx, catalog, limit)
-            if isinstance(node, End) and len(screen.pages[0].text) > room:
-                problems.append(f"{lang}: end screen {node_id!r} is over {room} characters")
-            # A page that has a next page carries the longest navigation line.
-            nav = " ".join(screen.nav.values())
-            for line in screen.lines:
-                if len(line) + 1 + len(nav) > room:
-                    problems.append(f"{lang}: option {line[:30]!r} of {node_id!r} is too long")
+            for data in samples.get(node_id, [{}]):
+                state = {**new_state(lang), "node": node_id, "back": [["menu", 0]], "data": data}
+                screen = layout(node, state, ctx, catalog, limit)
+                if isinstance(node, End) and len(screen.pages[0].text) > room:
+                    problems.append(f"{lang}: end screen {node_id!r} is over {room} characters")
+                # A page that has a next page carries the longest navigation line.
+                nav = " ".join(screen.nav.values())
+                for line in screen.lines:
+                    if len(line) + 1 + len(nav) > room:
+                        problems.append(f"{lang}: option {line[:30]!r} of {node_id!r} is too long")
+                if node_id.endswith((".q", ".fb")) and len(screen.pages) > 1:
+                    # A question must show with all its options at once.
+                    problems.append(f"{lang}: screen {node_id!r} does not fit on one page")
     return sorted(set(problems))

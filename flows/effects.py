@@ -23,3 +23,32 @@ class SetData:
 
     key: str
     value: object
+
+
+@dataclass(frozen=True)
+class SaveProgress:
+    """Remember the screen a learner reached in a module."""
+
+    module: str
+    position: str
+
+
+@dataclass(frozen=True)
+class RecordAnswer:
+    """Keep one quiz answer; only the first answer per question and attempt counts."""
+
+    module: str
+    question: str
+    attempt: int
+    choice: int
+    correct: bool
+
+
+@dataclass(frozen=True)
+class FinishModule:
+    """Close a quiz attempt with its score; the web layer decides pass or fail."""
+
+    module: str
+    attempt: int
+    score: int
+    total: int

@@ -83,7 +83,6 @@ NODES = {
         checkpoint=CLEAR,
     ),
     "bye": End("menu.bye"),
-    "training": Menu("soon.training", checkpoint=CLEAR),
     "report": Menu("soon.report", checkpoint=CLEAR),
     "track": Menu("soon.track", checkpoint=CLEAR),
     "account": Menu(

@@ -66,7 +66,7 @@ def test_flow_has_no_broken_links():
     ("inputs", "node", "prefix"),
     [
         ((), MENU, MENU_SCREEN),
-        (("1",), "training", "CON Formation des agents : bientot disponible."),
+        (("1",), "training", "CON Formation\n1. Continuer\n2. Les modules"),
         (("2",), "report", "CON Signaler une situation : bientot disponible."),
         (("3",), "track", "CON Suivre un signalement : bientot disponible.\n" + NAV),
         (("4",), "account", ACCOUNT),

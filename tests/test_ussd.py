@@ -42,7 +42,7 @@ def test_contact_is_created_in_e164(app, client):
 @pytest.mark.parametrize(
     ("inputs", "expected"),
     [
-        (("1", "1"), "CON Formation des agents : bientot disponible"),
+        (("1", "1"), "CON Formation\n1. Continuer\n2. Les modules\n3. Mes résultats"),
         (("1", "2"), "CON Signaler une situation : bientot disponible"),
         (("1", "3"), "CON Suivre un signalement : bientot disponible"),
         (("1", "4"), "CON Mon compte / Aide"),
@@ -319,7 +319,7 @@ def test_latest_only_gateway_repeating_a_key(client):
     caller = Dial(client, phone="+22370000321")
     caller()
     assert caller.post("1").startswith(MENU)  # language
-    assert caller.post("1").startswith("CON Formation des agents")  # the same key again
+    assert caller.post("1").startswith("CON Formation\n1. Continuer")  # the same key again
     assert caller.post("0").startswith(MENU)
     assert caller.post("4").startswith("CON Mon compte")
     assert caller.post("4").startswith("CON Kalan se lit")

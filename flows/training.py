@@ -1,0 +1,258 @@
+"""The training journey, built from the course: lessons, quiz with feedback, score.
+
+ctx["training"] maps each module id to the learner's standing:
+{"status": "new" | "started" | "passed" | "failed", "position": "l3" | "q" | "",
+ "attempt": int, "best": int | None, "answered": {question id: correct},
+ "missed": [question ids], "retake_at": ISO time or None}, and ctx["now"] is
+the current time as ISO text (the web layer reads the clock, not the flow).
+"""
+
+from collections.abc import Mapping
+
+from .course import Course, Module
+from .effects import FinishModule, RecordAnswer, SaveProgress, SetData
+from .engine import CLEAR, Copy, Menu, Option, Route
+
+HOME = "training"
+
+
+def _standing(ctx: Mapping, module_id: str) -> Mapping:
+    return (ctx.get("training") or {}).get(module_id) or {"status": "new", "attempt": 0}
+
+
+def allowed(course: Course, ctx: Mapping) -> list[Module]:
+    """Return the modules this caller may take: agents all, others the awareness ones."""
+    agent = (ctx.get("profile") or {}).get("role") == "agent"
+    return [m for m in course.modules if agent or m.audience == "all"]
+
+
+def quiz_start(module: Module, ctx: Mapping) -> dict:
+    """Return a fresh quiz state: missed questions first, then the rest."""
+    standing = _standing(ctx, module.id)
+    missed = [q.id for q in module.quiz if q.id in standing.get("missed", ())]
+    order = missed + [q.id for q in module.quiz if q.id not in missed]
+    attempt = standing.get("attempt", 0)
+    if standing.get("status") in ("new", "passed", "failed") or not attempt:
+        attempt += 1  # a new attempt; "started" resumes the current one
+    answered = (standing.get("answered") or {}) if standing.get("status") == "started" else {}
+    done = [q for q in order if q in answered]
+    rest = [q for q in order if q not in answered]
+    right = sum(1 for q in done if answered[q])
+    return {"module": module.id, "order": done + rest, "i": len(done), "right": right,
+            "attempt": attempt}  # fmt: skip
+
+
+def nodes(course: Course) -> dict:
+    """Build every training screen for the course."""
+    flow = {
+        HOME: Menu(
+            "training.title",
+            (
+                Option("training.continue", "t.continue"),
+                Option("training.modules_opt", "t.modules"),
+                Option("training.results_opt", "t.results"),
+                Option("training.help_opt", "t.help"),
+            ),
+            checkpoint=CLEAR,
+        ),
+        "t.continue": Route(lambda data, ctx: _continue(course, ctx)),
+        "t.modules": Menu(
+            "training.modules", lambda d, ctx: _module_list(course, ctx), checkpoint=CLEAR
+        ),
+        "t.results": Menu(
+            "training.results", params=lambda d, ctx: _results(course, ctx), checkpoint=CLEAR
+        ),
+        "t.help": Menu("training.help", checkpoint=CLEAR),
+        "t.empty": Menu("training.empty", checkpoint=CLEAR),
+    }
+    for module in course.modules:
+        flow.update(_module_nodes(module))
+    return flow
+
+
+def _continue(course: Course, ctx: Mapping) -> str:
+    """Go to the first module not yet passed, or to the results."""
+    for module in allowed(course, ctx):
+        if _standing(ctx, module.id).get("status") != "passed":
+            return f"t.{module.id}"
+    return "t.results" if course.modules else "t.empty"
+
+
+def _module_list(course: Course, ctx: Mapping) -> tuple[Option, ...]:
+    options = []
+    for module in allowed(course, ctx):
+        standing = _standing(ctx, module.id)
+        status = standing.get("status", "new")
+        score = f"{standing.get('best') or 0}/{len(module.quiz)}"
+        label = f"training.line_{status}"
+        params = (("title", Copy(f"course.{module.id}.title")), ("score", score))
+        options.append(Option(label, f"t.{module.id}", params=params))
+    return tuple(options)
+
+
+def _results(course: Course, ctx: Mapping) -> dict:
+    mine = allowed(course, ctx)
+    passed = [m for m in mine if _standing(ctx, m.id).get("status") == "passed"]
+    right = sum(_standing(ctx, m.id).get("best") or 0 for m in passed)
+    asked = sum(len(m.quiz) for m in passed)
+    return {
+        "passed": len(passed),
+        "total": len(mine),
+        "percent": round(100 * right / asked) if asked else 0,
+    }
+
+
+def _module_nodes(module: Module) -> dict:
+    """Build one module's screens: entry, lessons, question, feedback, score, summary."""
+    m, last = module.id, module.lessons
+
+    def enter(data, ctx) -> str:
+        standing = _standing(ctx, m)
+        position = standing.get("position") or ""
+        if standing.get("status") in ("passed", "failed"):
+            return f"t.{m}.done"
+        if standing.get("status") == "started" and position.startswith("l"):
+            return f"t.{m}.{position}"
+        if standing.get("status") == "started" and position == "q":
+            return f"t.{m}.resume_quiz"
+        return f"t.{m}.l1"
+
+    flow = {f"t.{m}": Route(enter)}
+    for n in range(1, last + 1):
+        if n < last:
+            options = (Option("training.next", f"t.{m}.l{n + 1}", (SaveProgress(m, f"l{n + 1}"),)),)
+        else:
+            options = lambda d, ctx: (  # noqa: E731 - built per caller: the quiz order varies
+                Option(
+                    "training.to_quiz",
+                    f"t.{m}.q",
+                    (SaveProgress(m, "q"), SetData("quiz", quiz_start(module, ctx))),
+                ),
+            )
+        flow[f"t.{m}.l{n}"] = Menu(f"course.{m}.l{n}", options)
+    flow[f"t.{m}.resume_quiz"] = Menu(
+        "training.resume_quiz",
+        lambda d, ctx: (
+            Option("training.next", f"t.{m}.q", (SetData("quiz", quiz_start(module, ctx)),)),
+        ),
+    )
+    flow[f"t.{m}.q"] = Menu(
+        "training.question", lambda d, ctx: _answers(module, d), params=_question
+    )
+    flow[f"t.{m}.fb"] = Menu(
+        "training.feedback", lambda d, ctx: _after_feedback(module, d), params=_feedback
+    )
+    flow[f"t.{m}.score"] = Menu(
+        "training.score",
+        (Option("training.back_home", HOME),),
+        params=lambda d, ctx: _score(module, d, ctx),
+        checkpoint=CLEAR,
+    )
+    flow[f"t.{m}.done"] = Menu(
+        "training.done",
+        lambda d, ctx: _done_options(module, ctx),
+        params=lambda d, ctx: _summary(module, ctx),
+        checkpoint=CLEAR,
+    )
+    flow[f"t.{m}.wait"] = Menu(
+        "training.wait",
+        params=lambda d, ctx: {"minutes": _minutes_left(module, ctx)},
+        checkpoint=CLEAR,
+    )
+    return flow
+
+
+def _current(data: Mapping) -> tuple[dict, str]:
+    quiz = data["quiz"]
+    return quiz, quiz["order"][min(quiz["i"], len(quiz["order"]) - 1)]
+
+
+def _question(data: Mapping, ctx: Mapping) -> dict:
+    quiz, qid = _current(data)
+    return {"n": quiz["i"] + 1, "total": len(quiz["order"]), "question": Copy(f"course.{qid}.q")}
+
+
+def _answers(module: Module, data: Mapping) -> tuple[Option, ...]:
+    quiz, qid = _current(data)
+    question = next(q for q in module.quiz if q.id == qid)
+    options = []
+    for k, answer in enumerate(question.answers, 1):
+        after = {**quiz, "last": [qid, k, answer.correct], "right": quiz["right"] + answer.correct}
+        effects = (
+            RecordAnswer(module.id, qid, quiz["attempt"], k, answer.correct),
+            SetData("quiz", after),
+        )
+        options.append(Option(f"course.{qid}.o{k}", f"t.{module.id}.fb", effects))
+    return tuple(options)
+
+
+def _feedback(data: Mapping, ctx: Mapping) -> dict:
+    qid, k, _ = data["quiz"]["last"]
+    return {"feedback": Copy(f"course.{qid}.f{k}")}  # each one opens with Oui. or Non.
+
+
+def _after_feedback(module: Module, data: Mapping) -> tuple[Option, ...]:
+    quiz = data["quiz"]
+    following = {**quiz, "i": quiz["i"] + 1}
+    if following["i"] < len(quiz["order"]):
+        return (Option("training.next", f"t.{module.id}.q", (SetData("quiz", following),)),)
+    finish = FinishModule(module.id, quiz["attempt"], quiz["right"], len(quiz["order"]))
+    return (
+        Option("training.see_score", f"t.{module.id}.score", (finish, SetData("quiz", following))),
+    )
+
+
+def _score(module: Module, data: Mapping, ctx: Mapping) -> dict:
+    quiz = data.get("quiz") or {"right": 0, "order": module.quiz}
+    passed = quiz["right"] * 100 >= ctx.get("pass_mark", 80) * len(quiz["order"])
+    return {
+        "score": quiz["right"],
+        "total": len(quiz["order"]),
+        "result": Copy("training.passed" if passed else "training.failed"),
+        "takeaway": Copy(f"course.{module.id}.takeaway"),
+    }
+
+
+def _summary(module: Module, ctx: Mapping) -> dict:
+    standing = _standing(ctx, module.id)
+    passed = standing.get("status") == "passed"
+    return {
+        "title": Copy(f"course.{module.id}.title"),
+        "result": Copy("training.passed" if passed else "training.failed"),
+        "best": standing.get("best") or 0,
+        "total": len(module.quiz),
+    }
+
+
+def _minutes_left(module: Module, ctx: Mapping) -> int:
+    retake_at = _standing(ctx, module.id).get("retake_at") or ""
+    if not retake_at or retake_at <= ctx.get("now", ""):
+        return 0
+    from datetime import datetime  # parsing text, not reading a clock
+
+    delta = datetime.fromisoformat(retake_at) - datetime.fromisoformat(ctx["now"])
+    return max(1, int(delta.total_seconds() // 60) + 1)
+
+
+def _done_options(module: Module, ctx: Mapping) -> tuple[Option, ...]:
+    m = module.id
+    if _minutes_left(module, ctx):
+        retake = Option("training.retake", f"t.{m}.wait")
+    else:
+        retake = Option("training.retake", f"t.{m}.q", (SetData("quiz", quiz_start(module, ctx)),))
+    return (Option("training.review", f"t.{m}.l1"), retake)
+
+
+def samples(course: Course) -> dict[str, list[dict]]:
+    """Return session data that shows every variant of the quiz screens, for checks."""
+    found: dict[str, list[dict]] = {}
+    for module in course.modules:
+        for question in module.quiz:
+            quiz = {"module": module.id, "order": [question.id], "i": 0, "right": 0, "attempt": 1}
+            found.setdefault(f"t.{module.id}.q", []).append({"quiz": quiz})
+            for k in range(1, len(question.answers) + 1):
+                last = {**quiz, "last": [question.id, k, k == question.right]}
+                found.setdefault(f"t.{module.id}.fb", []).append({"quiz": last})
+        full = {"order": [q.id for q in module.quiz], "right": len(module.quiz)}
+        found[f"t.{module.id}.score"] = [{"quiz": full}]
+    return found

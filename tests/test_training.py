@@ -1,0 +1,185 @@
+"""The training journey over the webhook: lessons, quiz, score, resume and retakes."""
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from app.models import Contact, Message, ModuleProgress, QuizAnswer, utcnow
+
+from .conftest import Dial
+
+AGENT = "+22370000401"
+
+
+@pytest.fixture
+def agent(app):
+    """An imported agent who has already chosen French."""
+    with app.extensions["db"]() as db:
+        db.add(Contact(phone=AGENT, role="agent", organisation="RMCR", language="fr",
+                       name="Awa", created_at=utcnow()))  # fmt: skip
+        db.commit()
+    return AGENT
+
+
+def course(app):
+    return app.extensions["catalog"].course
+
+
+def open_module(caller: Dial, number: int = 1) -> str:
+    """Go from the main menu to a module's first screen."""
+    caller("1", "2")
+    return caller(str(number))
+
+
+def read_lessons(caller: Dial, module) -> str:
+    """Page through every lesson; return the quiz's first question."""
+    for _ in range(module.lessons):
+        reply = caller("1")
+    return reply
+
+
+def answer_all(caller: Dial, app, module, right=True, count=None) -> str:
+    """Answer count questions (all by default), rightly or not; return the last screen."""
+    reply = ""
+    for _ in range(len(module.quiz) if count is None else count):
+        qid = current_question(app, caller)
+        question = course(app).question(qid)
+        choice = question.right if right else (question.right % len(question.answers)) + 1
+        caller(str(choice))  # the feedback screen
+        reply = caller("1")  # next question, or the score
+    return reply
+
+
+def current_question(app, caller: Dial) -> str:
+    redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
+    session = json.loads(redis.get(f"{prefix}session:{caller.session_id}"))
+    quiz = session["state"]["data"]["quiz"]
+    return quiz["order"][quiz["i"]]
+
+
+def progress(app, phone=AGENT) -> ModuleProgress | None:
+    with app.extensions["db"]() as db:
+        contact = db.scalars(select(Contact).where(Contact.phone == phone)).one()
+        return db.scalars(
+            select(ModuleProgress).where(ModuleProgress.contact_id == contact.id)
+        ).first()
+
+
+def numbered_lines(caller: Dial, first: str) -> list[str]:
+    """Collect the numbered options of a screen across its pages."""
+    lines, reply = [], first
+    while True:
+        lines += [line for line in reply[4:].split("\n") if line[:1].isdigit() and ". " in line]
+        if "99.Suite" not in reply:
+            return [line for line in lines if not line.startswith("99.")]
+        reply = caller("99")
+
+
+def test_an_agent_sees_every_module_and_a_community_member_the_awareness_ones(app, client, agent):
+    agents = Dial(client, phone=agent)
+    agents()
+    listing = agents("1", "2")
+    assert listing.startswith("CON Choisissez un module :\n1. ")
+    assert len(numbered_lines(agents, listing)) == len(course(app).modules)
+    everyone = Dial(client, phone="+22376000401")
+    everyone("1")  # language
+    awareness = [m for m in course(app).modules if m.audience == "all"]
+    assert len(numbered_lines(everyone, everyone("1", "2"))) == len(awareness)
+
+
+def test_module_one_end_to_end_with_feedback_score_and_sms(app, client, agent):
+    module = course(app).modules[0]
+    caller = Dial(client, phone=agent)
+    caller()
+    first = open_module(caller)
+    assert first.startswith("CON " + app.extensions["catalog"].get(f"course.{module.id}.l1")[:30])
+    question = read_lessons(caller, module)
+    assert question.startswith(f"CON Q1/{len(module.quiz)} ")
+    qid = current_question(app, caller)
+    feedback = caller(str(course(app).question(qid).right))
+    assert feedback.startswith("CON Oui")
+    caller("1")
+    score = answer_all(caller, app, module, count=len(module.quiz) - 1)
+    assert f"Score : {len(module.quiz)}/{len(module.quiz)}. Module réussi !" in score
+    row = progress(app)
+    assert (row.status, row.best_score, row.attempt) == ("passed", len(module.quiz), 1)
+    with app.extensions["db"]() as db:
+        assert db.query(QuizAnswer).count() == len(module.quiz)
+        sms = db.scalars(select(Message).where(Message.kind == "module")).one()
+    assert sms.phone == AGENT and f"score {len(module.quiz)}/{len(module.quiz)}" in sms.body
+
+
+def test_resume_mid_lesson_and_mid_quiz_at_the_exact_screen(app, client, agent):
+    module = course(app).modules[0]
+    caller = Dial(client, phone=agent)
+    caller()
+    open_module(caller)
+    third = caller("1", "1")  # lesson 3
+    caller.drop()
+    caller()  # "Reprendre ?"
+    assert caller("1") == third
+    for _ in range(module.lessons - 2):
+        caller("1")
+    qid = current_question(app, caller)
+    caller(str(course(app).question(qid).right), "1")  # answered q1, now on q2
+    second = caller.post("*".join(caller.inputs))  # the screen shown now
+    caller.drop()
+    assert caller().startswith("CON Vous n'aviez pas terminé.")
+    assert caller("1") == second
+    assert progress(app).position == "q"
+
+
+def test_continue_rebuilds_the_quiz_from_the_database(app, client, agent):
+    """With the Redis resume point gone, Continuer still finds the quiz where it was."""
+    module = course(app).modules[0]
+    caller = Dial(client, phone=agent)
+    caller()
+    open_module(caller)
+    read_lessons(caller, module)
+    qid = current_question(app, caller)
+    caller(str(course(app).question(qid).right), "1")
+    caller.drop()
+    redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
+    redis.delete(f"{prefix}resume:{AGENT}", f"{prefix}profile:{AGENT}")
+    caller()
+    assert caller("1", "1").startswith("CON Votre quiz est en cours.")
+    assert caller("1").startswith(f"CON Q2/{len(module.quiz)} ")
+
+
+def test_failing_then_retaking_with_the_missed_questions_first(make_app, client):
+    app = make_app(TRAINING_RETAKE_COOLDOWN_S=0)
+    client = app.test_client()
+    with app.extensions["db"]() as db:
+        db.add(Contact(phone=AGENT, role="agent", language="fr", created_at=utcnow()))
+        db.commit()
+    module = course(app).modules[0]
+    caller = Dial(client, phone=AGENT)
+    caller()
+    open_module(caller)
+    read_lessons(caller, module)
+    score = answer_all(caller, app, module, right=False)
+    assert "Score : 0/" in score and "Pas encore réussi." in score
+    assert progress(app).status == "failed"
+    caller.drop()
+    caller()
+    summary = open_module(caller)
+    assert "Pas encore réussi. Meilleur score : 0/" in summary
+    caller("2")  # Refaire le quiz
+    assert current_question(app, caller) == module.quiz[0].id  # all were missed: in order
+    answer_all(caller, app, module)
+    row = progress(app)
+    assert (row.status, row.attempt, row.best_score) == ("passed", 2, len(module.quiz))
+
+
+def test_a_retake_waits_for_the_cool_down(app, client, agent):
+    module = course(app).modules[0]
+    caller = Dial(client, phone=agent)
+    caller()
+    open_module(caller)
+    read_lessons(caller, module)
+    answer_all(caller, app, module, right=False)
+    caller.drop()
+    caller()
+    open_module(caller)
+    assert caller("2").startswith("CON Vous pourrez refaire le quiz dans 10 min.")
