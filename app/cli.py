@@ -342,6 +342,29 @@ for _action in ("pause", "resume", "cancel"):
     _campaign_action(_action)
 
 
+@main.group()
+def certificate():
+    """Check training certificates."""
+
+
+@certificate.command("verify")
+@click.argument("code")
+@with_appcontext
+def certificate_verify(code):
+    """Show who holds the certificate CODE, since when, and with what score."""
+    from .training import verify
+
+    with current_app.extensions["db"]() as session:
+        found = verify(session, code)
+    if found is None:
+        click.echo(f"no certificate {code.strip().upper()!r}", err=True)
+        sys.exit(1)
+    click.echo(f"certificate {found['code']}: valid")
+    click.echo(f"holder: {found['name'] or '-'} ({found['phone']}), {found['organisation'] or '-'}")
+    click.echo(f"issued: {found['issued_at']:%Y-%m-%d %H:%M %Z}")
+    click.echo(f"score: {found['score']}/{found['questions']} over {found['modules']} modules")
+
+
 @main.command("dial", with_appcontext=False)
 @click.argument("phone")
 @click.option(

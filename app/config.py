@@ -37,6 +37,8 @@ DEFAULTS: dict[str, str] = {
     "CAMPAIGN_PAUSE_FAILURE_RATE": "0.5",
     "TRAINING_PASS_MARK": "80",
     "TRAINING_RETAKE_COOLDOWN_S": "600",
+    "TRAINING_REMINDER_DAYS": "3",
+    "TRAINING_REMINDERS_MAX": "3",
     "TZ": "Africa/Bamako",
     "CONTENT_DIR": str(ROOT / "content"),
     "REDIS_PREFIX": "kalan:",
@@ -55,6 +57,8 @@ INTEGERS = (
     "SMS_TICK_S",
     "TRAINING_PASS_MARK",
     "TRAINING_RETAKE_COOLDOWN_S",
+    "TRAINING_REMINDER_DAYS",
+    "TRAINING_REMINDERS_MAX",
 )
 MAY_BE_ZERO = ("TRAINING_RETAKE_COOLDOWN_S",)  # no cool-down at all is a valid choice
 PART_COST = re.compile(r"^([A-Z]{3}) (\d+(\.\d+)?)$")

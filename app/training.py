@@ -1,5 +1,7 @@
 """Training progress in SQL: what the journey's effects save, and what a session needs."""
 
+import re
+import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -10,7 +12,7 @@ from sqlalchemy.orm import Session
 from flows.effects import FinishModule, RecordAnswer, SaveProgress
 
 from . import outbox
-from .models import Contact, ModuleProgress, QuizAnswer, utcnow
+from .models import Certificate, Contact, ModuleProgress, QuizAnswer, utcnow
 
 EFFECTS = (SaveProgress, RecordAnswer, FinishModule)
 
@@ -106,3 +108,101 @@ def finish(db: Session, contact: Contact, row: ModuleProgress, effect, now: date
         takeaway=catalog.get(f"course.{effect.module}.takeaway", lang),
     )
     outbox.add(db, "module", f"{effect.module}.{effect.attempt}", contact.phone, text)
+    if row.status == "passed" and contact.role == "agent":
+        db.flush()
+        certify(db, contact, now)
+
+
+# Letters and digits that cannot be misread for one another on a small screen.
+CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
+CODE_LENGTH = 8
+
+
+def certify(db: Session, contact: Contact, now: datetime) -> Certificate | None:
+    """Issue the agent's certificate once every module is passed, and queue its SMS."""
+    course = current_app.extensions["catalog"].course
+    rows = {
+        r.module: r
+        for r in db.scalars(select(ModuleProgress).where(ModuleProgress.contact_id == contact.id))
+    }
+    if not course.modules or any(
+        rows.get(m.id) is None or rows[m.id].status != "passed" for m in course.modules
+    ):
+        return None
+    existing = db.scalars(select(Certificate).where(Certificate.contact_id == contact.id)).first()
+    if existing:
+        return existing
+    certificate = Certificate(
+        contact_id=contact.id,
+        code="".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH)),
+        modules=len(course.modules),
+        score=sum(rows[m.id].best_score or 0 for m in course.modules),
+        questions=sum(len(m.quiz) for m in course.modules),
+        issued_at=now,
+    )
+    db.add(certificate)
+    catalog = current_app.extensions["catalog"]
+    text = catalog.get(
+        "sms.certificate",
+        contact.language or "fr",
+        name=contact.name or "",
+        modules=certificate.modules,
+        code=certificate.code,
+    )
+    outbox.add(db, "certificate", contact.id, contact.phone, re.sub(r" {2,}", " ", text))
+    return certificate
+
+
+def verify(db: Session, code: str) -> dict | None:
+    """Return who holds the certificate with this code, when, and with what score."""
+    code = code.strip().upper()
+    found = db.execute(
+        select(Certificate, Contact)
+        .join(Contact, Contact.id == Certificate.contact_id)
+        .where(Certificate.code == code)
+    ).first()
+    if found is None:
+        return None
+    certificate, contact = found
+    return {
+        "code": certificate.code,
+        "name": contact.name,
+        "phone": contact.phone,
+        "organisation": contact.organisation,
+        "issued_at": certificate.issued_at,
+        "score": certificate.score,
+        "questions": certificate.questions,
+        "modules": certificate.modules,
+    }
+
+
+def remind(db: Session, now: datetime) -> int:
+    """Queue a reminder to agents idle in an unfinished module; return how many."""
+    config = current_app.config
+    idle = now - timedelta(days=config["TRAINING_REMINDER_DAYS"])
+    catalog = current_app.extensions["catalog"]
+    due = db.execute(
+        select(ModuleProgress, Contact)
+        .join(Contact, Contact.id == ModuleProgress.contact_id)
+        .where(
+            Contact.role == "agent",
+            ModuleProgress.status == "started",
+            ModuleProgress.updated_at < idle,
+            ModuleProgress.reminders < config["TRAINING_REMINDERS_MAX"],
+            (ModuleProgress.reminded_at.is_(None)) | (ModuleProgress.reminded_at < idle),
+        )
+    ).all()
+    for row, contact in due:
+        lang = contact.language or "fr"
+        text = catalog.get(
+            "sms.reminder",
+            lang,
+            title=catalog.get(f"course.{row.module}.title", lang),
+            code=config["USSD_CODE"],
+        )
+        row.reminders += 1
+        row.reminded_at = now
+        # The window and opt-outs apply: a reminder is a bulk kind.
+        outbox.add(db, "reminder", f"{row.module}.{row.reminders}", contact.phone, text)
+    db.commit()
+    return len(due)

@@ -183,3 +183,71 @@ def test_a_retake_waits_for_the_cool_down(app, client, agent):
     caller()
     open_module(caller)
     assert caller("2").startswith("CON Vous pourrez refaire le quiz dans 10 min.")
+
+
+def pass_every_module(app, client, phone=AGENT) -> Dial:
+    caller = Dial(client, phone=phone)
+    caller()
+    for number, module in enumerate(course(app).modules, 1):
+        caller.drop()
+        caller()
+        open_module(caller, number)
+        read_lessons(caller, module)
+        answer_all(caller, app, module)
+    return caller
+
+
+def test_passing_every_module_yields_a_certificate_that_verifies(app, client, agent, runner):
+    pass_every_module(app, client)
+    with app.extensions["db"]() as db:
+        sms = db.scalars(select(Message).where(Message.kind == "certificate")).one()
+        modules = db.scalars(select(Message).where(Message.kind == "module")).all()
+    assert len(modules) == len(course(app).modules)
+    code = sms.body.split("Votre certificat : ")[1][:8]
+    assert sms.body.startswith("Kalan : bravo Awa ! Vous avez réussi les 8 modules")
+    result = runner.invoke(["certificate", "verify", code.lower()])
+    assert result.exit_code == 0, result.output
+    total = sum(len(m.quiz) for m in course(app).modules)
+    assert f"certificate {code}: valid" in result.output
+    assert f"score: {total}/{total} over 8 modules" in result.output
+    assert "Awa (+22370000401), RMCR" in result.output
+    wrong = runner.invoke(["certificate", "verify", "NOPE1234"])
+    assert wrong.exit_code == 1 and "no certificate 'NOPE1234'" in wrong.output
+
+
+def test_a_community_member_gets_no_certificate(app, client):
+    with app.extensions["db"]() as db:
+        db.add(Contact(phone="+22376000402", role="community", language="fr", created_at=utcnow()))
+        db.commit()
+    caller = Dial(client, phone="+22376000402")
+    caller()
+    module = course(app).modules[0]  # an awareness module
+    open_module(caller)
+    read_lessons(caller, module)
+    answer_all(caller, app, module)
+    with app.extensions["db"]() as db:
+        kinds = {m.kind for m in db.scalars(select(Message))}
+    assert kinds == {"module"}
+
+
+def test_reminders_after_idle_days_at_most_three(app, client, agent):
+    from datetime import timedelta
+
+    from app import training
+
+    module = course(app).modules[0]
+    caller = Dial(client, phone=agent)
+    caller()
+    open_module(caller)
+    caller("1")  # lesson 2: the module is started
+    later = utcnow() + timedelta(days=3, minutes=1)
+    with app.app_context(), app.extensions["db"]() as db:
+        assert training.remind(db, later) == 1
+        assert training.remind(db, later) == 0  # not twice for the same idle spell
+        for n in (2, 3, 4):
+            training.remind(db, later + timedelta(days=3 * (n - 1), minutes=n))
+        reminders = db.scalars(select(Message).where(Message.kind == "reminder")).all()
+    assert len(reminders) == 3
+    title = app.extensions["catalog"].get(f"course.{module.id}.title")
+    expected = f"Kalan : le module {title} vous attend. Composez le *123# pour reprendre"
+    assert reminders[0].body.startswith(expected)
