@@ -343,6 +343,39 @@ for _action in ("pause", "resume", "cancel"):
 
 
 @main.group()
+def training():
+    """Follow the training."""
+
+
+@training.command("report")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder for the two CSV files.")  # fmt: skip
+@with_appcontext
+def training_report(out: Path):
+    """Print learners and questions, and write them as CSV."""
+    from . import report
+
+    catalog = current_app.extensions["catalog"]
+    with current_app.extensions["db"]() as session:
+        people = report.learners(session, catalog.course)
+        items = report.questions(session, catalog.course, catalog)
+    click.echo(f"{'phone':<14}{'name':<20}{'started':>8}{'passed':>7}{'tries':>6}{'score':>7}"
+               f"{'min':>5}{'gain':>6}")  # fmt: skip
+    for p in people:
+        click.echo(f"{p['phone']:<14}{p['name'][:19]:<20}{p['started']:>8}{p['passed']:>7}"
+                   f"{p['attempts']:>6}{str(p['score_percent']) + '%':>7}{p['minutes']:>5}"
+                   f"{str(p['gain']):>6}")  # fmt: skip
+    click.echo(f"\n{'question':<10}{'answered':>9}{'first try':>10}  most chosen wrong answer")
+    for q in items:
+        rate = f"{q['first_try_percent']}%" if q["answered"] else "-"
+        click.echo(f"{q['question']:<10}{q['answered']:>9}{rate:>10}  {q['top_wrong']}")
+    out.mkdir(parents=True, exist_ok=True)
+    report.write_csv(out / "training-learners.csv", people)
+    report.write_csv(out / "training-questions.csv", items)
+    click.echo(f"\nwritten: {out / 'training-learners.csv'}, {out / 'training-questions.csv'}")
+
+
+@main.group()
 def certificate():
     """Check training certificates."""
 

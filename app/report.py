@@ -1,0 +1,103 @@
+"""Training measurement: per learner and per question, for the CLI and the console."""
+
+import csv
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from flows.course import Course
+
+from .models import Contact, ModuleProgress, QuizAnswer
+
+PRE, POST = 0, 1000  # attempt numbers of the pre-test and the post-test answers
+
+
+def learners(db: Session, course: Course) -> list[dict]:
+    """One row per learner: modules started and passed, attempts, scores, time, gain."""
+    rows = db.execute(
+        select(ModuleProgress, Contact).join(Contact, Contact.id == ModuleProgress.contact_id)
+    ).all()
+    by_contact: dict[int, dict] = {}
+    for progress, contact in rows:
+        entry = by_contact.setdefault(
+            contact.id,
+            {"phone": contact.phone, "name": contact.name or "", "role": contact.role,
+             "organisation": contact.organisation or "", "started": 0, "passed": 0,
+             "attempts": 0, "right": 0, "asked": 0, "minutes": 0.0},
+        )  # fmt: skip
+        entry["started"] += 1
+        entry["passed"] += progress.status == "passed"
+        entry["attempts"] += progress.attempt
+        if progress.best_score is not None and progress.questions:
+            entry["right"] += progress.best_score
+            entry["asked"] += progress.questions
+        entry["minutes"] += (progress.updated_at - progress.started_at).total_seconds() / 60
+    gains = _gains(db, course)
+    result = []
+    for contact_id, entry in sorted(by_contact.items()):
+        right, asked = entry.pop("right"), entry.pop("asked")
+        entry["score_percent"] = round(100 * right / asked) if asked else ""
+        entry["minutes"] = round(entry["minutes"])
+        entry["gain"] = gains.get(contact_id, "")
+        result.append(entry)
+    return result
+
+
+def _gains(db: Session, course: Course) -> dict[int, int]:
+    """Return each learner's post-test minus pre-test score, in percentage points."""
+    items = set(course.pretest)
+    if not items:
+        return {}
+    scores: dict[int, dict[int, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    answers = db.execute(
+        select(QuizAnswer.contact_id, QuizAnswer.attempt, QuizAnswer.correct).where(
+            QuizAnswer.attempt.in_((PRE, POST)), QuizAnswer.question.in_(items)
+        )
+    )
+    for contact_id, attempt, correct in answers:
+        scores[contact_id][attempt].append(correct)
+    return {
+        contact_id: round(100 * (sum(s[POST]) - sum(s[PRE])) / len(items))
+        for contact_id, s in scores.items()
+        if len(s[PRE]) == len(items) and len(s[POST]) == len(items)
+    }
+
+
+def questions(db: Session, course: Course, catalog) -> list[dict]:
+    """One row per question: first-attempt success and the wrong answer chosen most."""
+    answers = db.execute(
+        select(QuizAnswer.question, QuizAnswer.choice, QuizAnswer.correct).where(
+            QuizAnswer.attempt == 1
+        )
+    ).all()
+    by_question: dict[str, list] = defaultdict(list)
+    for question, choice, correct in answers:
+        by_question[question].append((choice, correct))
+    result = []
+    for module in course.modules:
+        for question in module.quiz:
+            given = by_question.get(question.id, [])
+            wrong = Counter(choice for choice, correct in given if not correct)
+            top = wrong.most_common(1)
+            rate = round(100 * sum(c for _, c in given) / len(given)) if given else ""
+            result.append({
+                "module": module.id,
+                "question": question.id,
+                "answered": len(given),
+                "first_try_percent": rate,
+                "top_wrong": catalog.get(f"course.{question.id}.o{top[0][0]}") if top else "",
+                "top_wrong_count": top[0][1] if top else 0,
+            })  # fmt: skip
+    return result
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """Write rows (dicts with the same keys) to a CSV file, header first."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        if not rows:
+            return  # an empty file: nothing to report yet
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
