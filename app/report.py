@@ -8,10 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flows.course import Course
+from flows.training import POST, PRE
 
 from .models import Contact, ModuleProgress, QuizAnswer
-
-PRE, POST = 0, 1000  # attempt numbers of the pre-test and the post-test answers
 
 
 def learners(db: Session, course: Course) -> list[dict]:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from flows.effects import FinishModule, RecordAnswer, SaveProgress
+from flows.training import POST, PRE, PRETEST
 
 from . import outbox
 from .models import Certificate, Contact, ModuleProgress, QuizAnswer, utcnow
@@ -67,6 +68,9 @@ def _progress(db: Session, contact_id: int, module: str) -> ModuleProgress:
 
 def apply(db: Session, contact: Contact, effect, now: datetime) -> None:
     """Save one training effect at once, in the caller's transaction."""
+    if effect.module == PRETEST:  # the pre/post-test: answers only, no progress
+        _answer(db, contact, effect, now)
+        return
     row = _progress(db, contact.id, effect.module)
     row.updated_at = now
     if isinstance(effect, SaveProgress):
@@ -77,17 +81,38 @@ def apply(db: Session, contact: Contact, effect, now: datetime) -> None:
         if row.status != "passed":
             row.status = "started"
         row.attempt, row.position = effect.attempt, "q"
-        db.flush()
-        try:
-            with db.begin_nested():  # the first answer per attempt counts; a resent one is ignored
-                db.add(QuizAnswer(contact_id=contact.id, module=effect.module,
-                                  question=effect.question, attempt=effect.attempt,
-                                  choice=effect.choice, correct=effect.correct,
-                                  answered_at=now))  # fmt: skip
-        except IntegrityError:
-            pass
+        _answer(db, contact, effect, now)
     elif isinstance(effect, FinishModule):
         finish(db, contact, row, effect, now)
+
+
+def _answer(db: Session, contact: Contact, effect: RecordAnswer, now: datetime) -> None:
+    """Keep an answer; the first per question and attempt counts, a resent one is ignored."""
+    db.flush()
+    try:
+        with db.begin_nested():
+            db.add(QuizAnswer(contact_id=contact.id, module=effect.module, question=effect.question,
+                              attempt=effect.attempt, choice=effect.choice,
+                              correct=effect.correct, answered_at=now))  # fmt: skip
+    except IntegrityError:
+        pass
+
+
+def tests(db: Session, contact_id: int) -> dict:
+    """Return whether the learner took the pre-test and the post-test, and the pre score."""
+    rows = db.execute(
+        select(QuizAnswer.attempt, QuizAnswer.correct).where(
+            QuizAnswer.contact_id == contact_id, QuizAnswer.module == PRETEST
+        )
+    ).all()
+    items = len(current_app.extensions["catalog"].course.pretest)
+    pre = [c for a, c in rows if a == PRE]
+    post = [c for a, c in rows if a == POST]
+    return {
+        "pre": bool(items) and len(pre) >= items,
+        "post": bool(items) and len(post) >= items,
+        "pre_right": sum(pre),
+    }
 
 
 def finish(db: Session, contact: Contact, row: ModuleProgress, effect, now: datetime) -> None:

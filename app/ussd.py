@@ -102,6 +102,7 @@ def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, s
         profile = fresh_profile = {
             **contacts.profile(contact, _today()),
             "training": training.standing(get_db(), contact.id),
+            "tests": training.tests(get_db(), contact.id),
         }
     ctx = _context(phone, profile, resume_point)
     app = current_app
@@ -167,6 +168,7 @@ def apply_effects(effects, phone: str) -> dict:
     if contact is not None:
         get_db().commit()
         changes["training"] = training.standing(get_db(), contact.id)
+        changes["tests"] = training.tests(get_db(), contact.id)
     return changes
 
 
@@ -192,6 +194,7 @@ def _context(phone: str, profile: dict, resume: dict | None) -> dict:
         "resume": resume,
         "languages": tuple(catalog.names.items()),
         "training": profile.get("training") or {},
+        "tests": profile.get("tests") or {},
         "now": utcnow().isoformat(),
         "pass_mark": current_app.config["TRAINING_PASS_MARK"],
     }

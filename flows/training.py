@@ -14,6 +14,8 @@ from .effects import FinishModule, RecordAnswer, SaveProgress, SetData
 from .engine import CLEAR, Copy, Menu, Option, Route
 
 HOME = "training"
+PRETEST = "pretest"  # the module name its answers are kept under
+PRE, POST = 0, 1000  # the attempt numbers of the pre-test and the post-test
 
 
 def _standing(ctx: Mapping, module_id: str) -> Mapping:
@@ -67,15 +69,81 @@ def nodes(course: Course) -> dict:
     }
     for module in course.modules:
         flow.update(_module_nodes(module))
+    if course.pretest:
+        flow.update(_test_nodes(course))
     return flow
 
 
 def _continue(course: Course, ctx: Mapping) -> str:
-    """Go to the first module not yet passed, or to the results."""
+    """Go to the pre-test first, then the first module not passed, then the post-test."""
+    agent = (ctx.get("profile") or {}).get("role") == "agent"
+    tests = ctx.get("tests") or {}
+    if agent and course.pretest and not tests.get("pre"):
+        return "t.pre"
     for module in allowed(course, ctx):
         if _standing(ctx, module.id).get("status") != "passed":
             return f"t.{module.id}"
+    if agent and course.pretest and not tests.get("post"):
+        return "t.post"
     return "t.results" if course.modules else "t.empty"
+
+
+def _test_nodes(course: Course) -> dict:
+    """The pre-test before the course and the post-test after it: same items, no feedback."""
+    items = list(course.pretest)
+
+    def start(kind: str, attempt: int) -> tuple[Option, ...]:
+        test = {"kind": kind, "order": items, "i": 0, "right": 0, "attempt": attempt}
+        return (Option("training.start", "t.test", (SetData("test", test),)),)
+
+    def answers(data, ctx) -> tuple[Option, ...]:
+        test = data["test"]
+        question = course.question(test["order"][test["i"]])
+        options = []
+        for k, answer in enumerate(question.answers, 1):
+            after = {**test, "i": test["i"] + 1, "right": test["right"] + answer.correct}
+            target = "t.test" if after["i"] < len(test["order"]) else f"t.{test['kind']}.end"
+            record = RecordAnswer(PRETEST, question.id, test["attempt"], k, answer.correct)
+            options.append(
+                Option(f"course.{question.id}.o{k}", target, (record, SetData("test", after)))
+            )
+        return tuple(options)
+
+    def question(data, ctx) -> dict:
+        test = data["test"]
+        qid = test["order"][test["i"]]
+        return {
+            "n": test["i"] + 1,
+            "total": len(test["order"]),
+            "question": Copy(f"course.{qid}.q"),
+        }
+
+    def summary(data, ctx) -> dict:
+        test = data.get("test") or {"right": 0, "order": items}
+        before = (ctx.get("tests") or {}).get("pre_right", 0)
+        return {"right": test["right"], "total": len(test["order"]), "before": before}
+
+    return {
+        "t.pre": Menu(
+            "training.pre_intro", start("pre", PRE), params=lambda d, c: {"n": len(items)}
+        ),
+        "t.post": Menu(
+            "training.post_intro", start("post", POST), params=lambda d, c: {"n": len(items)}
+        ),
+        "t.test": Menu("training.question", answers, params=question),
+        "t.pre.end": Menu(
+            "training.pre_end",
+            (Option("training.next", "t.continue"),),
+            params=summary,
+            checkpoint=CLEAR,
+        ),
+        "t.post.end": Menu(
+            "training.post_end",
+            (Option("training.back_home", HOME),),
+            params=summary,
+            checkpoint=CLEAR,
+        ),
+    }
 
 
 def _module_list(course: Course, ctx: Mapping) -> tuple[Option, ...]:
@@ -255,4 +323,7 @@ def samples(course: Course) -> dict[str, list[dict]]:
                 found.setdefault(f"t.{module.id}.fb", []).append({"quiz": last})
         full = {"order": [q.id for q in module.quiz], "right": len(module.quiz)}
         found[f"t.{module.id}.score"] = [{"quiz": full}]
+    for qid in course.pretest:
+        test = {"kind": "pre", "order": [qid], "i": 0, "right": 0, "attempt": PRE}
+        found.setdefault("t.test", []).append({"test": test})
     return found

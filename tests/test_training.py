@@ -22,6 +22,26 @@ def agent(app):
     return AGENT
 
 
+def took_the_pretest(app, phone=AGENT):
+    """Record the pre-test as answered, as if taken before."""
+    with app.extensions["db"]() as db:
+        contact = db.scalars(select(Contact).where(Contact.phone == phone)).one()
+        for qid in course(app).pretest:
+            db.add(QuizAnswer(contact_id=contact.id, module="pretest", question=qid, attempt=0,
+                              choice=1, correct=False, answered_at=utcnow()))  # fmt: skip
+        db.commit()
+
+
+def take_test(caller: Dial, app, right: bool) -> str:
+    """Answer every pre/post-test question from its intro screen; return the end screen."""
+    reply = caller("1")
+    for qid in course(app).pretest:
+        question = course(app).question(qid)
+        choice = question.right if right else question.right % len(question.answers) + 1
+        reply = caller(str(choice))
+    return reply
+
+
 def course(app):
     return app.extensions["catalog"].course
 
@@ -140,6 +160,7 @@ def test_continue_rebuilds_the_quiz_from_the_database(app, client, agent):
     qid = current_question(app, caller)
     caller(str(course(app).question(qid).right), "1")
     caller.drop()
+    took_the_pretest(app)
     redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
     redis.delete(f"{prefix}resume:{AGENT}", f"{prefix}profile:{AGENT}")
     caller()
@@ -187,10 +208,10 @@ def test_a_retake_waits_for_the_cool_down(app, client, agent):
 
 def pass_every_module(app, client, phone=AGENT) -> Dial:
     caller = Dial(client, phone=phone)
-    caller()
     for number, module in enumerate(course(app).modules, 1):
         caller.drop()
-        caller()
+        if caller().startswith("CON Vous n'aviez pas terminé."):
+            caller("2")  # Recommencer: to the main menu
         open_module(caller, number)
         read_lessons(caller, module)
         answer_all(caller, app, module)
@@ -251,3 +272,28 @@ def test_reminders_after_idle_days_at_most_three(app, client, agent):
     title = app.extensions["catalog"].get(f"course.{module.id}.title")
     expected = f"Kalan : le module {title} vous attend. Composez le *123# pour reprendre"
     assert reminders[0].body.startswith(expected)
+
+
+def test_pre_test_first_then_post_test_after_the_course_and_the_gain(app, client, agent, runner):
+    items = len(course(app).pretest)
+    caller = Dial(client, phone=agent)
+    caller()
+    intro = caller("1", "1")  # Formation, Continuer
+    assert intro.startswith(f"CON Avant de commencer : {items} questions")
+    end = take_test(caller, app, right=False)
+    assert end.startswith(f"CON Merci ! Bonnes réponses : 0 sur {items}. Place au premier module.")
+    first = caller("1")  # Continuer: the first module
+    assert first.startswith("CON " + app.extensions["catalog"].get("course.m1.l1")[:25])
+    pass_every_module(app, client)
+    caller = Dial(client, phone=agent)
+    caller()
+    assert caller("1", "1").startswith(f"CON Formation terminée ! Encore {items} questions")
+    end = take_test(caller, app, right=True)
+    assert f"Bonnes réponses : {items} sur {items}. Au début : 0 sur {items}." in end
+    result = runner.invoke(["training", "report", "--out", "/tmp/kalan-report-test"])
+    assert result.exit_code == 0
+    from app import report
+
+    with app.extensions["db"]() as db:
+        (row,) = report.learners(db, course(app))
+    assert row["gain"] == 100
