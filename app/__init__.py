@@ -36,7 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # One byte over the limit: a body cut at the limit is then seen as too long.
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY + 1
     app.extensions["catalog"] = catalog
-    app.extensions["flow"] = flows.build(catalog.course)
+    app.extensions["flow"] = flows.build(catalog.course, app.config["ORG_CODES"])
     for warning in warnings:
         app.logger.warning("content: %s", warning)
     if not app.debug and not app.testing:

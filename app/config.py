@@ -36,6 +36,7 @@ DEFAULTS: dict[str, str] = {
     "SMS_TICK_S": "10",
     "CAMPAIGN_PAUSE_FAILURE_RATE": "0.5",
     "TRAINING_PASS_MARK": "80",
+    "ORG_CODES": "",
     "TRAINING_RETAKE_COOLDOWN_S": "600",
     "TRAINING_REMINDER_DAYS": "3",
     "TRAINING_REMINDERS_MAX": "3",
@@ -129,6 +130,7 @@ def validate(config: dict) -> dict:
     if not 0 < rate <= 1:
         raise ConfigError("CAMPAIGN_PAUSE_FAILURE_RATE must be a fraction between 0 and 1")
     config["CAMPAIGN_PAUSE_FAILURE_RATE"] = rate
+    config["ORG_CODES"] = parse_org_codes(config["ORG_CODES"])
     window = config["SMS_SEND_WINDOW"]
     if window != "always" and not WINDOW.match(window):
         raise ConfigError(f"SMS_SEND_WINDOW must be HH:MM-HH:MM or 'always', not {window!r}")
@@ -143,3 +145,19 @@ def validate(config: dict) -> dict:
     if not Path(config["CONTENT_DIR"]).is_dir():
         raise ConfigError(f"CONTENT_DIR does not exist: {config['CONTENT_DIR']}")
     return config
+
+
+def parse_org_codes(text) -> dict[str, str]:
+    """Read "RMCR=4821,CMDT=7310" into {code: organisation}; raise ConfigError if malformed."""
+    if isinstance(text, dict):
+        return text
+    codes = {}
+    for pair in filter(None, (p.strip() for p in str(text).split(","))):
+        organisation, sep, code = pair.partition("=")
+        organisation, code = organisation.strip(), code.strip().upper()
+        if not sep or not organisation or not code.isalnum():
+            raise ConfigError(f"ORG_CODES must look like RMCR=4821,CMDT=7310, not {pair!r}")
+        if code in codes:
+            raise ConfigError(f"ORG_CODES gives code {code} twice")
+        codes[code] = organisation
+    return codes

@@ -13,6 +13,7 @@ from dotenv import dotenv_values
 from .config import ROOT, VAR
 from .embedded import EmbeddedRedis, free_port
 
+DEMO_ORG_CODES = "RMCR=1111,CAEB=2222,CMDT=3333,CPC=4444,Alphalog=5555,CRK=6666"
 REDIS_PORT = 6390  # not 6379, so a system Redis and `make run` never share data
 
 
@@ -88,6 +89,8 @@ def serve() -> int:
     # A sandbox sends nothing real, so it need not wait for daytime; set
     # SMS_SEND_WINDOW to try the window out.
     env["SMS_SEND_WINDOW"] = env.get("SMS_SEND_WINDOW") or "always"
+    # Demo enrolment codes, so a new caller can try becoming an agent.
+    env["ORG_CODES"] = env.get("ORG_CODES") or DEMO_ORG_CODES
     for name in ("PORT", "SANDBOX_PORT"):
         if not env[name].isdigit() or not 0 < int(env[name]) < 65536:
             print(f"kalan: {name} must be a port number, not {env[name]!r}", file=sys.stderr)

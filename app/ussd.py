@@ -9,7 +9,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 import flows
-from flows.effects import SetData, SetLanguage, SetName
+from flows.effects import Enrol, SetData, SetLanguage, SetName
 from flows.engine import CLEAR, SAVE, Step
 from flows.render import Page, compose
 
@@ -160,6 +160,9 @@ def apply_effects(effects, phone: str) -> dict:
         elif isinstance(effect, SetName):
             contacts.update_contact(get_db(), phone, name=effect.name)
             changes["name"] = effect.name
+        elif isinstance(effect, Enrol):
+            contacts.update_contact(get_db(), phone, role="agent", organisation=effect.organisation)
+            changes.update(role="agent", organisation=effect.organisation)
         elif isinstance(effect, training.EFFECTS):
             contact = contacts.touch(get_db(), phone, utcnow()) if contact is None else contact
             training.apply(get_db(), contact, effect, utcnow())

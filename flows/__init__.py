@@ -10,9 +10,9 @@ from .engine import ENGINE_KEYS, Ask, End, Menu, Node, Route, Step, layout, new_
 __all__ = ["FLOW", "Catalog", "End", "Step", "build", "check", "screens", "step"]
 
 
-def build(course: Course) -> Mapping[str, Node]:
+def build(course: Course, org_codes: Mapping[str, str] | None = None) -> Mapping[str, Node]:
     """Return the whole journey: the main menu and the training built from the course."""
-    return {**main.NODES, **training.nodes(course)}
+    return {**main.NODES, **training.nodes(course, org_codes)}
 
 
 FLOW: Mapping[str, Node] = build(Course())  # the journey before any course is loaded

@@ -52,3 +52,10 @@ class FinishModule:
     attempt: int
     score: int
     total: int
+
+
+@dataclass(frozen=True)
+class Enrol:
+    """Make the caller an agent of an organisation, after a valid organisation code."""
+
+    organisation: str

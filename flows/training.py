@@ -10,8 +10,8 @@ the current time as ISO text (the web layer reads the clock, not the flow).
 from collections.abc import Mapping
 
 from .course import Course, Module
-from .effects import FinishModule, RecordAnswer, SaveProgress, SetData
-from .engine import CLEAR, Copy, Menu, Option, Route
+from .effects import Enrol, FinishModule, RecordAnswer, SaveProgress, SetData
+from .engine import CLEAR, Ask, Copy, Menu, Option, Route
 
 HOME = "training"
 PRETEST = "pretest"  # the module name its answers are kept under
@@ -44,17 +44,35 @@ def quiz_start(module: Module, ctx: Mapping) -> dict:
             "attempt": attempt}  # fmt: skip
 
 
-def nodes(course: Course) -> dict:
-    """Build every training screen for the course."""
+def nodes(course: Course, org_codes: Mapping[str, str] | None = None) -> dict:
+    """Build every training screen for the course; org_codes maps enrolment codes to names."""
+    codes = dict(org_codes or {})
+
+    def home(data, ctx) -> tuple[Option, ...]:
+        options = [
+            Option("training.continue", "t.continue"),
+            Option("training.modules_opt", "t.modules"),
+            Option("training.results_opt", "t.results"),
+            Option("training.help_opt", "t.help"),
+        ]
+        if codes and (ctx.get("profile") or {}).get("role") != "agent":
+            options.append(Option("training.enrol_opt", "t.enrol"))
+        return tuple(options)
+
     flow = {
-        HOME: Menu(
-            "training.title",
-            (
-                Option("training.continue", "t.continue"),
-                Option("training.modules_opt", "t.modules"),
-                Option("training.results_opt", "t.results"),
-                Option("training.help_opt", "t.help"),
-            ),
+        HOME: Menu("training.title", home, checkpoint=CLEAR),
+        "t.enrol": Ask(
+            "training.enrol",
+            "organisation",
+            lambda text: codes.get(text.strip().upper()),
+            "t.enrolled",
+            error="training.enrol_error",
+            effects=lambda organisation: (Enrol(organisation),),
+        ),
+        "t.enrolled": Menu(
+            "training.enrolled",
+            (Option("training.continue", "t.continue"),),
+            params=lambda data, ctx: {"organisation": data.get("organisation", "")},
             checkpoint=CLEAR,
         ),
         "t.continue": Route(lambda data, ctx: _continue(course, ctx)),

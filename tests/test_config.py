@@ -248,3 +248,26 @@ def test_create_app_does_not_connect():
     finally:
         app.extensions["redis"].close()
         app.extensions["engine"].dispose()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("", {}),
+        ("RMCR=1111", {"1111": "RMCR"}),
+        (" RMCR = ab12 , CRK=9", {"AB12": "RMCR", "9": "CRK"}),
+    ],
+)
+def test_org_codes(value, expected):
+    from app.config import parse_org_codes
+
+    assert parse_org_codes(value) == expected
+
+
+@pytest.mark.parametrize("value", ["RMCR", "=1111", "RMCR=11 11", "A=1,B=1"])
+def test_bad_org_codes(value):
+    from app.config import parse_org_codes
+
+    with pytest.raises(ConfigError) as caught:
+        parse_org_codes(value)
+    assert "ORG_CODES" in str(caught.value)

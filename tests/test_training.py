@@ -297,3 +297,27 @@ def test_pre_test_first_then_post_test_after_the_course_and_the_gain(app, client
     with app.extensions["db"]() as db:
         (row,) = report.learners(db, course(app))
     assert row["gain"] == 100
+
+
+def test_a_new_caller_enrols_with_an_organisation_code(make_app):
+    app = make_app(ORG_CODES="RMCR=1111, CMDT=3333")
+    client = app.test_client()
+    caller = Dial(client, phone="+22376000490")
+    caller("1")  # first contact: French
+    home = caller("1")
+    assert "5. Je suis agent : m'inscrire" in home
+    assert caller("5").startswith("CON Entrez le code de votre organisation")
+    assert caller("9999").startswith("CON Code inconnu.")
+    assert caller("1111") == (
+        "CON Bienvenue ! Vous voilà inscrit comme agent de RMCR.\n1. Continuer\n0.Retour 00.Menu"
+    )
+    with app.extensions["db"]() as db:
+        contact = db.scalars(select(Contact).where(Contact.phone == "+22376000490")).one()
+    assert (contact.role, contact.organisation) == ("agent", "RMCR")
+    assert "Je suis agent" not in caller("00", "1")  # an agent is not offered it again
+
+
+def test_no_enrolment_offer_without_codes(client):
+    caller = Dial(client, phone="+22376000491")
+    caller("1")
+    assert "m'inscrire" not in caller("1")
