@@ -321,3 +321,66 @@ def test_no_enrolment_offer_without_codes(client):
     caller = Dial(client, phone="+22376000491")
     caller("1")
     assert "m'inscrire" not in caller("1")
+
+
+def test_done_when_three_sessions_over_http_with_the_module_sms(make_app, sandbox, tmp_path):
+    """An imported agent completes module 1 over three dialled sessions, through the sandbox."""
+    from sandbox.ussd import UssdCall
+    from workers.jobs import dispatch
+
+    from .conftest import Runner, serve
+
+    app = make_app(AT_API_BASE_URL=sandbox.url, SMS_SEND_WINDOW="always")
+    agents = tmp_path / "agents.csv"
+    agents.write_text(
+        "phone,name,role,region,cercle,commune,language,organisation\n"
+        "+22370000777,Awa Traoré,agent,Sikasso,Sikasso,,fr,RMCR\n",
+        encoding="utf-8",
+    )
+    assert Runner(app).invoke(["contacts", "import", str(agents)]).exit_code == 0
+    module = course(app).modules[0]
+    with serve(app) as kalan:
+        sandbox.app.config["KALAN_URL"] = kalan
+
+        def dial() -> tuple[UssdCall, str]:
+            call = UssdCall(f"{kalan}/ussd", f"{kalan}/ussd/events", "+22370000777", "*123#")
+            return call, call.start().screen
+
+        call, screen = dial()  # session 1: into module 1, hang up mid-lesson
+        assert screen.startswith("Kalan - Menu principal")
+        for key in ("1", "2", "1", "1", "1"):
+            screen = call.reply(key).screen
+        lesson3 = screen
+        call.hangup()
+
+        call, screen = dial()  # session 2: resume at lesson 3, hang up mid-quiz
+        assert screen.startswith("Vous n'aviez pas terminé.")
+        assert call.reply("1").screen == lesson3
+        for _ in range(module.lessons - 2):
+            screen = call.reply("1").screen
+        for _ in range(2):
+            qid = current_from(app, call)
+            call.reply(str(course(app).question(qid).right))
+            screen = call.reply("1").screen
+        question3 = screen
+        call.hangup()
+
+        call, screen = dial()  # session 3: resume at question 3 and finish
+        assert call.reply("1").screen == question3
+        for _ in range(len(module.quiz) - 2):
+            qid = current_from(app, call)
+            call.reply(str(course(app).question(qid).right))
+            screen = call.reply("1").screen
+        assert f"Score : {len(module.quiz)}/{len(module.quiz)}. Module réussi !" in screen
+        call.hangup()
+        with app.app_context():
+            dispatch()
+    (sms,) = sandbox.messages("+22370000777")
+    assert f"score {len(module.quiz)}/{len(module.quiz)}" in sms["message"]
+
+
+def current_from(app, call) -> str:
+    redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
+    session = json.loads(redis.get(f"{prefix}session:{call.session_id}"))
+    quiz = session["state"]["data"]["quiz"]
+    return quiz["order"][quiz["i"]]
