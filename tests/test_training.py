@@ -384,3 +384,60 @@ def current_from(app, call) -> str:
     session = json.loads(redis.get(f"{prefix}session:{call.session_id}"))
     quiz = session["state"]["data"]["quiz"]
     return quiz["order"][quiz["i"]]
+
+
+@pytest.mark.parametrize(
+    ("where", "steps"),
+    [
+        ("lesson", lambda m: ["1"] * 2),
+        ("question", lambda m: ["1"] * m.lessons),
+        ("feedback", lambda m: ["1"] * m.lessons + ["1"]),
+    ],
+)
+def test_resume_at_every_kind_of_module_screen(app, client, agent, where, steps):
+    module = course(app).modules[0]
+    caller = Dial(client, phone=agent)
+    caller()
+    open_module(caller)
+    shown = caller(*steps(module))
+    caller.drop()
+    assert caller().startswith("CON Vous n'aviez pas terminé.")
+    assert caller("1") == shown
+
+
+def test_resume_in_the_pre_test(app, client, agent):
+    caller = Dial(client, phone=agent)
+    caller()
+    caller("1", "1", "1")  # Formation, Continuer, Commencer
+    shown = caller("1")  # answered the first item: now on the second
+    assert shown.startswith(f"CON Q2/{len(course(app).pretest)} ")
+    caller.drop()
+    caller()
+    assert caller("1") == shown
+
+
+@pytest.mark.parametrize(("mark", "status"), [(80, "failed"), (75, "passed")])
+def test_the_pass_mark_decides(make_app, mark, status):
+    app = make_app(TRAINING_PASS_MARK=mark)
+    client = app.test_client()
+    with app.extensions["db"]() as db:
+        db.add(Contact(phone=AGENT, role="agent", language="fr", created_at=utcnow()))
+        db.commit()
+    module = course(app).modules[0]
+    assert len(module.quiz) == 4  # 3 right of 4 is 75 %
+    caller = Dial(client, phone=AGENT)
+    caller()
+    open_module(caller)
+    read_lessons(caller, module)
+    answer_all(caller, app, module, right=False, count=1)
+    score = answer_all(caller, app, module, count=3)
+    assert "Score : 3/4." in score
+    assert progress(app).status == status
+
+
+def test_results_and_help_screens(app, client, agent):
+    caller = Dial(client, phone=agent)
+    caller()
+    results = caller("1", "3")
+    assert results.startswith(f"CON Modules réussis : 0 sur {len(course(app).modules)}.")
+    assert caller("0", "4").startswith("CON Chaque module : quelques écrans à lire, puis un quiz.")
