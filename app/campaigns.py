@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import outbox
-from .models import Campaign, Contact, Message, utcnow
+from .models import Campaign, Certificate, Contact, Message, ModuleProgress, utcnow
 from .segments import estimate
 
 EXPAND_BATCH = 1000
@@ -24,6 +24,7 @@ COLUMNS = {
     "organisation": Contact.organisation,
 }
 SEEN = {"seen_after": Contact.last_seen.__ge__, "seen_before": Contact.last_seen.__lt__}
+TRAINING = ("none", "started", "certified")  # values of the training= audience key
 PLACEHOLDERS = ("name", "cercle", "region", "commune", "organisation")
 OPEN = ("queued", "claimed", "sending")
 
@@ -59,7 +60,15 @@ def parse_audience(pairs: list[str]) -> dict[str, list[str] | str]:
         key, value = key.strip().lower(), value.strip()
         if not sep or not value:
             raise CampaignError(f"audience must be KEY=VALUE, not {pair!r}")
-        if key in SEEN:
+        if key == "training":
+            values = [v.strip() for v in value.split(",") if v.strip()]
+            unknown = [v for v in values if v not in TRAINING]
+            if unknown:
+                raise CampaignError(
+                    f"training must be one of {', '.join(TRAINING)}, not {unknown[0]!r}"
+                )
+            audience.setdefault(key, []).extend(values)
+        elif key in SEEN:
             try:
                 datetime.fromisoformat(value)
             except ValueError:
@@ -68,7 +77,7 @@ def parse_audience(pairs: list[str]) -> dict[str, list[str] | str]:
         elif key in COLUMNS:
             audience.setdefault(key, []).extend(v.strip() for v in value.split(",") if v.strip())
         else:
-            known = ", ".join([*COLUMNS, *SEEN])
+            known = ", ".join([*COLUMNS, *SEEN, "training"])
             raise CampaignError(f"unknown audience key {key!r} (known: {known})")
     return audience
 
@@ -82,12 +91,25 @@ def recipients(audience: dict) -> Select:
             query = query.where(or_(Contact.language.in_(values), Contact.language.is_(None)))
         elif key in COLUMNS:
             query = query.where(COLUMNS[key].in_(values))
+        elif key == "training":
+            query = query.where(or_(*(_training(value) for value in values)))
         else:
             moment = datetime.fromisoformat(values)
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=utcnow().tzinfo)
             query = query.where(SEEN[key](moment))
     return query
+
+
+def _training(value: str):
+    """Return the condition for one training= value."""
+    progress = exists().where(ModuleProgress.contact_id == Contact.id)
+    certified = exists().where(Certificate.contact_id == Contact.id)
+    if value == "none":
+        return ~progress
+    if value == "started":
+        return progress & ~certified
+    return certified
 
 
 def render(template: str, contact: Contact) -> str:

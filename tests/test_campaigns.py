@@ -579,3 +579,28 @@ def test_finish_cancels_rows_queued_by_an_expansion_that_raced_a_cancel(app, db)
     campaigns.finish(db, NOW)
     assert {m.status for m in rows(db, campaign.id)} == {"cancelled"}
     assert {m.reason for m in rows(db, campaign.id)} == {"campaign cancelled"}
+
+
+def test_audience_by_training_status(app, db):
+    from app.models import Certificate, ModuleProgress
+
+    people = add_contacts(db, 3)
+    now = NOW
+    db.add(ModuleProgress(contact_id=people[1].id, module="m1", status="started", position="l1",
+                          attempt=0, started_at=now, updated_at=now))  # fmt: skip
+    db.add(ModuleProgress(contact_id=people[2].id, module="m1", status="passed", position="",
+                          attempt=1, started_at=now, updated_at=now))  # fmt: skip
+    db.add(Certificate(contact_id=people[2].id, code="ACDEFGHJ", modules=8, score=30,
+                       questions=33, issued_at=now))  # fmt: skip
+    db.commit()
+
+    def who(value):
+        audience = campaigns.parse_audience([f"training={value}"])
+        return [c.phone for c in db.scalars(campaigns.recipients(audience).order_by(Contact.id))]
+
+    assert who("none") == [phone(1)]
+    assert who("started") == [phone(2)]
+    assert who("certified") == [phone(3)]
+    assert who("none,certified") == [phone(1), phone(3)]
+    with pytest.raises(CampaignError):
+        campaigns.parse_audience(["training=expert"])
