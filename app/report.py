@@ -4,13 +4,13 @@ import csv
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from flows.course import Course
 from flows.training import POST, PRE
 
-from .models import Contact, ModuleProgress, QuizAnswer
+from .models import Contact, ModuleProgress, QuizAnswer, UssdEvent
 
 
 def learners(db: Session, course: Course) -> list[dict]:
@@ -24,7 +24,7 @@ def learners(db: Session, course: Course) -> list[dict]:
             contact.id,
             {"phone": contact.phone, "name": contact.name or "", "role": contact.role,
              "organisation": contact.organisation or "", "started": 0, "passed": 0,
-             "attempts": 0, "right": 0, "asked": 0, "minutes": 0.0},
+             "attempts": 0, "right": 0, "asked": 0},
         )  # fmt: skip
         entry["started"] += 1
         entry["passed"] += progress.status == "passed"
@@ -32,16 +32,26 @@ def learners(db: Session, course: Course) -> list[dict]:
         if progress.best_score is not None and progress.questions:
             entry["right"] += progress.best_score
             entry["asked"] += progress.questions
-        entry["minutes"] += (progress.updated_at - progress.started_at).total_seconds() / 60
+    minutes = _minutes(db)
     gains = _gains(db, course)
     result = []
     for contact_id, entry in sorted(by_contact.items()):
         right, asked = entry.pop("right"), entry.pop("asked")
         entry["score_percent"] = round(100 * right / asked) if asked else ""
-        entry["minutes"] = round(entry["minutes"])
+        # Time on the line, from the gateway's session reports: a learner who
+        # comes back days later is not credited the days in between.
+        entry["minutes"] = round(minutes.get(entry["phone"], 0))
         entry["gain"] = gains.get(contact_id, "")
         result.append(entry)
     return result
+
+
+def _minutes(db: Session) -> dict[str, float]:
+    """Return the minutes each phone spent in USSD sessions, from the end-of-session reports."""
+    rows = db.execute(
+        select(UssdEvent.phone, func.sum(UssdEvent.duration_ms)).group_by(UssdEvent.phone)
+    )
+    return {phone: (total or 0) / 60000 for phone, total in rows if phone}
 
 
 def _gains(db: Session, course: Course) -> dict[int, int]:

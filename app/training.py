@@ -118,9 +118,22 @@ def tests(db: Session, contact_id: int) -> dict:
 def finish(db: Session, contact: Contact, row: ModuleProgress, effect, now: datetime) -> None:
     """Score an attempt, keep the best, and queue the module SMS."""
     mark = current_app.config["TRAINING_PASS_MARK"]
-    passed = effect.score * 100 >= mark * effect.total
-    row.score, row.questions, row.finished_at = effect.score, effect.total, now
-    row.best_score = max(row.best_score or 0, effect.score)
+    # The saved first answers are the truth; the session's count is only a display.
+    db.flush()
+    score = len(
+        db.scalars(
+            select(QuizAnswer.id).where(
+                QuizAnswer.contact_id == contact.id,
+                QuizAnswer.module == effect.module,
+                QuizAnswer.attempt == effect.attempt,
+                QuizAnswer.correct.is_(True),
+            )
+        ).all()
+    )
+    score = min(score, effect.total)
+    passed = score * 100 >= mark * effect.total
+    row.score, row.questions, row.finished_at = score, effect.total, now
+    row.best_score = max(row.best_score or 0, score)
     row.status = "passed" if passed or row.status == "passed" else "failed"
     row.position = ""
     catalog = current_app.extensions["catalog"]
@@ -129,7 +142,7 @@ def finish(db: Session, contact: Contact, row: ModuleProgress, effect, now: date
         "sms.module",
         lang,
         title=catalog.get(f"course.{effect.module}.title", lang),
-        score=f"{effect.score}/{effect.total}",
+        score=f"{score}/{effect.total}",
         takeaway=catalog.get(f"course.{effect.module}.takeaway", lang),
     )
     outbox.add(db, "module", f"{effect.module}.{effect.attempt}", contact.phone, text)
@@ -202,22 +215,36 @@ def verify(db: Session, code: str) -> dict | None:
 
 
 def remind(db: Session, now: datetime) -> int:
-    """Queue a reminder to agents idle in an unfinished module; return how many."""
+    """Remind each idle agent once per idle spell, of one unfinished module; return how many.
+
+    An agent gets at most TRAINING_REMINDERS_MAX reminders in all, not per module.
+    """
     config = current_app.config
     idle = now - timedelta(days=config["TRAINING_REMINDER_DAYS"])
     catalog = current_app.extensions["catalog"]
-    due = db.execute(
+    rows = db.execute(
         select(ModuleProgress, Contact)
         .join(Contact, Contact.id == ModuleProgress.contact_id)
-        .where(
-            Contact.role == "agent",
-            ModuleProgress.status == "started",
-            ModuleProgress.updated_at < idle,
-            ModuleProgress.reminders < config["TRAINING_REMINDERS_MAX"],
-            (ModuleProgress.reminded_at.is_(None)) | (ModuleProgress.reminded_at < idle),
-        )
+        .where(Contact.role == "agent")
+        .order_by(Contact.id, ModuleProgress.updated_at.desc())
     ).all()
-    for row, contact in due:
+    by_contact: dict[int, list] = {}
+    for row, contact in rows:
+        by_contact.setdefault(contact.id, []).append((row, contact))
+    sent = 0
+    for entries in by_contact.values():
+        contact = entries[0][1]
+        progress = [row for row, _ in entries]
+        if sum(row.reminders for row in progress) >= config["TRAINING_REMINDERS_MAX"]:
+            continue
+        if max(row.updated_at for row in progress) >= idle:
+            continue  # active lately, in some module
+        if any(row.reminded_at and row.reminded_at >= idle for row in progress):
+            continue  # already reminded in this idle spell
+        unfinished = [row for row in progress if row.status in ("started", "failed")]
+        if not unfinished:
+            continue
+        row = unfinished[0]  # the module touched last
         lang = contact.language or "fr"
         text = catalog.get(
             "sms.reminder",
@@ -227,7 +254,9 @@ def remind(db: Session, now: datetime) -> int:
         )
         row.reminders += 1
         row.reminded_at = now
+        total = sum(r.reminders for r in progress)
         # The window and opt-outs apply: a reminder is a bulk kind.
-        outbox.add(db, "reminder", f"{row.module}.{row.reminders}", contact.phone, text)
+        outbox.add(db, "reminder", f"training.{total}", contact.phone, text)
+        sent += 1
     db.commit()
-    return len(due)
+    return sent

@@ -39,9 +39,15 @@ def quiz_start(module: Module, ctx: Mapping) -> dict:
     answered = (standing.get("answered") or {}) if standing.get("status") == "started" else {}
     done = [q for q in order if q in answered]
     rest = [q for q in order if q not in answered]
-    right = sum(1 for q in done if answered[q])
-    return {"module": module.id, "order": done + rest, "i": len(done), "right": right,
-            "attempt": attempt}  # fmt: skip
+    # The first answer to each question counts, as in the database: going back
+    # from a feedback screen and answering again changes nothing.
+    return {"module": module.id, "order": done + rest, "i": len(done),
+            "answered": {q: answered[q] for q in done}, "attempt": attempt}  # fmt: skip
+
+
+def right(state: Mapping) -> int:
+    """Count the questions answered rightly at the first try, in a quiz or test state."""
+    return sum(1 for correct in state.get("answered", {}).values() if correct)
 
 
 def nodes(course: Course, org_codes: Mapping[str, str] | None = None) -> dict:
@@ -82,7 +88,11 @@ def nodes(course: Course, org_codes: Mapping[str, str] | None = None) -> dict:
         "t.results": Menu(
             "training.results", params=lambda d, ctx: _results(course, ctx), checkpoint=CLEAR
         ),
-        "t.help": Menu("training.help", checkpoint=CLEAR),
+        "t.help": Menu(
+            "training.help",
+            params=lambda d, ctx: {"mark": ctx.get("pass_mark", 80)},
+            checkpoint=CLEAR,
+        ),
         "t.empty": Menu("training.empty", checkpoint=CLEAR),
     }
     for module in course.modules:
@@ -111,7 +121,7 @@ def _test_nodes(course: Course) -> dict:
     items = list(course.pretest)
 
     def start(kind: str, attempt: int) -> tuple[Option, ...]:
-        test = {"kind": kind, "order": items, "i": 0, "right": 0, "attempt": attempt}
+        test = {"kind": kind, "order": items, "i": 0, "answered": {}, "attempt": attempt}
         return (Option("training.start", "t.test", (SetData("test", test),)),)
 
     def answers(data, ctx) -> tuple[Option, ...]:
@@ -119,7 +129,8 @@ def _test_nodes(course: Course) -> dict:
         question = course.question(test["order"][test["i"]])
         options = []
         for k, answer in enumerate(question.answers, 1):
-            after = {**test, "i": test["i"] + 1, "right": test["right"] + answer.correct}
+            answered = {question.id: answer.correct, **test["answered"]}  # the first counts
+            after = {**test, "i": test["i"] + 1, "answered": answered}
             target = "t.test" if after["i"] < len(test["order"]) else f"t.{test['kind']}.end"
             record = RecordAnswer(PRETEST, question.id, test["attempt"], k, answer.correct)
             options.append(
@@ -137,9 +148,9 @@ def _test_nodes(course: Course) -> dict:
         }
 
     def summary(data, ctx) -> dict:
-        test = data.get("test") or {"right": 0, "order": items}
+        test = data.get("test") or {"answered": {}, "order": items}
         before = (ctx.get("tests") or {}).get("pre_right", 0)
-        return {"right": test["right"], "total": len(test["order"]), "before": before}
+        return {"right": right(test), "total": len(test["order"]), "before": before}
 
     return {
         "t.pre": Menu(
@@ -208,19 +219,10 @@ def _module_nodes(module: Module) -> dict:
         if n < last:
             options = (Option("training.next", f"t.{m}.l{n + 1}", (SaveProgress(m, f"l{n + 1}"),)),)
         else:
-            options = lambda d, ctx: (  # noqa: E731 - built per caller: the quiz order varies
-                Option(
-                    "training.to_quiz",
-                    f"t.{m}.q",
-                    (SaveProgress(m, "q"), SetData("quiz", quiz_start(module, ctx))),
-                ),
-            )
+            options = lambda d, ctx: (_to_quiz(module, ctx),)  # noqa: E731 - per caller
         flow[f"t.{m}.l{n}"] = Menu(f"course.{m}.l{n}", options)
     flow[f"t.{m}.resume_quiz"] = Menu(
-        "training.resume_quiz",
-        lambda d, ctx: (
-            Option("training.next", f"t.{m}.q", (SetData("quiz", quiz_start(module, ctx)),)),
-        ),
+        "training.resume_quiz", lambda d, ctx: (_resume_quiz(module, ctx),)
     )
     flow[f"t.{m}.q"] = Menu(
         "training.question", lambda d, ctx: _answers(module, d), params=_question
@@ -248,6 +250,26 @@ def _module_nodes(module: Module) -> dict:
     return flow
 
 
+def _to_quiz(module: Module, ctx: Mapping) -> Option:
+    """Leave the last lesson for the quiz, unless a finished quiz is still cooling down."""
+    if _minutes_left(module, ctx) and _standing(ctx, module.id).get("status") != "started":
+        return Option("training.to_quiz", f"t.{module.id}.wait")
+    quiz = quiz_start(module, ctx)
+    return Option(
+        "training.to_quiz",
+        f"t.{module.id}.q",
+        (SaveProgress(module.id, "q"), SetData("quiz", quiz)),
+    )
+
+
+def _resume_quiz(module: Module, ctx: Mapping) -> Option:
+    """Go on with a quiz in progress; if every question was answered, show the score."""
+    quiz = quiz_start(module, ctx)
+    if quiz["i"] >= len(quiz["order"]):
+        return _finish_option(module, quiz)
+    return Option("training.next", f"t.{module.id}.q", (SetData("quiz", quiz),))
+
+
 def _current(data: Mapping) -> tuple[dict, str]:
     quiz = data["quiz"]
     return quiz, quiz["order"][min(quiz["i"], len(quiz["order"]) - 1)]
@@ -263,7 +285,8 @@ def _answers(module: Module, data: Mapping) -> tuple[Option, ...]:
     question = next(q for q in module.quiz if q.id == qid)
     options = []
     for k, answer in enumerate(question.answers, 1):
-        after = {**quiz, "last": [qid, k, answer.correct], "right": quiz["right"] + answer.correct}
+        answered = {qid: answer.correct, **quiz["answered"]}  # an earlier answer wins
+        after = {**quiz, "last": [qid, k, answer.correct], "answered": answered}
         effects = (
             RecordAnswer(module.id, qid, quiz["attempt"], k, answer.correct),
             SetData("quiz", after),
@@ -282,17 +305,20 @@ def _after_feedback(module: Module, data: Mapping) -> tuple[Option, ...]:
     following = {**quiz, "i": quiz["i"] + 1}
     if following["i"] < len(quiz["order"]):
         return (Option("training.next", f"t.{module.id}.q", (SetData("quiz", following),)),)
-    finish = FinishModule(module.id, quiz["attempt"], quiz["right"], len(quiz["order"]))
-    return (
-        Option("training.see_score", f"t.{module.id}.score", (finish, SetData("quiz", following))),
-    )
+    return (_finish_option(module, following),)
+
+
+def _finish_option(module: Module, quiz: dict) -> Option:
+    """Return the option that closes a quiz attempt and shows its score."""
+    finish = FinishModule(module.id, quiz["attempt"], right(quiz), len(quiz["order"]))
+    return Option("training.see_score", f"t.{module.id}.score", (finish, SetData("quiz", quiz)))
 
 
 def _score(module: Module, data: Mapping, ctx: Mapping) -> dict:
-    quiz = data.get("quiz") or {"right": 0, "order": module.quiz}
-    passed = quiz["right"] * 100 >= ctx.get("pass_mark", 80) * len(quiz["order"])
+    quiz = data.get("quiz") or {"answered": {}, "order": module.quiz}
+    passed = right(quiz) * 100 >= ctx.get("pass_mark", 80) * len(quiz["order"])
     return {
-        "score": quiz["right"],
+        "score": right(quiz),
         "total": len(quiz["order"]),
         "result": Copy("training.passed" if passed else "training.failed"),
         "takeaway": Copy(f"course.{module.id}.takeaway"),
@@ -334,14 +360,16 @@ def samples(course: Course) -> dict[str, list[dict]]:
     found: dict[str, list[dict]] = {}
     for module in course.modules:
         for question in module.quiz:
-            quiz = {"module": module.id, "order": [question.id], "i": 0, "right": 0, "attempt": 1}
+            quiz = {"module": module.id, "order": [question.id], "i": 0, "answered": {},
+                    "attempt": 1}  # fmt: skip
             found.setdefault(f"t.{module.id}.q", []).append({"quiz": quiz})
             for k in range(1, len(question.answers) + 1):
                 last = {**quiz, "last": [question.id, k, k == question.right]}
                 found.setdefault(f"t.{module.id}.fb", []).append({"quiz": last})
-        full = {"order": [q.id for q in module.quiz], "right": len(module.quiz)}
+        full = {"order": [q.id for q in module.quiz], "answered": dict.fromkeys(
+            (q.id for q in module.quiz), True)}  # fmt: skip
         found[f"t.{module.id}.score"] = [{"quiz": full}]
     for qid in course.pretest:
-        test = {"kind": "pre", "order": [qid], "i": 0, "right": 0, "attempt": PRE}
+        test = {"kind": "pre", "order": [qid], "i": 0, "answered": {}, "attempt": PRE}
         found.setdefault("t.test", []).append({"test": test})
     return found
