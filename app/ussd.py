@@ -9,7 +9,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 import flows
-from flows.effects import Enrol, SetData, SetLanguage, SetName
+from flows.effects import Enrol, FinishModule, SetData, SetLanguage, SetName
 from flows.engine import CLEAR, SAVE, Step
 from flows.render import Page, compose
 
@@ -17,6 +17,7 @@ from . import contacts, events, training
 from .callbacks import check_token, read_form
 from .db import get_db
 from .models import utcnow
+from .notify import kick
 from .sessions import UNCHANGED
 
 bp = Blueprint("ussd", __name__)
@@ -170,6 +171,8 @@ def apply_effects(effects, phone: str) -> dict:
             raise TypeError(f"no handler for effect {effect!r}")
     if contact is not None:
         get_db().commit()
+        if any(isinstance(e, FinishModule) for e in effects):
+            kick()  # the module SMS (and a certificate) should not wait for the next tick
         changes["training"] = training.standing(get_db(), contact.id)
         changes["tests"] = training.tests(get_db(), contact.id)
     return changes
