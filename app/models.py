@@ -243,3 +243,27 @@ class QuizAnswer(Base):
     choice: Mapped[int] = mapped_column(Integer)
     correct: Mapped[bool] = mapped_column(Boolean)
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Case(Base):
+    """A report of a child at risk, followed until it is closed. Never a child's name."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(8), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    sector: Mapped[str | None] = mapped_column(String(16))
+    region: Mapped[str | None] = mapped_column(String(32))
+    cercle: Mapped[str | None] = mapped_column(String(32))
+    place: Mapped[str | None] = mapped_column(String(60))
+    children: Mapped[str | None] = mapped_column(String(8))
+    age: Mapped[str | None] = mapped_column(String(8))
+    sex: Mapped[str | None] = mapped_column(String(8))
+    school: Mapped[str | None] = mapped_column(String(8))
+    hazard: Mapped[str | None] = mapped_column(String(16))
+    contactable: Mapped[bool] = mapped_column(Boolean, default=False)
+    reporter_hash: Mapped[str] = mapped_column(String(64), index=True)  # for abuse limits only
+    reporter_phone: Mapped[str | None] = mapped_column(Text)  # encrypted, contactable only
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

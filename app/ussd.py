@@ -9,11 +9,11 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 import flows
-from flows.effects import Enrol, FinishModule, SetData, SetLanguage, SetName
+from flows.effects import Enrol, FinishModule, OpenCase, SetData, SetLanguage, SetName
 from flows.engine import CLEAR, SAVE, Step
 from flows.render import Page, compose
 
-from . import contacts, events, training
+from . import cases, contacts, events, training
 from .callbacks import check_token, read_form
 from .db import get_db
 from .models import utcnow
@@ -106,6 +106,13 @@ def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, s
             "tests": training.tests(get_db(), contact.id),
         }
     ctx = _context(phone, profile, resume_point)
+    if state and state.get("node") == "track" and new_input:
+        # Looking a reference up is the one read this screen needs: done here,
+        # at the edge, so the flow stays pure.
+        lookup = flows.report.parse_reference(new_input)
+        ctx["case_status"] = cases.status(get_db(), lookup) if lookup else None
+    if state and state.get("node") == "r.confirm":
+        ctx["reference"] = cases.new_reference()
     app = current_app
     result = flows.step(
         app.extensions["flow"],
@@ -161,6 +168,10 @@ def apply_effects(effects, phone: str) -> dict:
         elif isinstance(effect, SetName):
             contacts.update_contact(get_db(), phone, name=effect.name)
             changes["name"] = effect.name
+        elif isinstance(effect, OpenCase):
+            cases.open_case(get_db(), phone, effect.reference, dict(effect.answers), utcnow())
+            get_db().commit()
+            kick()  # the receipt goes out now, not at the next tick
         elif isinstance(effect, Enrol):
             contacts.update_contact(get_db(), phone, role="agent", organisation=effect.organisation)
             changes.update(role="agent", organisation=effect.organisation)

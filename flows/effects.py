@@ -59,3 +59,11 @@ class Enrol:
     """Make the caller an agent of an organisation, after a valid organisation code."""
 
     organisation: str
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """Open a case from a finished report, under the reference shown to the reporter."""
+
+    reference: str
+    answers: tuple  # (field, value) pairs

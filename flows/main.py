@@ -83,8 +83,6 @@ NODES = {
         checkpoint=CLEAR,
     ),
     "bye": End("menu.bye"),
-    "report": Menu("soon.report", checkpoint=CLEAR),
-    "track": Menu("soon.track", checkpoint=CLEAR),
     "account": Menu(
         "account.title",
         (

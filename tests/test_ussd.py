@@ -43,8 +43,8 @@ def test_contact_is_created_in_e164(app, client):
     ("inputs", "expected"),
     [
         (("1", "1"), "CON Formation\n1. Continuer\n2. Les modules\n3. Mes résultats"),
-        (("1", "2"), "CON Signaler une situation : bientot disponible"),
-        (("1", "3"), "CON Suivre un signalement : bientot disponible"),
+        (("1", "2"), "CON Signaler un enfant en danger (aucun nom demandé)."),
+        (("1", "3"), "CON Entrez la référence du signalement"),
         (("1", "4"), "CON Mon compte / Aide"),
         (("1", "4", "1"), "CON Numéro : +22370000099"),
         (("1", "4", "3"), "CON Choisissez votre langue :\n1. Francais"),

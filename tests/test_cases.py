@@ -1,0 +1,104 @@
+"""Community reports over the webhook: the journey, privacy, the reference and its lookup."""
+
+from sqlalchemy import select
+
+from app import cases
+from app.models import Case, Message
+
+from .conftest import Dial
+
+REPORTER = "+22376000555"
+
+# Mining, Sikasso/Kadiolo, a site name, 2-5 children, 13-14, girls, not in
+# school, pits. Before it: "1" urgent then "1" past the emergency numbers, or "2".
+BODY = ["1", "1", "2", "Massiogo", "2", "2", "1", "2", "1"]
+URGENT = ["1", "1", *BODY]
+CALM = ["2", *BODY]
+
+
+def report(client, *answers, contact="1", phone=REPORTER) -> tuple[Dial, str]:
+    """Dial, go to Signaler, answer, and send; return the caller and the last screen."""
+    caller = Dial(client, phone=phone)
+    caller("1")  # language
+    caller("2", *answers, contact)  # Signaler, the answers, who may be called
+    return caller, caller("1")  # Envoyer
+
+
+def test_an_urgent_report_shows_the_numbers_first_and_ends_with_a_reference(app, client):
+    caller = Dial(client, phone=REPORTER)
+    caller("1")
+    caller("2")
+    emergency = caller("1")
+    assert emergency.startswith("CON Appelez tout de suite le 17 (police), le 18 (pompiers)")
+    summary = caller(*URGENT[1:], "1")  # contactable, with the SMS receipt
+    assert summary.startswith("CON Orpaillage / site minier, Kadiolo (Massiogo).")
+    done = caller("1")
+    assert done.startswith("END Merci. Référence : ")
+    reference = done.split("Référence : ")[1][:6]
+    # Hops from the urgent question to the reference: the answers, contact and
+    # send; the emergency screen is the one extra on the urgent path.
+    assert len(CALM) + 2 == 12 and len(URGENT) + 2 == 13
+    with app.extensions["db"]() as db:
+        case = db.scalars(select(Case)).one()
+        receipt = db.scalars(select(Message).where(Message.kind == "receipt")).one()
+    assert (case.reference, case.urgent, case.cercle, case.place) == (
+        reference, True, "kadiolo", "Massiogo")  # fmt: skip
+    assert case.hazard == "pits" and case.sex == "girls" and case.school == "no"
+    assert reference in receipt.body and receipt.phone == REPORTER
+
+
+def test_an_anonymous_report_keeps_no_phone_number(app, client):
+    caller, done = report(client, *CALM, contact="3")
+    assert done.startswith("END Merci. Référence : ")
+    with app.extensions["db"]() as db:
+        case = db.scalars(select(Case)).one()
+        stored = [str(v) for v in case.__dict__.values()]
+        messages = db.scalars(select(Message)).all()
+    assert case.reporter_phone is None and case.contactable is False
+    assert not any(REPORTER in value or REPORTER[1:] in value for value in stored)
+    with app.app_context():
+        assert case.reporter_hash == cases.reporter_hash(REPORTER)
+    assert len(case.reporter_hash) == 64
+    assert messages == []  # no receipt: it would keep the number
+
+
+def test_a_contactable_reporter_is_encrypted_at_rest(app, client):
+    report(client, *CALM)
+    with app.extensions["db"]() as db:
+        case = db.scalars(select(Case)).one()
+    assert case.reporter_phone and REPORTER not in case.reporter_phone
+    with app.app_context():
+        assert cases.decrypt(case.reporter_phone) == REPORTER
+
+
+def test_looking_up_a_reference(app, client):
+    _, done = report(client, *CALM)
+    reference = done.split("Référence : ")[1][:6]
+    caller = Dial(client, phone="+22370000999")
+    caller("1")
+    assert caller("3", reference.lower()).startswith(f"CON Signalement {reference} : enregistré.")
+    caller.drop()
+    caller()
+    assert caller("3", "ZZZZZZ").startswith("CON Aucun signalement ZZZZZZ.")
+    caller.drop()
+    caller()
+    assert caller("3", "12").startswith("CON Référence non valide")
+
+
+def test_cancelling_records_nothing(app, client):
+    caller = Dial(client, phone=REPORTER)
+    caller("1")
+    caller("2", *CALM, "3")
+    assert caller("2").startswith("END Signalement annulé.")
+    with app.extensions["db"]() as db:
+        assert db.scalars(select(Case)).all() == []
+
+
+def test_a_dropped_report_can_be_finished(app, client):
+    caller = Dial(client, phone=REPORTER)
+    caller("1")
+    caller("2", "2", "1", "1")  # not urgent, mining, Sikasso: now on the cercle list
+    shown = caller.post("*".join(caller.inputs))
+    caller.drop()
+    assert caller().startswith("CON Vous n'aviez pas terminé.")
+    assert caller("1") == shown
