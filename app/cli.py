@@ -375,6 +375,137 @@ def training_report(out: Path):
     click.echo(f"\nwritten: {out / 'training-learners.csv'}, {out / 'training-questions.csv'}")
 
 
+@main.group("cases")
+def cases_group():
+    """List and export cases."""
+
+
+@cases_group.command("list")
+@click.option("--status", help="Only cases in this status.")
+@click.option("--cercle", help="Only cases in this cercle.")
+@with_appcontext
+def cases_list(status, cercle):
+    """List cases, urgent and oldest first."""
+    from sqlalchemy import select
+
+    from .models import Case
+
+    query = select(Case).order_by(Case.urgent.desc(), Case.created_at)
+    if status:
+        query = query.where(Case.status == status)
+    if cercle:
+        query = query.where(Case.cercle == cercle.lower())
+    with current_app.extensions["db"]() as session:
+        rows = list(session.scalars(query))
+    if not rows:
+        click.echo("no case")
+        return
+    click.echo(
+        f"{'ref':<8}{'status':<11}{'urgent':<8}{'sector':<10}{'cercle':<16}{'opened':<17}assignee"
+    )
+    for c in rows:
+        click.echo(
+            f"{c.reference:<8}{c.status:<11}{'yes' if c.urgent else 'no':<8}{c.sector or '-':<10}"
+            f"{c.cercle or '-':<16}{c.created_at:%Y-%m-%d %H:%M} {c.assignee or '-'}"
+        )
+
+
+@cases_group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def cases_export(file: Path):
+    """Write every case to CSV, without the reporter's phone."""
+    from sqlalchemy import select
+
+    from .models import Case
+    from .report import write_csv
+
+    fields = ("reference", "status", "urgent", "sector", "region", "cercle", "place", "children",
+              "age", "sex", "school", "hazard", "contactable", "assignee", "verify_by",
+              "created_at")  # fmt: skip
+    with current_app.extensions["db"]() as session:
+        rows = [{f: getattr(c, f) for f in fields} for c in session.scalars(select(Case))]
+    write_csv(file, rows)
+    click.echo(f"{len(rows)} case(s) written to {file}")
+
+
+@main.group("case")
+def case_group():
+    """Look at and move one case."""
+
+
+@case_group.command("show")
+@click.argument("reference")
+@with_appcontext
+def case_show(reference):
+    """Show a case and its history (never the reporter's identity)."""
+    from .cases import CaseError, find, history
+
+    with current_app.extensions["db"]() as session:
+        try:
+            c = find(session, reference)
+        except CaseError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
+        click.echo(f"case {c.reference}: {c.status}{' (urgent)' if c.urgent else ''}")
+        click.echo(f"where: {c.region or '-'} / {c.cercle or '-'} / {c.place or '-'}")
+        what = (c.sector, c.children, c.age, c.sex, c.school, c.hazard)
+        click.echo("what: sector {}, children {}, age {}, sex {}, school {}, danger {}".format(
+            *(value or "-" for value in what)))  # fmt: skip
+        who = "contactable" if c.contactable else "anonymous"
+        due = f"{c.verify_by:%Y-%m-%d %H:%M %Z}" if c.verify_by else "-"
+        click.echo(f"reporter: {who}; assignee: {c.assignee or '-'}; verify by {due}")
+        for event in history(session, c):
+            note = f" - {event.note}" if event.note else ""
+            click.echo(f"  {event.at:%Y-%m-%d %H:%M} {event.actor}: "
+                       f"{event.from_status or '-'} -> {event.to_status}{note}")  # fmt: skip
+
+
+@case_group.command("update")
+@click.argument("reference")
+@click.option("--status", required=True)
+@click.option("--note", default="")
+@with_appcontext
+def case_update(reference, status, note):
+    """Move a case to its next status, with a note."""
+    from .cases import CaseError, find, move
+    from .models import utcnow
+
+    with current_app.extensions["db"]() as session:
+        try:
+            c = find(session, reference)
+            move(session, c, status, "cli", note, utcnow())
+        except CaseError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
+        session.commit()
+        click.echo(f"case {c.reference} is {c.status}")
+
+
+@case_group.command("assign")
+@click.argument("reference")
+@click.argument("phone")
+@with_appcontext
+def case_assign(reference, phone):
+    """Give a case to a field agent."""
+    from .cases import CaseError, assign, find
+    from .contacts import normalize
+    from .models import utcnow
+
+    number = normalize(phone)
+    if number is None:
+        raise click.UsageError(f"not a phone number: {phone!r}")
+    with current_app.extensions["db"]() as session:
+        try:
+            c = find(session, reference)
+        except CaseError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
+        assign(session, c, number, "cli", utcnow())
+        session.commit()
+        click.echo(f"case {c.reference} assigned to {number}")
+
+
 @main.group()
 def certificate():
     """Check training certificates."""

@@ -266,4 +266,21 @@ class Case(Base):
     contactable: Mapped[bool] = mapped_column(Boolean, default=False)
     reporter_hash: Mapped[str] = mapped_column(String(64), index=True)  # for abuse limits only
     reporter_phone: Mapped[str | None] = mapped_column(Text)  # encrypted, contactable only
+    assignee: Mapped[str | None] = mapped_column(String(16))  # a field agent's phone
+    verify_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CaseEvent(Base):
+    """One step of a case: who moved it, when, from what to what, and why."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    assignee: Mapped[str | None] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

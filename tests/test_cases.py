@@ -1,5 +1,6 @@
 """Community reports over the webhook: the journey, privacy, the reference and its lookup."""
 
+import pytest
 from sqlalchemy import select
 
 from app import cases
@@ -102,3 +103,71 @@ def test_a_dropped_report_can_be_finished(app, client):
     caller.drop()
     assert caller().startswith("CON Vous n'aviez pas terminé.")
     assert caller("1") == shown
+
+
+def opened(client) -> str:
+    _, done = report(client, *CALM, contact="3")
+    return done.split("Référence : ")[1][:6]
+
+
+def test_case_states_follow_the_cycle_with_an_audit_log(app, client, runner):
+    reference = opened(client)
+    for status in ("verifying", "confirmed", "referred", "following", "closed"):
+        result = runner.invoke(["case", "update", reference, "--status", status, "--note", "ok"])
+        assert result.output == f"case {reference} is {status}\n"
+    shown = runner.invoke(["case", "show", reference]).output
+    assert f"case {reference}: closed" in shown
+    assert "reporter: anonymous" in shown
+    assert shown.count(" -> ") == 6  # opened, then five moves
+    assert "cli: following -> closed - ok" in shown
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "message"),
+    [
+        ((), "closed", "is new: next may be verifying"),
+        ((), "lost", "unknown status 'lost'"),
+        (("verifying", "unfounded", "closed"), "verifying", "is closed: next may be none"),
+    ],
+)
+def test_illegal_moves_are_refused(app, client, runner, path, status, message):
+    reference = opened(client)
+    for step in path:
+        runner.invoke(["case", "update", reference, "--status", step])
+    result = runner.invoke(["case", "update", reference, "--status", status])
+    assert result.exit_code == 1 and message in result.output
+
+
+def test_assign_list_and_export_without_the_reporter(app, client, runner, tmp_path):
+    import csv
+
+    reference = opened(client)
+    _, done = report(client, *URGENT, phone="+22376000556")  # urgent: listed first
+    urgent = done.split("Référence : ")[1][:6]
+    assert runner.invoke(["case", "assign", reference, "70000001"]).output == (
+        f"case {reference} assigned to +22370000001\n"
+    )
+    listing = runner.invoke(["cases", "list"]).output.splitlines()
+    assert listing[1].startswith(urgent) and listing[2].startswith(reference)
+    assert "+22370000001" in listing[2]
+    assert runner.invoke(["cases", "list", "--status", "closed"]).output == "no case\n"
+    out = tmp_path / "cases.csv"
+    assert runner.invoke(["cases", "export", str(out)]).exit_code == 0
+    text = out.read_text(encoding="utf-8")
+    assert REPORTER not in text and REPORTER[1:] not in text
+    rows = list(csv.DictReader(text.splitlines()))
+    assert {r["reference"] for r in rows} == {reference, urgent}
+    assert "reporter_phone" not in rows[0] and "reporter_hash" not in rows[0]
+    missing = runner.invoke(["case", "show", "ZZZZZZ"])
+    assert missing.exit_code == 1 and "no case 'ZZZZZZ'" in missing.output
+
+
+def test_urgent_cases_are_due_for_verification_sooner(app, client):
+    from datetime import timedelta
+
+    opened(client)
+    report(client, *URGENT, phone="+22376000557")
+    with app.extensions["db"]() as db:
+        rows = {c.urgent: c for c in db.scalars(select(Case))}
+    assert rows[True].verify_by - rows[True].created_at == timedelta(hours=24)
+    assert rows[False].verify_by - rows[False].created_at == timedelta(hours=72)
