@@ -106,13 +106,11 @@ def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, s
             "tests": training.tests(get_db(), contact.id),
         }
     ctx = _context(phone, profile, resume_point)
-    if state and state.get("node") == "track" and new_input:
-        # Looking a reference up is the one read this screen needs: done here,
-        # at the edge, so the flow stays pure.
-        lookup = flows.report.parse_reference(new_input)
-        ctx["case_status"] = cases.status(get_db(), lookup) if lookup else None
-    if state and state.get("node") == "r.confirm":
-        ctx["reference"] = cases.new_reference()
+    if state is not None:
+        # A screen names the outside facts its answer needs; they are fetched
+        # here, at the edge, so the flow stays pure.
+        for need in getattr(current_app.extensions["flow"][state["node"]], "needs", ()):
+            ctx[need] = NEEDS[need](new_input or "")
     app = current_app
     result = flows.step(
         app.extensions["flow"],
@@ -136,6 +134,18 @@ def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, s
     }
     store.save(session_id, phone, session, _resume_point(result), fresh_profile)
     return result.reply, result.state["node"]
+
+
+def _case_status(answer: str) -> str | None:
+    reference = flows.report.parse_reference(answer)
+    return cases.status(get_db(), reference) if reference else None
+
+
+# What each declared need is, given the caller's answer on that screen.
+NEEDS = {
+    "case_status": _case_status,
+    "reference": lambda answer: cases.new_reference(),
+}
 
 
 def derive_input(consumed: str, text: str, mode: str) -> tuple[str | None, str]:

@@ -44,6 +44,7 @@ class Menu:
     params: Params | None = None
     checkpoint: str = SAVE
     nav: bool = True  # offers 0 and 00; off for first-contact screens
+    needs: tuple[str, ...] = ()  # ctx facts the web layer must fetch before an answer here
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Ask:
     params: Params | None = None
     checkpoint: str = SAVE
     nav: bool = True
+    needs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

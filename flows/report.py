@@ -143,7 +143,7 @@ NODES = {
             ),
         ),
     ),
-    "r.confirm": Menu("report.confirm", _send, params=_summary),
+    "r.confirm": Menu("report.confirm", _send, params=_summary, needs=("reference",)),
     "r.done": End("report.done", params=lambda data, ctx: {"reference": data.get("reference")}),
     "r.cancelled": End("report.cancelled"),
     "track": Ask(
@@ -153,7 +153,8 @@ NODES = {
         "track.found",
         error="track.error",
         checkpoint=CLEAR,
-    ),  # fmt: skip
+        needs=("case_status",),
+    ),
     "track.found": Route(_found),
     "track.status": Menu("track.status", params=_status, checkpoint=CLEAR),
     "track.unknown": Menu(
