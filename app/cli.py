@@ -434,19 +434,26 @@ def case_group():
     """Look at and move one case."""
 
 
+def _case_or_exit(session, reference: str):
+    """Return the case with this reference, or say there is none and exit 1."""
+    from .cases import CaseError, find
+
+    try:
+        return find(session, reference)
+    except CaseError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+
+
 @case_group.command("show")
 @click.argument("reference")
 @with_appcontext
 def case_show(reference):
     """Show a case and its history (never the reporter's identity)."""
-    from .cases import CaseError, find, history
+    from .cases import history
 
     with current_app.extensions["db"]() as session:
-        try:
-            c = find(session, reference)
-        except CaseError as exc:
-            click.echo(str(exc), err=True)
-            sys.exit(1)
+        c = _case_or_exit(session, reference)
         click.echo(f"case {c.reference}: {c.status}{' (urgent)' if c.urgent else ''}")
         click.echo(f"where: {c.region or '-'} / {c.cercle or '-'} / {c.place or '-'}")
         what = (c.sector, c.children, c.age, c.sex, c.school, c.hazard)
@@ -468,12 +475,12 @@ def case_show(reference):
 @with_appcontext
 def case_update(reference, status, note):
     """Move a case to its next status, with a note."""
-    from .cases import CaseError, find, move
+    from .cases import CaseError, move
     from .models import utcnow
 
     with current_app.extensions["db"]() as session:
+        c = _case_or_exit(session, reference)
         try:
-            c = find(session, reference)
             move(session, c, status, "cli", note, utcnow())
         except CaseError as exc:
             click.echo(str(exc), err=True)
@@ -488,7 +495,7 @@ def case_update(reference, status, note):
 @with_appcontext
 def case_assign(reference, phone):
     """Give a case to a field agent."""
-    from .cases import CaseError, assign, find
+    from .cases import assign
     from .contacts import normalize
     from .models import utcnow
 
@@ -496,11 +503,7 @@ def case_assign(reference, phone):
     if number is None:
         raise click.UsageError(f"not a phone number: {phone!r}")
     with current_app.extensions["db"]() as session:
-        try:
-            c = find(session, reference)
-        except CaseError as exc:
-            click.echo(str(exc), err=True)
-            sys.exit(1)
+        c = _case_or_exit(session, reference)
         assign(session, c, number, "cli", utcnow())
         session.commit()
         click.echo(f"case {c.reference} assigned to {number}")
