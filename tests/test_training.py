@@ -59,6 +59,23 @@ def read_lessons(caller: Dial, module) -> str:
     return reply
 
 
+def at_the_quiz(app, client, phone) -> tuple[Dial, object]:
+    """Dial, open module 1 and read its lessons; return the caller on question 1."""
+    module = course(app).modules[0]
+    caller = Dial(client, phone=phone)
+    caller()
+    open_module(caller)
+    read_lessons(caller, module)
+    return caller, module
+
+
+def reopen_module(caller: Dial, number: int = 1) -> str:
+    """Drop the call, dial again and open the module from the main menu."""
+    caller.drop()
+    caller()
+    return open_module(caller, number)
+
+
 def answer_all(caller: Dial, app, module, right=True, count=None) -> str:
     """Answer count questions (all by default), rightly or not; return the last screen."""
     reply = ""
@@ -152,11 +169,7 @@ def test_resume_mid_lesson_and_mid_quiz_at_the_exact_screen(app, client, agent):
 
 def test_continue_rebuilds_the_quiz_from_the_database(app, client, agent):
     """With the Redis resume point gone, Continuer still finds the quiz where it was."""
-    module = course(app).modules[0]
-    caller = Dial(client, phone=agent)
-    caller()
-    open_module(caller)
-    read_lessons(caller, module)
+    caller, module = at_the_quiz(app, client, agent)
     qid = current_question(app, caller)
     caller(str(course(app).question(qid).right), "1")
     caller.drop()
@@ -194,15 +207,9 @@ def test_failing_then_retaking_with_the_missed_questions_first(make_app, client)
 
 
 def test_a_retake_waits_for_the_cool_down(app, client, agent):
-    module = course(app).modules[0]
-    caller = Dial(client, phone=agent)
-    caller()
-    open_module(caller)
-    read_lessons(caller, module)
+    caller, module = at_the_quiz(app, client, agent)
     answer_all(caller, app, module, right=False)
-    caller.drop()
-    caller()
-    open_module(caller)
+    reopen_module(caller)
     assert caller("2").startswith("CON Vous pourrez refaire le quiz dans 10 min.")
 
 
@@ -445,11 +452,7 @@ def test_results_and_help_screens(app, client, agent):
 
 def test_going_back_from_feedback_cannot_raise_the_score(app, client, agent):
     """The first answer counts: a wrong answer, then back, then the right one, stays wrong."""
-    module = course(app).modules[0]
-    caller = Dial(client, phone=agent)
-    caller()
-    open_module(caller)
-    read_lessons(caller, module)
+    caller, module = at_the_quiz(app, client, agent)
     qid = current_question(app, caller)
     question = course(app).question(qid)
     wrong = question.right % len(question.answers) + 1
@@ -462,11 +465,7 @@ def test_going_back_from_feedback_cannot_raise_the_score(app, client, agent):
 
 
 def test_resume_after_the_last_answer_shows_the_score(app, client, agent):
-    module = course(app).modules[0]
-    caller = Dial(client, phone=agent)
-    caller()
-    open_module(caller)
-    read_lessons(caller, module)
+    caller, module = at_the_quiz(app, client, agent)
     for _ in module.quiz[:-1]:
         qid = current_question(app, caller)
         caller(str(course(app).question(qid).right), "1")
@@ -484,15 +483,9 @@ def test_resume_after_the_last_answer_shows_the_score(app, client, agent):
 
 
 def test_rereading_does_not_skip_the_cool_down(app, client, agent):
-    module = course(app).modules[0]
-    caller = Dial(client, phone=agent)
-    caller()
-    open_module(caller)
-    read_lessons(caller, module)
+    caller, module = at_the_quiz(app, client, agent)
     answer_all(caller, app, module, right=False)
-    caller.drop()
-    caller()
-    open_module(caller)
+    reopen_module(caller)
     caller("1")  # Relire le module
     for _ in range(module.lessons - 1):
         caller("1")
