@@ -8,15 +8,19 @@ from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import outbox
+from flows.desk import FOLLOW_UP, SERVICES
+
+from . import alerts, outbox
+from .focal_points import OPEN
 from .models import Case, CaseEvent
 
 # Letters and digits that cannot be misread for one another on a small screen.
 ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 LENGTH = 6
+VERIFY_H, VERIFY_URGENT_H = 72, 24
 
 
 def new_reference() -> str:
@@ -46,12 +50,26 @@ def decrypt(token: str) -> str:
 
 
 def open_case(db: Session, phone: str, reference: str, answers: dict, now: datetime) -> Case:
-    """Open a case in the caller's transaction; queue the receipt if asked for."""
+    """File a report in the caller's transaction: open a case, or add to the one it repeats.
+
+    Returns the case that will be worked on. The reporter's receipt and the
+    focal points' alerts are queued in the same transaction.
+    """
+    config = current_app.config
+    known = db.scalars(select(Case).where(Case.reference == reference)).first()
+    if known is not None:
+        # The reporter sent the same report again: the reference they were shown
+        # is the first one's (see `repeat_of`), so nothing new is opened.
+        host = primary(db, known)
+        note = f"same report sent again by its reporter ({reference})"
+        _log(db, host, "report", host.status, note, now)
+        return host
+    urgent = bool(answers.get("urgent"))
     contactable = bool(answers.get("contactable"))
     case = Case(
         reference=reference,
         status="new",
-        urgent=bool(answers.get("urgent")),
+        urgent=urgent,
         sector=answers.get("sector"),
         region=answers.get("region"),
         cercle=answers.get("cercle"),
@@ -64,22 +82,106 @@ def open_case(db: Session, phone: str, reference: str, answers: dict, now: datet
         contactable=contactable,
         reporter_hash=reporter_hash(phone),
         reporter_phone=encrypt(phone) if contactable else None,
-        verify_by=now + timedelta(hours=24 if answers.get("urgent") else 72),
+        verify_by=now + timedelta(hours=VERIFY_URGENT_H if urgent else VERIFY_H),
         created_at=now,
+        reports=1,
+        follow_ups=0,
     )
+    host = same_place(db, case, now, timedelta(days=config["CASE_LINK_WINDOW_DAYS"]))
+    if host is not None:
+        case.status, case.linked_to, case.verify_by = "linked", host.id, None
     db.add(case)
     db.flush()
-    db.add(CaseEvent(case_id=case.id, actor="report", from_status=None, to_status="new", at=now))
+    if host is None:
+        db.add(CaseEvent(case_id=case.id, actor="report", to_status="new", at=now))
+        agent = alerts.pick_agent(db, case)
+        if agent is not None:
+            assign(db, case, agent, "routing", now, notify=False)
+        alerts.new_case(db, case, now)
+    else:
+        db.add(CaseEvent(case_id=case.id, actor="report", to_status="linked", at=now,
+                         note=f"linked to {host.reference}"))  # fmt: skip
+        host.reports += 1
+        _log(db, host, "report", host.status, f"report {reference} about the same place", now)
+        if urgent and not host.urgent:
+            # A child in immediate danger there now: the whole case becomes urgent.
+            host.urgent = True
+            due = now + timedelta(hours=VERIFY_URGENT_H)
+            if host.status in ("new", "verifying") and (host.verify_by or due) >= due:
+                host.verify_by, host.reminded_at, host.escalated_at = due, None, None
+            alerts.new_case(db, host, now, linked=reference)
     if contactable and answers.get("receipt"):
         catalog = current_app.extensions["catalog"]
-        text = catalog.get("sms.receipt", reference=reference, code=current_app.config["USSD_CODE"])
+        text = catalog.get("sms.receipt", reference=reference, code=config["USSD_CODE"])
         outbox.add(db, "receipt", reference, phone, text)
-    return case
+    return case if host is None else host
+
+
+def primary(db: Session, case: Case) -> Case:
+    """Return the case a linked report belongs to, or the case itself."""
+    return db.get(Case, case.linked_to) if case.linked_to else case
+
+
+def same_place(db: Session, case: Case, now: datetime, window: timedelta) -> Case | None:
+    """Return the open case this report should join: same cercle, site name and sector.
+
+    A report without a known cercle or a site name is never linked: "somewhere
+    in Kadiolo" may be any of its sites.
+    """
+    if not case.cercle or case.cercle == "unknown" or not case.place:
+        return None
+    query = (
+        select(Case)
+        .where(
+            Case.cercle == case.cercle,
+            Case.sector == case.sector,
+            Case.status.in_(OPEN),
+            Case.linked_to.is_(None),
+            func.lower(Case.place) == case.place.lower(),
+            Case.created_at >= now - window,
+        )
+        .order_by(Case.id)
+    )
+    return db.scalars(query).first()
+
+
+def repeat_of(db: Session, phone: str, answers: dict, now: datetime, window_s: int) -> str | None:
+    """Return the reference of this reporter's identical report within window_s, if any."""
+    query = select(Case).where(
+        Case.reporter_hash == reporter_hash(phone),
+        Case.created_at >= now - timedelta(seconds=window_s),
+    )
+    for case in db.scalars(query.order_by(Case.id.desc())):
+        same = all(
+            (getattr(case, name) or None) == (answers.get(name) or None)
+            for name in ("sector", "region", "cercle", "children", "age", "sex", "school", "hazard")
+        )
+        place = (case.place or "").lower() == (answers.get("place") or "").lower()
+        if same and place and case.urgent == bool(answers.get("urgent")):
+            return case.reference
+    return None
+
+
+def reports_today(db: Session, phone: str, since: datetime) -> int:
+    """Count the reports a phone sent since a moment (the start of its day)."""
+    query = select(func.count(Case.id)).where(
+        Case.reporter_hash == reporter_hash(phone), Case.created_at >= since
+    )
+    return db.scalar(query) or 0
+
+
+def fresh_reference(db: Session) -> str:
+    """Draw a reference no case has yet."""
+    while True:
+        reference = new_reference()
+        if db.scalar(select(func.count(Case.id)).where(Case.reference == reference)) == 0:
+            return reference
 
 
 def status(db: Session, reference: str) -> str | None:
-    """Return a case's status by reference, or None."""
-    return db.scalars(select(Case.status).where(Case.reference == reference)).first()
+    """Return a case's status by reference (a linked report's is its case's), or None."""
+    case = db.scalars(select(Case).where(Case.reference == reference)).first()
+    return None if case is None else primary(db, case).status
 
 
 # The CLMRS cycle: each state and the states it may move to next.
@@ -91,6 +193,7 @@ TRANSITIONS = {
     "following": ("closed",),
     "unfounded": ("closed",),
     "closed": (),
+    "linked": (),  # a report kept inside another case: that case moves, not this
 }
 
 
@@ -106,23 +209,85 @@ def find(db: Session, reference: str) -> Case:
     return case
 
 
-def move(db: Session, case: Case, status: str, actor: str, note: str, now: datetime) -> None:
-    """Move a case to its next state, recording who, when and why; the caller commits."""
+def move(
+    db: Session, case: Case, status: str, actor: str, note: str, now: datetime, service=None
+) -> None:
+    """Move a case to its next state, recording who, when and why; the caller commits.
+
+    Referring needs the service referred to; it starts the follow-up clock.
+    """
     if status not in TRANSITIONS:
         raise CaseError(f"unknown status {status!r} (known: {', '.join(TRANSITIONS)})")
     if status not in TRANSITIONS[case.status]:
         allowed = ", ".join(TRANSITIONS[case.status]) or "none: the case is closed"
         raise CaseError(f"case {case.reference} is {case.status}: next may be {allowed}")
-    db.add(CaseEvent(case_id=case.id, actor=actor, from_status=case.status, to_status=status,
-                     note=note or None, assignee=case.assignee, at=now))  # fmt: skip
+    if status == "referred":
+        if service not in SERVICES:
+            raise CaseError(f"referring needs the service: one of {', '.join(SERVICES)}")
+        days = current_app.config["CASE_FOLLOW_UP_DAYS"]
+        case.referred_to, case.referred_at = service, now
+        case.follow_up_by = now + timedelta(days=days[0])
+        case.reminded_at = case.escalated_at = None
+        note = f"{service}: {note}" if note else service
+    if status == "closed":
+        case.follow_up_by = None
+    _log(db, case, actor, status, note, now)
     case.status = status
 
 
-def assign(db: Session, case: Case, phone: str, actor: str, now: datetime) -> None:
+def follow_up(db: Session, case: Case, actor: str, note: str, now: datetime) -> int:
+    """Record a follow-up visit of a referred case; return its number. The caller commits."""
+    if case.status not in ("referred", "following"):
+        raise CaseError(f"case {case.reference} is {case.status}: only a referred case has "
+                        "follow-ups")  # fmt: skip
+    days = current_app.config["CASE_FOLLOW_UP_DAYS"]
+    case.follow_ups += 1
+    text = f"follow-up {case.follow_ups}" + (f": {note}" if note else "")
+    _log(db, case, actor, "following", text, now)
+    case.status = "following"
+    more = case.follow_ups < len(days) and case.referred_at is not None
+    case.follow_up_by = case.referred_at + timedelta(days=days[case.follow_ups]) if more else None
+    case.reminded_at = case.escalated_at = None
+    return case.follow_ups
+
+
+def assign(db: Session, case: Case, phone: str, actor: str, now: datetime, notify=True) -> None:
     """Give a case to a field agent, recorded in the audit log; the caller commits."""
     case.assignee = phone
     db.add(CaseEvent(case_id=case.id, actor=actor, from_status=case.status,
                      to_status=case.status, note="assigned", assignee=phone, at=now))  # fmt: skip
+    if notify:
+        alerts.assigned(db, case, phone, now)
+
+
+def _log(db: Session, case: Case, actor: str, to: str, note: str | None, now: datetime) -> None:
+    db.add(CaseEvent(case_id=case.id, actor=actor, from_status=case.status, to_status=to,
+                     note=note or None, assignee=case.assignee, at=now))  # fmt: skip
+
+
+def next_steps(case: Case) -> list[str]:
+    """Return what may be done next to a case: its next states, and a follow-up if referred."""
+    steps = list(TRANSITIONS.get(case.status, ()))
+    if case.status in ("referred", "following"):
+        steps.insert(0, FOLLOW_UP)
+    return steps
+
+
+def summary(case: Case, tz: str) -> dict:
+    """Describe a case for the agent desk: where, what, how urgent, and when due."""
+    due = case.verify_by if case.status in ("new", "verifying") else case.follow_up_by
+    return {
+        "reference": case.reference,
+        "status": case.status,
+        "urgent": case.urgent,
+        "region": case.region,
+        "cercle": case.cercle,
+        "place": case.place,
+        "hazard": case.hazard,
+        "reports": case.reports,
+        "due": alerts.local(due, tz) if due else "",
+        "next": next_steps(case),
+    }
 
 
 def history(db: Session, case: Case) -> list[CaseEvent]:

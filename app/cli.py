@@ -393,6 +393,8 @@ def cases_list(status, cercle):
     query = select(Case).order_by(Case.urgent.desc(), Case.created_at)
     if status:
         query = query.where(Case.status == status)
+    else:  # a linked report is a line of its case, not a case to work on
+        query = query.where(Case.linked_to.is_(None))
     if cercle:
         query = query.where(Case.cercle == cercle.lower())
     with current_app.extensions["db"]() as session:
@@ -401,12 +403,13 @@ def cases_list(status, cercle):
         click.echo("no case")
         return
     click.echo(
-        f"{'ref':<8}{'status':<11}{'urgent':<8}{'sector':<10}{'cercle':<16}{'opened':<17}assignee"
+        f"{'ref':<8}{'status':<11}{'urgent':<8}{'sector':<10}{'cercle':<16}{'reports':<9}"
+        f"{'opened':<17}assignee"
     )
     for c in rows:
         click.echo(
             f"{c.reference:<8}{c.status:<11}{'yes' if c.urgent else 'no':<8}{c.sector or '-':<10}"
-            f"{c.cercle or '-':<16}{c.created_at:%Y-%m-%d %H:%M} {c.assignee or '-'}"
+            f"{c.cercle or '-':<16}{c.reports:<9}{c.created_at:%Y-%m-%d %H:%M} {c.assignee or '-'}"
         )
 
 
@@ -422,9 +425,14 @@ def cases_export(file: Path):
 
     fields = ("reference", "status", "urgent", "sector", "region", "cercle", "place", "children",
               "age", "sex", "school", "hazard", "contactable", "assignee", "verify_by",
-              "created_at")  # fmt: skip
+              "referred_to", "follow_ups", "follow_up_by", "reports", "created_at")  # fmt: skip
     with current_app.extensions["db"]() as session:
-        rows = [{f: getattr(c, f) for f in fields} for c in session.scalars(select(Case))]
+        all_cases = list(session.scalars(select(Case).order_by(Case.id)))
+        references = {c.id: c.reference for c in all_cases}
+        rows = [
+            {**{f: getattr(c, f) for f in fields}, "linked_to": references.get(c.linked_to, "")}
+            for c in all_cases
+        ]
     write_csv(file, rows)
     click.echo(f"{len(rows)} case(s) written to {file}")
 
@@ -470,18 +478,24 @@ def case_show(reference):
 
 @case_group.command("update")
 @click.argument("reference")
-@click.option("--status", required=True)
+@click.option("--status", required=True, help="The next status, or 'followup' to record a visit.")
 @click.option("--note", default="")
+@click.option("--to", "service", help="The service a case is referred to (with --status referred).")
 @with_appcontext
-def case_update(reference, status, note):
-    """Move a case to its next status, with a note."""
-    from .cases import CaseError, move
+def case_update(reference, status, note, service):
+    """Move a case to its next status, with a note; or record a follow-up visit."""
+    from flows.desk import FOLLOW_UP
+
+    from .cases import CaseError, follow_up, move
     from .models import utcnow
 
     with current_app.extensions["db"]() as session:
         c = _case_or_exit(session, reference)
         try:
-            move(session, c, status, "cli", note, utcnow())
+            if status == FOLLOW_UP:
+                follow_up(session, c, "cli", note, utcnow())
+            else:
+                move(session, c, status, "cli", note, utcnow(), service=service)
         except CaseError as exc:
             click.echo(str(exc), err=True)
             sys.exit(1)
@@ -507,6 +521,97 @@ def case_assign(reference, phone):
         assign(session, c, number, "cli", utcnow())
         session.commit()
         click.echo(f"case {c.reference} assigned to {number}")
+    from .notify import kick
+
+    kick()  # the agent's SMS goes now
+
+
+@main.group("focal-points")
+def focal_points_group():
+    """The supervisors and agents who receive each area's cases."""
+
+
+@focal_points_group.command("add")
+@click.argument("phone")
+@click.option("--cercle", required=True, help="A cercle, a region, or 'all'.")
+@click.option("--role", type=click.Choice(["supervisor", "agent"]), default="agent",
+              show_default=True)  # fmt: skip
+@click.option("--pin-stdin", is_flag=True, help="Read the PIN from standard input.")
+@with_appcontext
+def focal_points_add(phone, cercle, role, pin_stdin):
+    """Make a phone a focal point of an area; a new one gets a PIN."""
+    import secrets
+
+    from . import focal_points
+    from .contacts import normalize
+
+    number = normalize(phone)
+    if number is None:
+        raise click.UsageError(f"not a phone number: {phone!r}")
+    pin = click.get_text_stream("stdin").readline().strip() if pin_stdin else None
+    if pin_stdin and not focal_points.valid_pin(pin):
+        raise click.UsageError("the PIN read from standard input must be 4 to 6 digits")
+    with current_app.extensions["db"]() as session:
+        drawn = None
+        if pin is None and focal_points.find(session, number) is None:
+            pin = drawn = f"{secrets.randbelow(10**4):04d}"
+        try:
+            point, created = focal_points.add(session, number, cercle, role, pin)
+        except focal_points.FocalPointError as exc:
+            raise click.UsageError(str(exc)) from None
+        session.commit()
+        areas = ", ".join(focal_points.covered(session, point))
+    _forget_profile(number)  # the main menu shows the desk from the next call
+    click.echo(f"{'added' if created else 'updated'} {role} {number}: {areas}")
+    if drawn:
+        click.echo(f"PIN {drawn}: give it to them in person; it is not shown again")
+
+
+@focal_points_group.command("list")
+@with_appcontext
+def focal_points_list():
+    """List focal points and their areas."""
+    from sqlalchemy import select
+
+    from . import focal_points
+    from .models import FocalPoint
+
+    with current_app.extensions["db"]() as session:
+        points = list(session.scalars(select(FocalPoint).order_by(FocalPoint.phone)))
+        if not points:
+            click.echo("no focal point")
+        for point in points:
+            areas = ", ".join(focal_points.covered(session, point))
+            click.echo(f"{point.phone:<16}{point.role:<12}{areas}")
+
+
+@focal_points_group.command("remove")
+@click.argument("phone")
+@with_appcontext
+def focal_points_remove(phone):
+    """Stop routing cases to a phone; the cases it holds stay assigned."""
+    from . import focal_points
+    from .contacts import normalize
+
+    number = normalize(phone) or phone
+    with current_app.extensions["db"]() as session:
+        point = focal_points.find(session, number)
+        if point is None:
+            click.echo(f"no focal point {number}", err=True)
+            sys.exit(1)
+        focal_points.remove(session, point)
+        session.commit()
+    _forget_profile(number)
+    click.echo(f"removed {number}")
+
+
+def _forget_profile(phone: str) -> None:
+    from redis.exceptions import RedisError
+
+    try:
+        current_app.extensions["sessions"].forget_profile(phone)
+    except RedisError:
+        click.echo("warning: Redis unreachable; the USSD menu changes within a day", err=True)
 
 
 @main.group()

@@ -40,6 +40,11 @@ DEFAULTS: dict[str, str] = {
     "TRAINING_RETAKE_COOLDOWN_S": "600",
     "TRAINING_REMINDER_DAYS": "3",
     "TRAINING_REMINDERS_MAX": "3",
+    "REPORT_DAILY_LIMIT": "3",
+    "REPORT_REPEAT_WINDOW_S": "7200",
+    "CASE_LINK_WINDOW_DAYS": "30",
+    "CASE_FOLLOW_UP_DAYS": "90,180",
+    "CASE_ESCALATE_AFTER_H": "24",
     "TZ": "Africa/Bamako",
     "CONTENT_DIR": str(ROOT / "content"),
     "REDIS_PREFIX": "kalan:",
@@ -60,6 +65,10 @@ INTEGERS = (
     "TRAINING_RETAKE_COOLDOWN_S",
     "TRAINING_REMINDER_DAYS",
     "TRAINING_REMINDERS_MAX",
+    "REPORT_DAILY_LIMIT",
+    "REPORT_REPEAT_WINDOW_S",
+    "CASE_LINK_WINDOW_DAYS",
+    "CASE_ESCALATE_AFTER_H",
 )
 MAY_BE_ZERO = ("TRAINING_RETAKE_COOLDOWN_S",)  # no cool-down at all is a valid choice
 PART_COST = re.compile(r"^([A-Z]{3}) (\d+(\.\d+)?)$")
@@ -76,6 +85,21 @@ WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 
 class ConfigError(Exception):
     """The configuration cannot start the service; the message says why in one line."""
+
+
+def parse_follow_ups(text) -> tuple[int, ...]:
+    """Parse "90,180" into increasing day counts after referral."""
+    if isinstance(text, tuple):
+        return text
+    try:
+        days = tuple(int(part) for part in str(text).split(","))
+    except ValueError:
+        days = ()
+    if not days or any(d <= 0 for d in days) or list(days) != sorted(set(days)):
+        raise ConfigError(
+            f"CASE_FOLLOW_UP_DAYS must be increasing day counts such as 90,180, not {text!r}"
+        )
+    return days
 
 
 def from_env(environ=None, strict: bool = True) -> dict:
@@ -131,6 +155,7 @@ def validate(config: dict) -> dict:
         raise ConfigError("CAMPAIGN_PAUSE_FAILURE_RATE must be a fraction between 0 and 1")
     config["CAMPAIGN_PAUSE_FAILURE_RATE"] = rate
     config["ORG_CODES"] = parse_org_codes(config["ORG_CODES"])
+    config["CASE_FOLLOW_UP_DAYS"] = parse_follow_ups(config["CASE_FOLLOW_UP_DAYS"])
     window = config["SMS_SEND_WINDOW"]
     if window != "always" and not WINDOW.match(window):
         raise ConfigError(f"SMS_SEND_WINDOW must be HH:MM-HH:MM or 'always', not {window!r}")

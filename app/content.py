@@ -5,15 +5,17 @@ from pathlib import Path
 
 import yaml
 
-from flows import Catalog, build, check, overflows, training
+from flows import Catalog, build, check, desk, overflows, training
 from flows.catalog import FALLBACK
 from flows.course import Course
 from flows.gsm import outside
 
+from .alerts import COPY as ALERTS
 from .course import CourseError, load_course
 
 # Copy the web layer shows outside any journey.
-APP_KEYS = ("error.unexpected", "error.unavailable", "lang.name")
+APP_KEYS = ("error.unexpected", "error.unavailable", "lang.name", *desk.COPY,
+            *ALERTS)  # fmt: skip
 SMS_PREFIX = "sms."  # SMS templates: outside GSM-7 is a warning, on screens an error
 PLACEHOLDER = re.compile(r"\$(\w+)")
 
@@ -111,8 +113,9 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
 
 def oversized(catalog: Catalog, limit: int, code: str) -> list[str]:
     """List the screens whose copy cannot be shown whole within limit characters."""
-    ends = ("error.unexpected", "error.unavailable")
-    flow, samples = build(catalog.course), training.samples(catalog.course)
+    ends = ("error.unexpected", "error.unavailable", "desk.conflict")
+    flow = build(catalog.course)
+    samples = {**training.samples(catalog.course), **desk.samples()}
     return overflows(flow, catalog, sample_context(catalog, code), limit, ends, samples)
 
 
@@ -128,7 +131,10 @@ def sample_context(catalog: Catalog, code: str) -> dict:
             "role": "agent",  # agents see every module
             "organisation": "O" * 40,
             "lang": FALLBACK,
+            "focal": "supervisor",  # shows the desk on the main menu
         },
         "training": {},
+        "pin": {"result": "wrong", "left": 4, "wait": 900},
+        "desk": {"role": "supervisor", "cases": [desk.SAMPLE] * 30},
         "now": "2026-01-01T00:00:00+00:00",
     }

@@ -249,6 +249,7 @@ class Case(Base):
     """A report of a child at risk, followed until it is closed. Never a child's name."""
 
     __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_place", "cercle", "sector", "status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference: Mapped[str] = mapped_column(String(8), unique=True)
@@ -269,6 +270,16 @@ class Case(Base):
     assignee: Mapped[str | None] = mapped_column(String(16))  # a field agent's phone
     verify_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A report about a case already open is kept, linked to it, not opened again.
+    linked_to: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    reports: Mapped[int] = mapped_column(Integer, default=1)  # reports pooled in this case
+    referred_to: Mapped[str | None] = mapped_column(String(24))  # the service, once referred
+    referred_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    follow_ups: Mapped[int] = mapped_column(Integer, default=0)  # done, of CASE_FOLLOW_UP_DAYS
+    follow_up_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The current due date's reminder to the assignee, then escalation to supervisors.
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CaseEvent(Base):
@@ -284,3 +295,26 @@ class CaseEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
     assignee: Mapped[str | None] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FocalPoint(Base):
+    """A supervisor or field agent who receives the cases of some areas."""
+
+    __tablename__ = "focal_points"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(16), unique=True)
+    role: Mapped[str] = mapped_column(String(12))  # supervisor, agent
+    pin_hash: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FocalArea(Base):
+    """One area a focal point covers: a cercle, a region, or "all"."""
+
+    __tablename__ = "focal_areas"
+    __table_args__ = (UniqueConstraint("focal_point_id", "area", name="uq_focal_area"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    focal_point_id: Mapped[int] = mapped_column(ForeignKey("focal_points.id"), index=True)
+    area: Mapped[str] = mapped_column(String(32), index=True)

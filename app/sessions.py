@@ -50,6 +50,10 @@ class SessionStore:
         """Return a session without its companions, or None."""
         return _decode(self.redis.get(self._keys(session_id, "")[0]))
 
+    def forget_profile(self, phone: str) -> None:
+        """Drop a phone's cached profile, so that its next hop reads the database."""
+        self.redis.delete(self._keys("", phone)[2])
+
     def save(
         self, session_id: str, phone: str, session: dict, resume=UNCHANGED, profile=None
     ) -> None:

@@ -1,7 +1,8 @@
 """POST /ussd and /ussd/events: the Africa's Talking USSD callbacks."""
 
 import re
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app
@@ -9,11 +10,12 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 import flows
-from flows.effects import Enrol, FinishModule, OpenCase, SetData, SetLanguage, SetName
+from flows.desk import FOLLOW_UP, parse_pin
+from flows.effects import Enrol, FinishModule, MoveCase, OpenCase, SetData, SetLanguage, SetName
 from flows.engine import CLEAR, SAVE, Step
 from flows.render import Page, compose
 
-from . import cases, contacts, events, training
+from . import cases, contacts, events, focal_points, training
 from .callbacks import check_token, read_form
 from .db import get_db
 from .models import utcnow
@@ -57,6 +59,10 @@ def hop():
         reply, node = answer(form["sessionId"], form["serviceCode"], phone, form["text"])
     except Refused as exc:
         abort(403, str(exc))
+    except cases.CaseError as exc:
+        # The case moved, or left the caller's hands, since the screen was shown.
+        current_app.logger.info("desk change refused: %s", exc)
+        reply = apology("desk.conflict")
     except (RedisError, SQLAlchemyError):
         current_app.logger.exception("storage unavailable during a USSD hop")
         reply = apology("error.unavailable")
@@ -104,13 +110,15 @@ def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, s
             **contacts.profile(contact, _today()),
             "training": training.standing(get_db(), contact.id),
             "tests": training.tests(get_db(), contact.id),
+            "focal": focal_points.role(get_db(), phone),
         }
     ctx = _context(phone, profile, resume_point)
     if state is not None:
         # A screen names the outside facts its answer needs; they are fetched
         # here, at the edge, so the flow stays pure.
+        hop = Hop(new_input or "", state["data"], phone, session_id)
         for need in getattr(current_app.extensions["flow"][state["node"]], "needs", ()):
-            ctx[need] = NEEDS[need](new_input or "")
+            ctx[need] = NEEDS[need](hop)
     app = current_app
     result = flows.step(
         app.extensions["flow"],
@@ -120,7 +128,7 @@ def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, s
         app.extensions["catalog"],
         app.config["USSD_MAX_CHARS"],
     )
-    profile_changes = apply_effects(result.effects, phone)
+    profile_changes = apply_effects(result.effects, phone, session_id)
     if profile_changes:
         fresh_profile = {**profile, **profile_changes}
     session = {
@@ -136,15 +144,74 @@ def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, s
     return result.reply, result.state["node"]
 
 
-def _case_status(answer: str) -> str | None:
-    reference = flows.report.parse_reference(answer)
+@dataclass(frozen=True)
+class Hop:
+    """What a need may look at: the caller's answer, the session's data, who and where."""
+
+    answer: str
+    data: dict
+    phone: str
+    session_id: str
+
+
+def _case_status(hop: Hop) -> str | None:
+    reference = flows.report.parse_reference(hop.answer)
     return cases.status(get_db(), reference) if reference else None
 
 
-# What each declared need is, given the caller's answer on that screen.
+def _reference(hop: Hop) -> str:
+    """Draw the reference a report will get; an identical recent one keeps its own."""
+    answers = {name: hop.data.get(name) for name in flows.report.FIELDS}
+    window = current_app.config["REPORT_REPEAT_WINDOW_S"]
+    repeat = cases.repeat_of(get_db(), hop.phone, answers, utcnow(), window)
+    return repeat or cases.fresh_reference(get_db())
+
+
+def _reports_today(hop: Hop) -> int:
+    tz = ZoneInfo(current_app.config["TZ"])
+    midnight = datetime.combine(datetime.now(tz).date(), time(), tz)
+    return cases.reports_today(get_db(), hop.phone, midnight)
+
+
+def _desk_key(hop: Hop) -> str:
+    return f"{current_app.config['REDIS_PREFIX']}desk:{hop.session_id}"
+
+
+def _pin(hop: Hop) -> dict | None:
+    """Check the PIN typed on the desk's first screen; open the desk for this session."""
+    if not parse_pin(hop.answer):
+        return None  # navigation or a malformed PIN: no try is spent
+    redis, config = current_app.extensions["redis"], current_app.config
+    point = focal_points.find(get_db(), hop.phone)
+    result = focal_points.check_pin(
+        redis, config["REDIS_PREFIX"], hop.phone, point, hop.answer.strip()
+    )
+    if result["result"] == "ok":
+        redis.set(_desk_key(hop), hop.phone, ex=config["SESSION_TTL_S"])
+    return result
+
+
+def _desk(hop: Hop) -> dict | None:
+    """Return the caller's open cases, once the PIN opened the desk in this session."""
+    if current_app.extensions["redis"].get(_desk_key(hop)) != hop.phone.encode():
+        return None
+    point = focal_points.find(get_db(), hop.phone)
+    if point is None:
+        return None
+    tz = current_app.config["TZ"]
+    return {
+        "role": point.role,
+        "cases": [cases.summary(c, tz) for c in focal_points.desk(get_db(), point)],
+    }
+
+
+# What each declared need is, given the hop.
 NEEDS = {
     "case_status": _case_status,
-    "reference": lambda answer: cases.new_reference(),
+    "reference": _reference,
+    "reports_today": _reports_today,
+    "pin": _pin,
+    "desk": _desk,
 }
 
 
@@ -168,7 +235,7 @@ def derive_input(consumed: str, text: str, mode: str) -> tuple[str | None, str]:
     return text, LATEST
 
 
-def apply_effects(effects, phone: str) -> dict:
+def apply_effects(effects, phone: str, session_id: str = "") -> dict:
     """Carry out a step's effects; return what changed in the caller's profile."""
     changes, contact = {}, None
     for effect in effects:
@@ -182,6 +249,8 @@ def apply_effects(effects, phone: str) -> dict:
             cases.open_case(get_db(), phone, effect.reference, dict(effect.answers), utcnow())
             get_db().commit()
             kick()  # the receipt goes out now, not at the next tick
+        elif isinstance(effect, MoveCase):
+            _move(effect, phone, session_id)
         elif isinstance(effect, Enrol):
             contacts.update_contact(get_db(), phone, role="agent", organisation=effect.organisation)
             changes.update(role="agent", organisation=effect.organisation)
@@ -197,6 +266,26 @@ def apply_effects(effects, phone: str) -> dict:
         changes["training"] = training.standing(get_db(), contact.id)
         changes["tests"] = training.tests(get_db(), contact.id)
     return changes
+
+
+def _move(effect: MoveCase, phone: str, session_id: str) -> None:
+    """Apply a change made on the desk, after checking again that the caller may."""
+    db = get_db()
+    hop = Hop("", {}, phone, session_id)
+    point = focal_points.find(db, phone)
+    if _desk(hop) is None or point is None:
+        raise cases.CaseError("the desk is not open in this session")
+    case = cases.find(db, effect.reference)
+    if not focal_points.may_handle(db, point, case):
+        raise cases.CaseError(f"case {case.reference} is not in the hands of {phone}")
+    now, actor = utcnow(), f"ussd:{phone}"
+    if point.role == "agent" and case.assignee is None:
+        cases.assign(db, case, phone, actor, now, notify=False)  # who moves it, holds it
+    if effect.status == FOLLOW_UP:
+        cases.follow_up(db, case, actor, effect.note, now)
+    else:
+        cases.move(db, case, effect.status, actor, effect.note, now, service=effect.service)
+    db.commit()
 
 
 def _resume_point(result: Step):
@@ -224,6 +313,7 @@ def _context(phone: str, profile: dict, resume: dict | None) -> dict:
         "tests": profile.get("tests") or {},
         "now": utcnow().isoformat(),
         "pass_mark": current_app.config["TRAINING_PASS_MARK"],
+        "report_limit": current_app.config["REPORT_DAILY_LIMIT"],
     }
 
 

@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 
-from . import main, report, training
+from . import desk, main, report, training
 from .catalog import Catalog
 from .course import Course
 from .engine import ENGINE_KEYS, Ask, End, Menu, Node, Route, Step, layout, new_state, render, step
@@ -12,7 +12,7 @@ __all__ = ["FLOW", "Catalog", "End", "Step", "build", "check", "screens", "step"
 
 def build(course: Course, org_codes: Mapping[str, str] | None = None) -> Mapping[str, Node]:
     """Return the whole journey: the main menu and the training built from the course."""
-    return {**main.NODES, **report.NODES, **training.nodes(course, org_codes)}
+    return {**main.NODES, **report.NODES, **desk.NODES, **training.nodes(course, org_codes)}
 
 
 FLOW: Mapping[str, Node] = build(Course())  # the journey before any course is loaded

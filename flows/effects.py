@@ -67,3 +67,13 @@ class OpenCase:
 
     reference: str
     answers: tuple  # (field, value) pairs
+
+
+@dataclass(frozen=True)
+class MoveCase:
+    """Move a case on from the agent desk; the web layer checks the caller may."""
+
+    reference: str
+    status: str  # the next state, or FOLLOW_UP to record a follow-up visit
+    note: str = ""
+    service: str | None = None  # where the case is referred, when status is "referred"

@@ -33,6 +33,7 @@ class Option:
     effects: tuple = ()
     text: str | None = None  # a label already in the caller's words (a language name)
     params: tuple = ()  # (name, value) pairs for the label's placeholders
+    show: Callable[[Mapping], bool] | None = None  # given ctx: offer this option at all?
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,7 @@ def layout(node: Node, state: Mapping, ctx: Mapping, catalog: Catalog, limit: in
     options = node.options if isinstance(node, Menu) else ()
     if callable(options):
         options = options(state["data"], ctx)
+    options = tuple(opt for opt in options if opt.show is None or opt.show(ctx))
     lines = [f"{n}. {_label(opt, params, catalog, lang)}" for n, opt in enumerate(options, 1)]
     nav = {
         key: f"{code}.{catalog.get('nav.' + key, lang)}"

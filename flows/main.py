@@ -38,7 +38,7 @@ def _languages(then: str):
     def options(data: Mapping, ctx: Mapping) -> tuple[Option, ...]:
         return tuple(
             Option("lang.name", then, (SetLanguage(code),), text=name)
-            for code, name in ctx["languages"]
+            for code, name in ctx.get("languages", ())
         )
 
     return options
@@ -62,6 +62,11 @@ def _code(data: Mapping, ctx: Mapping) -> dict:
     return {"code": ctx.get("code", "")}
 
 
+def _focal(ctx: Mapping) -> bool:
+    """Tell whether the caller is a focal point, who gets the case desk."""
+    return bool((ctx.get("profile") or {}).get("focal"))
+
+
 NODES = {
     "start": Route(_start),
     "resume": Menu(
@@ -71,6 +76,7 @@ NODES = {
         nav=False,
     ),
     "lang": Menu("lang.prompt", _languages(MENU), checkpoint=CLEAR, nav=False),
+    # needs: the day's report count, so that a phone past its limit is told at once.
     MENU: Menu(
         "menu.title",
         (
@@ -78,9 +84,11 @@ NODES = {
             Option("menu.report", "report"),
             Option("menu.track", "track"),
             Option("menu.account", "account"),
+            Option("menu.desk", "desk", show=_focal),
             Option("menu.quit", "bye"),
         ),
         checkpoint=CLEAR,
+        needs=("reports_today",),
     ),
     "bye": End("menu.bye"),
     "account": Menu(

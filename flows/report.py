@@ -94,9 +94,17 @@ def _regions() -> dict:
     return nodes
 
 
+def _may_report(data: Mapping, ctx: Mapping) -> str:
+    """Turn away a phone past its daily limit of reports, politely."""
+    limit = ctx.get("report_limit") or 0
+    return "r.limit" if limit and (ctx.get("reports_today") or 0) >= limit else "r.urgent"
+
+
 NODES = {
+    "report": Route(_may_report),
+    "r.limit": End("report.limit"),
     # Straight to the question that matters most: every hop counts on a cheap phone.
-    "report": Menu(
+    "r.urgent": Menu(
         "report.urgent_prompt",
         (
             Option("report.yes", "r.emergency", (SetData("urgent", True),)),

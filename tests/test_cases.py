@@ -10,9 +10,15 @@ from .conftest import Dial
 
 REPORTER = "+22376000555"
 
+
 # Mining, Sikasso/Kadiolo, a site name, 2-5 children, 13-14, girls, not in
 # school, pits. Before it: "1" urgent then "1" past the emergency numbers, or "2".
-BODY = ["1", "1", "2", "Massiogo", "2", "2", "1", "2", "1"]
+def body(site: str = "Massiogo") -> list[str]:
+    """Answers from the sector to the danger, about one site."""
+    return ["1", "1", "2", site, "2", "2", "1", "2", "1"]
+
+
+BODY = body()
 URGENT = ["1", "1", *BODY]
 CALM = ["2", *BODY]
 
@@ -113,7 +119,10 @@ def opened(client) -> str:
 def test_case_states_follow_the_cycle_with_an_audit_log(app, client, runner):
     reference = opened(client)
     for status in ("verifying", "confirmed", "referred", "following", "closed"):
-        result = runner.invoke(["case", "update", reference, "--status", status, "--note", "ok"])
+        to = ["--to", "social"] if status == "referred" else []
+        result = runner.invoke(
+            ["case", "update", reference, "--status", status, "--note", "ok", *to]
+        )
         assert result.output == f"case {reference} is {status}\n"
     shown = runner.invoke(["case", "show", reference]).output
     assert f"case {reference}: closed" in shown
@@ -142,7 +151,8 @@ def test_assign_list_and_export_without_the_reporter(app, client, runner, tmp_pa
     import csv
 
     reference = opened(client)
-    _, done = report(client, *URGENT, phone="+22376000556")  # urgent: listed first
+    # Another site, so that it is a case of its own; urgent: listed first.
+    _, done = report(client, "1", "1", *body("Kalana"), phone="+22376000556")
     urgent = done.split("Référence : ")[1][:6]
     assert runner.invoke(["case", "assign", reference, "70000001"]).output == (
         f"case {reference} assigned to +22370000001\n"
@@ -166,7 +176,7 @@ def test_urgent_cases_are_due_for_verification_sooner(app, client):
     from datetime import timedelta
 
     opened(client)
-    report(client, *URGENT, phone="+22376000557")
+    report(client, "1", "1", *body("Kalana"), phone="+22376000557")
     with app.extensions["db"]() as db:
         rows = {c.urgent: c for c in db.scalars(select(Case))}
     assert rows[True].verify_by - rows[True].created_at == timedelta(hours=24)

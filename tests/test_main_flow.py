@@ -67,7 +67,7 @@ def test_flow_has_no_broken_links():
     [
         ((), MENU, MENU_SCREEN),
         (("1",), "training", "CON Formation\n1. Continuer\n2. Les modules"),
-        (("2",), "report", "CON Signaler un enfant en danger (aucun nom demandé)."),
+        (("2",), "r.urgent", "CON Signaler un enfant en danger (aucun nom demandé)."),
         (("3",), "track", "CON Entrez la référence du signalement (6 caractères) :\n" + NAV),
         (("4",), "account", ACCOUNT),
         (("6",), MENU, "CON Choix invalide.\nKalan - Menu principal"),

@@ -3,7 +3,7 @@
 from flask import current_app
 from rq import Queue
 
-from app import campaigns, delivery, outbox, training
+from app import alerts, campaigns, delivery, outbox, training
 from app.models import Campaign, utcnow
 from app.notify import enqueue, job_id
 from app.sender import Sender
@@ -70,6 +70,7 @@ def tick() -> dict:
         reaped = outbox.reap(db, now, app.config["SMS_MAX_ATTEMPTS"], app.config["SMS_RECONCILE_S"])
         delivery.sweep(db, now)
         training.remind(db, now)
+        alerts.remind(db, now)
         starting = campaigns.due(db, now)
     for campaign_id in starting:
         try:

@@ -1,0 +1,167 @@
+"""Focal points: the supervisors and agents who receive an area's cases, and their PINs."""
+
+import hashlib
+import hmac
+import secrets
+
+from redis import Redis
+from sqlalchemy import and_, or_, select, true
+from sqlalchemy.orm import Session
+
+from flows.report import REGIONS
+
+from .models import Case, FocalArea, FocalPoint
+
+ROLES = ("supervisor", "agent")
+ALL = "all"  # an area covering every case, for a national supervisor
+PIN_LENGTHS = range(4, 7)
+MAX_TRIES = 5  # wrong PINs in a row before the desk locks
+LOCK_S = 15 * 60
+# The states in which a case still needs someone; "linked" rows live in their case.
+OPEN = ("new", "verifying", "confirmed", "referred", "following")
+_SCRYPT = {"n": 2**13, "r": 8, "p": 1}  # about 10 ms: cheap for a hop, dear for a guess
+
+
+class FocalPointError(Exception):
+    """A focal point that cannot be recorded; the message says why."""
+
+
+def areas() -> set[str]:
+    """Return every area a focal point may cover: cercles, regions and "all"."""
+    return {ALL, *REGIONS, *(cercle for cercles in REGIONS.values() for cercle in cercles)}
+
+
+def valid_pin(pin: str) -> bool:
+    """Tell whether pin is 4 to 6 digits."""
+    return pin.isascii() and pin.isdigit() and len(pin) in PIN_LENGTHS
+
+
+def hash_pin(pin: str) -> str:
+    """Return a salted scrypt hash of a PIN, for storage."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def pin_matches(stored: str, pin: str) -> bool:
+    """Tell whether pin is the one behind a stored hash."""
+    try:
+        _, salt, digest = stored.split("$")
+        given = hashlib.scrypt(pin.encode(), salt=bytes.fromhex(salt), **_SCRYPT)
+    except ValueError:
+        return False
+    return hmac.compare_digest(given.hex(), digest)
+
+
+def add(db: Session, phone: str, area: str, role: str, pin: str | None) -> tuple[FocalPoint, bool]:
+    """Record that phone covers area in role; return it and whether it is new. Caller commits.
+
+    A new focal point needs a PIN; an existing one keeps its PIN unless given one.
+    """
+    area = area.strip().lower()
+    if area not in areas():
+        raise FocalPointError(f"unknown area {area!r}: give a cercle, a region or 'all'")
+    if role not in ROLES:
+        raise FocalPointError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if pin is not None and not valid_pin(pin):
+        raise FocalPointError("the PIN must be 4 to 6 digits")
+    point = find(db, phone)
+    created = point is None
+    if created:
+        if pin is None:
+            raise FocalPointError("a new focal point needs a PIN")
+        point = FocalPoint(phone=phone, role=role, pin_hash=hash_pin(pin))
+        db.add(point)
+        db.flush()
+    else:
+        point.role = role
+        if pin is not None:
+            point.pin_hash = hash_pin(pin)
+    if area not in covered(db, point):
+        db.add(FocalArea(focal_point_id=point.id, area=area))
+    return point, created
+
+
+def find(db: Session, phone: str) -> FocalPoint | None:
+    """Return the focal point with this phone, or None."""
+    return db.scalars(select(FocalPoint).where(FocalPoint.phone == phone)).first()
+
+
+def covered(db: Session, point: FocalPoint) -> list[str]:
+    """Return the areas a focal point covers."""
+    query = select(FocalArea.area).where(FocalArea.focal_point_id == point.id)
+    return sorted(db.scalars(query.order_by(FocalArea.area)))
+
+
+def remove(db: Session, point: FocalPoint) -> None:
+    """Forget a focal point and its areas; cases assigned to it stay assigned. Caller commits."""
+    for area in db.scalars(select(FocalArea).where(FocalArea.focal_point_id == point.id)):
+        db.delete(area)
+    db.delete(point)
+
+
+def covering(db: Session, case: Case, role: str | None = None) -> list[FocalPoint]:
+    """Return the focal points whose areas include the case, optionally of one role."""
+    places = [ALL] + [place for place in (case.cercle, case.region) if place]
+    query = (
+        select(FocalPoint)
+        .join(FocalArea, FocalArea.focal_point_id == FocalPoint.id)
+        .where(FocalArea.area.in_(places))
+        .distinct()
+        .order_by(FocalPoint.id)
+    )
+    if role:
+        query = query.where(FocalPoint.role == role)
+    return list(db.scalars(query))
+
+
+def desk(db: Session, point: FocalPoint, limit: int = 30) -> list[Case]:
+    """Return the open cases a focal point works on, urgent and oldest first."""
+    query = _scope(db, point).order_by(Case.urgent.desc(), Case.created_at, Case.id)
+    return list(db.scalars(query.limit(limit)))
+
+
+def may_handle(db: Session, point: FocalPoint, case: Case) -> bool:
+    """Tell whether a case is open and on this focal point's desk."""
+    return db.scalars(_scope(db, point).where(Case.id == case.id)).first() is not None
+
+
+def _scope(db: Session, point: FocalPoint):
+    """Select the open cases on a desk.
+
+    A supervisor sees every open case of their areas; an agent sees the cases
+    given to them and those of their areas that nobody has yet.
+    """
+    places = covered(db, point)
+    mine = or_(Case.cercle.in_(places), Case.region.in_(places)) if ALL not in places else true()
+    query = select(Case).where(Case.status.in_(OPEN))
+    if point.role == "supervisor":
+        return query.where(mine)
+    return query.where(or_(Case.assignee == point.phone, and_(Case.assignee.is_(None), mine)))
+
+
+def role(db: Session, phone: str) -> str | None:
+    """Return the focal role of a phone, or None for everyone else."""
+    return db.scalars(select(FocalPoint.role).where(FocalPoint.phone == phone)).first()
+
+
+def check_pin(redis: Redis, prefix: str, phone: str, point: FocalPoint | None, pin: str) -> dict:
+    """Check a PIN against the lock; return {"result": ok|wrong|locked, "left": n, "wait": s}.
+
+    Wrong PINs are counted in Redis with a sliding 15-minute expiry: the
+    fifth locks the desk until 15 minutes pass without a try.
+    """
+    key = f"{prefix}pin:{phone}"
+    tries = int(redis.get(key) or 0)
+    if tries >= MAX_TRIES:
+        return {"result": "locked", "left": 0, "wait": max(1, redis.ttl(key))}
+    if point is not None and pin_matches(point.pin_hash, pin):
+        redis.delete(key)
+        return {"result": "ok", "left": MAX_TRIES, "wait": 0}
+    pipe = redis.pipeline()
+    pipe.incr(key)
+    pipe.expire(key, LOCK_S)
+    tries = pipe.execute()[0]
+    if tries >= MAX_TRIES:
+        return {"result": "locked", "left": 0, "wait": LOCK_S}
+    return {"result": "wrong", "left": MAX_TRIES - tries, "wait": 0}

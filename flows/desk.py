@@ -1,0 +1,213 @@
+"""The case desk: focal points open their cases behind a PIN and move them on.
+
+The web layer fills ctx["pin"] (the PIN check: result, tries left, wait) and
+ctx["desk"] (the caller's open cases, or None before the PIN) for every
+screen here; it checks again, when applying MoveCase, that the caller may.
+"""
+
+from collections.abc import Mapping
+
+from .effects import MoveCase, SetData
+from .engine import CLEAR, Ask, Copy, End, Menu, Option, Route
+from .gsm import fold
+
+FOLLOW_UP = "followup"  # not a state: a follow-up visit recorded on a referred case
+# Where a case may be referred: the services of the CLMRS referral pathway.
+SERVICES = ("social", "education", "health", "police", "justice", "ngo", "other")
+NOTE_MAX = 100
+NEEDS = ("desk",)
+STATES = ("new", "verifying", "confirmed", "unfounded", "referred", "following", "closed")
+# Copy looked up by key at run time, which the flow check cannot see.
+COPY = (
+    "desk.item",
+    "desk.urgent_mark",
+    "desk.no_mark",
+    "desk.gone",
+    "desk.conflict",
+    *(f"desk.status.{state}" for state in STATES),
+    *(f"desk.to.{state}" for state in (*STATES[1:], FOLLOW_UP)),
+    *(f"desk.service.{service}" for service in SERVICES),
+)
+# The longest case a desk may show, to check that its screens fit.
+SAMPLE = {
+    "reference": "ACDEFG",
+    "status": "following",
+    "urgent": True,
+    "region": "bougouni",
+    "cercle": "ouelessebougou",
+    "place": "P" * 60,
+    "hazard": "trafficking",
+    "reports": 999,
+    "due": "31/12 23h59",
+    "next": [FOLLOW_UP, "closed"],
+}
+
+
+def parse_pin(text: str) -> bool | None:
+    """Accept 4 to 6 digits; the PIN itself is never kept in the session."""
+    pin = text.strip()
+    return True if pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 6 else None
+
+
+def parse_note(text: str) -> str | None:
+    """Return a one-line note, "" to skip (1), or None when too long."""
+    note = " ".join(fold(text.replace("*", " ")).split())
+    if note == "1":
+        return ""
+    return note if note and len(note) <= NOTE_MAX else None
+
+
+def _case(data: Mapping, ctx: Mapping) -> Mapping | None:
+    """Return the case chosen on the list, as the desk last showed it, or None."""
+    for case in (ctx.get("desk") or {}).get("cases", ()):
+        if case["reference"] == data.get("case"):
+            return case
+    return None
+
+
+def _where(case: Mapping) -> Copy:
+    if case.get("cercle") and case["cercle"] != "unknown":
+        return Copy(f"report.cercle.{case['cercle']}")
+    if case.get("region"):
+        return Copy(f"report.region.{case['region']}")
+    return Copy("report.cercle.unknown")
+
+
+def _home(data: Mapping, ctx: Mapping) -> str:
+    return "desk.list" if ctx.get("desk") is not None else "desk"
+
+
+def _checked(data: Mapping, ctx: Mapping) -> str:
+    result = (ctx.get("pin") or {}).get("result")
+    return {"ok": "desk.home", "locked": "desk.locked"}.get(result, "desk.wrong")
+
+
+def _list(data: Mapping, ctx: Mapping) -> tuple[Option, ...]:
+    return tuple(
+        Option(
+            "desk.item",
+            "desk.case",
+            (SetData("case", case["reference"]),),
+            params=(
+                ("reference", case["reference"]),
+                ("where", _where(case)),
+                ("mark", Copy("desk.urgent_mark" if case["urgent"] else "desk.no_mark")),
+            ),
+        )
+        for case in (ctx.get("desk") or {}).get("cases", ())
+    )
+
+
+def _count(data: Mapping, ctx: Mapping) -> dict:
+    return {"count": str(len((ctx.get("desk") or {}).get("cases", ())))}
+
+
+def _shown(data: Mapping, ctx: Mapping) -> dict:
+    case = _case(data, ctx)
+    if case is None:  # closed or handed over since the list was shown
+        return {"reference": data.get("case", ""), "status": Copy("desk.gone"), "where": "-",
+                "site": "", "what": "-", "due": "-", "reports": "-", "mark": ""}  # fmt: skip
+    site = f", {case['place']}" if case.get("place") else ""
+    return {
+        "reference": case["reference"],
+        "status": Copy(f"desk.status.{case['status']}"),
+        "where": _where(case),
+        "site": site,
+        "what": Copy(f"report.hazard.{case.get('hazard') or 'other'}"),
+        "due": case.get("due") or "-",
+        "reports": str(case.get("reports", 1)),
+        "mark": Copy("desk.urgent_mark" if case["urgent"] else "desk.no_mark"),
+    }
+
+
+def _actions(data: Mapping, ctx: Mapping) -> tuple[Option, ...]:
+    case = _case(data, ctx)
+    if case is None:
+        return ()
+    return tuple(
+        Option(
+            f"desk.to.{status}",
+            "desk.service" if status == "referred" else "desk.note",
+            (SetData("to", status), SetData("service", None)),
+        )
+        for status in case["next"]
+    )
+
+
+def _confirm(data: Mapping, ctx: Mapping) -> dict:
+    service = data.get("service")
+    return {
+        "reference": data.get("case", ""),
+        "to": Copy(f"desk.to.{data.get('to', FOLLOW_UP)}"),
+        "service": Copy(f"desk.service.{service}") if service else "",
+        "note": data.get("note") or "-",
+    }
+
+
+def _commit(data: Mapping, ctx: Mapping) -> tuple[Option, ...]:
+    move = MoveCase(data.get("case", ""), data.get("to", ""), data.get("note") or "",
+                    data.get("service"))  # fmt: skip
+    return (
+        Option("desk.confirm_yes", "desk.done", (move,)),
+        Option("desk.confirm_no", "desk.home"),
+    )
+
+
+def samples() -> dict[str, list[dict]]:
+    """Return, per desk screen, the session data of its longest rendering."""
+    longest = {"case": SAMPLE["reference"], "service": "social", "note": "N" * NOTE_MAX}
+    return {
+        node: [{**longest, "to": to} for to in (*STATES[1:], FOLLOW_UP)]
+        for node in ("desk.case", "desk.confirm", "desk.done")
+    }
+
+
+NODES = {
+    # Every screen of the desk is forgotten on a drop: a redial asks the PIN again.
+    "desk": Ask(
+        "desk.pin_prompt",
+        "pin",
+        parse_pin,
+        "desk.checked",
+        error="desk.pin_format",
+        checkpoint=CLEAR,
+        needs=("pin", "desk"),
+    ),
+    "desk.checked": Route(_checked),
+    "desk.home": Route(_home),
+    "desk.wrong": Menu(
+        "desk.pin_wrong",
+        (Option("desk.retry", "desk"),),
+        params=lambda data, ctx: {"left": str((ctx.get("pin") or {}).get("left", 0))},
+        checkpoint=CLEAR,
+    ),
+    "desk.locked": End(
+        "desk.locked",
+        params=lambda d, c: {"minutes": str(-(-(c.get("pin") or {}).get("wait", 900) // 60))},
+    ),
+    "desk.list": Menu("desk.list", _list, params=_count, checkpoint=CLEAR, needs=NEEDS),
+    "desk.case": Menu("desk.case", _actions, params=_shown, checkpoint=CLEAR, needs=NEEDS),
+    "desk.service": Menu(
+        "desk.service_prompt",
+        tuple(Option(f"desk.service.{s}", "desk.note", (SetData("service", s),)) for s in SERVICES),
+        checkpoint=CLEAR,
+        needs=NEEDS,
+    ),
+    "desk.note": Ask(
+        "desk.note_prompt",
+        "note",
+        parse_note,
+        "desk.confirm",
+        error="desk.note_error",
+        checkpoint=CLEAR,
+        needs=NEEDS,
+    ),
+    "desk.confirm": Menu("desk.confirm", _commit, params=_confirm, checkpoint=CLEAR, needs=NEEDS),
+    "desk.done": Menu(
+        "desk.done",
+        (Option("desk.back_to_list", "desk.home"),),
+        params=_confirm,
+        checkpoint=CLEAR,
+        needs=NEEDS,
+    ),
+}
