@@ -548,7 +548,7 @@ def focal_points_add(phone, cercle, role, pin_stdin):
     number = normalize(phone)
     if number is None:
         raise click.UsageError(f"not a phone number: {phone!r}")
-    pin = click.get_text_stream("stdin").readline().strip() if pin_stdin else None
+    pin = sys.stdin.readline().strip() if pin_stdin else None
     if pin_stdin and not focal_points.valid_pin(pin):
         raise click.UsageError("the PIN read from standard input must be 4 to 6 digits")
     with current_app.extensions["db"]() as session:
