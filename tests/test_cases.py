@@ -1,10 +1,12 @@
 """Community reports over the webhook: the journey, privacy, the reference and its lookup."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
 from app import cases
-from app.models import Case, Message
+from app.models import Case, CaseEvent, Message
 
 from .conftest import Dial
 
@@ -173,11 +175,83 @@ def test_assign_list_and_export_without_the_reporter(app, client, runner, tmp_pa
 
 
 def test_urgent_cases_are_due_for_verification_sooner(app, client):
-    from datetime import timedelta
-
     opened(client)
     report(client, "1", "1", *body("Kalana"), phone="+22376000557")
     with app.extensions["db"]() as db:
         rows = {c.urgent: c for c in db.scalars(select(Case))}
     assert rows[True].verify_by - rows[True].created_at == timedelta(hours=24)
     assert rows[False].verify_by - rows[False].created_at == timedelta(hours=72)
+
+
+def report_again(client, *answers, contact="3", phone=REPORTER) -> str:
+    """Report from a phone that has called before (its language is known); return the end."""
+    caller = Dial(client, phone=phone)
+    caller("2", *answers, contact)
+    return caller("1")
+
+
+def test_the_same_report_sent_again_keeps_the_first_reference(app, client):
+    _, first = report(client, *CALM, contact="3")
+    second = report_again(client, *CALM)
+    assert second == first
+    with app.extensions["db"]() as db:
+        case = db.scalars(select(Case)).one()
+        notes = [e.note for e in db.scalars(select(CaseEvent))]
+    assert case.reports == 1
+    assert any(n and n.startswith("same report sent again by its reporter") for n in notes)
+
+
+@pytest.mark.parametrize(
+    ("site", "sector", "linked"),
+    [
+        ("Massiogo", "1", True),  # same cercle, site and sector
+        ("massiogo", "1", True),  # the site name, whatever its case
+        ("Kalana", "1", False),  # another site
+        ("Massiogo", "2", False),  # cotton, not mining
+        ("1", "1", False),  # no site name: anywhere in the cercle
+    ],
+)
+def test_a_report_about_an_open_case_is_linked_to_it(app, client, runner, site, sector, linked):
+    _, done = report(client, *CALM, contact="3")
+    first = done.split("Référence : ")[1][:6]
+    answers = ["2", sector, "1", "2", site, "2", "2", "1", "2", "1"]
+    _, other = report(client, *answers, contact="3", phone="+22376000601")
+    second = other.split("Référence : ")[1][:6]
+    assert second != first  # every reporter keeps a reference of their own
+    with app.extensions["db"]() as db:
+        rows = {c.reference: c for c in db.scalars(select(Case))}
+    assert (rows[second].linked_to == rows[first].id) is linked
+    assert rows[first].reports == (2 if linked else 1)
+    assert (rows[second].status == "linked") is linked
+    listing = runner.invoke(["cases", "list"]).output
+    assert (second in listing) is not linked  # a linked report is a line of its case
+    if linked:
+        # The linked reference follows its case.
+        runner.invoke(["case", "update", first, "--status", "verifying"])
+        caller = Dial(client, phone="+22376000602")
+        caller("1")
+        assert caller("3", second).startswith(f"CON Signalement {second} : en vérification.")
+
+
+def test_an_urgent_report_makes_the_linked_case_urgent(app, client):
+    _, done = report(client, *CALM, contact="3")
+    report(client, *URGENT, contact="3", phone="+22376000603")
+    with app.extensions["db"]() as db:
+        case = db.scalars(select(Case).where(Case.linked_to.is_(None))).one()
+        linked = db.scalars(select(Case).where(Case.linked_to == case.id)).one()
+    # Due 24 h after the urgent report, not 72 h after the first.
+    assert case.urgent and case.verify_by == linked.created_at + timedelta(hours=24)
+
+
+def test_a_phone_past_its_daily_limit_is_told_at_once(make_app):
+    client = make_app(REPORT_DAILY_LIMIT=2).test_client()
+    report(client, *CALM, contact="3")
+    report_again(client, *["2", *body("Kalana")])
+    refused = Dial(client, phone=REPORTER)
+    assert (
+        refused("2")
+        == "END Limite du jour atteinte. Réessayez demain. Danger immédiat : appelez le 17."
+    )
+    # Another phone is not concerned.
+    _, done = report(client, *CALM, contact="3", phone="+22376000604")
+    assert done.startswith("END Merci. Référence : ")
