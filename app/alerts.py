@@ -46,9 +46,16 @@ def new_case(db: Session, case: Case, now: datetime, linked: str | None = None) 
     if not points:
         current_app.logger.warning("case %s: no focal point covers %s", case.reference, _area(case))
     key = "sms.case_alert_urgent" if case.urgent else "sms.case_alert"
-    text = _text(key, case)
+    due = None
+    if case.status not in ("new", "verifying"):
+        # An urgent report about a case past verification: it is this report
+        # that needs checking, within the urgent delay.
+        due = now + timedelta(hours=24)
+    text = _text(key, case, due)
     subject = f"{case.reference}-{'u' if case.urgent else 'n'}{'-' + linked if linked else ''}"
-    return sum(_send(db, ALERT, subject, point.phone, text, case.urgent, now) for point in points)
+    for point in points:
+        _send(db, ALERT, subject, point.phone, text, case.urgent, now)
+    return len(points)
 
 
 def assigned(db: Session, case: Case, phone: str, now: datetime) -> None:
@@ -90,8 +97,9 @@ def remind(db: Session, now: datetime) -> dict[str, int]:
 def _remind(db: Session, case: Case, what: str, now: datetime) -> None:
     key = "sms.case_verify_due" if what == "verify" else "sms.case_followup_due"
     urgent = case.urgent and what == "verify"
-    _send(db, REMINDER, _due_id(case, what), case.assignee, _text(key, case), urgent, now)
-    case.reminded_at = now
+    sent = _send(db, REMINDER, _due_id(case, what), case.assignee, _text(key, case), urgent, now)
+    # Escalation counts from when the reminder can be read, not from a night queue.
+    case.reminded_at = sent
     _event(db, case, f"reminder ({what}) sent to {case.assignee}", now)
 
 
@@ -111,10 +119,14 @@ def _escalate(db: Session, case: Case, what: str, now: datetime) -> None:
 
 
 def _send(db: Session, kind: str, subject: str, phone: str, text: str, urgent: bool, now):
-    """Queue a case SMS: urgent ones at once, the others when the send window opens."""
+    """Queue a case SMS: urgent ones at once, the others when the send window opens.
+
+    Returns when it will go out.
+    """
     config = current_app.config
     when = now if urgent else window.next_open(config["SMS_SEND_WINDOW"], now, config["TZ"])
-    return outbox.add(db, kind, subject, phone, text, urgent=urgent, not_before=when)
+    outbox.add(db, kind, subject, phone, text, urgent=urgent, not_before=when)
+    return when
 
 
 def _due_id(case: Case, what: str) -> str:
@@ -131,11 +143,12 @@ def _area(case: Case) -> str:
     return case.cercle or case.region or "an unknown place"
 
 
-def _text(key: str, case: Case) -> str:
+def _text(key: str, case: Case, due: datetime | None = None) -> str:
     """Fill a case SMS from the content: reference, place, what, due date."""
     catalog = current_app.extensions["catalog"]
     config = current_app.config
-    due = case.verify_by if case.status in ("new", "verifying") else case.follow_up_by
+    if due is None:
+        due = case.verify_by if case.status in ("new", "verifying") else case.follow_up_by
     return catalog.get(
         key,
         reference=case.reference,

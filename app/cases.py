@@ -254,6 +254,8 @@ def follow_up(db: Session, case: Case, actor: str, note: str, now: datetime) -> 
 def assign(db: Session, case: Case, phone: str, actor: str, now: datetime, notify=True) -> None:
     """Give a case to a field agent, recorded in the audit log; the caller commits."""
     case.assignee = phone
+    # A new holder gets their own reminder before anything escalates again.
+    case.reminded_at = case.escalated_at = None
     db.add(CaseEvent(case_id=case.id, actor=actor, from_status=case.status,
                      to_status=case.status, note="assigned", assignee=phone, at=now))  # fmt: skip
     if notify:

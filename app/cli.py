@@ -75,12 +75,12 @@ def settings() -> dict:
 @main.command("seed")
 @with_appcontext
 def seed_command():
-    """Add the demo contacts that are missing."""
+    """Add the demo contacts and focal points that are missing."""
     from .seed import seed
 
     with current_app.extensions["db"]() as session:
-        added = seed(session)
-    click.echo(f"demo data: {added} contact(s) added")
+        added, points = seed(session)
+    click.echo(f"demo data: {added} contact(s) and {points} focal point(s) added")
 
 
 @main.group()
@@ -533,12 +533,16 @@ def focal_points_group():
 
 @focal_points_group.command("add")
 @click.argument("phone")
-@click.option("--cercle", required=True, help="A cercle, a region, or 'all'.")
-@click.option("--role", type=click.Choice(["supervisor", "agent"]), default="agent",
-              show_default=True)  # fmt: skip
+@click.option("--cercle", help="A cercle, or 'all' for every case.")
+@click.option("--region", help="A whole region (instead of --cercle).")
+@click.option(
+    "--role",
+    type=click.Choice(["supervisor", "agent"]),
+    help="Default: agent for a new focal point; unchanged for an existing one.",
+)
 @click.option("--pin-stdin", is_flag=True, help="Read the PIN from standard input.")
 @with_appcontext
-def focal_points_add(phone, cercle, role, pin_stdin):
+def focal_points_add(phone, cercle, region, role, pin_stdin):
     """Make a phone a focal point of an area; a new one gets a PIN."""
     import secrets
 
@@ -548,6 +552,9 @@ def focal_points_add(phone, cercle, role, pin_stdin):
     number = normalize(phone)
     if number is None:
         raise click.UsageError(f"not a phone number: {phone!r}")
+    if bool(cercle) == bool(region):
+        raise click.UsageError("give either --cercle or --region")
+    area = cercle or focal_points.REGION + region.strip().lower()
     pin = sys.stdin.readline().strip() if pin_stdin else None
     if pin_stdin and not focal_points.valid_pin(pin):
         raise click.UsageError("the PIN read from standard input must be 4 to 6 digits")
@@ -556,13 +563,13 @@ def focal_points_add(phone, cercle, role, pin_stdin):
         if pin is None and focal_points.find(session, number) is None:
             pin = drawn = f"{secrets.randbelow(10**4):04d}"
         try:
-            point, created = focal_points.add(session, number, cercle, role, pin)
+            point, created = focal_points.add(session, number, area, role, pin)
         except focal_points.FocalPointError as exc:
             raise click.UsageError(str(exc)) from None
         session.commit()
         areas = ", ".join(focal_points.covered(session, point))
     _forget_profile(number)  # the main menu shows the desk from the next call
-    click.echo(f"{'added' if created else 'updated'} {role} {number}: {areas}")
+    click.echo(f"{'added' if created else 'updated'} {point.role} {number}: {areas}")
     if drawn:
         click.echo(f"PIN {drawn}: give it to them in person; it is not shown again")
 

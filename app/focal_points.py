@@ -19,7 +19,8 @@ MAX_TRIES = 5  # wrong PINs in a row before the desk locks
 LOCK_S = 15 * 60
 # The states in which a case still needs someone; "linked" rows live in their case.
 OPEN = ("new", "verifying", "confirmed", "referred", "following")
-_SCRYPT = {"n": 2**13, "r": 8, "p": 1}  # about 10 ms: cheap for a hop, dear for a guess
+_SCRYPT = {"n": 2**13, "r": 8, "p": 1, "dklen": 32}  # ~10 ms: cheap for a hop, dear for a guess
+REGION = "region:"  # an area naming a region; bare names are cercles (some share a name)
 
 
 class FocalPointError(Exception):
@@ -27,8 +28,9 @@ class FocalPointError(Exception):
 
 
 def areas() -> set[str]:
-    """Return every area a focal point may cover: cercles, regions and "all"."""
-    return {ALL, *REGIONS, *(cercle for cercles in REGIONS.values() for cercle in cercles)}
+    """Return every area a focal point may cover: cercles, "region:<name>" and "all"."""
+    cercles = (cercle for names in REGIONS.values() for cercle in names)
+    return {ALL, *(REGION + region for region in REGIONS), *cercles}
 
 
 def valid_pin(pin: str) -> bool:
@@ -47,25 +49,30 @@ def pin_matches(stored: str, pin: str) -> bool:
     """Tell whether pin is the one behind a stored hash."""
     try:
         _, salt, digest = stored.split("$")
+        expected = bytes.fromhex(digest)
         given = hashlib.scrypt(pin.encode(), salt=bytes.fromhex(salt), **_SCRYPT)
     except ValueError:
         return False
-    return hmac.compare_digest(given.hex(), digest)
+    return hmac.compare_digest(given, expected)
 
 
-def add(db: Session, phone: str, area: str, role: str, pin: str | None) -> tuple[FocalPoint, bool]:
+def add(
+    db: Session, phone: str, area: str, role: str | None, pin: str | None
+) -> tuple[FocalPoint, bool]:
     """Record that phone covers area in role; return it and whether it is new. Caller commits.
 
-    A new focal point needs a PIN; an existing one keeps its PIN unless given one.
+    A new focal point needs a PIN and is an agent unless told otherwise; an
+    existing one keeps its PIN and role unless given new ones.
     """
     area = area.strip().lower()
     if area not in areas():
-        raise FocalPointError(f"unknown area {area!r}: give a cercle, a region or 'all'")
+        raise FocalPointError(f"unknown area {area!r}: give a cercle, region:<region> or 'all'")
+    point = find(db, phone)
+    role = role or (point.role if point else "agent")
     if role not in ROLES:
         raise FocalPointError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if pin is not None and not valid_pin(pin):
         raise FocalPointError("the PIN must be 4 to 6 digits")
-    point = find(db, phone)
     created = point is None
     if created:
         if pin is None:
@@ -102,7 +109,11 @@ def remove(db: Session, point: FocalPoint) -> None:
 
 def covering(db: Session, case: Case, role: str | None = None) -> list[FocalPoint]:
     """Return the focal points whose areas include the case, optionally of one role."""
-    places = [ALL] + [place for place in (case.cercle, case.region) if place]
+    places = (
+        [ALL]
+        + ([case.cercle] if case.cercle else [])
+        + ([REGION + case.region] if case.region else [])
+    )
     query = (
         select(FocalPoint)
         .join(FocalArea, FocalArea.focal_point_id == FocalPoint.id)
@@ -133,7 +144,8 @@ def _scope(db: Session, point: FocalPoint):
     given to them and those of their areas that nobody has yet.
     """
     places = covered(db, point)
-    mine = or_(Case.cercle.in_(places), Case.region.in_(places)) if ALL not in places else true()
+    regions = [area.removeprefix(REGION) for area in places if area.startswith(REGION)]
+    mine = or_(Case.cercle.in_(places), Case.region.in_(regions)) if ALL not in places else true()
     query = select(Case).where(Case.status.in_(OPEN))
     if point.role == "supervisor":
         return query.where(mine)
@@ -148,8 +160,8 @@ def role(db: Session, phone: str) -> str | None:
 def check_pin(redis: Redis, prefix: str, phone: str, point: FocalPoint | None, pin: str) -> dict:
     """Check a PIN against the lock; return {"result": ok|wrong|locked, "left": n, "wait": s}.
 
-    Wrong PINs are counted in Redis with a sliding 15-minute expiry: the
-    fifth locks the desk until 15 minutes pass without a try.
+    Wrong PINs are counted in Redis, each resetting a 15-minute expiry; the
+    fifth locks the desk for 15 minutes (tries while locked do not extend it).
     """
     key = f"{prefix}pin:{phone}"
     tries = int(redis.get(key) or 0)

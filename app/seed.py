@@ -6,18 +6,30 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import focal_points
 from .contacts import normalize
 from .models import ROLES, Contact
 
 DEMO = Path(__file__).resolve().parent.parent / "sandbox" / "demo.yaml"
 
 
-def seed(db: Session, path: Path = DEMO) -> int:
-    """Add the demo contacts that are missing; return how many were added.
+def seed(db: Session, path: Path = DEMO) -> tuple[int, int]:
+    """Add the demo contacts and focal points that are missing; return how many of each.
 
-    Existing contacts are left untouched, so seeding twice changes nothing.
+    Existing ones are left untouched, so seeding twice changes nothing.
     """
-    rows = yaml.safe_load(path.read_text(encoding="utf-8"))["contacts"]
+    demo = yaml.safe_load(path.read_text(encoding="utf-8"))
+    added = _contacts(db, demo["contacts"], path)
+    points = 0
+    for row in demo.get("focal_points", ()):
+        if focal_points.find(db, normalize(row["phone"])) is None:
+            focal_points.add(db, normalize(row["phone"]), row["area"], row["role"], row["pin"])
+            points += 1
+    db.commit()
+    return added, points
+
+
+def _contacts(db: Session, rows: list, path: Path) -> int:
     known = set(db.scalars(select(Contact.phone)))
     added = 0
     for row in rows:
@@ -38,5 +50,4 @@ def seed(db: Session, path: Path = DEMO) -> int:
         )
         known.add(phone)
         added += 1
-    db.commit()
     return added

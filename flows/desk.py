@@ -135,20 +135,25 @@ def _actions(data: Mapping, ctx: Mapping) -> tuple[Option, ...]:
 
 
 def _confirm(data: Mapping, ctx: Mapping) -> dict:
-    service = data.get("service")
+    service = data.get("service") or "other"
     return {
         "reference": data.get("case", ""),
         "to": Copy(f"desk.to.{data.get('to', FOLLOW_UP)}"),
-        "service": Copy(f"desk.service.{service}") if service else "",
+        "service": Copy(f"desk.service.{service}"),
         "note": data.get("note") or "-",
     }
+
+
+def _referring(then: str):
+    """Route to the referral variant of a screen, which also names the service."""
+    return Route(lambda data, ctx: f"{then}.refer" if data.get("to") == "referred" else then)
 
 
 def _commit(data: Mapping, ctx: Mapping) -> tuple[Option, ...]:
     move = MoveCase(data.get("case", ""), data.get("to", ""), data.get("note") or "",
                     data.get("service"))  # fmt: skip
     return (
-        Option("desk.confirm_yes", "desk.done", (move,)),
+        Option("desk.confirm_yes", "desk.saved", (move,)),
         Option("desk.confirm_no", "desk.home"),
     )
 
@@ -156,11 +161,11 @@ def _commit(data: Mapping, ctx: Mapping) -> tuple[Option, ...]:
 def samples() -> dict[str, list[dict]]:
     """Return, per desk screen, the session data of its longest rendering."""
     longest = {"case": SAMPLE["reference"], "service": "social", "note": "N" * NOTE_MAX}
-    return {
-        node: [{**longest, "to": to} for to in (*STATES[1:], FOLLOW_UP)]
-        for node in ("desk.case", "desk.confirm", "desk.done")
-    }
+    nodes = ("desk.case", "desk.confirm", "desk.confirm.refer", "desk.done", "desk.done.refer")
+    return {node: [{**longest, "to": to} for to in (*STATES[1:], FOLLOW_UP)] for node in nodes}
 
+
+_DONE = (Option("desk.back_to_list", "desk.home"),)
 
 NODES = {
     # Every screen of the desk is forgotten on a drop: a redial asks the PIN again.
@@ -197,17 +202,22 @@ NODES = {
         "desk.note_prompt",
         "note",
         parse_note,
-        "desk.confirm",
+        "desk.confirming",
         error="desk.note_error",
         checkpoint=CLEAR,
         needs=NEEDS,
     ),
+    "desk.confirming": _referring("desk.confirm"),
     "desk.confirm": Menu("desk.confirm", _commit, params=_confirm, checkpoint=CLEAR, needs=NEEDS),
+    "desk.confirm.refer": Menu(
+        "desk.confirm_refer", _commit, params=_confirm, checkpoint=CLEAR, needs=NEEDS
+    ),
+    "desk.saved": _referring("desk.done"),
+    # No way back from here: 0 would lead to the confirmation, and a second save.
     "desk.done": Menu(
-        "desk.done",
-        (Option("desk.back_to_list", "desk.home"),),
-        params=_confirm,
-        checkpoint=CLEAR,
-        needs=NEEDS,
+        "desk.done", _DONE, params=_confirm, checkpoint=CLEAR, nav=False, needs=NEEDS
+    ),
+    "desk.done.refer": Menu(
+        "desk.done_refer", _DONE, params=_confirm, checkpoint=CLEAR, nav=False, needs=NEEDS
     ),
 }

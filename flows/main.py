@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 
-from .effects import SetLanguage, SetName
+from .effects import SetData, SetLanguage, SetName
 from .engine import CLEAR, KEEP, MENU, RESUME, Ask, Copy, End, Menu, Option, Route
 from .gsm import fold
 
@@ -81,7 +81,10 @@ NODES = {
         "menu.title",
         (
             Option("menu.training", "training"),
-            Option("menu.report", "report"),
+            # Two doors into the report: the urgent one shows the emergency numbers
+            # at once and spares a question, so that every report fits in 12 answers.
+            Option("menu.report", "report", (SetData("urgent", False),)),
+            Option("menu.urgent", "report", (SetData("urgent", True),)),
             Option("menu.track", "track"),
             Option("menu.account", "account"),
             Option("menu.desk", "desk", show=_focal),

@@ -95,22 +95,17 @@ def _regions() -> dict:
 
 
 def _may_report(data: Mapping, ctx: Mapping) -> str:
-    """Turn away a phone past its daily limit of reports, politely."""
+    """Turn away a phone past its daily limit of reports, politely; else start."""
     limit = ctx.get("report_limit") or 0
-    return "r.limit" if limit and (ctx.get("reports_today") or 0) >= limit else "r.urgent"
+    if limit and (ctx.get("reports_today") or 0) >= limit:
+        return "r.limit"
+    return "r.emergency" if data.get("urgent") else "r.sector"
 
 
 NODES = {
+    # Entered from the main menu, which has already set data["urgent"].
     "report": Route(_may_report),
     "r.limit": End("report.limit"),
-    # Straight to the question that matters most: every hop counts on a cheap phone.
-    "r.urgent": Menu(
-        "report.urgent_prompt",
-        (
-            Option("report.yes", "r.emergency", (SetData("urgent", True),)),
-            Option("report.no", "r.sector", (SetData("urgent", False),)),
-        ),
-    ),
     "r.emergency": Menu("report.emergency", (Option("report.go_on", "r.sector"),)),
     "r.sector": _choose("report.sector_prompt", "sector", SECTORS, "r.region", "report.sector"),
     "r.region": Menu(

@@ -39,13 +39,19 @@ def test_seed_adds_demo_contacts_once(app, runner):
     assert count >= 5
     assert {"agent", "community", "focal_point"} <= roles
     assert agent.organisation and agent.language == "fr"
+    assert "3 focal point(s) added" in first.output
+    assert runner.invoke(["focal-points", "list"]).output.splitlines() == [
+        "+22366000001    agent       region:sikasso",
+        "+22366000002    agent       region:koutiala",
+        "+22366000003    supervisor  all",
+    ]
     second = runner.invoke(args=["seed"])
-    assert "0 contact(s) added" in second.output
+    assert "0 contact(s) and 0 focal point(s) added" in second.output
 
 
 def test_dial_walks_the_menus_over_real_http(app, live_server, monkeypatch):
     monkeypatch.setenv("KALAN_URL", live_server)
-    inputs = ["--input", "1", "--input", "4", "--input", "5", "--input", "99"]
+    inputs = ["--input", "1", "--input", "5", "--input", "5", "--input", "99"]
     result = CliRunner().invoke(main, ["dial", "+22370000077", *inputs])
     assert result.exit_code == 0, result.output
     out = result.output
@@ -58,7 +64,7 @@ def test_dial_walks_the_menus_over_real_http(app, live_server, monkeypatch):
 
 def test_dial_interactive_hangs_up_on_q(app, live_server, monkeypatch):
     monkeypatch.setenv("KALAN_URL", live_server)
-    result = CliRunner().invoke(main, ["dial", "70000078"], input="1\n4\nq\n")
+    result = CliRunner().invoke(main, ["dial", "70000078"], input="1\n5\nq\n")
     assert result.exit_code == 0, result.output
     assert "Appel du *123# depuis le +22370000078" in result.output
     assert "Mon compte / Aide" in result.output

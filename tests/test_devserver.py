@@ -64,6 +64,70 @@ def campaign_reaches_everyone_once(sandbox: str, env: dict, redis_url: str, var)
     assert confirmation["message"].startswith("Kalan : vous ne recevrez plus")
 
 
+class Phone:
+    """A phone in the simulator: dial, answer, and count the hops."""
+
+    def __init__(self, sandbox: str, number: str):
+        self.sandbox, self.number = sandbox, number
+        self.session_id, self.hops = None, 0
+
+    def __call__(self, *answers: str) -> str:
+        """Dial if needed, send each answer; return the last screen."""
+        if self.session_id is None:
+            view = self._post("start", phone=self.number)
+            self.session_id, self.hops = view["sessionId"], 1
+        for answer in answers:
+            view = self._post("reply", sessionId=self.session_id, input=answer)
+            self.hops += 1
+        if view.get("ended"):
+            self.session_id = None
+        return view["screen"]
+
+    def _post(self, what: str, **body) -> dict:
+        url = f"{self.sandbox}/simulator/ussd/{what}"
+        return requests.post(url, json=body, timeout=15).json()
+
+
+def inbox(sandbox: str, phone: str, marker: str, timeout_s: float = 60) -> str:
+    """Wait until the phone's sandbox inbox holds an SMS containing marker; return it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = requests.get(sandbox + "/sandbox/messages", params={"to": phone}, timeout=5)
+        texts = [m["message"] for m in found.json() if marker in m["message"]]
+        if texts:
+            return texts[0]
+        time.sleep(0.3)
+    raise AssertionError(f"no SMS with {marker!r} for {phone}")
+
+
+def case_goes_round_in_the_simulator(sandbox: str) -> None:
+    """The reports Done-when: a report, its receipt and alerts, the desk, and the lookup."""
+    reporter = Phone(sandbox, "+22376000001")  # a seeded community member
+    assert reporter().startswith("Kalan - Menu principal")
+    # Signaler; mining; Sikasso, Kadiolo; the site; 2 to 5 children, 13-14, girls,
+    # not in school; pits; contactable with the SMS; send.
+    done = reporter("2", "1", "1", "2", "Massiogo", "2", "2", "1", "2", "1", "1", "1")
+    assert done.startswith("Merci. Référence : ") and reporter.hops <= 13
+    reference = done.split("Référence : ")[1][:6]
+    assert reference in inbox(sandbox, "+22376000001", "Référence")
+    for focal in ("+22366000001", "+22366000003"):  # the Sikasso agent, the supervisor
+        assert "Kadiolo, Massiogo" in inbox(sandbox, focal, reference)
+    agent = Phone(sandbox, "+22366000001")
+    assert "6. Mes dossiers" in agent()
+    agent("6")
+    assert agent("1234").startswith("Dossiers ouverts : 1\n1. " + reference)
+    agent("1", "1", "1")  # the case, start verifying, no note
+    assert agent("1").startswith(f"Enregistré. {reference} : Commencer")
+    agent("1", "1", "1", "1")  # the list, the case, confirmed, no note
+    assert agent("1").startswith(f"Enregistré. {reference} : Confirmé.")
+    public = Phone(sandbox, "+22376000002")
+    assert public("4", reference).startswith(f"Signalement {reference} : en vérification.")
+    agent("1", "1", "1", "1", "1")  # the list, the case, refer, social services, no note
+    assert agent("1").startswith(f"Enregistré. {reference} : Référer à un service : Service")
+    public = Phone(sandbox, "+22376000002")
+    assert public("4", reference).startswith(f"Signalement {reference} : référé.")
+
+
 def test_dev_server_runs_everything_and_stops_on_ctrl_c(tmp_path):
     port, sandbox_port = free_port(), free_port()
     env = {
@@ -93,7 +157,7 @@ def test_dev_server_runs_everything_and_stops_on_ctrl_c(tmp_path):
         assert call["screen"].startswith("Kalan - Menu principal")  # a seeded agent
         hop = requests.post(
             sandbox + "/simulator/ussd/reply",
-            json={"sessionId": call["sessionId"], "input": "4"},
+            json={"sessionId": call["sessionId"], "input": "5"},
             timeout=15,
         ).json()
         assert hop["screen"].startswith("Mon compte / Aide")
@@ -104,13 +168,14 @@ def test_dev_server_runs_everything_and_stops_on_ctrl_c(tmp_path):
         assert health["status"] == "ok"
         redis_url = next(line.split()[4] for line in lines if line.startswith("redis:"))
         campaign_reaches_everyone_once(sandbox, env, redis_url, tmp_path)
+        case_goes_round_in_the_simulator(sandbox)
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, output
     with sqlite3.connect(tmp_path / "kalan.db") as db:
         assert db.execute("select count(*) from contacts where role='agent'").fetchone()[0] >= 3
-        event = db.execute("select status, last_node from ussd_events").fetchone()
+        event = db.execute("select status, last_node from ussd_events order by id").fetchone()
     assert event == ("Incomplete", "account")
     for p in (port, sandbox_port):
         try:

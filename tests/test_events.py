@@ -16,7 +16,7 @@ EVENT = {
     "cost": "XOF 0.0000",
     "durationInMillis": "12345",
     "hopsCount": "3",
-    "input": "1*4",
+    "input": "1*5",
     "lastAppResponse": "CON Mon compte / Aide",
     "errorMessage": "",
 }
@@ -28,7 +28,7 @@ def events(app) -> list[UssdEvent]:
 
 
 def test_event_is_recorded_with_the_screen_where_the_caller_left(app, client, dial):
-    dial("1", "4")
+    dial("1", "5")
     response = client.post("/ussd/events", data={**EVENT, "sessionId": dial.session_id})
     assert response.status_code == 200
     assert response.get_data(as_text=True) == "OK"
@@ -36,7 +36,7 @@ def test_event_is_recorded_with_the_screen_where_the_caller_left(app, client, di
     assert event.status == "Incomplete"
     assert event.last_node == "account"
     assert event.phone == PHONE
-    assert (event.duration_ms, event.hops, event.input) == (12345, 3, "1*4")
+    assert (event.duration_ms, event.hops, event.input) == (12345, 3, "1*5")
     assert event.error_message is None
 
 
@@ -80,7 +80,7 @@ def test_events_need_the_token(make_app):
 
 def test_dropoffs_show_where_sessions_end(client, runner):
     assert "no session has ended yet" in runner.invoke(["ussd", "dropoffs"]).output
-    for n, inputs in enumerate((("1", "4"), ("1", "4"), ("1",))):
+    for n, inputs in enumerate((("1", "5"), ("1", "5"), ("1",))):
         caller = Dial(client, phone=f"+2237000050{n}")
         caller(*inputs)
         client.post("/ussd/events", data={**EVENT, "sessionId": caller.session_id})

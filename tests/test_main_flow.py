@@ -18,8 +18,8 @@ CODE = "*123#"
 PROFILE = {"name": "Awa Traoré", "role": "agent", "organisation": "RMCR", "lang": "fr"}
 NAV = "0.Retour 00.Menu"
 MENU_SCREEN = (
-    "CON Kalan - Menu principal\n1. Formation\n2. Signaler une situation\n"
-    "3. Suivre un signalement\n4. Mon compte / Aide\n5. Quitter"
+    "CON Kalan - Menu principal\n1. Formation\n2. Signaler un enfant\n"
+    "3. Urgence : danger immédiat\n4. Suivre un signalement\n5. Compte / Aide\n6. Quitter"
 )
 ACCOUNT = (
     "CON Mon compte / Aide\n1. Mon profil\n2. Mon nom\n3. Langue\n"
@@ -67,23 +67,24 @@ def test_flow_has_no_broken_links():
     [
         ((), MENU, MENU_SCREEN),
         (("1",), "training", "CON Formation\n1. Continuer\n2. Les modules"),
-        (("2",), "r.urgent", "CON Signaler un enfant en danger (aucun nom demandé)."),
-        (("3",), "track", "CON Entrez la référence du signalement (6 caractères) :\n" + NAV),
-        (("4",), "account", ACCOUNT),
-        (("6",), MENU, "CON Choix invalide.\nKalan - Menu principal"),
+        (("2",), "r.sector", "CON Où travaille l'enfant ?"),
+        (("3",), "r.emergency", "CON Appelez tout de suite le 17"),
+        (("4",), "track", "CON Entrez la référence du signalement (6 caractères) :\n" + NAV),
+        (("5",), "account", ACCOUNT),
+        (("7",), MENU, "CON Choix invalide.\nKalan - Menu principal"),
         (("1", "0"), MENU, MENU_SCREEN),
-        (("4", "1"), "account.profile", "CON Numéro : " + PHONE + "\nNom : Awa Traoré\n"),
-        (("4", "1", "0"), "account", ACCOUNT),
-        (("4", "1", "00"), MENU, MENU_SCREEN),
-        (("4", "2"), "account.name", "CON " + NAME_PROMPT + "\n" + NAV),
-        (("4", "2", "0"), "account", ACCOUNT),
-        (("4", "3"), "account.lang", CHOOSE_LANGUAGE + "\n" + NAV),
-        (("4", "3", "1"), "account", ACCOUNT),
-        (("4", "3", "1", "0"), MENU, MENU_SCREEN),  # the trail was cut back at account
-        (("4", "4"), "help", "CON Kalan se lit écran par écran."),
-        (("4", "4", "99"), "help", "CON principal. Si l'appel coupe, rappelez le *123#"),
-        (("4", "5"), "about", "CON Kalan veut dire apprendre en bambara."),
-        (("4", "5", "99", "99", "99"), "about", "CON Choix invalide."),
+        (("5", "1"), "account.profile", "CON Numéro : " + PHONE + "\nNom : Awa Traoré\n"),
+        (("5", "1", "0"), "account", ACCOUNT),
+        (("5", "1", "00"), MENU, MENU_SCREEN),
+        (("5", "2"), "account.name", "CON " + NAME_PROMPT + "\n" + NAV),
+        (("5", "2", "0"), "account", ACCOUNT),
+        (("5", "3"), "account.lang", CHOOSE_LANGUAGE + "\n" + NAV),
+        (("5", "3", "1"), "account", ACCOUNT),
+        (("5", "3", "1", "0"), MENU, MENU_SCREEN),  # the trail was cut back at account
+        (("5", "4"), "help", "CON Kalan se lit écran par écran."),
+        (("5", "4", "99"), "help", "CON principal. Si l'appel coupe, rappelez le *123#"),
+        (("5", "5"), "about", "CON Kalan veut dire apprendre en bambara."),
+        (("5", "5", "99", "99", "99"), "about", "CON Choix invalide."),
     ],
 )
 def test_conversation(inputs, node, prefix):
@@ -104,30 +105,30 @@ def test_first_contact_asks_the_language_then_shows_the_menu():
 
 
 def test_changing_language_from_the_account_saves_it():
-    result = run("4", "3", "1")
+    result = run("5", "3", "1")
     assert result.effects == (SetLanguage("fr"),)
     assert result.state["lang"] == "fr"
 
 
 def test_about_text_ends_on_its_last_page():
-    last = run("4", "5", "99", "99")
+    last = run("5", "5", "99", "99")
     assert "OIT." in last.reply
     assert "99.Suite" not in last.reply
 
 
 def test_help_shows_the_ussd_code():
-    assert CODE in run("4", "4", "99").reply
+    assert CODE in run("5", "4", "99").reply
 
 
 def test_profile_of_a_known_agent():
-    assert run("4", "1").reply == (
+    assert run("5", "1").reply == (
         f"CON Numéro : {PHONE}\nNom : Awa Traoré\nStatut : Agent de terrain\n"
         f"Organisation : RMCR\nLangue : Francais\n{NAV}"
     )
 
 
 def test_profile_of_an_unknown_caller():
-    assert run("4", "1", ctx=context(profile={})).reply == (
+    assert run("5", "1", ctx=context(profile={})).reply == (
         f"CON Numéro : {PHONE}\nNom : non renseigné\nStatut : Membre de la communauté\n"
         f"Organisation : non renseigné\nLangue : non renseigné\n{NAV}"
     )
@@ -138,7 +139,7 @@ def test_profile_with_copy_that_folds_longer_still_fits(limit):
     """'…' and 'œ' grow when folded to GSM-7; the profile screen must still fit."""
     profile = {**PROFILE, "organisation": "Œuvre œcuménique … " * 3, "name": "Œ" * 40}
     ctx = context(profile=profile)
-    result = run("4", "1", ctx=ctx, limit=limit)
+    result = run("5", "1", ctx=ctx, limit=limit)
     while True:
         assert len(result.reply) <= limit
         assert is_gsm7(result.reply)
@@ -148,7 +149,7 @@ def test_profile_with_copy_that_folds_longer_still_fits(limit):
 
 
 def test_quitting_ends_the_session():
-    result = run("5")
+    result = run("6")
     assert result.end and result.state["node"] == "bye"
     assert result.reply == "END Merci d'avoir utilisé Kalan. Au revoir !"
     assert result.checkpoint == "clear"
@@ -156,14 +157,14 @@ def test_quitting_ends_the_session():
 
 @pytest.mark.parametrize(
     ("inputs", "checkpoint"),
-    [((), "clear"), (("4",), "clear"), (("4", "5"), "clear"), (("4", "2"), "save")],
+    [((), "clear"), (("5",), "clear"), (("5", "5"), "clear"), (("5", "2"), "save")],
 )
 def test_only_a_task_half_done_is_a_resume_point(inputs, checkpoint):
     assert run(*inputs).checkpoint == checkpoint
 
 
 def test_resume_is_offered_and_restores_the_screen():
-    page = run("4", "5", "99")  # any screen can be restored, page included
+    page = run("5", "5", "99")  # any screen can be restored, page included
     snapshot = {k: page.state[k] for k in ("node", "page", "back", "data")}
     ctx = context(resume=snapshot)
     offer = run(ctx=ctx)
@@ -186,7 +187,7 @@ def test_resume_is_offered_and_restores_the_screen():
     ],
 )
 def test_name_is_accepted_folded_and_thanked(answer, stored):
-    result = run("4", "2", answer)
+    result = run("5", "2", answer)
     assert result.state["node"] == "account.name_done"
     assert result.state["data"]["name"] == stored
     assert result.effects == (SetName(stored),)
@@ -197,7 +198,7 @@ def test_name_is_accepted_folded_and_thanked(answer, stored):
 
 @pytest.mark.parametrize("answer", ["", "1", "x" * 41, "A", "12 34", "😀😀"])
 def test_name_is_refused(answer):
-    result = run("4", "2", answer)
+    result = run("5", "2", answer)
     assert result.state["node"] == "account.name"
     assert "name" not in result.state["data"]
     assert result.effects == ()
@@ -256,7 +257,7 @@ def test_every_screen_fits(limit):
 
 @pytest.mark.parametrize("limit", [160, 100])
 @pytest.mark.parametrize(
-    ("inputs", "key"), [(("4", "4"), "help.navigation"), (("4", "5"), "help.about")]
+    ("inputs", "key"), [(("5", "4"), "help.navigation"), (("5", "5"), "help.about")]
 )
 def test_long_help_texts_page_without_losing_words(limit, inputs, key):
     ctx = context()

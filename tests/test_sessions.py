@@ -10,7 +10,7 @@ def store_for(app) -> SessionStore:
 
 
 def test_values_are_json_under_the_prefix_with_ttls(app, dial):
-    dial("1", "4", "2")
+    dial("1", "5", "2")
     redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
     session_key = f"{prefix}session:{dial.session_id}"
     session = json.loads(redis.get(session_key))
@@ -50,7 +50,7 @@ def test_a_hop_costs_at_most_two_redis_round_trips(app, dial):
         trips.append(1)
         return original(*args, **kwargs)
 
-    dial("1", "4")
+    dial("1", "5")
     pool.get_connection = counting
     try:
         for value in ("5", "99", "0", "bad", "00"):
@@ -58,7 +58,7 @@ def test_a_hop_costs_at_most_two_redis_round_trips(app, dial):
             dial(value)
             assert len(trips) == 2, value
         trips.clear()
-        dial.post("1*4*5*99*0*bad*00")  # a resent hop: read only
+        dial.post("1*5*5*99*0*bad*00")  # a resent hop: read only
         assert len(trips) == 1
     finally:
         pool.get_connection = original

@@ -43,18 +43,19 @@ def test_contact_is_created_in_e164(app, client):
     ("inputs", "expected"),
     [
         (("1", "1"), "CON Formation\n1. Continuer\n2. Les modules\n3. Mes résultats"),
-        (("1", "2"), "CON Signaler un enfant en danger (aucun nom demandé)."),
-        (("1", "3"), "CON Entrez la référence du signalement"),
-        (("1", "4"), "CON Mon compte / Aide"),
-        (("1", "4", "1"), "CON Numéro : +22370000099"),
-        (("1", "4", "3"), "CON Choisissez votre langue :\n1. Francais"),
-        (("1", "5"), "END Merci d'avoir utilisé Kalan. Au revoir !"),
-        (("1", "4", "3", "1"), "CON Mon compte / Aide"),
-        (("1", "4", "4"), "CON Kalan se lit écran par écran"),
-        (("1", "4", "5"), "CON Kalan veut dire apprendre en bambara"),
+        (("1", "2"), "CON Où travaille l'enfant ?"),
+        (("1", "3"), "CON Appelez tout de suite le 17"),
+        (("1", "4"), "CON Entrez la référence du signalement"),
+        (("1", "5"), "CON Mon compte / Aide"),
+        (("1", "5", "1"), "CON Numéro : +22370000099"),
+        (("1", "5", "3"), "CON Choisissez votre langue :\n1. Francais"),
+        (("1", "6"), "END Merci d'avoir utilisé Kalan. Au revoir !"),
+        (("1", "5", "3", "1"), "CON Mon compte / Aide"),
+        (("1", "5", "4"), "CON Kalan se lit écran par écran"),
+        (("1", "5", "5"), "CON Kalan veut dire apprendre en bambara"),
         (("1", "1", "0"), MENU),
-        (("1", "4", "1", "0"), "CON Mon compte / Aide"),
-        (("1", "4", "1", "00"), MENU),
+        (("1", "5", "1", "0"), "CON Mon compte / Aide"),
+        (("1", "5", "1", "00"), MENU),
         (("1", "9"), "CON Choix invalide.\nKalan - Menu principal"),
         (("1", "abc"), "CON Choix invalide."),
         (("1", ""), "CON Choix invalide."),
@@ -67,7 +68,7 @@ def test_menus(dial, inputs, expected):
 
 
 def test_long_text_pages_forward_and_back(dial):
-    first = dial("1", "4", "5")
+    first = dial("1", "5", "5")
     assert "99.Suite" in first
     second = dial("99")
     assert second != first and screen_ok(second)
@@ -80,26 +81,26 @@ def test_long_text_pages_forward_and_back(dial):
 def test_cumulative_text_with_star_inside_free_text(app, dial):
     from app.models import Contact
 
-    dial("1", "4", "2")
+    dial("1", "5", "2")
     reply = dial("Awa*Traore")  # split on the last "*", the name would be "Traore"
     assert reply == "END Merci Awa Traore, votre nom est enregistré."
     with app.extensions["db"]() as db:
         assert db.query(Contact).filter_by(phone=PHONE).one().name == "Awa Traore"
     dial.drop()
-    dial("4", "1")
-    assert "Nom : Awa Traore" in dial.post("4*1")  # the profile cache was refreshed
+    dial("5", "1")
+    assert "Nom : Awa Traore" in dial.post("5*1")  # the profile cache was refreshed
 
 
 def test_gateway_sending_only_the_latest_input(dial):
     dial()
-    for latest, expected in [("1", MENU), ("4", "CON Mon compte"), ("5", "CON Kalan veut")]:
+    for latest, expected in [("1", MENU), ("5", "CON Mon compte"), ("5", "CON Kalan veut")]:
         assert dial.post(latest).startswith(expected)
     assert dial.post("0").startswith("CON Mon compte")
 
 
 def test_resent_hop_gets_the_same_screen_without_advancing(dial):
-    reply = dial("1", "4")
-    assert dial.post("1*4") == reply
+    reply = dial("1", "5")
+    assert dial.post("1*5") == reply
     assert dial("1").startswith("CON Numéro")
 
 
@@ -107,7 +108,7 @@ RESUME_OFFER = "CON Vous n'aviez pas terminé. Reprendre là où vous étiez ?"
 
 
 def test_resume_after_a_drop_returns_to_the_exact_screen(dial):
-    prompt = dial("1", "4", "2")
+    prompt = dial("1", "5", "2")
     dial.drop()
     assert dial() == RESUME_OFFER + "\n1. Reprendre\n2. Recommencer"
     assert dial("1") == prompt
@@ -116,13 +117,13 @@ def test_resume_after_a_drop_returns_to_the_exact_screen(dial):
 
 
 def test_an_information_screen_is_not_a_resume_point(dial):
-    dial("1", "4", "5", "99")
+    dial("1", "5", "5", "99")
     dial.drop()
     assert dial().startswith(MENU)
 
 
 def test_restart_instead_of_resume(dial):
-    dial("1", "4", "2")
+    dial("1", "5", "2")
     dial.drop()
     dial()
     assert dial("2").startswith(MENU)
@@ -131,7 +132,7 @@ def test_restart_instead_of_resume(dial):
 
 
 def test_resume_offer_survives_a_second_drop(dial):
-    dial("1", "4", "2")
+    dial("1", "5", "2")
     dial.drop()
     dial()
     dial.drop()
@@ -139,13 +140,13 @@ def test_resume_offer_survives_a_second_drop(dial):
 
 
 def test_quitting_ends_the_session_without_a_resume_point(dial):
-    assert dial("1", "4", "2", "00", "5").startswith("END Merci d'avoir utilisé Kalan.")
+    assert dial("1", "5", "2", "00", "6").startswith("END Merci d'avoir utilisé Kalan.")
     dial.drop()
     assert dial().startswith(MENU)
 
 
 def test_no_resume_offer_after_reaching_the_menu(dial):
-    dial("1", "4", "5", "00")
+    dial("1", "5", "5", "00")
     dial.drop()
     assert dial().startswith(MENU)
 
@@ -153,8 +154,8 @@ def test_no_resume_offer_after_reaching_the_menu(dial):
 def test_unknown_session_with_history_starts_cleanly(dial):
     dial("1")
     dial.session_id = "ATUid_lost"
-    assert dial.post("1*4*1").startswith(MENU)  # Redis lost it: a clean first screen
-    assert dial.post("1*4*1*4").startswith("CON Mon compte")
+    assert dial.post("1*5*1").startswith(MENU)  # Redis lost it: a clean first screen
+    assert dial.post("1*5*1*5").startswith("CON Mon compte")
 
 
 @pytest.mark.parametrize(
@@ -183,7 +184,7 @@ def test_session_is_bound_to_its_phone_and_code(dial):
                 "sessionId": dial.session_id,
                 "serviceCode": CODE,
                 "phoneNumber": "+22376543210",
-                "text": "1*4",
+                "text": "1*5",
             },
         ).status_code
         == 403
@@ -195,12 +196,12 @@ def test_session_is_bound_to_its_phone_and_code(dial):
                 "sessionId": dial.session_id,
                 "serviceCode": "*999#",
                 "phoneNumber": PHONE,
-                "text": "1*4",
+                "text": "1*5",
             },
         ).status_code
         == 403
     )
-    assert dial("4").startswith("CON Mon compte")  # the real caller goes on
+    assert dial("5").startswith("CON Mon compte")  # the real caller goes on
 
 
 GOOD = {"sessionId": "ATUid_x", "serviceCode": CODE, "phoneNumber": PHONE, "text": ""}
@@ -246,7 +247,7 @@ def test_flow_error_apologises_and_keeps_progress(app, dial):
     def broken(data, ctx):
         raise RuntimeError("a bug in a journey")
 
-    page = dial("1", "4", "2")
+    page = dial("1", "5", "2")
     dial.drop()
     app.extensions["flow"] = {
         **app.extensions["flow"],
@@ -267,9 +268,9 @@ def test_redis_down_answers_politely(make_app):
 
 
 def test_each_hop_labels_its_screen_for_the_gateway(dial):
-    dial("1", "4")
+    dial("1", "5")
     assert dial.response.headers["at-ussd-hop-metadata"] == "account"
-    dial.post("1*4")  # a resent hop carries the same label
+    dial.post("1*5")  # a resent hop carries the same label
     assert dial.response.headers["at-ussd-hop-metadata"] == "account"
 
 
@@ -278,7 +279,7 @@ def test_state_from_an_older_release_starts_afresh(app, dial, where):
     """A stored screen that no longer exists must not break the caller's session."""
     import json
 
-    dial("1", "4", "2")
+    dial("1", "5", "2")
     redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
     key = f"{prefix}session:{dial.session_id}" if where == "session" else f"{prefix}resume:{PHONE}"
     stored = json.loads(redis.get(key))
@@ -321,15 +322,15 @@ def test_latest_only_gateway_repeating_a_key(client):
     assert caller.post("1").startswith(MENU)  # language
     assert caller.post("1").startswith("CON Formation\n1. Continuer")  # the same key again
     assert caller.post("0").startswith(MENU)
-    assert caller.post("4").startswith("CON Mon compte")
+    assert caller.post("5").startswith("CON Mon compte")
     assert caller.post("4").startswith("CON Kalan se lit")
 
 
 def test_a_late_duplicate_hop_changes_nothing(dial):
-    dial("1", "4", "5")
-    page = dial.post("1*4*5")
-    assert dial.post("1*4") == page  # arrives late: the current screen again
-    dial.inputs = ["1", "4", "5"]
+    dial("1", "5", "5")
+    page = dial.post("1*5*5")
+    assert dial.post("1*5") == page  # arrives late: the current screen again
+    dial.inputs = ["1", "5", "5"]
     assert dial("99").startswith("CON artisanales")
     assert dial("0") == page
 
