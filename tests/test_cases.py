@@ -255,3 +255,36 @@ def test_a_phone_past_its_daily_limit_is_told_at_once(make_app):
     # Another phone is not concerned.
     _, done = report(client, *CALM, contact="3", phone="+22376000604")
     assert done.startswith("END Merci. Référence : ")
+
+
+def test_at_night_the_urgent_alert_goes_out_and_the_calm_one_waits(make_app, sandbox):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from workers.jobs import dispatch
+
+    from .conftest import Runner
+
+    hour = datetime.now(ZoneInfo("Africa/Bamako")).hour
+    shut = f"{(hour + 2) % 24:02d}:00-{(hour + 3) % 24:02d}:00"  # a window closed right now
+    app = make_app(AT_API_BASE_URL=sandbox.url, SMS_SEND_WINDOW=shut, SMS_RATE=1000)
+    added = Runner(app).invoke(
+        ["focal-points", "add", "+22370100001", "--cercle", "kadiolo", "--pin-stdin"],
+        input="4821\n",
+    )
+    assert added.exit_code == 0, added.output
+    client = app.test_client()
+    _, calm = report(client, *CALM)
+    _, urgent = report(client, "3", "1", *body("Kalana"), phone="+22376000610")
+    calm, urgent = calm.split("Référence : ")[1][:6], urgent.split("Référence : ")[1][:6]
+    with app.app_context():
+        dispatch()
+    (alert,) = [m["message"] for m in sandbox.messages("+22370100001")]
+    assert alert.startswith(f"Kalan URGENT : enfant en danger immédiat, signalement {urgent}.")
+    # Receipts answer the reporter's own action: they go at any hour.
+    (receipt,) = sandbox.messages(REPORTER)
+    assert calm in receipt["message"]
+    with app.extensions["db"]() as db:
+        waiting = db.scalars(select(Message).where(Message.kind == "case_alert")).all()
+    held = [m for m in waiting if m.status == "queued"]
+    assert len(held) == 1 and calm in held[0].body and held[0].not_before > held[0].created_at
