@@ -267,6 +267,14 @@ def _log(db: Session, case: Case, actor: str, to: str, note: str | None, now: da
                      note=note or None, assignee=case.assignee, at=now))  # fmt: skip
 
 
+def reveal(db: Session, case: Case, actor: str, now: datetime) -> str | None:
+    """Return a contactable reporter's number, recording who looked; the caller commits."""
+    if not case.reporter_phone:
+        return None
+    _log(db, case, actor, case.status, "reporter's number viewed", now)
+    return decrypt(case.reporter_phone)
+
+
 def next_steps(case: Case) -> list[str]:
     """Return what may be done next to a case: its next states, and a follow-up if referred."""
     steps = list(TRANSITIONS.get(case.status, ()))

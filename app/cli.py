@@ -455,13 +455,21 @@ def _case_or_exit(session, reference: str):
 
 @case_group.command("show")
 @click.argument("reference")
+@click.option(
+    "--reporter", is_flag=True, help="Also show a contactable reporter's number (logged)."
+)
 @with_appcontext
-def case_show(reference):
-    """Show a case and its history (never the reporter's identity)."""
-    from .cases import history
+def case_show(reference, reporter):
+    """Show a case and its history; the reporter's number only when asked, and logged."""
+    from .cases import history, reveal
+    from .models import utcnow
 
     with current_app.extensions["db"]() as session:
         c = _case_or_exit(session, reference)
+        if reporter:
+            number = reveal(session, c, "cli", utcnow())
+            session.commit()
+            click.echo(f"reporter's number: {number or 'none (anonymous report)'}")
         click.echo(f"case {c.reference}: {c.status}{' (urgent)' if c.urgent else ''}")
         click.echo(f"where: {c.region or '-'} / {c.cercle or '-'} / {c.place or '-'}")
         what = (c.sector, c.children, c.age, c.sex, c.school, c.hazard)
