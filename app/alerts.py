@@ -97,10 +97,12 @@ def remind(db: Session, now: datetime) -> dict[str, int]:
 def _remind(db: Session, case: Case, what: str, now: datetime) -> None:
     key = "sms.case_verify_due" if what == "verify" else "sms.case_followup_due"
     urgent = case.urgent and what == "verify"
-    sent = _send(db, REMINDER, _due_id(case, what), case.assignee, _text(key, case), urgent, now)
+    when, queued = _send(db, REMINDER, _due_id(case, what), case.assignee, _text(key, case),
+                         urgent, now)  # fmt: skip
     # Escalation counts from when the reminder can be read, not from a night queue.
-    case.reminded_at = sent
-    _event(db, case, f"reminder ({what}) sent to {case.assignee}", now)
+    case.reminded_at = when
+    done = "sent to" if queued else "already sent, for this due date, to"
+    _event(db, case, f"reminder ({what}) {done} {case.assignee}", now)
 
 
 def _escalate(db: Session, case: Case, what: str, now: datetime) -> None:
@@ -108,11 +110,17 @@ def _escalate(db: Session, case: Case, what: str, now: datetime) -> None:
     key = "sms.case_escalation_verify" if what == "verify" else "sms.case_escalation_followup"
     text = _text(key, case)
     urgent = case.urgent and what == "verify"
-    for point in supervisors:
-        _send(db, ESCALATION, _due_id(case, what), point.phone, text, urgent, now)
+    # Supervisors escalated to before for this due date (the case changed
+    # hands since) are not told twice.
+    due_id = _due_id(case, what)
+    told = [p.phone for p in supervisors
+            if _send(db, ESCALATION, due_id, p.phone, text, urgent, now)[1]]  # fmt: skip
     case.reminded_at = case.reminded_at or now
     case.escalated_at = now
-    to = ", ".join(p.phone for p in supervisors) or "nobody: no supervisor covers the area"
+    to = ", ".join(told) or (
+        "nobody new: already escalated for this due date" if supervisors
+        else "nobody: no supervisor covers the area"
+    )  # fmt: skip
     _event(db, case, f"escalated ({what}) to {to}", now)
     if not supervisors:
         current_app.logger.warning("case %s: no supervisor covers %s", case.reference, _area(case))
@@ -121,12 +129,11 @@ def _escalate(db: Session, case: Case, what: str, now: datetime) -> None:
 def _send(db: Session, kind: str, subject: str, phone: str, text: str, urgent: bool, now):
     """Queue a case SMS: urgent ones at once, the others when the send window opens.
 
-    Returns when it will go out.
+    Returns when it will go out, and whether it is new (not sent before under its key).
     """
     config = current_app.config
     when = now if urgent else window.next_open(config["SMS_SEND_WINDOW"], now, config["TZ"])
-    outbox.add(db, kind, subject, phone, text, urgent=urgent, not_before=when)
-    return when
+    return when, outbox.add(db, kind, subject, phone, text, urgent=urgent, not_before=when)
 
 
 def _due_id(case: Case, what: str) -> str:

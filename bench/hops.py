@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from app.embedded import EmbeddedRedis, free_port  # noqa: E402
 
 # One realistic session: first contact, menus, paging, back, free text, resume.
-SCRIPT = ["", "1", "4", "5", "99", "99", "0", "00", "4", "2", "Awa Traore", "1", "1", "9", "00"]
+SCRIPT = ["", "1", "5", "5", "99", "99", "0", "00", "5", "2", "Awa Traore", "1", "1", "9", "00"]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -85,9 +85,9 @@ def main() -> int:
             base = f"http://127.0.0.1:{port}"
             for _ in range(100):
                 try:
-                    requests.get(base + "/healthz", timeout=1)
+                    requests.get(base + "/healthz", timeout=5)
                     break
-                except requests.ConnectionError:
+                except requests.RequestException:  # not listening, or still booting
                     time.sleep(0.1)
             run(base, 5)  # warm-up
             times = run(base, args.sessions)
