@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from flows.desk import FOLLOW_UP, SERVICES
@@ -101,10 +101,12 @@ def open_case(db: Session, phone: str, reference: str, answers: dict, now: datet
     else:
         db.add(CaseEvent(case_id=case.id, actor="report", to_status="linked", at=now,
                          note=f"linked to {host.reference}"))  # fmt: skip
-        host.reports += 1
+        # Counted in SQL: two reports about one site may arrive at once.
+        db.execute(update(Case).where(Case.id == host.id).values(reports=Case.reports + 1))
         _log(db, host, "report", host.status, f"report {reference} about the same place", now)
-        if urgent and not host.urgent:
-            # A child in immediate danger there now: the whole case becomes urgent.
+        if urgent:
+            # A child in immediate danger there now: the case becomes urgent, and
+            # its focal points hear of it at once, whatever it was before.
             host.urgent = True
             due = now + timedelta(hours=VERIFY_URGENT_H)
             if host.status in ("new", "verifying") and (host.verify_by or due) >= due:
@@ -156,6 +158,8 @@ def repeat_of(db: Session, phone: str, answers: dict, now: datetime, window_s: i
             (getattr(case, name) or None) == (answers.get(name) or None)
             for name in ("sector", "region", "cercle", "children", "age", "sex", "school", "hazard")
         )
+        # A reporter who now agrees to be called is a new report, not a repeat.
+        same = same and case.contactable == bool(answers.get("contactable"))
         place = (case.place or "").lower() == (answers.get("place") or "").lower()
         if same and place and case.urgent == bool(answers.get("urgent")):
             return case.reference
@@ -201,9 +205,14 @@ class CaseError(Exception):
     """A case change that cannot be made; the message says why."""
 
 
-def find(db: Session, reference: str) -> Case:
-    """Return the case with this reference, or raise CaseError."""
-    case = db.scalars(select(Case).where(Case.reference == reference.strip().upper())).first()
+def find(db: Session, reference: str, lock: bool = False) -> Case:
+    """Return the case with this reference, or raise CaseError.
+
+    lock holds the row until commit, so that two people moving one case at
+    once are served one after the other, each seeing the other's change.
+    """
+    query = select(Case).where(Case.reference == reference.strip().upper())
+    case = db.scalars(query.with_for_update() if lock else query).first()
     if case is None:
         raise CaseError(f"no case {reference.strip().upper()!r}")
     return case

@@ -78,6 +78,10 @@ def seed_command():
     """Add the demo contacts and focal points that are missing."""
     from .seed import seed
 
+    if current_app.config["APP_ENV"] == "production":
+        # Demo focal points with a known PIN would receive real case alerts.
+        click.echo("error: the demo data is for development only", err=True)
+        sys.exit(2)
     with current_app.extensions["db"]() as session:
         added, points = seed(session)
     click.echo(f"demo data: {added} contact(s) and {points} focal point(s) added")
@@ -442,12 +446,12 @@ def case_group():
     """Look at and move one case."""
 
 
-def _case_or_exit(session, reference: str):
+def _case_or_exit(session, reference: str, lock: bool = False):
     """Return the case with this reference, or say there is none and exit 1."""
     from .cases import CaseError, find
 
     try:
-        return find(session, reference)
+        return find(session, reference, lock=lock)
     except CaseError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -498,7 +502,7 @@ def case_update(reference, status, note, service):
     from .models import utcnow
 
     with current_app.extensions["db"]() as session:
-        c = _case_or_exit(session, reference)
+        c = _case_or_exit(session, reference, lock=True)
         try:
             if status == FOLLOW_UP:
                 follow_up(session, c, "cli", note, utcnow())
@@ -604,9 +608,10 @@ def focal_points_list():
 @click.argument("phone")
 @with_appcontext
 def focal_points_remove(phone):
-    """Stop routing cases to a phone; the cases it holds stay assigned."""
+    """Stop routing cases to a phone; its open cases go back to the area's desks."""
     from . import focal_points
     from .contacts import normalize
+    from .models import utcnow
 
     number = normalize(phone) or phone
     with current_app.extensions["db"]() as session:
@@ -614,8 +619,12 @@ def focal_points_remove(phone):
         if point is None:
             click.echo(f"no focal point {number}", err=True)
             sys.exit(1)
-        focal_points.remove(session, point)
+        released = focal_points.remove(session, point, utcnow())
         session.commit()
+    if released:
+        click.echo(
+            f"{released} open case(s) no longer assigned: they are on the supervisors' desks"
+        )
     _forget_profile(number)
     click.echo(f"removed {number}")
 

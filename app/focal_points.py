@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import secrets
+from datetime import datetime
 
 from redis import Redis
 from sqlalchemy import and_, or_, select, true
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from flows.report import REGIONS
 
-from .models import Case, FocalArea, FocalPoint
+from .models import Case, CaseEvent, FocalArea, FocalPoint
 
 ROLES = ("supervisor", "agent")
 ALL = "all"  # an area covering every case, for a national supervisor
@@ -19,6 +20,7 @@ MAX_TRIES = 5  # wrong PINs in a row before the desk locks
 LOCK_S = 15 * 60
 # The states in which a case still needs someone; "linked" rows live in their case.
 OPEN = ("new", "verifying", "confirmed", "referred", "following")
+DESK = (*OPEN, "unfounded")  # an unfounded case still waits for someone to close it
 _SCRYPT = {"n": 2**13, "r": 8, "p": 1, "dklen": 32}  # ~10 ms: cheap for a hop, dear for a guess
 REGION = "region:"  # an area naming a region; bare names are cercles (some share a name)
 
@@ -100,11 +102,24 @@ def covered(db: Session, point: FocalPoint) -> list[str]:
     return sorted(db.scalars(query.order_by(FocalArea.area)))
 
 
-def remove(db: Session, point: FocalPoint) -> None:
-    """Forget a focal point and its areas; cases assigned to it stay assigned. Caller commits."""
+def remove(db: Session, point: FocalPoint, now: datetime) -> int:
+    """Forget a focal point and its areas; return how many open cases it let go. Caller commits.
+
+    Its open cases become unassigned, in the audit log, so that no reminder
+    keeps going to someone who has left.
+    """
+    held = select(Case).where(Case.assignee == point.phone, Case.status.in_(DESK))
+    released = 0
+    for case in db.scalars(held):
+        db.add(CaseEvent(case_id=case.id, actor="focal-points", from_status=case.status,
+                         to_status=case.status, note=f"unassigned: {point.phone} removed",
+                         at=now))  # fmt: skip
+        case.assignee, case.reminded_at, case.escalated_at = None, None, None
+        released += 1
     for area in db.scalars(select(FocalArea).where(FocalArea.focal_point_id == point.id)):
         db.delete(area)
     db.delete(point)
+    return released
 
 
 def covering(db: Session, case: Case, role: str | None = None) -> list[FocalPoint]:
@@ -146,7 +161,7 @@ def _scope(db: Session, point: FocalPoint):
     places = covered(db, point)
     regions = [area.removeprefix(REGION) for area in places if area.startswith(REGION)]
     mine = or_(Case.cercle.in_(places), Case.region.in_(regions)) if ALL not in places else true()
-    query = select(Case).where(Case.status.in_(OPEN))
+    query = select(Case).where(Case.status.in_(DESK))
     if point.role == "supervisor":
         return query.where(mine)
     return query.where(or_(Case.assignee == point.phone, and_(Case.assignee.is_(None), mine)))
@@ -164,16 +179,17 @@ def check_pin(redis: Redis, prefix: str, phone: str, point: FocalPoint | None, p
     fifth locks the desk for 15 minutes (tries while locked do not extend it).
     """
     key = f"{prefix}pin:{phone}"
-    tries = int(redis.get(key) or 0)
-    if tries >= MAX_TRIES:
-        return {"result": "locked", "left": 0, "wait": max(1, redis.ttl(key))}
+    # Count the try before judging it: parallel tries cannot slip past the lock.
+    pipe = redis.pipeline()
+    pipe.incr(key)
+    pipe.ttl(key)
+    tries, ttl = pipe.execute()
+    if tries > MAX_TRIES:
+        return {"result": "locked", "left": 0, "wait": max(1, ttl)}
     if point is not None and pin_matches(point.pin_hash, pin):
         redis.delete(key)
         return {"result": "ok", "left": MAX_TRIES, "wait": 0}
-    pipe = redis.pipeline()
-    pipe.incr(key)
-    pipe.expire(key, LOCK_S)
-    tries = pipe.execute()[0]
+    redis.expire(key, LOCK_S)
     if tries >= MAX_TRIES:
         return {"result": "locked", "left": 0, "wait": LOCK_S}
     return {"result": "wrong", "left": MAX_TRIES - tries, "wait": 0}

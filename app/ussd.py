@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 import flows
 from flows.desk import FOLLOW_UP, parse_pin
 from flows.effects import Enrol, FinishModule, MoveCase, OpenCase, SetData, SetLanguage, SetName
-from flows.engine import CLEAR, SAVE, Step
+from flows.engine import CLEAR, SAVE, Route, Step
 from flows.render import Page, compose
 
 from . import cases, contacts, events, focal_points, training
@@ -193,8 +193,10 @@ def _pin(hop: Hop) -> dict | None:
 
 def _desk(hop: Hop) -> dict | None:
     """Return the caller's open cases, once the PIN opened the desk in this session."""
-    if current_app.extensions["redis"].get(_desk_key(hop)) != hop.phone.encode():
+    redis = current_app.extensions["redis"]
+    if redis.get(_desk_key(hop)) != hop.phone.encode():
         return None
+    redis.expire(_desk_key(hop), current_app.config["SESSION_TTL_S"])  # open while in use
     point = focal_points.find(get_db(), hop.phone)
     if point is None:
         return None
@@ -275,7 +277,7 @@ def _move(effect: MoveCase, phone: str, session_id: str) -> None:
     point = focal_points.find(db, phone)
     if _desk(hop) is None or point is None:
         raise cases.CaseError("the desk is not open in this session")
-    case = cases.find(db, effect.reference)
+    case = cases.find(db, effect.reference, lock=True)
     if not focal_points.may_handle(db, point, case):
         raise cases.CaseError(f"case {case.reference} is not in the hands of {phone}")
     now, actor = utcnow(), f"ussd:{phone}"
@@ -321,7 +323,9 @@ def _known(state: dict) -> bool:
     """Tell whether a stored state only names screens this release still has."""
     flow = current_app.extensions["flow"]
     try:
-        return state["node"] in flow and all(node in flow for node, _ in state["back"])
+        nodes = [state["node"], *(node for node, _ in state["back"])]
+        # A node that became a route since cannot be shown: it has no screen.
+        return all(node in flow and not isinstance(flow[node], Route) for node in nodes)
     except (KeyError, TypeError, ValueError):
         return False
 
@@ -341,9 +345,12 @@ def session_ended():
         last = current_app.extensions["sessions"].peek(form["sessionId"])
     except RedisError:
         current_app.logger.warning("redis unavailable: event recorded without its last screen")
-    node = (last or {}).get("state", {}).get("node")
+    state = (last or {}).get("state", {})
+    if "pin" in state.get("data", {}):
+        # The gateway's summary of the inputs would hold the desk PIN.
+        form = {**form, "input": ""}
     try:
-        events.record(get_db(), form, contacts.normalize(form["phoneNumber"]), node)
+        events.record(get_db(), form, contacts.normalize(form["phoneNumber"]), state.get("node"))
     except SQLAlchemyError:
         current_app.logger.exception("could not record a USSD event")
         abort(503)

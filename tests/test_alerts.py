@@ -281,8 +281,8 @@ def test_alerts_respect_the_send_window_unless_urgent(make_app, window, urgent, 
     assert all((m.urgent, m.not_before) == (urgent, not_before) for m in alerts_)
 
 
-def test_a_linked_report_alerts_again_only_when_it_makes_the_case_urgent(area):
-    """A second report of the same site joins the case; an urgent one re-alerts at once."""
+def test_a_linked_report_alerts_again_when_it_is_urgent(area):
+    """A second report of the same site joins the case; every urgent one re-alerts at once."""
     host = report(area, T0)
     assert len(messages(area, alerts.ALERT)) == 3
     joined = report(area, T0 + HOUR, phone="+22376000556")
@@ -295,6 +295,12 @@ def test_a_linked_report_alerts_again_only_when_it_makes_the_case_urgent(area):
     assert all(host.reference in m.body and m.body.startswith("Kalan URGENT") for m in again)
     case = fetch(area, host.reference)
     assert (case.urgent, case.reports, case.verify_by) == (True, 3, NIGHT + 24 * HOUR)
+    # The case is urgent already: another child in danger there now is news all the same.
+    report(area, NIGHT + HOUR, phone="+22376000558", urgent=True)
+    latest = messages(area, alerts.ALERT)[6:]
+    assert sorted(m.phone for m in latest) == sorted([AGENT, SUPERVISOR, NATIONAL])
+    assert all(m.urgent and m.not_before == NIGHT + HOUR for m in latest)
+    assert fetch(area, host.reference).reports == 4
 
 
 @pytest.mark.parametrize(

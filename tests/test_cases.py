@@ -288,3 +288,13 @@ def test_at_night_the_urgent_alert_goes_out_and_the_calm_one_waits(make_app, san
         waiting = db.scalars(select(Message).where(Message.kind == "case_alert")).all()
     held = [m for m in waiting if m.status == "queued"]
     assert len(held) == 1 and calm in held[0].body and held[0].not_before > held[0].created_at
+
+
+def test_a_repeat_that_now_accepts_a_call_back_is_a_report_of_its_own(app, client):
+    _, first = report(client, *CALM, contact="3")  # anonymous
+    second = report_again(client, *CALM, contact="1")  # the same, but contactable now
+    assert second != first
+    with app.extensions["db"]() as db:
+        rows = db.scalars(select(Case).order_by(Case.id)).all()
+    assert [r.contactable for r in rows] == [False, True]
+    assert rows[1].linked_to == rows[0].id  # same site: linked, with the number kept

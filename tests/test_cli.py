@@ -184,3 +184,13 @@ def test_campaign_create_with_redis_down_says_so_once(make_app):
     assert "Redis did not answer" in result.output and "do not create it again" in result.output
     with app.extensions["db"]() as db:
         assert db.query(Campaign).count() == 1
+
+
+def test_seed_refuses_production(make_app):
+    from .conftest import Runner
+
+    app = make_app(APP_ENV="production", SECRET_KEY="s3cret", WEBHOOK_TOKEN="t")
+    result = Runner(app).invoke(["seed"])
+    assert result.exit_code == 2 and "development only" in result.output
+    with app.extensions["db"]() as db:
+        assert db.query(Contact).count() == 0

@@ -415,3 +415,27 @@ def test_going_back_from_the_done_screen_cannot_move_the_case_twice(inputs, move
         stay = walk(code, start=done)
         assert (stay.state["node"], stay.effects) == (done.state["node"], ())
         assert stay.reply == "CON Choix invalide.\n" + done.reply.removeprefix("CON ")
+
+
+def test_the_gateway_summary_of_a_desk_session_keeps_no_pin(app, client, staffed):
+    from app.models import UssdEvent
+
+    caller, _ = desk(client)
+    form = {"sessionId": caller.session_id, "phoneNumber": AGENT, "serviceCode": "*123#",
+            "status": "Success", "input": "*".join(caller.inputs), "networkCode": "99999",
+            "date": "2026-11-29 20:00:00", "hopsCount": "3"}  # fmt: skip
+    assert client.post("/ussd/events", data=form).status_code == 200
+    with app.extensions["db"]() as db:
+        event = db.scalars(select(UssdEvent)).one()
+    assert event.input is None and event.last_node == "desk.list"
+
+
+def test_an_unfounded_case_waits_on_the_desk_to_be_closed(app, client, runner, staffed):
+    _, done = report(client, "2", *body())
+    reference = reference_of(done)
+    for status in ("verifying", "unfounded"):
+        assert runner.invoke(["case", "update", reference, "--status", status]).exit_code == 0
+    caller, listing = desk(client, phone=SUPERVISOR)
+    assert reference in listing
+    shown = caller("1")
+    assert shown.startswith(f"CON {reference} : non fondé.") and "1. Clore le dossier" in shown

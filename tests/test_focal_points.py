@@ -541,12 +541,15 @@ def test_may_handle_follows_the_desk(desks, phone, reference, allowed):
         assert (case in focal_points.desk(db, point)) is allowed
 
 
-def test_a_removed_focal_point_keeps_its_cases_assigned(desks):
-    """Removing an agent leaves the cases it held assigned, out of everyone else's desk."""
+def test_a_removed_focal_point_lets_its_open_cases_go_back_to_the_desks(desks):
+    """Removing an agent unassigns its open cases, in the log: nobody keeps texting it."""
     with desks.extensions["db"]() as db:
-        focal_points.remove(db, focal_points.find(db, AGENT))
+        released = focal_points.remove(db, focal_points.find(db, AGENT), T0)
         db.commit()
-        assert cases.find(db, "KADURG").assignee == AGENT
+        assert released == 2  # KADURG and BOUMIN; the closed KADCLO stays as it was
+        assert cases.find(db, "KADCLO").assignee == AGENT
+        case = cases.find(db, "KADURG")
+        assert (case.assignee, case.reminded_at, case.escalated_at) == (None, None, None)
+        assert cases.history(db, case)[-1].note == f"unassigned: {AGENT} removed"
         assert focal_points.role(db, AGENT) is None
-    assert "KADURG" not in desk_of(desks, ROVER)
     assert "KADURG" in desk_of(desks, SUPERVISOR)

@@ -275,7 +275,14 @@ def test_each_hop_labels_its_screen_for_the_gateway(dial):
 
 
 @pytest.mark.parametrize("where", ["session", "resume"])
-def test_state_from_an_older_release_starts_afresh(app, dial, where):
+@pytest.mark.parametrize(
+    "gone",
+    [
+        "a-screen-removed-since",
+        "report",  # a screen once, a route (no screen) since the report got two doors
+    ],
+)
+def test_state_from_an_older_release_starts_afresh(app, dial, where, gone):
     """A stored screen that no longer exists must not break the caller's session."""
     import json
 
@@ -284,7 +291,7 @@ def test_state_from_an_older_release_starts_afresh(app, dial, where):
     key = f"{prefix}session:{dial.session_id}" if where == "session" else f"{prefix}resume:{PHONE}"
     stored = json.loads(redis.get(key))
     state = stored["state"] if where == "session" else stored
-    state["back"].append(["a-screen-removed-since", 0])
+    state["back"].append([gone, 0])
     redis.set(key, json.dumps(stored))
     if where == "resume":
         dial.drop()
