@@ -9,7 +9,7 @@ from rq import Queue
 
 import flows
 
-from . import content, db, errors, health, sessions, sms, ussd
+from . import console, content, db, errors, health, sessions, sms, ussd
 from .callbacks import MAX_BODY
 from .config import ConfigError, from_env, validate
 from .gateway import AfricasTalking
@@ -35,6 +35,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         raise SystemExit(3) from None
     # One byte over the limit: a body cut at the limit is then seen as too long.
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY + 1
+    # The console's session cookie: never readable by scripts, never sent
+    # cross-site, and only over HTTPS in production.
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app.config["APP_ENV"] == "production",
+        SESSION_COOKIE_NAME="kalan_console",
+        PERMANENT_SESSION_LIFETIME=8 * 3600,
+    )
     app.extensions["catalog"] = catalog
     app.extensions["flow"] = flows.build(catalog.course, app.config["ORG_CODES"])
     for warning in warnings:
@@ -59,4 +68,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(ussd.bp)
     app.register_blueprint(sms.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(console.bp)
     return app

@@ -276,6 +276,11 @@ def _log(db: Session, case: Case, actor: str, to: str, note: str | None, now: da
                      note=note or None, assignee=case.assignee, at=now))  # fmt: skip
 
 
+def note(db: Session, case: Case, text: str, actor: str, now: datetime) -> None:
+    """Add a note to a case's timeline without moving it; the caller commits."""
+    _log(db, case, actor, case.status, text, now)
+
+
 def reveal(db: Session, case: Case, actor: str, now: datetime) -> str | None:
     """Return a contactable reporter's number, recording who looked; the caller commits."""
     if not case.reporter_phone:

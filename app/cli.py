@@ -639,6 +639,53 @@ def _forget_profile(phone: str) -> None:
 
 
 @main.group()
+def users():
+    """People who sign in to the web console."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "supervisor", "viewer"]), required=True)
+@click.option("--scope", help="cercle=C or region=R: what a supervisor or viewer sees.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def users_add(email, role, scope, password_stdin):
+    """Create a console user, or reset one's role, scope and password."""
+    from . import users as accounts
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with current_app.extensions["db"]() as session:
+        created = accounts.find(session, email) is None
+        try:
+            user = accounts.add(session, email, role, password, scope)
+        except accounts.UserError as exc:
+            raise click.UsageError(str(exc)) from None
+        session.commit()
+        where = user.scope or "everywhere"
+        click.echo(f"{'added' if created else 'updated'} {user.role} {user.email} ({where})")
+
+
+@users.command("list")
+@with_appcontext
+def users_list():
+    """List console users."""
+    from sqlalchemy import select
+
+    from .models import User
+
+    with current_app.extensions["db"]() as session:
+        rows = list(session.scalars(select(User).order_by(User.email)))
+    if not rows:
+        click.echo("no user")
+    for user in rows:
+        last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "never"
+        click.echo(f"{user.email:<40}{user.role:<12}{user.scope or 'everywhere':<20}{last}")
+
+
+@main.group()
 def certificate():
     """Check training certificates."""
 

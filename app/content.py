@@ -17,6 +17,7 @@ from .course import CourseError, load_course
 APP_KEYS = ("error.unexpected", "error.unavailable", "lang.name", *desk.COPY,
             *ALERTS)  # fmt: skip
 SMS_PREFIX = "sms."  # SMS templates: outside GSM-7 is a warning, on screens an error
+CONSOLE_PREFIX = "console."  # web pages: any character is fine
 PLACEHOLDER = re.compile(r"\$(\w+)")
 
 
@@ -55,7 +56,7 @@ def read_language(folder: Path) -> tuple[dict[str, str], list[str], list[str]]:
             continue
         _flatten(tree, "", texts, problems, where)
     for key, text in texts.items():
-        bad = outside(text)
+        bad = None if key.startswith(CONSOLE_PREFIX) else outside(text)
         if bad and key.startswith(SMS_PREFIX):
             # An SMS may leave GSM-7, at a price: UCS-2 parts hold 70, not 160.
             warnings.append(

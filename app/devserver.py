@@ -125,6 +125,10 @@ def serve() -> int:
             print("kalan: a process failed to start; see the log above", file=sys.stderr)
             return 1
         print(f"\nKalan is up on {env['KALAN_URL']} (USSD code {env.get('USSD_CODE', '*123#')}).")
+        print(
+            f"Console: {env['KALAN_URL']}/console/ (first: .venv/bin/kalan users add EMAIL"
+            " --role admin)"
+        )
         print(f"Phone simulator: {sandbox}/   Press Ctrl-C to stop.\n", flush=True)
         while not stopping:
             dead = [name for name, p in procs.items() if p.poll() is not None]

@@ -1,6 +1,6 @@
 """HTTP errors as one plain line: gateways log it, and no traceback leaks."""
 
-from flask import Flask, Response
+from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .callbacks import MAX_BODY
@@ -8,6 +8,16 @@ from .callbacks import MAX_BODY
 
 def _plain(status: int, line: str) -> Response:
     return Response(line + "\n", status=status, mimetype="text/plain")
+
+
+def _page(status: int):
+    """A console error as a page in French, for people rather than gateways."""
+    code = status if status in (400, 403, 404, 405, 429) else 500
+    return render_template("console/error.html", code=code), status
+
+
+def _for_people() -> bool:
+    return request.path == "/console" or request.path.startswith("/console/")
 
 
 def init_app(app: Flask) -> None:
@@ -20,6 +30,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if _for_people():
+            return _page(exc.code or 500)
         description = exc.description if exc.code in (400, 403) else exc.name
         response = _plain(exc.code or 500, str(description).splitlines()[0])
         # Keep what the error says besides its text, such as Allow on a 405.
@@ -31,4 +43,6 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         app.logger.exception("unhandled error")
+        if _for_people():
+            return _page(500)
         return _plain(500, "internal error")

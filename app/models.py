@@ -318,3 +318,29 @@ class FocalArea(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     focal_point_id: Mapped[int] = mapped_column(ForeignKey("focal_points.id"), index=True)
     area: Mapped[str] = mapped_column(String(32), index=True)
+
+
+class User(Base):
+    """A person who signs in to the web console."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2
+    role: Mapped[str] = mapped_column(String(12))  # admin, supervisor, viewer
+    scope: Mapped[str | None] = mapped_column(String(40))  # "cercle=kadiolo"; None: everywhere
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditEntry(Base):
+    """Who looked at or took what from the console, and when."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(254), index=True)
+    action: Mapped[str] = mapped_column(String(32))  # case.view, cases.export, login...
+    target: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

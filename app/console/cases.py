@@ -1,0 +1,153 @@
+"""Console case pages: the list, a case with its timeline and actions, and the CSV export."""
+
+import csv
+import io
+
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from flows.desk import FOLLOW_UP, SERVICES
+
+from .. import alerts, cases, users
+from ..contacts import normalize
+from ..db import get_db
+from ..models import Case, utcnow
+from . import bp
+from .auth import requires
+
+STATUSES = ("new", "verifying", "confirmed", "unfounded", "referred", "following", "closed")
+EXPORT = ("reference", "status", "urgent", "sector", "region", "cercle", "place", "children",
+          "age", "sex", "school", "hazard", "contactable", "assignee", "verify_by",
+          "referred_to", "follow_ups", "follow_up_by", "reports", "created_at")  # fmt: skip
+PAGE = 200
+
+
+def visible(query):
+    """Narrow a case query to what the signed-in user may see."""
+    scope = g.user.scope
+    if scope:
+        kind, value = scope.split("=", 1)
+        query = query.where((Case.cercle if kind == "cercle" else Case.region) == value)
+    return query
+
+
+def _case(reference: str) -> Case:
+    """Return a case this user may see, or 404 (not 403: its existence is not told)."""
+    query = visible(select(Case).where(Case.reference == reference.strip().upper()))
+    case = get_db().scalars(query).first()
+    if case is None:
+        abort(404)
+    return case
+
+
+@bp.get("/cases", endpoint="cases")
+@requires()
+def cases_list():
+    """List cases, urgent and oldest first, with filters."""
+    query = visible(select(Case).where(Case.linked_to.is_(None)))
+    status = request.args.get("status", "")
+    if status in STATUSES:
+        query = query.where(Case.status == status)
+    cercle = request.args.get("cercle", "").strip().lower()
+    if cercle:
+        query = query.where(Case.cercle == cercle)
+    if request.args.get("urgent") == "1":
+        query = query.where(Case.urgent.is_(True))
+    rows = list(get_db().scalars(query.order_by(Case.urgent.desc(), Case.created_at).limit(PAGE)))
+    now = utcnow()
+    return render_template(
+        "console/cases.html", rows=rows, statuses=STATUSES, status=status, cercle=cercle,
+        urgent=request.args.get("urgent") == "1", now=now, place=alerts.place,
+    )  # fmt: skip
+
+
+@bp.get("/cases/<reference>")
+@requires()
+def case_detail(reference: str):
+    """Show a case, its timeline and, to those who may, the actions."""
+    case = _case(reference)
+    db = get_db()
+    users.audit(db, g.user.email, "case.view", case.reference, utcnow())
+    db.commit()
+    return render_template(
+        "console/case.html", case=case, history=cases.history(db, case),
+        steps=cases.next_steps(case), services=SERVICES, follow_up=FOLLOW_UP,
+        place=alerts.place(case), can_act=g.user.role != "viewer",
+    )  # fmt: skip
+
+
+@bp.post("/cases/<reference>/move")
+@requires("admin", "supervisor")
+def case_move(reference: str):
+    """Move a case on, or record a follow-up visit, with a note."""
+    db = get_db()
+    case = _case(reference)
+    case = cases.find(db, case.reference, lock=True)
+    status = request.form.get("status", "")
+    note = " ".join(request.form.get("note", "").split())[:500]
+    actor = f"console:{g.user.email}"
+    try:
+        if status == FOLLOW_UP:
+            cases.follow_up(db, case, actor, note, utcnow())
+        else:
+            cases.move(db, case, status, actor, note, utcnow(), service=request.form.get("service"))
+    except cases.CaseError:
+        db.rollback()
+        flash("console.case.move_refused", "error")
+        return redirect(url_for("console.case_detail", reference=case.reference))
+    db.commit()
+    flash("console.case.moved", "ok")
+    return redirect(url_for("console.case_detail", reference=case.reference))
+
+
+@bp.post("/cases/<reference>/assign")
+@requires("admin", "supervisor")
+def case_assign(reference: str):
+    """Give a case to a field agent, who gets an SMS."""
+    phone = normalize(request.form.get("phone", ""))
+    return _act(reference, phone, "bad_phone", cases.assign, "assigned")
+
+
+@bp.post("/cases/<reference>/note")
+@requires("admin", "supervisor")
+def case_note(reference: str):
+    """Add a note to a case's timeline without moving it."""
+    note = " ".join(request.form.get("note", "").split())[:500]
+    return _act(reference, note or None, "empty_note", cases.note, "noted")
+
+
+def _act(reference: str, value, refused: str, apply, done: str):
+    """Apply one change with a checked value, say how it went, and go back to the case."""
+    db = get_db()
+    case = _case(reference)
+    if value is None:
+        flash(f"console.case.{refused}", "error")
+    else:
+        apply(db, case, value, f"console:{g.user.email}", utcnow())
+        db.commit()
+        flash(f"console.case.{done}", "ok")
+    return redirect(url_for("console.case_detail", reference=case.reference))
+
+
+@bp.get("/cases/export.csv")
+@requires("admin", "supervisor")
+def cases_export():
+    """Download the visible cases as CSV; the reporter's number for admins only."""
+    db = get_db()
+    reveal = g.user.role == "admin"
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*EXPORT, "linked_to", *(["reporter_phone"] if reveal else [])])
+    rows = list(db.scalars(visible(select(Case)).order_by(Case.id)))
+    references = {c.id: c.reference for c in rows}
+    for c in rows:
+        extra = [cases.decrypt(c.reporter_phone) if c.reporter_phone else ""] if reveal else []
+        writer.writerow([*(getattr(c, f) for f in EXPORT), references.get(c.linked_to, ""),
+                         *extra])  # fmt: skip
+    users.audit(db, g.user.email, "cases.export", f"{len(rows)} cases", utcnow())
+    db.commit()
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=cases.csv"},
+    )

@@ -1,0 +1,81 @@
+"""The console's dashboard: training, reports, cases and campaigns at a glance."""
+
+from flask import current_app, render_template
+from sqlalchemy import func, select
+
+from .. import charts, report
+from ..db import get_db
+from ..focal_points import DESK
+from ..models import Campaign, Case, Message, ModuleProgress, utcnow
+from . import bp
+from .auth import requires
+from .cases import visible
+
+
+@bp.get("/dashboard")
+@requires()
+def dashboard():
+    """Show the programme at a glance, within the user's scope for cases."""
+    db = get_db()
+    catalog = current_app.extensions["catalog"]
+    course = catalog.course
+    t = catalog.get
+    passed = dict(
+        db.execute(
+            select(ModuleProgress.module, func.count())
+            .where(ModuleProgress.status == "passed")
+            .group_by(ModuleProgress.module)
+        ).all()
+    )
+    trained = [(t(f"course.{m.id}.title"), passed.get(m.id, 0)) for m in course.modules]
+    by_status = dict(
+        db.execute(
+            visible(select(Case.status, func.count()).where(Case.linked_to.is_(None))).group_by(
+                Case.status
+            )
+        ).all()
+    )
+    statuses = [(t(f"console.status.{s}"), by_status.get(s, 0)) for s in DESK]
+    by_cercle = db.execute(
+        visible(select(Case.cercle, func.count()))
+        .group_by(Case.cercle)
+        .order_by(func.count().desc())
+    ).all()
+    cercles = [(t(f"report.cercle.{c or 'unknown'}"), n) for c, n in by_cercle[:12]]
+    now = utcnow()
+    overdue = db.scalar(
+        visible(select(func.count()).select_from(Case)).where(
+            Case.status.in_(("new", "verifying")), Case.verify_by < now
+        )
+    )
+    learners = report.learners(db, course)
+    gains = [row["gain"] for row in learners if row["gain"] != ""]
+    campaigns = []
+    for campaign in db.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(8)):
+        counts = dict(
+            db.execute(
+                select(Message.status, func.count())
+                .where(Message.campaign_id == campaign.id)
+                .group_by(Message.status)
+            ).all()
+        )
+        total = sum(counts.values())
+        delivered = counts.get("delivered", 0)
+        campaigns.append(
+            {"name": campaign.name, "status": campaign.status, "total": total,
+             "rate": round(100 * delivered / total) if total else 0,
+             "cost": campaign.estimated_cost}
+        )  # fmt: skip
+    return render_template(
+        "console/dashboard.html",
+        trained=charts.bars(trained, title=t("console.dashboard.trained")),
+        statuses=charts.bars(statuses, title=t("console.dashboard.open_cases")),
+        cercles=charts.bars(cercles, title=t("console.dashboard.by_cercle")),
+        overdue=overdue,
+        learners=len(learners),
+        gain=round(sum(gains) / len(gains)) if gains else None,
+        campaigns=campaigns,
+        cases_total=db.scalar(
+            visible(select(func.count()).select_from(Case)).where(Case.linked_to.is_(None))
+        ),
+    )
