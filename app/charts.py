@@ -2,7 +2,8 @@
 
 from markupsafe import Markup, escape
 
-BAR_H, GAP, LABEL_W, WIDTH = 22, 6, 170, 560
+BAR_H, GAP, LABEL_W, WIDTH = 22, 6, 300, 720
+LABEL_MAX = 42  # characters of a label that fit in LABEL_W; the whole label is in the tooltip
 
 
 def bars(rows: list[tuple[str, float]], unit: str = "", title: str = "") -> Markup:
@@ -21,10 +22,14 @@ def bars(rows: list[tuple[str, float]], unit: str = "", title: str = "") -> Mark
         shown = f"{value:g}{unit}"
         parts.append(
             f'<text x="{LABEL_W - 6}" y="{y + 15}" text-anchor="end" font-size="13">'
-            f"{escape(label)}</text>"
+            f"{escape(_cut(label))}</text>"
             f'<rect x="{LABEL_W}" y="{y}" width="{max(length, 1)}" height="{BAR_H}" fill="#2b6cb0">'
             f"<title>{escape(label)}: {escape(shown)}</title></rect>"
             f'<text x="{LABEL_W + length + 6}" y="{y + 15}" font-size="13">{escape(shown)}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _cut(label: str) -> str:
+    return label if len(label) <= LABEL_MAX else label[: LABEL_MAX - 1] + "…"

@@ -44,7 +44,7 @@ def requires(*roles: str):
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
             if g.user is None:
-                return redirect(url_for("console.login", next=request.full_path))
+                return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
             if roles and g.user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)

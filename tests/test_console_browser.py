@@ -1,0 +1,110 @@
+"""The console in a real browser: Debian's headless Chromium, driven by Selenium.
+
+The test setup installs chromium and chromium-driver with apt when they are
+missing (CI runs as root). Screenshots are kept in var/test-artifacts/.
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from app.config import ROOT
+
+from .conftest import Runner, serve
+from .test_cases import CALM, report
+
+CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+ARTIFACTS = ROOT / "var" / "test-artifacts"
+EMAIL, PASSWORD = "superviseur@kalan.example", "mot de passe sûr 42"
+
+
+def ensure_chromium() -> None:
+    """Install Debian's Chromium and its driver if they are missing, or skip (fail in CI)."""
+    if Path(CHROMIUM).exists() and Path(DRIVER).exists():
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for step in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q",
+                                                    "chromium", "chromium-driver"]):  # fmt: skip
+            subprocess.run(step, env=env, capture_output=True, timeout=900, check=False)
+    if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
+        message = "Debian's chromium and chromium-driver are needed (apt-get install as root)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium, closed after the module."""
+    ensure_chromium()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--no-first-run", "--disable-background-networking", "--disable-sync",
+                 "--disable-component-update", "--window-size=1280,1000"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.implicitly_wait(5)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+def shot(driver, name: str) -> None:
+    """Keep a screenshot as a test artifact."""
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def choose(driver, name: str, value: str) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element("name", name)).select_by_value(value)
+
+
+def test_a_supervisor_signs_in_and_moves_a_case_through_its_states(app, browser):
+    added = Runner(app).invoke(
+        ["users", "add", EMAIL, "--role", "supervisor", "--scope", "cercle=kadiolo",
+         "--password-stdin"], input=PASSWORD + "\n",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    _, done = report(app.test_client(), *CALM, contact="3")
+    reference = done.split("Référence : ")[1][:6]
+    with serve(app) as url:
+        browser.get(url + "/console/cases")
+        assert "/console/login" in browser.current_url  # signed out: sent to sign in
+        browser.find_element("name", "email").send_keys(EMAIL)
+        browser.find_element("name", "password").send_keys(PASSWORD)
+        shot(browser, "01-login")
+        browser.find_element("css selector", "button[type=submit]").click()
+        # Back where the sign-in began: the cases.
+        assert browser.find_element("tag name", "h1").text == "Dossiers"
+        browser.find_element("link text", "Tableau de bord").click()
+        assert browser.find_elements("css selector", "svg rect")  # the charts are drawn
+        shot(browser, "02-dashboard")
+        browser.find_element("link text", "Dossiers").click()
+        browser.find_element("link text", reference).click()
+        assert browser.find_element("tag name", "h1").text.startswith(f"Dossier {reference}")
+        for status, service, shown in (
+            ("verifying", "", "en vérification"),
+            ("confirmed", "", "confirmé"),
+            ("referred", "social", "référé"),
+        ):
+            choose(browser, "status", status)
+            if service:
+                choose(browser, "service", service)
+            browser.find_element("name", "note").send_keys(f"étape {status}")
+            browser.find_element("xpath", "//fieldset[1]//button").click()
+            assert "Dossier mis à jour." in browser.find_element("css selector", ".flash").text
+            assert shown in browser.find_element("tag name", "h1").text
+        shot(browser, "03-case-referred")
+        timeline = browser.find_elements("css selector", "table")[-1].text
+        assert f"console:{EMAIL}" in timeline and "étape referred" in timeline
+        browser.find_element("xpath", "//header//button").click()  # sign out
+        assert "/console/login" in browser.current_url
