@@ -153,11 +153,9 @@ def campaign_create(ctx, name, message, audience, start_at, rate, budget, repeat
 
     from redis.exceptions import RedisError
 
-    from workers.jobs import expand_campaign
-
     from . import campaigns
     from .models import utcnow
-    from .notify import enqueue
+    from .notify import start_campaign
     from .window import is_open, next_open
 
     config = current_app.config
@@ -207,9 +205,7 @@ def campaign_create(ctx, name, message, audience, start_at, rate, budget, repeat
         campaign_id = created.id
     # Started by the RQ scheduler at its time; the tick would also catch it.
     try:
-        enqueue(
-            expand_campaign, campaign_id, at=when if when > utcnow() else None, job_timeout=3600
-        )
+        start_campaign(campaign_id, when)
     except RedisError:
         click.echo(
             f"campaign {campaign_id} created; Redis did not answer, so a worker's tick "

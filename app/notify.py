@@ -37,3 +37,15 @@ def kick() -> None:
             enqueue(dispatch, job_timeout=600)
     except RedisError:
         app.logger.warning("could not wake the workers; the next tick will send")
+
+
+def start_campaign(campaign_id: int, when: datetime) -> None:
+    """Queue a campaign's expansion for its start time (now if past); may raise RedisError.
+
+    If Redis does not answer, a worker's tick still starts it once Redis is back.
+    """
+    from workers.jobs import expand_campaign
+
+    from .models import utcnow
+
+    enqueue(expand_campaign, campaign_id, at=when if when > utcnow() else None, job_timeout=3600)

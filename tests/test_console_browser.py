@@ -108,3 +108,40 @@ def test_a_supervisor_signs_in_and_moves_a_case_through_its_states(app, browser)
         assert f"console:{EMAIL}" in timeline and "étape referred" in timeline
         browser.find_element("xpath", "//header//button").click()  # sign out
         assert "/console/login" in browser.current_url
+
+
+def test_an_admin_creates_a_campaign_and_watches_it_complete(sms_app, browser):
+    from rq import SimpleWorker
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from workers import queues
+
+    runner = Runner(sms_app)
+    assert runner.invoke(["seed"]).exit_code == 0  # 3 demo agents among 8 contacts
+    added = runner.invoke(["users", "add", "admin@kalan.example", "--role", "admin",
+                           "--password-stdin"], input=PASSWORD + "\n")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    with serve(sms_app) as url:
+        browser.get(url + "/console/login")
+        browser.find_element("name", "email").send_keys("admin@kalan.example")
+        browser.find_element("name", "password").send_keys(PASSWORD)
+        browser.find_element("css selector", "button[type=submit]").click()
+        browser.find_element("link text", "Campagnes").click()
+        browser.find_element("link text", "Nouvelle campagne").click()
+        browser.find_element("name", "name").send_keys("Rappel formation")
+        choose(browser, "role", "agent")
+        browser.find_element("name", "message").send_keys("Bonjour {name}, la formation continue.")
+        counter = browser.find_element("id", "counter")
+        WebDriverWait(browser, 10).until(lambda _: "3 destinataires" in counter.text)
+        assert "fr 1 (GSM-7)" in counter.text and "XOF 75.00" in counter.text
+        shot(browser, "04-campaign-compose")
+        browser.find_element("css selector", "#compose button[type=submit]").click()
+        assert "Campagne créée." in browser.find_element("css selector", ".flash.ok").text
+        with sms_app.app_context():
+            worker = SimpleWorker(queues(sms_app), connection=sms_app.extensions["redis"])
+            worker.work(burst=True, with_scheduler=False)  # what `make run`'s worker does
+        status = browser.find_element("id", "status")
+        WebDriverWait(browser, 20).until(lambda _: status.text == "terminée")
+        assert browser.find_element("id", "percent").text == "100"
+        assert browser.find_element("id", "count-total").text == "3"
+        shot(browser, "05-campaign-done")

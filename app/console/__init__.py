@@ -11,4 +11,4 @@ def text(key: str, **params) -> str:
     return current_app.extensions["catalog"].get(key, **params)
 
 
-from . import agents, auth, cases, dashboard  # noqa: E402,F401  (the views register themselves on bp)
+from . import agents, auth, campaigns, cases, dashboard  # noqa: E402,F401  (the views register themselves on bp)

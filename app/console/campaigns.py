@@ -1,0 +1,145 @@
+"""Console campaign pages: compose with live counts, schedule, watch, pause or cancel."""
+
+import json
+from datetime import datetime
+from decimal import InvalidOperation
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from .. import campaigns
+from ..db import get_db
+from ..models import Campaign, utcnow
+from ..notify import kick, start_campaign
+from . import bp
+from .auth import requires
+
+FIELDS = ("role", "organisation", "region", "cercle", "language", "training")
+KEPT = (*FIELDS, "name", "message", "start_at", "rate", "budget")  # shown again after an error
+DONE = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}
+
+
+def _may_send():
+    """Only admins and supervisors of the whole programme send campaigns."""
+    if g.user.role == "viewer" or g.user.scope:
+        abort(403)
+
+
+def _form() -> tuple[str, dict, dict, dict]:
+    """Read the compose form: name, messages by language, audience, and options."""
+    form = request.form
+    messages = {"fr": form.get("message", "").strip()}
+    pairs = [f"{key}={form[key].strip()}" for key in FIELDS if form.get(key, "").strip()]
+    audience = campaigns.parse_audience(pairs)
+    options = {"start_at": utcnow()}
+    if form.get("start_at"):
+        local = datetime.fromisoformat(form["start_at"])
+        options["start_at"] = local.replace(tzinfo=ZoneInfo(current_app.config["TZ"]))
+    if form.get("rate"):
+        options["rate"] = max(1, min(10000, int(form["rate"])))
+    if form.get("budget"):
+        options["budget"] = campaigns.parse_budget(form["budget"])
+    return form.get("name", ""), messages, audience, options
+
+
+@bp.get("/campaigns")
+@requires()
+def campaign_list():
+    """List campaigns, newest first, with their progress."""
+    db = get_db()
+    rows = [
+        (c, campaigns.progress(db, c.id))
+        for c in db.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(100))
+    ]
+    return render_template("console/campaigns.html", rows=rows)
+
+
+@bp.get("/campaigns/new")
+@requires("admin", "supervisor")
+def campaign_new():
+    """Show the compose form."""
+    _may_send()
+    return render_template("console/campaign_new.html", values={}, fields=FIELDS,
+                           training=campaigns.TRAINING)  # fmt: skip
+
+
+@bp.post("/campaigns/preview")
+@requires("admin", "supervisor")
+def campaign_preview():
+    """Count recipients, parts and cost for the form as it stands (for the live counter)."""
+    _may_send()
+    try:
+        _, messages, audience, _ = _form()
+    except (campaigns.CampaignError, ValueError, InvalidOperation):
+        return jsonify(error=current_app.extensions["catalog"].get("console.campaign.invalid")), 400
+    plan = campaigns.preview(get_db(), messages, audience, current_app.config)
+    currency = current_app.config["SMS_PART_COST"].split()[0]
+    return jsonify(
+        recipients=plan["recipients"], parts=plan["parts"], encodings=plan["encodings"],
+        cost=f"{currency} {plan['cost']:.2f}",
+    )  # fmt: skip
+
+
+@bp.post("/campaigns")
+@requires("admin", "supervisor")
+def campaign_create():
+    """Create a campaign from the form and start it at its time."""
+    _may_send()
+    db = get_db()
+    try:
+        name, messages, audience, options = _form()
+        created = campaigns.create(db, name, messages, audience, **options)
+    except (campaigns.CampaignError, ValueError, InvalidOperation):
+        db.rollback()
+        flash("console.campaign.invalid", "error")
+        values = {key: request.form.get(key, "") for key in KEPT}
+        return render_template("console/campaign_new.html", values=values, fields=FIELDS,
+                               training=campaigns.TRAINING), 400  # fmt: skip
+    db.commit()
+    try:
+        start_campaign(created.id, created.start_at)
+    except RedisError:
+        flash("console.campaign.queued_later", "error")
+    flash("console.campaign.created", "ok")
+    return redirect(url_for("console.campaign_detail", campaign_id=created.id))
+
+
+@bp.get("/campaigns/<int:campaign_id>")
+@requires()
+def campaign_detail(campaign_id: int):
+    """Show a campaign's progress; the page follows it live."""
+    campaign = get_db().get(Campaign, campaign_id) or abort(404)
+    return render_template(
+        "console/campaign.html", campaign=campaign,
+        progress=campaigns.progress(get_db(), campaign_id),
+        message=json.loads(campaign.messages).get("fr", ""),
+        can_act=g.user.role != "viewer" and not g.user.scope,
+    )  # fmt: skip
+
+
+@bp.get("/campaigns/<int:campaign_id>/progress.json")
+@requires()
+def campaign_progress(campaign_id: int):
+    """Return a campaign's status and counts, for the live progress."""
+    campaign = get_db().get(Campaign, campaign_id) or abort(404)
+    progress = campaigns.progress(get_db(), campaign_id)
+    return jsonify(status=campaign.status, **{k: v for k, v in progress.items()
+                                              if isinstance(v, int)})  # fmt: skip
+
+
+@bp.post("/campaigns/<int:campaign_id>/<any(pause, resume, cancel):action>")
+@requires("admin", "supervisor")
+def campaign_action(campaign_id: int, action: str):
+    """Pause, resume or cancel a campaign."""
+    _may_send()
+    try:
+        campaigns.set_status(get_db(), campaign_id, action)
+    except campaigns.CampaignError:
+        flash("console.campaign.refused", "error")
+    else:
+        flash(f"console.campaign.{DONE[action]}", "ok")
+        if action == "resume":
+            kick()
+    return redirect(url_for("console.campaign_detail", campaign_id=campaign_id))
