@@ -120,6 +120,21 @@ def oversized(catalog: Catalog, limit: int, code: str) -> list[str]:
     return overflows(flow, catalog, sample_context(catalog, code), limit, ends, samples)
 
 
+def previews(catalog: Catalog, flow, limit: int, code: str):
+    """Yield (node id, reply) for every page of every screen, as a phone shows it."""
+    from flows.engine import Route, layout, new_state, render
+
+    ctx = sample_context(catalog, code)
+    samples = {**training.samples(catalog.course), **desk.samples()}
+    for node_id, node in flow.items():
+        if isinstance(node, Route):
+            continue
+        for data in samples.get(node_id, [{}]):
+            state = {**new_state(FALLBACK), "node": node_id, "back": [["menu", 0]], "data": data}
+            for page in range(len(layout(node, state, ctx, catalog, limit).pages)):
+                yield node_id, render(flow, {**state, "page": page}, ctx, catalog, limit)
+
+
 def sample_context(catalog: Catalog, code: str) -> dict:
     """Return a context with the longest realistic values, to render every screen."""
     return {

@@ -11,4 +11,20 @@ def text(key: str, **params) -> str:
     return current_app.extensions["catalog"].get(key, **params)
 
 
-from . import agents, auth, campaigns, cases, dashboard  # noqa: E402,F401  (the views register themselves on bp)
+@bp.app_template_global("label")
+def label(key: str, fallback: str) -> str:
+    """Return console copy if the content has it, else fallback (for names built at run time)."""
+    catalog = current_app.extensions["catalog"]
+    return catalog.get(key) if catalog.has(key) else fallback
+
+
+@bp.app_template_global("simulator_url")
+def simulator_url() -> str | None:
+    """In development, the sandbox's phone simulator (where the SMS go); else None."""
+    config = current_app.config
+    if config["APP_ENV"] == "development" and config["AT_API_BASE_URL"]:
+        return config["AT_API_BASE_URL"].rstrip("/") + "/"
+    return None
+
+
+from . import agents, auth, campaigns, cases, dashboard, preview  # noqa: E402,F401  (the views register themselves on bp)
