@@ -14,38 +14,58 @@ OPTIONAL = ("organisation",)
 LIMITS = {"name": 60, "region": 60, "cercle": 60, "commune": 60, "organisation": 60}
 
 
+# Each problem a row can have, in English for the CLI; the console shows the
+# French copy under console.import.error.<code>, with the same placeholders.
+PROBLEMS = {
+    "nul": "a cell contains a NUL character",
+    "utf8": "not UTF-8 text (save the file as CSV UTF-8)",
+    "phone": "phone {value!r} is not a phone number",
+    "role": "role {value!r} is not one of {known}",
+    "language": "language {value!r} has no content (known: {known})",
+    "long": "{column} is over {limit} characters",
+    "csv": "unreadable CSV ({detail}); stopped here",
+    "columns": "missing column(s): {columns}",
+    "duplicate": "phone {value} already on line {first}",
+}
+
+
 @dataclass
 class Report:
-    """What an import did."""
+    """What an import did, or would do: counts, and each rejected line's problem."""
 
     added: int = 0
     updated: int = 0
-    errors: list[str] = field(default_factory=list)
+    problems: list[tuple[int, str, dict]] = field(default_factory=list)  # line, code, params
+
+    @property
+    def errors(self) -> list[str]:
+        """The problems as English lines, for the command line."""
+        return [f"line {n}: {PROBLEMS[code].format(**params)}" for n, code, params in self.problems]
 
 
-def check_row(row: dict, languages: set[str]) -> tuple[dict | None, str | None]:
-    """Return (clean values, None) for a good row, or (None, the reason) for a bad one."""
+def check_row(row: dict, languages: set[str]) -> tuple[dict | None, tuple | None]:
+    """Return (clean values, None) for a good row, or (None, (code, params)) for a bad one."""
     cells = [value for value in row.values() if isinstance(value, str)]
     if any("\x00" in cell for cell in cells):
-        return None, "a cell contains a NUL character"
+        return None, ("nul", {})
     if any("\ufffd" in cell for cell in cells):
-        return None, "not UTF-8 text (save the file as CSV UTF-8)"
+        return None, ("utf8", {})
     phone = normalize(row.get("phone") or "")
     if phone is None:
-        return None, f"phone {row.get('phone')!r} is not a phone number"
+        return None, ("phone", {"value": row.get("phone")})
     values = {"phone": phone}
     role = (row.get("role") or "").strip().lower() or "community"
     if role not in ROLES:
-        return None, f"role {role!r} is not one of {', '.join(ROLES)}"
+        return None, ("role", {"value": role, "known": ", ".join(ROLES)})
     values["role"] = role
     language = (row.get("language") or "").strip().lower()
     if language and language not in languages:
-        return None, f"language {language!r} has no content (known: {', '.join(sorted(languages))})"
+        return None, ("language", {"value": language, "known": ", ".join(sorted(languages))})
     values["language"] = language or None
     for name, limit in LIMITS.items():
         value = (row.get(name) or "").strip()
         if len(value) > limit:
-            return None, f"{name} is over {limit} characters"
+            return None, ("long", {"column": name, "limit": limit})
         values[name] = value or None
     return values, None
 
@@ -59,15 +79,21 @@ def text_lines(binary):
         yield raw.decode("utf-8-sig" if number == 0 else "utf-8", errors="replace")
 
 
-def import_csv(db: Session, lines, languages: set[str]) -> Report:
-    """Upsert contacts from CSV lines by phone; empty cells leave fields as they were."""
+def import_csv(db: Session, lines, languages: set[str], dry_run: bool = False) -> Report:
+    """Upsert contacts from CSV lines by phone; empty cells leave fields as they were.
+
+    dry_run reports what would happen and writes nothing.
+    """
     report = Report()
     reader = csv.DictReader(lines)
     try:
         _import_rows(db, reader, languages, report)
     except csv.Error as exc:
-        report.errors.append(f"line {reader.line_num}: unreadable CSV ({exc}); stopped here")
-    db.commit()
+        report.problems.append((reader.line_num, "csv", {"detail": str(exc)}))
+    if dry_run:
+        db.rollback()
+    else:
+        db.commit()
     return report
 
 
@@ -76,7 +102,7 @@ def _import_rows(db: Session, reader: csv.DictReader, languages: set[str], repor
     header = [h.strip().lower() for h in reader.fieldnames or []]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
-        report.errors.append(f"line 1: missing column(s): {', '.join(missing)}")
+        report.problems.append((1, "columns", {"columns": ", ".join(missing)}))
         return
     reader.fieldnames = header
     seen: dict[str, int] = {}
@@ -84,11 +110,11 @@ def _import_rows(db: Session, reader: csv.DictReader, languages: set[str], repor
         line = reader.line_num
         values, problem = check_row(row, languages)
         if problem:
-            report.errors.append(f"line {line}: {problem}")
+            report.problems.append((line, *problem))
             continue
         phone = values.pop("phone")
         if phone in seen:
-            report.errors.append(f"line {line}: phone {phone} already on line {seen[phone]}")
+            report.problems.append((line, "duplicate", {"value": phone, "first": seen[phone]}))
             continue
         seen[phone] = line
         contact = db.scalars(select(Contact).where(Contact.phone == phone)).first()

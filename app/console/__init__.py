@@ -27,4 +27,4 @@ def simulator_url() -> str | None:
     return None
 
 
-from . import agents, auth, campaigns, cases, dashboard, preview  # noqa: E402,F401  (the views register themselves on bp)
+from . import agents, auth, campaigns, cases, contacts, dashboard, preview  # noqa: E402,F401  (the views register themselves on bp)

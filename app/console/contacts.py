@@ -1,0 +1,57 @@
+"""Console contact import: check a CSV first, see every rejected line, then import it."""
+
+import io
+import secrets
+
+from flask import current_app, flash, g, redirect, render_template, request, url_for
+
+from .. import importer
+from ..db import get_db
+from . import bp
+from .auth import requires
+
+MAX_FILE = 5 * 1024 * 1024
+KEEP_S = 30 * 60  # how long a checked file waits for its confirmation
+
+
+def _run(text: str, dry_run: bool) -> importer.Report:
+    languages = set(current_app.extensions["catalog"].languages)
+    return importer.import_csv(get_db(), io.StringIO(text), languages, dry_run=dry_run)
+
+
+def _key(token: str) -> str:
+    return f"{current_app.config['REDIS_PREFIX']}import:{g.user.id}:{token}"
+
+
+@bp.route("/contacts/import", methods=["GET", "POST"])
+@requires("admin", "supervisor")
+def contacts_import():
+    """Upload a CSV: the preview lists what would be added, updated and rejected."""
+    if request.method == "GET":
+        return render_template("console/import.html", report=None)
+    upload = request.files.get("file")
+    raw = upload.read(MAX_FILE + 1) if upload else b""
+    if not raw or len(raw) > MAX_FILE:
+        flash("console.import.no_file", "error")
+        return render_template("console/import.html", report=None), 400
+    text = "".join(importer.text_lines(io.BytesIO(raw)))
+    report = _run(text, dry_run=True)
+    token = secrets.token_urlsafe(16)
+    current_app.extensions["redis"].set(_key(token), text.encode(), ex=KEEP_S)
+    return render_template("console/import.html", report=report, token=token)
+
+
+@bp.post("/contacts/import/confirm")
+@requires("admin", "supervisor")
+def contacts_import_confirm():
+    """Import the file checked a moment ago; its bad lines are skipped, as shown."""
+    key = _key(request.form.get("token", ""))
+    redis = current_app.extensions["redis"]
+    text = redis.get(key)
+    if text is None:
+        flash("console.import.expired", "error")
+        return redirect(url_for("console.contacts_import"))
+    redis.delete(key)
+    report = _run(text.decode(), dry_run=False)
+    flash("console.import.done", "ok")
+    return render_template("console/import.html", report=report, token=None, done=True)
