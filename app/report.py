@@ -109,4 +109,14 @@ def write_csv(path: Path, rows: list[dict]) -> None:
             return  # an empty file: nothing to report yet
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({key: safe_cell(value) for key, value in row.items()} for row in rows)
+
+
+def safe_cell(value):
+    """Keep a spreadsheet from running a cell as a formula: a site name typed on a
+    phone may start with =, +, - or @."""
+    if not isinstance(value, str) or value[:1] not in ("=", "+", "-", "@", "\t", "\r"):
+        return value
+    if value[:1] == "+" and value[1:].isdigit():
+        return value  # a phone number in E.164: data, not a formula
+    return "'" + value

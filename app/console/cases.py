@@ -12,6 +12,7 @@ from .. import alerts, cases, users
 from ..contacts import normalize
 from ..db import get_db
 from ..models import Case, utcnow
+from ..report import safe_cell
 from . import bp
 from .auth import requires
 
@@ -69,10 +70,11 @@ def case_detail(reference: str):
     db = get_db()
     users.audit(db, g.user.email, "case.view", case.reference, utcnow())
     db.commit()
+    host = cases.primary(db, case) if case.linked_to else None
     return render_template(
-        "console/case.html", case=case, history=cases.history(db, case),
+        "console/case.html", case=case, history=cases.history(db, case), host=host,
         steps=cases.next_steps(case), services=SERVICES, follow_up=FOLLOW_UP,
-        place=alerts.place(case), can_act=g.user.role != "viewer",
+        place=alerts.place(case), can_act=g.user.role != "viewer" and host is None,
     )  # fmt: skip
 
 
@@ -142,8 +144,8 @@ def cases_export():
     references = {c.id: c.reference for c in rows}
     for c in rows:
         extra = [cases.decrypt(c.reporter_phone) if c.reporter_phone else ""] if reveal else []
-        writer.writerow([*(getattr(c, f) for f in EXPORT), references.get(c.linked_to, ""),
-                         *extra])  # fmt: skip
+        cells = [*(getattr(c, f) for f in EXPORT), references.get(c.linked_to, ""), *extra]
+        writer.writerow([safe_cell(cell) for cell in cells])
     users.audit(db, g.user.email, "cases.export", f"{len(rows)} cases", utcnow())
     db.commit()
     return Response(
