@@ -129,8 +129,10 @@ def previews(catalog: Catalog, flow, limit: int, code: str):
     for node_id, node in flow.items():
         if isinstance(node, Route):
             continue
+        # The main menu is the root of every trail: a phone never sees 0 there.
+        back = [] if node_id == "menu" else [["menu", 0]]
         for data in samples.get(node_id, [{}]):
-            state = {**new_state(FALLBACK), "node": node_id, "back": [["menu", 0]], "data": data}
+            state = {**new_state(FALLBACK), "node": node_id, "back": back, "data": data}
             for page in range(len(layout(node, state, ctx, catalog, limit).pages)):
                 yield node_id, render(flow, {**state, "page": page}, ctx, catalog, limit)
 

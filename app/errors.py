@@ -12,7 +12,7 @@ def _plain(status: int, line: str) -> Response:
 
 def _page(status: int):
     """A console error as a page in French, for people rather than gateways."""
-    code = status if status in (400, 403, 404, 405, 429) else 500
+    code = status if status in (400, 403, 404, 405, 413, 429) else 500
     return render_template("console/error.html", code=code), status
 
 
@@ -25,6 +25,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_exc):
+        if _for_people():
+            return _page(413)
         # The rule is 400 for any oversized input, whatever layer notices it.
         return _plain(400, f"request body over {MAX_BODY} bytes")
 

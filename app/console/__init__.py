@@ -1,8 +1,20 @@
 """The supervisor console under /console/: server-rendered pages in French."""
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
+MAX_FILE = 5 * 1024 * 1024  # a contact CSV, at most
+UPLOADS = ("console.contacts_import",)
+
+
+@bp.before_request
+def _room_for_uploads():
+    """Let an upload form carry its file; the webhooks keep their 8 KB limit.
+
+    Registered before any other hook here: the CSRF check reads the form.
+    """
+    if request.endpoint in UPLOADS:
+        request.max_content_length = MAX_FILE + 64 * 1024
 
 
 @bp.app_template_global("t")

@@ -7,10 +7,9 @@ from flask import current_app, flash, g, redirect, render_template, request, url
 
 from .. import importer
 from ..db import get_db
-from . import bp
+from . import MAX_FILE, bp
 from .auth import requires
 
-MAX_FILE = 5 * 1024 * 1024
 KEEP_S = 30 * 60  # how long a checked file waits for its confirmation
 
 

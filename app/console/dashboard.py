@@ -118,14 +118,16 @@ def dashboard():
 def _by_month(db, column, narrow) -> list[tuple[str, int]]:
     """Count rows per month over the last 12 months, oldest first."""
     now = utcnow()
-    since = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(days=335)
-    query = select(column).where(column >= since.replace(day=1))
+    first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    year, month = divmod(first.year * 12 + first.month - 1 - 11, 12)
+    since = first.replace(year=year, month=month + 1)  # the first day, 11 months back
+    query = select(column).where(column >= since)
     if narrow is not None:
         query = narrow(query)
     counts: dict[str, int] = {}
     for (moment,) in db.execute(query):
         counts[f"{moment:%Y-%m}"] = counts.get(f"{moment:%Y-%m}", 0) + 1
-    months, cursor = [], since.replace(day=1)
+    months, cursor = [], since
     while cursor <= now:
         months.append(f"{cursor:%Y-%m}")
         cursor = (cursor + timedelta(days=32)).replace(day=1)

@@ -2,6 +2,7 @@
 
 from flask import current_app, render_template, request
 
+from flows.engine import Route
 from flows.gsm import is_gsm7
 
 from .. import content, outbox
@@ -21,7 +22,8 @@ def content_preview():
     app = current_app
     catalog, flow = app.extensions["catalog"], app.extensions["flow"]
     limit, code = app.config["USSD_MAX_CHARS"], app.config["USSD_CODE"]
-    groups = sorted({_group(node) for node in flow})
+    # Routes have no screen: a group of routes only would show nothing.
+    groups = sorted({_group(node) for node, kind in flow.items() if not isinstance(kind, Route)})
     chosen = request.args.get("group", "menu")
     screens, seen = [], set()
     if chosen in groups:
