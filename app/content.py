@@ -11,7 +11,7 @@ from flows.course import Course
 from flows.gsm import outside
 
 from .alerts import COPY as ALERTS
-from .course import CourseError, load_course
+from .course import CourseError, load_course, read_yaml
 
 # Copy the web layer shows outside any journey.
 APP_KEYS = ("error.unexpected", "error.unavailable", "lang.name", *desk.COPY,
@@ -47,7 +47,7 @@ def read_language(folder: Path) -> tuple[dict[str, str], list[str], list[str]]:
     for path in sorted(folder.glob("*.yaml")):
         where = f"{folder.name}/{path.name}"
         try:
-            tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            tree = read_yaml(path) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             problems.append(f"{where}: not valid YAML: {exc}".splitlines()[0])
             continue

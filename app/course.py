@@ -7,6 +7,15 @@ import yaml
 from flows.course import Answer, Course, Module, Question
 from flows.gsm import outside
 
+# libyaml's loader when built in: the same documents, read about ten times faster.
+Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_yaml(path: Path):
+    """Parse one YAML file safely; raise yaml.YAMLError or UnicodeDecodeError."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506 (safe loader)
+
+
 AUDIENCES = ("all", "agents")
 LESSONS, QUESTIONS, OPTIONS = (3, 6), (3, 5), (2, 4)
 # Text limits, in characters, so that each piece fits its screen with the
@@ -108,7 +117,7 @@ def load_course(folder: Path) -> tuple[Course, dict[str, str]]:
             continue
         where = f"{folder.parent.name}/course/{path.name}"
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = read_yaml(path)
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             problems.append(f"{where}: not valid YAML: {str(exc).splitlines()[0]}")
             continue
@@ -131,8 +140,8 @@ def _pretest(path: Path, problems: list) -> tuple[str, ...]:
     if not path.exists():
         return ()
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
+        raw = read_yaml(path) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         problems.append(f"pretest.yaml: not valid YAML: {str(exc).splitlines()[0]}")
         return ()
     items = raw.get("items") if isinstance(raw, dict) else None
