@@ -62,6 +62,22 @@ def shot(driver, name: str) -> None:
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
 
+def fresh(driver, url: str) -> None:
+    """Forget any sign-in: every test serves a new app on 127.0.0.1, where cookies are shared."""
+    driver.get(url + "/console/login")
+    driver.delete_all_cookies()
+
+
+def go(driver, element) -> None:
+    """Click what leads to another page, and wait until that page has replaced this one."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = driver.find_element("tag name", "html")
+    element.click()
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
+
+
 def choose(driver, name: str, value: str) -> None:
     from selenium.webdriver.support.ui import Select
 
@@ -77,19 +93,20 @@ def test_a_supervisor_signs_in_and_moves_a_case_through_its_states(app, browser)
     _, done = report(app.test_client(), *CALM, contact="3")
     reference = done.split("Référence : ")[1][:6]
     with serve(app) as url:
+        fresh(browser, url)
         browser.get(url + "/console/cases")
         assert "/console/login" in browser.current_url  # signed out: sent to sign in
         browser.find_element("name", "email").send_keys(EMAIL)
         browser.find_element("name", "password").send_keys(PASSWORD)
         shot(browser, "01-login")
-        browser.find_element("css selector", "button[type=submit]").click()
+        go(browser, browser.find_element("css selector", "button[type=submit]"))
         # Back where the sign-in began: the cases.
         assert browser.find_element("tag name", "h1").text == "Dossiers"
-        browser.find_element("link text", "Tableau de bord").click()
+        go(browser, browser.find_element("link text", "Tableau de bord"))
         assert browser.find_elements("css selector", "svg rect")  # the charts are drawn
         shot(browser, "02-dashboard")
-        browser.find_element("link text", "Dossiers").click()
-        browser.find_element("link text", reference).click()
+        go(browser, browser.find_element("link text", "Dossiers"))
+        go(browser, browser.find_element("link text", reference))
         assert browser.find_element("tag name", "h1").text.startswith(f"Dossier {reference}")
         for status, service, shown in (
             ("verifying", "", "en vérification"),
@@ -100,13 +117,13 @@ def test_a_supervisor_signs_in_and_moves_a_case_through_its_states(app, browser)
             if service:
                 choose(browser, "service", service)
             browser.find_element("name", "note").send_keys(f"étape {status}")
-            browser.find_element("xpath", "//fieldset[1]//button").click()
+            go(browser, browser.find_element("xpath", "//fieldset[1]//button"))
             assert "Dossier mis à jour." in browser.find_element("css selector", ".flash").text
             assert shown in browser.find_element("tag name", "h1").text
         shot(browser, "03-case-referred")
         timeline = browser.find_elements("css selector", "table")[-1].text
         assert f"console:{EMAIL}" in timeline and "étape referred" in timeline
-        browser.find_element("xpath", "//header//button").click()  # sign out
+        go(browser, browser.find_element("xpath", "//header//button"))  # sign out
         assert "/console/login" in browser.current_url
 
 
@@ -122,12 +139,13 @@ def test_an_admin_creates_a_campaign_and_watches_it_complete(sms_app, browser):
                            "--password-stdin"], input=PASSWORD + "\n")  # fmt: skip
     assert added.exit_code == 0, added.output
     with serve(sms_app) as url:
+        fresh(browser, url)
         browser.get(url + "/console/login")
         browser.find_element("name", "email").send_keys("admin@kalan.example")
         browser.find_element("name", "password").send_keys(PASSWORD)
-        browser.find_element("css selector", "button[type=submit]").click()
-        browser.find_element("link text", "Campagnes").click()
-        browser.find_element("link text", "Nouvelle campagne").click()
+        go(browser, browser.find_element("css selector", "button[type=submit]"))
+        go(browser, browser.find_element("link text", "Campagnes"))
+        go(browser, browser.find_element("link text", "Nouvelle campagne"))
         browser.find_element("name", "name").send_keys("Rappel formation")
         choose(browser, "role", "agent")
         browser.find_element("name", "message").send_keys("Bonjour {name}, la formation continue.")
@@ -135,7 +153,7 @@ def test_an_admin_creates_a_campaign_and_watches_it_complete(sms_app, browser):
         WebDriverWait(browser, 10).until(lambda _: "3 destinataires" in counter.text)
         assert "fr 1 (GSM-7)" in counter.text and "XOF 75.00" in counter.text
         shot(browser, "04-campaign-compose")
-        browser.find_element("css selector", "#compose button[type=submit]").click()
+        go(browser, browser.find_element("css selector", "#compose button[type=submit]"))
         assert "Campagne créée." in browser.find_element("css selector", ".flash.ok").text
         with sms_app.app_context():
             worker = SimpleWorker(queues(sms_app), connection=sms_app.extensions["redis"])
