@@ -200,7 +200,7 @@ def test_a_form_without_this_sessions_token_is_refused(app, client, staff, token
     response = client.post("/console/login", data=form)
     assert response.status_code == 400
     assert_french(response)
-    assert "Requête invalide. Rechargez la page et réessayez." in page(response)
+    assert "Demande invalide. Rechargez la page et réessayez." in page(response)
     assert client.get("/console/cases").status_code == 302
     with app.extensions["db"]() as db:
         assert db.scalars(select(AuditEntry)).all() == []
@@ -503,7 +503,7 @@ def test_a_follow_up_visit_and_closing_from_the_console(app, client, auth, runne
     assert events[-1].note == "follow-up 1: enfants à l'école"
     assert "Dossier mis à jour." in page(auth.post(path, status="closed", note=""))
     shown = page(client.get(f"/console/cases/{reference}"))
-    assert "Ce dossier est clôturé." in shown and path not in shown
+    assert "Ce dossier est clos." in shown and path not in shown
     assert case_of(app, reference)[0].status == "closed"
 
 
@@ -558,7 +558,7 @@ def test_assigning_a_case_records_the_agent_and_texts_them(app, client, auth, st
     reference = filed["kadiolo"]
     assert auth.login().status_code == 302
     response = auth.post(f"/console/cases/{reference}/assign", phone=phone)
-    assert "Dossier confié. L'agent reçoit un SMS." in page(response)
+    assert "Dossier confié. L'agent en est prévenu par SMS." in page(response)
     assert "+22370000001" in page(response)
     case, events = case_of(app, reference)
     assert case.assignee == "+22370000001"
@@ -699,7 +699,7 @@ def test_a_linked_report_is_exported_with_its_case(app, client, auth, staff, fil
         ("get", "/console/cases/ZZZZZZ", True, 404, "Page ou dossier introuvable."),
         ("get", "/console/logout", True, 405, "Action non permise."),
         ("post", "/console/cases", True, 405, "Action non permise."),
-        ("post", "/console/logout", False, 400, "Requête invalide."),
+        ("post", "/console/logout", False, 400, "Demande invalide."),
     ],
 )
 def test_console_errors_are_french_pages(
@@ -759,4 +759,4 @@ def test_a_linked_report_points_to_its_case_and_offers_no_action(app, client, au
     text = page(shown)
     assert "auquel il est rattaché" in text and f">{reference_of(first)}</a>" in text
     assert "Passer à l'état suivant" not in text and "Confier à un agent" not in text
-    assert "Ce dossier est clôturé." not in text
+    assert "Ce dossier est clos." not in text

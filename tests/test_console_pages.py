@@ -673,9 +673,9 @@ GOOD_AND_BAD = (
     + "66100004,Sékou Traoré,focal_point,koutiala,Koutiala,,,DRPFEF\n"  # 8: new
 )
 PROBLEMS = [
-    ("4", "« 123 » n'est pas un numéro de téléphone"),
-    ("5", "le rôle « chef » n'existe pas (rôles : "),
-    ("6", "la langue « bm » n'a pas de contenus (langues : fr)"),
+    ("4", '"123" n\'est pas un numéro de téléphone'),
+    ("5", 'la fonction "chef" est inconnue (fonctions : '),
+    ("6", 'la langue "bm" n\'a pas de contenus (langues : fr)'),
     ("7", "le numéro +22376100001 figure déjà ligne 3"),
 ]
 
@@ -798,7 +798,7 @@ def test_a_line_that_is_not_utf8_is_refused_alone(app, client, auth, sign_in):
     response = upload(auth, content)
     assert "2 à ajouter, 0 à mettre à jour, 1 lignes refusées." in visible(response)
     assert problems_of(response) == [
-        ("3", "texte non UTF-8 (enregistrez le fichier en « CSV UTF-8 »)")
+        ("3", 'texte non UTF-8 (enregistrez le fichier en "CSV UTF-8")')
     ]
 
 
