@@ -23,6 +23,13 @@ LENGTH = 6
 VERIFY_H, VERIFY_URGENT_H = 72, 24
 
 
+# What an export holds of a case: never the reporter (see `reveal`).
+EXPORT_FIELDS = ("reference", "status", "urgent", "sector", "region", "cercle", "place",
+                 "children", "age", "sex", "school", "hazard", "contactable", "assignee",
+                 "verify_by", "referred_to", "follow_ups", "follow_up_by", "reports",
+                 "created_at")  # fmt: skip
+
+
 def new_reference() -> str:
     """Draw a fresh case reference."""
     return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))

@@ -420,12 +420,10 @@ def cases_export(file: Path):
     """Write every case to CSV, without the reporter's phone."""
     from sqlalchemy import select
 
+    from .cases import EXPORT_FIELDS as fields
     from .models import Case
     from .report import write_csv
 
-    fields = ("reference", "status", "urgent", "sector", "region", "cercle", "place", "children",
-              "age", "sex", "school", "hazard", "contactable", "assignee", "verify_by",
-              "referred_to", "follow_ups", "follow_up_by", "reports", "created_at")  # fmt: skip
     with current_app.extensions["db"]() as session:
         all_cases = list(session.scalars(select(Case).order_by(Case.id)))
         references = {c.id: c.reference for c in all_cases}

@@ -6,7 +6,7 @@ import io
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from flows.desk import FOLLOW_UP, SERVICES
+from flows.desk import FOLLOW_UP, SERVICES, STATES
 
 from .. import alerts, cases, users
 from ..contacts import normalize
@@ -16,10 +16,8 @@ from ..report import safe_cell
 from . import bp
 from .auth import requires
 
-STATUSES = ("new", "verifying", "confirmed", "unfounded", "referred", "following", "closed")
-EXPORT = ("reference", "status", "urgent", "sector", "region", "cercle", "place", "children",
-          "age", "sex", "school", "hazard", "contactable", "assignee", "verify_by",
-          "referred_to", "follow_ups", "follow_up_by", "reports", "created_at")  # fmt: skip
+STATUSES = STATES  # the CLMRS states, in their order
+EXPORT = cases.EXPORT_FIELDS
 PAGE = 200
 
 

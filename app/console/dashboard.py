@@ -5,10 +5,11 @@ from datetime import timedelta
 from flask import current_app, render_template
 from sqlalchemy import func, select
 
+from .. import campaigns as campaigns_
 from .. import charts, report
 from ..db import get_db
 from ..focal_points import DESK
-from ..models import Campaign, Case, Certificate, Message, ModuleProgress, utcnow
+from ..models import Campaign, Case, Certificate, ModuleProgress, utcnow
 from . import bp
 from .auth import requires
 from .cases import visible
@@ -73,15 +74,8 @@ def dashboard():
     reported = _by_month(db, Case.created_at, visible)
     campaigns = []
     for campaign in db.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(8)):
-        counts = dict(
-            db.execute(
-                select(Message.status, func.count())
-                .where(Message.campaign_id == campaign.id)
-                .group_by(Message.status)
-            ).all()
-        )
-        total = sum(counts.values())
-        delivered = counts.get("delivered", 0)
+        progress = campaigns_.progress(db, campaign.id)
+        total, delivered = progress["total"], progress["delivered"]
         campaigns.append(
             {"name": campaign.name, "status": campaign.status, "total": total,
              "rate": round(100 * delivered / total) if total else 0,
