@@ -23,6 +23,8 @@ COLUMNS = {
     "language": Contact.language,
     "organisation": Contact.organisation,
 }
+# Typed by people (a CSV, a form): "Kadiolo" and "kadiolo" are the same cercle.
+FOLDED = ("region", "cercle", "commune", "organisation")
 SEEN = {"seen_after": Contact.last_seen.__ge__, "seen_before": Contact.last_seen.__lt__}
 TRAINING = ("none", "started", "certified")  # values of the training= audience key
 PLACEHOLDERS = ("name", "cercle", "region", "commune", "organisation")
@@ -89,6 +91,8 @@ def recipients(audience: dict) -> Select:
         if key == "language" and "fr" in values:
             # No language set means French: they get the French message.
             query = query.where(or_(Contact.language.in_(values), Contact.language.is_(None)))
+        elif key in FOLDED:
+            query = query.where(func.lower(COLUMNS[key]).in_([v.lower() for v in values]))
         elif key in COLUMNS:
             query = query.where(COLUMNS[key].in_(values))
         elif key == "training":
@@ -99,6 +103,22 @@ def recipients(audience: dict) -> Select:
                 moment = moment.replace(tzinfo=utcnow().tzinfo)
             query = query.where(SEEN[key](moment))
     return query
+
+
+def within(audience: dict, scope: str | None, names: tuple[str, ...] = ()) -> dict:
+    """Return the audience held inside scope ("cercle=kadiolo"); refuse one that reaches beyond.
+
+    names are other spellings of the area (its display name, "Kolondiéba" for
+    kolondieba), which contacts typed in a CSV are likelier to carry.
+    """
+    if not scope:
+        return audience
+    kind, value = scope.split("=", 1)
+    spellings = [value, *(n for n in names if n.lower() != value)]
+    allowed = {v.lower() for v in spellings}
+    if any(v.strip().lower() not in allowed for v in audience.get(kind, [])):
+        raise CampaignError(f"this account may only send to {kind}={value}")
+    return {**audience, kind: spellings}
 
 
 def _training(value: str):
@@ -153,7 +173,13 @@ def preview(db: Session, messages: dict[str, str], audience: dict, config) -> di
 
 
 def create(db: Session, name: str, messages: dict, audience: dict, **options) -> Campaign:
-    """Create a campaign to start at options["start_at"] (default now); the caller commits."""
+    """Create a campaign to start at options["start_at"] (default now); the caller commits.
+
+    options["scope"] records the area an audience from within() is held in.
+    """
+    scope = options.get("scope")
+    if scope and not audience.get(scope.split("=")[0]):  # the caller holds it there: within()
+        raise CampaignError(f"the audience of a campaign for {scope} must be held inside it")
     if not name.strip():
         raise CampaignError("a campaign needs a name")
     if not messages or not all(m.strip() for m in messages.values()):
@@ -172,6 +198,8 @@ def create(db: Session, name: str, messages: dict, audience: dict, **options) ->
         recipients=0,
         estimated_cost=Decimal(0),
         created_at=utcnow(),
+        scope=scope,
+        created_by=options.get("created_by"),
     )
     db.add(campaign)
     db.flush()

@@ -116,6 +116,8 @@ class Campaign(Base):
     estimated_cost: Mapped[Decimal] = mapped_column(Numeric(14, 4), default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expanded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    scope: Mapped[str | None] = mapped_column(String(40))  # "cercle=kadiolo": never beyond it
+    created_by: Mapped[str | None] = mapped_column(String(254))  # console user's email
 
 
 class Message(Base):

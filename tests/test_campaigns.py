@@ -162,6 +162,71 @@ def test_preview_follows_the_audience(app, db, audience, expected):
 
 
 @pytest.mark.parametrize(
+    ("audience", "expected"),
+    [
+        ({"cercle": ["kati"]}, 3),  # typed in lower case, stored as "Kati"
+        ({"cercle": ["KATI", "kangaba"]}, 5),
+        ({"region": ["koulikoro"]}, 3),
+        ({"organisation": ["ong kalan"]}, 3),
+        ({"role": ["AGENT"]}, 0),  # roles and languages are codes: not folded
+    ],
+)
+def test_place_and_organisation_names_match_whatever_their_case(app, db, audience, expected):
+    add_contacts(
+        db, 3, 1, role="agent", cercle="Kati", region="Koulikoro", organisation="ONG Kalan"
+    )
+    add_contacts(db, 2, 30, role="agent", cercle="Kangaba")
+    assert campaigns.preview(db, {"fr": "Bonjour"}, audience, app.config)["recipients"] == expected
+
+
+@pytest.mark.parametrize(
+    ("audience", "scope", "names", "expected"),
+    [
+        ({"role": ["agent"]}, None, (), {"role": ["agent"]}),
+        ({}, "cercle=kadiolo", ("Kadiolo",), {"cercle": ["kadiolo"]}),
+        ({}, "cercle=kolondieba", ("Kolondiéba",), {"cercle": ["kolondieba", "Kolondiéba"]}),
+        ({"cercle": ["Kolondiéba"]}, "cercle=kolondieba", ("Kolondiéba",),
+         {"cercle": ["kolondieba", "Kolondiéba"]}),
+        ({"role": ["agent"], "cercle": ["KADIOLO"]}, "cercle=kadiolo", (),
+         {"role": ["agent"], "cercle": ["kadiolo"]}),
+        ({"cercle": ["Kadiolo"]}, "region=sikasso", ("Sikasso",),  # a cercle narrows a region
+         {"cercle": ["Kadiolo"], "region": ["sikasso"]}),
+    ],
+)  # fmt: skip
+def test_within_holds_the_audience_inside_the_scope(audience, scope, names, expected):
+    assert campaigns.within(audience, scope, names) == expected
+
+
+@pytest.mark.parametrize(
+    ("audience", "scope"),
+    [
+        ({"cercle": ["Sikasso"]}, "cercle=kadiolo"),
+        ({"cercle": ["Kadiolo", "Sikasso"]}, "cercle=kadiolo"),
+        ({"region": ["Koutiala"]}, "region=sikasso"),
+    ],
+)
+def test_within_refuses_an_audience_beyond_the_scope(audience, scope):
+    with pytest.raises(CampaignError, match="may only send to"):
+        campaigns.within(audience, scope, ())
+
+
+def test_a_scoped_campaign_reaches_only_its_area_and_remembers_it(app, db):
+    add_contacts(db, 2, 1, cercle="Kadiolo")
+    add_contacts(db, 3, 20, cercle="Sikasso")
+    audience = campaigns.within({"role": ["agent"]}, "cercle=kadiolo", ("Kadiolo",))
+    campaign = new(db, audience=audience, scope="cercle=kadiolo", created_by="chef@kalan.ml")
+    campaigns.expand(db, campaign.id, app.config)
+    assert sorted(m.phone for m in rows(db, campaign.id)) == [phone(1), phone(2)]
+    stored = reload(db, campaign.id)
+    assert (stored.scope, stored.created_by) == ("cercle=kadiolo", "chef@kalan.ml")
+
+
+def test_a_scoped_campaign_without_its_area_in_the_audience_is_refused(db):
+    with pytest.raises(CampaignError, match="held inside"):
+        campaigns.create(db, "Nom", {"fr": "Bonjour"}, {"role": ["agent"]}, scope="cercle=kadiolo")
+
+
+@pytest.mark.parametrize(
     ("name", "messages"),
     [(" ", {"fr": "Bonjour"}), ("Nom", {}), ("Nom", {"fr": "  "}), ("Nom", {"fr": "ok", "bm": ""})],
 )

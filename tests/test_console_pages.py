@@ -1,6 +1,5 @@
 """The console beyond cases: dashboard, agents, certificates, campaigns, import, content preview."""
 
-import functools
 import html
 import io
 import json
@@ -9,25 +8,25 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import func, select, update
 
 from app import campaigns, charts, users
 from app.console.contacts import MAX_FILE
+from app.console.dashboard import _months
 from app.focal_points import DESK
-from app.models import Campaign, Case, Certificate, Contact, ModuleProgress, User, utcnow
+from app.models import Campaign, Case, Certificate, Contact, Message, ModuleProgress, User, utcnow
 from flows.engine import Route
 
 from .conftest import Dial
 from .test_cases import body, report
 from .test_console import (
     ADMIN,
-    PASSWORD,
     SUPERVISOR,
     VIEWER,
     AuthActions,
     assert_french,
     page,
+    password_hash,
     token_in,
     visible,
 )
@@ -40,7 +39,8 @@ USERS = {
     "viewer": (VIEWER, "viewer", "region=koutiala"),
 }
 EVERYONE = frozenset(USERS)
-SENDERS = frozenset({"admin", "national"})  # who may compose and steer campaigns
+SENDERS = frozenset({"admin", "national"})  # who may steer every campaign
+COMPOSERS = frozenset({"admin", "national", "scoped"})  # a scoped one, within its area
 IMPORTERS = frozenset({"admin", "national", "scoped"})
 AGENTS = {"+22370000001": "Awa Traoré", "+22370000002": "Moussa Diarra",
           "+22370000003": "Fatoumata Coulibaly"}  # fmt: skip
@@ -59,7 +59,7 @@ PAGES = [
     ("/console/certificates", EVERYONE),
     ("/console/certificates?code=ZZ9999", EVERYONE),
     ("/console/campaigns", EVERYONE),
-    ("/console/campaigns/new", SENDERS),
+    ("/console/campaigns/new", COMPOSERS),
     ("/console/campaigns/{id}", EVERYONE),
     ("/console/campaigns/{id}/progress.json", EVERYONE),
     ("/console/contacts/import", IMPORTERS),
@@ -68,8 +68,8 @@ PAGES = [
 ]
 # Every form, who may send it, and the answer they get; the others get 403 (order matters).
 POSTS = [
-    ("/console/campaigns/preview", COMPOSE, SENDERS, 200),
-    ("/console/campaigns", COMPOSE, SENDERS, 302),
+    ("/console/campaigns/preview", COMPOSE, COMPOSERS, 200),
+    ("/console/campaigns", COMPOSE, COMPOSERS, 302),
     ("/console/campaigns/{id}/pause", {}, SENDERS, 302),
     ("/console/campaigns/{id}/resume", {}, SENDERS, 302),
     ("/console/campaigns/{id}/cancel", {}, SENDERS, 302),
@@ -82,12 +82,6 @@ POSTS = [
 def auth(client):
     """Sign-in helpers bound to the test client."""
     return AuthActions(client)
-
-
-@functools.cache
-def password_hash() -> str:
-    """Hash the test password once: argon2 takes a fifth of a second each time, on purpose."""
-    return PasswordHasher().hash(PASSWORD)
 
 
 def add_user(app, who: str, scope: str | None = None) -> str:
@@ -147,7 +141,9 @@ def expand(app, campaign_id: int) -> None:
 
 def flashed(response) -> list[str]:
     """Return the flash lines a page shows."""
-    found = re.findall(r'<p class="flash [a-z]+" role="status">([^<]*)</p>', response.text)
+    found = re.findall(
+        r'<p class="flash [a-z]+" role="(?:status|alert)">([^<]*)</p>', response.text
+    )
     return [html.unescape(line) for line in found]
 
 
@@ -190,7 +186,7 @@ def test_each_role_opens_the_pages_meant_for_it(app, client, sign_in, who):
 
 @pytest.mark.parametrize("who", sorted(USERS))
 def test_each_role_sends_only_the_forms_meant_for_it(app, client, auth, sign_in, who):
-    """Only admins and unscoped supervisors steer campaigns; viewers import nothing."""
+    """Only admins and unscoped supervisors steer a national campaign; viewers send nothing."""
     campaign_id = add_campaign(app)
     sign_in(who)
     for path, form, allowed, status in POSTS:
@@ -201,7 +197,9 @@ def test_each_role_sends_only_the_forms_meant_for_it(app, client, auth, sign_in,
     with app.extensions["db"]() as db:
         statuses = list(db.scalars(select(Campaign.status).order_by(Campaign.id)))
     # A sender created a second campaign, then paused, resumed and cancelled the first.
-    assert statuses == (["cancelled", "scheduled"] if who in SENDERS else ["scheduled"])
+    expected = {"admin": ["cancelled", "scheduled"], "national": ["cancelled", "scheduled"],
+                "scoped": ["scheduled", "scheduled"], "viewer": ["scheduled"]}  # fmt: skip
+    assert statuses == expected[who]
 
 
 @pytest.mark.parametrize(
@@ -209,7 +207,7 @@ def test_each_role_sends_only_the_forms_meant_for_it(app, client, auth, sign_in,
     [
         ("admin", {"/console/campaigns/new", "/console/contacts/import", "/pause", "/cancel"}),
         ("national", {"/console/campaigns/new", "/console/contacts/import", "/pause", "/cancel"}),
-        ("scoped", {"/console/contacts/import"}),
+        ("scoped", {"/console/campaigns/new", "/console/contacts/import"}),
         ("viewer", set()),
     ],
 )
@@ -315,6 +313,93 @@ def test_the_dashboard_draws_one_bar_per_module_state_and_cercle(app, client, si
     assert "1 apprenants, 0 dossiers, dont 0 en retard de vérification." in visible(response)
 
 
+def test_the_dashboard_follows_training_and_reports_over_the_months(
+    app, client, sign_in, seeded, cases_in_two_cercles
+):
+    """Agents certified so far per organisation, pass rate per organisation, reports per
+    cercle and month, and per sector."""
+    months = _months(utcnow())
+    issued = {"+22370000001": utcnow() - timedelta(days=800),  # long ago: counted from the start
+              "+22370000002": months[9] + timedelta(days=1), "+22370000003": utcnow()}  # fmt: skip
+    module = app.extensions["catalog"].course.modules[0].id
+    with app.extensions["db"]() as db:
+        for n, (phone, when) in enumerate(issued.items()):
+            agent = db.scalars(select(Contact).where(Contact.phone == phone)).one()
+            db.add(Certificate(contact_id=agent.id, code=f"TEST{n:02d}", modules=8, score=40,
+                               questions=40, issued_at=when))  # fmt: skip
+            db.add(ModuleProgress(contact_id=agent.id, module=module,
+                                  status="started" if n == 1 else "passed"))  # fmt: skip
+        db.commit()
+    sign_in("admin")
+    response = client.get("/console/dashboard")
+    svgs = dict(re.findall(r'<svg [^>]*aria-label="([^"]*)">(.*?)</svg>', page(response), re.S))
+    labels = [f"{m:%m/%y}" for m in months]
+
+    def line(*values):
+        return [f"{label}: {value}" for label, value in zip(labels, values, strict=True)]
+
+    trained = plotted(svgs["Agents certifiés au fil des mois, par organisation (total cumulé)"])
+    assert trained == {"RMCR": line(*[1] * 12), "CMDT": line(*[0] * 9, 1, 1, 1),
+                       "CAEB": line(*[0] * 11, 1)}  # fmt: skip
+    found = chart_rows(response)
+    assert found["Taux de réussite par organisation (modules réussis / commencés)"] == [
+        ("CAEB", "100 %"), ("CMDT", "0 %"), ("RMCR", "100 %")]  # fmt: skip
+    assert plotted(svgs["Signalements par mois et par cercle"]) == {
+        "Kadiolo": line(*[0] * 11, 3), "Koutiala": line(*[0] * 11, 1)}  # fmt: skip
+    assert found["Signalements par secteur"] == [("Orpaillage / site minier", "4")]
+
+
+def test_the_dashboard_shows_each_campaigns_delivery_rate_and_cost(app, client, sign_in, seeded):
+    """A campaign to the three agents, two delivered: 67 %, XOF 75, its state in French."""
+    campaign_id = add_campaign(app, {"role": ["agent"]})
+    expand(app, campaign_id)
+    with app.extensions["db"]() as db:
+        two = select(Message.id).where(Message.campaign_id == campaign_id).limit(2)
+        db.execute(update(Message).where(Message.id.in_(two)).values(status="delivered"))
+        db.commit()
+    sign_in("viewer")
+    shown = visible(client.get("/console/dashboard"))
+    assert "Rappel envoi en cours 3 67 % XOF 75" in " ".join(shown.split())
+
+
+def test_pages_can_be_read_without_a_mouse_or_without_sight(app, client, sign_in, seeded):
+    """A skip link, the current page marked in the menu, each line chart's figures in a table."""
+    sign_in("admin")
+    text = page(client.get("/console/dashboard"))
+    assert (
+        '<a class="skip" href="#main">Aller au contenu</a>' in text and '<main id="main">' in text
+    )
+    assert re.search(r'<nav aria-label="Menu principal">', text)
+    assert re.findall(r'<a href="([^"]+)" aria-current="page">', text) == ["/console/dashboard"]
+    tables = re.findall(r"<details><summary>Voir les chiffres</summary><table>(.*?)</table>",
+                        text, re.S)  # fmt: skip
+    assert len(tables) == 2  # one per line chart
+    assert all(table.count('<th scope="col">') == 12 for table in tables)
+    assert re.findall(r'aria-current="page">([^<]+)<', page(client.get("/console/agents"))) == [
+        "Agents"]  # fmt: skip
+
+
+def test_beyond_six_lines_the_rest_are_summed_as_others(app, client, sign_in, seeded):
+    """Eight organisations draw the six with most agents certified, and "autres" for the rest."""
+    with app.extensions["db"]() as db:
+        for n in range(8):
+            for k in range(8 - n):  # organisation n has 8 - n certified agents
+                agent = Contact(phone=f"+223790{n}{k:04d}", role="agent", failed_streak=0,
+                                organisation=f"ORG{n}")  # fmt: skip
+                db.add(agent)
+                db.flush()
+                db.add(Certificate(contact_id=agent.id, code=f"C{n}{k:04d}", modules=8, score=40,
+                                   questions=40))  # fmt: skip
+        db.commit()
+    sign_in("admin")
+    svgs = dict(re.findall(r'<svg [^>]*aria-label="([^"]*)">(.*?)</svg>',
+                           page(client.get("/console/dashboard")), re.S))  # fmt: skip
+    trained = plotted(svgs["Agents certifiés au fil des mois, par organisation (total cumulé)"])
+    assert {name: points[-1].rsplit(": ", 1)[1] for name, points in trained.items()} == {
+        "ORG0": "8", "ORG1": "7", "ORG2": "6", "ORG3": "5", "ORG4": "4", "ORG5": "3",
+        "autres": "3"}  # fmt: skip
+
+
 # -- charts.bars --------------------------------------------------------------------------------
 
 
@@ -390,6 +475,61 @@ def test_long_labels_are_cut_but_whole_in_the_tooltip(label, shown):
     (bar,) = drawn(str(charts.bars([(label, 3)])))
     assert bar["label"] == shown and len(bar["label"]) <= 42
     assert bar["title"] == f"{label}: 3"
+
+
+# -- charts.lines -------------------------------------------------------------------------------
+
+
+def plotted(svg: str) -> dict[str, list[str]]:
+    """Return each line of a chart as name: the tooltips of its points, in order."""
+    points: dict[str, list[str]] = {}
+    for tip in re.findall(r"<circle [^>]*><title>([^<]*)</title></circle>", svg):
+        name, rest = html.unescape(tip).rsplit(", ", 1)
+        points.setdefault(name, []).append(rest)
+    assert svg.count("<polyline") == len(points)
+    return points
+
+
+def test_a_line_chart_has_one_line_per_series_and_a_point_per_month():
+    """Each series is a line with a tooltip per month, and a legend entry."""
+    months = ["01/26", "02/26", "03/26"]
+    svg = str(charts.lines(months, [("RMCR", [1, 2, 3]), ("CMDT", [0, 0, 1])], title="Agents"))
+    assert plotted(svg) == {"RMCR": ["01/26: 1", "02/26: 2", "03/26: 3"],
+                            "CMDT": ["01/26: 0", "02/26: 0", "03/26: 1"]}  # fmt: skip
+    assert ">RMCR</text>" in svg and ">CMDT</text>" in svg  # the legend
+    assert all(f">{m}</text>" in svg for m in months)  # the axis
+    assert 'stroke-dasharray="6 3"' in svg  # the second line is dashed: not told by colour only
+    assert "<title>Agents</title>" in svg and 'aria-label="Agents"' in svg
+
+
+def test_the_highest_point_reaches_a_round_top_of_the_axis():
+    """The axis ends at 1, 2 or 5 times a power of ten; the value 3 sits at 3/5 of the height."""
+    svg = str(charts.lines(["a", "b"], [("x", [0, 3])]))
+    assert ">5</text>" in svg and ">2.5</text>" in svg and ">0</text>" in svg
+    ys = [float(y) for y in re.findall(r'<circle [^>]*cy="([\d.]+)"', svg)]
+    bottom, height = charts.PLOT_T + charts.PLOT_H, charts.PLOT_H
+    assert ys == [bottom, pytest.approx(bottom - height * 3 / 5, abs=0.1)]
+
+
+@pytest.mark.parametrize(
+    ("value", "top"),
+    [(0, 1), (1, 1), (1.5, 2), (3, 5), (5, 5), (6, 10), (11, 20), (21, 50), (51, 100), (999, 1000)],
+)
+def test_round_up(value, top):
+    assert charts._round_up(value) == top
+
+
+def test_an_empty_line_chart_is_a_titled_svg_without_lines():
+    """No series draws the axes and the title, and no line."""
+    svg = str(charts.lines(["01/26"], [], title="Vide"))
+    assert "<polyline" not in svg and "<title>Vide</title>" in svg
+
+
+def test_line_names_are_escaped():
+    """A series named with markup is shown as text."""
+    svg = str(charts.lines(["m"], [("<script>x</script>", [1])], unit="<u>"))
+    assert "<script" not in svg and "<u>" not in svg
+    assert plotted(svg) == {"<script>x</script>": ["m: 1<u>"]}
 
 
 # -- agents and certificates --------------------------------------------------------------------
@@ -631,6 +771,68 @@ def test_pause_resume_and_cancel_steer_the_campaign(app, client, auth, sign_in, 
         assert campaign_of(app, campaign_id).status == status
     progress = client.get(f"/console/campaigns/{campaign_id}/progress.json").get_json()
     assert (progress["status"], progress["queued"], progress["cancelled"]) == ("cancelled", 0, 3)
+
+
+def add_kadiolo_agents(app) -> None:
+    """Three agents of Kadiolo, their cercle typed two ways, besides the seeded ones."""
+    with app.extensions["db"]() as db:
+        for n, cercle in enumerate(("Kadiolo", "Kadiolo", "kadiolo"), 1):
+            db.add(Contact(phone=f"+2237650000{n}", role="agent", cercle=cercle, failed_streak=0))
+        db.commit()
+
+
+def test_a_scoped_supervisor_composes_for_its_area_only(app, client, auth, sign_in, seeded):
+    """The cercle is fixed on the form; the count, and the campaign, stay inside Kadiolo."""
+    add_kadiolo_agents(app)
+    email = sign_in("scoped")
+    form = client.get("/console/campaigns/new")
+    assert 'name="cercle" value="kadiolo" readonly' in page(form)
+    assert "Votre compte envoie seulement dans votre zone : Kadiolo." in visible(form)
+    counted = auth.post("/console/campaigns/preview", follow=False, **COMPOSE)
+    assert counted.get_json()["recipients"] == 3  # not the seeded agents of other cercles
+    for beyond in ("Sikasso", "Kadiolo,Sikasso"):
+        refused = auth.post("/console/campaigns", follow=False, **{**COMPOSE, "cercle": beyond})
+        assert refused.status_code == 400
+        assert INVALID in page(refused)
+        preview = auth.post("/console/campaigns/preview", follow=False, cercle=beyond, **COMPOSE)
+        assert preview.status_code == 400
+    created = auth.post("/console/campaigns", follow=False, **{**COMPOSE, "cercle": "Kadiolo"})
+    assert created.status_code == 302
+    with app.extensions["db"]() as db:
+        (campaign,) = db.scalars(select(Campaign)).all()
+    assert (campaign.scope, campaign.created_by) == ("cercle=kadiolo", email)
+    assert json.loads(campaign.audience) == {"role": ["agent"], "cercle": ["kadiolo"]}
+    expand(app, campaign.id)
+    with app.extensions["db"]() as db:
+        phones = db.scalars(select(Message.phone).where(Message.campaign_id == campaign.id))
+        assert sorted(phones) == ["+22376500001", "+22376500002", "+22376500003"]
+    shown = visible(client.get(created.headers["Location"]))
+    assert f"Zone : Kadiolo - Créée par : {email}" in shown
+
+
+@pytest.mark.parametrize(
+    ("scope", "campaign_scope", "allowed"),
+    [
+        ("cercle=kadiolo", "cercle=kadiolo", True),
+        ("cercle=kadiolo", None, False),  # a national campaign
+        ("cercle=sikasso", "cercle=kadiolo", False),
+        ("region=sikasso", "cercle=kadiolo", False),  # not even the region's supervisor
+    ],
+)
+def test_a_scoped_supervisor_steers_only_the_campaigns_of_its_area(
+    app, client, auth, sign_in, seeded, scope, campaign_scope, allowed
+):
+    """Pause, resume and cancel are offered and accepted only on a campaign of the same area."""
+    audience = {"cercle": ["kadiolo"]} if campaign_scope else {}
+    with app.app_context(), app.extensions["db"]() as db:
+        campaign_id = campaigns.create(db, "Zone", {"fr": "Bonjour"}, audience,
+                                       scope=campaign_scope).id  # fmt: skip
+        db.commit()
+    sign_in("scoped", scope=scope)
+    assert ("/pause" in page(client.get(f"/console/campaigns/{campaign_id}"))) is allowed
+    response = auth.post(f"/console/campaigns/{campaign_id}/cancel", follow=False)
+    assert response.status_code == (302 if allowed else 403)
+    assert campaign_of(app, campaign_id).status == ("cancelled" if allowed else "scheduled")
 
 
 @pytest.mark.parametrize(
@@ -909,7 +1111,7 @@ def test_an_unknown_group_shows_no_screen(app, client, sign_in, group):
     assert_french(response)
     assert screens_of(response) == [] and "<table>" not in page(response)
     assert 'href="/console/content?group=menu"' in page(response)
-    assert "<script>" not in response.get_data(as_text=True).split("<main>")[1]
+    assert "<script>" not in response.get_data(as_text=True).split('<main id="main">')[1]
 
 
 # -- simulator link -----------------------------------------------------------------------------

@@ -17,23 +17,42 @@ from . import bp
 from .auth import requires
 
 FIELDS = ("role", "organisation", "region", "cercle", "language", "training")
-KEPT = (*FIELDS, "name", "message", "start_at", "rate", "budget")  # shown again after an error
+KEPT = (*FIELDS, "name", "start_at", "rate", "budget")  # shown again after an error
 DONE = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}
 
 
-def _may_send():
-    """Only admins and supervisors of the whole programme send campaigns."""
-    if g.user.role == "viewer" or g.user.scope:
-        abort(403)
+def _may_act(campaign: Campaign) -> bool:
+    """Admins act on every campaign; a scoped supervisor only on those sent to their area."""
+    return g.user.role != "viewer" and g.user.scope in (None, campaign.scope)
+
+
+def _field(lang: str) -> str:
+    """Name the compose field of one language's text: French is plain "message"."""
+    return "message" if lang == "fr" else f"message_{lang}"
+
+
+def _names() -> tuple[str, ...]:
+    """Return the display name of the user's area, the spelling contacts most often carry."""
+    if not g.user.scope:
+        return ()
+    return (current_app.extensions["catalog"].get("report.{}.{}".format(*g.user.scope.split("="))),)
+
+
+def _currency() -> str:
+    """Return the currency SMS are priced in ("XOF")."""
+    return current_app.config["SMS_PART_COST"].split()[0]
 
 
 def _form() -> tuple[str, dict, dict, dict]:
     """Read the compose form: name, messages by language, audience, and options."""
     form = request.form
-    messages = {"fr": form.get("message", "").strip()}
+    languages = current_app.extensions["catalog"].languages
+    texts = {lang: form.get(_field(lang), "").strip() for lang in languages}
+    # French is required; another language left blank falls back to it.
+    messages = {lang: text for lang, text in texts.items() if text or lang == "fr"}
     pairs = [f"{key}={form[key].strip()}" for key in FIELDS if form.get(key, "").strip()]
-    audience = campaigns.parse_audience(pairs)
-    options = {"start_at": utcnow()}
+    audience = campaigns.within(campaigns.parse_audience(pairs), g.user.scope, _names())
+    options = {"start_at": utcnow(), "scope": g.user.scope, "created_by": g.user.email}
     if form.get("start_at"):
         local = datetime.fromisoformat(form["start_at"])
         options["start_at"] = local.replace(tzinfo=ZoneInfo(current_app.config["TZ"]))
@@ -60,22 +79,33 @@ def campaign_list():
 @requires("admin", "supervisor")
 def campaign_new():
     """Show the compose form."""
-    _may_send()
-    return render_template("console/campaign_new.html", values={}, fields=FIELDS,
-                           training=campaigns.TRAINING)  # fmt: skip
+    return _compose({})
+
+
+def _compose(values: dict, status: int = 200):
+    """Render the compose form with values, the area fixed for a scoped supervisor."""
+    if g.user.scope:
+        kind, value = g.user.scope.split("=", 1)
+        values = {**values, kind: value, "area": _names()[0]}
+    fields = [(lang, _field(lang)) for lang in current_app.extensions["catalog"].languages]
+    fixed = g.user.scope.split("=")[0] if g.user.scope else None
+    page = render_template(
+        "console/campaign_new.html", values=values, languages=fields, fixed=fixed,
+        training=campaigns.TRAINING, currency=_currency(),
+    )  # fmt: skip
+    return page, status
 
 
 @bp.post("/campaigns/preview")
 @requires("admin", "supervisor")
 def campaign_preview():
     """Count recipients, parts and cost for the form as it stands (for the live counter)."""
-    _may_send()
     try:
         _, messages, audience, _ = _form()
     except (campaigns.CampaignError, ValueError, InvalidOperation):
         return jsonify(error=current_app.extensions["catalog"].get("console.campaign.invalid")), 400
     plan = campaigns.preview(get_db(), messages, audience, current_app.config)
-    currency = current_app.config["SMS_PART_COST"].split()[0]
+    currency = _currency()
     return jsonify(
         recipients=plan["recipients"], parts=plan["parts"], encodings=plan["encodings"],
         cost=f"{currency} {plan['cost']:.2f}",
@@ -86,7 +116,6 @@ def campaign_preview():
 @requires("admin", "supervisor")
 def campaign_create():
     """Create a campaign from the form and start it at its time."""
-    _may_send()
     db = get_db()
     try:
         name, messages, audience, options = _form()
@@ -94,9 +123,8 @@ def campaign_create():
     except (campaigns.CampaignError, ValueError, InvalidOperation):
         db.rollback()
         flash("console.campaign.invalid", "error")
-        values = {key: request.form.get(key, "") for key in KEPT}
-        return render_template("console/campaign_new.html", values=values, fields=FIELDS,
-                               training=campaigns.TRAINING), 400  # fmt: skip
+        keep = [*KEPT, *(_field(lang) for lang in current_app.extensions["catalog"].languages)]
+        return _compose({key: request.form.get(key, "") for key in keep}, 400)
     db.commit()
     try:
         start_campaign(created.id, created.start_at)
@@ -115,7 +143,7 @@ def campaign_detail(campaign_id: int):
         "console/campaign.html", campaign=campaign,
         progress=campaigns.progress(get_db(), campaign_id),
         message=json.loads(campaign.messages).get("fr", ""),
-        can_act=g.user.role != "viewer" and not g.user.scope,
+        can_act=_may_act(campaign),
     )  # fmt: skip
 
 
@@ -133,7 +161,9 @@ def campaign_progress(campaign_id: int):
 @requires("admin", "supervisor")
 def campaign_action(campaign_id: int, action: str):
     """Pause, resume or cancel a campaign."""
-    _may_send()
+    campaign = get_db().get(Campaign, campaign_id) or abort(404)
+    if not _may_act(campaign):
+        abort(403)
     try:
         campaigns.set_status(get_db(), campaign_id, action)
     except campaigns.CampaignError:

@@ -1,18 +1,21 @@
 """The console's dashboard: training, reports, cases and campaigns at a glance."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app, render_template
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from .. import campaigns as campaigns_
 from .. import charts, report
 from ..db import get_db
 from ..focal_points import DESK
-from ..models import Campaign, Case, Certificate, ModuleProgress, utcnow
-from . import bp
+from ..models import Campaign, Case, Certificate, Contact, ModuleProgress, utcnow
+from . import bp, label
 from .auth import requires
 from .cases import visible
+
+SERIES = 6  # lines on one chart; the rest are summed into "others"
 
 
 @bp.get("/dashboard")
@@ -20,109 +23,194 @@ from .cases import visible
 def dashboard():
     """Show the programme at a glance, within the user's scope for cases."""
     db = get_db()
-    catalog = current_app.extensions["catalog"]
-    course = catalog.course
-    t = catalog.get
-    passed = dict(
-        db.execute(
-            select(ModuleProgress.module, func.count())
-            .where(ModuleProgress.status == "passed")
-            .group_by(ModuleProgress.module)
-        ).all()
-    )
-    trained = [(t(f"course.{m.id}.title"), passed.get(m.id, 0)) for m in course.modules]
-    by_status = dict(
-        db.execute(
-            visible(select(Case.status, func.count()).where(Case.linked_to.is_(None))).group_by(
-                Case.status
-            )
-        ).all()
-    )
-    statuses = [(t(f"console.status.{s}"), by_status.get(s, 0)) for s in DESK]
-    by_cercle = db.execute(
-        visible(select(Case.cercle, func.count()))
-        .group_by(Case.cercle)
-        .order_by(func.count().desc())
-    ).all()
-    cercles = [(t(f"report.cercle.{c or 'unknown'}"), n) for c, n in by_cercle[:12]]
-    now = utcnow()
-    overdue = db.scalar(
-        visible(select(func.count()).select_from(Case)).where(
-            Case.status.in_(("new", "verifying")), Case.verify_by < now
-        )
-    )
-    learners = report.learners(db, course)
-    gains = [row["gain"] for row in learners if row["gain"] != ""]
-    started = dict(
-        db.execute(
-            select(ModuleProgress.module, func.count()).group_by(ModuleProgress.module)
-        ).all()
-    )
-    pass_rate = [
-        (t(f"course.{m.id}.title"), round(100 * passed.get(m.id, 0) / started[m.id]))
-        for m in course.modules
-        if started.get(m.id)
-    ]
-    by_org: dict[str, list[int]] = {}
-    for row in learners:
-        if row["gain"] != "":
-            by_org.setdefault(row["organisation"] or "—", []).append(row["gain"])
-    org_gain = [(org, round(sum(v) / len(v))) for org, v in sorted(by_org.items())]
-    asked = [q for q in report.questions(db, course, catalog) if q["answered"]]
-    hardest = sorted(asked, key=lambda q: (q["first_try_percent"], -q["answered"]))[:5]
-    certified = _by_month(db, Certificate.issued_at, None)
-    reported = _by_month(db, Case.created_at, visible)
-    campaigns = []
-    for campaign in db.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(8)):
-        progress = campaigns_.progress(db, campaign.id)
-        total, delivered = progress["total"], progress["delivered"]
-        campaigns.append(
-            {"name": campaign.name, "status": campaign.status, "total": total,
-             "rate": round(100 * delivered / total) if total else 0,
-             "cost": campaign.estimated_cost}
-        )  # fmt: skip
+    months = _months(utcnow())
     return render_template(
         "console/dashboard.html",
-        trained=charts.bars(trained, title=t("console.dashboard.trained")),
-        pass_rate=charts.bars(pass_rate, unit=" %", title=t("console.dashboard.pass_rate")),
-        org_gain=charts.bars(org_gain, unit=" pts", title=t("console.dashboard.org_gain")),
-        certified=charts.bars(certified, title=t("console.dashboard.certified")),
-        reported=charts.bars(reported, title=t("console.dashboard.reported")),
-        hardest=[
+        **_training(db, months),
+        **_cases(db, months),
+        campaigns=_campaigns(db),
+    )
+
+
+def _training(db, months: list[datetime]) -> dict:
+    """Charts of the training: modules passed, certificates, pass rates, gains, hard questions."""
+    catalog = current_app.extensions["catalog"]
+    course, t = catalog.course, catalog.get
+    passed = _count_by(db, ModuleProgress.module, ModuleProgress.status == "passed")
+    started = _count_by(db, ModuleProgress.module)
+    learners = report.learners(db, course)
+    no_org = t("console.dashboard.no_org")
+    gains: dict[str, list[int]] = {}
+    modules: dict[str, list[int]] = {}  # organisation: [modules passed, modules started]
+    for row in learners:
+        org = row["organisation"] or no_org
+        if row["gain"] != "":
+            gains.setdefault(org, []).append(row["gain"])
+        counts = modules.setdefault(org, [0, 0])
+        counts[0], counts[1] = counts[0] + row["passed"], counts[1] + row["started"]
+    every_gain = [gain for values in gains.values() for gain in values]
+    certified = select(Certificate.issued_at, Contact.organisation).join(
+        Contact, Contact.id == Certificate.contact_id
+    )
+    title = {m.id: t(f"course.{m.id}.title") for m in course.modules}
+    asked = [q for q in report.questions(db, course, catalog) if q["answered"]]
+    hardest = sorted(asked, key=lambda q: (q["first_try_percent"], -q["answered"]))[:5]
+    key = "course.{}.q".format
+    return {
+        "learners": len(learners),
+        "gain": round(sum(every_gain) / len(every_gain)) if every_gain else None,
+        "trained": charts.bars(
+            [(title[m.id], passed.get(m.id, 0)) for m in course.modules],
+            title=t("console.dashboard.trained"),
+        ),
+        "trained_lines": _lines(
+            months,
+            _series(db, certified, months, lambda org: org or no_org, running=True),
+            t("console.dashboard.trained_lines"),
+        ),
+        "certified": charts.bars(
+            _by_month(db, Certificate.issued_at, months), title=t("console.dashboard.certified")
+        ),
+        "pass_rate": charts.bars(
+            [
+                (title[m.id], round(100 * passed.get(m.id, 0) / started[m.id]))
+                for m in course.modules
+                if started.get(m.id)
+            ],
+            unit=" %",
+            title=t("console.dashboard.pass_rate"),
+        ),  # fmt: skip
+        "org_pass": charts.bars(
+            [(org, round(100 * p / n)) for org, (p, n) in sorted(modules.items()) if n],
+            unit=" %",
+            title=t("console.dashboard.org_pass"),
+        ),  # fmt: skip
+        "org_gain": charts.bars(
+            [(org, round(sum(v) / len(v))) for org, v in sorted(gains.items())],
+            unit=" pts",
+            title=t("console.dashboard.org_gain"),
+        ),  # fmt: skip
+        "hardest": [
             {
                 **q,
-                "text": t(f"course.{q['question']}.q")
-                if catalog.has(f"course.{q['question']}.q")
-                else q["question"],
+                "text": t(key(q["question"])) if catalog.has(key(q["question"])) else q["question"],
             }
             for q in hardest
         ],  # fmt: skip
-        statuses=charts.bars(statuses, title=t("console.dashboard.open_cases")),
-        cercles=charts.bars(cercles, title=t("console.dashboard.by_cercle")),
-        overdue=overdue,
-        learners=len(learners),
-        gain=round(sum(gains) / len(gains)) if gains else None,
-        campaigns=campaigns,
-        cases_total=db.scalar(
-            visible(select(func.count()).select_from(Case)).where(Case.linked_to.is_(None))
+    }
+
+
+def _cases(db, months: list[datetime]) -> dict:
+    """Charts of reports and cases, counting only what the user may see."""
+    t = current_app.extensions["catalog"].get
+    by_status = _count_by(db, Case.status, Case.linked_to.is_(None), narrow=visible)
+    cercles = sorted(_count_by(db, Case.cercle, narrow=visible).items(), key=lambda item: -item[1])[
+        :12
+    ]
+    sectors = sorted(_count_by(db, Case.sector, narrow=visible).items(), key=lambda i: -i[1])
+    place = visible(select(Case.created_at, Case.cercle).where(Case.created_at >= months[0]))
+    return {
+        "cases_total": sum(by_status.values()),
+        "overdue": db.scalar(
+            visible(select(func.count()).select_from(Case)).where(
+                Case.status.in_(("new", "verifying")), Case.verify_by < utcnow()
+            )
         ),
-    )
+        "statuses": charts.bars(
+            [(t(f"console.status.{s}"), by_status.get(s, 0)) for s in DESK],
+            title=t("console.dashboard.open_cases"),
+        ),
+        "cercles": charts.bars(
+            [(_cercle(c), n) for c, n in cercles], title=t("console.dashboard.by_cercle")
+        ),
+        "sectors": charts.bars(
+            [(label(f"report.sector.{s}", s or "?"), n) for s, n in sectors],
+            title=t("console.dashboard.by_sector"),
+        ),
+        "reported": charts.bars(
+            _by_month(db, Case.created_at, months, visible), title=t("console.dashboard.reported")
+        ),
+        "cercle_lines": _lines(
+            months,
+            _series(db, place, months, _cercle, running=False),
+            t("console.dashboard.cercle_lines"),
+        ),  # fmt: skip
+    }
 
 
-def _by_month(db, column, narrow) -> list[tuple[str, int]]:
-    """Count rows per month over the last 12 months, oldest first."""
-    now = utcnow()
+def _campaigns(db) -> list[dict]:
+    """The last campaigns with their delivery rate and estimated cost."""
+    currency = current_app.config["SMS_PART_COST"].split()[0]
+    rows = []
+    for campaign in db.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(8)):
+        progress = campaigns_.progress(db, campaign.id)
+        total, delivered = progress["total"], progress["delivered"]
+        rows.append(
+            {"id": campaign.id, "name": campaign.name, "status": campaign.status, "total": total,
+             "rate": round(100 * delivered / total) if total else 0,
+             "cost": f"{currency} {campaign.estimated_cost:,.0f}".replace(",", " ")}
+        )  # fmt: skip
+    return rows
+
+
+def _cercle(code: str | None) -> str:
+    """Return a cercle's name from its code."""
+    return label(f"report.cercle.{code or 'unknown'}", code or "?")
+
+
+def _count_by(db, column, *where, narrow=None) -> dict:
+    """Count rows per value of column, optionally filtered and narrowed to the user's scope."""
+    query = select(column, func.count()).where(*where).group_by(column)
+    return dict(db.execute(narrow(query) if narrow else query).all())
+
+
+def _months(now: datetime) -> list[datetime]:
+    """Return the first instant of each of the last 12 months, oldest first."""
     first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     year, month = divmod(first.year * 12 + first.month - 1 - 11, 12)
-    since = first.replace(year=year, month=month + 1)  # the first day, 11 months back
-    query = select(column).where(column >= since)
-    if narrow is not None:
-        query = narrow(query)
-    counts: dict[str, int] = {}
-    for (moment,) in db.execute(query):
-        counts[f"{moment:%Y-%m}"] = counts.get(f"{moment:%Y-%m}", 0) + 1
-    months, cursor = [], since
+    cursor, months = first.replace(year=year, month=month + 1), []
     while cursor <= now:
-        months.append(f"{cursor:%Y-%m}")
+        months.append(cursor)
         cursor = (cursor + timedelta(days=32)).replace(day=1)
-    return [(month, counts.get(month, 0)) for month in months]
+    return months
+
+
+def _lines(months: list[datetime], series: list, title: str) -> Markup:
+    """Return a line chart over the months, followed by its figures as a table."""
+    labels = [f"{m:%m/%y}" for m in months]
+    summary = current_app.extensions["catalog"].get("console.dashboard.figures")
+    return charts.lines(labels, series, title=title) + charts.table(labels, series, summary)
+
+
+def _by_month(db, column, months, narrow=None) -> list[tuple[str, int]]:
+    """Count rows per month since months[0], oldest first."""
+    query = select(column).where(column >= months[0])
+    counts: dict[str, int] = {}
+    for (moment,) in db.execute(narrow(query) if narrow else query):
+        counts[f"{moment:%Y-%m}"] = counts.get(f"{moment:%Y-%m}", 0) + 1
+    return [(f"{m:%Y-%m}", counts.get(f"{m:%Y-%m}", 0)) for m in months]
+
+
+def _series(db, query, months, name, running: bool) -> list[tuple[str, list[int]]]:
+    """Count (moment, key) rows per name(key) and month: the busiest, the rest as others.
+
+    running counts everything up to each month (agents trained so far), so rows from
+    before the window count in its first month.
+    """
+    index = {f"{m:%Y-%m}": n for n, m in enumerate(months)}
+    counts: dict[str, list[int]] = {}
+    for moment, key in db.execute(query):
+        column = 0 if moment < months[0] else index.get(f"{moment:%Y-%m}")
+        if column is not None:
+            counts.setdefault(name(key), [0] * len(months))[column] += 1
+    if running:
+        for row in counts.values():
+            for n in range(1, len(row)):
+                row[n] += row[n - 1]
+    busiest = sorted(counts.items(), key=lambda item: (-item[1][-1] if running else
+                                                       -sum(item[1]), item[0]))  # fmt: skip
+    if len(busiest) <= SERIES + 1:  # one more line beats an "others" of one
+        return busiest
+    rest = [values for _, values in busiest[SERIES:]]
+    others = current_app.extensions["catalog"].get("console.dashboard.others")
+    return [*busiest[:SERIES], (others, [sum(column) for column in zip(*rest, strict=True)])]
