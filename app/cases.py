@@ -269,6 +269,8 @@ def follow_up(db: Session, case: Case, actor: str, note: str, now: datetime) -> 
 
 def assign(db: Session, case: Case, phone: str, actor: str, now: datetime, notify=True) -> None:
     """Give a case to a field agent, recorded in the audit log; the caller commits."""
+    if not TRANSITIONS[case.status]:  # closed, or a report inside another case: an SMS for nothing
+        raise CaseError(f"case {case.reference} is {case.status}: it is not assigned")
     case.assignee = phone
     # A new holder gets their own reminder before anything escalates again.
     case.reminded_at = case.escalated_at = None

@@ -6,8 +6,11 @@ BAR_H, GAP, LABEL_W, WIDTH = 22, 6, 300, 720
 LABEL_MAX = 42  # characters of a label that fit in LABEL_W; the whole label is in the tooltip
 
 
-def bars(rows: list[tuple[str, float]], unit: str = "", title: str = "") -> Markup:
-    """Return a horizontal bar chart of (label, value) rows as an SVG element."""
+def bars(rows: list[tuple[str, float]], unit: str = "", title: str = "", empty: str = "") -> Markup:
+    """Return a horizontal bar chart of (label, value) rows as an SVG element.
+
+    empty is said in the chart when there are no rows.
+    """
     # Gains may be negative: bars show the size, and red says below zero.
     top = max((abs(value) for _, value in rows), default=0) or 1
     height = max(1, len(rows)) * (BAR_H + GAP) + GAP
@@ -30,6 +33,8 @@ def bars(rows: list[tuple[str, float]], unit: str = "", title: str = "") -> Mark
             f"<title>{escape(label)}: {escape(shown)}</title></rect>"
             f'<text x="{LABEL_W + length + 6}" y="{y + 15}" font-size="13">{escape(shown)}</text>'
         )
+    if not rows and empty:
+        parts.append(f'<text x="8" y="22" font-size="13" fill="#555">{escape(empty)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -45,9 +50,16 @@ PLOT_L, PLOT_T, PLOT_H, LEGEND_W = 44, 12, 200, 170
 
 
 def lines(
-    columns: list[str], series: list[tuple[str, list[float]]], unit: str = "", title: str = ""
+    columns: list[str],
+    series: list[tuple[str, list[float]]],
+    unit: str = "",
+    title: str = "",
+    empty: str = "",
 ) -> Markup:
-    """Return a line chart of named series over columns (months) as an SVG element."""
+    """Return a line chart of named series over columns (months) as an SVG element.
+
+    empty is said in the chart when there are no series.
+    """
     top = _round_up(max((v for _, values in series for v in values), default=0))
     plot_w = WIDTH - PLOT_L - LEGEND_W
     step = plot_w / max(1, len(columns) - 1)
@@ -85,12 +97,17 @@ def lines(
                 f'fill="{colour}"><title>{escape(name)}, {escape(columns[n])}: '
                 f"{value:g}{escape(unit)}</title></circle>"
             )
-        ly = PLOT_T + 8 + k * 20
+        ly = PLOT_T + 8 + k * 20  # the legend
         lx = WIDTH - LEGEND_W + 10
         parts.append(
             f'<line x1="{lx}" x2="{lx + 24}" y1="{ly}" y2="{ly}" stroke="{colour}" '
             f'stroke-width="2"{dashed}/><text x="{lx + 30}" y="{ly + 4}" font-size="12">'
             f"{escape(_cut(name, 20))}</text>"
+        )
+    if not series and empty:
+        parts.append(
+            f'<text x="{PLOT_L + plot_w / 2:g}" y="{PLOT_T + PLOT_H / 2:g}" text-anchor="middle" '
+            f'font-size="13" fill="#555">{escape(empty)}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))

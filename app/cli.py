@@ -515,7 +515,7 @@ def case_update(reference, status, note, service):
 @with_appcontext
 def case_assign(reference, phone):
     """Give a case to a field agent."""
-    from .cases import assign
+    from .cases import CaseError, assign
     from .contacts import normalize
     from .models import utcnow
 
@@ -524,7 +524,11 @@ def case_assign(reference, phone):
         raise click.UsageError(f"not a phone number: {phone!r}")
     with current_app.extensions["db"]() as session:
         c = _case_or_exit(session, reference)
-        assign(session, c, number, "cli", utcnow())
+        try:
+            assign(session, c, number, "cli", utcnow())
+        except CaseError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
         session.commit()
         click.echo(f"case {c.reference} assigned to {number}")
     from .notify import kick

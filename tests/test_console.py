@@ -582,6 +582,30 @@ def test_assigning_a_case_records_the_agent_and_texts_them(app, client, auth, st
     assert CONTACTABLE not in sms.body
 
 
+@pytest.mark.parametrize("linked", [False, True])
+def test_a_closed_or_linked_case_is_not_assigned(app, client, auth, runner, staff, filed, linked):
+    """Nobody is handed a closed case (or a report inside another case), and no SMS is spent."""
+    reference = filed["kadiolo"]
+    if linked:  # a second report about the same site is kept inside the first case
+        _, done = report(client, "2", *body("Massiogo"), contact="3", phone="+22376000799")
+        reference = reference_of(done)
+        assert case_of(app, reference)[0].status == "linked"
+    else:
+        for step in ("verifying", "unfounded", "closed"):
+            assert runner.invoke(["case", "update", reference, "--status", step]).exit_code == 0
+    _, events = case_of(app, reference)
+    assert auth.login().status_code == 302
+    assert 'name="phone"' not in page(client.get(f"/console/cases/{reference}"))
+    response = auth.post(f"/console/cases/{reference}/assign", phone="70000001")
+    assert REFUSED in page(response)
+    case, after = case_of(app, reference)
+    assert case.assignee is None and len(after) == len(events)
+    cli = runner.invoke(["case", "assign", reference, "70000001"])
+    assert cli.exit_code == 1 and "it is not assigned" in cli.output
+    with app.extensions["db"]() as db:
+        assert db.scalars(select(Message).where(Message.kind == "case_assigned")).all() == []
+
+
 def test_a_note_goes_on_the_timeline_without_moving_the_case(app, client, auth, staff, filed):
     """A note is one more line of the timeline; an empty one is refused."""
     reference = filed["kadiolo"]

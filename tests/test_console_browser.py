@@ -85,6 +85,7 @@ def choose(driver, name: str, value: str) -> None:
 
 
 def test_a_supervisor_signs_in_and_moves_a_case_through_its_states(app, browser):
+    """Sign in, assign the case, move it from nouveau to clos, and add a closing note."""
     added = Runner(app).invoke(
         ["users", "add", EMAIL, "--role", "supervisor", "--scope", "cercle=kadiolo",
          "--password-stdin"], input=PASSWORD + "\n",
@@ -108,10 +109,15 @@ def test_a_supervisor_signs_in_and_moves_a_case_through_its_states(app, browser)
         go(browser, browser.find_element("link text", "Dossiers"))
         go(browser, browser.find_element("link text", reference))
         assert browser.find_element("tag name", "h1").text.startswith(f"Dossier {reference}")
+        browser.find_element("name", "phone").send_keys("+22366000001")
+        go(browser, browser.find_element("xpath", "//fieldset[2]//button"))  # assign
+        assert "+22366000001" in browser.find_element("tag name", "table").text
         for status, service, shown in (
             ("verifying", "", "en vérification"),
             ("confirmed", "", "confirmé"),
             ("referred", "social", "référé"),
+            ("following", "", "en suivi"),
+            ("closed", "", "clos"),
         ):
             choose(browser, "status", status)
             if service:
@@ -120,9 +126,16 @@ def test_a_supervisor_signs_in_and_moves_a_case_through_its_states(app, browser)
             go(browser, browser.find_element("xpath", "//fieldset[1]//button"))
             assert "Dossier mis à jour." in browser.find_element("css selector", ".flash").text
             assert shown in browser.find_element("tag name", "h1").text
-        shot(browser, "03-case-referred")
+            if status == "referred":
+                shot(browser, "03-case-referred")
+        browser.find_element("xpath", "//fieldset[last()]//input[@name='note']").send_keys(
+            "Enfant rescolarisé, famille suivie par le CPC."
+        )
+        go(browser, browser.find_element("xpath", "//fieldset[last()]//button"))  # a note
+        shot(browser, "03b-case-closed")
         timeline = browser.find_elements("css selector", "table")[-1].text
         assert f"console:{EMAIL}" in timeline and "étape referred" in timeline
+        assert "étape closed" in timeline and "Enfant rescolarisé" in timeline
         go(browser, browser.find_element("xpath", "//header//button"))  # sign out
         assert "/console/login" in browser.current_url
 

@@ -364,6 +364,11 @@ def test_the_dashboard_shows_each_campaigns_delivery_rate_and_cost(app, client, 
 
 def test_pages_can_be_read_without_a_mouse_or_without_sight(app, client, sign_in, seeded):
     """A skip link, the current page marked in the menu, each line chart's figures in a table."""
+    with app.extensions["db"]() as db:
+        db.add(Certificate(contact_id=seeded_agent(db).id, code="A11Y01", modules=8, score=40,
+                           questions=40))  # fmt: skip
+        db.commit()
+    report(client, "2", *body("Massiogo"), contact="3", phone="+22376000811")
     sign_in("admin")
     text = page(client.get("/console/dashboard"))
     assert (
@@ -523,6 +528,15 @@ def test_an_empty_line_chart_is_a_titled_svg_without_lines():
     """No series draws the axes and the title, and no line."""
     svg = str(charts.lines(["01/26"], [], title="Vide"))
     assert "<polyline" not in svg and "<title>Vide</title>" in svg
+
+
+@pytest.mark.parametrize(
+    "draw", [lambda e: charts.bars([], empty=e), lambda e: charts.lines(["01/26"], [], empty=e)]
+)
+def test_a_chart_without_data_says_so(draw):
+    """Given the words, an empty chart says there is nothing yet rather than stay blank."""
+    svg = str(draw("Pas encore de données & <rien>"))
+    assert ">Pas encore de données &amp; &lt;rien&gt;</text>" in svg
 
 
 def test_line_names_are_escaped():

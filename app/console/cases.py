@@ -122,8 +122,13 @@ def _act(reference: str, value, refused: str, apply, done: str):
     case = _case(reference)
     if value is None:
         flash(f"console.case.{refused}", "error")
-    else:
+        return redirect(url_for("console.case_detail", reference=case.reference))
+    try:
         apply(db, case, value, f"console:{g.user.email}", utcnow())
+    except cases.CaseError:
+        db.rollback()
+        flash("console.case.move_refused", "error")
+    else:
         db.commit()
         flash(f"console.case.{done}", "ok")
     return redirect(url_for("console.case_detail", reference=case.reference))

@@ -32,6 +32,13 @@ def dashboard():
     )
 
 
+def _bars(rows: list, key: str, unit: str = "") -> Markup:
+    """Return a bar chart titled console.dashboard.<key>, which says so when it has no data."""
+    t = current_app.extensions["catalog"].get
+    title, empty = t(f"console.dashboard.{key}"), t("console.dashboard.empty")
+    return charts.bars(rows, unit=unit, title=title, empty=empty)
+
+
 def _training(db, months: list[datetime]) -> dict:
     """Charts of the training: modules passed, certificates, pass rates, gains, hard questions."""
     catalog = current_app.extensions["catalog"]
@@ -56,57 +63,42 @@ def _training(db, months: list[datetime]) -> dict:
     asked = [q for q in report.questions(db, course, catalog) if q["answered"]]
     hardest = sorted(asked, key=lambda q: (q["first_try_percent"], -q["answered"]))[:5]
     key = "course.{}.q".format
+    question = {
+        q["question"]: t(key(q["question"])) for q in hardest if catalog.has(key(q["question"]))
+    }
     return {
         "learners": len(learners),
         "gain": round(sum(every_gain) / len(every_gain)) if every_gain else None,
-        "trained": charts.bars(
-            [(title[m.id], passed.get(m.id, 0)) for m in course.modules],
-            title=t("console.dashboard.trained"),
+        "trained": _bars(
+            [(title[m.id], passed.get(m.id, 0)) for m in course.modules], "trained"
         ),
         "trained_lines": _lines(
-            months,
-            _series(db, certified, months, lambda org: org or no_org, running=True),
-            t("console.dashboard.trained_lines"),
+            months, _series(db, certified, months, lambda org: org or no_org, running=True),
+            "trained_lines",
         ),
-        "certified": charts.bars(
-            _by_month(db, Certificate.issued_at, months), title=t("console.dashboard.certified")
+        "certified": _bars(_by_month(db, Certificate.issued_at, months), "certified"),
+        "pass_rate": _bars(
+            [(title[m.id], round(100 * passed.get(m.id, 0) / started[m.id]))
+             for m in course.modules if started.get(m.id)],
+            "pass_rate", " %",
         ),
-        "pass_rate": charts.bars(
-            [
-                (title[m.id], round(100 * passed.get(m.id, 0) / started[m.id]))
-                for m in course.modules
-                if started.get(m.id)
-            ],
-            unit=" %",
-            title=t("console.dashboard.pass_rate"),
-        ),  # fmt: skip
-        "org_pass": charts.bars(
+        "org_pass": _bars(
             [(org, round(100 * p / n)) for org, (p, n) in sorted(modules.items()) if n],
-            unit=" %",
-            title=t("console.dashboard.org_pass"),
-        ),  # fmt: skip
-        "org_gain": charts.bars(
-            [(org, round(sum(v) / len(v))) for org, v in sorted(gains.items())],
-            unit=" pts",
-            title=t("console.dashboard.org_gain"),
-        ),  # fmt: skip
-        "hardest": [
-            {
-                **q,
-                "text": t(key(q["question"])) if catalog.has(key(q["question"])) else q["question"],
-            }
-            for q in hardest
-        ],  # fmt: skip
-    }
+            "org_pass", " %",
+        ),
+        "org_gain": _bars(
+            [(org, round(sum(v) / len(v))) for org, v in sorted(gains.items())], "org_gain", " pts"
+        ),
+        "hardest": [{**q, "text": question.get(q["question"], q["question"])} for q in hardest],
+    }  # fmt: skip
 
 
 def _cases(db, months: list[datetime]) -> dict:
     """Charts of reports and cases, counting only what the user may see."""
     t = current_app.extensions["catalog"].get
     by_status = _count_by(db, Case.status, Case.linked_to.is_(None), narrow=visible)
-    cercles = sorted(_count_by(db, Case.cercle, narrow=visible).items(), key=lambda item: -item[1])[
-        :12
-    ]
+    by_cercle = _count_by(db, Case.cercle, narrow=visible)
+    cercles = sorted(by_cercle.items(), key=lambda item: -item[1])[:12]
     sectors = sorted(_count_by(db, Case.sector, narrow=visible).items(), key=lambda i: -i[1])
     place = visible(select(Case.created_at, Case.cercle).where(Case.created_at >= months[0]))
     return {
@@ -116,26 +108,16 @@ def _cases(db, months: list[datetime]) -> dict:
                 Case.status.in_(("new", "verifying")), Case.verify_by < utcnow()
             )
         ),
-        "statuses": charts.bars(
-            [(t(f"console.status.{s}"), by_status.get(s, 0)) for s in DESK],
-            title=t("console.dashboard.open_cases"),
-        ),
-        "cercles": charts.bars(
-            [(_cercle(c), n) for c, n in cercles], title=t("console.dashboard.by_cercle")
-        ),
-        "sectors": charts.bars(
-            [(label(f"report.sector.{s}", s or "?"), n) for s, n in sectors],
-            title=t("console.dashboard.by_sector"),
-        ),
-        "reported": charts.bars(
-            _by_month(db, Case.created_at, months, visible), title=t("console.dashboard.reported")
-        ),
+        "statuses": _bars([(t(f"console.status.{s}"), by_status.get(s, 0)) for s in DESK],
+                          "open_cases"),
+        "cercles": _bars([(_cercle(c), n) for c, n in cercles], "by_cercle"),
+        "sectors": _bars([(label(f"report.sector.{s}", s or "?"), n) for s, n in sectors],
+                         "by_sector"),
+        "reported": _bars(_by_month(db, Case.created_at, months, visible), "reported"),
         "cercle_lines": _lines(
-            months,
-            _series(db, place, months, _cercle, running=False),
-            t("console.dashboard.cercle_lines"),
-        ),  # fmt: skip
-    }
+            months, _series(db, place, months, _cercle, running=False), "cercle_lines"
+        ),
+    }  # fmt: skip
 
 
 def _campaigns(db) -> list[dict]:
@@ -175,11 +157,13 @@ def _months(now: datetime) -> list[datetime]:
     return months
 
 
-def _lines(months: list[datetime], series: list, title: str) -> Markup:
-    """Return a line chart over the months, followed by its figures as a table."""
+def _lines(months: list[datetime], series: list, key: str) -> Markup:
+    """Return a line chart over the months, followed by its figures as a folded table."""
+    t = current_app.extensions["catalog"].get
     labels = [f"{m:%m/%y}" for m in months]
-    summary = current_app.extensions["catalog"].get("console.dashboard.figures")
-    return charts.lines(labels, series, title=title) + charts.table(labels, series, summary)
+    title, empty = t(f"console.dashboard.{key}"), t("console.dashboard.empty")
+    chart = charts.lines(labels, series, title=title, empty=empty)
+    return chart + (charts.table(labels, series, t("console.dashboard.figures")) if series else "")
 
 
 def _by_month(db, column, months, narrow=None) -> list[tuple[str, int]]:
