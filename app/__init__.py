@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 from rq import Queue
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import flows
 
@@ -44,6 +45,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_NAME="kalan_console",
         PERMANENT_SESSION_LIFETIME=8 * 3600,
     )
+    if app.config["PROXY_HOPS"]:
+        # Behind a router the client's address is in X-Forwarded-For: the sign-in
+        # limit per address must count each client, not the router.
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.extensions["catalog"] = catalog
     app.extensions["flow"] = flows.build(catalog.course, app.config["ORG_CODES"])
     for warning in warnings:

@@ -47,6 +47,8 @@ def parse_budget(text: str) -> Decimal:
     """Read a budget: a positive, finite amount below 10^10."""
     try:
         amount = Decimal(text.strip())
+        if amount.is_finite():  # as stored: four decimals, so 9999999999.99999 is 10^10
+            amount = amount.quantize(Decimal("0.0001"))
     except InvalidOperation:
         raise CampaignError(f"budget must be an amount such as 50000, not {text!r}") from None
     if not amount.is_finite() or not 0 < amount < MAX_BUDGET:
@@ -91,6 +93,9 @@ def recipients(audience: dict) -> Select:
         if key == "language" and "fr" in values:
             # No language set means French: they get the French message.
             query = query.where(or_(Contact.language.in_(values), Contact.language.is_(None)))
+        elif key == "area":  # a scope: any of its columns may place the contact there
+            query = query.where(or_(*(func.lower(COLUMNS[column]).in_([v.lower() for v in names])
+                                      for column, names in values.items())))  # fmt: skip
         elif key in FOLDED:
             query = query.where(func.lower(COLUMNS[key]).in_([v.lower() for v in values]))
         elif key in COLUMNS:
@@ -105,20 +110,20 @@ def recipients(audience: dict) -> Select:
     return query
 
 
-def within(audience: dict, scope: str | None, names: tuple[str, ...] = ()) -> dict:
-    """Return the audience held inside scope ("cercle=kadiolo"); refuse one that reaches beyond.
+def within(audience: dict, scope: str | None, area: dict[str, list[str]]) -> dict:
+    """Return the audience held inside a user's scope; refuse one that reaches beyond it.
 
-    names are other spellings of the area (its display name, "Kolondiéba" for
-    kolondieba), which contacts typed in a CSV are likelier to carry.
+    area spells the scope for contacts typed in a CSV, by column: for cercle=kolondieba,
+    {"cercle": ["kolondieba", "Kolondiéba"]}; for a region, its own spellings under
+    "region" and those of its cercles under "cercle", as either may be filled in.
     """
     if not scope:
         return audience
-    kind, value = scope.split("=", 1)
-    spellings = [value, *(n for n in names if n.lower() != value)]
-    allowed = {v.lower() for v in spellings}
-    if any(v.strip().lower() not in allowed for v in audience.get(kind, [])):
-        raise CampaignError(f"this account may only send to {kind}={value}")
-    return {**audience, kind: spellings}
+    for column, spellings in area.items():
+        allowed = {s.lower() for s in spellings}
+        if any(v.strip().lower() not in allowed for v in audience.get(column, [])):
+            raise CampaignError(f"this account may only send inside {scope}")
+    return {**audience, "area": area}
 
 
 def _training(value: str):
@@ -178,7 +183,7 @@ def create(db: Session, name: str, messages: dict, audience: dict, **options) ->
     options["scope"] records the area an audience from within() is held in.
     """
     scope = options.get("scope")
-    if scope and not audience.get(scope.split("=")[0]):  # the caller holds it there: within()
+    if scope and not audience.get("area"):  # the caller holds it there: within()
         raise CampaignError(f"the audience of a campaign for {scope} must be held inside it")
     if not name.strip():
         raise CampaignError("a campaign needs a name")

@@ -46,6 +46,7 @@ DEFAULTS: dict[str, str] = {
     "CASE_FOLLOW_UP_DAYS": "90,180",
     "CASE_ESCALATE_AFTER_H": "24",
     "TZ": "Africa/Bamako",
+    "PROXY_HOPS": "0",
     "CONTENT_DIR": str(ROOT / "content"),
     "REDIS_PREFIX": "kalan:",
 }
@@ -69,8 +70,10 @@ INTEGERS = (
     "REPORT_REPEAT_WINDOW_S",
     "CASE_LINK_WINDOW_DAYS",
     "CASE_ESCALATE_AFTER_H",
+    "PROXY_HOPS",
 )
-MAY_BE_ZERO = ("TRAINING_RETAKE_COOLDOWN_S",)  # no cool-down at all is a valid choice
+# No cool-down at all is a valid choice; no proxy in front is the default.
+MAY_BE_ZERO = ("TRAINING_RETAKE_COOLDOWN_S", "PROXY_HOPS")
 PART_COST = re.compile(r"^([A-Z]{3}) (\d+(\.\d+)?)$")
 REQUIRED_IN_PRODUCTION = (
     "REDIS_URL",

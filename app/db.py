@@ -28,7 +28,13 @@ def make_engine(url: str) -> Engine:
     # A short connect timeout makes a dead database answer fast, so a USSD hop
     # can still apologise before the gateway gives up.
     return create_engine(
-        url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args={"connect_timeout": 3}
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        # Times come back in UTC whatever the server's time zone, so months and
+        # days are counted the same in Python as in the SQL that filtered them.
+        connect_args={"connect_timeout": 3, "options": "-c timezone=UTC"},
     )
 
 

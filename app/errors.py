@@ -1,6 +1,6 @@
 """HTTP errors as one plain line: gateways log it, and no traceback leaks."""
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, g, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .callbacks import MAX_BODY
@@ -12,6 +12,9 @@ def _plain(status: int, line: str) -> Response:
 
 def _page(status: int):
     """A console error as a page in French, for people rather than gateways."""
+    db = g.get("db")
+    if db is not None:
+        db.rollback()  # a failed statement leaves the session unusable for the page itself
     code = status if status in (400, 403, 404, 405, 413, 429) else 500
     return render_template("console/error.html", code=code), status
 

@@ -1,6 +1,7 @@
 """Import contacts from CSV: good rows kept, bad rows reported by line number."""
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -26,6 +27,8 @@ PROBLEMS = {
     "csv": "unreadable CSV ({detail}); stopped here",
     "columns": "missing column(s): {columns}",
     "duplicate": "phone {value} already on line {first}",
+    "outside": "phone {value} is outside your area ({scope}): fill in its cercle or region",
+    "rows": "over {limit} lines: split the file; stopped here",
 }
 
 
@@ -79,7 +82,18 @@ def text_lines(binary):
         yield raw.decode("utf-8-sig" if number == 0 else "utf-8", errors="replace")
 
 
-def import_csv(db: Session, lines, languages: set[str], dry_run: bool = False) -> Report:
+@dataclass(frozen=True)
+class Limits:
+    """What one importer may do: the place every contact must stay in, and how many lines."""
+
+    inside: Callable[[str | None, str | None], bool] | None = None  # (region, cercle) -> ok
+    scope: str = ""  # said in the problem, as the user knows it
+    rows: int | None = None
+
+
+def import_csv(
+    db: Session, lines, languages: set[str], dry_run: bool = False, limits: Limits = Limits()
+) -> Report:
     """Upsert contacts from CSV lines by phone; empty cells leave fields as they were.
 
     dry_run reports what would happen and writes nothing.
@@ -87,7 +101,7 @@ def import_csv(db: Session, lines, languages: set[str], dry_run: bool = False) -
     report = Report()
     reader = csv.DictReader(lines)
     try:
-        _import_rows(db, reader, languages, report)
+        _import_rows(db, reader, languages, report, limits)
     except csv.Error as exc:
         report.problems.append((reader.line_num, "csv", {"detail": str(exc)}))
     if dry_run:
@@ -97,7 +111,9 @@ def import_csv(db: Session, lines, languages: set[str], dry_run: bool = False) -
     return report
 
 
-def _import_rows(db: Session, reader: csv.DictReader, languages: set[str], report: Report):
+def _import_rows(
+    db: Session, reader: csv.DictReader, languages: set[str], report: Report, limits: Limits
+):
     """Check and upsert each row, collecting problems in report."""
     header = [h.strip().lower() for h in reader.fieldnames or []]
     missing = [c for c in COLUMNS if c not in header]
@@ -106,8 +122,11 @@ def _import_rows(db: Session, reader: csv.DictReader, languages: set[str], repor
         return
     reader.fieldnames = header
     seen: dict[str, int] = {}
-    for row in reader:
+    for count, row in enumerate(reader, 1):
         line = reader.line_num
+        if limits.rows is not None and count > limits.rows:
+            report.problems.append((line, "rows", {"limit": limits.rows}))
+            return
         values, problem = check_row(row, languages)
         if problem:
             report.problems.append((line, *problem))
@@ -118,6 +137,14 @@ def _import_rows(db: Session, reader: csv.DictReader, languages: set[str], repor
             continue
         seen[phone] = line
         contact = db.scalars(select(Contact).where(Contact.phone == phone)).first()
+        if limits.inside is not None:
+            before = (contact.region, contact.cercle) if contact else None
+            after = (values.get("region") or (before or (None, None))[0],
+                     values.get("cercle") or (before or (None, None))[1])  # fmt: skip
+            # Neither a stranger's contact, nor one moved out of the importer's area.
+            if (before and not limits.inside(*before)) or not limits.inside(*after):
+                report.problems.append((line, "outside", {"value": phone, "scope": limits.scope}))
+                continue
         if contact is None:
             db.add(Contact(phone=phone, created_at=utcnow(), **values))
             report.added += 1

@@ -179,46 +179,63 @@ def test_place_and_organisation_names_match_whatever_their_case(app, db, audienc
     assert campaigns.preview(db, {"fr": "Bonjour"}, audience, app.config)["recipients"] == expected
 
 
+KADIOLO = {"cercle": ["kadiolo"]}
+KOLONDIEBA = {"cercle": ["kolondieba", "Kolondiéba"]}
+SIKASSO = {"region": ["sikasso"], "cercle": ["sikasso", "kadiolo", "kolondieba", "Kolondiéba"]}
+
+
 @pytest.mark.parametrize(
-    ("audience", "scope", "names", "expected"),
+    ("audience", "scope", "area", "expected"),
     [
-        ({"role": ["agent"]}, None, (), {"role": ["agent"]}),
-        ({}, "cercle=kadiolo", ("Kadiolo",), {"cercle": ["kadiolo"]}),
-        ({}, "cercle=kolondieba", ("Kolondiéba",), {"cercle": ["kolondieba", "Kolondiéba"]}),
-        ({"cercle": ["Kolondiéba"]}, "cercle=kolondieba", ("Kolondiéba",),
-         {"cercle": ["kolondieba", "Kolondiéba"]}),
-        ({"role": ["agent"], "cercle": ["KADIOLO"]}, "cercle=kadiolo", (),
-         {"role": ["agent"], "cercle": ["kadiolo"]}),
-        ({"cercle": ["Kadiolo"]}, "region=sikasso", ("Sikasso",),  # a cercle narrows a region
-         {"cercle": ["Kadiolo"], "region": ["sikasso"]}),
+        ({"role": ["agent"]}, None, {}, {"role": ["agent"]}),
+        ({}, "cercle=kadiolo", KADIOLO, {"area": KADIOLO}),
+        ({"cercle": ["Kolondiéba"]}, "cercle=kolondieba", KOLONDIEBA,
+         {"cercle": ["Kolondiéba"], "area": KOLONDIEBA}),
+        ({"role": ["agent"], "cercle": ["KADIOLO"]}, "cercle=kadiolo", KADIOLO,
+         {"role": ["agent"], "cercle": ["KADIOLO"], "area": KADIOLO}),
+        ({"cercle": ["Kadiolo"]}, "region=sikasso", SIKASSO,  # a cercle narrows a region
+         {"cercle": ["Kadiolo"], "area": SIKASSO}),
     ],
 )  # fmt: skip
-def test_within_holds_the_audience_inside_the_scope(audience, scope, names, expected):
-    assert campaigns.within(audience, scope, names) == expected
+def test_within_holds_the_audience_inside_the_scope(audience, scope, area, expected):
+    assert campaigns.within(audience, scope, area) == expected
 
 
 @pytest.mark.parametrize(
-    ("audience", "scope"),
+    ("audience", "scope", "area"),
     [
-        ({"cercle": ["Sikasso"]}, "cercle=kadiolo"),
-        ({"cercle": ["Kadiolo", "Sikasso"]}, "cercle=kadiolo"),
-        ({"region": ["Koutiala"]}, "region=sikasso"),
+        ({"cercle": ["Sikasso"]}, "cercle=kadiolo", KADIOLO),
+        ({"cercle": ["Kadiolo", "Sikasso"]}, "cercle=kadiolo", KADIOLO),
+        ({"region": ["Koutiala"]}, "region=sikasso", SIKASSO),
+        ({"cercle": ["Koutiala"]}, "region=sikasso", SIKASSO),  # a cercle of another region
     ],
 )
-def test_within_refuses_an_audience_beyond_the_scope(audience, scope):
-    with pytest.raises(CampaignError, match="may only send to"):
-        campaigns.within(audience, scope, ())
+def test_within_refuses_an_audience_beyond_the_scope(audience, scope, area):
+    with pytest.raises(CampaignError, match="may only send inside"):
+        campaigns.within(audience, scope, area)
 
 
-def test_a_scoped_campaign_reaches_only_its_area_and_remembers_it(app, db):
+@pytest.mark.parametrize(
+    ("scope", "area", "reached"),
+    [
+        ("cercle=kadiolo", KADIOLO, [1, 2, 3]),
+        ("region=sikasso", SIKASSO, [1, 2, 3, 20, 21, 30, 40]),  # by its cercles, or region
+        ("cercle=kolondieba", KOLONDIEBA, [40]),  # by its name, accent and all
+    ],
+)
+def test_a_scoped_campaign_reaches_only_its_area_and_remembers_it(app, db, scope, area, reached):
     add_contacts(db, 2, 1, cercle="Kadiolo")
-    add_contacts(db, 3, 20, cercle="Sikasso")
-    audience = campaigns.within({"role": ["agent"]}, "cercle=kadiolo", ("Kadiolo",))
-    campaign = new(db, audience=audience, scope="cercle=kadiolo", created_by="chef@kalan.ml")
+    add_contacts(db, 1, 3, cercle="kadiolo")
+    add_contacts(db, 2, 20, cercle="Sikasso")
+    add_contacts(db, 1, 30, region="Sikasso")  # no cercle: the region places it
+    add_contacts(db, 1, 40, cercle="Kolondiéba", region="Sikasso")
+    add_contacts(db, 2, 50, cercle="Koutiala", region="Koutiala")
+    audience = campaigns.within({"role": ["agent"]}, scope, area)
+    campaign = new(db, audience=audience, scope=scope, created_by="chef@kalan.ml")
     campaigns.expand(db, campaign.id, app.config)
-    assert sorted(m.phone for m in rows(db, campaign.id)) == [phone(1), phone(2)]
+    assert sorted(m.phone for m in rows(db, campaign.id)) == sorted(phone(n) for n in reached)
     stored = reload(db, campaign.id)
-    assert (stored.scope, stored.created_by) == ("cercle=kadiolo", "chef@kalan.ml")
+    assert (stored.scope, stored.created_by) == (scope, "chef@kalan.ml")
 
 
 def test_a_scoped_campaign_without_its_area_in_the_audience_is_refused(db):

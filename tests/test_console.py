@@ -316,6 +316,26 @@ def test_many_failed_sign_ins_from_one_address_lock_it_out(app, client, auth, st
     assert client.get("/console/cases").status_code == 302
 
 
+def test_behind_a_router_each_client_address_counts_alone(make_app):
+    """With PROXY_HOPS=1 the limit follows X-Forwarded-For: one client's failures do not
+    lock out another who comes through the same router."""
+    app = make_app(PROXY_HOPS="1")
+    with app.extensions["db"]() as db:
+        db.add(User(email=ADMIN, role="admin", scope=None, password_hash=password_hash()))
+        db.commit()
+
+    def client_at(address: str) -> AuthActions:
+        client = app.test_client()
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = address
+        return AuthActions(client)
+
+    guesser = client_at("198.51.100.7")
+    for n in range(20):
+        assert guesser.login(f"essai{n}@kalan.ml", "mauvais-mot-de-passe").status_code == 401
+    assert guesser.login(ADMIN).status_code == 429
+    assert client_at("203.0.113.9").login(ADMIN).status_code == 302
+
+
 def test_a_successful_sign_in_forgets_earlier_failures(app, client, auth, staff):
     """Failures before a good sign-in do not add up with later ones."""
     for _ in range(4):
@@ -564,11 +584,22 @@ def test_assigning_to_a_bad_phone_is_refused(app, client, auth, staff, filed, ph
         assert db.scalars(select(Message).where(Message.kind == "case_assigned")).all() == []
 
 
+def add_focal_point(runner, phone: str, *area: str) -> None:
+    """Register a focal point of an area (--cercle C or --region R), as `focal-points add` does."""
+    result = runner.invoke(["focal-points", "add", phone, *area, "--role", "agent"])
+    assert result.exit_code == 0, result.output
+
+
 @pytest.mark.parametrize("phone", ["70000001", "+223 70 00 00 01", "0022370000001"])
-def test_assigning_a_case_records_the_agent_and_texts_them(app, client, auth, staff, filed, phone):
-    """A good number becomes the assignee, on the timeline, and an SMS to the agent is queued."""
+def test_assigning_a_case_records_the_agent_and_texts_them(
+    app, client, auth, runner, staff, filed, phone
+):
+    """A focal point of the case's area becomes the assignee, on the timeline, and is texted."""
     reference = filed["kadiolo"]
+    add_focal_point(runner, "+22370000001", "--cercle", "kadiolo")
     assert auth.login().status_code == 302
+    assert 'list="focal-points"' in page(client.get(f"/console/cases/{reference}"))
+    assert '<option value="+22370000001">' in page(client.get(f"/console/cases/{reference}"))
     response = auth.post(f"/console/cases/{reference}/assign", phone=phone)
     assert "Dossier confié. L'agent en est prévenu par SMS." in page(response)
     assert "+22370000001" in page(response)
@@ -593,6 +624,7 @@ def test_a_closed_or_linked_case_is_not_assigned(app, client, auth, runner, staf
     else:
         for step in ("verifying", "unfounded", "closed"):
             assert runner.invoke(["case", "update", reference, "--status", step]).exit_code == 0
+    add_focal_point(runner, "+22370000001", "--cercle", "kadiolo")  # refused for the state only
     _, events = case_of(app, reference)
     assert auth.login().status_code == 302
     assert 'name="phone"' not in page(client.get(f"/console/cases/{reference}"))
@@ -602,6 +634,27 @@ def test_a_closed_or_linked_case_is_not_assigned(app, client, auth, runner, staf
     assert case.assignee is None and len(after) == len(events)
     cli = runner.invoke(["case", "assign", reference, "70000001"])
     assert cli.exit_code == 1 and "it is not assigned" in cli.output
+    with app.extensions["db"]() as db:
+        assert db.scalars(select(Message).where(Message.kind == "case_assigned")).all() == []
+
+
+@pytest.mark.parametrize(
+    "registered",
+    [(), ("--cercle", "koutiala"), ("--region", "koutiala")],  # nobody, or another area
+)
+def test_a_case_is_assigned_only_to_a_focal_point_of_its_area(
+    app, client, auth, runner, staff, filed, registered
+):
+    """Any other number is refused in French: no assignee, no SMS to a stranger."""
+    reference = filed["kadiolo"]
+    if registered:
+        add_focal_point(runner, "+22370000002", *registered)
+    _, events = case_of(app, reference)
+    assert auth.login().status_code == 302
+    response = auth.post(f"/console/cases/{reference}/assign", phone="+22370000002")
+    assert "Ce numéro n'est pas celui d'un point focal de la zone du dossier" in page(response)
+    case, after = case_of(app, reference)
+    assert case.assignee is None and len(after) == len(events)
     with app.extensions["db"]() as db:
         assert db.scalars(select(Message).where(Message.kind == "case_assigned")).all() == []
 
@@ -736,6 +789,12 @@ def test_a_linked_report_is_exported_with_its_case(app, client, auth, staff, fil
         ("get", "/console/logout", True, 405, "Action non permise."),
         ("post", "/console/cases", True, 405, "Action non permise."),
         ("post", "/console/logout", False, 400, "Demande invalide."),
+        ("get", "/console/cases?cercle=%00", True, 400, "Demande invalide."),
+        ("get", "/console/certificates?code=%00", True, 400, "Demande invalide."),
+        ("get", "/console/cases/AB%00CD", True, 400, "Demande invalide."),
+        ("get", "/console/campaigns/2147483648", True, 404, "Page ou dossier introuvable."),
+        ("get", "/console/campaigns/99999999999999999999", True, 404, "Page ou dossier"),
+        ("get", "/console/campaigns/2147483648/progress.json", True, 404, "Page ou dossier"),
     ],
 )
 def test_console_errors_are_french_pages(
@@ -750,6 +809,66 @@ def test_console_errors_are_french_pages(
     assert_french(response)
     text = page(response)
     assert words in text and "Retour aux dossiers" in text
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"csrf_token": "é"},  # a token no session can hold
+        {"csrf_token": "\x00"},
+        {"email": "a\x00@kalan.ml", "password": PASSWORD},
+    ],
+)
+def test_odd_sign_in_forms_are_french_400s(app, client, auth, staff, form):
+    """A sign-in with a broken token or a NUL is refused in French, before anything is read."""
+    token = auth.token()
+    response = client.post("/console/login", data={"csrf_token": token, **form})
+    assert response.status_code == 400
+    assert_french(response)
+    assert "Demande invalide." in page(response)
+
+
+def test_a_nul_in_a_form_changes_nothing(app, client, auth, staff, filed):
+    """A note with a NUL is a French 400, and the case's timeline is as it was."""
+    reference = filed["kadiolo"]
+    _, events = case_of(app, reference)
+    assert auth.login().status_code == 302
+    response = auth.post(f"/console/cases/{reference}/note", follow=False, note="a\x00b")
+    assert response.status_code == 400
+    assert_french(response)
+    assert len(case_of(app, reference)[1]) == len(events)
+
+
+@pytest.mark.parametrize("next_", ["/console/\r\nX:y", "/console/\nX", "/console/\tx"])
+def test_a_next_with_control_characters_leads_home(app, client, auth, staff, next_):
+    """A return path that could split a header is dropped: the dashboard opens instead."""
+    response = auth.login(next=next_)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/console/"
+
+
+def test_a_long_email_fits_in_the_timeline(app, client, auth, staff, filed):
+    """An address of 250 characters still signs the case's timeline (PostgreSQL checks sizes)."""
+    email = ("k" * 236) + "@kalan.ml"
+    with app.extensions["db"]() as db:
+        db.add(User(email=email, role="admin", scope=None, password_hash=password_hash()))
+        db.commit()
+    reference = filed["kadiolo"]
+    assert auth.login(email).status_code == 302
+    response = auth.post(f"/console/cases/{reference}/note", note="vu par le chef")
+    assert response.status_code == 200 and "Note ajoutée." in page(response)
+    assert case_of(app, reference)[1][-1].actor == f"console:{email}"
+
+
+def test_a_linked_report_takes_no_note(app, client, auth, staff, filed):
+    """A report kept inside another case is read only, even for a form sent by hand."""
+    _, done = report(client, "2", *body("Massiogo"), contact="3", phone="+22376000798")
+    reference = reference_of(done)
+    _, events = case_of(app, reference)
+    assert auth.login().status_code == 302
+    response = auth.post(f"/console/cases/{reference}/note", note="ici")
+    assert REFUSED in page(response)
+    assert len(case_of(app, reference)[1]) == len(events)
 
 
 def test_errors_outside_the_console_stay_one_plain_line(app, client):

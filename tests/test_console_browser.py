@@ -91,6 +91,8 @@ def test_a_supervisor_signs_in_and_moves_a_case_through_its_states(app, browser)
          "--password-stdin"], input=PASSWORD + "\n",
     )  # fmt: skip
     assert added.exit_code == 0, added.output
+    point = Runner(app).invoke(["focal-points", "add", "+22366000001", "--cercle", "kadiolo"])
+    assert point.exit_code == 0, point.output
     _, done = report(app.test_client(), *CALM, contact="3")
     reference = done.split("Référence : ")[1][:6]
     with serve(app) as url:

@@ -4,7 +4,7 @@ import html
 import io
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -598,14 +598,15 @@ def test_the_agents_page_lists_agents_with_their_modules_passed(app, client, sig
     [
         ("cercle=sikasso", {"+22370000001"}),
         ("cercle=Koutiala", {"+22370000002"}),
-        ("region=bougouni", set()),  # demo contacts have a cercle but no region
+        ("region=bougouni", {"+22370000003"}),  # no region filled in: its cercle is Bougouni
         ("cercle=kadiolo", set()),
     ],
 )
 def test_a_scoped_supervisor_sees_only_the_agents_of_its_scope(
     app, client, sign_in, seeded, scope, phones
 ):
-    """The scope matches the agent's cercle (or region) whatever its case: "Sikasso" is sikasso."""
+    """The scope matches the agent's cercle (or region, or a cercle of the region) whatever its
+    case: "Sikasso" is sikasso."""
     sign_in("scoped", scope=scope)
     response = client.get("/console/agents")
     assert response.status_code == 200
@@ -633,13 +634,19 @@ def test_a_real_certificate_is_valid_and_names_its_holder(app, client, sign_in, 
         db.add(Certificate(contact_id=awa.id, code="K7Q2MX", modules=8, score=37, questions=40,
                            issued_at=issued))  # fmt: skip
         db.commit()
-    response = french_page(client, sign_in, "viewer", "/console/certificates?code=k7q2mx")
+    response = french_page(client, sign_in, "national", "/console/certificates?code=k7q2mx")
     shown = visible(response)
     assert "Le certificat K7Q2MX est valide." in shown
     for words in ("Awa Traoré", "+22370000001", "RMCR", issued.strftime("%d/%m/%Y"),
                   "37 bonnes réponses sur 40, 8 modules"):  # fmt: skip
         assert words in shown
     assert "Aucun certificat" not in shown
+    for who, scope, seen in (("viewer", "region=sikasso", True),
+                             ("scoped", "region=koutiala", False)):  # fmt: skip
+        sign_in(who, scope=scope)
+        inside = visible(client.get("/console/certificates?code=K7Q2MX"))
+        assert ("Awa Traoré" in inside) is seen, scope  # holders outside the area stay unseen
+        assert ("Aucun certificat ne porte le code K7Q2MX." in inside) is not seen
     sign_in("admin")  # the agents page links to it
     assert agent_rows(client.get("/console/agents"))["+22370000001"][8] == "K7Q2MX"
     assert 'href="/console/certificates?code=K7Q2MX"' in page(client.get("/console/agents"))
@@ -725,8 +732,31 @@ def test_creating_a_campaign_stores_it_and_opens_its_page(app, client, auth, sig
 
 
 @pytest.mark.parametrize(
+    ("start_at", "utc"),
+    [("2026-12-24T10:00", "2026-12-24 10:00"),  # the form's own: Bamako time (UTC+0)
+     ("2026-12-24T10:00+02:00", "2026-12-24 08:00")],  # an explicit offset is kept
+)  # fmt: skip
+def test_the_start_time_is_read_in_bamako_unless_it_says_otherwise(
+    app, client, auth, sign_in, seeded, start_at, utc
+):
+    sign_in("admin")
+    response = auth.post("/console/campaigns", follow=False, start_at=start_at, **COMPOSE)
+    assert response.status_code == 302
+    with app.extensions["db"]() as db:
+        (campaign,) = db.scalars(select(Campaign)).all()
+    assert f"{campaign.start_at.astimezone(UTC):%Y-%m-%d %H:%M}" == utc
+
+
+@pytest.mark.parametrize(
     "fields",
-    [{"message": ""}, {"message": "   "}, {"name": " "}, {"budget": "0"}, {"rate": "1.5"}],
+    [
+        {"message": ""},
+        {"message": "   "},
+        {"name": " "},
+        {"budget": "0"},
+        {"rate": "1.5"},
+        {"budget": "9999999999.99999"},
+    ],  # rounds to 10^10, over what the column holds
 )
 def test_an_invalid_campaign_is_refused_with_the_form_kept(
     app, client, auth, sign_in, seeded, fields
@@ -815,7 +845,8 @@ def test_a_scoped_supervisor_composes_for_its_area_only(app, client, auth, sign_
     with app.extensions["db"]() as db:
         (campaign,) = db.scalars(select(Campaign)).all()
     assert (campaign.scope, campaign.created_by) == ("cercle=kadiolo", email)
-    assert json.loads(campaign.audience) == {"role": ["agent"], "cercle": ["kadiolo"]}
+    assert json.loads(campaign.audience) == {
+        "role": ["agent"], "cercle": ["Kadiolo"], "area": {"cercle": ["kadiolo"]}}  # fmt: skip
     expand(app, campaign.id)
     with app.extensions["db"]() as db:
         phones = db.scalars(select(Message.phone).where(Message.campaign_id == campaign.id))
@@ -825,27 +856,34 @@ def test_a_scoped_supervisor_composes_for_its_area_only(app, client, auth, sign_
 
 
 @pytest.mark.parametrize(
-    ("scope", "campaign_scope", "allowed"),
+    ("scope", "campaign_scope", "seen", "answer"),
     [
-        ("cercle=kadiolo", "cercle=kadiolo", True),
-        ("cercle=kadiolo", None, False),  # a national campaign
-        ("cercle=sikasso", "cercle=kadiolo", False),
-        ("region=sikasso", "cercle=kadiolo", False),  # not even the region's supervisor
+        ("cercle=kadiolo", "cercle=kadiolo", 200, 302),
+        ("cercle=kadiolo", None, 200, 403),  # a national campaign: it reaches Kadiolo too
+        ("cercle=sikasso", "cercle=kadiolo", 404, 404),  # another cercle's: not even shown
+        ("region=sikasso", "cercle=kadiolo", 200, 403),  # one of its cercles: read only
+        ("region=koutiala", "cercle=kadiolo", 404, 404),
     ],
 )
 def test_a_scoped_supervisor_steers_only_the_campaigns_of_its_area(
-    app, client, auth, sign_in, seeded, scope, campaign_scope, allowed
+    app, client, auth, sign_in, seeded, scope, campaign_scope, seen, answer
 ):
-    """Pause, resume and cancel are offered and accepted only on a campaign of the same area."""
-    audience = {"cercle": ["kadiolo"]} if campaign_scope else {}
+    """A scoped supervisor sees the campaigns that reach its area, and steers only its own."""
+    audience = {"area": {"cercle": ["kadiolo"]}} if campaign_scope else {}
     with app.app_context(), app.extensions["db"]() as db:
         campaign_id = campaigns.create(db, "Zone", {"fr": "Bonjour"}, audience,
                                        scope=campaign_scope).id  # fmt: skip
         db.commit()
     sign_in("scoped", scope=scope)
-    assert ("/pause" in page(client.get(f"/console/campaigns/{campaign_id}"))) is allowed
+    shown = client.get(f"/console/campaigns/{campaign_id}")
+    assert shown.status_code == seen
+    assert ("/pause" in page(shown)) is (answer == 302)
+    assert client.get(f"/console/campaigns/{campaign_id}/progress.json").status_code == seen
+    listed = f'href="/console/campaigns/{campaign_id}"' in page(client.get("/console/campaigns"))
+    assert listed is (seen == 200)
     response = auth.post(f"/console/campaigns/{campaign_id}/cancel", follow=False)
-    assert response.status_code == (302 if allowed else 403)
+    assert response.status_code == answer
+    allowed = answer == 302
     assert campaign_of(app, campaign_id).status == ("cancelled" if allowed else "scheduled")
 
 
@@ -910,7 +948,7 @@ def problems_of(response) -> list[tuple[str, str]]:
 
 def test_an_import_is_checked_first_then_imported_once(app, client, auth, sign_in, seeded):
     """The check lists each rejected line in French and writes nothing; confirming imports once."""
-    sign_in("scoped")
+    sign_in("national")
     before = count_contacts(app)
     checked = upload(auth, GOOD_AND_BAD.encode())
     assert checked.status_code == 200
@@ -944,6 +982,38 @@ def test_an_import_is_checked_first_then_imported_once(app, client, auth, sign_i
     assert again.request.path == "/console/contacts/import"
     assert flashed(again) == [EXPIRED]
     assert count_contacts(app) == before + 2
+
+
+def test_a_scoped_supervisor_imports_only_inside_its_area(app, client, auth, sign_in, seeded):
+    """A Kadiolo supervisor adds Kadiolo contacts; a line about anyone else is refused."""
+    sign_in("scoped")  # cercle=kadiolo
+    rows = (
+        HEADER
+        + "76100011,Awa Sanogo,community,,kadiolo,,,\n"  # 2: new, in Kadiolo: kept
+        + "76100012,Sans lieu,community,,,,,\n"  # 3: new, nowhere: refused
+        + "70000002,Moussa,agent,,Kadiolo,,,\n"  # 4: Koutiala's agent moved here: refused
+        + "76100013,Ailleurs,community,sikasso,Sikasso,,,\n"
+    )  # 5: another cercle: refused
+    checked = upload(auth, rows.encode())
+    assert "1 à ajouter, 0 à mettre à jour, 3 lignes refusées." in visible(checked)
+    assert [line for line, _ in problems_of(checked)] == ["3", "4", "5"]
+    assert all("hors de votre zone (Kadiolo)" in why for _, why in problems_of(checked))
+    token = re.search(r'name="token" value="([^"]+)"', page(checked)).group(1)
+    auth.post("/console/contacts/import/confirm", token=token)
+    with app.extensions["db"]() as db:
+        moussa = db.scalars(select(Contact).where(Contact.phone == "+22370000002")).one()
+        assert (moussa.name, moussa.cercle) == ("Moussa Diarra", "Koutiala")  # untouched
+        assert db.scalar(select(func.count()).where(Contact.phone.like("+2237610001%"))) == 1
+
+
+def test_an_import_over_ten_thousand_lines_stops_there(app, client, auth, sign_in):
+    """A web request checks at most 10,000 lines; the rest is refused with the reason."""
+    sign_in("admin")
+    rows = HEADER + "".join(f"7{n:07d},,,,,,,\n" for n in range(10_001))
+    checked = upload(auth, rows.encode())
+    assert "10000 à ajouter" in visible(checked)
+    assert problems_of(checked) == [("10002", "plus de 10000 lignes : coupez le fichier en "
+                                              "plusieurs ; la suite n'est pas lue")]  # fmt: skip
 
 
 def test_a_check_belongs_to_the_user_who_made_it(app, client, auth, sign_in, seeded):

@@ -1,22 +1,14 @@
 """Console agent pages: each agent's training status, and certificate verification."""
 
 from flask import current_app, g, render_template, request
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from .. import report, training
 from ..db import get_db
 from ..models import Certificate, Contact
 from . import bp
 from .auth import requires
-
-
-def _visible(query):
-    """Narrow a contact query to the signed-in user's scope (cercle or region, any case)."""
-    if g.user.scope:
-        kind, value = g.user.scope.split("=", 1)
-        column = Contact.cercle if kind == "cercle" else Contact.region
-        query = query.where(func.lower(column) == value)
-    return query
+from .scope import narrow
 
 
 @bp.get("/agents")
@@ -25,7 +17,7 @@ def agents():
     """List the agents with their training: modules passed, score, gain, certificate."""
     db = get_db()
     course = current_app.extensions["catalog"].course
-    query = _visible(select(Contact).where(Contact.role == "agent"))
+    query = narrow(select(Contact).where(Contact.role == "agent"))
     people = list(db.scalars(query.order_by(Contact.organisation, Contact.name, Contact.phone)))
     progress = {row["phone"]: row for row in report.learners(db, course)}
     codes = dict(db.execute(select(Certificate.contact_id, Certificate.code)).all())
@@ -42,4 +34,7 @@ def certificate():
     """Check a certificate code: who holds it, since when, with what score."""
     code = request.args.get("code", "").strip()[:16]
     found = training.verify(get_db(), code) if code else None
+    if found and g.user.scope:  # a holder outside the user's area is not shown to them
+        holder = narrow(select(Contact.id).where(Contact.phone == found["phone"]))
+        found = found if get_db().scalar(holder) else None
     return render_template("console/certificate.html", code=code, found=found)

@@ -31,9 +31,13 @@ def _load_user_and_check_csrf():
     g.user = None
     if "user_id" in session:
         g.user = get_db().get(User, session["user_id"])
+    if any("\x00" in v for v in (request.path, *request.args.values())):
+        abort(400, "NUL")  # no column stores it, and PostgreSQL refuses it outright
     if request.method == "POST":
-        sent = request.form.get("csrf_token", "")
-        if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+        if any("\x00" in v for v in request.form.values()):
+            abort(400, "NUL")
+        sent = request.form.get("csrf_token", "").encode()
+        if not sent or not hmac.compare_digest(sent, session.get("csrf", "").encode()):
             abort(400, "csrf")
 
 
@@ -91,7 +95,11 @@ def login():
             session["user_id"] = user.id
             target = request.args.get("next", "")
             # Only a path of our own: never an open redirect.
-            safe = target.startswith("/console/") and not target.startswith("//")
+            safe = (
+                target.startswith("/console/")
+                and not target.startswith("//")
+                and target.isprintable()  # no CR/LF: a header cannot be split
+            )
             return redirect(target if safe else url_for("console.home"))
     return render_template("console/login.html", error=error), (401 if error else 200)
 

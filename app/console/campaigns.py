@@ -7,7 +7,9 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import or_, select
+
+from flows.report import REGIONS
 
 from .. import campaigns
 from ..db import get_db
@@ -15,10 +17,41 @@ from ..models import Campaign, utcnow
 from ..notify import kick, start_campaign
 from . import bp
 from .auth import requires
+from .scope import area
 
 FIELDS = ("role", "organisation", "region", "cercle", "language", "training")
 KEPT = (*FIELDS, "name", "start_at", "rate", "budget")  # shown again after an error
 DONE = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}
+
+
+def _scopes() -> list | None:
+    """Return the campaign areas the user may see: theirs, the cercles of their region, and
+    the national ones (which reach their area too); None for everything."""
+    scope = g.user.scope
+    if not scope:
+        return None
+    kind, value = scope.split("=", 1)
+    inside = [f"cercle={c}" for c in REGIONS.get(value, ())] if kind == "region" else []
+    return [scope, *inside]
+
+
+def listed(query):
+    """Narrow a campaign query to what the user may see."""
+    scopes = _scopes()
+    if scopes is None:
+        return query
+    return query.where(or_(Campaign.scope.is_(None), Campaign.scope.in_(scopes)))
+
+
+def _campaign(campaign_id: int) -> Campaign:
+    """Return a campaign the user may see, or 404 (ids beyond a database integer too)."""
+    found = None
+    if campaign_id < 2**31:
+        found = get_db().scalars(listed(select(Campaign).where(Campaign.id == campaign_id)))
+        found = found.first()
+    if found is None:
+        abort(404)
+    return found
 
 
 def _may_act(campaign: Campaign) -> bool:
@@ -29,13 +62,6 @@ def _may_act(campaign: Campaign) -> bool:
 def _field(lang: str) -> str:
     """Name the compose field of one language's text: French is plain "message"."""
     return "message" if lang == "fr" else f"message_{lang}"
-
-
-def _names() -> tuple[str, ...]:
-    """Return the display name of the user's area, the spelling contacts most often carry."""
-    if not g.user.scope:
-        return ()
-    return (current_app.extensions["catalog"].get("report.{}.{}".format(*g.user.scope.split("="))),)
 
 
 def _currency() -> str:
@@ -51,11 +77,14 @@ def _form() -> tuple[str, dict, dict, dict]:
     # French is required; another language left blank falls back to it.
     messages = {lang: text for lang, text in texts.items() if text or lang == "fr"}
     pairs = [f"{key}={form[key].strip()}" for key in FIELDS if form.get(key, "").strip()]
-    audience = campaigns.within(campaigns.parse_audience(pairs), g.user.scope, _names())
+    scope = g.user.scope
+    audience = campaigns.within(campaigns.parse_audience(pairs), scope, area(scope))
     options = {"start_at": utcnow(), "scope": g.user.scope, "created_by": g.user.email}
     if form.get("start_at"):
-        local = datetime.fromisoformat(form["start_at"])
-        options["start_at"] = local.replace(tzinfo=ZoneInfo(current_app.config["TZ"]))
+        moment = datetime.fromisoformat(form["start_at"])
+        if moment.tzinfo is None:  # the form's datetime-local: Bamako time
+            moment = moment.replace(tzinfo=ZoneInfo(current_app.config["TZ"]))
+        options["start_at"] = moment
     if form.get("rate"):
         options["rate"] = max(1, min(10000, int(form["rate"])))
     if form.get("budget"):
@@ -70,7 +99,7 @@ def campaign_list():
     db = get_db()
     rows = [
         (c, campaigns.progress(db, c.id))
-        for c in db.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(100))
+        for c in db.scalars(listed(select(Campaign)).order_by(Campaign.id.desc()).limit(100))
     ]
     return render_template("console/campaigns.html", rows=rows)
 
@@ -86,7 +115,8 @@ def _compose(values: dict, status: int = 200):
     """Render the compose form with values, the area fixed for a scoped supervisor."""
     if g.user.scope:
         kind, value = g.user.scope.split("=", 1)
-        values = {**values, kind: value, "area": _names()[0]}
+        shown = current_app.extensions["catalog"].get(f"report.{kind}.{value}")
+        values = {**values, kind: value, "area": shown}
     fields = [(lang, _field(lang)) for lang in current_app.extensions["catalog"].languages]
     fixed = g.user.scope.split("=")[0] if g.user.scope else None
     page = render_template(
@@ -138,7 +168,7 @@ def campaign_create():
 @requires()
 def campaign_detail(campaign_id: int):
     """Show a campaign's progress; the page follows it live."""
-    campaign = get_db().get(Campaign, campaign_id) or abort(404)
+    campaign = _campaign(campaign_id)
     return render_template(
         "console/campaign.html", campaign=campaign,
         progress=campaigns.progress(get_db(), campaign_id),
@@ -151,7 +181,7 @@ def campaign_detail(campaign_id: int):
 @requires()
 def campaign_progress(campaign_id: int):
     """Return a campaign's status and counts, for the live progress."""
-    campaign = get_db().get(Campaign, campaign_id) or abort(404)
+    campaign = _campaign(campaign_id)
     progress = campaigns.progress(get_db(), campaign_id)
     return jsonify(status=campaign.status, **{k: v for k, v in progress.items()
                                               if isinstance(v, int)})  # fmt: skip
@@ -161,7 +191,7 @@ def campaign_progress(campaign_id: int):
 @requires("admin", "supervisor")
 def campaign_action(campaign_id: int, action: str):
     """Pause, resume or cancel a campaign."""
-    campaign = get_db().get(Campaign, campaign_id) or abort(404)
+    campaign = _campaign(campaign_id)
     if not _may_act(campaign):
         abort(403)
     try:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from flows.desk import FOLLOW_UP, SERVICES, STATES
 
-from .. import alerts, cases, users
+from .. import alerts, cases, focal_points, users
 from ..contacts import normalize
 from ..db import get_db
 from ..models import Case, utcnow
@@ -73,6 +73,7 @@ def case_detail(reference: str):
         "console/case.html", case=case, history=cases.history(db, case), host=host,
         steps=cases.next_steps(case), services=SERVICES, follow_up=FOLLOW_UP,
         place=alerts.place(case), can_act=g.user.role != "viewer" and host is None,
+        focal=[p.phone for p in focal_points.covering(db, case)],
     )  # fmt: skip
 
 
@@ -103,9 +104,15 @@ def case_move(reference: str):
 @bp.post("/cases/<reference>/assign")
 @requires("admin", "supervisor")
 def case_assign(reference: str):
-    """Give a case to a field agent, who gets an SMS."""
-    phone = normalize(request.form.get("phone", ""))
-    return _act(reference, phone, "bad_phone", cases.assign, "assigned")
+    """Give a case to a focal point of its area, who gets an SMS."""
+    phone, refused = normalize(request.form.get("phone", "")), "bad_phone"
+    if phone is not None:
+        # Only someone who covers the case: the SMS names the place, and costs money.
+        point = focal_points.find(get_db(), phone)
+        covering = {p.id for p in focal_points.covering(get_db(), _case(reference))}
+        if point is None or point.id not in covering:
+            phone, refused = None, "not_focal"
+    return _act(reference, phone, refused, cases.assign, "assigned")
 
 
 @bp.post("/cases/<reference>/note")
@@ -120,6 +127,8 @@ def _act(reference: str, value, refused: str, apply, done: str):
     """Apply one change with a checked value, say how it went, and go back to the case."""
     db = get_db()
     case = _case(reference)
+    if case.linked_to is not None:  # a report inside another case: that case is acted on
+        value, refused = None, "move_refused"
     if value is None:
         flash(f"console.case.{refused}", "error")
         return redirect(url_for("console.case_detail", reference=case.reference))

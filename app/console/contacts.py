@@ -1,5 +1,6 @@
 """Console contact import: check a CSV first, see every rejected line, then import it."""
 
+import functools
 import io
 import secrets
 
@@ -9,13 +10,22 @@ from .. import importer
 from ..db import get_db
 from . import MAX_FILE, bp
 from .auth import requires
+from .scope import area, holds
 
 KEEP_S = 30 * 60  # how long a checked file waits for its confirmation
+MAX_ROWS = 10_000  # checked and imported well within a web request's time
 
 
 def _run(text: str, dry_run: bool) -> importer.Report:
+    """Check (dry_run) or import a CSV, held inside the user's scope."""
     languages = set(current_app.extensions["catalog"].languages)
-    return importer.import_csv(get_db(), io.StringIO(text), languages, dry_run=dry_run)
+    limits = importer.Limits(rows=MAX_ROWS)
+    if g.user.scope:
+        name = current_app.extensions["catalog"].get(
+            "report.{}.{}".format(*g.user.scope.split("="))
+        )
+        limits = importer.Limits(functools.partial(holds, area(g.user.scope)), name, MAX_ROWS)
+    return importer.import_csv(get_db(), io.StringIO(text), languages, dry_run, limits)
 
 
 def _key(token: str) -> str:

@@ -13,6 +13,7 @@ from ..focal_points import DESK
 from ..models import Campaign, Case, Certificate, Contact, ModuleProgress, utcnow
 from . import bp, label
 from .auth import requires
+from .campaigns import listed
 from .cases import visible
 
 SERIES = 6  # lines on one chart; the rest are summed into "others"
@@ -124,7 +125,7 @@ def _campaigns(db) -> list[dict]:
     """The last campaigns with their delivery rate and estimated cost."""
     currency = current_app.config["SMS_PART_COST"].split()[0]
     rows = []
-    for campaign in db.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(8)):
+    for campaign in db.scalars(listed(select(Campaign)).order_by(Campaign.id.desc()).limit(8)):
         progress = campaigns_.progress(db, campaign.id)
         total, delivered = progress["total"], progress["delivered"]
         rows.append(
