@@ -1,6 +1,7 @@
 """Contacts: phone numbers in E.164 and the profile a USSD session needs."""
 
 from datetime import datetime
+from functools import lru_cache
 
 import phonenumbers
 from sqlalchemy import select, update
@@ -17,6 +18,11 @@ def normalize(raw: str, region: str = REGION) -> str | None:
     raw = (raw or "").strip()
     if not raw or len(raw) > 32:
         return None
+    return _e164(raw, region)
+
+
+@lru_cache(maxsize=65536)  # every hop of a session names the same phone: parse it once
+def _e164(raw: str, region: str) -> str | None:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
@@ -29,6 +35,7 @@ def normalize(raw: str, region: str = REGION) -> str | None:
 def profile(contact: Contact, day: str) -> dict:
     """Return what a USSD session keeps of a contact, stamped with the day seen."""
     return {
+        "id": contact.id,
         "lang": contact.language,
         "role": contact.role,
         "name": contact.name,

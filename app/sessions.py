@@ -41,10 +41,7 @@ class SessionStore:
 
     def load(self, session_id: str, phone: str) -> tuple[dict | None, dict | None, dict | None]:
         """Return (session, resume point, profile) in one round trip."""
-        pipe = self.redis.pipeline(transaction=False)
-        for key in self._keys(session_id, phone):
-            pipe.get(key)
-        return tuple(_decode(raw) for raw in pipe.execute())
+        return tuple(_decode(raw) for raw in self.redis.mget(self._keys(session_id, phone)))
 
     def peek(self, session_id: str) -> dict | None:
         """Return a session without its companions, or None."""
@@ -59,8 +56,12 @@ class SessionStore:
     ) -> None:
         """Store a session and, if given, the resume point (None clears it) and profile."""
         session_key, resume_key, profile_key = self._keys(session_id, phone)
+        value = json.dumps(session, separators=(",", ":"))
+        if resume is UNCHANGED and profile is None:  # most hops: one command, no pipeline
+            self.redis.set(session_key, value, ex=self.session_ttl)
+            return
         pipe = self.redis.pipeline(transaction=False)
-        pipe.set(session_key, json.dumps(session, separators=(",", ":")), ex=self.session_ttl)
+        pipe.set(session_key, value, ex=self.session_ttl)
         if resume is None:
             pipe.delete(resume_key)
         elif resume is not UNCHANGED:

@@ -5,7 +5,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -84,6 +84,34 @@ def apply(db: Session, contact: Contact, effect, now: datetime) -> None:
         _answer(db, contact, effect, now)
     elif isinstance(effect, FinishModule):
         finish(db, contact, row, effect, now)
+
+
+def save_positions(db: Session, profile: dict, effects, now: datetime) -> dict | None:
+    """Keep the lessons reached with one UPDATE each; return the new standing, or None.
+
+    The common hop of a lesson only moves the learner on: it needs neither the
+    contact row nor a fresh read of the standing, which the cached profile holds.
+    None means the effects need the full path (apply).
+    """
+    standing = dict(profile.get("training") or {})
+    if "id" not in profile or not effects:
+        return None
+    for effect in effects:
+        if not isinstance(effect, SaveProgress) or effect.module not in standing:
+            return None  # an answer, a first lesson, the pre-test: the full path
+    for effect in effects:
+        held = standing[effect.module]
+        status = held["status"] if held["status"] in ("passed", "failed") else "started"
+        moved = db.execute(
+            update(ModuleProgress)
+            .where(ModuleProgress.contact_id == profile["id"],
+                   ModuleProgress.module == effect.module)
+            .values(position=effect.position, status=status, updated_at=now)
+        )  # fmt: skip
+        if moved.rowcount != 1:  # the row is gone: the full path recreates it
+            return None
+        standing[effect.module] = {**held, "position": effect.position, "status": status}
+    return standing
 
 
 def _answer(db: Session, contact: Contact, effect: RecordAnswer, now: datetime) -> None:

@@ -1,5 +1,6 @@
 """POST /ussd and /ussd/events: the Africa's Talking USSD callbacks."""
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -115,10 +116,11 @@ def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, s
     ctx = _context(phone, profile, resume_point)
     if state is not None:
         # A screen names the outside facts its answer needs; they are fetched
-        # here, at the edge, so the flow stays pure.
+        # here, at the edge, so the flow stays pure: on first read, as most
+        # answers need none of them (Formation does not count today's reports).
         hop = Hop(new_input or "", state["data"], phone, session_id)
         for need in getattr(current_app.extensions["flow"][state["node"]], "needs", ()):
-            ctx[need] = NEEDS[need](hop)
+            ctx.later(need, functools.partial(NEEDS[need], hop))
     app = current_app
     result = flows.step(
         app.extensions["flow"],
@@ -128,7 +130,7 @@ def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, s
         app.extensions["catalog"],
         app.config["USSD_MAX_CHARS"],
     )
-    profile_changes = apply_effects(result.effects, phone, session_id)
+    profile_changes = apply_effects(result.effects, phone, session_id, profile)
     if profile_changes:
         fresh_profile = {**profile, **profile_changes}
     session = {
@@ -237,8 +239,15 @@ def derive_input(consumed: str, text: str, mode: str) -> tuple[str | None, str]:
     return text, LATEST
 
 
-def apply_effects(effects, phone: str, session_id: str = "") -> dict:
+def apply_effects(effects, phone: str, session_id: str = "", profile=None) -> dict:
     """Carry out a step's effects; return what changed in the caller's profile."""
+    effects = [e for e in effects if not isinstance(e, SetData)]  # SetData is the engine's own
+    if profile and effects and all(isinstance(e, training.SaveProgress) for e in effects):
+        standing = training.save_positions(get_db(), profile, effects, utcnow())
+        if standing is not None:  # the next lesson screen: one UPDATE, nothing read
+            get_db().commit()
+            return {"training": standing}
+        get_db().rollback()
     changes, contact = {}, None
     for effect in effects:
         if isinstance(effect, SetLanguage):
@@ -259,7 +268,7 @@ def apply_effects(effects, phone: str, session_id: str = "") -> dict:
         elif isinstance(effect, training.EFFECTS):
             contact = contacts.touch(get_db(), phone, utcnow()) if contact is None else contact
             training.apply(get_db(), contact, effect, utcnow())
-        elif not isinstance(effect, SetData):  # SetData is the engine's own
+        else:
             raise TypeError(f"no handler for effect {effect!r}")
     if contact is not None:
         get_db().commit()
@@ -299,24 +308,47 @@ def _resume_point(result: Step):
     return {k: result.state[k] for k in ("node", "page", "back", "data")}
 
 
-def _context(phone: str, profile: dict, resume: dict | None) -> dict:
+class Context(dict):
+    """The read-only facts a flow may use; some are fetched only if the flow reads them."""
+
+    def __init__(self, facts: dict):
+        super().__init__(facts)
+        self._later: dict = {}
+
+    def later(self, key: str, fetch) -> None:
+        """Fetch key with fetch() when the flow first reads it."""
+        self._later[key] = fetch
+
+    def __missing__(self, key):
+        if key in self._later:
+            value = self[key] = self._later.pop(key)()
+            return value
+        raise KeyError(key)
+
+    def get(self, key, default=None):
+        return self[key] if key in self or key in self._later else default
+
+
+def _context(phone: str, profile: dict, resume: dict | None) -> Context:
     """Gather the read-only facts a flow may use."""
     catalog = current_app.extensions["catalog"]
     if resume and not _known(resume):
         resume = None  # a journey renamed since: start afresh rather than fail
-    return {
-        "phone": phone,
-        "code": current_app.config["USSD_CODE"],
-        "lang": profile.get("lang"),
-        "profile": profile,
-        "resume": resume,
-        "languages": tuple(catalog.names.items()),
-        "training": profile.get("training") or {},
-        "tests": profile.get("tests") or {},
-        "now": utcnow().isoformat(),
-        "pass_mark": current_app.config["TRAINING_PASS_MARK"],
-        "report_limit": current_app.config["REPORT_DAILY_LIMIT"],
-    }
+    return Context(
+        {
+            "phone": phone,
+            "code": current_app.config["USSD_CODE"],
+            "lang": profile.get("lang"),
+            "profile": profile,
+            "resume": resume,
+            "languages": tuple(catalog.names.items()),
+            "training": profile.get("training") or {},
+            "tests": profile.get("tests") or {},
+            "now": utcnow().isoformat(),
+            "pass_mark": current_app.config["TRAINING_PASS_MARK"],
+            "report_limit": current_app.config["REPORT_DAILY_LIMIT"],
+        }
+    )
 
 
 def _known(state: dict) -> bool:

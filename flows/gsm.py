@@ -1,6 +1,7 @@
 """The GSM 03.38 alphabet: what a basic phone can show in one 7-bit screen."""
 
 import unicodedata
+from functools import lru_cache
 
 # The basic set only: the extension table (^{}[]~|\€) costs two septets and
 # several USSD gateways drop it, so screens never use it.
@@ -43,6 +44,7 @@ def outside(text: str) -> str:
     return "".join(sorted({c for c in text if c not in BASIC}))
 
 
+@lru_cache(maxsize=8192)  # screens repeat: each label is folded once, not on every hop
 def fold(text: str) -> str:
     """Rewrite text into the GSM-7 basic set, keeping it readable."""
     out = []

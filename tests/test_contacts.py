@@ -44,6 +44,7 @@ def test_profile_is_what_a_session_needs(app):
         contacts.update_contact(db, "+22370000001", language="fr", name="Awa")
         db.refresh(contact)
         assert contacts.profile(contact, "2026-11-29") == {
+            "id": contact.id,
             "lang": "fr",
             "role": "community",
             "name": "Awa",

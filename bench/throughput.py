@@ -1,0 +1,125 @@
+"""USSD throughput under load: Kalan's /ussd beside a bare Flask endpoint, same server settings.
+
+Usage: python bench/throughput.py [--machine] [--duration 10] [--concurrency 16,64,256]
+Both apps run under gunicorn with the same settings. wrk replays the journeys
+of bench/journeys.py (training, report, a dropped call resumed), each from a new
+phone, at each concurrency; then 64 sessions paced like people (one hop every
+--pace-ms each). Prints requests per second, p50 and p99 latency, and
+"ratio: X", Kalan's requests per second over the bare app's at 64 connections.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import requests
+from common import ROOT, ensure_wrk, environment, gunicorn, save, services
+from journeys import ENDS, JOURNEYS, texts
+
+# Both apps get these; 2 processes of 4 threads keep connections alive and use both cores.
+SETTINGS = "--workers 2 --worker-class gthread --threads 4 --timeout 9"
+TARGET_RATIO, TARGET_P99_MS = 0.6, 50
+
+
+def write_journeys(path: Path) -> None:
+    """Write the journeys for sessions.lua: journey, session and text, a hop a line."""
+    lines = []
+    for name, sessions in JOURNEYS.items():
+        for n, session in enumerate(sessions):
+            lines += [f"{name}\t{n}\t{text}" for text in texts(session)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def check_journeys(base: str) -> None:
+    """Play each journey once over HTTP and check it ends where it should."""
+    for n, (name, sessions) in enumerate(JOURNEYS.items()):
+        phone, screen = f"+223799{90000 + n}", ""
+        for session in sessions:
+            session_id = uuid.uuid4().hex
+            for text in texts(session):
+                form = {"sessionId": session_id, "serviceCode": "*123#", "phoneNumber": phone,
+                        "text": text, "networkCode": "99999"}  # fmt: skip
+                screen = requests.post(base + "/ussd?token=bench", data=form, timeout=10).text
+        if ENDS[name] not in screen:
+            raise SystemExit(f"bench: the {name} journey ended off its path: {screen!r}")
+
+
+def wrk(base: str, journeys: Path, connections: int, seconds: int, run: int, pace_ms=0) -> dict:
+    """Run wrk with sessions.lua; return its figures."""
+    script = ROOT / "bench" / "sessions.lua"
+    if pace_ms:  # a person reads and types between hops
+        paced = Path(tempfile.mkdtemp()) / "paced.lua"
+        paced.write_text(script.read_text() + f"\nfunction delay() return {pace_ms} end\n")
+        script = paced
+    env = {"JOURNEYS": str(journeys), "POOL": str(max(64, 4 * connections)),
+           "RUN": str(run), "WEBHOOK_TOKEN": "bench"}  # fmt: skip
+    out = subprocess.run(
+        [ensure_wrk(), "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s",
+         str(script), base + "/ussd"],
+        capture_output=True, text=True, env={**env, "PATH": "/usr/bin:/bin"}, check=True,
+    )  # fmt: skip
+    line = next(x for x in out.stdout.splitlines() if x.startswith("JSON "))
+    figures = json.loads(line[5:])
+    figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--redis-url")
+    parser.add_argument("--database-url")
+    parser.add_argument("--machine", action="store_true", help="use the machine's Redis and PG")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--concurrency", default="16,64,256")
+    parser.add_argument("--pace-ms", type=int, default=1000)
+    parser.add_argument("--settings", default=SETTINGS, help="gunicorn settings for both apps")
+    args = parser.parse_args()
+    ensure_wrk()
+    levels = [int(c) for c in args.concurrency.split(",")]
+    results: dict = {"settings": args.settings, "kalan": {}, "bare": {}}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        services(args.redis_url, args.database_url, args.machine) as (redis_url, db_url, label),
+    ):
+        journeys = Path(tmp) / "journeys.tsv"
+        write_journeys(journeys)
+        env = environment(redis_url, db_url)
+        results["services"] = label
+        run = 0
+        for target, app, cwd in (("bare", "bare:create_app()", ROOT / "bench"),
+                                 ("kalan", "app:create_app()", ROOT)):  # fmt: skip
+            with gunicorn(app, args.settings.split(), env, cwd) as base:
+                if target == "kalan":
+                    check_journeys(base)
+                wrk(base, journeys, 16, 3, run := run + 1)  # warm-up
+                for level in levels:
+                    results[target][level] = wrk(base, journeys, level, args.duration,
+                                                 run := run + 1)  # fmt: skip
+                results[target]["paced"] = wrk(base, journeys, 64, args.duration,
+                                               run := run + 1, args.pace_ms)  # fmt: skip
+    print(f"USSD throughput ({label}; gunicorn {args.settings}; wrk, 2 threads)")
+    print(f"{'app':<7}{'sessions':>9}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'errors':>8}")
+    for target in ("bare", "kalan"):
+        for level, f in results[target].items():
+            errors = sum(v for k, v in f.items() if k.startswith("errors_")) + f["bad_answers"]
+            shown = "64 paced" if level == "paced" else str(level)
+            print(f"{target:<7}{shown:>9}{f['rps']:>9.0f}{f['p50_us'] / 1000:>8.1f}"
+                  f"{f['p99_us'] / 1000:>8.1f}{errors:>8}")  # fmt: skip
+    ratio = results["kalan"][64]["rps"] / results["bare"][64]["rps"]
+    p99 = results["kalan"][64]["p99_us"] / 1000
+    paced = results["kalan"]["paced"]["p99_us"] / 1000
+    results["ratio"] = ratio
+    print(f"ratio: {ratio:.2f}")
+    print(f"targets: ratio >= {TARGET_RATIO} {'met' if ratio >= TARGET_RATIO else 'NOT met'}; "
+          f"p99 at 64 sessions {p99:.1f} ms saturated, {paced:.1f} ms paced "
+          f"(< {TARGET_P99_MS} ms: {'met' if paced < TARGET_P99_MS else 'NOT met'})")  # fmt: skip
+    save("throughput", results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
