@@ -2,6 +2,9 @@
 
 import json
 
+from sqlalchemy import event, select
+
+from app.models import ModuleProgress
 from app.sessions import UNCHANGED, SessionStore
 
 
@@ -62,3 +65,32 @@ def test_a_hop_costs_at_most_two_redis_round_trips(app, dial):
         assert len(trips) == 1
     finally:
         pool.get_connection = original
+
+
+def test_menus_run_no_sql_and_the_next_lesson_one_statement(app, dial):
+    """Once the profile is cached, a menu choice reads nothing from the database (the main
+    menu's count of today's reports is fetched only for Signaler), and the next lesson
+    screen writes its place with one UPDATE."""
+    engine, statements = app.extensions["engine"], []
+
+    def record(_conn, _cursor, statement, *_):
+        statements.append(statement.split()[0].upper())
+
+    dial("1", "1", "1", "1")  # French, Formation, lesson 1, lesson 2: the module's row opens
+    with app.extensions["db"]() as db:
+        before = db.scalars(select(ModuleProgress.position)).one()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        dial("1")  # the third lesson screen
+        assert statements == ["UPDATE"]
+        with app.extensions["db"]() as db:  # kept, for a resume once Redis has forgotten
+            assert db.scalars(select(ModuleProgress.position)).one() not in (before, None)
+        statements.clear()
+        dial("00", "1")  # back to the main menu, then Formation
+        assert statements == []
+        dial("00", "5")  # Compte / Aide
+        assert statements == []
+        dial("00", "2")  # Signaler: today's reports are counted, once
+        assert statements == ["SELECT"]
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
