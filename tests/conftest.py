@@ -237,3 +237,10 @@ def sandbox():
 def sms_app(make_app, sandbox):
     """A Kalan app whose SMS go to the sandbox, fast and at any hour."""
     return make_app(AT_API_BASE_URL=sandbox.url, SMS_RATE=1000, SMS_SEND_WINDOW="always")
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the fault suite: `make test` leaves it to `make test-faults`."""
+    for item in items:
+        if "/tests/faults/" in str(item.path):
+            item.add_marker(pytest.mark.faults)

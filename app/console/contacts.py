@@ -13,6 +13,8 @@ from .auth import requires
 from .scope import area, holds
 
 KEEP_S = 30 * 60  # how long a checked file waits for its confirmation
+SHOWN = 200  # rejected lines listed on the page; the count says how many there are
+STOPS = ("columns", "csv", "rows")  # problems that stopped the reading: said first
 MAX_ROWS = 10_000  # checked and imported well within a web request's time
 
 
@@ -47,7 +49,7 @@ def contacts_import():
     report = _run(text, dry_run=True)
     token = secrets.token_urlsafe(16)
     current_app.extensions["redis"].set(_key(token), text.encode(), ex=KEEP_S)
-    return render_template("console/import.html", report=report, token=token)
+    return render_template("console/import.html", report=report, token=token, **_listed(report))
 
 
 @bp.post("/contacts/import/confirm")
@@ -63,4 +65,12 @@ def contacts_import_confirm():
     redis.delete(key)
     report = _run(text.decode(), dry_run=False)
     flash("console.import.done", "ok")
-    return render_template("console/import.html", report=report, token=None, done=True)
+    return render_template(
+        "console/import.html", report=report, token=None, done=True, **_listed(report)
+    )
+
+
+def _listed(report: importer.Report) -> dict:
+    """Return the problems to list, those that stopped the reading first, and how many more."""
+    ordered = sorted(report.problems, key=lambda p: (p[1] not in STOPS, p[0]))
+    return {"listed": ordered[:SHOWN], "more": max(0, len(ordered) - SHOWN)}
