@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .db import commit_soon
 from .models import Contact
 
 REGION = "ML"  # numbers typed without +223 are Malian
@@ -52,18 +53,18 @@ def touch(db: Session, phone: str, now: datetime) -> Contact:
         contact = Contact(phone=phone, role="community", first_seen=now, last_seen=now)
         db.add(contact)
         try:
-            db.commit()
+            commit_soon(db)
             return contact
         except IntegrityError:
             # Two first hops raced (a double dial): the other one created it.
             db.rollback()
             contact = db.scalars(query).one()
     contact.last_seen = now
-    db.commit()
+    commit_soon(db)
     return contact
 
 
 def update_contact(db: Session, phone: str, **values) -> None:
-    """Set columns of the contact with this phone."""
+    """Set columns of the contact with this phone (a language, a name: the session has them)."""
     db.execute(update(Contact).where(Contact.phone == phone).values(**values))
-    db.commit()
+    commit_soon(db)

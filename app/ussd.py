@@ -18,7 +18,7 @@ from flows.render import Page, compose
 
 from . import cases, contacts, events, focal_points, training
 from .callbacks import check_token, read_form
-from .db import get_db
+from .db import commit_soon, get_db
 from .models import utcnow
 from .notify import kick
 from .sessions import UNCHANGED
@@ -245,7 +245,7 @@ def apply_effects(effects, phone: str, session_id: str = "", profile=None) -> di
     if profile and effects and all(isinstance(e, training.SaveProgress) for e in effects):
         standing = training.save_positions(get_db(), profile, effects, utcnow())
         if standing is not None:  # the next lesson screen: one UPDATE, nothing read
-            get_db().commit()
+            commit_soon(get_db())
             return {"training": standing}
         get_db().rollback()
     changes, contact = {}, None
@@ -271,9 +271,13 @@ def apply_effects(effects, phone: str, session_id: str = "", profile=None) -> di
         else:
             raise TypeError(f"no handler for effect {effect!r}")
     if contact is not None:
-        get_db().commit()
+        # A module's result (and a certificate) must survive a crash; a lesson's place or
+        # an answer may be lost with the last half second, as the session still has them.
         if any(isinstance(e, FinishModule) for e in effects):
+            get_db().commit()
             kick()  # the module SMS (and a certificate) should not wait for the next tick
+        else:
+            commit_soon(get_db())
         changes["training"] = training.standing(get_db(), contact.id)
         changes["tests"] = training.tests(get_db(), contact.id)
     return changes

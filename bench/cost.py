@@ -13,7 +13,7 @@ import sys
 import uuid
 
 from common import environment, save, services
-from journeys import ENDS, JOURNEYS, texts
+from journeys import ENDS, JOURNEYS, phone, seed, texts
 from sqlalchemy import event
 
 TARGET_TRIPS = 2
@@ -40,13 +40,13 @@ def play(app, counts: dict, show: bool, first_phone: int) -> None:
     event.listen(engine, "before_cursor_execute", on_sql)
     try:
         for n, (name, sessions) in enumerate(JOURNEYS.items()):
-            phone, screen = f"+223799{first_phone + n:05d}", ""
+            caller, screen = phone(0, 0, first_phone + n), ""
             for session in sessions:
                 session_id = "ATUid_" + uuid.uuid4().hex
                 for (value, kind), text in zip(session, texts(session), strict=True):
                     trips = statements = 0
                     response = client.post("/ussd?token=bench", data={
-                        "sessionId": session_id, "serviceCode": "*123#", "phoneNumber": phone,
+                        "sessionId": session_id, "serviceCode": "*123#", "phoneNumber": caller,
                         "text": text, "networkCode": "99999"})  # fmt: skip
                     screen = response.get_data(as_text=True)
                     assert response.status_code == 200, screen
@@ -71,6 +71,7 @@ def main() -> int:
     from app import create_app
 
     with services(args.redis_url, args.database_url, args.machine) as (redis_url, db_url, label):
+        seed(db_url)
         env = environment(redis_url, db_url)
         config = {key: env[key] for key in ("REDIS_URL", "DATABASE_URL", "REDIS_PREFIX")}
         app = create_app({**config, "WEBHOOK_TOKEN": "bench", "TESTING": False})

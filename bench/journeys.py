@@ -1,9 +1,11 @@
-"""Realistic USSD journeys for the benchmarks: what new callers type, hop by hop.
+"""Realistic USSD journeys for the benchmarks: what callers type, hop by hop.
+
+The callers are known contacts (agents and community members already imported),
+calling for the first time today: the first hop reads their profile once.
 
 Each journey is a list of sessions; each session a list of (input, kind). The
 first hop of a session has the input "" (the dial). Kinds say what the hop does:
-  first    the dial: a new session (a new caller, or one coming back)
-  profile  the language choice of a new caller: the contact is written
+  first    the dial: a new session (the first of the day reads the profile)
   nav      a menu choice, or the next question: navigation only
   lesson   the next lesson screen: the place in the module is kept
   answer   a quiz answer, recorded
@@ -13,34 +15,27 @@ first hop of a session has the input "" (the dial). Kinds say what the hop does:
 """
 
 TRAINING = [
-    [("", "first"), ("1", "profile"), ("1", "nav"), ("1", "lesson"),
-     *[("1", "lesson")] * 5, ("1", "lesson"),
+    [("", "first"), ("1", "nav"), ("1", "nav"), *[("1", "lesson")] * 6,
      ("1", "answer"), ("1", "nav"), ("2", "answer"), ("1", "nav"), ("1", "answer"),
      ("1", "nav"), ("2", "answer"), ("1", "nav"), ("1", "answer")],
 ]  # fmt: skip
 
 REPORT = [
-    [("", "first"), ("1", "profile"), ("2", "gate"), ("1", "nav"), ("1", "nav"), ("2", "nav"),
+    [("", "first"), ("2", "gate"), ("1", "nav"), ("1", "nav"), ("2", "nav"),
      ("Massiogo", "nav"), ("2", "nav"), ("2", "nav"), ("1", "nav"), ("2", "nav"), ("1", "nav"),
      ("3", "nav"), ("1", "save")],
 ]  # fmt: skip
 
 # The call drops in the middle of the lessons; the caller dials again and resumes.
 RESUMED = [
-    [
-        ("", "first"),
-        ("1", "profile"),
-        ("1", "nav"),
-        ("1", "lesson"),
-        ("1", "lesson"),
-        ("1", "lesson"),
-    ],
+    [("", "first"), ("1", "nav"), ("1", "nav"), ("1", "lesson"), ("1", "lesson"),
+     ("1", "lesson")],
     [("", "first"), ("1", "resume"), ("1", "lesson"), ("1", "lesson"), ("1", "lesson")],
-]
+]  # fmt: skip
 
 JOURNEYS = {"training": TRAINING, "report": REPORT, "resumed": RESUMED}
 # What each journey's last screen must show, so a bench never measures a detour.
-ENDS = {"training": "Voir mon score", "report": "Référence", "resumed": "Passer au quiz"}
+ENDS = {"training": "Voir mon score", "report": "Référence", "resumed": "Q1/5"}
 
 
 def texts(session: list[tuple[str, str]]) -> list[str]:
@@ -51,3 +46,30 @@ def texts(session: list[tuple[str, str]]) -> list[str]:
             typed.append(value)
         out.append("*".join(typed))
     return out
+
+
+def phone(run: int, thread: int, n: int) -> str:
+    """Return the n-th caller of a wrk thread in a run (sessions.lua spells it the same)."""
+    return f"+2237{run % 10}{thread % 10}{n % PER_THREAD:05d}"
+
+
+PER_THREAD = 5000  # callers per wrk thread and run: more journeys than a run plays
+RUNS = 10
+
+
+def seed(database_url: str) -> None:
+    """Add every caller a run may use, as known French-speaking community members."""
+    from sqlalchemy import insert
+
+    from app.db import make_engine
+    from app.models import Contact, utcnow
+
+    engine, now = make_engine(database_url), utcnow()
+    with engine.begin() as conn:
+        for run in range(RUNS):
+            # Community members: an agent's first Formation is the pre-test, not a lesson.
+            rows = [{"phone": phone(run, t, n), "role": "community", "language": "fr",
+                     "failed_streak": 0, "created_at": now}
+                    for t in range(2) for n in range(PER_THREAD)]  # fmt: skip
+            conn.execute(insert(Contact), rows)
+    engine.dispose()

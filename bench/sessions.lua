@@ -1,7 +1,8 @@
 -- wrk script: replay USSD journeys, many sessions in flight on each connection's thread.
 -- Journeys come from the file named by the JOURNEYS environment variable, one hop a
 -- line: "<journey>\t<session>\t<text>" (written by bench/throughput.py). Each journey
--- is played again and again, from a new phone number each time.
+-- is played again and again, each time by the next caller of the thread: known contacts
+-- that bench/journeys.py seeded, "+2237" then the run, the thread and a 5-digit number.
 -- A thread keeps POOL journeys going and serves them in turn. A session's next hop is
 -- sent only after POOL - 1 other hops were sent, so its previous hop has almost always
 -- been answered, as on a phone (a late one is a resent hop, which gateways do too).
@@ -10,6 +11,7 @@ local journeys, order, pool, threads = {}, {}, {}, {}
 bad, served = 0, 0  -- globals: done() reads them from each thread
 local thread_id = 0
 local run = tonumber(os.getenv("RUN") or "0") % 10
+PER_THREAD = tonumber(os.getenv("PER_THREAD") or "5000")
 local token = os.getenv("WEBHOOK_TOKEN") or ""
 
 local function load()
@@ -41,6 +43,16 @@ function init(args)
     pool[n] = {journey = order[(n - 1) % #order + 1], hop = 1, cycle = 0, slot = n}
   end
   thread_id = id
+  for _, slot in ipairs(pool) do
+    slot.caller = next_caller()
+  end
+end
+
+local callers = 0
+
+function next_caller()
+  callers = callers + 1
+  return string.format("%d%d%05d", run, thread_id % 10, callers % PER_THREAD)
 end
 
 local next_slot = 0
@@ -50,17 +62,13 @@ function request()
   local slot = pool[next_slot]
   local hops = journeys[slot.journey]
   local hop = hops[slot.hop]
-  -- A new phone and new session ids each time round: a new caller, as in the field.
-  -- +2237 and 7 digits: the run, the thread, the slot and the round.
-  local caller = string.format("%d%d%03d%02d", run, thread_id % 10, slot.slot % 1000,
-    slot.cycle % 100)
-  local body = "sessionId=b" .. caller .. "s" .. hop.session .. "c" .. slot.cycle
+  local body = "sessionId=b" .. slot.caller .. "s" .. hop.session
     .. "&serviceCode=%2A123%23&networkCode=99999"
-    .. "&phoneNumber=%2B2237" .. caller
+    .. "&phoneNumber=%2B2237" .. slot.caller
     .. "&text=" .. encode(hop.text)
   slot.hop = slot.hop + 1
-  if slot.hop > #hops then
-    slot.hop, slot.cycle = 1, slot.cycle + 1
+  if slot.hop > #hops then  -- the journey is over: the next caller starts it again
+    slot.hop, slot.cycle, slot.caller = 1, slot.cycle + 1, next_caller()
   end
   return wrk.format("POST", "/ussd?token=" .. token,
     {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
