@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,7 @@ from . import outbox
 from .models import Certificate, Contact, ModuleProgress, QuizAnswer, utcnow
 
 EFFECTS = (SaveProgress, RecordAnswer, FinishModule)
+STEPS = (SaveProgress, RecordAnswer)  # the hops inside a module, kept without a read
 
 
 def standing(db: Session, contact_id: int) -> dict:
@@ -86,32 +88,58 @@ def apply(db: Session, contact: Contact, effect, now: datetime) -> None:
         finish(db, contact, row, effect, now)
 
 
-def save_positions(db: Session, profile: dict, effects, now: datetime) -> dict | None:
-    """Keep the lessons reached with one UPDATE each; return the new standing, or None.
+def save_progress(db: Session, profile: dict, effects, now: datetime) -> dict | None:
+    """Keep the lessons reached and the answers given; return the new standing, or None.
 
-    The common hop of a lesson only moves the learner on: it needs neither the
-    contact row nor a fresh read of the standing, which the cached profile holds.
-    None means the effects need the full path (apply).
+    The common hops of a module (the next lesson, an answer) need neither the
+    contact row nor a fresh read of the standing: the cached profile holds both,
+    and is brought up to date here as standing() would read it. An UPDATE, and an
+    INSERT for an answer. None means the effects need the full path (apply).
     """
     standing = dict(profile.get("training") or {})
     if "id" not in profile or not effects:
         return None
     for effect in effects:
-        if not isinstance(effect, SaveProgress) or effect.module not in standing:
-            return None  # an answer, a first lesson, the pre-test: the full path
+        if not isinstance(effect, SaveProgress | RecordAnswer) or effect.module not in standing:
+            return None  # a module's end, a first lesson, the pre-test: the full path
+        if isinstance(effect, RecordAnswer) and standing[effect.module]["status"] == "passed":
+            return None  # a passed module taken again: its missed questions move on
     for effect in effects:
         held = standing[effect.module]
-        status = held["status"] if held["status"] in ("passed", "failed") else "started"
+        if isinstance(effect, SaveProgress):
+            status = held["status"] if held["status"] in ("passed", "failed") else "started"
+            values, changes = {"position": effect.position, "status": status}, {}
+        else:
+            status = "started"
+            values = {"position": "q", "status": status, "attempt": effect.attempt}
+            answered = dict(held["answered"]) if held["attempt"] == effect.attempt else {}
+            answered.setdefault(effect.question, effect.correct)  # the first answer counts
+            changes = {"attempt": effect.attempt, "answered": answered}
         moved = db.execute(
             update(ModuleProgress)
             .where(ModuleProgress.contact_id == profile["id"],
                    ModuleProgress.module == effect.module)
-            .values(position=effect.position, status=status, updated_at=now)
+            .values(updated_at=now, **values)
         )  # fmt: skip
         if moved.rowcount != 1:  # the row is gone: the full path recreates it
             return None
-        standing[effect.module] = {**held, "position": effect.position, "status": status}
+        if isinstance(effect, RecordAnswer):
+            _keep_answer(db, profile["id"], effect, now)
+        standing[effect.module] = {**held, "position": values["position"], "status": status,
+                                   **changes}  # fmt: skip
     return standing
+
+
+def _keep_answer(db: Session, contact_id: int, effect: RecordAnswer, now: datetime) -> None:
+    """Insert an answer unless this question already has one in this attempt."""
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    db.execute(
+        dialect.insert(QuizAnswer)
+        .values(contact_id=contact_id, module=effect.module, question=effect.question,
+                attempt=effect.attempt, choice=effect.choice, correct=effect.correct,
+                answered_at=now)
+        .on_conflict_do_nothing(index_elements=["contact_id", "question", "attempt"])
+    )  # fmt: skip
 
 
 def _answer(db: Session, contact: Contact, effect: RecordAnswer, now: datetime) -> None:

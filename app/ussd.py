@@ -242,9 +242,9 @@ def derive_input(consumed: str, text: str, mode: str) -> tuple[str | None, str]:
 def apply_effects(effects, phone: str, session_id: str = "", profile=None) -> dict:
     """Carry out a step's effects; return what changed in the caller's profile."""
     effects = [e for e in effects if not isinstance(e, SetData)]  # SetData is the engine's own
-    if profile and effects and all(isinstance(e, training.SaveProgress) for e in effects):
-        standing = training.save_positions(get_db(), profile, effects, utcnow())
-        if standing is not None:  # the next lesson screen: one UPDATE, nothing read
+    if profile and effects and all(isinstance(e, training.STEPS) for e in effects):
+        standing = training.save_progress(get_db(), profile, effects, utcnow())
+        if standing is not None:  # the next lesson, an answer: a statement or two, no read
             commit_soon(get_db())
             return {"training": standing}
         get_db().rollback()

@@ -74,7 +74,9 @@ def test_menus_run_no_sql_and_the_next_lesson_one_statement(app, dial):
     engine, statements = app.extensions["engine"], []
 
     def record(_conn, _cursor, statement, *_):
-        statements.append(statement.split()[0].upper())
+        verb = statement.split()[0].upper()
+        if verb != "SET":  # PostgreSQL's commit without waiting for the disk: no data
+            statements.append(verb)
 
     dial("1", "1", "1", "1")  # French, Formation, lesson 1, lesson 2: the module's row opens
     with app.extensions["db"]() as db:
