@@ -1,0 +1,104 @@
+"""Every endpoint fuzzed with hypothesis: whatever arrives, an answer under 500 and no traceback.
+
+Webhooks get random forms (their own fields, missing, empty, huge, in any script, with
+NUL and control characters); the console gets them too, signed in as an admin with a
+valid CSRF token, and random path parts and query strings.
+"""
+
+from urllib.parse import quote
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app import campaigns
+from app.models import User
+
+from ..test_cases import CALM, report
+from ..test_console import ADMIN, AuthActions, password_hash
+
+TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=300) | st.sampled_from(
+    ["", " ", "\x00", "*", "**", "1*", "é" * 2000, "+22370000001", "0", "00", "99", "-1",
+     "1e309", "NaN", "2026-13-45", "<script>alert(1)</script>", "' OR 1=1 --", "%00"]
+)  # fmt: skip
+# Each route, its methods, and the form fields it reads (others are sent too).
+ROUTES = {
+    "/ussd": ("POST", ["sessionId", "serviceCode", "phoneNumber", "text", "networkCode"]),
+    "/ussd/events": ("POST", ["sessionId", "status", "phoneNumber", "serviceCode",
+                              "durationInMillis", "hopsCount", "input", "lastAppResponse",
+                              "errorMessage", "cost", "date", "networkCode"]),
+    "/sms/inbound": ("POST", ["from", "to", "text", "date", "id", "linkId", "networkCode"]),
+    "/sms/delivery": ("POST", ["id", "status", "phoneNumber", "networkCode", "failureReason",
+                               "retryCount"]),
+    "/sms/optout": ("POST", ["senderId", "phoneNumber"]),
+    "/healthz": ("GET", []),
+    "/console/login": ("POST", ["email", "password", "next"]),
+    "/console/cases": ("GET", ["status", "cercle", "urgent"]),
+    "/console/cases/{ref}": ("GET", []),
+    "/console/cases/{ref}/move": ("POST", ["status", "service", "note"]),
+    "/console/cases/{ref}/assign": ("POST", ["phone"]),
+    "/console/cases/{ref}/note": ("POST", ["note"]),
+    "/console/cases/export.csv": ("GET", []),
+    "/console/certificates": ("GET", ["code"]),
+    "/console/campaigns": ("POST", ["name", "message", "role", "organisation", "region",
+                                    "cercle", "language", "training", "start_at", "rate",
+                                    "budget"]),
+    "/console/campaigns/preview": ("POST", ["message", "role", "cercle", "training", "budget",
+                                            "rate", "start_at"]),
+    "/console/campaigns/{id}": ("GET", []),
+    "/console/campaigns/{id}/progress.json": ("GET", []),
+    "/console/campaigns/{id}/{action}": ("POST", []),
+    "/console/contacts/import/confirm": ("POST", ["token"]),
+    "/console/content": ("GET", ["group"]),
+    "/console/dashboard": ("GET", []),
+    "/console/agents": ("GET", []),
+}  # fmt: skip
+
+
+@pytest.fixture
+def admin(app, client):
+    """Sign the client in as an admin; one case and one campaign exist."""
+    with app.extensions["db"]() as db:
+        db.add(User(email=ADMIN, role="admin", scope=None, password_hash=password_hash()))
+        db.commit()
+    _, done = report(client, *CALM, contact="3")
+    with app.app_context(), app.extensions["db"]() as db:
+        campaigns.create(db, "Fuzz", {"fr": "Bonjour"}, {})
+        db.commit()
+    auth = AuthActions(client)
+    assert auth.login(ADMIN).status_code == 302
+    return auth.token("/console/cases"), done.split("Référence : ")[1][:6]
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_no_input_breaks_an_endpoint(app, client, admin, route, data):
+    method, fields = ROUTES[route]
+    token, reference = admin
+    path = route.format(
+        ref=quote(data.draw(st.sampled_from([reference, "ZZZZZZ"]) | TEXT, "ref"), safe=""),
+        id=data.draw(st.sampled_from([1, 0, 2**31, 10**30]) | st.integers(), "id"),
+        action=data.draw(st.sampled_from(["pause", "resume", "cancel"]), "action"),
+    )
+    form = {name: data.draw(TEXT, name) for name in fields if data.draw(st.booleans(), name + "?")}
+    form.update(data.draw(st.dictionaries(TEXT.filter(bool), TEXT, max_size=3), "extra"))
+    if path.startswith("/console") and method == "POST":
+        form["csrf_token"] = token
+    if method == "GET":
+        response = client.get(path, query_string=form)
+    else:
+        response = client.post(path + ("?token=" if path.startswith(("/ussd", "/sms")) else ""),
+                               data=form)  # fmt: skip
+    body = response.get_data(as_text=True)
+    assert response.status_code < 500, (path, form, body[:300])
+    assert "Traceback" not in body and 'File "' not in body
+    if path.startswith(("/ussd", "/sms")):
+        assert response.mimetype == "text/plain"
+    if response.status_code >= 400 and path.startswith("/console"):
+        if response.mimetype == "application/json":  # the live counter: a French reason
+            assert response.get_json()["error"].startswith("Campagne non valide")
+        else:
+            assert response.mimetype == "text/html" and 'lang="fr"' in body
