@@ -39,6 +39,19 @@ def kick() -> None:
         app.logger.warning("could not wake the workers; the next tick will send")
 
 
+def wake_in(pipe) -> None:
+    """Queue a dispatch inside pipe (a USSD hop's own save): no round trip of its own.
+
+    Unlike kick(), there is no pending flag to check first, which would cost a trip:
+    a report or a module's end is rare, and a dispatch with nothing due is cheap.
+    """
+    from workers.jobs import dispatch
+
+    queue = current_app.extensions["queue"]
+    job = queue.create_job(dispatch, job_id=job_id(f"dispatch-{uuid.uuid4().hex}"), timeout=600)
+    queue.enqueue_job(job, pipeline=pipe)
+
+
 def start_campaign(campaign_id: int, when: datetime) -> None:
     """Queue a campaign's expansion for its start time (now if past); may raise RedisError.
 

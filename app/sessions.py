@@ -52,15 +52,20 @@ class SessionStore:
         self.redis.delete(self._keys("", phone)[2])
 
     def save(
-        self, session_id: str, phone: str, session: dict, resume=UNCHANGED, profile=None
+        self, session_id: str, phone: str, session: dict, resume=UNCHANGED, profile=None, also=None
     ) -> None:
-        """Store a session and, if given, the resume point (None clears it) and profile."""
+        """Store a session and, if given, the resume point (None clears it) and profile.
+
+        also(pipe) adds commands of its own (a job to queue) to the same round trip.
+        """
         session_key, resume_key, profile_key = self._keys(session_id, phone)
         value = json.dumps(session, separators=(",", ":"))
-        if resume is UNCHANGED and profile is None:  # most hops: one command, no pipeline
+        if resume is UNCHANGED and profile is None and also is None:  # most hops: one command
             self.redis.set(session_key, value, ex=self.session_ttl)
             return
         pipe = self.redis.pipeline(transaction=False)
+        if also is not None:
+            also(pipe)  # first: it may turn the pipeline into a transaction
         pipe.set(session_key, value, ex=self.session_ttl)
         if resume is None:
             pipe.delete(resume_key)

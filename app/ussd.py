@@ -20,7 +20,7 @@ from . import cases, contacts, events, focal_points, training
 from .callbacks import check_token, read_form
 from .db import commit_soon, get_db
 from .models import utcnow
-from .notify import kick
+from .notify import wake_in
 from .sessions import UNCHANGED
 
 bp = Blueprint("ussd", __name__)
@@ -130,7 +130,7 @@ def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, s
         app.extensions["catalog"],
         app.config["USSD_MAX_CHARS"],
     )
-    profile_changes = apply_effects(result.effects, phone, session_id, profile)
+    profile_changes, wake = apply_effects(result.effects, phone, session_id, profile)
     if profile_changes:
         fresh_profile = {**profile, **profile_changes}
     session = {
@@ -142,7 +142,10 @@ def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, s
         "reply": result.reply,
         "end": result.end,
     }
-    store.save(session_id, phone, session, _resume_point(result), fresh_profile)
+    # A receipt or a module's SMS should not wait for the next tick: the workers are
+    # woken in the same round trip as the session is saved.
+    store.save(session_id, phone, session, _resume_point(result), fresh_profile,
+               also=wake_in if wake else None)  # fmt: skip
     return result.reply, result.state["node"]
 
 
@@ -239,16 +242,17 @@ def derive_input(consumed: str, text: str, mode: str) -> tuple[str | None, str]:
     return text, LATEST
 
 
-def apply_effects(effects, phone: str, session_id: str = "", profile=None) -> dict:
-    """Carry out a step's effects; return what changed in the caller's profile."""
+def apply_effects(effects, phone: str, session_id: str = "", profile=None) -> tuple[dict, bool]:
+    """Carry out a step's effects; return what changed in the caller's profile, and whether
+    SMS are waiting to go (the workers must be woken)."""
     effects = [e for e in effects if not isinstance(e, SetData)]  # SetData is the engine's own
     if profile and effects and all(isinstance(e, training.STEPS) for e in effects):
         standing = training.save_progress(get_db(), profile, effects, utcnow())
         if standing is not None:  # the next lesson, an answer: a statement or two, no read
             commit_soon(get_db())
-            return {"training": standing}
+            return {"training": standing}, False
         get_db().rollback()
-    changes, contact = {}, None
+    changes, contact, wake = {}, None, False
     for effect in effects:
         if isinstance(effect, SetLanguage):
             contacts.update_contact(get_db(), phone, language=effect.lang)
@@ -259,7 +263,7 @@ def apply_effects(effects, phone: str, session_id: str = "", profile=None) -> di
         elif isinstance(effect, OpenCase):
             cases.open_case(get_db(), phone, effect.reference, dict(effect.answers), utcnow())
             get_db().commit()
-            kick()  # the receipt goes out now, not at the next tick
+            wake = True  # the receipt goes out now
         elif isinstance(effect, MoveCase):
             _move(effect, phone, session_id)
         elif isinstance(effect, Enrol):
@@ -275,12 +279,12 @@ def apply_effects(effects, phone: str, session_id: str = "", profile=None) -> di
         # an answer may be lost with the last half second, as the session still has them.
         if any(isinstance(e, FinishModule) for e in effects):
             get_db().commit()
-            kick()  # the module SMS (and a certificate) should not wait for the next tick
+            wake = True  # the module SMS, and a certificate
         else:
             commit_soon(get_db())
         changes["training"] = training.standing(get_db(), contact.id)
         changes["tests"] = training.tests(get_db(), contact.id)
-    return changes
+    return changes, wake
 
 
 def _move(effect: MoveCase, phone: str, session_id: str) -> None:

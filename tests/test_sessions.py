@@ -96,3 +96,34 @@ def test_menus_run_no_sql_and_the_next_lesson_one_statement(app, dial):
         assert statements == ["SELECT"]
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def test_the_hop_that_sends_a_report_wakes_the_workers_in_its_two_round_trips(app, dial):
+    """The report is saved, and a dispatch queued for its receipt, within the same two trips."""
+    pool = app.extensions["redis"].connection_pool
+    original, trips = pool.get_connection, []
+
+    def counting(*args, **kwargs):
+        trips.append(1)
+        return original(*args, **kwargs)
+
+    queue = app.extensions["queue"]
+    queue.get_redis_server_version()  # RQ asks once per process, then remembers
+    assert confirm_screen(dial).startswith("CON ")
+    before = set(queue.job_ids)
+    pool.get_connection = counting
+    try:
+        done = dial("1")  # Envoyer
+    finally:
+        pool.get_connection = original
+    assert done.startswith("END Merci. Référence : ")
+    assert len(trips) == 2
+    (job,) = [queue.fetch_job(j) for j in set(queue.job_ids) - before]
+    assert job.func_name == "workers.jobs.dispatch"
+
+
+def confirm_screen(dial) -> str:
+    """Answer a report up to its last screen (Envoyer), as a new caller."""
+    from .test_cases import BODY
+
+    return dial("1", "2", *BODY, "1")
