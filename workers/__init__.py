@@ -1,5 +1,6 @@
 """RQ workers: background jobs run outside the USSD request path."""
 
+import logging
 import threading
 import time
 
@@ -18,6 +19,14 @@ def queues(app: Flask) -> list[Queue]:
     return [Queue(prefix + name, connection=redis) for name in QUEUES]
 
 
+class QuietTicks(logging.Filter):
+    """Drop RQ's lines about the periodic tick: four every 10 s would drown the rest."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return "jobs.tick()" not in message and "-tick-" not in message
+
+
 def run(app: Flask, burst: bool = False) -> None:
     """Work the app's queues, with RQ's scheduler, inside one app context."""
     from . import jobs  # loaded once here, not in every forked job
@@ -27,6 +36,7 @@ def run(app: Flask, burst: bool = False) -> None:
         if not burst:
             start_clock(app)
         worker = Worker(queues(app), connection=app.extensions["redis"])
+        logging.getLogger("rq.worker").addFilter(QuietTicks())
         worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
 
 
