@@ -86,6 +86,12 @@ def parse_audience(pairs: list[str]) -> dict[str, list[str] | str]:
     return audience
 
 
+def in_area(area: dict[str, list[str]]):
+    """Return the condition of contacts whose region or cercle is one of area's spellings."""
+    return or_(*(func.lower(COLUMNS[column]).in_([v.lower() for v in names])
+                 for column, names in area.items()))  # fmt: skip
+
+
 def recipients(audience: dict) -> Select:
     """Select the contacts a campaign reaches: the audience, minus opted-out and unreachable."""
     query = select(Contact).where(Contact.opted_out_at.is_(None), Contact.unreachable_at.is_(None))
@@ -94,8 +100,7 @@ def recipients(audience: dict) -> Select:
             # No language set means French: they get the French message.
             query = query.where(or_(Contact.language.in_(values), Contact.language.is_(None)))
         elif key == "area":  # a scope: any of its columns may place the contact there
-            query = query.where(or_(*(func.lower(COLUMNS[column]).in_([v.lower() for v in names])
-                                      for column, names in values.items())))  # fmt: skip
+            query = query.where(in_area(values))
         elif key in FOLDED:
             query = query.where(func.lower(COLUMNS[key]).in_([v.lower() for v in values]))
         elif key in COLUMNS:

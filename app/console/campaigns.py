@@ -17,7 +17,7 @@ from ..models import Campaign, utcnow
 from ..notify import kick, start_campaign
 from . import bp
 from .auth import requires
-from .scope import area
+from .scope import area, area_name
 
 FIELDS = ("role", "organisation", "region", "cercle", "language", "training")
 KEPT = (*FIELDS, "name", "start_at", "rate", "budget")  # shown again after an error
@@ -113,12 +113,11 @@ def campaign_new():
 
 def _compose(values: dict, status: int = 200):
     """Render the compose form with values, the area fixed for a scoped supervisor."""
+    fixed = None
     if g.user.scope:
-        kind, value = g.user.scope.split("=", 1)
-        shown = current_app.extensions["catalog"].get(f"report.{kind}.{value}")
-        values = {**values, kind: value, "area": shown}
+        fixed, value = g.user.scope.split("=", 1)
+        values = {**values, fixed: value, "area": area_name(g.user.scope)}
     fields = [(lang, _field(lang)) for lang in current_app.extensions["catalog"].languages]
-    fixed = g.user.scope.split("=")[0] if g.user.scope else None
     page = render_template(
         "console/campaign_new.html", values=values, languages=fields, fixed=fixed,
         training=campaigns.TRAINING, currency=_currency(),

@@ -10,7 +10,7 @@ from .. import importer
 from ..db import get_db
 from . import MAX_FILE, bp
 from .auth import requires
-from .scope import area, holds
+from .scope import area, area_name, holds
 
 KEEP_S = 30 * 60  # how long a checked file waits for its confirmation
 SHOWN = 200  # rejected lines listed on the page; the count says how many there are
@@ -23,10 +23,8 @@ def _run(text: str, dry_run: bool) -> importer.Report:
     languages = set(current_app.extensions["catalog"].languages)
     limits = importer.Limits(rows=MAX_ROWS)
     if g.user.scope:
-        name = current_app.extensions["catalog"].get(
-            "report.{}.{}".format(*g.user.scope.split("="))
-        )
-        limits = importer.Limits(functools.partial(holds, area(g.user.scope)), name, MAX_ROWS)
+        inside = functools.partial(holds, area(g.user.scope))
+        limits = importer.Limits(inside, area_name(g.user.scope), MAX_ROWS)
     return importer.import_csv(get_db(), io.StringIO(text), languages, dry_run, limits)
 
 

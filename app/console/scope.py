@@ -1,11 +1,10 @@
 """A console user's scope ("cercle=kadiolo", "region=sikasso") as it applies to contacts."""
 
 from flask import current_app, g
-from sqlalchemy import false, func, or_
 
 from flows.report import REGIONS
 
-from ..models import Contact
+from ..campaigns import in_area
 
 
 def area(scope: str | None) -> dict[str, list[str]]:
@@ -35,19 +34,11 @@ def holds(places: dict[str, list[str]], region: str | None, cercle: str | None) 
     return any(given[k] in {v.lower() for v in values} for k, values in places.items())
 
 
-def contacts_within(scope: str | None):
-    """Return the SQL condition of the contacts inside scope (all of them for None)."""
-    if not scope:
-        return None
-    places = area(scope)
-    if not places:
-        return false()
-    columns = {"cercle": Contact.cercle, "region": Contact.region}
-    return or_(*(func.lower(columns[k]).in_([v.lower() for v in values])
-                 for k, values in places.items()))  # fmt: skip
+def area_name(scope: str) -> str:
+    """Return a scope's area as people call it: "Kadiolo" for cercle=kadiolo."""
+    return current_app.extensions["catalog"].get("report." + scope.replace("=", ".", 1))
 
 
 def narrow(query):
     """Narrow a contact query to the signed-in user's scope."""
-    condition = contacts_within(g.user.scope)
-    return query if condition is None else query.where(condition)
+    return query.where(in_area(area(g.user.scope))) if g.user.scope else query
