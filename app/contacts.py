@@ -4,11 +4,12 @@ from datetime import datetime
 from functools import lru_cache
 
 import phonenumbers
-from sqlalchemy import select, update
+from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .db import commit_soon
+from .db import NO_WAIT, commit_soon, soon
 from .models import Contact
 
 REGION = "ML"  # numbers typed without +223 are Malian
@@ -33,7 +34,7 @@ def _e164(raw: str, region: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def profile(contact: Contact, day: str) -> dict:
+def profile(contact: Contact | Row, day: str) -> dict:
     """Return what a USSD session keeps of a contact, stamped with the day seen."""
     return {
         "id": contact.id,
@@ -43,6 +44,27 @@ def profile(contact: Contact, day: str) -> dict:
         "organisation": contact.organisation,
         "seen": day,
     }
+
+
+_CONTACTS = Contact.__table__
+_SEEN = (
+    update(_CONTACTS)
+    .where(_CONTACTS.c.phone == bindparam("v_phone"))
+    .values(last_seen=bindparam("v_now"))
+    .returning(*(_CONTACTS.c[name] for name in ("id", "language", "role", "name", "organisation")))
+)
+_SEEN_PG = _SEEN.where(NO_WAIT)
+
+
+def seen(engine: Engine, phone: str, now: datetime) -> Row | None:
+    """Mark a known contact seen now and return what profile() reads, in one statement.
+
+    None for a phone never seen: touch() creates it. The first hop of a caller's day
+    takes this path; a lost last_seen (a database crash) costs nothing.
+    """
+    with soon(engine) as conn:
+        statement = _SEEN_PG if conn.dialect.name == "postgresql" else _SEEN
+        return conn.execute(statement, {"v_phone": phone, "v_now": now}).first()
 
 
 def touch(db: Session, phone: str, now: datetime) -> Contact:

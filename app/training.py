@@ -5,8 +5,9 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import Boolean, Integer, String, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,7 +15,8 @@ from flows.effects import FinishModule, RecordAnswer, SaveProgress
 from flows.training import POST, PRE, PRETEST
 
 from . import outbox
-from .models import Certificate, Contact, ModuleProgress, QuizAnswer, utcnow
+from .db import NO_WAIT, soon
+from .models import Certificate, Contact, ModuleProgress, QuizAnswer, UTCDateTime, utcnow
 
 EFFECTS = (SaveProgress, RecordAnswer, FinishModule)
 STEPS = (SaveProgress, RecordAnswer)  # the hops inside a module, kept without a read
@@ -88,13 +90,14 @@ def apply(db: Session, contact: Contact, effect, now: datetime) -> None:
         finish(db, contact, row, effect, now)
 
 
-def save_progress(db: Session, profile: dict, effects, now: datetime) -> dict | None:
+def save_progress(engine: Engine, profile: dict, effects, now: datetime) -> dict | None:
     """Keep the lessons reached and the answers given; return the new standing, or None.
 
     The common hops of a module (the next lesson, an answer) need neither the
     contact row nor a fresh read of the standing: the cached profile holds both,
-    and is brought up to date here as standing() would read it. An UPDATE, and an
-    INSERT for an answer. None means the effects need the full path (apply).
+    and is brought up to date here as standing() would read it. One statement a
+    step on PostgreSQL, committed on its own (db.soon). None means the effects
+    need the full path (apply).
     """
     standing = dict(profile.get("training") or {})
     if "id" not in profile or not effects:
@@ -104,42 +107,81 @@ def save_progress(db: Session, profile: dict, effects, now: datetime) -> dict | 
             return None  # a module's end, a first lesson, the pre-test: the full path
         if isinstance(effect, RecordAnswer) and standing[effect.module]["status"] == "passed":
             return None  # a passed module taken again: its missed questions move on
-    for effect in effects:
-        held = standing[effect.module]
-        if isinstance(effect, SaveProgress):
-            status = held["status"] if held["status"] in ("passed", "failed") else "started"
-            values, changes = {"position": effect.position, "status": status}, {}
-        else:
-            status = "started"
-            values = {"position": "q", "status": status, "attempt": effect.attempt}
-            answered = dict(held["answered"]) if held["attempt"] == effect.attempt else {}
-            answered.setdefault(effect.question, effect.correct)  # the first answer counts
-            changes = {"attempt": effect.attempt, "answered": answered}
-        moved = db.execute(
-            update(ModuleProgress)
-            .where(ModuleProgress.contact_id == profile["id"],
-                   ModuleProgress.module == effect.module)
-            .values(updated_at=now, **values)
-        )  # fmt: skip
-        if moved.rowcount != 1:  # the row is gone: the full path recreates it
-            return None
-        if isinstance(effect, RecordAnswer):
-            _keep_answer(db, profile["id"], effect, now)
-        standing[effect.module] = {**held, "position": values["position"], "status": status,
-                                   **changes}  # fmt: skip
+    with soon(engine) as conn:
+        for effect in effects:
+            held = standing[effect.module]
+            params = {"v_contact": profile["id"], "v_module": effect.module, "v_now": now}
+            if isinstance(effect, SaveProgress):
+                status = held["status"] if held["status"] in ("passed", "failed") else "started"
+                params.update(v_position=effect.position, v_status=status)
+                changes = {"position": effect.position, "status": status}
+            else:
+                answered = dict(held["answered"]) if held["attempt"] == effect.attempt else {}
+                answered.setdefault(effect.question, effect.correct)  # the first answer counts
+                params.update(v_position="q", v_status="started", v_attempt=effect.attempt,
+                              v_question=effect.question, v_choice=effect.choice,
+                              v_correct=effect.correct)  # fmt: skip
+                changes = {"position": "q", "status": "started", "attempt": effect.attempt,
+                           "answered": answered}  # fmt: skip
+            if not _step(conn, effect, params):  # the row is gone: the full path recreates it
+                return None
+            standing[effect.module] = {**held, **changes}
     return standing
 
 
-def _keep_answer(db: Session, contact_id: int, effect: RecordAnswer, now: datetime) -> None:
-    """Insert an answer unless this question already has one in this attempt."""
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    db.execute(
-        dialect.insert(QuizAnswer)
-        .values(contact_id=contact_id, module=effect.module, question=effect.question,
-                attempt=effect.attempt, choice=effect.choice, correct=effect.correct,
-                answered_at=now)
+_PROGRESS, _ANSWERS = ModuleProgress.__table__, QuizAnswer.__table__
+_ANSWER_COLUMNS = ("contact_id", "module", "question", "attempt", "choice", "correct",
+                   "answered_at")  # fmt: skip
+# The fast path's statements, built once: only their values change from hop to hop.
+# (Parameters are named v_*: a column's own name is reserved in an UPDATE's SET.)
+_MOVE = (
+    update(_PROGRESS)
+    .where(_PROGRESS.c.contact_id == bindparam("v_contact"),
+           _PROGRESS.c.module == bindparam("v_module"))
+    .values(position=bindparam("v_position"), status=bindparam("v_status"),
+            updated_at=bindparam("v_now"))
+)  # fmt: skip
+_MOVE_ANSWERED = _MOVE.values(attempt=bindparam("v_attempt"))
+_ANSWER_VALUES = (
+    bindparam("v_module", type_=String()),
+    bindparam("v_question", type_=String()),
+    bindparam("v_attempt", type_=Integer()),
+    bindparam("v_choice", type_=Integer()),
+    bindparam("v_correct", type_=Boolean()),
+    bindparam("v_now", type_=UTCDateTime()),
+)
+# A crash may lose the last half second of places and answers: the session has them.
+_PLACE_PG = _MOVE.where(NO_WAIT)
+_MOVED_PG = _MOVE_ANSWERED.where(NO_WAIT).returning(_PROGRESS.c.contact_id).cte("moved")
+# The place and the answer in one statement: the answer is kept only if the row moved.
+_ANSWER_PG = (
+    select(func.count())
+    .select_from(_MOVED_PG)
+    .add_cte(
+        postgresql.insert(_ANSWERS)
+        .from_select(_ANSWER_COLUMNS, select(_MOVED_PG.c.contact_id, *_ANSWER_VALUES))
         .on_conflict_do_nothing(index_elements=["contact_id", "question", "attempt"])
-    )  # fmt: skip
+        .cte("kept")
+    )
+)
+_KEEP_SQLITE = (
+    sqlite.insert(_ANSWERS)
+    .values(dict(zip(_ANSWER_COLUMNS, (bindparam("v_contact"), *_ANSWER_VALUES), strict=True)))
+    .on_conflict_do_nothing(index_elements=["contact_id", "question", "attempt"])
+)
+
+
+def _step(conn: Connection, effect, params: dict) -> bool:
+    """Save one lesson reached or answer given; return False if the module's row is gone."""
+    postgres = conn.dialect.name == "postgresql"
+    if isinstance(effect, SaveProgress):
+        return conn.execute(_PLACE_PG if postgres else _MOVE, params).rowcount == 1
+    if postgres:
+        return conn.execute(_ANSWER_PG, params).scalar_one() == 1
+    if conn.execute(_MOVE_ANSWERED, params).rowcount != 1:
+        return False
+    conn.execute(_KEEP_SQLITE, params)  # an answer already given in this attempt stays
+    return True
 
 
 def _answer(db: Session, contact: Contact, effect: RecordAnswer, now: datetime) -> None:

@@ -106,7 +106,9 @@ def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, s
     fresh_profile = None
     if profile is None or profile.get("seen") != _today():
         # At most once a day per phone: the cached profile spares the database.
-        contact = contacts.touch(get_db(), phone, utcnow())
+        now = utcnow()
+        engine = current_app.extensions["engine"]
+        contact = contacts.seen(engine, phone, now) or contacts.touch(get_db(), phone, now)
         profile = fresh_profile = {
             **contacts.profile(contact, _today()),
             "training": training.standing(get_db(), contact.id),
@@ -247,11 +249,10 @@ def apply_effects(effects, phone: str, session_id: str = "", profile=None) -> tu
     SMS are waiting to go (the workers must be woken)."""
     effects = [e for e in effects if not isinstance(e, SetData)]  # SetData is the engine's own
     if profile and effects and all(isinstance(e, training.STEPS) for e in effects):
-        standing = training.save_progress(get_db(), profile, effects, utcnow())
-        if standing is not None:  # the next lesson, an answer: a statement or two, no read
-            commit_soon(get_db())
+        engine = current_app.extensions["engine"]
+        standing = training.save_progress(engine, profile, effects, utcnow())
+        if standing is not None:  # the next lesson, an answer: a statement, no read
             return {"training": standing}, False
-        get_db().rollback()
     changes, contact, wake = {}, None, False
     for effect in effects:
         if isinstance(effect, SetLanguage):

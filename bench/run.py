@@ -18,8 +18,9 @@ def main() -> int:
     parser.add_argument("--embedded", action="store_true", help="embedded Redis and SQLite")
     args = parser.parse_args()
     machine = [] if args.embedded else ["--machine"]
+    duration, paced = ("5", "10") if args.quick else ("10", "30")
     steps = [
-        ["throughput.py", *machine, "--duration", "5" if args.quick else "10"],
+        ["throughput.py", *machine, "--duration", duration, "--paced-s", paced],
         ["cost.py", *machine],
         ["campaign.py", "--sizes", "2000,20000" if args.quick else "10000,100000"],
     ]

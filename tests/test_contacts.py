@@ -38,6 +38,22 @@ def test_touch_creates_once_and_updates_last_seen(app):
         assert row.last_seen.replace(tzinfo=UTC) == t0 + timedelta(days=1)
 
 
+def test_seen_marks_a_known_contact_and_returns_its_profile_in_one_go(app):
+    t0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    engine = app.extensions["engine"]
+    assert contacts.seen(engine, "+22370000001", t0) is None  # unknown: touch() creates it
+    with app.extensions["db"]() as db:
+        assert db.query(Contact).count() == 0
+        contact = contacts.touch(db, "+22370000001", t0)
+        contacts.update_contact(db, "+22370000001", language="fr", name="Awa")
+    row = contacts.seen(engine, "+22370000001", t0 + timedelta(days=1))
+    assert contacts.profile(row, "2026-11-30") == {
+        "id": contact.id, "lang": "fr", "role": "community", "name": "Awa",
+        "organisation": None, "seen": "2026-11-30"}  # fmt: skip
+    with app.extensions["db"]() as db:
+        assert db.query(Contact).one().last_seen.replace(tzinfo=UTC) == t0 + timedelta(days=1)
+
+
 def test_profile_is_what_a_session_needs(app):
     with app.extensions["db"]() as db:
         contact = contacts.touch(db, "+22370000001", datetime.now(UTC))

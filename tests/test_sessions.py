@@ -4,7 +4,7 @@ import json
 
 from sqlalchemy import event, select
 
-from app.models import ModuleProgress
+from app.models import ModuleProgress, QuizAnswer
 from app.sessions import UNCHANGED, SessionStore
 
 
@@ -74,9 +74,7 @@ def test_menus_run_no_sql_and_the_next_lesson_one_statement(app, dial):
     engine, statements = app.extensions["engine"], []
 
     def record(_conn, _cursor, statement, *_):
-        verb = statement.split()[0].upper()
-        if verb != "SET":  # PostgreSQL's commit without waiting for the disk: no data
-            statements.append(verb)
+        statements.append(statement.split()[0].upper())
 
     dial("1", "1", "1", "1")  # French, Formation, lesson 1, lesson 2: the module's row opens
     with app.extensions["db"]() as db:
@@ -96,6 +94,30 @@ def test_menus_run_no_sql_and_the_next_lesson_one_statement(app, dial):
         assert statements == ["SELECT"]
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_quiz_answer_is_one_statement_on_postgresql(app, dial):
+    """The place in the module and the answer are written together: on PostgreSQL in one
+    statement, which keeps the answer only if the module's row moved; SQLite takes two."""
+    engine, statements = app.extensions["engine"], []
+    # French, Formation, module 1, its lesson screens: question 1.
+    assert "Q1/5" in dial("1", "1", "1", *["1"] * 6)
+
+    def record(_conn, _cursor, statement, *_):
+        statements.append(statement.split()[0].upper())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        dial("2")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    postgres = engine.dialect.name == "postgresql"
+    assert statements == (["WITH"] if postgres else ["UPDATE", "INSERT"])
+    with app.extensions["db"]() as db:
+        (answer,) = db.scalars(select(QuizAnswer)).all()
+        progress = db.scalars(select(ModuleProgress)).one()
+    assert (answer.question, answer.choice, answer.attempt) == ("m1q1", 2, progress.attempt)
+    assert progress.position == "q"
 
 
 def test_the_hop_that_sends_a_report_wakes_the_workers_in_its_two_round_trips(app, dial):
