@@ -49,6 +49,7 @@ def services(redis_url: str | None, database_url: str | None, machine: bool):
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         if not redis_url and machine and answers("127.0.0.1", 6379):
             redis_url = MACHINE_REDIS
+            stack.callback(forget, redis_url)
         if not redis_url:
             server = EmbeddedRedis(Path(tmp) / "redis").start()
             stack.callback(server.stop)
@@ -74,6 +75,30 @@ def services(redis_url: str | None, database_url: str | None, machine: bool):
         kind = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
         label = f"Redis {redis_url.rsplit('@', 1)[-1]}, {kind}"
         yield redis_url, database_url, label
+
+
+def forget(redis_url: str) -> None:
+    """Delete what benchmarks left in a shared Redis: their sessions, queues and jobs.
+
+    Every run's key prefix starts with "bench:" (environment()); RQ spells it in its
+    job ids with "-" for ":".
+    """
+    from redis import Redis
+
+    redis = Redis.from_url(redis_url)
+    for pattern in ("bench:*", "rq:*bench:*", "rq:*bench-*"):
+        batch = []
+        for key in redis.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) == 1000:
+                redis.delete(*batch)
+                batch = []
+        if batch:
+            redis.delete(*batch)
+    queues = [q for q in redis.smembers("rq:queues") if b"bench:" in q]
+    if queues:
+        redis.srem("rq:queues", *queues)
+    redis.close()
 
 
 def environment(redis_url: str, database_url: str, **extra) -> dict:

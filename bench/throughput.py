@@ -75,6 +75,20 @@ def wrk(base: str, journeys: Path, connections: int, seconds: int, run: int) -> 
     return figures
 
 
+def settle(base: str) -> None:
+    """Wait until the server has worked off the last run's backlog.
+
+    When wrk stops, the requests it had queued are still served, to nobody; the
+    next run would otherwise start behind them and count their time as its own.
+    """
+    for _ in range(100):
+        started = time.perf_counter()
+        requests.get(base + "/healthz", timeout=10)
+        if time.perf_counter() - started < 0.02:
+            return
+        time.sleep(0.1)
+
+
 def paced(base: str, people: int, seconds: int, run: int, think_ms: int) -> dict:
     """Play journeys from people callers at once, each reading for a while between hops.
 
@@ -93,7 +107,7 @@ def paced(base: str, people: int, seconds: int, run: int, think_ms: int) -> dict
             caller = phone(run, k % 2, k // 2 + cycle * (people // 2 + 1))
             for session in JOURNEYS[names[(k + cycle) % len(names)]]:
                 session_id = uuid.uuid4().hex
-                for text in texts(session):
+                for (_, kind), text in zip(session, texts(session), strict=True):
                     form = {
                         "sessionId": session_id,
                         "serviceCode": "*123#",
@@ -105,7 +119,7 @@ def paced(base: str, people: int, seconds: int, run: int, think_ms: int) -> dict
                     reply = http.post(base + "/ussd?token=bench", data=form, timeout=10)
                     took = (time.perf_counter() - started) * 1e6
                     with lock:
-                        latencies.append(took)
+                        latencies.append((took, kind, time.monotonic() - started_all))
                         bad[0] += reply.status_code != 200 or reply.text[:4] not in ("CON ", "END ")
                     if time.monotonic() >= stop:
                         return
@@ -113,15 +127,27 @@ def paced(base: str, people: int, seconds: int, run: int, think_ms: int) -> dict
             cycle += 1  # fmt: skip
 
     threads = [threading.Thread(target=person, args=(k,)) for k in range(people)]
-    started = time.monotonic()
+    started_all = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    figures = percentiles([took for took, _, _ in latencies])
+    figures.update(rps=len(latencies) / (time.monotonic() - started_all), bad_answers=bad[0])
+    # Where the tail is: by kind of hop, and the slowest hops with when they came.
+    kinds = {kind for _, kind, _ in latencies}
+    figures["kinds"] = {k: percentiles([t for t, kind, _ in latencies if kind == k])
+                        for k in sorted(kinds)}  # fmt: skip
+    figures["slowest"] = [{"us": t, "kind": k, "at_s": round(at, 2)}
+                          for t, k, at in sorted(latencies, reverse=True)[:10]]  # fmt: skip
+    return figures
+
+
+def percentiles(latencies: list[float]) -> dict:
+    """Return the count, p50, p99 and maximum of latencies in microseconds."""
     ordered = sorted(latencies)
-    return {"requests": len(ordered), "rps": len(ordered) / (time.monotonic() - started),
-            "p50_us": ordered[len(ordered) // 2], "p99_us": ordered[int(len(ordered) * 0.99)],
-            "max_us": ordered[-1], "bad_answers": bad[0]}  # fmt: skip
+    return {"requests": len(ordered), "p50_us": ordered[len(ordered) // 2],
+            "p99_us": ordered[int(len(ordered) * 0.99)], "max_us": ordered[-1]}  # fmt: skip
 
 
 def main() -> int:
@@ -156,7 +182,9 @@ def main() -> int:
                     check_journeys(base)
                 wrk(base, journeys, 16, 3, 0)  # warm-up
                 for run, level in enumerate(levels, 1):
+                    settle(base)
                     results[target][level] = wrk(base, journeys, level, args.duration, run)
+                settle(base)
                 results[target]["paced"] = paced(base, 64, args.paced_s, len(levels) + 1,
                                                  args.pace_ms)  # fmt: skip
     print(f"USSD throughput ({label}; gunicorn {args.settings}; wrk, 2 threads)")
@@ -167,6 +195,9 @@ def main() -> int:
             shown = "64 paced" if level == "paced" else str(level)
             print(f"{target:<7}{shown:>9}{f['rps']:>9.0f}{f['p50_us'] / 1000:>8.1f}"
                   f"{f['p99_us'] / 1000:>8.1f}{errors:>8}")  # fmt: skip
+    kinds = results["kalan"]["paced"]["kinds"]
+    print("kalan 64 paced, p99 ms by hop: "
+          + ", ".join(f"{k} {f['p99_us'] / 1000:.1f}" for k, f in kinds.items()))  # fmt: skip
     ratio = results["kalan"][64]["rps"] / results["bare"][64]["rps"]
     p99 = results["kalan"][64]["p99_us"] / 1000
     calm = results["kalan"]["paced"]["p99_us"] / 1000
