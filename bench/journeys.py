@@ -33,9 +33,15 @@ RESUMED = [
     [("", "first"), ("1", "resume"), ("1", "lesson"), ("1", "lesson"), ("1", "lesson")],
 ]  # fmt: skip
 
+# Menus only, Mon compte and back, ten times: no SQL after the dial. Not part of the
+# realistic mix; `throughput.py --journeys navigation` measures the cheapest hop.
+NAVIGATION = [[("", "first"), *[("5", "nav"), ("0", "nav")] * 10]]
+
 JOURNEYS = {"training": TRAINING, "report": REPORT, "resumed": RESUMED}
+OTHERS = {"navigation": NAVIGATION}
 # What each journey's last screen must show, so a bench never measures a detour.
-ENDS = {"training": "Voir mon score", "report": "Référence", "resumed": "Q1/5"}
+ENDS = {"training": "Voir mon score", "report": "Référence", "resumed": "Q1/5",
+        "navigation": "Menu principal"}  # fmt: skip
 
 
 def texts(session: list[tuple[str, str]]) -> list[str]:

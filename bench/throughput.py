@@ -1,7 +1,7 @@
 """USSD throughput under load: Kalan's /ussd beside a bare Flask endpoint, same server settings.
 
 Usage: python bench/throughput.py [--machine] [--duration 10] [--concurrency 16,64,256]
-       [--paced-s 30]
+       [--paced-s 30] [--journeys training,report,resumed]
 Both apps run under gunicorn with the same settings. wrk replays the journeys
 of bench/journeys.py (training, report, a dropped call resumed), each from a new
 known caller, at each concurrency (closed loop: each connection sends its next hop as
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import requests
 from common import ROOT, ensure_wrk, environment, gunicorn, save, services
-from journeys import ENDS, JOURNEYS, PER_THREAD, RUNS, phone, seed, texts
+from journeys import ENDS, JOURNEYS, OTHERS, PER_THREAD, RUNS, phone, seed, texts
 
 # Both apps get the Procfile's settings (WEB_CONCURRENCY's default): what is deployed.
 # On this 2-core machine they beat 2 or 3 processes of 4 threads, and 4 of 2 threads.
@@ -31,18 +31,18 @@ SETTINGS = "--workers 4 --timeout 9"
 TARGET_RATIO, TARGET_P99_MS = 0.6, 50
 
 
-def write_journeys(path: Path) -> None:
+def write_journeys(path: Path, journeys: dict) -> None:
     """Write the journeys for sessions.lua: journey, session and text, a hop a line."""
     lines = []
-    for name, sessions in JOURNEYS.items():
+    for name, sessions in journeys.items():
         for n, session in enumerate(sessions):
             lines += [f"{name}\t{n}\t{text}" for text in texts(session)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def check_journeys(base: str) -> None:
+def check_journeys(base: str, journeys: dict) -> None:
     """Play each journey once over HTTP and check it ends where it should."""
-    for n, (name, sessions) in enumerate(JOURNEYS.items()):
+    for n, (name, sessions) in enumerate(journeys.items()):
         caller, screen = phone(RUNS - 1, 1, PER_THREAD - 1 - n), ""
         for session in sessions:
             session_id = uuid.uuid4().hex
@@ -89,7 +89,7 @@ def settle(base: str) -> None:
         time.sleep(0.1)
 
 
-def paced(base: str, people: int, seconds: int, run: int, think_ms: int) -> dict:
+def paced(base: str, journeys: dict, people: int, seconds: int, run: int, think_ms: int) -> dict:
     """Play journeys from people callers at once, each reading for a while between hops.
 
     A thread per caller, as people are: wrk's pacing starts every connection together,
@@ -98,14 +98,14 @@ def paced(base: str, people: int, seconds: int, run: int, think_ms: int) -> dict
     """
     latencies, bad, lock = [], [0], threading.Lock()
     stop = time.monotonic() + seconds
-    names = list(JOURNEYS)
+    names = list(journeys)
 
     def person(k: int) -> None:
         http, rng, cycle = requests.Session(), random.Random(k), 0
         time.sleep(rng.uniform(0, think_ms / 1000))  # people do not all dial at once
         while time.monotonic() < stop:
             caller = phone(run, k % 2, k // 2 + cycle * (people // 2 + 1))
-            for session in JOURNEYS[names[(k + cycle) % len(names)]]:
+            for session in journeys[names[(k + cycle) % len(names)]]:
                 session_id = uuid.uuid4().hex
                 for (_, kind), text in zip(session, texts(session), strict=True):
                     form = {
@@ -162,16 +162,23 @@ def main() -> int:
     # latencies, so the p99 is not decided by a handful of them.
     parser.add_argument("--paced-s", type=int, default=30, help="seconds of the paced crowd")
     parser.add_argument("--settings", default=SETTINGS, help="gunicorn settings for both apps")
+    parser.add_argument("--journeys", default=",".join(JOURNEYS),
+                        help=f"a comma list of {', '.join({**JOURNEYS, **OTHERS})}")  # fmt: skip
     args = parser.parse_args()
+    known = {**JOURNEYS, **OTHERS}
+    unknown = [n for n in args.journeys.split(",") if n not in known]
+    if unknown:
+        parser.error(f"unknown journeys: {', '.join(unknown)} (known: {', '.join(known)})")
+    chosen = {n: known[n] for n in args.journeys.split(",")}
     ensure_wrk()
     levels = [int(c) for c in args.concurrency.split(",")]
-    results: dict = {"settings": args.settings, "kalan": {}, "bare": {}}
+    results: dict = {"settings": args.settings, "journeys": list(chosen), "kalan": {}, "bare": {}}
     with (
         tempfile.TemporaryDirectory() as tmp,
         services(args.redis_url, args.database_url, args.machine) as (redis_url, db_url, label),
     ):
         journeys = Path(tmp) / "journeys.tsv"
-        write_journeys(journeys)
+        write_journeys(journeys, chosen)
         seed(db_url)
         env = environment(redis_url, db_url)
         results["services"] = label
@@ -179,15 +186,18 @@ def main() -> int:
                                  ("kalan", "app:create_app()", ROOT)):  # fmt: skip
             with gunicorn(app, args.settings.split(), env, cwd) as base:
                 if target == "kalan":
-                    check_journeys(base)
+                    check_journeys(base, chosen)
                 wrk(base, journeys, 16, 3, 0)  # warm-up
                 for run, level in enumerate(levels, 1):
                     settle(base)
                     results[target][level] = wrk(base, journeys, level, args.duration, run)
                 settle(base)
-                results[target]["paced"] = paced(base, 64, args.paced_s, len(levels) + 1,
-                                                 args.pace_ms)  # fmt: skip
-    print(f"USSD throughput ({label}; gunicorn {args.settings}; wrk, 2 threads)")
+                results[target]["paced"] = paced(base, chosen, 64, args.paced_s,
+                                                 len(levels) + 1, args.pace_ms)  # fmt: skip
+    print(
+        f"USSD throughput ({label}; gunicorn {args.settings}; wrk, 2 threads; "
+        f"journeys {', '.join(chosen)})"
+    )
     print(f"{'app':<7}{'sessions':>9}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'errors':>8}")
     for target in ("bare", "kalan"):
         for level, f in results[target].items():
@@ -206,7 +216,8 @@ def main() -> int:
     print(f"targets: ratio >= {TARGET_RATIO} {'met' if ratio >= TARGET_RATIO else 'NOT met'}; "
           f"p99 at 64 sessions {p99:.1f} ms saturated, {calm:.1f} ms paced "
           f"(< {TARGET_P99_MS} ms: {'met' if calm < TARGET_P99_MS else 'NOT met'})")  # fmt: skip
-    save("throughput", results)
+    save("throughput" if list(chosen) == list(JOURNEYS) else "throughput-" + "-".join(chosen),
+         results)  # fmt: skip
     return 0
 
 
