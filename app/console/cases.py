@@ -105,14 +105,15 @@ def case_move(reference: str):
 @requires("admin", "supervisor")
 def case_assign(reference: str):
     """Give a case to a focal point of its area, who gets an SMS."""
+    case = _case(reference)
     phone, refused = normalize(request.form.get("phone", "")), "bad_phone"
     if phone is not None:
         # Only someone who covers the case: the SMS names the place, and costs money.
         point = focal_points.find(get_db(), phone)
-        covering = {p.id for p in focal_points.covering(get_db(), _case(reference))}
+        covering = {p.id for p in focal_points.covering(get_db(), case)}
         if point is None or point.id not in covering:
             phone, refused = None, "not_focal"
-    return _act(reference, phone, refused, cases.assign, "assigned")
+    return _act(case, phone, refused, cases.assign, "assigned")
 
 
 @bp.post("/cases/<reference>/note")
@@ -120,13 +121,12 @@ def case_assign(reference: str):
 def case_note(reference: str):
     """Add a note to a case's timeline without moving it."""
     note = " ".join(request.form.get("note", "").split())[:500]
-    return _act(reference, note or None, "empty_note", cases.note, "noted")
+    return _act(_case(reference), note or None, "empty_note", cases.note, "noted")
 
 
-def _act(reference: str, value, refused: str, apply, done: str):
+def _act(case: Case, value, refused: str, apply, done: str):
     """Apply one change with a checked value, say how it went, and go back to the case."""
     db = get_db()
-    case = _case(reference)
     if case.linked_to is not None:  # a report inside another case: that case is acted on
         value, refused = None, "move_refused"
     if value is None:
