@@ -46,6 +46,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def hour_of(moment: datetime) -> datetime:
+    """Round a moment down to its hour: a time kept coarse cannot be matched to a call."""
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def day_of(moment: datetime) -> datetime:
+    """Round a moment down to its day (UTC midnight)."""
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def today() -> datetime:
+    """Return today's UTC midnight: when a contact was created or seen, to the day."""
+    return day_of(utcnow())
+
+
 class Base(DeclarativeBase):
     """Declarative base shared by every table."""
 
@@ -67,9 +82,10 @@ class Contact(Base):
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failed_streak: Mapped[int] = mapped_column(Integer, default=0)
+    # To the day only: a first call in the same minute as a report would name its reporter.
     first_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=today)
 
 
 class UssdEvent(Base):
@@ -87,8 +103,6 @@ class UssdEvent(Base):
     cost: Mapped[str | None] = mapped_column(String(32))
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     hops: Mapped[int | None] = mapped_column(Integer)
-    input: Mapped[str | None] = mapped_column(Text)
-    last_response: Mapped[str | None] = mapped_column(Text)
     error_message: Mapped[str | None] = mapped_column(Text)
     last_node: Mapped[str | None] = mapped_column(String(64))
     date: Mapped[str | None] = mapped_column(String(32))
@@ -267,7 +281,6 @@ class Case(Base):
     school: Mapped[str | None] = mapped_column(String(8))
     hazard: Mapped[str | None] = mapped_column(String(16))
     contactable: Mapped[bool] = mapped_column(Boolean, default=False)
-    reporter_hash: Mapped[str] = mapped_column(String(64), index=True)  # for abuse limits only
     reporter_phone: Mapped[str | None] = mapped_column(Text)  # encrypted, contactable only
     assignee: Mapped[str | None] = mapped_column(String(16))  # a field agent's phone
     verify_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -334,6 +347,9 @@ class User(Base):
     scope: Mapped[str | None] = mapped_column(String(40))  # "cercle=kadiolo"; None: everywhere
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Bumped by sign-out, a password change or disabling: every older cookie dies.
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AuditEntry(Base):
