@@ -28,6 +28,7 @@ FOLDED = ("region", "cercle", "commune", "organisation")
 SEEN = {"seen_after": Contact.last_seen.__ge__, "seen_before": Contact.last_seen.__lt__}
 TRAINING = ("none", "started", "certified")  # values of the training= audience key
 PLACEHOLDERS = ("name", "cercle", "region", "commune", "organisation")
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")  # {name}: no spec, index or attribute
 OPEN = ("queued", "claimed", "sending")
 
 
@@ -38,6 +39,10 @@ def _pairs(rows) -> dict:
 
 class CampaignError(Exception):
     """A campaign request that cannot be carried out; the message says why."""
+
+
+class PlaceholderError(CampaignError):
+    """A message with braces that are not one of the PLACEHOLDERS."""
 
 
 MAX_BUDGET = Decimal(10) ** 10
@@ -145,18 +150,24 @@ def _training(value: str):
 def render(template: str, contact: Contact) -> str:
     """Fill {name}, {cercle}… from the contact; unknown or empty ones become blank."""
     values = {key: getattr(contact, key) or "" for key in PLACEHOLDERS}
-
-    class Blank(dict):
-        def __missing__(self, key):
-            return ""
-
-    try:
-        text = template.format_map(Blank(values))
-    except (ValueError, IndexError, AttributeError):  # stray braces: send it as written
-        text = template
+    # Never str.format on a typed text: {name:x>5000} would pad it to thousands of characters.
+    # One pass, so a value that itself reads "{cercle}" is sent as written.
+    text = PLACEHOLDER.sub(lambda found: values.get(found[1], ""), template)
     # A blank placeholder leaves no gap: "Bonjour {name}, ..." becomes "Bonjour, ...".
     text = re.sub(r" {2,}", " ", text)
     return re.sub(r" +([,.])", r"\1", text).strip()
+
+
+def check_messages(messages: dict[str, str]) -> None:
+    """Refuse a text with braces other than the PLACEHOLDERS, written {name} exactly."""
+    for lang, text in messages.items():
+        known = PLACEHOLDER.sub(lambda found: "" if found[1] in PLACEHOLDERS else found[0], text)
+        stray = re.search(r"\{[^{}]{0,30}\}?|\}", known)
+        if stray:
+            allowed = ", ".join(f"{{{key}}}" for key in PLACEHOLDERS)
+            raise PlaceholderError(
+                f"message ({lang}): {stray[0]!r} is not a placeholder (placeholders: {allowed})"
+            )
 
 
 def message_for(messages: dict[str, str], lang: str | None) -> str:
@@ -194,6 +205,7 @@ def create(db: Session, name: str, messages: dict, audience: dict, **options) ->
         raise CampaignError("a campaign needs a name")
     if not messages or not all(m.strip() for m in messages.values()):
         raise CampaignError("a campaign needs a message")
+    check_messages(messages)
     campaign = Campaign(
         name=name.strip()[:120],
         messages=json.dumps(messages, ensure_ascii=False),

@@ -1,21 +1,17 @@
-"""Cases: opened from reports, with the reporter hashed or encrypted, never in clear."""
+"""Cases: opened from reports; a reporter is kept only if they may be called, encrypted."""
 
-import base64
-import hashlib
-import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from cryptography.fernet import Fernet
 from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from flows.desk import FOLLOW_UP, SERVICES
 
-from . import alerts, outbox
+from . import alerts, outbox, reporter_key
 from .focal_points import OPEN
-from .models import Case, CaseEvent
+from .models import Case, CaseEvent, hour_of
 
 # Letters and digits that cannot be misread for one another on a small screen.
 ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
@@ -35,42 +31,42 @@ def new_reference() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
 
 
-def reporter_hash(phone: str) -> str:
-    """Return a salted hash of a phone: enough to count reports, not to find the person."""
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()
-
-
-def _fernet() -> Fernet:
-    digest = hashlib.sha256(b"kalan-reporter:" + current_app.config["SECRET_KEY"].encode())
-    return Fernet(base64.urlsafe_b64encode(digest.digest()))
-
-
 def encrypt(phone: str) -> str:
-    """Encrypt a contactable reporter's phone for storage."""
-    return _fernet().encrypt(phone.encode()).decode()
+    """Encrypt a contactable reporter's phone for storage, under REPORTER_KEY's first key."""
+    return reporter_key.encrypt(phone, current_app.config["REPORTER_KEY"])
 
 
 def decrypt(token: str) -> str:
     """Read back an encrypted phone (supervisors only)."""
-    return _fernet().decrypt(token.encode()).decode()
+    return reporter_key.decrypt(token, current_app.config["REPORTER_KEY"])
 
 
 def open_case(db: Session, phone: str, reference: str, answers: dict, now: datetime) -> Case:
-    """File a report in the caller's transaction: open a case, or add to the one it repeats.
+    """File a report in the caller's transaction; return the case that will be worked on."""
+    return file_report(db, phone, reference, answers, now)[0]
 
-    Returns the case that will be worked on. The reporter's receipt and the
-    focal points' alerts are queued in the same transaction.
+
+def file_report(
+    db: Session, phone: str, reference: str, answers: dict, now: datetime
+) -> tuple[Case, bool]:
+    """File a report: open a case, join an open one about the same place, or note a repeat.
+
+    Returns the case that will be worked on and whether the report was new. The
+    reporter's receipt and the focal points' alerts are queued in the same
+    transaction. Nothing kept names the reporter unless they agreed to be
+    called back, and the times kept are the hour's: a report's minute could be
+    matched with a call.
     """
     config = current_app.config
+    now = hour_of(now)
     known = db.scalars(select(Case).where(Case.reference == reference)).first()
     if known is not None:
         # The reporter sent the same report again: the reference they were shown
-        # is the first one's (see `repeat_of`), so nothing new is opened.
+        # is the first one's (see abuse.Limits.repeat_of), so nothing new is opened.
         host = primary(db, known)
         note = f"same report sent again by its reporter ({reference})"
         _log(db, host, "report", host.status, note, now)
-        return host
+        return host, False
     urgent = bool(answers.get("urgent"))
     contactable = bool(answers.get("contactable"))
     case = Case(
@@ -87,7 +83,6 @@ def open_case(db: Session, phone: str, reference: str, answers: dict, now: datet
         school=answers.get("school"),
         hazard=answers.get("hazard"),
         contactable=contactable,
-        reporter_hash=reporter_hash(phone),
         reporter_phone=encrypt(phone) if contactable else None,
         verify_by=now + timedelta(hours=VERIFY_URGENT_H if urgent else VERIFY_H),
         created_at=now,
@@ -122,8 +117,9 @@ def open_case(db: Session, phone: str, reference: str, answers: dict, now: datet
     if contactable and answers.get("receipt"):
         catalog = current_app.extensions["catalog"]
         text = catalog.get("sms.receipt", reference=reference, code=config["USSD_CODE"])
-        outbox.add(db, "receipt", reference, phone, text)
-    return case if host is None else host
+        # Keyed by the reference alone: the key outlives the message.
+        outbox.add(db, "receipt", reference, phone, text, key=f"receipt:{reference}")
+    return (case if host is None else host), True
 
 
 def primary(db: Session, case: Case) -> Case:
@@ -152,33 +148,6 @@ def same_place(db: Session, case: Case, now: datetime, window: timedelta) -> Cas
         .order_by(Case.id)
     )
     return db.scalars(query).first()
-
-
-def repeat_of(db: Session, phone: str, answers: dict, now: datetime, window_s: int) -> str | None:
-    """Return the reference of this reporter's identical report within window_s, if any."""
-    query = select(Case).where(
-        Case.reporter_hash == reporter_hash(phone),
-        Case.created_at >= now - timedelta(seconds=window_s),
-    )
-    for case in db.scalars(query.order_by(Case.id.desc())):
-        same = all(
-            (getattr(case, name) or None) == (answers.get(name) or None)
-            for name in ("sector", "region", "cercle", "children", "age", "sex", "school", "hazard")
-        )
-        # A reporter who now agrees to be called is a new report, not a repeat.
-        same = same and case.contactable == bool(answers.get("contactable"))
-        place = (case.place or "").lower() == (answers.get("place") or "").lower()
-        if same and place and case.urgent == bool(answers.get("urgent")):
-            return case.reference
-    return None
-
-
-def reports_today(db: Session, phone: str, since: datetime) -> int:
-    """Count the reports a phone sent since a moment (the start of its day)."""
-    query = select(func.count(Case.id)).where(
-        Case.reporter_hash == reporter_hash(phone), Case.created_at >= since
-    )
-    return db.scalar(query) or 0
 
 
 def fresh_reference(db: Session) -> str:

@@ -161,6 +161,7 @@ def campaign_create(ctx, name, message, audience, start_at, rate, budget, repeat
     config = current_app.config
     try:
         messages = {"fr": message, **_extra_messages(ctx.args)}
+        campaigns.check_messages(messages)
         chosen = campaigns.parse_audience(list(audience))
         when = _moment(start_at) if start_at else utcnow()
         limit = campaigns.parse_budget(budget) if budget else None
@@ -536,6 +537,29 @@ def case_assign(reference, phone):
     kick()  # the agent's SMS goes now
 
 
+@main.group("keys")
+def keys_group():
+    """Rotate encryption keys."""
+
+
+@keys_group.command("rotate-reporter")
+@with_appcontext
+def keys_rotate_reporter():
+    """Re-encrypt contactable reporters' numbers with the first key of REPORTER_KEY."""
+    from .reporter_key import UnreadableNumber, rotate
+
+    with current_app.extensions["db"]() as session:
+        try:
+            count = rotate(session, current_app.config["REPORTER_KEY"])
+        except UnreadableNumber as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+    click.echo(
+        f"{count} reporter number(s) re-encrypted with the first key of REPORTER_KEY; "
+        "once every process runs with it, the other keys can be removed"
+    )
+
+
 @main.group("focal-points")
 def focal_points_group():
     """The supervisors and agents who receive each area's cases."""
@@ -680,7 +704,41 @@ def users_list():
         click.echo("no user")
     for user in rows:
         last = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "never"
-        click.echo(f"{user.email:<40}{user.role:<12}{user.scope or 'everywhere':<20}{last}")
+        off = f"  disabled since {user.disabled_at:%Y-%m-%d}" if user.disabled_at else ""
+        click.echo(f"{user.email:<40}{user.role:<12}{user.scope or 'everywhere':<20}{last}{off}")
+
+
+@users.command("disable")
+@click.argument("email")
+@with_appcontext
+def users_disable(email):
+    """Stop a console user signing in, and sign them out everywhere now."""
+    from . import users as accounts
+    from .models import utcnow
+
+    with current_app.extensions["db"]() as session:
+        user = accounts.disable(session, email, utcnow())
+        if user is None:
+            click.echo(f"error: no user {email.strip().lower()}", err=True)
+            sys.exit(1)
+        session.commit()
+        click.echo(f"disabled {user.email}: signed out everywhere")
+
+
+@users.command("enable")
+@click.argument("email")
+@with_appcontext
+def users_enable(email):
+    """Let a disabled console user sign in again."""
+    from . import users as accounts
+
+    with current_app.extensions["db"]() as session:
+        user = accounts.enable(session, email)
+        if user is None:
+            click.echo(f"error: no user {email.strip().lower()}", err=True)
+            sys.exit(1)
+        session.commit()
+        click.echo(f"enabled {user.email}")
 
 
 @main.group()

@@ -1,17 +1,33 @@
 """Configuration from environment variables, with development defaults."""
 
+import base64
+import ipaddress
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+from . import reporter_key
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
+# Its values are examples: production refuses any of them as a secret.
+EXAMPLE = ROOT / ".env.example"
+# Development only, and readable as such: production refuses it.
+DEV_REPORTER_KEY = base64.urlsafe_b64encode(b"kalan-development-key-not-secret").decode()
+TOKEN_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+FERNET_COMMAND = (
+    'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+)
 
 # name: (default, parser). Defaults suit `make run`; production must set the
 # variables listed in REQUIRED_IN_PRODUCTION.
 DEFAULTS: dict[str, str] = {
     "APP_ENV": "development",
     "SECRET_KEY": "dev",
+    "REPORTER_KEY": DEV_REPORTER_KEY,
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "DATABASE_URL": f"sqlite:///{VAR / 'kalan.db'}",
     "WEBHOOK_TOKEN": "",
@@ -80,9 +96,27 @@ REQUIRED_IN_PRODUCTION = (
     "DATABASE_URL",
     "WEBHOOK_TOKEN",
     "SECRET_KEY",
+    "REPORTER_KEY",
     "AT_USERNAME",
     "AT_API_KEY",
 )
+# token_urlsafe(48) gives 64 characters; 32 is the least a guess cannot reach.
+MIN_SECRET_CHARS = 32
+# Africa's Talking API keys are 64 hexadecimal characters; the sandbox accepts anything.
+MIN_AT_API_KEY_CHARS = 32
+# A random secret of 32 characters or more uses far more distinct ones than this.
+MIN_DISTINCT_CHARS = 8
+# Compared without case; .env.example's values are refused too (see example_values).
+PLACEHOLDERS = frozenset(
+    {
+        "changeme", "change-me", "change_me", "change-this", "changethis", "replace-me",
+        "replaceme", "dev", "development", "prod", "production", "test", "testing", "secret",
+        "secret-key", "secret_key", "secretkey", "mysecret", "s3cret", "password", "passw0rd",
+        "sandbox", "sandbox-key", "token", "t0ken", "key", "apikey", "api-key", "example",
+        "placeholder", "default", "todo", "none", "null", "x", "xxx", "xxxx", "1234", "12345678",
+        "kalan",
+    }
+)  # fmt: skip
 WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -115,14 +149,101 @@ def from_env(environ=None, strict: bool = True) -> dict:
     # An empty variable (as left by a copied .env.example) means "use the default".
     config = {name: environ.get(name) or default for name, default in DEFAULTS.items()}
     if strict and config["APP_ENV"] == "production":
-        # In production a default would silently point at a dev value: only
-        # what the operator set counts.
-        missing = [name for name in REQUIRED_IN_PRODUCTION if not environ.get(name)]
-        if missing:
-            raise ConfigError("missing required settings for production: " + ", ".join(missing))
-        if config["SECRET_KEY"] == "dev":
-            raise ConfigError("SECRET_KEY must not be 'dev' in production")
+        check_production(environ)
     return config
+
+
+def check_production(environ) -> None:
+    """Refuse missing, placeholder, short or sandbox secrets; raise ConfigError naming one."""
+    # In production a default would silently point at a dev value: only
+    # what the operator set counts.
+    missing = [name for name in REQUIRED_IN_PRODUCTION if not environ.get(name)]
+    if missing:
+        raise ConfigError("missing required settings for production: " + ", ".join(missing))
+    examples = example_values()
+    for name in ("SECRET_KEY", "WEBHOOK_TOKEN"):
+        check_secret(
+            name, environ[name], MIN_SECRET_CHARS, examples, "generate one with: " + TOKEN_COMMAND
+        )
+    # The token travels in callback URLs (and the gateway's logs): it must not sign cookies too.
+    if environ["SECRET_KEY"].strip() == environ["WEBHOOK_TOKEN"].strip():
+        raise ConfigError(
+            "SECRET_KEY and WEBHOOK_TOKEN must differ; generate each with: " + TOKEN_COMMAND
+        )
+    check_reporter_key(environ["REPORTER_KEY"], examples)
+    username = environ["AT_USERNAME"].strip()
+    if username.lower() == "sandbox":
+        raise ConfigError("AT_USERNAME is 'sandbox', the test account: use the live app's username")
+    if username.lower() in PLACEHOLDERS:
+        raise ConfigError(
+            f"AT_USERNAME is a placeholder ({username!r}): use the live app's username"
+        )
+    check_secret(
+        "AT_API_KEY", environ["AT_API_KEY"], MIN_AT_API_KEY_CHARS, examples,
+        "use the live app's API key from the Africa's Talking dashboard",
+    )  # fmt: skip
+    base_url = (environ.get("AT_API_BASE_URL") or "").strip()
+    if base_url and is_local(base_url):
+        raise ConfigError(
+            f"AT_API_BASE_URL points at this machine ({base_url}), as for the sandbox: "
+            "leave it empty in production"
+        )
+
+
+def check_secret(name: str, value: str, minimum: int, examples: set[str], hint: str) -> None:
+    """Refuse a secret that is a placeholder, too short or too repetitive to be random."""
+    value = value.strip()
+    if value in examples:
+        raise ConfigError(f"{name} is a placeholder (from .env.example); {hint}")
+    if value.lower() in PLACEHOLDERS:
+        # A known placeholder is no secret: showing it tells the operator which line to fix.
+        raise ConfigError(f"{name} is a placeholder ({value!r}); {hint}")
+    if len(value) < minimum:
+        raise ConfigError(
+            f"{name} is too short ({len(value)} characters, at least {minimum}); {hint}"
+        )
+    if len(set(value)) < MIN_DISTINCT_CHARS:
+        raise ConfigError(f"{name} repeats too few characters to be random; {hint}")
+
+
+def check_reporter_key(value: str, examples: set[str]) -> None:
+    """Refuse a REPORTER_KEY holding the development key, a placeholder or no Fernet key."""
+    hint = "generate one with: " + FERNET_COMMAND
+    for part in (part.strip() for part in value.split(",")):
+        if part == DEV_REPORTER_KEY:
+            raise ConfigError(f"REPORTER_KEY holds the development key; {hint}")
+        if part in examples:
+            raise ConfigError(f"REPORTER_KEY is a placeholder (from .env.example); {hint}")
+        if part.lower() in PLACEHOLDERS:
+            raise ConfigError(f"REPORTER_KEY is a placeholder ({part!r}); {hint}")
+    parse_reporter_key(value)
+
+
+def parse_reporter_key(value) -> tuple[str, ...]:
+    """Split REPORTER_KEY into its Fernet keys, newest first; raise ConfigError if malformed."""
+    try:
+        return reporter_key.parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"REPORTER_KEY: {exc}; generate a key with: {FERNET_COMMAND}") from None
+
+
+def example_values() -> set[str]:
+    """Return the non-empty values of .env.example, read now: none of them is a secret."""
+    if not EXAMPLE.is_file():
+        return set()
+    return {value.strip() for value in dotenv_values(EXAMPLE).values() if value and value.strip()}
+
+
+def is_local(url: str) -> bool:
+    """Tell whether a URL points at this machine (localhost, a loopback or unspecified address)."""
+    host = urlsplit(url if "://" in url else "//" + url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
 
 
 def validate(config: dict) -> dict:
@@ -159,6 +280,7 @@ def validate(config: dict) -> dict:
     config["CAMPAIGN_PAUSE_FAILURE_RATE"] = rate
     config["ORG_CODES"] = parse_org_codes(config["ORG_CODES"])
     config["CASE_FOLLOW_UP_DAYS"] = parse_follow_ups(config["CASE_FOLLOW_UP_DAYS"])
+    config["REPORTER_KEY"] = parse_reporter_key(config["REPORTER_KEY"])
     window = config["SMS_SEND_WINDOW"]
     if window != "always" and not WINDOW.match(window):
         raise ConfigError(f"SMS_SEND_WINDOW must be HH:MM-HH:MM or 'always', not {window!r}")

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .db import NO_WAIT, commit_soon, soon
-from .models import Contact
+from .models import Contact, day_of
 
 REGION = "ML"  # numbers typed without +223 are Malian
 
@@ -64,15 +64,18 @@ def seen(engine: Engine, phone: str, now: datetime) -> Row | None:
     """
     with soon(engine) as conn:
         statement = _SEEN_PG if conn.dialect.name == "postgresql" else _SEEN
-        return conn.execute(statement, {"v_phone": phone, "v_now": now}).first()
+        return conn.execute(statement, {"v_phone": phone, "v_now": day_of(now)}).first()
 
 
 def touch(db: Session, phone: str, now: datetime) -> Contact:
-    """Return the contact for phone, creating it on first contact; mark it seen now."""
+    """Return the contact for phone, creating it on first contact; mark it seen today."""
+    now = day_of(now)  # to the day: a first call's minute could be matched with a report's
     query = select(Contact).where(Contact.phone == phone)
     contact = db.scalars(query).first()
     if contact is None:
-        contact = Contact(phone=phone, role="community", first_seen=now, last_seen=now)
+        contact = Contact(
+            phone=phone, role="community", first_seen=now, last_seen=now, created_at=now
+        )
         db.add(contact)
         try:
             commit_soon(db)

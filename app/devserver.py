@@ -2,6 +2,7 @@
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -11,10 +12,12 @@ import requests
 from dotenv import dotenv_values
 
 from .config import ROOT, VAR
-from .embedded import EmbeddedRedis, free_port
+from .embedded import EmbeddedRedis, free_port, server_version
 
 DEMO_ORG_CODES = "RMCR=1111,CAEB=2222,CMDT=3333,CPC=4444,Alphalog=5555,CRK=6666"
 REDIS_PORT = 6390  # not 6379, so a system Redis and `make run` never share data
+# Hides the webhook token from the access and error logs.
+GUNICORN_CONF = "python:app.gunicorn_conf"
 
 
 def _children(env: dict) -> dict[str, list[str]]:
@@ -22,18 +25,37 @@ def _children(env: dict) -> dict[str, list[str]]:
     py = sys.executable
     return {
         "web": [
-            py, "-m", "gunicorn", "--bind", f"127.0.0.1:{env['PORT']}",
+            py, "-m", "gunicorn", "-c", GUNICORN_CONF, "--bind", f"127.0.0.1:{env['PORT']}",
             "--workers", "2", "--timeout", "9", "--access-logfile", "-", "--no-control-socket",
             "--access-logformat", '%(h)s "%(r)s" %(s)s %(M)sms', "app:create_app()",
         ],
         "worker": [py, "-m", "workers"],
         "sandbox": [
             # One process: the simulator keeps live calls in memory.
-            py, "-m", "gunicorn", "--bind", f"127.0.0.1:{env['SANDBOX_PORT']}",
+            py, "-m", "gunicorn", "-c", GUNICORN_CONF,
+            "--bind", f"127.0.0.1:{env['SANDBOX_PORT']}",
             "--workers", "1", "--threads", "8", "--timeout", "30", "--no-control-socket",
             "sandbox:create_app()",
         ],
     }  # fmt: skip
+
+
+def private_var(var: Path) -> Path:
+    """Make var readable by this user only, now and for all that is written to it later."""
+    # The SQLite file, Redis data and logs hold phone numbers and reports. The
+    # umask covers every child too: migrations, Redis, gunicorn, the worker.
+    os.umask(0o077)
+    var.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # What an earlier run or a test left readable to others; links are not ours to follow.
+    for top, _dirs, files in os.walk(var):
+        for path in (Path(top), *(Path(top, name) for name in files)):
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid():
+                continue
+            mode = 0o700 if stat.S_ISDIR(info.st_mode) else 0o600
+            if info.st_mode & 0o777 != mode:
+                path.chmod(mode)
+    return var
 
 
 def _prepare(env: dict) -> None:
@@ -76,8 +98,7 @@ def serve() -> int:
     # Settings in .env apply unless the shell already sets them.
     env = {**dotenv_values(ROOT / ".env"), **os.environ}
     env = {name: value for name, value in env.items() if value is not None}
-    var = Path(env.get("VAR_DIR") or VAR)
-    var.mkdir(parents=True, exist_ok=True)
+    var = private_var(Path(env.get("VAR_DIR") or VAR))
     env["PORT"] = env.get("PORT") or "5000"
     env["SANDBOX_PORT"] = env.get("SANDBOX_PORT") or "5001"
     env["DATABASE_URL"] = env.get("DATABASE_URL") or f"sqlite:///{var / 'kalan.db'}"
@@ -106,7 +127,9 @@ def serve() -> int:
         port = REDIS_PORT if _port_free(REDIS_PORT) else free_port()
         redis = EmbeddedRedis(var / "redis", port=port, persist=True).start()
         env["REDIS_URL"] = redis.url
-        print(f"redis: embedded redis-server on {redis.url} (data in {var / 'redis'})")
+        name = Path(redis.binary).name
+        version = ".".join(map(str, server_version(redis.binary)))
+        print(f"redis: embedded {name} on {redis.url} ({version}, data in {var / 'redis'})")
     procs: dict[str, subprocess.Popen] = {}
     stopping = []
     # Explicit handlers: a shell may start us with SIGINT ignored.

@@ -31,7 +31,11 @@ def _int(value: str) -> int | None:
 
 
 def record(db: Session, form: dict, phone: str | None, last_node: str | None) -> bool:
-    """Store one notification; return False when this session was already recorded."""
+    """Store one notification; return False when this session was already recorded.
+
+    The caller's inputs and our last screen are never kept: they hold a
+    report's answers, its reference, or a desk PIN.
+    """
     query = select(UssdEvent.id).where(UssdEvent.session_id == form["sessionId"])
     if db.scalars(query).first() is not None:
         return False
@@ -45,8 +49,6 @@ def record(db: Session, form: dict, phone: str | None, last_node: str | None) ->
             cost=form["cost"][:32] or None,
             duration_ms=_int(form["durationInMillis"]),
             hops=_int(form["hopsCount"]),
-            input=form["input"] or None,
-            last_response=form["lastAppResponse"] or None,
             error_message=form["errorMessage"] or None,
             last_node=last_node,
             date=form["date"][:32] or None,

@@ -28,6 +28,7 @@ PROBLEMS = {
     "columns": "missing column(s): {columns}",
     "duplicate": "phone {value} already on line {first}",
     "outside": "phone {value} is outside your area ({scope}): fill in its cercle or region",
+    "taken": "phone {value} was not imported: only an admin can add it to your area",
     "rows": "over {limit} lines: split the file; stopped here",
 }
 
@@ -101,7 +102,7 @@ def import_csv(
     report = Report()
     reader = csv.DictReader(lines)
     try:
-        _import_rows(db, reader, languages, report, limits)
+        _import_rows(db, reader, languages, report, limits, dry_run)
     except csv.Error as exc:
         report.problems.append((reader.line_num, "csv", {"detail": str(exc)}))
     if dry_run:
@@ -112,7 +113,12 @@ def import_csv(
 
 
 def _import_rows(
-    db: Session, reader: csv.DictReader, languages: set[str], report: Report, limits: Limits
+    db: Session,
+    reader: csv.DictReader,
+    languages: set[str],
+    report: Report,
+    limits: Limits,
+    dry_run: bool,
 ):
     """Check and upsert each row, collecting problems in report."""
     header = [h.strip().lower() for h in reader.fieldnames or []]
@@ -137,14 +143,24 @@ def _import_rows(
             continue
         seen[phone] = line
         contact = db.scalars(select(Contact).where(Contact.phone == phone)).first()
+        stranger = False
         if limits.inside is not None:
-            before = (contact.region, contact.cercle) if contact else None
-            after = (values.get("region") or (before or (None, None))[0],
-                     values.get("cercle") or (before or (None, None))[1])  # fmt: skip
-            # Neither a stranger's contact, nor one moved out of the importer's area.
-            if (before and not limits.inside(*before)) or not limits.inside(*after):
+            if contact and not limits.inside(contact.region, contact.cercle):
+                # Another area's contact, or one never placed (it called): the check
+                # shows it as an unknown number, so it tells nobody who exists.
+                stranger, contact = True, None
+            before = (contact.region, contact.cercle) if contact else (None, None)
+            after = (values.get("region") or before[0], values.get("cercle") or before[1])
+            if not limits.inside(*after):  # nor may a contact leave the importer's area
                 report.problems.append((line, "outside", {"value": phone, "scope": limits.scope}))
                 continue
+        if stranger:
+            # Counted as an addition in the check; the import itself does not take it over.
+            if dry_run:
+                report.added += 1
+            else:
+                report.problems.append((line, "taken", {"value": phone}))
+            continue
         if contact is None:
             db.add(Contact(phone=phone, created_at=utcnow(), **values))
             report.added += 1

@@ -13,11 +13,13 @@ from flows.training import POST, PRE
 from .models import Contact, ModuleProgress, QuizAnswer, UssdEvent
 
 
-def learners(db: Session, course: Course) -> list[dict]:
-    """One row per learner: modules started and passed, attempts, scores, time, gain."""
-    rows = db.execute(
-        select(ModuleProgress, Contact).join(Contact, Contact.id == ModuleProgress.contact_id)
-    ).all()
+def learners(db: Session, course: Course, where=None) -> list[dict]:
+    """One row per learner: modules started and passed, attempts, scores, time, gain.
+
+    where, a condition on Contact, keeps the learners of one area (a console user's scope).
+    """
+    query = select(ModuleProgress, Contact).join(Contact, Contact.id == ModuleProgress.contact_id)
+    rows = db.execute(query if where is None else query.where(where)).all()
     by_contact: dict[int, dict] = {}
     for progress, contact in rows:
         entry = by_contact.setdefault(
@@ -74,13 +76,17 @@ def _gains(db: Session, course: Course) -> dict[int, int]:
     }
 
 
-def questions(db: Session, course: Course, catalog) -> list[dict]:
-    """One row per question: first-attempt success and the wrong answer chosen most."""
-    answers = db.execute(
-        select(QuizAnswer.question, QuizAnswer.choice, QuizAnswer.correct).where(
-            QuizAnswer.attempt == 1
-        )
-    ).all()
+def questions(db: Session, course: Course, catalog, where=None) -> list[dict]:
+    """One row per question: first-attempt success and the wrong answer chosen most.
+
+    where, a condition on Contact, counts the answers of one area's learners only.
+    """
+    query = select(QuizAnswer.question, QuizAnswer.choice, QuizAnswer.correct).where(
+        QuizAnswer.attempt == 1
+    )
+    if where is not None:
+        query = query.join(Contact, Contact.id == QuizAnswer.contact_id).where(where)
+    answers = db.execute(query).all()
     by_question: dict[str, list] = defaultdict(list)
     for question, choice, correct in answers:
         by_question[question].append((choice, correct))

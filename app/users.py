@@ -1,4 +1,4 @@
-"""Console users: argon2 password hashes, roles and the cercle a supervisor may see."""
+"""Console users: argon2 password hashes, roles, scopes, and revocable sessions."""
 
 import re
 from datetime import datetime
@@ -51,6 +51,8 @@ def add(db: Session, email: str, role: str, password: str, scope: str | None) ->
     if user is None:
         user = User(email=email)
         db.add(user)
+    else:
+        end_sessions(user)  # a new password: whoever held the old one is signed out
     user.role, user.scope, user.password_hash = role, scope, _hasher.hash(password)
     return user
 
@@ -67,11 +69,35 @@ def authenticate(db: Session, email: str, password: str, now: datetime) -> User 
         _hasher.verify(user.password_hash if user else _DUMMY, password)
     except (VerificationError, InvalidHashError):
         return None
-    if user is None:
+    if user is None or user.disabled_at is not None:
         return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     user.last_login_at = now
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """Make every session cookie this user holds stale. Caller commits."""
+    # Added in SQL, not in Python: two bumps at the same time both land, so an
+    # older cookie can never match the version again.
+    user.session_version = User.session_version + 1
+
+
+def disable(db: Session, email: str, now: datetime) -> User | None:
+    """Stop a user signing in and end their sessions; None if no such user. Caller commits."""
+    user = find(db, email)
+    if user is not None:
+        user.disabled_at = user.disabled_at or now  # disabling twice keeps the first date
+        end_sessions(user)
+    return user
+
+
+def enable(db: Session, email: str) -> User | None:
+    """Let a disabled user sign in again; None if nobody has the email. Caller commits."""
+    user = find(db, email)
+    if user is not None:
+        user.disabled_at = None
     return user
 
 

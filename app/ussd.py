@@ -1,9 +1,9 @@
 """POST /ussd and /ussd/events: the Africa's Talking USSD callbacks."""
 
+import contextlib
 import functools
 import re
-from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app
@@ -11,25 +11,26 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 import flows
-from flows.desk import FOLLOW_UP, parse_pin
+from flows.desk import FOLLOW_UP
 from flows.effects import Enrol, FinishModule, MoveCase, OpenCase, SetData, SetLanguage, SetName
 from flows.engine import CLEAR, SAVE, Route, Step
 from flows.render import Page, compose
 
-from . import cases, contacts, events, focal_points, training
+from . import abuse, cases, contacts, events, focal_points, training
 from .callbacks import check_token, read_form
 from .db import commit_soon, get_db
+from .hop_text import LATEST, UNSURE, derive_input, mask, stored_text
 from .models import utcnow
+from .needs import NEEDS, Hop, desk
 from .notify import wake_in
 from .sessions import UNCHANGED
 
 bp = Blueprint("ussd", __name__)
 
 HOP_FIELDS = ("sessionId", "serviceCode", "phoneNumber", "networkCode", "text")
-# How the gateway sends `text`: not known until the second input shows it.
-UNSURE, CUMULATIVE, LATEST = "unsure", "cumulative", "latest"
 SESSION_ID = re.compile(r"^[\w.:-]{1,64}$")
 SERVICE_CODE = re.compile(r"^[*#0-9]{1,32}$")
+SENT_TTL_S = 60  # a sent report's last reply, for the gateway's retries, and nothing else
 
 
 class Refused(Exception):
@@ -86,18 +87,47 @@ def apology(key: str) -> str:
 
 
 def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, str | None]:
-    """Run one hop of a session; return the reply body and the screen's node id."""
+    """Run one hop of a session; return the reply body and the screen's node id.
+
+    The session is locked for the hop: a copy of it that the gateway sends while
+    it runs waits, then finds the hop answered and gets the same reply.
+    """
     store = current_app.extensions["sessions"]
-    session, resume, profile = store.load(session_id, phone)
-    if session is not None and (session["phone"] != phone or session["service"] != service):
+    loaded = store.load(session_id, phone)
+    try:
+        outcome = _run(store, loaded, session_id, service, phone, text)
+    except BaseException:
+        with contextlib.suppress(RedisError):
+            store.release(session_id, loaded)
+        raise
+    if outcome[2]:  # answered from what the session already held: nothing to save
+        store.release(session_id, loaded)
+    return outcome[0], outcome[1]
+
+
+def _run(store, loaded, session_id: str, service: str, phone: str, text: str):
+    """Answer a locked hop; return (reply, node, whether nothing was saved)."""
+    session, resume, profile = loaded.session, loaded.resume, loaded.profile
+    if session is not None and "caller" not in session and not session.get("end"):
+        session = None  # saved by an older release, which kept the number: start afresh
+    if session is not None and (
+        (session.get("caller") and session["caller"] not in loaded.callers)
+        or session["service"] != service
+    ):
         raise Refused("session belongs to another phone number or service code")
+    masks: list = []
     if session is not None:
         shown = session["state"]["node"]
         if session["end"]:
-            return session["reply"], shown
-        new_input, mode = derive_input(session["text"], text, session["mode"])
+            return session["reply"], shown, True
+        masks = session.get("masks", []) if session["mode"] != LATEST else []
+        new_input, mode = derive_input(session["text"], mask(text, masks), session["mode"])
         if new_input is None:  # the gateway resent a hop we already answered
-            return session["reply"], shown
+            return session["reply"], shown, True
+        if mode == LATEST:
+            new_input = text  # the whole text is the input: none of it was masked
+        else:
+            new_input = text[len(text) - len(new_input) :]
         state, resume_point = session["state"], None
         if not _known(state):  # saved by an older release whose journeys changed
             state = None
@@ -120,8 +150,8 @@ def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, s
         # A screen names the outside facts its answer needs; they are fetched
         # here, at the edge, so the flow stays pure: on first read, as most
         # answers need none of them (Formation does not count today's reports).
-        hop = Hop(new_input or "", state["data"], phone, session_id)
-        for need in getattr(current_app.extensions["flow"][state["node"]], "needs", ()):
+        hop = Hop(new_input or "", state["data"], phone, session_id, loaded.callers, loaded.facts)
+        for need in _needs(state["node"]):
             ctx.later(need, functools.partial(NEEDS[need], hop))
     app = current_app
     result = flows.step(
@@ -132,128 +162,74 @@ def answer(session_id: str, service: str, phone: str, text: str) -> tuple[str, s
         app.extensions["catalog"],
         app.config["USSD_MAX_CHARS"],
     )
-    profile_changes, wake = apply_effects(result.effects, phone, session_id, profile)
+    profile_changes, wake, sent = apply_effects(result.effects, phone, session_id, profile)
     if profile_changes:
         fresh_profile = {**profile, **profile_changes}
+    pin_node = state is not None and "pin" in _needs(state["node"])
+    kept, masks = stored_text(text, new_input, pin_node, masks, mode)
     session = {
-        "phone": phone,
+        "caller": loaded.caller,
         "service": service,
-        "text": text,
+        "text": kept,
         "mode": mode,
         "state": result.state,
         "reply": result.reply,
         "end": result.end,
     }
+    if masks:
+        session["masks"] = masks
+    also = [wake_in] if wake else []
+    if state is not None:
+        also.extend(hop.writes)
+    ttl = None
+    if sent is not None:
+        # A sent report forgets its session: only its last reply stays, without the
+        # caller or the answers, long enough to answer the gateway's retries.
+        session = {"service": service, "state": {"node": result.state["node"]},
+                   "reply": result.reply, "end": True, "report": True}  # fmt: skip
+        config = current_app.config
+        also.append(
+            functools.partial(
+                abuse.count_sent, config["REDIS_PREFIX"], config["TZ"],
+                config["REPORT_REPEAT_WINDOW_S"], loaded.callers, sent,
+            )
+        )  # fmt: skip
+        ttl = SENT_TTL_S
     # A receipt or a module's SMS should not wait for the next tick: the workers are
     # woken in the same round trip as the session is saved.
-    store.save(session_id, phone, session, _resume_point(result), fresh_profile,
-               also=wake_in if wake else None)  # fmt: skip
-    return result.reply, result.state["node"]
+    resume = None if sent is not None else _resume_point(result)
+    store.save(session_id, loaded, session, resume, fresh_profile,
+               also=_together(also), ttl=ttl)  # fmt: skip
+    return result.reply, result.state["node"], False
 
 
-@dataclass(frozen=True)
-class Hop:
-    """What a need may look at: the caller's answer, the session's data, who and where."""
-
-    answer: str
-    data: dict
-    phone: str
-    session_id: str
-
-
-def _case_status(hop: Hop) -> str | None:
-    reference = flows.report.parse_reference(hop.answer)
-    return cases.status(get_db(), reference) if reference else None
-
-
-def _reference(hop: Hop) -> str:
-    """Draw the reference a report will get; an identical recent one keeps its own."""
-    answers = {name: hop.data.get(name) for name in flows.report.FIELDS}
-    window = current_app.config["REPORT_REPEAT_WINDOW_S"]
-    repeat = cases.repeat_of(get_db(), hop.phone, answers, utcnow(), window)
-    return repeat or cases.fresh_reference(get_db())
-
-
-def _reports_today(hop: Hop) -> int:
-    tz = ZoneInfo(current_app.config["TZ"])
-    midnight = datetime.combine(datetime.now(tz).date(), time(), tz)
-    return cases.reports_today(get_db(), hop.phone, midnight)
-
-
-def _desk_key(hop: Hop) -> str:
-    return f"{current_app.config['REDIS_PREFIX']}desk:{hop.session_id}"
-
-
-def _pin(hop: Hop) -> dict | None:
-    """Check the PIN typed on the desk's first screen; open the desk for this session."""
-    if not parse_pin(hop.answer):
-        return None  # navigation or a malformed PIN: no try is spent
-    redis, config = current_app.extensions["redis"], current_app.config
-    point = focal_points.find(get_db(), hop.phone)
-    result = focal_points.check_pin(
-        redis, config["REDIS_PREFIX"], hop.phone, point, hop.answer.strip()
-    )
-    if result["result"] == "ok":
-        redis.set(_desk_key(hop), hop.phone, ex=config["SESSION_TTL_S"])
-    return result
-
-
-def _desk(hop: Hop) -> dict | None:
-    """Return the caller's open cases, once the PIN opened the desk in this session."""
-    redis = current_app.extensions["redis"]
-    if redis.get(_desk_key(hop)) != hop.phone.encode():
+def _together(calls):
+    """Return one also(pipe) that runs each call on the pipeline, or None."""
+    if not calls:
         return None
-    redis.expire(_desk_key(hop), current_app.config["SESSION_TTL_S"])  # open while in use
-    point = focal_points.find(get_db(), hop.phone)
-    if point is None:
-        return None
-    tz = current_app.config["TZ"]
-    return {
-        "role": point.role,
-        "cases": [cases.summary(c, tz) for c in focal_points.desk(get_db(), point)],
-    }
+
+    def run(pipe):
+        for call in calls:
+            call(pipe)
+
+    return run
 
 
-# What each declared need is, given the hop.
-NEEDS = {
-    "case_status": _case_status,
-    "reference": _reference,
-    "reports_today": _reports_today,
-    "pin": _pin,
-    "desk": _desk,
-}
+def _needs(node: str) -> tuple:
+    return getattr(current_app.extensions["flow"][node], "needs", ())
 
 
-def derive_input(consumed: str, text: str, mode: str) -> tuple[str | None, str]:
-    """Return (the new input, gateway mode) from the text consumed so far and this hop's.
-
-    Africa's Talking resends every input joined by "*"; some gateways send only
-    the latest. The mode is learnt from the second input: it either extends
-    the first with "*", or it does not. None means this hop repeats an earlier
-    one (a retry or a late duplicate) and must change nothing.
-    """
-    if mode == LATEST:
-        return text, LATEST
-    if consumed == "":
-        return (None, mode) if text == "" else (text, mode)
-    if text.startswith(consumed + "*"):
-        return text[len(consumed) + 1 :], CUMULATIVE
-    if mode == CUMULATIVE and (text in (consumed, "") or consumed.startswith(text + "*")):
-        return None, CUMULATIVE
-    # The same key pressed twice on a latest-only gateway lands here too.
-    return text, LATEST
-
-
-def apply_effects(effects, phone: str, session_id: str = "", profile=None) -> tuple[dict, bool]:
-    """Carry out a step's effects; return what changed in the caller's profile, and whether
-    SMS are waiting to go (the workers must be woken)."""
+def apply_effects(effects, phone: str, session_id: str = "", profile=None):
+    """Carry out a step's effects; return what changed in the caller's profile, whether
+    SMS are waiting to go (the workers must be woken), and the report sent, if any:
+    (reference, answers, whether it was new)."""
     effects = [e for e in effects if not isinstance(e, SetData)]  # SetData is the engine's own
     if profile and effects and all(isinstance(e, training.STEPS) for e in effects):
         engine = current_app.extensions["engine"]
         standing = training.save_progress(engine, profile, effects, utcnow())
         if standing is not None:  # the next lesson, an answer: a statement, no read
-            return {"training": standing}, False
-    changes, contact, wake = {}, None, False
+            return {"training": standing}, False, None
+    changes, contact, wake, sent = {}, None, False, None
     for effect in effects:
         if isinstance(effect, SetLanguage):
             contacts.update_contact(get_db(), phone, language=effect.lang)
@@ -262,8 +238,10 @@ def apply_effects(effects, phone: str, session_id: str = "", profile=None) -> tu
             contacts.update_contact(get_db(), phone, name=effect.name)
             changes["name"] = effect.name
         elif isinstance(effect, OpenCase):
-            cases.open_case(get_db(), phone, effect.reference, dict(effect.answers), utcnow())
+            answers = dict(effect.answers)
+            _, new = cases.file_report(get_db(), phone, effect.reference, answers, utcnow())
             get_db().commit()
+            sent = (effect.reference, answers, new)
             wake = True  # the receipt goes out now
         elif isinstance(effect, MoveCase):
             _move(effect, phone, session_id)
@@ -285,7 +263,7 @@ def apply_effects(effects, phone: str, session_id: str = "", profile=None) -> tu
             commit_soon(get_db())
         changes["training"] = training.standing(get_db(), contact.id)
         changes["tests"] = training.tests(get_db(), contact.id)
-    return changes, wake
+    return changes, wake, sent
 
 
 def _move(effect: MoveCase, phone: str, session_id: str) -> None:
@@ -293,7 +271,7 @@ def _move(effect: MoveCase, phone: str, session_id: str) -> None:
     db = get_db()
     hop = Hop("", {}, phone, session_id)
     point = focal_points.find(db, phone)
-    if _desk(hop) is None or point is None:
+    if desk(hop) is None or point is None:
         raise cases.CaseError("the desk is not open in this session")
     case = cases.find(db, effect.reference, lock=True)
     if not focal_points.may_handle(db, point, case):
@@ -386,12 +364,13 @@ def session_ended():
         last = current_app.extensions["sessions"].peek(form["sessionId"])
     except RedisError:
         current_app.logger.warning("redis unavailable: event recorded without its last screen")
-    state = (last or {}).get("state", {})
-    if "pin" in state.get("data", {}):
-        # The gateway's summary of the inputs would hold the desk PIN.
-        form = {**form, "input": ""}
+    node = ((last or {}).get("state") or {}).get("node")
+    # The number is kept only for a session known to have been elsewhere than in a
+    # report: a reporter's call must not be found again by its time or its length.
+    anonymous = last is None or last.get("report") or flows.report.is_report(node)
+    phone = None if anonymous else contacts.normalize(form["phoneNumber"])
     try:
-        events.record(get_db(), form, contacts.normalize(form["phoneNumber"]), state.get("node"))
+        events.record(get_db(), form, phone, node)
     except SQLAlchemyError:
         current_app.logger.exception("could not record a USSD event")
         abort(503)

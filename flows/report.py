@@ -30,6 +30,7 @@ FIELDS = ("urgent", "sector", "region", "cercle", "place", "children", "age", "s
           "hazard", "contactable", "receipt")  # fmt: skip
 PLACE_MAX = 60
 REFERENCE = 6
+THROTTLED = "throttled"  # ctx["case_status"] when this phone missed too many lookups lately
 
 
 def _choose(text: str, field: str, values, then: str, label: str) -> Menu:
@@ -67,7 +68,20 @@ def _summary(data: Mapping, ctx: Mapping) -> dict:
     }
 
 
+def is_report(node: str | None) -> bool:
+    """Tell whether a screen belongs to the report journey."""
+    return node is not None and (node == "report" or node.startswith("r."))
+
+
+def _over_limit(ctx: Mapping) -> bool:
+    limit = ctx.get("report_limit") or 0
+    return bool(limit) and (ctx.get("reports_today") or 0) >= limit
+
+
 def _send(data: Mapping, ctx: Mapping) -> tuple[Option, ...]:
+    if ctx.get("reference") and _over_limit(ctx):
+        # Checked again when sent: other sessions of this phone may have sent meanwhile.
+        return (Option("report.send", "r.limit"), Option("report.cancel", "r.cancelled"))
     case = {name: data.get(name) for name in FIELDS}
     opened = OpenCase(ctx.get("reference", ""), tuple(sorted(case.items())))
     return (
@@ -82,7 +96,10 @@ def _status(data: Mapping, ctx: Mapping) -> dict:
 
 
 def _found(data: Mapping, ctx: Mapping) -> str:
-    return "track.status" if ctx.get("case_status") else "track.unknown"
+    status = ctx.get("case_status")
+    if status == THROTTLED:
+        return "track.busy"
+    return "track.status" if status else "track.unknown"
 
 
 def _regions() -> dict:
@@ -96,8 +113,7 @@ def _regions() -> dict:
 
 def _may_report(data: Mapping, ctx: Mapping) -> str:
     """Turn away a phone past its daily limit of reports, politely; else start."""
-    limit = ctx.get("report_limit") or 0
-    if limit and (ctx.get("reports_today") or 0) >= limit:
+    if _over_limit(ctx):
         return "r.limit"
     return "r.emergency" if data.get("urgent") else "r.sector"
 
@@ -146,7 +162,9 @@ NODES = {
             ),
         ),
     ),
-    "r.confirm": Menu("report.confirm", _send, params=_summary, needs=("reference",)),
+    "r.confirm": Menu(
+        "report.confirm", _send, params=_summary, needs=("reference", "reports_today")
+    ),
     "r.done": End("report.done", params=lambda data, ctx: {"reference": data.get("reference")}),
     "r.cancelled": End("report.cancelled"),
     "track": Ask(
@@ -160,6 +178,7 @@ NODES = {
     ),
     "track.found": Route(_found),
     "track.status": Menu("track.status", params=_status, checkpoint=CLEAR),
+    "track.busy": End("track.busy"),
     "track.unknown": Menu(
         "track.unknown", params=lambda d, c: {"reference": d.get("lookup", "")}, checkpoint=CLEAR
     ),

@@ -244,3 +244,12 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "/tests/faults/" in str(item.path):
             item.add_marker(pytest.mark.faults)
+
+
+def phone_key(app, kind: str, phone: str) -> str:
+    """Return the Redis key of a phone's resume point or profile: its hash under today's salt."""
+    from app import salt
+
+    redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
+    today, _ = salt.current(redis, prefix, app.config["TZ"])
+    return f"{prefix}{kind}:{salt.caller(today, phone)}"

@@ -1,13 +1,27 @@
 """Startup configuration: environment defaults, validation and refusing to start."""
 
+import base64
+import secrets
 import shutil
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
+from dotenv import dotenv_values
 from flask import Flask
 
+from app import config as config_module
 from app import create_app
-from app.config import DEFAULTS, REQUIRED_IN_PRODUCTION, ConfigError, from_env, validate
+from app.config import (
+    DEFAULTS,
+    DEV_REPORTER_KEY,
+    FERNET_COMMAND,
+    REQUIRED_IN_PRODUCTION,
+    TOKEN_COMMAND,
+    ConfigError,
+    from_env,
+    validate,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DUMMY = {
@@ -15,15 +29,18 @@ DUMMY = {
     "REDIS_URL": "redis://127.0.0.1:1/0",
     "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x",
 }
+# A strong production configuration: random secrets, a generated key, live-looking credentials.
 PRODUCTION = {
     "APP_ENV": "production",
     "REDIS_URL": "redis://redis.internal:6379/0",
     "DATABASE_URL": "postgresql://kalan@db.internal/kalan",
-    "WEBHOOK_TOKEN": "t0ken",
-    "SECRET_KEY": "s3cret",
-    "AT_USERNAME": "kalan",
-    "AT_API_KEY": "at-key",
+    "WEBHOOK_TOKEN": secrets.token_urlsafe(36),  # 48 characters
+    "SECRET_KEY": secrets.token_urlsafe(36),
+    "REPORTER_KEY": Fernet.generate_key().decode(),
+    "AT_USERNAME": "kalan-mali",
+    "AT_API_KEY": secrets.token_hex(32),  # like the dashboard's: 64 hexadecimal characters
 }
+EXAMPLE = ROOT / ".env.example"
 
 
 @pytest.fixture(autouse=True)
@@ -79,7 +96,7 @@ def test_production_without_settings_names_each_one_on_one_line():
     message = str(caught.value)
     assert message == (
         "missing required settings for production: "
-        "REDIS_URL, DATABASE_URL, WEBHOOK_TOKEN, SECRET_KEY, AT_USERNAME, AT_API_KEY"
+        "REDIS_URL, DATABASE_URL, WEBHOOK_TOKEN, SECRET_KEY, REPORTER_KEY, AT_USERNAME, AT_API_KEY"
     )
     assert "\n" not in message
 
@@ -87,7 +104,108 @@ def test_production_without_settings_names_each_one_on_one_line():
 def test_production_refuses_the_development_secret_key():
     with pytest.raises(ConfigError) as caught:
         from_env({**PRODUCTION, "SECRET_KEY": "dev"})
-    assert str(caught.value) == "SECRET_KEY must not be 'dev' in production"
+    assert str(caught.value) == (
+        "SECRET_KEY is a placeholder ('dev'); generate one with: "
+        'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+    )
+
+
+SHORT = secrets.token_urlsafe(23)  # 31 characters, random: refused for its length alone
+OTHER_KEY = Fernet.generate_key().decode()
+TOKEN_HINT = "; generate one with: " + TOKEN_COMMAND
+FERNET_HINT = "; generate one with: " + FERNET_COMMAND
+AT_HINT = "; use the live app's API key from the Africa's Talking dashboard"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SECRET_KEY", "change-me", "SECRET_KEY is a placeholder ('change-me')" + TOKEN_HINT),
+        ("SECRET_KEY", "CHANGEME", "SECRET_KEY is a placeholder ('CHANGEME')" + TOKEN_HINT),
+        ("SECRET_KEY", " secret ", "SECRET_KEY is a placeholder ('secret')" + TOKEN_HINT),
+        ("SECRET_KEY", "password", "SECRET_KEY is a placeholder ('password')" + TOKEN_HINT),
+        ("SECRET_KEY", "x", "SECRET_KEY is a placeholder ('x')" + TOKEN_HINT),
+        ("SECRET_KEY", "sandbox-key", "SECRET_KEY is a placeholder (from .env.example)"),
+        ("SECRET_KEY", SHORT, "SECRET_KEY is too short (31 characters, at least 32)" + TOKEN_HINT),
+        ("SECRET_KEY", "x" * 48, "SECRET_KEY repeats too few characters to be random"),
+        ("SECRET_KEY", "changeme" * 6, "SECRET_KEY repeats too few characters to be random"),
+        ("SECRET_KEY", PRODUCTION["WEBHOOK_TOKEN"], "SECRET_KEY and WEBHOOK_TOKEN must differ"),
+        ("WEBHOOK_TOKEN", "test", "WEBHOOK_TOKEN is a placeholder ('test')" + TOKEN_HINT),
+        ("WEBHOOK_TOKEN", "t0ken", "WEBHOOK_TOKEN is a placeholder ('t0ken')" + TOKEN_HINT),
+        ("WEBHOOK_TOKEN", "development", "WEBHOOK_TOKEN is a placeholder (from .env.example)"),
+        ("WEBHOOK_TOKEN", SHORT, "WEBHOOK_TOKEN is too short (31 characters, at least 32)"),
+        ("WEBHOOK_TOKEN", "ab" * 24, "WEBHOOK_TOKEN repeats too few characters to be random"),
+        ("REPORTER_KEY", DEV_REPORTER_KEY, "REPORTER_KEY holds the development key" + FERNET_HINT),
+        ("REPORTER_KEY", f"{OTHER_KEY},{DEV_REPORTER_KEY}", "REPORTER_KEY holds the development"),
+        ("REPORTER_KEY", "change-me", "REPORTER_KEY is a placeholder ('change-me')" + FERNET_HINT),
+        ("REPORTER_KEY", "sandbox", "REPORTER_KEY is a placeholder (from .env.example)"),
+        ("REPORTER_KEY", SHORT, "REPORTER_KEY: key 1 is not a Fernet key (32 bytes, urlsafe"),
+        ("REPORTER_KEY", f"{OTHER_KEY},{OTHER_KEY[:-2]}", "REPORTER_KEY: key 2 is not a Fernet"),
+        ("REPORTER_KEY", f"{OTHER_KEY},", "REPORTER_KEY: give one key or several"),
+        ("AT_USERNAME", "sandbox", "AT_USERNAME is 'sandbox', the test account"),
+        ("AT_USERNAME", " Sandbox", "AT_USERNAME is 'sandbox', the test account"),
+        ("AT_USERNAME", "change-me", "AT_USERNAME is a placeholder ('change-me')"),
+        ("AT_API_KEY", "sandbox-key", "AT_API_KEY is a placeholder (from .env.example)" + AT_HINT),
+        ("AT_API_KEY", "secret", "AT_API_KEY is a placeholder ('secret')" + AT_HINT),
+        ("AT_API_KEY", "at-key", "AT_API_KEY is too short (6 characters, at least 32)" + AT_HINT),
+        ("AT_API_KEY", "0" * 64, "AT_API_KEY repeats too few characters to be random"),
+        ("AT_API_BASE_URL", "http://127.0.0.1:5001", "AT_API_BASE_URL points at this machine"),
+        ("AT_API_BASE_URL", "http://localhost:5001/", "AT_API_BASE_URL points at this machine"),
+        ("AT_API_BASE_URL", "https://[::1]:5001", "AT_API_BASE_URL points at this machine"),
+        ("AT_API_BASE_URL", "http://0.0.0.0", "AT_API_BASE_URL points at this machine"),
+        ("AT_API_BASE_URL", "127.0.0.2:5001", "AT_API_BASE_URL points at this machine"),
+    ],
+)
+def test_production_refuses_a_placeholder_secret_and_names_it(name, value, message):
+    with pytest.raises(ConfigError) as caught:
+        from_env({**PRODUCTION, name: value})
+    error = str(caught.value)
+    assert error.startswith(message)
+    assert error.startswith(name) and "\n" not in error
+    # Only known placeholders are shown: a real secret must not reach the logs.
+    assert SHORT not in error and OTHER_KEY not in error
+
+
+@pytest.mark.parametrize(
+    "value", sorted({v for v in dotenv_values(EXAMPLE).values() if v}) or ["(none)"]
+)
+def test_production_refuses_every_value_of_the_example_file_as_a_secret(value):
+    """Whatever .env.example shows, as SECRET_KEY or REPORTER_KEY, is refused as copied."""
+    for name in ("SECRET_KEY", "REPORTER_KEY"):
+        with pytest.raises(ConfigError) as caught:
+            from_env({**PRODUCTION, name: value})
+        assert str(caught.value).startswith(f"{name} is a placeholder (from .env.example)")
+
+
+def test_the_example_file_is_read_when_validating(monkeypatch, tmp_path):
+    """A long example value added to the file later is refused too, without a code change."""
+    example = tmp_path / ".env.example"
+    long_example = secrets.token_urlsafe(36)
+    example.write_text(f"# a comment\nWEBHOOK_TOKEN={long_example}\nSECRET_KEY=\n")
+    monkeypatch.setattr(config_module, "EXAMPLE", example)
+    with pytest.raises(ConfigError) as caught:
+        from_env({**PRODUCTION, "SECRET_KEY": long_example})
+    assert str(caught.value).startswith("SECRET_KEY is a placeholder (from .env.example)")
+    monkeypatch.setattr(config_module, "EXAMPLE", tmp_path / "absent")
+    assert from_env({**PRODUCTION, "SECRET_KEY": long_example})["SECRET_KEY"] == long_example
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"REPORTER_KEY": f"{OTHER_KEY}, {PRODUCTION['REPORTER_KEY']}"},  # during a rotation
+        {"AT_API_BASE_URL": "https://api.africastalking.com"},
+        {"SECRET_KEY": secrets.token_urlsafe(24)},  # 32 characters: the least accepted
+    ],
+)
+def test_production_with_strong_secrets_passes(overrides):
+    environ = {**PRODUCTION, **overrides}
+    config = validate(from_env(environ))
+    assert config["APP_ENV"] == "production"
+    assert config["SECRET_KEY"] == environ["SECRET_KEY"]
+    keys = tuple(key.strip() for key in environ["REPORTER_KEY"].split(","))
+    assert config["REPORTER_KEY"] == keys
 
 
 def test_tools_without_secrets_read_production_settings_leniently():
@@ -185,7 +303,44 @@ def test_validate_accepts(name, value):
 def test_validate_accepts_production():
     config = validate(from_env(PRODUCTION))
     assert config["APP_ENV"] == "production"
-    assert config["SECRET_KEY"] == "s3cret"
+    assert config["SECRET_KEY"] == PRODUCTION["SECRET_KEY"]
+
+
+def test_development_has_a_fixed_reporter_key_that_says_what_it_is():
+    config = validate(settings())
+    assert config["REPORTER_KEY"] == (DEV_REPORTER_KEY,)
+    assert base64.urlsafe_b64decode(DEV_REPORTER_KEY) == b"kalan-development-key-not-secret"
+    # Not derived from SECRET_KEY: changing the cookie secret keeps the numbers readable.
+    assert validate(settings(SECRET_KEY="other"))["REPORTER_KEY"] == (DEV_REPORTER_KEY,)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("not-a-key", "REPORTER_KEY: key 1 is not a Fernet key"),
+        (DEV_REPORTER_KEY + "x", "REPORTER_KEY: key 1 is not a Fernet key"),
+        (f"{OTHER_KEY},abc", "REPORTER_KEY: key 2 is not a Fernet key"),
+        (f"{OTHER_KEY},,{OTHER_KEY}", "REPORTER_KEY: give one key or several"),
+        ("", "REPORTER_KEY: give one key or several"),
+    ],
+)
+def test_validate_refuses_a_malformed_reporter_key_in_development(value, message):
+    with pytest.raises(ConfigError) as caught:
+        validate(settings(REPORTER_KEY=value))
+    assert str(caught.value).startswith(message)
+    assert str(caught.value).endswith("generate a key with: " + FERNET_COMMAND)
+
+
+def test_the_example_file_starts_development_as_copied():
+    """`make run` reads .env: the example, copied as-is, must start; production must not."""
+    example = {k: v for k, v in dotenv_values(EXAMPLE).items() if v is not None}
+    assert not example["SECRET_KEY"] and not example["REPORTER_KEY"]
+    config = validate(from_env(example))
+    assert config["APP_ENV"] == "development" and config["REPORTER_KEY"] == (DEV_REPORTER_KEY,)
+    text = EXAMPLE.read_text()
+    assert text.count(TOKEN_COMMAND) >= 2 and FERNET_COMMAND in text
+    with pytest.raises(ConfigError):
+        from_env({**example, "APP_ENV": "production"})
 
 
 # create_app
@@ -215,8 +370,35 @@ def test_create_app_in_production_names_every_missing_setting(capsys, monkeypatc
     assert code == 3
     assert err == (
         "kalan: cannot start: missing required settings for production: "
-        "REDIS_URL, DATABASE_URL, WEBHOOK_TOKEN, SECRET_KEY, AT_USERNAME, AT_API_KEY\n"
+        "REDIS_URL, DATABASE_URL, WEBHOOK_TOKEN, SECRET_KEY, REPORTER_KEY, AT_USERNAME, "
+        "AT_API_KEY\n"
     )
+
+
+def test_create_app_refuses_a_placeholder_secret_in_one_line(capsys, monkeypatch):
+    for name, value in {**PRODUCTION, "SECRET_KEY": "change-me"}.items():
+        monkeypatch.setenv(name, value)
+    code, err = start(capsys)
+    assert code == 3
+    assert err == (
+        "kalan: cannot start: SECRET_KEY is a placeholder ('change-me')" + TOKEN_HINT + "\n"
+    )
+
+
+def test_create_app_starts_from_a_strong_production_environment(monkeypatch):
+    """The strong settings above, from the process environment: the app starts, connecting
+    to nothing (their hosts do not even resolve here)."""
+    for name, value in PRODUCTION.items():
+        monkeypatch.setenv(name, value)
+    app = create_app({"TESTING": True})
+    try:
+        assert app.config["APP_ENV"] == "production"
+        assert app.config["SECRET_KEY"] == PRODUCTION["SECRET_KEY"]
+        assert app.config["REPORTER_KEY"] == (PRODUCTION["REPORTER_KEY"],)
+        assert app.config["SESSION_COOKIE_SECURE"] is True
+    finally:
+        app.extensions["redis"].close()
+        app.extensions["engine"].dispose()
 
 
 def test_create_app_refuses_bad_content_in_one_line(capsys, tmp_path):

@@ -14,8 +14,20 @@ from app import campaigns, charts, users
 from app.console.contacts import MAX_FILE
 from app.console.dashboard import _months
 from app.focal_points import DESK
-from app.models import Campaign, Case, Certificate, Contact, Message, ModuleProgress, User, utcnow
+from app.models import (
+    AuditEntry,
+    Campaign,
+    Case,
+    Certificate,
+    Contact,
+    Message,
+    ModuleProgress,
+    QuizAnswer,
+    User,
+    utcnow,
+)
 from flows.engine import Route
+from flows.training import POST, PRE
 
 from .conftest import Dial
 from .test_cases import body, report
@@ -347,6 +359,61 @@ def test_the_dashboard_follows_training_and_reports_over_the_months(
     assert plotted(svgs["Signalements par mois et par cercle"]) == {
         "Kadiolo": line(*[0] * 11, 3), "Koutiala": line(*[0] * 11, 1)}  # fmt: skip
     assert found["Signalements par secteur"] == [("Orpaillage / site minier", "4")]
+
+
+@pytest.mark.parametrize(
+    ("who", "scope", "orgs", "learners", "passed", "gain", "answers"),
+    [
+        ("admin", None, ["CAEB", "CMDT", "RMCR"], 3, "2", 33, "33 % (3)"),
+        ("scoped", "cercle=sikasso", ["RMCR"], 1, "1", 100, "100 % (1)"),
+        ("viewer", "region=koutiala", ["CMDT"], 1, "0", 0, "0 % (1)"),
+        ("scoped", "cercle=kadiolo", [], 0, "0", None, None),
+    ],
+)  # fmt: skip
+def test_the_dashboard_training_stays_inside_the_users_scope(
+    app, client, sign_in, seeded, who, scope, orgs, learners, passed, gain, answers
+):
+    """Every training chart and table counts only the learners of the user's area: Awa of RMCR
+    in Sikasso, Moussa of CMDT in Koutiala, Fatoumata of CAEB in Bougouni."""
+    course = app.extensions["catalog"].course
+    module, question = course.modules[0].id, course.modules[0].quiz[0].id
+    with app.extensions["db"]() as db:
+        for n, phone in enumerate(AGENTS):
+            agent = db.scalars(select(Contact).where(Contact.phone == phone)).one()
+            awa = n == 0
+            db.add(Certificate(contact_id=agent.id, code=f"SCOPE{n}", modules=8, score=40,
+                               questions=40))  # fmt: skip
+            db.add(ModuleProgress(contact_id=agent.id, module=module,
+                                  status="started" if n == 1 else "passed"))  # fmt: skip
+            db.add(QuizAnswer(contact_id=agent.id, module=module, question=question, attempt=1,
+                              choice=1, correct=awa))  # fmt: skip
+            for item in course.pretest:  # all wrong before; after, only Awa right
+                for attempt, correct in ((PRE, False), (POST, awa)):
+                    db.add(QuizAnswer(contact_id=agent.id, module="pretest", question=item,
+                                      attempt=attempt, choice=1, correct=correct))  # fmt: skip
+        db.commit()
+    sign_in(who, scope=scope)
+    response = client.get("/console/dashboard")
+    assert response.status_code == 200
+    shown, found = visible(response), chart_rows(response)
+    assert f"{learners} apprenants," in shown
+    assert ("Progrès moyen entre pré-test et post-test" in shown) is (gain is not None)
+    if gain is not None:
+        assert f"Progrès moyen entre pré-test et post-test : {gain} points." in shown
+    svgs = dict(re.findall(r'<svg [^>]*aria-label="([^"]*)">(.*?)</svg>', page(response), re.S))
+    trained = plotted(svgs["Agents certifiés au fil des mois, par organisation (total cumulé)"])
+    assert sorted(trained) == orgs
+    for title in ("Taux de réussite par organisation (modules réussis / commencés)",
+                  "Progrès moyen pré/post-test par organisation"):  # fmt: skip
+        assert [org for org, _ in found[title]] == orgs, title
+    assert sum(int(n) for _, n in found["Certificats délivrés par mois"]) == len(orgs)
+    assert found["Agents ayant réussi chaque module"][0][1] == passed
+    started = found["Taux de réussite par module (réussis / commencés)"]
+    assert len(started) == (1 if orgs else 0)
+    if answers:
+        assert answers in shown  # the hardest questions: first-try success (answers)
+    else:
+        assert "Pas encore de réponses aux quiz." in shown
 
 
 def test_the_dashboard_shows_each_campaigns_delivery_rate_and_cost(app, client, sign_in, seeded):
@@ -780,6 +847,39 @@ def test_an_invalid_campaign_is_refused_with_the_form_kept(
         assert db.scalar(select(func.count()).select_from(Campaign)) == 0
 
 
+PLACEHOLDER = "Message non valide : entre accolades, seuls les mots name, cercle, region, commune"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"message": "Bonjour {name:x>20000000}"},  # a format spec: 20 MB of padding
+        {"message": "Bonjour {name!r}"},
+        {"message": "Bonjour {name.upper}"},
+        {"message": "Bonjour {name[0]}"},
+        {"message": "Bonjour {nom}"},
+        {"message": "Bonjour {name"},
+        {"message": "Bonjour }"},
+    ],
+)
+def test_a_message_with_anything_but_a_placeholder_is_refused_in_french(
+    app, client, auth, sign_in, seeded, fields
+):
+    """The live counter and the form say which braces are allowed; nothing is stored."""
+    sign_in("admin")
+    form = {**COMPOSE, **fields}
+    counted = auth.post("/console/campaigns/preview", follow=False, **form)
+    assert counted.status_code == 400
+    assert counted.get_json()["error"].startswith(PLACEHOLDER)
+    response = auth.post("/console/campaigns", follow=False, **form)
+    assert response.status_code == 400
+    assert_french(response)
+    assert flashed(response)[0].startswith(PLACEHOLDER)
+    assert f">{html.escape(fields['message'], quote=False)}</textarea>" in response.text
+    with app.extensions["db"]() as db:
+        assert db.scalar(select(func.count()).select_from(Campaign)) == 0
+
+
 def test_progress_json_gives_the_status_and_integer_counts(app, client, sign_in, seeded):
     """The live progress is the status and every count, as integers, before and after start."""
     campaign_id = add_campaign(app, {"role": ["agent"]})
@@ -913,6 +1013,39 @@ def test_an_impossible_action_is_refused_in_french(
     assert campaign_of(app, campaign_id).status == was
 
 
+# -- case export --------------------------------------------------------------------------------
+
+CALLABLE = ("+22376000901", "+22376000902")  # reporters who may be called back
+
+
+@pytest.mark.parametrize(
+    ("who", "status", "numbers"),
+    [("admin", 200, True), ("national", 200, False), ("scoped", 200, False),
+     ("viewer", 403, False)],
+)  # fmt: skip
+def test_each_reporters_number_exported_is_logged_and_only_admins_get_any(
+    app, client, sign_in, who, status, numbers
+):
+    """An admin's export logs one line per case whose number it holds; nobody else gets one."""
+    for phone, site in zip(CALLABLE, ("Massiogo", "Kalana"), strict=True):
+        report(client, "2", *body(site), contact="2", phone=phone)  # "Oui, sans SMS"
+    report(client, "2", *body("Fourou"), contact="3", phone="+22376000903")  # anonymous
+    email = sign_in(who, scope="cercle=kadiolo" if who == "scoped" else None)
+    response = client.get("/console/cases/export.csv")
+    assert response.status_code == status
+    text = response.get_data(as_text=True)
+    assert ("reporter_phone" in text.splitlines()[0]) is numbers
+    assert all((phone[4:] in text) is numbers for phone in CALLABLE)  # in no form, for others
+    with app.extensions["db"]() as db:
+        callable_ = set(db.scalars(select(Case.reference).where(Case.reporter_phone.is_not(None))))
+        logged = db.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.target)
+                            .where(AuditEntry.action.like("case%"))).all()  # fmt: skip
+    assert len(callable_) == 2
+    expected = {(email, "case.reporter_export", ref) for ref in callable_} if numbers else set()
+    assert set(logged) - {(email, "cases.export", "3 cases")} == expected
+    assert len(logged) == len(expected) + (status == 200)
+
+
 # -- contact import -----------------------------------------------------------------------------
 
 HEADER = "phone,name,role,region,cercle,commune,language,organisation\n"
@@ -986,7 +1119,7 @@ def test_an_import_is_checked_first_then_imported_once(app, client, auth, sign_i
 
 def test_a_scoped_supervisor_imports_only_inside_its_area(app, client, auth, sign_in, seeded):
     """A Kadiolo supervisor adds Kadiolo contacts; a line about anyone else is refused."""
-    sign_in("scoped")  # cercle=kadiolo
+    email = sign_in("scoped")  # cercle=kadiolo
     rows = (
         HEADER
         + "76100011,Awa Sanogo,community,,kadiolo,,,\n"  # 2: new, in Kadiolo: kept
@@ -995,15 +1128,49 @@ def test_a_scoped_supervisor_imports_only_inside_its_area(app, client, auth, sig
         + "76100013,Ailleurs,community,sikasso,Sikasso,,,\n"
     )  # 5: another cercle: refused
     checked = upload(auth, rows.encode())
-    assert "1 à ajouter, 0 à mettre à jour, 3 lignes refusées." in visible(checked)
-    assert [line for line, _ in problems_of(checked)] == ["3", "4", "5"]
+    # Line 4 looks like a new number: the check does not tell that Moussa exists.
+    assert "2 à ajouter, 0 à mettre à jour, 2 lignes refusées." in visible(checked)
+    assert [line for line, _ in problems_of(checked)] == ["3", "5"]
     assert all("hors de votre zone (Kadiolo)" in why for _, why in problems_of(checked))
     token = re.search(r'name="token" value="([^"]+)"', page(checked)).group(1)
-    auth.post("/console/contacts/import/confirm", token=token)
+    done = auth.post("/console/contacts/import/confirm", token=token)
+    assert "1 ajoutés, 0 mis à jour, 3 lignes ignorées." in visible(done)
+    assert problems_of(done)[1] == (
+        "4", "le numéro +22370000002 n'a pas été importé : seul un administrateur peut "
+        "l'ajouter à votre zone")  # fmt: skip
     with app.extensions["db"]() as db:
         moussa = db.scalars(select(Contact).where(Contact.phone == "+22370000002")).one()
         assert (moussa.name, moussa.cercle) == ("Moussa Diarra", "Koutiala")  # untouched
         assert db.scalar(select(func.count()).where(Contact.phone.like("+2237610001%"))) == 1
+        logged = db.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.target).where(
+            AuditEntry.action == "contact.import_refused")).all()  # fmt: skip
+    assert logged == [(email, "contact.import_refused", "+22370000002")]
+
+
+@pytest.mark.parametrize(
+    ("known", "cells"),
+    [
+        ({"cercle": "Koutiala"}, "community,,Kadiolo"),  # another cercle's contact
+        ({"region": "sikasso"}, "community,,Kadiolo"),  # another region's
+        ({}, "community,,Kadiolo"),  # a number that only called: never placed
+        ({"cercle": "Koutiala"}, "community,,"),  # no place on the line
+        ({"cercle": "Koutiala"}, "community,sikasso,Sikasso"),  # another place on the line
+    ],
+)
+def test_a_scoped_check_says_nothing_of_numbers_outside_its_area(
+    app, client, auth, sign_in, known, cells
+):
+    """The check of a number known outside Kadiolo reads as that of a number never seen."""
+    with app.extensions["db"]() as db:
+        db.add(Contact(phone="+22376200001", role="community", failed_streak=0, **known))
+        db.commit()
+    sign_in("scoped")  # cercle=kadiolo
+    shown = []
+    for phone in ("76200001", "76200002"):  # known elsewhere, never seen
+        checked = upload(auth, f"{HEADER}{phone},Nom,{cells},,,\n".encode())
+        assert checked.status_code == 200
+        shown.append(visible(checked).replace(phone, "NUMBER"))  # the words, not the token
+    assert shown[0] == shown[1]
 
 
 def test_an_import_over_ten_thousand_lines_stops_there(app, client, auth, sign_in):

@@ -26,16 +26,18 @@ def test_normalize(raw, expected):
     assert contacts.normalize(raw) == expected
 
 
-def test_touch_creates_once_and_updates_last_seen(app):
-    t0 = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+def test_touch_creates_once_and_updates_last_seen_to_the_day(app):
+    """Times kept to the day: a first call's minute could be matched with a report's."""
+    t0 = datetime(2026, 11, 29, 8, 17, 3, tzinfo=UTC)
+    day = datetime(2026, 11, 29, tzinfo=UTC)
     with app.extensions["db"]() as db:
         first = contacts.touch(db, "+22370000001", t0)
         again = contacts.touch(db, "+22370000001", t0 + timedelta(days=1))
         assert first.id == again.id
         assert db.query(Contact).count() == 1
         row = db.query(Contact).one()
-        assert row.first_seen.replace(tzinfo=UTC) == t0
-        assert row.last_seen.replace(tzinfo=UTC) == t0 + timedelta(days=1)
+        assert row.first_seen.replace(tzinfo=UTC) == row.created_at.replace(tzinfo=UTC) == day
+        assert row.last_seen.replace(tzinfo=UTC) == day + timedelta(days=1)
 
 
 def test_seen_marks_a_known_contact_and_returns_its_profile_in_one_go(app):
@@ -51,7 +53,9 @@ def test_seen_marks_a_known_contact_and_returns_its_profile_in_one_go(app):
         "id": contact.id, "lang": "fr", "role": "community", "name": "Awa",
         "organisation": None, "seen": "2026-11-30"}  # fmt: skip
     with app.extensions["db"]() as db:
-        assert db.query(Contact).one().last_seen.replace(tzinfo=UTC) == t0 + timedelta(days=1)
+        assert db.query(Contact).one().last_seen.replace(tzinfo=UTC) == datetime(
+            2026, 11, 30, tzinfo=UTC
+        )
 
 
 def test_profile_is_what_a_session_needs(app):

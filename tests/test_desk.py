@@ -427,7 +427,23 @@ def test_the_gateway_summary_of_a_desk_session_keeps_no_pin(app, client, staffed
     assert client.post("/ussd/events", data=form).status_code == 200
     with app.extensions["db"]() as db:
         event = db.scalars(select(UssdEvent)).one()
-    assert event.input is None and event.last_node == "desk.list"
+    assert event.last_node == "desk.list"
+    assert not [c.key for c in UssdEvent.__table__.columns if PIN in str(getattr(event, c.key))]
+
+
+def test_the_pin_never_lands_in_redis(app, client, staffed):
+    """The session keeps the text it consumed with the PIN masked, and goes on as usual."""
+    caller, listing = desk(client)
+    redis = app.extensions["redis"]
+    for key in redis.scan_iter(match=app.config["REDIS_PREFIX"] + "*"):
+        if redis.type(key) == b"string":
+            assert PIN.encode() not in redis.get(key), key
+    session = json.loads(redis.get(f"{app.config['REDIS_PREFIX']}session:{caller.session_id}"))
+    assert session["text"] == "1*6*####"
+    assert caller.post("1*6*" + PIN) == listing  # the gateway resends the PIN's hop
+    shown = caller("1")  # the next hop reads past the masked PIN
+    assert shown.startswith("CON ") and shown != listing
+    assert caller.post("*".join(caller.inputs)) == shown
 
 
 def test_an_unfounded_case_waits_on_the_desk_to_be_closed(app, client, runner, staffed):

@@ -1,15 +1,24 @@
 """`make run` end to end: every process starts, the simulator dials, Ctrl-C stops all."""
 
+import logging
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
 
+import pytest
 import requests
+from redis import Redis
 
-from app.embedded import free_port
+from app.devserver import _children, private_var
+from app.embedded import EmbeddedRedis, free_port
+from app.gunicorn_conf import HideToken
+from tests.conftest import serve
+
+SECRET = "s3cr3t-webhook-token"
 
 
 def wait_for_line(proc, marker: str, timeout_s: float = 90) -> list[str]:
@@ -137,8 +146,10 @@ def test_dev_server_runs_everything_and_stops_on_ctrl_c(tmp_path):
         "VAR_DIR": str(tmp_path),
         "PYTHONUNBUFFERED": "1",
     }
-    for name in ("REDIS_URL", "DATABASE_URL", "WEBHOOK_TOKEN"):
+    for name in ("REDIS_URL", "DATABASE_URL"):
         env.pop(name, None)
+    # The sandbox calls back with ?token=SECRET, as Africa's Talking would.
+    env["WEBHOOK_TOKEN"] = SECRET
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "dev"],
         env=env,
@@ -173,6 +184,12 @@ def test_dev_server_runs_everything_and_stops_on_ctrl_c(tmp_path):
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, output
+    logged = "".join(lines) + output
+    assert "POST /ussd?token=[hidden] HTTP/1.1" in logged
+    assert SECRET not in logged
+    found = modes(tmp_path)
+    assert found["."] == 0o700 and found["kalan.db"] == 0o600
+    assert set(found.values()) <= {0o700, 0o600}, found
     with sqlite3.connect(tmp_path / "kalan.db") as db:
         assert db.execute("select count(*) from contacts where role='agent'").fetchone()[0] >= 3
         event = db.execute("select status, last_node from ussd_events order by id").fetchone()
@@ -184,3 +201,96 @@ def test_dev_server_runs_everything_and_stops_on_ctrl_c(tmp_path):
         except requests.ConnectionError:
             pass
     assert (tmp_path / "redis" / "appendonlydir").exists() or any((tmp_path / "redis").iterdir())
+
+
+def modes(top) -> dict[str, int]:
+    """Return the permission bits of top and of everything under it, by relative path."""
+    found = {".": stat.S_IMODE(top.stat().st_mode)}
+    for path in top.rglob("*"):
+        if not path.is_symlink():
+            found[str(path.relative_to(top))] = stat.S_IMODE(path.stat().st_mode)
+    return found
+
+
+@pytest.fixture
+def loose_umask():
+    """Run with the usual 022 umask, and put the test process's own back after."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_var_is_private_before_and_after_setup(tmp_path, loose_umask):
+    var = tmp_path / "var"
+    (var / "redis").mkdir(parents=True)
+    var.chmod(0o755)
+    (var / "kalan.db").write_text("left by an earlier run")
+    (var / "redis" / "redis.log").write_text("")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("")
+    (var / "link").symlink_to(outside)
+    assert modes(var)["kalan.db"] == 0o644
+    private_var(var)
+    # What the dev server's children write after setup: SQLite, Redis, a log.
+    sqlite3.connect(var / "new.db").execute("create table t (x)").connection.close()
+    (var / "logs").mkdir()
+    (var / "logs" / "web.log").write_text("")
+    server = EmbeddedRedis(var / "redis", persist=True).start()
+    Redis.from_url(server.url).set("k", "v")
+    server.stop()
+    found = modes(var)
+    assert {path: mode for path, mode in found.items() if mode not in (0o700, 0o600)} == {}
+    dirs = {".", "redis", "logs", "redis/appendonlydir"}
+    assert {path for path, mode in found.items() if mode == 0o700} == dirs
+    assert {"kalan.db", "new.db", "logs/web.log", "redis/redis.log"} <= set(found)
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o644  # not followed through the link
+
+
+def test_a_new_var_dir_is_created_private(tmp_path, loose_umask):
+    var = private_var(tmp_path / "a" / "var")
+    (var / "kalan.db").write_text("")
+    assert modes(var) == {".": 0o700, "kalan.db": 0o600}
+
+
+def test_the_web_access_log_hides_the_webhook_token(redis_url, database_url):
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "SANDBOX_PORT": str(free_port()),
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": database_url,
+        "WEBHOOK_TOKEN": SECRET,
+    }
+    web = _children(env)["web"]
+    proc = subprocess.Popen(web, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                url = f"http://127.0.0.1:{port}/healthz?token={SECRET}&x=1"
+                assert requests.get(url, timeout=2).status_code == 200
+                break
+            except requests.ConnectionError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0].decode()
+    assert "GET /healthz?token=[hidden]&x=1 HTTP/1.1" in output
+    assert SECRET not in output
+
+
+def test_the_filter_hides_the_token_in_werkzeug_request_logs(app, caplog):
+    # Werkzeug's server, as `flask run` and the tests use it, logs the request line.
+    werkzeug = logging.getLogger("werkzeug")
+    hide = HideToken()
+    werkzeug.addFilter(hide)
+    try:
+        with caplog.at_level(logging.INFO, logger="werkzeug"), serve(app) as url:
+            requests.get(f"{url}/healthz?token={SECRET}", timeout=5)
+    finally:
+        werkzeug.removeFilter(hide)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "GET /healthz?token=[hidden] HTTP/1.1" in logged
+    assert SECRET not in logged

@@ -5,7 +5,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from app.importer import import_csv
+from app.importer import Limits, import_csv
 from app.models import Contact
 
 HEADER = "phone,name,role,region,cercle,commune,language"
@@ -265,3 +265,66 @@ def test_cli_import_refuses_nul_and_giant_cells(app, runner, tmp_path):
     assert result.exit_code == 1
     assert "line 2: a cell contains a NUL character" in result.output
     assert "unreadable CSV" in result.output and "Traceback" not in result.output
+
+
+KATI = Limits(inside=lambda region, cercle: (cercle or "").lower() == "kati", scope="Kati")
+STRANGER, UNKNOWN = "+22370000005", "+22370000006"
+
+
+def outcome(report) -> tuple:
+    """What a report tells, whichever number the line named."""
+    return report.added, report.updated, [(line, code) for line, code, _ in report.problems]
+
+
+@pytest.mark.parametrize(
+    ("region", "cercle", "cells", "checked", "imported"),
+    [
+        (None, "Kita", "Kati", (1, 0, []), (0, 0, [(2, "taken")])),  # another cercle's agent
+        ("Kayes", None, "Kati", (1, 0, []), (0, 0, [(2, "taken")])),  # another region's
+        (None, None, "Kati", (1, 0, []), (0, 0, [(2, "taken")])),  # it called: never placed
+        (None, "Kita", "", (0, 0, [(2, "outside")]), (0, 0, [(2, "outside")])),
+        (None, None, "", (0, 0, [(2, "outside")]), (0, 0, [(2, "outside")])),
+        (None, "Kita", "Kita", (0, 0, [(2, "outside")]), (0, 0, [(2, "outside")])),
+    ],
+)
+def test_a_scoped_check_shows_a_contact_outside_the_area_as_an_unknown_number(
+    db, region, cercle, cells, checked, imported
+):
+    """The check says the same of a number known elsewhere as of a new one; the import then
+    leaves the known contact as it was, without saying why."""
+    db.add(Contact(phone=STRANGER, role="agent", name="Awa", region=region, cercle=cercle))
+    db.commit()
+
+    def check(phone, dry_run=True):
+        line = f"{phone},Moussa,community,,{cells},,fr"
+        return import_csv(db, io.StringIO(f"{HEADER}\n{line}\n"), LANGUAGES, dry_run, KATI)
+
+    assert outcome(check(STRANGER)) == outcome(check(UNKNOWN)) == checked
+    report = check(STRANGER, dry_run=False)
+    assert outcome(report) == imported
+    kept = contact(db, STRANGER)
+    assert (kept.name, kept.role, kept.region, kept.cercle) == ("Awa", "agent", region, cercle)
+    if imported[2] == [(2, "taken")]:
+        assert report.errors == [
+            f"line 2: phone {STRANGER} was not imported: only an admin can add it to your area"
+        ]
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected", "cercle"),
+    [
+        ("", (0, 1, []), "kati"),
+        ("Kati", (0, 1, []), "Kati"),
+        ("Kita", (0, 0, [(2, "outside")]), "kati"),
+    ],
+)
+def test_a_scoped_import_updates_its_own_contacts_and_keeps_them_inside(
+    db, cells, expected, cercle
+):
+    """A contact of the area is updated (a blank cercle keeps its own), but not moved out."""
+    db.add(Contact(phone=STRANGER, role="agent", name="Awa", cercle="kati"))
+    db.commit()
+    line = f"{STRANGER},Awa Traoré,agent,,{cells},,fr"
+    report = import_csv(db, io.StringIO(f"{HEADER}\n{line}\n"), LANGUAGES, False, KATI)
+    assert outcome(report) == expected
+    assert contact(db, STRANGER).cercle == cercle

@@ -2,10 +2,14 @@
 
 import json
 
+import pytest
 from sqlalchemy import event, select
 
+from app import salt
 from app.models import ModuleProgress, QuizAnswer
-from app.sessions import UNCHANGED, SessionStore
+from app.sessions import UNCHANGED, Busy, SessionStore
+
+from .conftest import phone_key
 
 
 def store_for(app) -> SessionStore:
@@ -18,9 +22,9 @@ def test_values_are_json_under_the_prefix_with_ttls(app, dial):
     session_key = f"{prefix}session:{dial.session_id}"
     session = json.loads(redis.get(session_key))
     assert session["state"]["node"] == "account.name"
-    assert session["phone"] == "+22370000099"
+    assert "+22370000099" not in json.dumps(session) and len(session["caller"]) == 40
     assert 0 < redis.ttl(session_key) <= app.config["SESSION_TTL_S"]
-    resume_key = f"{prefix}resume:+22370000099"
+    resume_key = phone_key(app, "resume", "+22370000099")
     assert json.loads(redis.get(resume_key))["node"] == "account.name"
     assert app.config["SESSION_TTL_S"] < redis.ttl(resume_key) <= app.config["RESUME_TTL_S"]
     assert all(k.decode().startswith(prefix) for k in redis.scan_iter(match=prefix + "*"))
@@ -28,18 +32,61 @@ def test_values_are_json_under_the_prefix_with_ttls(app, dial):
 
 def test_save_keep_clear_resume(app):
     store = store_for(app)
-    store.save("s1", "+22370000001", {"a": 1}, resume={"node": "about"})
-    assert store.load("s1", "+22370000001")[1] == {"node": "about"}
-    store.save("s1", "+22370000001", {"a": 2}, resume=UNCHANGED)
-    assert store.load("s1", "+22370000001")[:2] == ({"a": 2}, {"node": "about"})
-    store.save("s1", "+22370000001", {"a": 3}, resume=None)
-    assert store.load("s1", "+22370000001")[1] is None
+
+    def hop(session, resume):
+        loaded = store.load("s1", "+22370000001")
+        store.save("s1", loaded, session, resume=resume)
+        seen = store.load("s1", "+22370000001", wait_s=0)  # the lock was given back
+        store.release("s1", seen)
+        return seen
+
+    assert hop({"a": 1}, {"node": "about"}).resume == {"node": "about"}
+    loaded = hop({"a": 2}, UNCHANGED)
+    assert (loaded.session, loaded.resume) == ({"a": 2}, {"node": "about"})
+    assert hop({"a": 3}, None).resume is None
 
 
 def test_unreadable_values_count_as_absent(app):
     store = store_for(app)
     app.extensions["redis"].set(app.config["REDIS_PREFIX"] + "session:bad", b"\x80not json")
-    assert store.load("bad", "+22370000001") == (None, None, None)
+    loaded = store.load("bad", "+22370000001")
+    assert (loaded.session, loaded.resume, loaded.profile) == (None, None, None)
+
+
+def test_a_session_is_answered_one_hop_at_a_time(app):
+    """A second hop of a session waits for the first to save; Busy if it never does."""
+    store = store_for(app)
+    first = store.load("s2", "+22370000001")
+    with pytest.raises(Busy):
+        store.load("s2", "+22370000001", wait_s=0.05)
+    assert store.load("s3", "+22370000001", wait_s=0).session is None  # others go on
+    store.save("s2", first, {"n": 1})
+    assert store.load("s2", "+22370000001", wait_s=0).session == {"n": 1}
+
+
+def test_a_lock_lost_to_time_is_not_released_by_its_late_holder(app):
+    store, redis = store_for(app), app.extensions["redis"]
+    late = store.load("s4", "+22370000001")
+    redis.delete(app.config["REDIS_PREFIX"] + "lock:s4")  # expired while the hop ran
+    now = store.load("s4", "+22370000001", wait_s=0)
+    store.release("s4", late)
+    with pytest.raises(Busy):
+        store.load("s4", "+22370000001", wait_s=0)
+    store.release("s4", now)
+
+
+def test_keys_found_under_yesterdays_salt_move_to_todays(app):
+    """A resume point made before midnight is found after it, and then renamed."""
+    store, redis, prefix = store_for(app), app.extensions["redis"], app.config["REDIS_PREFIX"]
+    today, yesterday = salt.day_keys(prefix, app.config["TZ"])
+    redis.set(yesterday, b"old-salt", ex=60)
+    old = f"{prefix}resume:{salt.caller(b'old-salt', '+22370000001')}"
+    redis.set(old, json.dumps({"node": "about"}), ex=60)
+    loaded = store.load("s5", "+22370000001")
+    assert loaded.resume == {"node": "about"} and len(loaded.callers) == 2
+    store.save("s5", loaded, {"n": 1})
+    assert redis.get(old) is None
+    assert json.loads(redis.get(phone_key(app, "resume", "+22370000001"))) == {"node": "about"}
 
 
 def test_a_hop_costs_at_most_two_redis_round_trips(app, dial):
@@ -61,8 +108,8 @@ def test_a_hop_costs_at_most_two_redis_round_trips(app, dial):
             dial(value)
             assert len(trips) == 2, value
         trips.clear()
-        dial.post("1*5*5*99*0*bad*00")  # a resent hop: read only
-        assert len(trips) == 1
+        dial.post("1*5*5*99*0*bad*00")  # a resent hop: read, and the lock given back
+        assert len(trips) == 2
     finally:
         pool.get_connection = original
 
@@ -90,8 +137,8 @@ def test_menus_run_no_sql_and_the_next_lesson_one_statement(app, dial):
         assert statements == []
         dial("00", "5")  # Compte / Aide
         assert statements == []
-        dial("00", "2")  # Signaler: today's reports are counted, once
-        assert statements == ["SELECT"]
+        dial("00", "2")  # Signaler: today's count of reports came with the session
+        assert statements == []
     finally:
         event.remove(engine, "before_cursor_execute", record)
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.models import Contact, Message, ModuleProgress, QuizAnswer, utcnow
 
-from .conftest import Dial
+from .conftest import Dial, phone_key
 
 AGENT = "+22370000401"
 
@@ -175,7 +175,7 @@ def test_continue_rebuilds_the_quiz_from_the_database(app, client, agent):
     caller.drop()
     took_the_pretest(app)
     redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
-    redis.delete(f"{prefix}resume:{AGENT}", f"{prefix}profile:{AGENT}")
+    redis.delete(phone_key(app, "resume", AGENT), phone_key(app, "profile", AGENT))
     caller()
     assert caller("1", "1").startswith("CON Votre quiz est en cours.")
     assert caller("1").startswith(f"CON Q2/{len(module.quiz)} ")
@@ -474,7 +474,7 @@ def test_resume_after_the_last_answer_shows_the_score(app, client, agent):
     caller.drop()
     took_the_pretest(app)
     redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
-    redis.delete(f"{prefix}resume:{AGENT}", f"{prefix}profile:{AGENT}")
+    redis.delete(phone_key(app, "resume", AGENT), phone_key(app, "profile", AGENT))
     caller()
     resumed = caller("1", "1")
     assert resumed.startswith("CON Votre quiz est en cours.") and "\n1. Voir mon score" in resumed

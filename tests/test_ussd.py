@@ -5,7 +5,7 @@ import pytest
 import flows
 from flows.gsm import is_gsm7
 
-from .conftest import CODE, PHONE, Dial
+from .conftest import CODE, PHONE, Dial, phone_key
 
 MENU = "CON Kalan - Menu principal"
 
@@ -288,7 +288,8 @@ def test_state_from_an_older_release_starts_afresh(app, dial, where, gone):
 
     dial("1", "5", "2")
     redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
-    key = f"{prefix}session:{dial.session_id}" if where == "session" else f"{prefix}resume:{PHONE}"
+    session_key = f"{prefix}session:{dial.session_id}"
+    key = session_key if where == "session" else phone_key(app, "resume", PHONE)
     stored = json.loads(redis.get(key))
     state = stored["state"] if where == "session" else stored
     state["back"].append([gone, 0])
@@ -318,7 +319,7 @@ def test_state_from_an_older_release_starts_afresh(app, dial, where, gone):
     ],
 )
 def test_derive_input(consumed, text, mode, expected):
-    from app.ussd import derive_input
+    from app.hop_text import derive_input
 
     assert derive_input(consumed, text, mode) == expected
 

@@ -8,7 +8,7 @@ from ..db import get_db
 from ..models import Certificate, Contact
 from . import bp
 from .auth import requires
-from .scope import narrow
+from .scope import inside, narrow
 
 
 @bp.get("/agents")
@@ -19,7 +19,8 @@ def agents():
     course = current_app.extensions["catalog"].course
     query = narrow(select(Contact).where(Contact.role == "agent"))
     people = list(db.scalars(query.order_by(Contact.organisation, Contact.name, Contact.phone)))
-    progress = {row["phone"]: row for row in report.learners(db, course)}
+    # Only the area's learners: nothing about the others is even read.
+    progress = {row["phone"]: row for row in report.learners(db, course, inside())}
     codes = dict(db.execute(select(Certificate.contact_id, Certificate.code)).all())
     rows = [
         {"contact": c, "progress": progress.get(c.phone, {}), "certificate": codes.get(c.id)}

@@ -76,6 +76,7 @@ def _form() -> tuple[str, dict, dict, dict]:
     texts = {lang: form.get(_field(lang), "").strip() for lang in languages}
     # French is required; another language left blank falls back to it.
     messages = {lang: text for lang, text in texts.items() if text or lang == "fr"}
+    campaigns.check_messages(messages)
     pairs = [f"{key}={form[key].strip()}" for key in FIELDS if form.get(key, "").strip()]
     scope = g.user.scope
     audience = campaigns.within(campaigns.parse_audience(pairs), scope, area(scope))
@@ -90,6 +91,13 @@ def _form() -> tuple[str, dict, dict, dict]:
     if form.get("budget"):
         options["budget"] = campaigns.parse_budget(form["budget"])
     return form.get("name", ""), messages, audience, options
+
+
+def _refusal(exc: Exception) -> str:
+    """Return the console copy saying why the form cannot be a campaign."""
+    if isinstance(exc, campaigns.PlaceholderError):
+        return "console.campaign.placeholder"
+    return "console.campaign.invalid"
 
 
 @bp.get("/campaigns")
@@ -131,8 +139,8 @@ def campaign_preview():
     """Count recipients, parts and cost for the form as it stands (for the live counter)."""
     try:
         _, messages, audience, _ = _form()
-    except (campaigns.CampaignError, ValueError, InvalidOperation):
-        return jsonify(error=current_app.extensions["catalog"].get("console.campaign.invalid")), 400
+    except (campaigns.CampaignError, ValueError, InvalidOperation) as exc:
+        return jsonify(error=current_app.extensions["catalog"].get(_refusal(exc))), 400
     plan = campaigns.preview(get_db(), messages, audience, current_app.config)
     currency = _currency()
     return jsonify(
@@ -149,9 +157,9 @@ def campaign_create():
     try:
         name, messages, audience, options = _form()
         created = campaigns.create(db, name, messages, audience, **options)
-    except (campaigns.CampaignError, ValueError, InvalidOperation):
+    except (campaigns.CampaignError, ValueError, InvalidOperation) as exc:
         db.rollback()
-        flash("console.campaign.invalid", "error")
+        flash(_refusal(exc), "error")
         keep = [*KEPT, *(_field(lang) for lang in current_app.extensions["catalog"].languages)]
         return _compose({key: request.form.get(key, "") for key in keep}, 400)
     db.commit()

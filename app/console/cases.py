@@ -148,17 +148,21 @@ def _act(case: Case, value, refused: str, apply, done: str):
 def cases_export():
     """Download the visible cases as CSV; the reporter's number for admins only."""
     db = get_db()
-    reveal = g.user.role == "admin"
+    now, reveal = utcnow(), g.user.role == "admin"  # never a supervisor's, even national
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([*EXPORT, "linked_to", *(["reporter_phone"] if reveal else [])])
     rows = list(db.scalars(visible(select(Case)).order_by(Case.id)))
     references = {c.id: c.reference for c in rows}
     for c in rows:
-        extra = [cases.decrypt(c.reporter_phone) if c.reporter_phone else ""] if reveal else []
+        extra = []
+        if reveal:
+            extra = [cases.decrypt(c.reporter_phone) if c.reporter_phone else ""]
+            if c.reporter_phone:  # one line per number taken away: whose, by whom, when
+                users.audit(db, g.user.email, "case.reporter_export", c.reference, now)
         cells = [*(getattr(c, f) for f in EXPORT), references.get(c.linked_to, ""), *extra]
         writer.writerow([safe_cell(cell) for cell in cells])
-    users.audit(db, g.user.email, "cases.export", f"{len(rows)} cases", utcnow())
+    users.audit(db, g.user.email, "cases.export", f"{len(rows)} cases", now)
     db.commit()
     return Response(
         out.getvalue(),

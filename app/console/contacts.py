@@ -6,8 +6,9 @@ import secrets
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
 
-from .. import importer
+from .. import importer, users
 from ..db import get_db
+from ..models import utcnow
 from . import MAX_FILE, bp
 from .auth import requires
 from .scope import area, area_name, holds
@@ -62,6 +63,11 @@ def contacts_import_confirm():
         return redirect(url_for("console.contacts_import"))
     redis.delete(key)
     report = _run(text.decode(), dry_run=False)
+    # Another area's contacts were left alone: an admin can place them, or see who asks.
+    for _, code, params in report.problems:
+        if code == "taken":
+            users.audit(get_db(), g.user.email, "contact.import_refused", params["value"], utcnow())
+    get_db().commit()
     flash("console.import.done", "ok")
     return render_template(
         "console/import.html", report=report, token=None, done=True, **_listed(report)

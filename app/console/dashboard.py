@@ -15,6 +15,7 @@ from . import bp, label
 from .auth import requires
 from .campaigns import listed
 from .cases import visible
+from .scope import inside
 
 SERIES = 6  # lines on one chart; the rest are summed into "others"
 
@@ -22,7 +23,7 @@ SERIES = 6  # lines on one chart; the rest are summed into "others"
 @bp.get("/dashboard")
 @requires()
 def dashboard():
-    """Show the programme at a glance, within the user's scope for cases."""
+    """Show the programme at a glance, within the user's scope."""
     db = get_db()
     months = _months(utcnow())
     return render_template(
@@ -41,12 +42,16 @@ def _bars(rows: list, key: str, unit: str = "") -> Markup:
 
 
 def _training(db, months: list[datetime]) -> dict:
-    """Charts of the training: modules passed, certificates, pass rates, gains, hard questions."""
+    """Charts of the training, counting only the learners inside the user's scope."""
     catalog = current_app.extensions["catalog"]
     course, t = catalog.course, catalog.get
-    passed = _count_by(db, ModuleProgress.module, ModuleProgress.status == "passed")
-    started = _count_by(db, ModuleProgress.module)
-    learners = report.learners(db, course)
+    place = inside()  # None: the whole programme
+    by_learner = _of(ModuleProgress.contact_id, place)
+    passed = _count_by(
+        db, ModuleProgress.module, ModuleProgress.status == "passed", narrow=by_learner
+    )
+    started = _count_by(db, ModuleProgress.module, narrow=by_learner)
+    learners = report.learners(db, course, place)
     no_org = t("console.dashboard.no_org")
     gains: dict[str, list[int]] = {}
     modules: dict[str, list[int]] = {}  # organisation: [modules passed, modules started]
@@ -60,8 +65,10 @@ def _training(db, months: list[datetime]) -> dict:
     certified = select(Certificate.issued_at, Contact.organisation).join(
         Contact, Contact.id == Certificate.contact_id
     )
+    if place is not None:
+        certified = certified.where(place)
     title = {m.id: t(f"course.{m.id}.title") for m in course.modules}
-    asked = [q for q in report.questions(db, course, catalog) if q["answered"]]
+    asked = [q for q in report.questions(db, course, catalog, place) if q["answered"]]
     hardest = sorted(asked, key=lambda q: (q["first_try_percent"], -q["answered"]))[:5]
     key = "course.{}.q".format
     question = {
@@ -77,7 +84,10 @@ def _training(db, months: list[datetime]) -> dict:
             months, _series(db, certified, months, lambda org: org or no_org, running=True),
             "trained_lines",
         ),
-        "certified": _bars(_by_month(db, Certificate.issued_at, months), "certified"),
+        "certified": _bars(
+            _by_month(db, Certificate.issued_at, months, _of(Certificate.contact_id, place)),
+            "certified",
+        ),
         "pass_rate": _bars(
             [(title[m.id], round(100 * passed.get(m.id, 0) / started[m.id]))
              for m in course.modules if started.get(m.id)],
@@ -134,6 +144,13 @@ def _campaigns(db) -> list[dict]:
              "cost": f"{currency} {campaign.estimated_cost:,.0f}".replace(",", " ")}
         )  # fmt: skip
     return rows
+
+
+def _of(contact_id, place):
+    """Return a narrow for _count_by: rows whose contact is inside place (None: every row)."""
+    if place is None:
+        return None
+    return lambda query: query.join(Contact, Contact.id == contact_id).where(place)
 
 
 def _cercle(code: str | None) -> str:

@@ -39,6 +39,11 @@ def area_name(scope: str) -> str:
     return current_app.extensions["catalog"].get("report." + scope.replace("=", ".", 1))
 
 
+def inside():
+    """Return the condition of contacts inside the signed-in user's scope; None for all."""
+    return in_area(area(g.user.scope)) if g.user.scope else None
+
+
 def narrow(query):
     """Narrow a contact query to the signed-in user's scope."""
-    return query.where(in_area(area(g.user.scope))) if g.user.scope else query
+    return query.where(inside()) if g.user.scope else query

@@ -87,7 +87,9 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table("cases") as batch:
-        batch.add_column(sa.Column("reporter_hash", sa.String(64), nullable=False, server_default=""))
+        batch.add_column(
+            sa.Column("reporter_hash", sa.String(64), nullable=False, server_default="")
+        )
     op.create_index("ix_cases_reporter_hash", "cases", ["reporter_hash"])
     with op.batch_alter_table("ussd_events") as batch:
         batch.add_column(sa.Column("input", sa.Text))
