@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from . import delivery
-from .models import Message, utcnow
+from .models import DeliveryReport, Message, utcnow
 from .segments import estimate, prepare
 
 # Kinds held outside the send window, skipped for opted-out numbers, and sent
@@ -153,3 +153,31 @@ def reap(db: Session, now: datetime, max_attempts: int, reconcile_s: int = 120) 
             counts["resent"] += 1
     db.commit()
     return counts
+
+
+def forget_receipts(db: Session, now: datetime, wait_s: int = 2 * 24 * 3600) -> int:
+    """Blank the number and text of receipts that are done with; return how many.
+
+    A receipt holds a reporter's number beside their case's reference: once it
+    is delivered, failed or cancelled (or sent long ago with no report back),
+    the number stays only encrypted, with the case. Commits.
+    """
+    silent = and_(Message.status == "sent", Message.sent_at < now - timedelta(seconds=wait_s))
+    done = or_(Message.status.in_(FINAL), silent)
+    rows = db.execute(
+        select(Message.id, Message.provider_id).where(
+            Message.kind == "receipt", Message.phone != "", done
+        )
+    ).all()
+    if not rows:
+        return 0
+    db.execute(
+        update(Message).where(Message.id.in_([r.id for r in rows])).values(phone="", body="")
+    )
+    sent = [r.provider_id for r in rows if r.provider_id]
+    if sent:
+        db.execute(
+            update(DeliveryReport).where(DeliveryReport.provider_id.in_(sent)).values(phone=None)
+        )
+    db.commit()
+    return len(rows)

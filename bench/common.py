@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import requests
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -20,6 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 from app.embedded import EmbeddedRedis, free_port  # noqa: E402
 
+# The webhook token every bench request carries: long and varied enough for production's check.
+TOKEN = "bench-3f9c2a7e5d1b8046c9e2f7a1d4b3c8e5f0a9d6b2"
 MACHINE_REDIS = "redis://127.0.0.1:6379/0"
 MACHINE_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -107,13 +110,15 @@ def environment(redis_url: str, database_url: str, **extra) -> dict:
         **os.environ,
         "APP_ENV": "production",
         "SECRET_KEY": "bench-" + uuid.uuid4().hex,
-        "WEBHOOK_TOKEN": "bench",
+        "WEBHOOK_TOKEN": TOKEN,
+        "REPORTER_KEY": Fernet.generate_key().decode(),
         "REDIS_URL": redis_url,
         "DATABASE_URL": database_url,
         "REDIS_PREFIX": f"bench:{uuid.uuid4().hex[:8]}:",
-        "AT_USERNAME": "sandbox",
-        "AT_API_KEY": "bench",
-        "AT_API_BASE_URL": "http://127.0.0.1:9",  # nothing is sent during a USSD bench
+        # Production refuses the sandbox's account; nothing is sent during a USSD bench.
+        "AT_USERNAME": "bench-account",
+        "AT_API_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
+        "AT_API_BASE_URL": "",
         **extra,
     }
 

@@ -12,7 +12,7 @@ import argparse
 import sys
 import uuid
 
-from common import environment, save, services
+from common import TOKEN, environment, save, services
 from journeys import ENDS, JOURNEYS, phone, seed, texts
 from sqlalchemy import event
 
@@ -45,7 +45,7 @@ def play(app, counts: dict, show: bool, first_phone: int) -> None:
                 session_id = "ATUid_" + uuid.uuid4().hex
                 for (value, kind), text in zip(session, texts(session), strict=True):
                     trips = statements = 0
-                    response = client.post("/ussd?token=bench", data={
+                    response = client.post("/ussd?token=" + TOKEN, data={
                         "sessionId": session_id, "serviceCode": "*123#", "phoneNumber": caller,
                         "text": text, "networkCode": "99999"})  # fmt: skip
                     screen = response.get_data(as_text=True)
@@ -74,7 +74,7 @@ def main() -> int:
         seed(db_url)
         env = environment(redis_url, db_url)
         config = {key: env[key] for key in ("REDIS_URL", "DATABASE_URL", "REDIS_PREFIX")}
-        app = create_app({**config, "WEBHOOK_TOKEN": "bench", "TESTING": False})
+        app = create_app({**config, "WEBHOOK_TOKEN": TOKEN, "TESTING": False})
         counts: dict[str, list[tuple[int, int]]] = {}
         with app.app_context():
             play(app, {}, False, 0)  # warm-up: the first hop of a process fills its caches

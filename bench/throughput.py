@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 
 import requests
-from common import ROOT, ensure_wrk, environment, gunicorn, save, services
+from common import ROOT, TOKEN, ensure_wrk, environment, gunicorn, save, services
 from journeys import ENDS, JOURNEYS, OTHERS, PER_THREAD, RUNS, phone, seed, texts
 
 # Both apps get the Procfile's settings (WEB_CONCURRENCY's default): what is deployed.
@@ -49,7 +49,7 @@ def check_journeys(base: str, journeys: dict) -> None:
             for text in texts(session):
                 form = {"sessionId": session_id, "serviceCode": "*123#", "phoneNumber": caller,
                         "text": text, "networkCode": "99999"}  # fmt: skip
-                screen = requests.post(base + "/ussd?token=bench", data=form, timeout=10).text
+                screen = requests.post(base + "/ussd?token=" + TOKEN, data=form, timeout=10).text
         if ENDS[name] not in screen:
             raise SystemExit(f"bench: the {name} journey ended off its path: {screen!r}")
 
@@ -61,7 +61,7 @@ def wrk(base: str, journeys: Path, connections: int, seconds: int, run: int) -> 
         "POOL": str(max(64, 4 * connections)),
         "RUN": str(run),
         "PER_THREAD": str(PER_THREAD),
-        "WEBHOOK_TOKEN": "bench",
+        "WEBHOOK_TOKEN": TOKEN,
         "PATH": "/usr/bin:/bin",
     }
     out = subprocess.run(
@@ -116,7 +116,7 @@ def paced(base: str, journeys: dict, people: int, seconds: int, run: int, think_
                         "networkCode": "99999",
                     }
                     started = time.perf_counter()
-                    reply = http.post(base + "/ussd?token=bench", data=form, timeout=10)
+                    reply = http.post(base + "/ussd?token=" + TOKEN, data=form, timeout=10)
                     took = (time.perf_counter() - started) * 1e6
                     with lock:
                         latencies.append((took, kind, time.monotonic() - started_all))

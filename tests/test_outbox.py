@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import delivery, outbox
-from app.models import Message
+from app.models import DeliveryReport, Message
 
 PHONE = "+22370000001"
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -288,3 +288,31 @@ def test_reap_leaves_live_rows_alone(db, kind, status, lease, not_before):
     after = load(db, key)
     assert counts == {"requeued": 0, "unknown": 0, "resent": 0, "closed": 0}
     assert (after.status, after.attempts, after.lease_until, after.finished_at) == snapshot
+
+
+@pytest.mark.parametrize(
+    ("status", "sent_days_ago", "forgotten"),
+    [
+        ("delivered", 0, True),
+        ("failed", 0, True),
+        ("cancelled", 0, True),
+        ("sent", 3, True),  # no report came back: done with all the same
+        ("sent", 0, False),  # its delivery report may still come
+        ("queued", 0, False),  # still to send
+    ],
+)
+def test_receipts_done_with_forget_the_number(db, status, sent_days_ago, forgotten):
+    now = datetime(2026, 12, 5, 10, tzinfo=UTC)
+    outbox.add(db, "receipt", "KWTKNH", PHONE, "Merci. Reference KWTKNH", key="receipt:KWTKNH")
+    outbox.add(db, "module", "m1", PHONE, "Bravo")  # not a receipt: kept as it is
+    db.commit()
+    receipt = load(db, "receipt:KWTKNH")
+    receipt.status, receipt.provider_id = status, "ATXid_1"
+    receipt.sent_at = now - timedelta(days=sent_days_ago)
+    db.add(DeliveryReport(provider_id="ATXid_1", status="Success", phone=PHONE))
+    db.commit()
+    assert outbox.forget_receipts(db, now) == int(forgotten)
+    receipt = load(db, "receipt:KWTKNH")
+    assert (receipt.phone == "" and receipt.body == "") is forgotten
+    assert (db.scalars(select(DeliveryReport.phone)).one() is None) is forgotten
+    assert load(db, "module:m1:" + PHONE).phone == PHONE

@@ -66,6 +66,33 @@ def test_adding_an_existing_user_updates_role_scope_and_password(app, runner):
         assert users.authenticate(db, EMAIL, "another-long-secret", now) is not None
 
 
+def test_a_new_password_ends_the_users_sessions(app, runner):
+    """A new user starts at session version 0; each reset of an existing one moves it on."""
+    assert add(runner).exit_code == 0
+    assert [u.session_version for u in stored(app)] == [0]
+    assert add(runner, password="another-long-secret").exit_code == 0
+    assert add(runner, password="a-third-long-secret").exit_code == 0
+    assert [u.session_version for u in stored(app)] == [2]
+
+
+def test_disabling_keeps_the_first_date_and_enabling_clears_it(app, runner):
+    """Disabling twice keeps when it first happened, and ends the sessions each time."""
+    assert add(runner).exit_code == 0
+    first, later = datetime(2025, 3, 1, 9, 0, tzinfo=UTC), datetime(2025, 3, 2, 9, 0, tzinfo=UTC)
+    for moment in (first, later):
+        with app.extensions["db"]() as db:
+            assert users.disable(db, EMAIL.upper(), moment).email == EMAIL
+            db.commit()
+    (user,) = stored(app)
+    assert (user.disabled_at, user.session_version) == (first, 2)
+    with app.extensions["db"]() as db:
+        assert users.enable(db, EMAIL).disabled_at is None
+        assert users.disable(db, "nobody@kalan.ml", later) is None
+        assert users.enable(db, "nobody@kalan.ml") is None
+        db.commit()
+    assert stored(app)[0].disabled_at is None
+
+
 @pytest.mark.parametrize(
     ("email", "role", "scope", "password", "message"),
     [

@@ -69,6 +69,7 @@ def tick() -> dict:
     with app.extensions["db"]() as db:
         reaped = outbox.reap(db, now, app.config["SMS_MAX_ATTEMPTS"], app.config["SMS_RECONCILE_S"])
         delivery.sweep(db, now)
+        outbox.forget_receipts(db, now)
         training.remind(db, now)
         alerts.remind(db, now)
         starting = campaigns.due(db, now)

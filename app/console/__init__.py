@@ -74,7 +74,7 @@ def _security_headers(response):
     if not (request.path == "/console" or request.path.startswith("/console/")):
         return response  # the webhooks answer gateways, not browsers
     nonce = f" 'nonce-{g.csp_nonce}'" if "csp_nonce" in g else ""
-    response.headers["X-CSP-Off"] = (
+    response.headers["Content-Security-Policy"] = (
         f"default-src 'self'; script-src 'self'{nonce}; style-src 'self'{nonce}; "
         # Some templates still set style="...": attributes cannot carry a nonce.
         "style-src-attr 'unsafe-inline'; object-src 'none'; base-uri 'none'; "
