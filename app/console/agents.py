@@ -19,7 +19,7 @@ def agents():
     course = current_app.extensions["catalog"].course
     query = narrow(select(Contact).where(Contact.role == "agent"))
     people = list(db.scalars(query.order_by(Contact.organisation, Contact.name, Contact.phone)))
-    # Only the area's learners: nothing about the others is even read.
+    # The area's learners only: the page lists no one else, so why count them.
     progress = {row["phone"]: row for row in report.learners(db, course, inside())}
     codes = dict(db.execute(select(Certificate.contact_id, Certificate.code)).all())
     rows = [
