@@ -1,48 +1,40 @@
 """Campaigns: an audience streamed into the outbox, with progress and brakes."""
 
 import json
-import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Select, and_, exists, func, or_, select, update
+from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from . import outbox
-from .models import Campaign, Certificate, Contact, Message, ModuleProgress, utcnow
+from .audience import (  # noqa: F401 (re-exported: the console and CLI use them here)
+    COLUMNS,
+    TRAINING,
+    in_area,
+    parse_audience,
+    recipients,
+    within,
+)
+from .campaign_text import (  # noqa: F401 (re-exported: the console and CLI use them here)
+    PLACEHOLDERS,
+    CampaignError,
+    PlaceholderError,
+    check_messages,
+    message_for,
+    render,
+)
+from .models import Campaign, Contact, Message, utcnow
 from .segments import estimate
 
 EXPAND_BATCH = 1000
-# Audience keys and the contact column each one filters; values may be lists.
-COLUMNS = {
-    "role": Contact.role,
-    "region": Contact.region,
-    "cercle": Contact.cercle,
-    "commune": Contact.commune,
-    "language": Contact.language,
-    "organisation": Contact.organisation,
-}
-# Typed by people (a CSV, a form): "Kadiolo" and "kadiolo" are the same cercle.
-FOLDED = ("region", "cercle", "commune", "organisation")
-SEEN = {"seen_after": Contact.last_seen.__ge__, "seen_before": Contact.last_seen.__lt__}
-TRAINING = ("none", "started", "certified")  # values of the training= audience key
-PLACEHOLDERS = ("name", "cercle", "region", "commune", "organisation")
-PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")  # {name}: no spec, index or attribute
 OPEN = ("queued", "claimed", "sending")
 
 
 def _pairs(rows) -> dict:
     """Turn (key, count) rows into a dict (a Result has keys(), so dict() misreads it)."""
     return {key: count for key, count in rows}
-
-
-class CampaignError(Exception):
-    """A campaign request that cannot be carried out; the message says why."""
-
-
-class PlaceholderError(CampaignError):
-    """A message with braces that are not one of the PLACEHOLDERS."""
 
 
 MAX_BUDGET = Decimal(10) ** 10
@@ -59,120 +51,6 @@ def parse_budget(text: str) -> Decimal:
     if not amount.is_finite() or not 0 < amount < MAX_BUDGET:
         raise CampaignError(f"budget must be between 0 and {MAX_BUDGET:,}, not {text!r}")
     return amount
-
-
-def parse_audience(pairs: list[str]) -> dict[str, list[str] | str]:
-    """Turn KEY=VALUE pairs into an audience; values split on commas."""
-    audience: dict = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key, value = key.strip().lower(), value.strip()
-        if not sep or not value:
-            raise CampaignError(f"audience must be KEY=VALUE, not {pair!r}")
-        if key == "training":
-            values = [v.strip() for v in value.split(",") if v.strip()]
-            unknown = [v for v in values if v not in TRAINING]
-            if unknown:
-                raise CampaignError(
-                    f"training must be one of {', '.join(TRAINING)}, not {unknown[0]!r}"
-                )
-            audience.setdefault(key, []).extend(values)
-        elif key in SEEN:
-            try:
-                datetime.fromisoformat(value)
-            except ValueError:
-                raise CampaignError(f"{key} must be a date such as 2026-11-01") from None
-            audience[key] = value
-        elif key in COLUMNS:
-            audience.setdefault(key, []).extend(v.strip() for v in value.split(",") if v.strip())
-        else:
-            known = ", ".join([*COLUMNS, *SEEN, "training"])
-            raise CampaignError(f"unknown audience key {key!r} (known: {known})")
-    return audience
-
-
-def in_area(area: dict[str, list[str]]):
-    """Return the condition of contacts whose region or cercle is one of area's spellings."""
-    return or_(*(func.lower(COLUMNS[column]).in_([v.lower() for v in names])
-                 for column, names in area.items()))  # fmt: skip
-
-
-def recipients(audience: dict) -> Select:
-    """Select the contacts a campaign reaches: the audience, minus opted-out and unreachable."""
-    query = select(Contact).where(Contact.opted_out_at.is_(None), Contact.unreachable_at.is_(None))
-    for key, values in audience.items():
-        if key == "language" and "fr" in values:
-            # No language set means French: they get the French message.
-            query = query.where(or_(Contact.language.in_(values), Contact.language.is_(None)))
-        elif key == "area":  # a scope: any of its columns may place the contact there
-            query = query.where(in_area(values))
-        elif key in FOLDED:
-            query = query.where(func.lower(COLUMNS[key]).in_([v.lower() for v in values]))
-        elif key in COLUMNS:
-            query = query.where(COLUMNS[key].in_(values))
-        elif key == "training":
-            query = query.where(or_(*(_training(value) for value in values)))
-        else:
-            moment = datetime.fromisoformat(values)
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=utcnow().tzinfo)
-            query = query.where(SEEN[key](moment))
-    return query
-
-
-def within(audience: dict, scope: str | None, area: dict[str, list[str]]) -> dict:
-    """Return the audience held inside a user's scope; refuse one that reaches beyond it.
-
-    area spells the scope for contacts typed in a CSV, by column: for cercle=kolondieba,
-    {"cercle": ["kolondieba", "Kolondiéba"]}; for a region, its own spellings under
-    "region" and those of its cercles under "cercle", as either may be filled in.
-    """
-    if not scope:
-        return audience
-    for column, spellings in area.items():
-        allowed = {s.lower() for s in spellings}
-        if any(v.strip().lower() not in allowed for v in audience.get(column, [])):
-            raise CampaignError(f"this account may only send inside {scope}")
-    return {**audience, "area": area}
-
-
-def _training(value: str):
-    """Return the condition for one training= value."""
-    progress = exists().where(ModuleProgress.contact_id == Contact.id)
-    certified = exists().where(Certificate.contact_id == Contact.id)
-    if value == "none":
-        return ~progress
-    if value == "started":
-        return progress & ~certified
-    return certified
-
-
-def render(template: str, contact: Contact) -> str:
-    """Fill {name}, {cercle}… from the contact; unknown or empty ones become blank."""
-    values = {key: getattr(contact, key) or "" for key in PLACEHOLDERS}
-    # Never str.format on a typed text: {name:x>5000} would pad it to thousands of characters.
-    # One pass, so a value that itself reads "{cercle}" is sent as written.
-    text = PLACEHOLDER.sub(lambda found: values.get(found[1], ""), template)
-    # A blank placeholder leaves no gap: "Bonjour {name}, ..." becomes "Bonjour, ...".
-    text = re.sub(r" {2,}", " ", text)
-    return re.sub(r" +([,.])", r"\1", text).strip()
-
-
-def check_messages(messages: dict[str, str]) -> None:
-    """Refuse a text with braces other than the PLACEHOLDERS, written {name} exactly."""
-    for lang, text in messages.items():
-        known = PLACEHOLDER.sub(lambda found: "" if found[1] in PLACEHOLDERS else found[0], text)
-        stray = re.search(r"\{[^{}]{0,30}\}?|\}", known)
-        if stray:
-            allowed = ", ".join(f"{{{key}}}" for key in PLACEHOLDERS)
-            raise PlaceholderError(
-                f"message ({lang}): {stray[0]!r} is not a placeholder (placeholders: {allowed})"
-            )
-
-
-def message_for(messages: dict[str, str], lang: str | None) -> str:
-    """Pick the contact's language, else French, else the first one given."""
-    return messages.get(lang or "fr") or messages.get("fr") or next(iter(messages.values()))
 
 
 def preview(db: Session, messages: dict[str, str], audience: dict, config) -> dict:

@@ -174,7 +174,7 @@ def test_continue_rebuilds_the_quiz_from_the_database(app, client, agent):
     caller(str(course(app).question(qid).right), "1")
     caller.drop()
     took_the_pretest(app)
-    redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
+    redis = app.extensions["redis"]
     redis.delete(phone_key(app, "resume", AGENT), phone_key(app, "profile", AGENT))
     caller()
     assert caller("1", "1").startswith("CON Votre quiz est en cours.")
@@ -473,7 +473,7 @@ def test_resume_after_the_last_answer_shows_the_score(app, client, agent):
     caller(str(course(app).question(qid).right))  # the last feedback, then the call drops
     caller.drop()
     took_the_pretest(app)
-    redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
+    redis = app.extensions["redis"]
     redis.delete(phone_key(app, "resume", AGENT), phone_key(app, "profile", AGENT))
     caller()
     resumed = caller("1", "1")

@@ -93,11 +93,9 @@ def _count(pipe, key: str, step: int) -> None:
 
 
 def _admit(keys: dict[str, str]) -> str | None:
-    """Count this try before any password is checked; return why it is refused, or None.
-
-    Counted first, in one MULTI/EXEC: parallel tries each see their own count,
-    so no more than the limit ever reach argon2.
-    """
+    """Count this try before any password is checked; return why it is refused, or None."""
+    # Counted first, in one MULTI/EXEC: parallel tries each see their own count,
+    # so no more than the limit ever reach argon2.
     redis = current_app.extensions["redis"]
     pipe = redis.pipeline(transaction=True)
     for name in ("address", "pair", "account"):
