@@ -106,12 +106,13 @@ class SessionStore:
         self.session_ttl = session_ttl
         self.resume_ttl = resume_ttl
         self.tz = tz
+        self.wait_s = LOCK_WAIT_S
         self._load = redis.register_script(_LOAD)
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self.prefix}{kind}:{name}"
 
-    def load(self, session_id: str, phone: str, wait_s: float = LOCK_WAIT_S) -> Loaded:
+    def load(self, session_id: str, phone: str, wait_s: float | None = None) -> Loaded:
         """Lock a session and return it with the caller's resume point and profile.
 
         One round trip when nobody else holds the session. A doubled hop waits
@@ -121,7 +122,7 @@ class SessionStore:
         today, yesterday = salt.day_keys(self.prefix, self.tz)
         keys = [self._key("lock", session_id), self._key("session", session_id), today, yesterday]
         args = [token, LOCK_MS, salt.candidate(), salt.TTL_S, self.prefix, phone]
-        deadline = time.monotonic() + wait_s
+        deadline = time.monotonic() + (self.wait_s if wait_s is None else wait_s)
         while (found := self._load(keys=keys, args=args)) is None:
             if time.monotonic() >= deadline:
                 raise Busy(f"session {session_id} is still being answered")

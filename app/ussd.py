@@ -23,7 +23,7 @@ from .hop_text import LATEST, UNSURE, derive_input, mask, stored_text
 from .models import utcnow
 from .needs import NEEDS, Hop, desk
 from .notify import wake_in
-from .sessions import UNCHANGED
+from .sessions import UNCHANGED, Busy
 
 bp = Blueprint("ussd", __name__)
 
@@ -65,6 +65,10 @@ def hop():
         # The case moved, or left the caller's hands, since the screen was shown.
         current_app.logger.info("desk change refused: %s", exc)
         reply = apology("desk.conflict")
+    except Busy:
+        # The first copy of this hop is still running after LOCK_WAIT_S: it will answer.
+        current_app.logger.warning("a doubled hop gave up waiting for its session")
+        reply = apology("error.unavailable")
     except (RedisError, SQLAlchemyError):
         current_app.logger.exception("storage unavailable during a USSD hop")
         reply = apology("error.unavailable")

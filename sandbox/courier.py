@@ -3,6 +3,7 @@
 import heapq
 import itertools
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -110,7 +111,7 @@ class Courier:
         if job.attempt >= self.retries:
             log.warning(
                 "giving up on callback to %s after %d tries: %s",
-                job.url,
+                re.sub(r"(token=)[^&]*", r"\1[hidden]", job.url),  # logs keep no secret
                 job.attempt + 1,
                 delivery.outcome,
             )

@@ -52,7 +52,7 @@ def browser():
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     driver.implicitly_wait(5)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    ARTIFACTS.mkdir(mode=0o700, parents=True, exist_ok=True)
     yield driver
     driver.quit()
 

@@ -388,3 +388,14 @@ def test_a_body_that_is_not_utf8_form_data(client):
     assert (
         response.get_data() == b"body is not UTF-8 form data (application/x-www-form-urlencoded)\n"
     )
+
+
+def test_a_hop_whose_session_stays_busy_gets_a_polite_end(app, dial):
+    """A copy of a hop that waited in vain for the first one is answered, not left hanging."""
+    dial("1")
+    store = app.extensions["sessions"]
+    held = store.load(dial.session_id, PHONE)  # the first copy, still running
+    store.wait_s = 0.05
+    assert dial("5").startswith("END Service momentanément indisponible.")
+    store.release(dial.session_id, held)
+    assert dial.post("1*5").startswith("CON Mon compte")  # the gateway's next try goes through
