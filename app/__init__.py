@@ -14,6 +14,7 @@ from . import console, content, db, errors, health, sessions, sms, ussd
 from .callbacks import MAX_BODY
 from .config import ConfigError, from_env, validate
 from .gateway import AfricasTalking
+from .gunicorn_conf import HIDE_TOKEN
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -34,6 +35,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         more = f" (and {len(problems) - 1} more: run `kalan content check`)" if problems[1:] else ""
         sys.stderr.write(f"kalan: cannot start: {problems[0]}{more}\n")
         raise SystemExit(3) from None
+    # `flask run` logs each request's URL: a callback's carries the webhook token.
+    logging.getLogger("werkzeug").addFilter(HIDE_TOKEN)
     # One byte over the limit: a body cut at the limit is then seen as too long.
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY + 1
     # The console's session cookie: never readable by scripts, never sent

@@ -53,6 +53,7 @@ def test_an_urgent_report_shows_the_numbers_first_and_ends_with_a_reference(app,
         reference, True, "kadiolo", "Massiogo")  # fmt: skip
     assert case.hazard == "pits" and case.sex == "girls" and case.school == "no"
     assert reference in receipt.body and receipt.phone == REPORTER
+    assert receipt.key == f"receipt:{reference}"  # the key outlives the message: no number
 
 
 def test_an_anonymous_report_keeps_no_phone_number(app, client):

@@ -266,7 +266,10 @@ def test_adding_a_focal_point_shows_the_desk_on_the_next_call(app, client, runne
     caller("1")  # the language
     caller.drop()
     assert menu(caller) == MENU + "6. Quitter"
-    cached = app.extensions["sessions"].load("unused", AGENT)[2]
+    store = app.extensions["sessions"]
+    loaded = store.load("unused", AGENT)
+    store.release("unused", loaded)
+    cached = loaded.profile
     assert cached is not None and cached["focal"] is None  # cached for the day
     caller.drop()
     assert add(runner, AGENT, "kadiolo", pin=PIN).exit_code == 0
