@@ -40,6 +40,7 @@ DEFAULTS: dict[str, str] = {
     "USSD_MAX_CHARS": "160",
     "SESSION_TTL_S": "300",
     "RESUME_TTL_S": "86400",
+    "USSD_RETRY_S": "2",
     "SMS_SEND_WINDOW": "08:00-20:00",
     "SMS_ASCII_FOLD": "1",
     "SMS_BATCH_SIZE": "100",
@@ -71,6 +72,7 @@ INTEGERS = (
     "USSD_MAX_CHARS",
     "SESSION_TTL_S",
     "RESUME_TTL_S",
+    "USSD_RETRY_S",
     "SMS_BATCH_SIZE",
     "SMS_RATE",
     "SMS_MAX_ATTEMPTS",
@@ -89,7 +91,7 @@ INTEGERS = (
     "PROXY_HOPS",
 )
 # No cool-down at all is a valid choice; no proxy in front is the default.
-MAY_BE_ZERO = ("TRAINING_RETAKE_COOLDOWN_S", "PROXY_HOPS")
+MAY_BE_ZERO = ("TRAINING_RETAKE_COOLDOWN_S", "PROXY_HOPS", "USSD_RETRY_S")
 PART_COST = re.compile(r"^([A-Z]{3}) (\d+(\.\d+)?)$")
 REQUIRED_IN_PRODUCTION = (
     "REDIS_URL",

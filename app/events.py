@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .models import UssdEvent
+from .models import UssdEvent, hour_of, utcnow
 
 FIELDS = (
     "date",
@@ -34,26 +34,30 @@ def record(db: Session, form: dict, phone: str | None, last_node: str | None) ->
     """Store one notification; return False when this session was already recorded.
 
     The caller's inputs and our last screen are never kept: they hold a
-    report's answers, its reference, or a desk PIN.
+    report's answers, its reference, or a desk PIN. A session kept without its
+    phone (one that was in a report) keeps only how it ended, at the hour: its
+    minute, length and network could be matched with the caller's other calls.
     """
     query = select(UssdEvent.id).where(UssdEvent.session_id == form["sessionId"])
     if db.scalars(query).first() is not None:
         return False
-    db.add(
-        UssdEvent(
-            session_id=form["sessionId"],
-            phone=phone,
-            service_code=form["serviceCode"][:32] or None,
-            network_code=form["networkCode"][:16] or None,
-            status=form["status"].strip()[:32],
-            cost=form["cost"][:32] or None,
-            duration_ms=_int(form["durationInMillis"]),
-            hops=_int(form["hopsCount"]),
-            error_message=form["errorMessage"] or None,
-            last_node=last_node,
-            date=form["date"][:32] or None,
-        )
+    event = UssdEvent(
+        session_id=form["sessionId"],
+        phone=phone,
+        service_code=form["serviceCode"][:32] or None,
+        status=form["status"].strip()[:32],
+        last_node=last_node,
+        received_at=hour_of(utcnow()),
     )
+    if phone is not None:
+        event.network_code = form["networkCode"][:16] or None
+        event.cost = form["cost"][:32] or None
+        event.duration_ms = _int(form["durationInMillis"])
+        event.hops = _int(form["hopsCount"])
+        event.error_message = form["errorMessage"] or None
+        event.date = form["date"][:32] or None
+        event.received_at = utcnow()
+    db.add(event)
     try:
         db.commit()
     except IntegrityError:  # the same notification delivered twice at once

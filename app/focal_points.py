@@ -172,13 +172,14 @@ def role(db: Session, phone: str) -> str | None:
     return db.scalars(select(FocalPoint.role).where(FocalPoint.phone == phone)).first()
 
 
-def check_pin(redis: Redis, prefix: str, phone: str, point: FocalPoint | None, pin: str) -> dict:
+def check_pin(redis: Redis, prefix: str, caller: str, point: FocalPoint | None, pin: str) -> dict:
     """Check a PIN against the lock; return {"result": ok|wrong|locked, "left": n, "wait": s}.
 
-    Wrong PINs are counted in Redis, each resetting a 15-minute expiry; the
-    fifth locks the desk for 15 minutes (tries while locked do not extend it).
+    Wrong PINs are counted in Redis under caller, the phone's name under the
+    day's salt (app/salt.py), each resetting a 15-minute expiry; the fifth
+    locks the desk for 15 minutes (tries while locked do not extend it).
     """
-    key = f"{prefix}pin:{phone}"
+    key = f"{prefix}pin:{caller}"
     # Count the try before judging it: parallel tries cannot slip past the lock.
     pipe = redis.pipeline()
     pipe.incr(key)

@@ -32,8 +32,34 @@ def mask(text: str, masks: list) -> str:
     return text
 
 
-def stored_text(text: str, new_input, pin: bool, masks: list, mode: str) -> tuple[str, list]:
-    """Return the text to keep for the next hop, with a PIN just typed masked out."""
+def repeated(session: dict, text: str, masks: list, waited: bool, now: float, window) -> bool:
+    """Tell whether a hop is a copy of the one just answered, where its text cannot tell.
+
+    On a cumulative gateway the text itself shows a retry (derive_input). Before
+    the gateway's kind is known, or on one that sends the latest input alone, a
+    second "1" may be a person's answer or the gateway's copy: it is a copy if
+    it waited for the first to be answered, or came within window seconds
+    (USSD_RETRY_S): a person reads the screen first, and the network alone
+    takes longer than that.
+    """
+    if session["mode"] == CUMULATIVE or not (waited or now - session.get("at", 0) < window):
+        return False
+    kept = session["text"]
+    if kept and set(kept) == {"#"} and len(text) == len(kept):
+        return True  # a masked PIN: the same number of digits again
+    return mask(text, masks) == kept
+
+
+def stored_text(
+    text: str, new_input, pin: bool, masks: list, mode: str, opening: bool = False
+) -> tuple[str, list]:
+    """Return the text to keep for the next hop, with a PIN just typed masked out.
+
+    An opening hop's text (a code dialled as *123*6*4821#) is never answered, and
+    may hold a PIN: it is kept masked whole.
+    """
+    if opening and text:
+        return "#" * len(text), [[0, len(text)]]
     pin = pin and bool(new_input)
     if mode == LATEST:  # each hop's text is that hop's input alone: no span to carry
         return ("#" * len(text) if pin else text), []

@@ -65,8 +65,9 @@ def _pin(hop: Hop) -> dict | None:
         return None  # navigation or a malformed PIN: no try is spent
     redis, config = current_app.extensions["redis"], current_app.config
     point = focal_points.find(get_db(), hop.phone)
+    caller = hop.callers[0] if hop.callers else hop.phone
     result = focal_points.check_pin(
-        redis, config["REDIS_PREFIX"], hop.phone, point, hop.answer.strip()
+        redis, config["REDIS_PREFIX"], caller, point, hop.answer.strip()
     )
     if result["result"] == "ok":
         # The session is bound to its caller: the key need not name them.

@@ -78,6 +78,7 @@ class Loaded:
     callers: tuple[str, ...]  # the phone's hash under today's salt, then yesterday's
     token: str
     facts: dict = field(default_factory=dict)  # the report limits' counts, see app/abuse.py
+    waited: bool = False  # another hop held the session: this one may be its copy
     stale: list[str] = field(default_factory=list)  # keys under yesterday's salt, to move
 
     @property
@@ -123,7 +124,9 @@ class SessionStore:
         keys = [self._key("lock", session_id), self._key("session", session_id), today, yesterday]
         args = [token, LOCK_MS, salt.candidate(), salt.TTL_S, self.prefix, phone]
         deadline = time.monotonic() + (self.wait_s if wait_s is None else wait_s)
+        waited = False
         while (found := self._load(keys=keys, args=args)) is None:
+            waited = True
             if time.monotonic() >= deadline:
                 raise Busy(f"session {session_id} is still being answered")
             time.sleep(LOCK_POLL_S)
@@ -140,6 +143,7 @@ class SessionStore:
                 "lookups": int(lookups or 0),
                 "repeats": [_pairs(flat) for flat in repeats],
             },
+            waited,
         )
         for kind, which in (("resume", r_which), ("profile", p_which)):
             if which == 2 and len(loaded.callers) == 2:

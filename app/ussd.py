@@ -3,6 +3,7 @@
 import contextlib
 import functools
 import re
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -19,7 +20,7 @@ from flows.render import Page, compose
 from . import abuse, cases, contacts, events, focal_points, training
 from .callbacks import check_token, read_form
 from .db import commit_soon, get_db
-from .hop_text import LATEST, UNSURE, derive_input, mask, stored_text
+from .hop_text import LATEST, UNSURE, derive_input, mask, repeated, stored_text
 from .models import utcnow
 from .needs import NEEDS, Hop, desk
 from .notify import wake_in
@@ -125,6 +126,9 @@ def _run(store, loaded, session_id: str, service: str, phone: str, text: str):
         if session["end"]:
             return session["reply"], shown, True
         masks = session.get("masks", []) if session["mode"] != LATEST else []
+        window = current_app.config["USSD_RETRY_S"]
+        if repeated(session, text, masks, loaded.waited, time.time(), window):
+            return session["reply"], shown, True  # a copy of the hop just answered
         new_input, mode = derive_input(session["text"], mask(text, masks), session["mode"])
         if new_input is None:  # the gateway resent a hop we already answered
             return session["reply"], shown, True
@@ -170,7 +174,7 @@ def _run(store, loaded, session_id: str, service: str, phone: str, text: str):
     if profile_changes:
         fresh_profile = {**profile, **profile_changes}
     pin_node = state is not None and "pin" in _needs(state["node"])
-    kept, masks = stored_text(text, new_input, pin_node, masks, mode)
+    kept, masks = stored_text(text, new_input, pin_node, masks, mode, loaded.session is None)
     session = {
         "caller": loaded.caller,
         "service": service,
@@ -179,6 +183,7 @@ def _run(store, loaded, session_id: str, service: str, phone: str, text: str):
         "state": result.state,
         "reply": result.reply,
         "end": result.end,
+        "at": round(time.time(), 3),  # when it was answered: a copy comes right after
     }
     if masks:
         session["masks"] = masks

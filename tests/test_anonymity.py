@@ -87,6 +87,10 @@ def test_two_anonymous_reports_of_one_phone_leave_nothing_to_link(make_app, any_
     engine.dispose()
     assert holding == {"contacts"}
     assert len(events) == 3 and all(event.phone is None for event in events)
+    # Nor how long, on which network, or at which minute: the caller's other calls have those.
+    for event in events:
+        assert (event.duration_ms, event.hops, event.network_code, event.date) == (None,) * 4
+        assert event.received_at.minute == event.received_at.second == 0
     first, other, second = (cases[reference] for reference in references)
     linking = [column for column in tables.tables["cases"].columns.keys()
                if first[column] == second[column] != other[column]]  # fmt: skip

@@ -455,3 +455,15 @@ def test_an_unfounded_case_waits_on_the_desk_to_be_closed(app, client, runner, s
     assert reference in listing
     shown = caller("1")
     assert shown.startswith(f"CON {reference} : non fondé.") and "1. Clore le dossier" in shown
+
+
+def test_wrong_pins_are_counted_under_the_callers_salted_name(app, client, staffed):
+    """The lock's counter lives while the desk is tried: it names no phone in clear."""
+    caller, wrong = desk(client, pin="9999")
+    assert wrong.startswith("CON PIN incorrect.")
+    redis = app.extensions["redis"]
+    keys = list(redis.scan_iter(match=app.config["REDIS_PREFIX"] + "pin:*"))
+    assert len(keys) == 1 and redis.get(keys[0]) == b"1"
+    for key in redis.scan_iter(match=app.config["REDIS_PREFIX"] + "*"):
+        values = [redis.get(key)] if redis.type(key) == b"string" else []
+        assert not any(AGENT[1:].encode() in v for v in [key, *values] if v), key

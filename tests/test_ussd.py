@@ -1,11 +1,15 @@
 """The USSD webhook, driven with Africa's Talking payloads."""
 
+import threading
+import time
+
 import pytest
+import requests
 
 import flows
 from flows.gsm import is_gsm7
 
-from .conftest import CODE, PHONE, Dial, phone_key
+from .conftest import CODE, PHONE, Dial, phone_key, serve
 
 MENU = "CON Kalan - Menu principal"
 
@@ -91,11 +95,70 @@ def test_cumulative_text_with_star_inside_free_text(app, dial):
     assert "Nom : Awa Traore" in dial.post("5*1")  # the profile cache was refreshed
 
 
-def test_gateway_sending_only_the_latest_input(dial):
+def test_gateway_sending_only_the_latest_input(make_app):
+    dial = Dial(make_app(USSD_RETRY_S=0).test_client())  # a person, however quick
     dial()
     for latest, expected in [("1", MENU), ("5", "CON Mon compte"), ("5", "CON Kalan veut")]:
         assert dial.post(latest).startswith(expected)
     assert dial.post("0").startswith("CON Mon compte")
+
+
+@pytest.mark.parametrize(
+    ("inputs", "copy", "expected"),
+    [
+        (["1"], "1", MENU),  # the first input again: the gateway's kind is not known yet
+        (["1", "5"], "5", "CON Mon compte"),  # a latest-only gateway
+    ],
+)
+def test_a_copy_sent_right_after_its_hop_gets_the_same_screen(dial, inputs, copy, expected):
+    """Where the text cannot show a retry, the same input at once is the gateway's copy."""
+    dial()
+    for value in inputs:
+        reply = dial.post(value)
+    assert reply.startswith(expected)
+    assert dial.post(copy) == reply
+    assert dial.post("1*5" if inputs == ["1"] else "0").startswith(
+        "CON Mon compte" if inputs == ["1"] else MENU
+    )  # and the session reads the next hop as before
+
+
+def test_a_copy_that_waited_for_its_hop_gets_the_same_screen(app):
+    """Two copies of a latest-only hop at once: one is answered, the other replays it."""
+    app.config["USSD_RETRY_S"] = 0  # only the wait tells them apart
+    store = app.extensions["sessions"]
+    with serve(app) as url:
+        caller = Dial(app.test_client())
+        caller()
+        assert caller.post("1").startswith(MENU)
+        assert caller.post("5").startswith("CON Mon compte")  # now a latest-only gateway
+        form = {"sessionId": caller.session_id, "phoneNumber": PHONE, "serviceCode": CODE,
+                "text": "2", "networkCode": "99999"}  # fmt: skip
+        held, replies = store.load(caller.session_id, PHONE), []  # both copies must wait
+
+        def send():
+            replies.append(requests.post(url + "/ussd", data=form, timeout=10).text)
+
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.2)
+        store.release(caller.session_id, held)
+        for thread in threads:
+            thread.join()
+    assert replies[0] == replies[1] and replies[0].startswith("CON Entrez")
+
+
+def test_an_opening_hop_with_a_dialled_string_keeps_it_masked(app, dial):
+    """*123*6*4821# sends "6*4821" at once: a PIN, maybe; it is never kept in clear."""
+    import json
+
+    dial.session_id = "ATUid_opening"
+    assert dial.post("6*4821").startswith(("CON Bienvenue", MENU))
+    kept = json.loads(
+        app.extensions["redis"].get(app.config["REDIS_PREFIX"] + "session:ATUid_opening")
+    )
+    assert kept["text"] == "######" and "4821" not in json.dumps(kept)
+    assert dial.post("6*4821*1").startswith(MENU)  # read past it: the language, then the menu
 
 
 def test_resent_hop_gets_the_same_screen_without_advancing(dial):
@@ -324,8 +387,9 @@ def test_derive_input(consumed, text, mode, expected):
     assert derive_input(consumed, text, mode) == expected
 
 
-def test_latest_only_gateway_repeating_a_key(client):
-    caller = Dial(client, phone="+22370000321")
+def test_latest_only_gateway_repeating_a_key(make_app):
+    """A person pressing the same key again, after reading (no retry window here)."""
+    caller = Dial(make_app(USSD_RETRY_S=0).test_client(), phone="+22370000321")
     caller()
     assert caller.post("1").startswith(MENU)  # language
     assert caller.post("1").startswith("CON Formation\n1. Continuer")  # the same key again

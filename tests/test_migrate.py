@@ -1,0 +1,110 @@
+"""Migrations run on databases that hold data: 0012 forgets what linked reports to phones."""
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from app.db import make_engine
+from app.migrate import current, upgrade
+
+T = "2026-11-29 10:17:43.123456"  # a case opened, its entries, a call: to the second
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    """A database with no schema: a SQLite file, or one of our own on the test PostgreSQL."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'migrate.db'}")
+        yield engine
+        engine.dispose()
+        return
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("PostgreSQL: set TEST_DATABASE_URL")
+    name = f"kalan_migrate_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(make_engine(base).url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_engine(base).url.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def fill_as_of_0011(engine) -> None:
+    """Write what the release before 0012 kept of a report, a training call and a receipt."""
+    rows = [
+        "INSERT INTO contacts (id, phone, role, failed_streak, first_seen, last_seen, created_at)"
+        f" VALUES (1, '+22376000555', 'community', 0, '{T}', '{T}', '{T}')",
+        "INSERT INTO cases (id, reference, status, urgent, contactable, reporter_hash,"
+        " reporter_phone, created_at, reports, follow_ups)"
+        f" VALUES (1, 'KWTKNH', 'new', false, true, 'abc123', 'gAAA', '{T}', 1, 0)",
+        "INSERT INTO case_events (id, case_id, actor, to_status, at)"
+        f" VALUES (1, 1, 'report', 'new', '{T}'), (2, 1, 'routing', 'new', '{T}'),"
+        " (3, 1, 'console:a@b.org', 'verifying', '2026-11-30 08:01:02')",
+        "INSERT INTO ussd_events (id, session_id, phone, status, last_node, input,"
+        " last_response, duration_ms, hops, network_code, date, received_at) VALUES"
+        f" (1, 's-report', '+22376000555', 'Success', 'r.done', '2*1', 'END KWTKNH', 45000, 14,"
+        f" '61002', '{T}', '{T}'),"
+        f" (2, 's-lost', '+22376000555', 'Success', NULL, '2*1', 'END KWTKNH', 1, 1, '61002',"
+        f" '{T}', '{T}'),"
+        f" (3, 's-train', '+22376000555', 'Success', 'account', '5', 'CON', 9000, 3, '61002',"
+        f" '{T}', '{T}')",
+        "INSERT INTO outbox (id, key, kind, urgent, phone, body, encoding, parts,"
+        " estimated_cost, status, not_before, attempts, created_at) VALUES"
+        " (1, 'receipt:KWTKNH:+22376000555', 'receipt', false, '+22376000555', 'KWTKNH',"
+        f" 'GSM-7', 1, 25, 'queued', '{T}', 0, '{T}')",
+    ]
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execute(text("PRAGMA foreign_keys=ON"))  # as the app runs it
+        for row in rows:
+            conn.execute(text(row))
+
+
+def test_0012_forgets_what_linked_a_report_to_its_phone(empty_database):
+    engine = empty_database
+    upgrade(engine, "0011")
+    fill_as_of_0011(engine)
+    upgrade(engine)
+    assert current(engine) == "0012"
+    columns = inspect(engine)
+    assert "reporter_hash" not in {c["name"] for c in columns.get_columns("cases")}
+    assert {"input", "last_response"}.isdisjoint(
+        c["name"] for c in columns.get_columns("ussd_events")
+    )
+    with engine.connect() as conn:
+        events = {r.session_id: r for r in conn.execute(text("SELECT * FROM ussd_events"))}
+        case = conn.execute(text("SELECT created_at FROM cases")).scalar_one()
+        opened = dict(conn.execute(text("SELECT id, at FROM case_events")).all())
+        contact = conn.execute(text("SELECT first_seen, last_seen, created_at FROM contacts")).one()
+        key = conn.execute(text("SELECT key FROM outbox")).scalar_one()
+    for session in ("s-report", "s-lost"):  # in a report, or no one knows where it ended
+        event = events[session]
+        assert event.phone is None and event.duration_ms is None and event.network_code is None
+        assert str(event.received_at).startswith("2026-11-29 10:00:00")
+    assert events["s-train"].phone == "+22376000555" and events["s-train"].duration_ms == 9000
+    assert str(case).startswith("2026-11-29 10:00:00")
+    assert [str(opened[i])[:19] for i in (1, 2, 3)] == [
+        "2026-11-29 10:00:00", "2026-11-29 10:00:00", "2026-11-30 08:01:02"]  # fmt: skip
+    assert all(str(moment).startswith("2026-11-29 00:00:00") for moment in contact)
+    assert key == "receipt:KWTKNH"
+    upgrade_down_and_up(engine)
+
+
+def upgrade_down_and_up(engine) -> None:
+    """The downgrade works on the data the upgrade left, and the upgrade again after it."""
+    from alembic import command
+
+    from app.migrate import _config
+
+    with engine.begin() as connection:
+        command.downgrade(_config(connection), "0010")
+    assert current(engine) == "0010"
+    upgrade(engine)
+    assert current(engine) == "0012"
