@@ -847,7 +847,7 @@ def test_an_invalid_campaign_is_refused_with_the_form_kept(
         assert db.scalar(select(func.count()).select_from(Campaign)) == 0
 
 
-PLACEHOLDER = "Message non valide : entre accolades, seuls les mots name, cercle, region, commune"
+PLACEHOLDER = "Campagne non valide : dans le message, entre accolades, seuls les mots name, cercle"
 
 
 @pytest.mark.parametrize(
