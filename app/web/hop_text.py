@@ -1,5 +1,7 @@
 """How a hop's text is read: cumulative or latest-only gateways, retries, a masked PIN."""
 
+from dataclasses import dataclass
+
 # How the gateway sends `text`: not known until the second input shows it.
 UNSURE, CUMULATIVE, LATEST = "unsure", "cumulative", "latest"
 
@@ -69,3 +71,29 @@ def stored_text(
         masks = [*masks, [start, len(text)]]
         text = mask(text, masks)
     return text, masks
+
+
+@dataclass(frozen=True)
+class UssdText:
+    """The USSD channel: how a gateway's `text` reads as the hop's input, and screen size."""
+
+    retry_s: float  # USSD_RETRY_S
+    limit: int  # USSD_MAX_CHARS
+
+    def read(self, session: dict, raw: str, waited: bool, now: float) -> tuple[str | None, dict]:
+        """Return this hop's input and how it was read; None when the hop is a copy."""
+        masks = session.get("masks", []) if session["mode"] != LATEST else []
+        if repeated(session, raw, masks, waited, now, self.retry_s):
+            return None, {}
+        new_input, mode = derive_input(session["text"], mask(raw, masks), session["mode"])
+        if new_input is None:  # the gateway resent a hop already answered
+            return None, {}
+        # The input is the end of the raw text: masks only ever cover what came before.
+        new_input = raw if mode == LATEST else raw[len(raw) - len(new_input) :]
+        return new_input, {"mode": mode, "masks": masks}
+
+    def keep(self, raw: str, new_input, pin: bool, opening: bool, reading: dict) -> dict:
+        """Return what the session keeps of this hop's text, to read the next one."""
+        mode, masks = reading.get("mode", UNSURE), reading.get("masks", [])
+        kept, masks = stored_text(raw, new_input, pin, masks, mode, opening)
+        return {"text": kept, "mode": mode, **({"masks": masks} if masks else {})}
