@@ -7,8 +7,8 @@ from app import training
 from app.infra.db import get_db
 from app.infra.models import Certificate, Contact
 from app.training import report
-from app.web.console import bp
 from app.web.console.auth import requires
+from app.web.console.blueprint import bp
 from app.web.console.scope import inside, narrow
 
 

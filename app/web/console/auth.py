@@ -9,7 +9,7 @@ from flask import abort, current_app, g, redirect, render_template, request, ses
 from app.infra.db import get_db
 from app.infra.models import User, utcnow
 from app.people import users
-from app.web.console import bp
+from app.web.console.blueprint import bp
 
 LOGIN_WINDOW_S = 15 * 60
 LOGIN_TRIES = 5  # per (email, address) pair and window: then that pair is locked

@@ -13,8 +13,8 @@ from app.infra.db import get_db
 from app.infra.models import Campaign, utcnow
 from app.messaging import campaigns
 from app.messaging.notify import kick, start_campaign
-from app.web.console import bp
 from app.web.console.auth import requires
+from app.web.console.blueprint import bp
 from app.web.console.scope import area, area_name
 from flows.report import REGIONS
 

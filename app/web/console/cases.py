@@ -13,8 +13,8 @@ from app.infra.models import Case, utcnow
 from app.people import users
 from app.people.contacts import normalize
 from app.training.report import safe_cell
-from app.web.console import bp
 from app.web.console.auth import requires
+from app.web.console.blueprint import bp
 from flows.desk import FOLLOW_UP, SERVICES, STATES
 
 STATUSES = STATES  # the CLMRS states, in their order

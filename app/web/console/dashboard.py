@@ -11,8 +11,9 @@ from app.infra.db import get_db
 from app.infra.models import Campaign, Case, Certificate, Contact, ModuleProgress, utcnow
 from app.messaging import campaigns as campaigns_
 from app.training import report
-from app.web.console import bp, charts, label
+from app.web.console import charts
 from app.web.console.auth import requires
+from app.web.console.blueprint import bp, label
 from app.web.console.campaigns import listed
 from app.web.console.cases import visible
 from app.web.console.scope import inside
