@@ -1,6 +1,5 @@
 """Cases: opened from reports; a reporter is kept only if they may be called, encrypted."""
 
-import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -8,13 +7,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.cases import alerts, reporter_key
-from app.cases.focal_points import OPEN
+from app.infra import codes
 from app.infra.models import Case, CaseEvent, hour_of
 from app.messaging import outbox
-from flows.desk import FOLLOW_UP, SERVICES
+from flows.desk import FOLLOW_UP, OPEN, SERVICES, TO_VERIFY
 
-# Letters and digits that cannot be misread for one another on a small screen.
-ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 LENGTH = 6
 VERIFY_H, VERIFY_URGENT_H = 72, 24
 
@@ -28,7 +25,7 @@ EXPORT_FIELDS = ("reference", "status", "urgent", "sector", "region", "cercle", 
 
 def new_reference() -> str:
     """Draw a fresh case reference."""
-    return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+    return codes.draw(LENGTH)
 
 
 def encrypt(phone: str) -> str:
@@ -111,7 +108,7 @@ def file_report(
             # its focal points hear of it at once, whatever it was before.
             host.urgent = True
             due = now + timedelta(hours=VERIFY_URGENT_H)
-            if host.status in ("new", "verifying") and (host.verify_by or due) >= due:
+            if host.status in TO_VERIFY and (host.verify_by or due) >= due:
                 host.verify_by, host.reminded_at, host.escalated_at = due, None, None
             alerts.new_case(db, host, now, linked=reference)
     if contactable and answers.get("receipt"):
@@ -277,7 +274,7 @@ def next_steps(case: Case) -> list[str]:
 
 def summary(case: Case, tz: str) -> dict:
     """Describe a case for the agent desk: where, what, how urgent, and when due."""
-    due = case.verify_by if case.status in ("new", "verifying") else case.follow_up_by
+    due = case.verify_by if case.status in TO_VERIFY else case.follow_up_by
     return {
         "reference": case.reference,
         "status": case.status,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.cases import focal_points
 from app.infra.models import Case, CaseEvent
 from app.messaging import outbox, window
+from flows.desk import TO_VERIFY
 
 # Kinds of case SMS. Urgent ones go out at any hour; the others wait for the
 # send window like any message that can wait until morning.
@@ -48,7 +49,7 @@ def new_case(db: Session, case: Case, now: datetime, linked: str | None = None) 
         current_app.logger.warning("case %s: no focal point covers %s", case.reference, _area(case))
     key = "sms.case_alert_urgent" if case.urgent else "sms.case_alert"
     due = None
-    if case.status not in ("new", "verifying"):
+    if case.status not in TO_VERIFY:
         # An urgent report about a case past verification: it is this report
         # that needs checking, within the urgent delay.
         due = now + timedelta(hours=24)
@@ -78,7 +79,7 @@ def remind(db: Session, now: datetime) -> dict[str, int]:
         and_(Case.escalated_at.is_(None), Case.reminded_at <= now - after),
     )
     due = {
-        "verify": and_(Case.status.in_(("new", "verifying")), Case.verify_by <= now),
+        "verify": and_(Case.status.in_(TO_VERIFY), Case.verify_by <= now),
         "followup": and_(Case.status.in_(("referred", "following")), Case.follow_up_by <= now),
     }
     counts = {"reminded": 0, "escalated": 0}
@@ -156,7 +157,7 @@ def _text(key: str, case: Case, due: datetime | None = None) -> str:
     catalog = current_app.extensions["catalog"]
     config = current_app.config
     if due is None:
-        due = case.verify_by if case.status in ("new", "verifying") else case.follow_up_by
+        due = case.verify_by if case.status in TO_VERIFY else case.follow_up_by
     return catalog.get(
         key,
         reference=case.reference,

@@ -10,6 +10,7 @@ from sqlalchemy import and_, or_, select, true
 from sqlalchemy.orm import Session
 
 from app.infra.models import Case, CaseEvent, FocalArea, FocalPoint
+from flows.desk import OPEN
 from flows.report import REGIONS
 
 ROLES = ("supervisor", "agent")
@@ -18,7 +19,6 @@ PIN_LENGTHS = range(4, 7)
 MAX_TRIES = 5  # wrong PINs in a row before the desk locks
 LOCK_S = 15 * 60
 # The states in which a case still needs someone; "linked" rows live in their case.
-OPEN = ("new", "verifying", "confirmed", "referred", "following")
 DESK = (*OPEN, "unfounded")  # an unfounded case still waits for someone to close it
 _SCRYPT = {"n": 2**13, "r": 8, "p": 1, "dklen": 32}  # ~10 ms: cheap for a hop, dear for a guess
 REGION = "region:"  # an area naming a region; bare names are cercles (some share a name)

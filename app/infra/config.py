@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from app.cases import reporter_key
+from flows.training import PASS_MARK
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: app/infra/config.py
 VAR = ROOT / "var"
@@ -52,7 +53,7 @@ DEFAULTS: dict[str, str] = {
     "SMS_UNREACHABLE_AFTER": "5",
     "SMS_TICK_S": "10",
     "CAMPAIGN_PAUSE_FAILURE_RATE": "0.5",
-    "TRAINING_PASS_MARK": "80",
+    "TRAINING_PASS_MARK": str(PASS_MARK),
     "ORG_CODES": "",
     "TRAINING_RETAKE_COOLDOWN_S": "600",
     "TRAINING_REMINDER_DAYS": "3",

@@ -130,3 +130,8 @@ def soon(engine: Engine):
     else:
         with engine.begin() as conn:
             yield conn
+
+
+def holds_nul(*values: str) -> bool:
+    """Tell whether any text holds a NUL: no text column takes it (PostgreSQL refuses it)."""
+    return any("\x00" in value for value in values)

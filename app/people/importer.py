@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.infra.db import holds_nul
 from app.infra.models import ROLES, Contact, utcnow
 from app.people.contacts import normalize
 
@@ -50,7 +51,7 @@ class Report:
 def check_row(row: dict, languages: set[str]) -> tuple[dict | None, tuple | None]:
     """Return (clean values, None) for a good row, or (None, (code, params)) for a bad one."""
     cells = [value for value in row.values() if isinstance(value, str)]
-    if any("\x00" in cell for cell in cells):
+    if holds_nul(*cells):
         return None, ("nul", {})
     if any("\ufffd" in cell for cell in cells):
         return None, ("utf8", {})

@@ -1,7 +1,6 @@
 """Training progress in SQL: what the journey's effects save, and what a session needs."""
 
 import re
-import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -11,6 +10,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.infra import codes
 from app.infra.db import NO_WAIT, soon
 from app.infra.models import Certificate, Contact, ModuleProgress, QuizAnswer, UTCDateTime, utcnow
 from app.messaging import outbox
@@ -249,7 +249,6 @@ def finish(db: Session, contact: Contact, row: ModuleProgress, effect, now: date
 
 
 # Letters and digits that cannot be misread for one another on a small screen.
-CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 CODE_LENGTH = 8
 
 
@@ -269,7 +268,7 @@ def certify(db: Session, contact: Contact, now: datetime) -> Certificate | None:
         return existing
     certificate = Certificate(
         contact_id=contact.id,
-        code="".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH)),
+        code=codes.draw(CODE_LENGTH),
         modules=len(course.modules),
         score=sum(rows[m.id].best_score or 0 for m in course.modules),
         questions=sum(len(m.quiz) for m in course.modules),

@@ -5,6 +5,8 @@ import hmac
 from flask import abort, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from app.infra.db import holds_nul
+
 MAX_FIELD = 1024  # bytes per form field
 MAX_BODY = 8 * 1024  # bytes per request body
 
@@ -49,7 +51,7 @@ def read_form(
         value = form.get(name, "")
         if len(value.encode("utf-8", "surrogatepass")) > MAX_FIELD:
             abort(400, f"field {name} over {MAX_FIELD} bytes")
-        if stored and "\x00" in value:  # no text column takes it, and no gateway sends it
+        if stored and holds_nul(value):  # no text column takes it, and no gateway sends it
             abort(400, f"field {name} contains a NUL character")
         values[name] = value
     return values

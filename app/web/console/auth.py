@@ -6,7 +6,7 @@ import secrets
 
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 
-from app.infra.db import get_db
+from app.infra.db import get_db, holds_nul
 from app.infra.models import User, utcnow
 from app.people import users
 from app.web.console.blueprint import bp
@@ -45,10 +45,10 @@ def _load_user_and_check_csrf():
             session.pop("version", None)
         else:
             g.user = user
-    if any("\x00" in v for v in (request.path, *request.args.values())):
+    if holds_nul(request.path, *request.args.values()):
         abort(400, "NUL")  # no column stores it, and PostgreSQL refuses it outright
     if request.method == "POST":
-        if any("\x00" in v for v in request.form.values()):
+        if holds_nul(*request.form.values()):
             abort(400, "NUL")
         sent = request.form.get("csrf_token", "").encode()
         if not sent or not hmac.compare_digest(sent, session.get("csrf", "").encode()):

@@ -17,6 +17,7 @@ from app.web.console.blueprint import bp, label
 from app.web.console.campaigns import listed
 from app.web.console.cases import visible
 from app.web.console.scope import inside
+from flows.desk import TO_VERIFY
 
 SERIES = 6  # lines on one chart; the rest are summed into "others"
 
@@ -117,7 +118,7 @@ def _cases(db, months: list[datetime]) -> dict:
         "cases_total": sum(by_status.values()),
         "overdue": db.scalar(
             visible(select(func.count()).select_from(Case)).where(
-                Case.status.in_(("new", "verifying")), Case.verify_by < utcnow()
+                Case.status.in_(TO_VERIFY), Case.verify_by < utcnow()
             )
         ),
         "statuses": _bars([(t(f"console.status.{s}"), by_status.get(s, 0)) for s in DESK],
