@@ -9,12 +9,13 @@ from rq import Queue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import flows
-
-from . import console, content, db, errors, health, sessions, sms, ussd
-from .callbacks import MAX_BODY
-from .config import ConfigError, from_env, validate
-from .gateway import AfricasTalking
-from .gunicorn_conf import HIDE_TOKEN
+from app import content
+from app.infra import db, sessions
+from app.infra.config import ConfigError, from_env, validate
+from app.infra.gateway import AfricasTalking
+from app.web import console, errors, health, sms, ussd
+from app.web.callbacks import MAX_BODY
+from app.web.gunicorn_conf import HIDE_TOKEN
 
 
 def create_app(test_config: dict | None = None) -> Flask:

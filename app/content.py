@@ -5,13 +5,12 @@ from pathlib import Path
 
 import yaml
 
+from app.cases.alerts import COPY as ALERTS
+from app.training.course import CourseError, load_course, read_yaml
 from flows import Catalog, build, check, desk, overflows, training
 from flows.catalog import FALLBACK
 from flows.course import Course
 from flows.gsm import outside
-
-from .alerts import COPY as ALERTS
-from .course import CourseError, load_course, read_yaml
 
 # Copy the web layer shows outside any journey.
 APP_KEYS = ("error.unexpected", "error.unavailable", "lang.name", *desk.COPY,

@@ -23,10 +23,11 @@ def worker(args) -> None:
     """Expand then send one campaign; print timings and peak RSS as JSON."""
     from sqlalchemy import func, select
 
-    from app import campaigns, create_app
-    from app.models import Message
-    from app.sender import Sender
-    from app.throttle import Throttle
+    from app import create_app
+    from app.infra.models import Message
+    from app.messaging import campaigns
+    from app.messaging.sender import Sender
+    from app.messaging.throttle import Throttle
 
     app = create_app(json.loads(args.config))
     with app.app_context(), app.extensions["db"]() as db:
@@ -62,8 +63,8 @@ def seed_contacts(url: str, count: int) -> None:
     """Insert count contacts, fast, in chunks."""
     from sqlalchemy import delete, insert
 
-    from app.db import make_engine
-    from app.models import Contact, Message, utcnow
+    from app.infra.db import make_engine
+    from app.infra.models import Contact, Message, utcnow
 
     engine = make_engine(url)
     with engine.begin() as conn:
@@ -91,9 +92,9 @@ def main() -> int:
     if args.phase == "worker":
         worker(args)
         return 0
-    from app.db import make_engine
-    from app.embedded import EmbeddedRedis, free_port
-    from app.migrate import upgrade
+    from app.infra.db import make_engine
+    from app.infra.migrate import upgrade
+    from sandbox.embedded import EmbeddedRedis, free_port
 
     with tempfile.TemporaryDirectory() as tmp:
         redis = None if args.redis_url else EmbeddedRedis(Path(tmp) / "redis").start()

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
 
-from app.embedded import EmbeddedRedis, free_port  # noqa: E402
+from sandbox.embedded import EmbeddedRedis, free_port  # noqa: E402
 
 # The webhook token every bench request carries: long and varied enough for production's check.
 TOKEN = "bench-3f9c2a7e5d1b8046c9e2f7a1d4b3c8e5f0a9d6b2"
@@ -46,8 +46,8 @@ def services(redis_url: str | None, database_url: str | None, machine: bool):
     """
     from sqlalchemy import create_engine, text
 
-    from app.db import make_engine
-    from app.migrate import upgrade
+    from app.infra.db import make_engine
+    from app.infra.migrate import upgrade
 
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         if not redis_url and machine and answers("127.0.0.1", 6379):

@@ -20,7 +20,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.embedded import EmbeddedRedis, free_port  # noqa: E402
+from sandbox.embedded import EmbeddedRedis, free_port  # noqa: E402
 
 # One realistic session: first contact, menus, paging, back, free text, resume.
 SCRIPT = ["", "1", "5", "5", "99", "99", "0", "00", "5", "2", "Awa Traore", "1", "1", "9", "00"]

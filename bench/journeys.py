@@ -67,8 +67,8 @@ def seed(database_url: str) -> None:
     """Add every caller a run may use, as known French-speaking community members."""
     from sqlalchemy import insert
 
-    from app.db import make_engine
-    from app.models import Contact, utcnow
+    from app.infra.db import make_engine
+    from app.infra.models import Contact, utcnow
 
     engine, now = make_engine(database_url), utcnow()
     with engine.begin() as conn:

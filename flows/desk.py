@@ -16,7 +16,10 @@ FOLLOW_UP = "followup"  # not a state: a follow-up visit recorded on a referred 
 SERVICES = ("social", "education", "health", "police", "justice", "ngo", "other")
 NOTE_MAX = 100
 NEEDS = ("desk",)
+# The CLMRS cycle's states, the open ones, and those whose verification is due.
 STATES = ("new", "verifying", "confirmed", "unfounded", "referred", "following", "closed")
+OPEN = ("new", "verifying", "confirmed", "referred", "following")
+TO_VERIFY = ("new", "verifying")
 # Copy looked up by key at run time, which the flow check cannot see.
 COPY = (
     "desk.item",

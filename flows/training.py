@@ -14,6 +14,7 @@ from .effects import Enrol, FinishModule, RecordAnswer, SaveProgress, SetData
 from .engine import CLEAR, Ask, Copy, Menu, Option, Route
 
 HOME = "training"
+PASS_MARK = 80  # percent of right answers that passes a module (TRAINING_PASS_MARK's default)
 PRETEST = "pretest"  # the module name its answers are kept under
 PRE, POST = 0, 1000  # the attempt numbers of the pre-test and the post-test
 
@@ -90,7 +91,7 @@ def nodes(course: Course, org_codes: Mapping[str, str] | None = None) -> dict:
         ),
         "t.help": Menu(
             "training.help",
-            params=lambda d, ctx: {"mark": ctx.get("pass_mark", 80)},
+            params=lambda d, ctx: {"mark": ctx.get("pass_mark", PASS_MARK)},
             checkpoint=CLEAR,
         ),
         "t.empty": Menu("training.empty", checkpoint=CLEAR),
@@ -316,7 +317,7 @@ def _finish_option(module: Module, quiz: dict) -> Option:
 
 def _score(module: Module, data: Mapping, ctx: Mapping) -> dict:
     quiz = data.get("quiz") or {"answered": {}, "order": module.quiz}
-    passed = right(quiz) * 100 >= ctx.get("pass_mark", 80) * len(quiz["order"])
+    passed = right(quiz) * 100 >= ctx.get("pass_mark", PASS_MARK) * len(quiz["order"])
     return {
         "score": right(quiz),
         "total": len(quiz["order"]),

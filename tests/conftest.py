@@ -15,11 +15,11 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.cli import main
-from app.db import make_engine
-from app.embedded import EmbeddedRedis
-from app.migrate import upgrade
-from app.models import Base
+from app.infra.db import make_engine
+from app.infra.migrate import upgrade
+from app.infra.models import Base
 from sandbox import create_app as create_sandbox
+from sandbox.embedded import EmbeddedRedis
 
 PHONE = "+22370000099"
 CODE = "*123#"
@@ -248,7 +248,7 @@ def pytest_collection_modifyitems(items):
 
 def phone_key(app, kind: str, phone: str) -> str:
     """Return the Redis key of a phone's resume point or profile: its hash under today's salt."""
-    from app import salt
+    from app.infra import salt
 
     redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
     today, _ = salt.current(redis, prefix, app.config["TZ"])

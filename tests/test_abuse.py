@@ -3,8 +3,9 @@
 import pytest
 from sqlalchemy import select
 
-from app import abuse, salt
-from app.models import Case
+from app.cases import abuse
+from app.infra import salt
+from app.infra.models import Case
 
 from .conftest import Dial
 from .test_cases import CALM, REPORTER, body, report

@@ -5,9 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app import alerts, cases, focal_points
-from app.models import Case, CaseEvent, Message
-from app.segments import prepare
+from app import cases
+from app.cases import alerts, focal_points
+from app.infra.models import Case, CaseEvent, Message
+from app.messaging.segments import prepare
 
 REPORTER = "+22376000555"
 PIN = "4821"

@@ -12,9 +12,9 @@ import pytest
 import requests
 from sqlalchemy import MetaData, create_engine, select
 
-from app.db import make_engine
-from app.migrate import upgrade
-from app.models import Case, Message
+from app.infra.db import make_engine
+from app.infra.migrate import upgrade
+from app.infra.models import Case, Message
 
 from .conftest import Dial, serve
 from .test_cases import body
@@ -119,7 +119,7 @@ def test_a_sent_report_forgets_its_session_and_resume_point(app, client):
 
 def test_a_session_that_never_reached_a_report_keeps_its_phone(app, client):
     """Minutes of training are counted by phone: only report sessions are anonymous."""
-    from app.models import UssdEvent
+    from app.infra.models import UssdEvent
 
     caller = Dial(client, phone=A)
     caller("1", "5")  # language, then Compte / Aide

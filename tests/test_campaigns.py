@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, update
 
-from app import campaigns
-from app.campaigns import CampaignError
-from app.models import Campaign, Contact, Message
+from app.infra.models import Campaign, Contact, Message
+from app.messaging import campaigns
+from app.messaging.campaigns import CampaignError
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -741,7 +741,7 @@ def test_finish_cancels_rows_queued_by_an_expansion_that_raced_a_cancel(app, db)
 
 
 def test_audience_by_training_status(app, db):
-    from app.models import Certificate, ModuleProgress
+    from app.infra.models import Certificate, ModuleProgress
 
     people = add_contacts(db, 3)
     now = NOW

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from app import cases
-from app.models import Case, CaseEvent, Message
+from app.infra.models import Case, CaseEvent, Message
 
 from .conftest import Dial
 

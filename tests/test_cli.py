@@ -6,9 +6,9 @@ from click.testing import CliRunner
 from sqlalchemy import inspect
 
 from app.cli import main
-from app.db import make_engine
-from app.migrate import SCRIPTS
-from app.models import Contact
+from app.infra.db import make_engine
+from app.infra.migrate import SCRIPTS
+from app.infra.models import Contact
 
 from .conftest import Runner
 
@@ -95,7 +95,7 @@ def test_content_check_reads_settings_like_the_app(monkeypatch):
 
 
 def seed_agents(app, count=3):
-    from app.models import utcnow
+    from app.infra.models import utcnow
 
     with app.extensions["db"]() as db:
         for n in range(count):
@@ -106,7 +106,7 @@ def seed_agents(app, count=3):
 
 
 def test_campaign_create_previews_then_creates(app, runner):
-    from app.models import Campaign
+    from app.infra.models import Campaign
 
     seed_agents(app)
     args = ["campaign", "create", "--name", "Rentrée", "--message", "Bonjour {name}"]
@@ -123,7 +123,7 @@ def test_campaign_create_previews_then_creates(app, runner):
 
 
 def test_campaign_create_asks_before_creating(app, runner):
-    from app.models import Campaign
+    from app.infra.models import Campaign
 
     seed_agents(app)
     args = ["campaign", "create", "--name", "X", "--message", "Bonjour", "--audience", "role=agent"]
@@ -175,7 +175,7 @@ def test_campaign_budget_must_be_a_sane_amount(runner, budget):
 
 
 def test_campaign_create_with_redis_down_says_so_once(make_app):
-    from app.models import Campaign
+    from app.infra.models import Campaign
 
     app = make_app(REDIS_URL="redis://127.0.0.1:1/0")
     seed_agents(app)

@@ -10,9 +10,9 @@ from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 from flask import Flask
 
-from app import config as config_module
 from app import create_app
-from app.config import (
+from app.infra import config as config_module
+from app.infra.config import (
     DEFAULTS,
     DEV_REPORTER_KEY,
     FERNET_COMMAND,
@@ -441,14 +441,14 @@ def test_create_app_does_not_connect():
     ],
 )
 def test_org_codes(value, expected):
-    from app.config import parse_org_codes
+    from app.infra.config import parse_org_codes
 
     assert parse_org_codes(value) == expected
 
 
 @pytest.mark.parametrize("value", ["RMCR", "=1111", "RMCR=11 11", "A=1,B=1"])
 def test_bad_org_codes(value):
-    from app.config import parse_org_codes
+    from app.infra.config import parse_org_codes
 
     with pytest.raises(ConfigError) as caught:
         parse_org_codes(value)

@@ -10,8 +10,9 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from app import cases, users
-from app.models import AuditEntry, Case, CaseEvent, Message, User
+from app import cases
+from app.infra.models import AuditEntry, Case, CaseEvent, Message, User
+from app.people import users
 
 from .test_cases import body, report
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import ROOT
+from app.infra.config import ROOT
 
 from .conftest import Runner, serve
 from .test_cases import CALM, report

@@ -10,11 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select, update
 
-from app import campaigns, charts, users
-from app.console.contacts import MAX_FILE
-from app.console.dashboard import _months
-from app.focal_points import DESK
-from app.models import (
+from app.cases.focal_points import DESK
+from app.infra.models import (
     AuditEntry,
     Campaign,
     Case,
@@ -26,6 +23,11 @@ from app.models import (
     User,
     utcnow,
 )
+from app.messaging import campaigns
+from app.people import users
+from app.web.console import charts
+from app.web.console.contacts import MAX_FILE
+from app.web.console.dashboard import _months
 from flows.engine import Route
 from flows.training import POST, PRE
 

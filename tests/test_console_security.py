@@ -10,8 +10,8 @@ import requests
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from app import users
-from app.models import User
+from app.infra.models import User
+from app.people import users
 
 from .test_console import ADMIN, PASSWORD, SUPERVISOR, AuthActions, assert_french, page
 from .test_console import password_hash as stored_hash

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app import contacts
-from app.models import Contact
+from app.infra.models import Contact
+from app.people import contacts
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 import flows
 from app.cli import main
-from app.config import DEFAULTS
 from app.content import ContentError, load, oversized, sample_context
+from app.infra.config import DEFAULTS
 from flows import Catalog, End
 
 ROOT = Path(__file__).resolve().parent.parent

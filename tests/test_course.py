@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from app.content import load
-from app.course import CourseError, load_course
+from app.training.course import CourseError, load_course
 
 ROOT = Path(__file__).resolve().parent.parent
 

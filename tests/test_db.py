@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from app import db
+from app.infra import db
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app import delivery, outbox
-from app.models import Contact, DeliveryReport, Message
+from app.infra.models import Contact, DeliveryReport, Message
+from app.messaging import delivery, outbox
 
 PHONE = "+22370000001"
 OTHER = "+22370000002"

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 import flows
 from app.content import load
-from app.models import Case, CaseEvent
+from app.infra.models import Case, CaseEvent
 from flows.desk import FOLLOW_UP, SAMPLE, SERVICES, parse_note, parse_pin
 from flows.effects import MoveCase
 from flows.engine import MENU, layout
@@ -418,7 +418,7 @@ def test_going_back_from_the_done_screen_cannot_move_the_case_twice(inputs, move
 
 
 def test_the_gateway_summary_of_a_desk_session_keeps_no_pin(app, client, staffed):
-    from app.models import UssdEvent
+    from app.infra.models import UssdEvent
 
     caller, _ = desk(client)
     form = {"sessionId": caller.session_id, "phoneNumber": AGENT, "serviceCode": "*123#",

@@ -13,9 +13,9 @@ import pytest
 import requests
 from redis import Redis
 
-from app.devserver import _children, private_var
-from app.embedded import EmbeddedRedis, free_port
-from app.gunicorn_conf import HideToken
+from app.web.gunicorn_conf import HideToken
+from sandbox.devserver import _children, private_var
+from sandbox.embedded import EmbeddedRedis, free_port
 from tests.conftest import serve
 
 SECRET = "s3cr3t-webhook-token"

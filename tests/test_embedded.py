@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from app.embedded import EmbeddedRedis, bundled_binary, redis_binary, server_version
+from sandbox.embedded import EmbeddedRedis, bundled_binary, redis_binary, server_version
 
 
 def bare_path() -> str:

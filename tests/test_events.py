@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.models import UssdEvent
+from app.infra.models import UssdEvent
 
 from .conftest import CODE, PHONE, Dial
 

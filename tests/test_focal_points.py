@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app import cases, focal_points
-from app.models import FocalArea, FocalPoint
+from app import cases
+from app.cases import focal_points
+from app.infra.models import FocalArea, FocalPoint
 
 from .conftest import Dial
 

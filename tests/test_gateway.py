@@ -2,7 +2,16 @@
 
 import pytest
 
-from app.gateway import FAILED, RETRY, SENT, UNKNOWN, AfricasTalking, GatewayError, classify, parse
+from app.infra.gateway import (
+    FAILED,
+    RETRY,
+    SENT,
+    UNKNOWN,
+    AfricasTalking,
+    GatewayError,
+    classify,
+    parse,
+)
 
 PHONES = ["+22370000001", "+22370000002", "+22370000003"]
 

@@ -5,8 +5,8 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from app.importer import Limits, import_csv
-from app.models import Contact
+from app.infra.models import Contact
+from app.people.importer import Limits, import_csv
 
 HEADER = "phone,name,role,region,cercle,commune,language"
 LANGUAGES = {"fr", "bm"}

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.keywords import keyword
+from app.messaging.keywords import keyword
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from app.db import make_engine
-from app.migrate import current, upgrade
+from app.infra.db import make_engine
+from app.infra.migrate import current, upgrade
 
 T = "2026-11-29 10:17:43.123456"  # a case opened, its entries, a call: to the second
 
@@ -101,7 +101,7 @@ def upgrade_down_and_up(engine) -> None:
     """The downgrade works on the data the upgrade left, and the upgrade again after it."""
     from alembic import command
 
-    from app.migrate import _config
+    from app.infra.migrate import _config
 
     with engine.begin() as connection:
         command.downgrade(_config(connection), "0010")

@@ -5,7 +5,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from app.models import Base
+from app.infra.models import Base
 
 
 def test_migrations_match_the_models(app):

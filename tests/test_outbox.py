@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from app import delivery, outbox
-from app.models import DeliveryReport, Message
+from app.infra.models import DeliveryReport, Message
+from app.messaging import delivery, outbox
 
 PHONE = "+22370000001"
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)

@@ -4,8 +4,8 @@ import csv
 
 from sqlalchemy import select
 
-from app import report
-from app.models import Contact, ModuleProgress, QuizAnswer, utcnow
+from app.infra.models import Contact, ModuleProgress, QuizAnswer, utcnow
+from app.training import report
 
 
 def add_learner(db, phone, name, role="agent") -> Contact:

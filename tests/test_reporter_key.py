@@ -4,8 +4,8 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 
-from app import reporter_key
-from app.models import Case
+from app.cases import reporter_key
+from app.infra.models import Case
 
 from .conftest import Runner
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app import outbox
-from app.models import Campaign, Message
-from app.sender import Sender
-from app.throttle import Throttle
+from app.infra.models import Campaign, Message
+from app.messaging import outbox
+from app.messaging.sender import Sender
+from app.messaging.throttle import Throttle
 
 from .conftest import serve
 
@@ -210,7 +210,7 @@ def test_a_lease_that_ran_out_is_not_sent_twice(sms_app, sandbox):
 
 
 def test_stop_and_cancel_after_the_claim_are_honoured(sms_app, sandbox):
-    from app.models import Contact
+    from app.infra.models import Contact
 
     with sms_app.app_context(), sms_app.extensions["db"]() as db:
         live = campaign_row(db)

@@ -5,9 +5,9 @@ import json
 import pytest
 from sqlalchemy import event, select
 
-from app import salt
-from app.models import ModuleProgress, QuizAnswer
-from app.sessions import UNCHANGED, Busy, SessionStore
+from app.infra import salt
+from app.infra.models import ModuleProgress, QuizAnswer
+from app.infra.sessions import UNCHANGED, Busy, SessionStore
 
 from .conftest import phone_key
 

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from app import outbox
-from app.models import Contact, InboundMessage, Message
+from app.infra.models import Contact, InboundMessage, Message
+from app.messaging import outbox
 
 PHONE = "+22376000011"
 
@@ -169,7 +169,7 @@ def test_oversized_or_nul_callback_fields_get_400(client, path, form, line):
 def test_odd_retry_counts_are_ignored(app, client, count):
     form = {"id": "ATXid_9", "status": "Success", "phoneNumber": PHONE, "retryCount": count}
     assert client.post("/sms/delivery", data=form).status_code == 200
-    from app.models import DeliveryReport
+    from app.infra.models import DeliveryReport
 
     with app.extensions["db"]() as db:
         assert db.query(DeliveryReport).one().retry_count is None

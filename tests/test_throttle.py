@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from app.throttle import Throttle
+from app.messaging.throttle import Throttle
 
 
 @pytest.fixture

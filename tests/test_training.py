@@ -5,7 +5,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from app.models import Contact, Message, ModuleProgress, QuizAnswer, utcnow
+from app.infra.models import Contact, Message, ModuleProgress, QuizAnswer, utcnow
 
 from .conftest import Dial, phone_key
 
@@ -299,7 +299,7 @@ def test_pre_test_first_then_post_test_after_the_course_and_the_gain(app, client
     assert f"Bonnes réponses : {items} sur {items}. Au début : 0 sur {items}." in end
     result = runner.invoke(["training", "report", "--out", "/tmp/kalan-report-test"])
     assert result.exit_code == 0
-    from app import report
+    from app.training import report
 
     with app.extensions["db"]() as db:
         (row,) = report.learners(db, course(app))

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from app import users
-from app.models import User
+from app.infra.models import User
+from app.people import users
 
 EMAIL = "awa.traore@kalan.ml"
 PASSWORD = "correct-horse-battery"

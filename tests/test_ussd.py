@@ -33,7 +33,7 @@ def test_known_caller_goes_straight_to_menu(client):
 
 
 def test_contact_is_created_in_e164(app, client):
-    from app.models import Contact
+    from app.infra.models import Contact
 
     Dial(client, phone="70000042")("1")
     with app.extensions["db"]() as db:
@@ -83,7 +83,7 @@ def test_long_text_pages_forward_and_back(dial):
 
 
 def test_cumulative_text_with_star_inside_free_text(app, dial):
-    from app.models import Contact
+    from app.infra.models import Contact
 
     dial("1", "5", "2")
     reply = dial("Awa*Traore")  # split on the last "*", the name would be "Traore"
@@ -382,7 +382,7 @@ def test_state_from_an_older_release_starts_afresh(app, dial, where, gone):
     ],
 )
 def test_derive_input(consumed, text, mode, expected):
-    from app.hop_text import derive_input
+    from app.web.hop_text import derive_input
 
     assert derive_input(consumed, text, mode) == expected
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from app.window import is_open, next_open
+from app.messaging.window import is_open, next_open
 
 BAMAKO = "Africa/Bamako"  # UTC+0, no daylight saving
 NAIROBI = "Africa/Nairobi"  # UTC+3, no daylight saving

@@ -3,11 +3,13 @@
 from flask import current_app
 from rq import Queue
 
-from app import alerts, campaigns, delivery, outbox, training
-from app.models import Campaign, utcnow
-from app.notify import enqueue, job_id
-from app.sender import Sender
-from app.throttle import Throttle
+from app import training
+from app.cases import alerts
+from app.infra.models import Campaign, utcnow
+from app.messaging import campaigns, delivery, outbox
+from app.messaging.notify import EXPAND, enqueue, job_id
+from app.messaging.sender import Sender
+from app.messaging.throttle import Throttle
 
 
 def _sender(db) -> Sender:
@@ -39,7 +41,7 @@ def dispatch() -> dict:
         for campaign_id in campaigns.finish(db, utcnow()):
             campaign = db.get(Campaign, campaign_id)
             if campaign.status == "scheduled":  # a repeating campaign's next occurrence
-                enqueue(expand_campaign, campaign_id, at=campaign.start_at, job_timeout=3600)
+                enqueue(EXPAND, campaign_id, at=campaign.start_at, job_timeout=3600)
     return {k: v for k, v in vars(tally).items() if k != "campaigns"}
 
 

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
 
-from app import outbox
-from app.models import Contact, DeliveryReport, InboundMessage, Message, UssdEvent
+from app.infra.models import Contact, DeliveryReport, InboundMessage, Message, UssdEvent
+from app.messaging import outbox
 
 # Each message's reports as the gateway would send them, in their true order.
 CHAINS = [("Sent", "Success"), ("Sent", "Buffered", "Success"), ("Submitted", "Failed"),

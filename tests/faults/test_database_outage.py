@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from app.models import Case, Message
+from app.infra.models import Case, Message
 from workers.jobs import dispatch
 
 from ..conftest import Dial

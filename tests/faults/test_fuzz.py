@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import campaigns
-from app.models import User
+from app.infra.models import User
+from app.messaging import campaigns
 
 from ..test_cases import CALM, report
 from ..test_console import ADMIN, AuthActions, password_hash

@@ -1,4 +1,4 @@
-"""app/openapi.yaml: checked against the code, then schemathesis generates requests from it."""
+"""app/web/openapi.yaml: checked against the code, then schemathesis generates requests from it."""
 
 from pathlib import Path
 
@@ -7,7 +7,8 @@ import schemathesis
 import yaml
 from hypothesis import HealthCheck, settings
 
-from app import events, sms, ussd
+from app.conversation import events
+from app.web import sms, ussd
 
 SPEC = Path(ussd.__file__).resolve().parent / "openapi.yaml"
 # What the code reads, endpoint by endpoint: fields, and the required ones.

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.embedded import EmbeddedRedis
+from sandbox.embedded import EmbeddedRedis
 
 from ..conftest import Dial
 from ..test_cases import BODY

@@ -12,11 +12,10 @@ from collections import Counter
 import psutil
 from sqlalchemy import func, insert, select
 
-from app import campaigns
-from app.embedded import EmbeddedRedis
-from app.models import Campaign, Contact, Message, utcnow
-from app.notify import enqueue
-from workers.jobs import expand_campaign
+from app.infra.models import Campaign, Contact, Message, utcnow
+from app.messaging import campaigns
+from app.messaging.notify import enqueue
+from sandbox.embedded import EmbeddedRedis
 
 AUDIENCE = 2000
 BATCH = 50
@@ -108,7 +107,7 @@ def run_kill_test(make_app, sandbox, redis_url, database_url):
         campaign = campaigns.create(db, "Kill test", {"fr": "Les enfants a l'ecole."}, {})
         db.commit()
         campaign_id = campaign.id
-        enqueue(expand_campaign, campaign_id)
+        enqueue("workers.jobs.expand_campaign", campaign_id)
     worker = start_worker(env)
     kills = []
     try:

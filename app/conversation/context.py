@@ -1,0 +1,60 @@
+"""What a flow may read: the caller's profile and the facts of the hop, some fetched late."""
+
+from flask import current_app
+
+from app.infra.models import utcnow
+from flows.engine import Route
+
+
+class Context(dict):
+    """The read-only facts a flow may use; some are fetched only if the flow reads them."""
+
+    def __init__(self, facts: dict):
+        super().__init__(facts)
+        self._later: dict = {}
+
+    def later(self, key: str, fetch) -> None:
+        """Fetch key with fetch() when the flow first reads it."""
+        self._later[key] = fetch
+
+    def __missing__(self, key):
+        if key in self._later:
+            value = self[key] = self._later.pop(key)()
+            return value
+        raise KeyError(key)
+
+    def get(self, key, default=None):
+        return self[key] if key in self or key in self._later else default
+
+
+def context(phone: str, profile: dict, resume: dict | None) -> Context:
+    """Gather the read-only facts a flow may use."""
+    catalog = current_app.extensions["catalog"]
+    if resume and not known(resume):
+        resume = None  # a journey renamed since: start afresh rather than fail
+    return Context(
+        {
+            "phone": phone,
+            "code": current_app.config["USSD_CODE"],
+            "lang": profile.get("lang"),
+            "profile": profile,
+            "resume": resume,
+            "languages": tuple(catalog.names.items()),
+            "training": profile.get("training") or {},
+            "tests": profile.get("tests") or {},
+            "now": utcnow().isoformat(),
+            "pass_mark": current_app.config["TRAINING_PASS_MARK"],
+            "report_limit": current_app.config["REPORT_DAILY_LIMIT"],
+        }
+    )
+
+
+def known(state: dict) -> bool:
+    """Tell whether a stored state only names screens this release still has."""
+    flow = current_app.extensions["flow"]
+    try:
+        nodes = [state["node"], *(node for node, _ in state["back"])]
+        # A node that became a route since cannot be shown: it has no screen.
+        return all(node in flow and not isinstance(flow[node], Route) for node in nodes)
+    except (KeyError, TypeError, ValueError):
+        return False

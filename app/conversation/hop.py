@@ -1,0 +1,174 @@
+"""One hop of a conversation, whatever the channel: the USSD gateway today, voice next.
+
+A hop loads and locks its session, binds it to its caller, fetches what the
+screen needs, calls the pure flows.step(), applies the effects in SQL, and
+saves the session in Redis. What is particular to a protocol (how its raw
+input reads, the size of a screen) comes from the channel it is given.
+"""
+
+import contextlib
+import functools
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from redis.exceptions import RedisError
+
+import flows
+from app import training
+from app.cases import abuse, focal_points
+from app.conversation.context import context, known
+from app.conversation.effects import apply_effects
+from app.conversation.needs import NEEDS, Hop
+from app.infra.db import get_db
+from app.infra.models import utcnow
+from app.infra.sessions import UNCHANGED
+from app.messaging.notify import wake_in
+from app.people import contacts
+from flows.engine import CLEAR, SAVE, Step
+
+SENT_TTL_S = 60  # a sent report's last reply, for the gateway's retries, and nothing else
+
+
+class Refused(Exception):
+    """A hop that must not touch the session it names."""
+
+
+def answer(session_id: str, service: str, phone: str, raw: str, channel) -> tuple[str, str | None]:
+    """Run one hop of a session; return the reply body and the screen's node id.
+
+    channel reads the hop's raw input for its protocol (see app/web/hop_text.py)
+    and sets the screen's size. The session is locked for the hop: a copy of it
+    that the gateway sends while it runs waits, then gets the same reply.
+    """
+    store = current_app.extensions["sessions"]
+    loaded = store.load(session_id, phone)
+    try:
+        outcome = _run(store, loaded, session_id, service, phone, raw, channel)
+    except BaseException:
+        with contextlib.suppress(RedisError):
+            store.release(session_id, loaded)
+        raise
+    if outcome[2]:  # answered from what the session already held: nothing to save
+        store.release(session_id, loaded)
+    return outcome[0], outcome[1]
+
+
+def _run(store, loaded, session_id: str, service: str, phone: str, raw: str, channel):
+    """Answer a locked hop; return (reply, node, whether nothing was saved)."""
+    session, resume, profile = loaded.session, loaded.resume, loaded.profile
+    if session is not None and "caller" not in session and not session.get("end"):
+        session = None  # saved by an older release, which kept the number: start afresh
+    if session is not None and (
+        (session.get("caller") and session["caller"] not in loaded.callers)
+        or session["service"] != service
+    ):
+        raise Refused("session belongs to another phone number or service code")
+    if session is not None:
+        shown = session["state"]["node"]
+        if session["end"]:
+            return session["reply"], shown, True
+        new_input, reading = channel.read(session, raw, loaded.waited, time.time())
+        if new_input is None:  # a copy of the hop just answered, resent by the gateway
+            return session["reply"], shown, True
+        state, resume_point = session["state"], None
+        if not known(state):  # saved by an older release whose journeys changed
+            state = None
+    else:
+        new_input, reading, state, resume_point = None, {}, None, resume
+    fresh_profile = None
+    if profile is None or profile.get("seen") != _today():
+        # At most once a day per phone: the cached profile spares the database.
+        now = utcnow()
+        engine = current_app.extensions["engine"]
+        contact = contacts.seen(engine, phone, now) or contacts.touch(get_db(), phone, now)
+        profile = fresh_profile = {
+            **contacts.profile(contact, _today()),
+            "training": training.standing(get_db(), contact.id),
+            "tests": training.tests(get_db(), contact.id),
+            "focal": focal_points.role(get_db(), phone),
+        }
+    ctx = context(phone, profile, resume_point)
+    if state is not None:
+        # A screen names the outside facts its answer needs; they are fetched
+        # here, at the edge, so the flow stays pure: on first read, as most
+        # answers need none of them (Formation does not count today's reports).
+        hop = Hop(new_input or "", state["data"], phone, session_id, loaded.callers, loaded.facts)
+        for need in _needs(state["node"]):
+            ctx.later(need, functools.partial(NEEDS[need], hop))
+    app = current_app
+    result = flows.step(
+        app.extensions["flow"],
+        state,
+        new_input,
+        ctx,
+        app.extensions["catalog"],
+        channel.limit,
+    )
+    profile_changes, wake, sent = apply_effects(result.effects, phone, session_id, profile)
+    if profile_changes:
+        fresh_profile = {**profile, **profile_changes}
+    pin_node = state is not None and "pin" in _needs(state["node"])
+    kept = channel.keep(raw, new_input, pin_node, loaded.session is None, reading)
+    session = {
+        "caller": loaded.caller,
+        "service": service,
+        **kept,  # how the channel reads the next hop: never a PIN in clear
+        "state": result.state,
+        "reply": result.reply,
+        "end": result.end,
+        "at": round(time.time(), 3),  # when it was answered: a copy comes right after
+    }
+    also = [wake_in] if wake else []
+    if state is not None:
+        also.extend(hop.writes)
+    ttl = None
+    if sent is not None:
+        # A sent report forgets its session: only its last reply stays, without the
+        # caller or the answers, long enough to answer the gateway's retries.
+        session = {"service": service, "state": {"node": result.state["node"]},
+                   "reply": result.reply, "end": True, "report": True}  # fmt: skip
+        config = current_app.config
+        also.append(
+            functools.partial(
+                abuse.count_sent, config["REDIS_PREFIX"], config["TZ"],
+                config["REPORT_REPEAT_WINDOW_S"], loaded.callers, sent,
+            )
+        )  # fmt: skip
+        ttl = SENT_TTL_S
+    # A receipt or a module's SMS should not wait for the next tick: the workers are
+    # woken in the same round trip as the session is saved.
+    resume = None if sent is not None else _resume_point(result)
+    store.save(session_id, loaded, session, resume, fresh_profile,
+               also=_together(also), ttl=ttl)  # fmt: skip
+    return result.reply, result.state["node"], False
+
+
+def _together(calls):
+    """Return one also(pipe) that runs each call on the pipeline, or None."""
+    if not calls:
+        return None
+
+    def run(pipe):
+        for call in calls:
+            call(pipe)
+
+    return run
+
+
+def _needs(node: str) -> tuple:
+    return getattr(current_app.extensions["flow"][node], "needs", ())
+
+
+def _resume_point(result: Step):
+    """Decide what to remember for a redial: this screen, nothing, or what was there."""
+    if result.checkpoint == CLEAR:
+        return None
+    if result.checkpoint != SAVE:
+        return UNCHANGED
+    return {k: result.state[k] for k in ("node", "page", "back", "data")}
+
+
+def _today() -> str:
+    return datetime.now(ZoneInfo(current_app.config["TZ"])).date().isoformat()

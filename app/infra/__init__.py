@@ -1,0 +1,1 @@
+"""Infrastructure: configuration, the database and models, Redis sessions, migrations, gateway."""

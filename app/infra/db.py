@@ -1,0 +1,137 @@
+"""The SQL database: one engine per app, one session per request."""
+
+import contextlib
+import time
+
+from flask import Flask, current_app, g
+from sqlalchemy import create_engine, event, func, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine tuned for short webhook transactions."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record):
+            # WAL lets the web app read while the worker writes; foreign keys
+            # are off by default in SQLite.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    if url.startswith("postgres://"):  # the scheme some hosts still hand out
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    # A short connect timeout makes a dead database answer fast, so a USSD hop
+    # can still apologise before the gateway gives up.
+    engine = create_engine(
+        url,
+        # Room for every thread of a web process (gunicorn --threads) and a few more.
+        pool_size=16,
+        max_overflow=8,
+        # Times come back in UTC whatever the server's time zone, so months and
+        # days are counted the same in Python as in the SQL that filtered them.
+        connect_args={"connect_timeout": 3, "options": "-c timezone=UTC"},
+    )
+    _ping_when_idle(engine)
+    return engine
+
+
+IDLE_PING_S = 2.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use, but only if it sat idle for a while.
+
+    A database restart or a dropped link kills idle connections; pinging each
+    on every checkout (pool_pre_ping) would cost every hop a round trip. A
+    connection used a moment ago is alive; one whose link broke while in use
+    fails that request and SQLAlchemy then refreshes the whole pool.
+    """
+
+    @event.listens_for(engine.pool, "checkin")
+    def _idle_from(_dbapi_connection, record):
+        record.info["idle_from"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _ping(dbapi_connection, record, _proxy):
+        idle_from = record.info.get("idle_from")
+        if idle_from is not None and time.monotonic() - idle_from > IDLE_PING_S:
+            try:
+                alive = engine.dialect.do_ping(dbapi_connection)
+            except Exception as exc:  # any failure: the pool connects afresh
+                raise DisconnectionError("idle connection is dead") from exc
+            if not alive:
+                raise DisconnectionError("idle connection is dead")
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's engine and close request sessions on teardown."""
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["engine"] = engine
+    app.extensions["db"] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(close_db)
+
+
+def get_db() -> Session:
+    """Return this request's database session, opening it on first use."""
+    if "db" not in g:
+        g.db = current_app.extensions["db"]()
+    return g.db
+
+
+def close_db(_exc=None) -> None:
+    """Close this request's database session, if one was opened."""
+    db = g.pop("db", None)
+    if db is not None:
+        db.close()
+
+
+def commit_soon(db: Session) -> None:
+    """Commit without waiting for the disk, for what a database crash may lose.
+
+    On PostgreSQL the commit returns before its WAL is flushed (at most about
+    0.6 s of such commits can go in a crash; nothing is ever corrupted). For a
+    caller's place in a lesson, a quiz answer or the last time a phone was seen:
+    the USSD session holds them too. Reports, case moves and certificates use a
+    plain commit.
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    db.commit()
+
+
+# A condition that holds, and makes the PostgreSQL statement it is in commit without
+# waiting for the disk (set_config(..., true) is SET LOCAL as a function): for a
+# statement run in soon(), which is a transaction of its own, no round trip of its own.
+NO_WAIT = func.set_config("synchronous_commit", "off", True) == "off"
+
+
+@contextlib.contextmanager
+def soon(engine: Engine):
+    """Yield a connection for the hot path's writes, which each commit on their own.
+
+    On PostgreSQL every statement is its own transaction (autocommit): a lesson's
+    place or an answer is one round trip, not four (BEGIN, SET, the write, COMMIT).
+    Its statements turn off waiting for the disk with NO_WAIT. SQLite
+    keeps one transaction, as its writes are cheap and local.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
+    else:
+        with engine.begin() as conn:
+            yield conn
+
+
+def holds_nul(*values: str) -> bool:
+    """Tell whether any text holds a NUL: no text column takes it (PostgreSQL refuses it)."""
+    return any("\x00" in value for value in values)

@@ -1,0 +1,14 @@
+"""Alembic environment: migrate the database the caller hands over."""
+
+from alembic import context
+
+from app.infra.models import Base
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER much
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,234 @@
+"""USSD session state in Redis: JSON values under namespaced keys, with TTLs.
+
+Each hop costs two round trips: one script that takes the session's lock and
+reads the session, the caller's resume point and cached profile; one pipelined
+write of the same that gives the lock back. Keys found by phone are named by
+its hash under the day's salt (app/salt.py), never by the number itself.
+"""
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from flask import Flask
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from app.infra import salt
+
+UNCHANGED = object()  # leave the resume point as it is
+PROFILE_TTL_S = 24 * 3600
+# Longer than any hop (gunicorn's timeout is 9 s): a crashed process cannot hold a session.
+LOCK_MS = 10_000
+LOCK_WAIT_S = 5.0  # a doubled hop waits this long for the first one's reply
+LOCK_POLL_S = 0.01
+
+# Take the session's lock, then read the session and, by the phone's hash under
+# today's or yesterday's salt, its resume point and profile, and the report
+# limits' counts (app/abuse.py), so that no screen costs a round trip more. The
+# phone is an argument only: it is hashed here and never written.
+_LOAD = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+redis.call('SET', KEYS[3], ARGV[3], 'NX', 'EX', ARGV[4])
+local salts = redis.call('MGET', KEYS[3], KEYS[4])
+local names = {}
+for i = 1, 2 do
+  if salts[i] then names[i] = redis.sha1hex(salts[i] .. ARGV[6]) end
+end
+local out = {redis.call('GET', KEYS[2]), salts[1], salts[2]}
+for _, kind in ipairs({'resume:', 'profile:'}) do
+  local value, which = false, 0
+  for i = 1, 2 do
+    if names[i] and not value then
+      value = redis.call('GET', ARGV[5] .. kind .. names[i])
+      if value then which = i end
+    end
+  end
+  table.insert(out, value)
+  table.insert(out, which)
+end
+for _, kind in ipairs({'reports:', 'lookups:'}) do
+  table.insert(out, names[1] and redis.call('GET', ARGV[5] .. kind .. names[1]) or false)
+end
+for i = 1, 2 do
+  table.insert(out, names[i] and redis.call('HGETALL', ARGV[5] .. 'repeat:' .. names[i]) or {})
+end
+return out
+"""
+# Give the lock back only if it is still ours (a hop slower than LOCK_MS lost it).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class Busy(Exception):
+    """Another hop of the same session held it for longer than a caller can wait."""
+
+
+@dataclass
+class Loaded:
+    """A session read under its lock, with the caller's companions and names."""
+
+    session: dict | None
+    resume: dict | None
+    profile: dict | None
+    callers: tuple[str, ...]  # the phone's hash under today's salt, then yesterday's
+    token: str
+    facts: dict = field(default_factory=dict)  # the report limits' counts, see app/abuse.py
+    waited: bool = False  # another hop held the session: this one may be its copy
+    stale: list[str] = field(default_factory=list)  # keys under yesterday's salt, to move
+
+    @property
+    def caller(self) -> str:
+        """Return the phone's name under today's salt."""
+        return self.callers[0]
+
+
+def connect(url: str) -> Redis:
+    """Create a Redis client that fails fast: a USSD hop cannot wait."""
+    return Redis.from_url(
+        url,
+        socket_timeout=1,
+        socket_connect_timeout=1,
+        # One quick retry reconnects after a Redis restart without a user noticing.
+        retry=Retry(NoBackoff(), 1),
+    )
+
+
+class SessionStore:
+    """Load and save USSD sessions, resume points and cached profiles, one hop at a time."""
+
+    def __init__(self, redis: Redis, prefix: str, session_ttl: int, resume_ttl: int, tz: str):
+        self.redis = redis
+        self.prefix = prefix
+        self.session_ttl = session_ttl
+        self.resume_ttl = resume_ttl
+        self.tz = tz
+        self.wait_s = LOCK_WAIT_S
+        self._load = redis.register_script(_LOAD)
+
+    def _key(self, kind: str, name: str) -> str:
+        return f"{self.prefix}{kind}:{name}"
+
+    def load(self, session_id: str, phone: str, wait_s: float | None = None) -> Loaded:
+        """Lock a session and return it with the caller's resume point and profile.
+
+        One round trip when nobody else holds the session. A doubled hop waits
+        for the first to be answered, then reads what it saved; Busy after wait_s.
+        """
+        token = secrets.token_hex(8)
+        today, yesterday = salt.day_keys(self.prefix, self.tz)
+        keys = [self._key("lock", session_id), self._key("session", session_id), today, yesterday]
+        args = [token, LOCK_MS, salt.candidate(), salt.TTL_S, self.prefix, phone]
+        deadline = time.monotonic() + (self.wait_s if wait_s is None else wait_s)
+        waited = False
+        while (found := self._load(keys=keys, args=args)) is None:
+            waited = True
+            if time.monotonic() >= deadline:
+                raise Busy(f"session {session_id} is still being answered")
+            time.sleep(LOCK_POLL_S)
+        raw_session, salt_today, salt_yesterday, resume, r_which, profile, p_which = found[:7]
+        reports, lookups, *repeats = found[7:]
+        loaded = Loaded(
+            _decode(raw_session),
+            _decode(resume),
+            _decode(profile),
+            salt.callers((salt_today, salt_yesterday), phone),
+            token,
+            {
+                "reports": int(reports or 0),
+                "lookups": int(lookups or 0),
+                "repeats": [_pairs(flat) for flat in repeats],
+            },
+            waited,
+        )
+        for kind, which in (("resume", r_which), ("profile", p_which)):
+            if which == 2 and len(loaded.callers) == 2:
+                loaded.stale.append(self._key(kind, loaded.callers[1]))
+        return loaded
+
+    def release(self, session_id: str, loaded: Loaded) -> None:
+        """Give a session's lock back without saving (a hop that failed or changed nothing)."""
+        self.redis.eval(_RELEASE, 1, self._key("lock", session_id), loaded.token)
+
+    def peek(self, session_id: str) -> dict | None:
+        """Return a session without its companions, or None."""
+        return _decode(self.redis.get(self._key("session", session_id)))
+
+    def forget_profile(self, phone: str) -> None:
+        """Drop a phone's cached profile, so that its next hop reads the database."""
+        salts = salt.current(self.redis, self.prefix, self.tz)
+        self.redis.delete(*(self._key("profile", c) for c in salt.callers(salts, phone)))
+
+    def save(
+        self,
+        session_id: str,
+        loaded: Loaded,
+        session: dict,
+        resume=UNCHANGED,
+        profile=None,
+        also=None,
+        ttl: int | None = None,
+    ) -> None:
+        """Store a session and, if given, the resume point (None clears it) and profile,
+        and give the session's lock back, in one round trip.
+
+        also(pipe) adds commands of its own (a job to queue, a count) to the same
+        round trip. ttl shortens the session's life (a sent report's last reply).
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        if also is not None:
+            also(pipe)  # first: it may turn the pipeline into a transaction
+        value = json.dumps(session, separators=(",", ":"))
+        pipe.set(self._key("session", session_id), value, ex=ttl or self.session_ttl)
+        resume_key, profile_key = self._key("resume", loaded.caller), self.profile_key(loaded)
+        if loaded.stale:
+            pipe.delete(*loaded.stale)
+            if resume is UNCHANGED and loaded.resume is not None:
+                resume = loaded.resume  # moved under today's name
+        if resume is None:
+            pipe.delete(resume_key)
+        elif resume is not UNCHANGED:
+            pipe.set(resume_key, json.dumps(resume, separators=(",", ":")), ex=self.resume_ttl)
+        if profile is None and loaded.stale and loaded.profile is not None:
+            profile = loaded.profile
+        if profile is not None:
+            pipe.set(profile_key, json.dumps(profile, separators=(",", ":")), ex=PROFILE_TTL_S)
+        pipe.eval(_RELEASE, 1, self._key("lock", session_id), loaded.token)
+        pipe.execute()
+
+    def profile_key(self, loaded: Loaded) -> str:
+        """Return the key of the caller's cached profile, under today's salt."""
+        return self._key("profile", loaded.caller)
+
+
+def _pairs(flat: list) -> dict[str, str]:
+    """Turn HGETALL's flat list into a dict of text."""
+    return {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat) - 1, 2)}
+
+
+def _decode(raw: bytes | None) -> dict | None:
+    """Parse a stored JSON value; anything unreadable counts as absent."""
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's Redis client and session store."""
+    redis = connect(app.config["REDIS_URL"])
+    app.extensions["redis"] = redis
+    app.extensions["sessions"] = SessionStore(
+        redis,
+        app.config["REDIS_PREFIX"],
+        app.config["SESSION_TTL_S"],
+        app.config["RESUME_TTL_S"],
+        app.config["TZ"],
+    )

@@ -1,0 +1,183 @@
+"""The outbox: every SMS is a row first, written with the event that caused it.
+
+Rows move queued → claimed → sending → sent → delivered, or end failed,
+cancelled or unknown. "unknown" means the request may have reached the
+provider and no answer came back; see `settle_unknown` for the rule.
+"""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.infra.models import DeliveryReport, Message, utcnow
+from app.messaging import delivery
+from app.messaging.segments import estimate, prepare
+
+# Kinds held outside the send window, skipped for opted-out numbers, and sent
+# at most once when the outcome is unknown. Everything else (receipts, alerts,
+# keyword replies) is transactional: sent at any hour, at least once.
+BULK_KINDS = frozenset({"campaign", "reminder"})
+FINAL = frozenset({"delivered", "failed", "cancelled"})
+
+
+def part_cost(config) -> Decimal:
+    """Return the configured price of one SMS part."""
+    return Decimal(config["SMS_PART_COST"].split()[1])
+
+
+def row(config, kind: str, subject, phone: str, text: str, **fields) -> dict:
+    """Build an outbox row: its idempotency key, final text and estimated cost."""
+    body = prepare(text, config["SMS_ASCII_FOLD"])
+    guess = estimate(body, part_cost(config))
+    return {
+        "key": f"{kind}:{subject}:{phone}",
+        "kind": kind,
+        "phone": phone,
+        "body": body,
+        "encoding": guess.encoding,
+        "parts": guess.parts,
+        "estimated_cost": guess.cost,
+        "status": "queued",
+        "urgent": fields.pop("urgent", False),
+        "not_before": fields.pop("not_before", None) or utcnow(),
+        "attempts": 0,
+        "created_at": utcnow(),
+        **fields,
+    }
+
+
+def insert(db: Session, rows: list[dict]) -> int:
+    """Add rows, silently skipping keys already present; return how many were new.
+
+    The caller commits, so rows land in the same transaction as their cause.
+    """
+    if not rows:
+        return 0
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(Message)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Message.id)  # rowcount is not reliable for batched inserts
+    )
+    return len(db.execute(statement).all())
+
+
+def add(db: Session, kind: str, subject, phone: str, text: str, **fields) -> bool:
+    """Queue one SMS in the caller's transaction; False if its key already exists."""
+    return insert(db, [row(current_app.config, kind, subject, phone, text, **fields)]) == 1
+
+
+def retry_at(attempts: int, now: datetime) -> datetime:
+    """Return when to try again after attempts failures: 30 s doubling, at most 1 h."""
+    return now + timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
+
+
+def retry(message: Message, reason: str, now: datetime, max_attempts: int) -> None:
+    """Put a message back in the queue with backoff, or fail it at the cap."""
+    message.attempts += 1
+    message.lease_owner = message.lease_until = None
+    if message.attempts >= max_attempts:
+        fail(message, f"gave up after {message.attempts} attempts: {reason}", now)
+        return
+    message.status = "queued"
+    message.reason = reason
+    message.not_before = retry_at(message.attempts, now)
+
+
+def release(message: Message, when: datetime) -> None:
+    """Give a claimed row back to the queue, to be tried at when; no attempt is spent."""
+    message.status, message.not_before = "queued", when
+    message.lease_owner = message.lease_until = None
+
+
+def cancel(message: Message, reason: str, now: datetime) -> None:
+    """End a message that must not be sent, with the reason."""
+    message.status, message.reason, message.finished_at = "cancelled", reason, now
+    message.lease_owner = message.lease_until = None
+
+
+def fail(message: Message, reason: str, now: datetime) -> None:
+    """End a message as failed, with its reason."""
+    message.status = "failed"
+    message.reason = reason[:200]
+    message.lease_owner = message.lease_until = None
+    message.finished_at = now
+
+
+def settle_unknown(message: Message, reason: str, now: datetime, reconcile_s: int) -> None:
+    """Park a message whose request may have left, to reconcile with delivery reports.
+
+    A delivery report for its phone that names no known message adopts it
+    (see `delivery.adopt`). If none comes within reconcile_s, `reap` applies
+    the rule: campaigns and reminders are never resent (at most once); every
+    other kind is resent (at least once).
+    """
+    message.status = "unknown"
+    message.reason = reason[:200]
+    message.lease_owner = message.lease_until = None
+    message.not_before = now + timedelta(seconds=reconcile_s)
+
+
+def reap(db: Session, now: datetime, max_attempts: int, reconcile_s: int = 120) -> dict[str, int]:
+    """Recover rows whose worker vanished and close unknowns past reconciliation."""
+    counts = {"requeued": 0, "unknown": 0, "resent": 0, "closed": 0}
+    lost = []
+    expired = select(Message).where(
+        Message.status.in_(("claimed", "sending")), Message.lease_until < now
+    )
+    for message in db.scalars(expired.with_for_update(skip_locked=True)):
+        if message.status == "claimed":  # the request never started: safe to resend
+            message.status, message.lease_owner, message.lease_until = "queued", None, None
+            counts["requeued"] += 1
+        else:
+            settle_unknown(message, "worker lost during the request", now, reconcile_s)
+            lost.append(message)
+            counts["unknown"] += 1
+    db.flush()
+    delivery.adopt_waiting(db, lost, now)
+    overdue = select(Message).where(
+        Message.status == "unknown", Message.finished_at.is_(None), Message.not_before <= now
+    )
+    for message in db.scalars(overdue.with_for_update(skip_locked=True)):
+        if message.kind in BULK_KINDS:
+            message.finished_at = now  # at most once: stays unknown, never resent
+            counts["closed"] += 1
+        else:
+            retry(message, f"resent after unknown outcome: {message.reason}", now, max_attempts)
+            message.not_before = now
+            counts["resent"] += 1
+    db.commit()
+    return counts
+
+
+def forget_receipts(db: Session, now: datetime, wait_s: int = 2 * 24 * 3600) -> int:
+    """Blank the number and text of receipts that are done with; return how many.
+
+    A receipt holds a reporter's number beside their case's reference: once it
+    is delivered, failed or cancelled (or sent long ago with no report back),
+    the number stays only encrypted, with the case. Commits.
+    """
+    silent = and_(Message.status == "sent", Message.sent_at < now - timedelta(seconds=wait_s))
+    done = or_(Message.status.in_(FINAL), silent)
+    rows = db.execute(
+        select(Message.id, Message.provider_id).where(
+            Message.kind == "receipt", Message.phone != "", done
+        )
+    ).all()
+    if not rows:
+        return 0
+    db.execute(
+        update(Message).where(Message.id.in_([r.id for r in rows])).values(phone="", body="")
+    )
+    sent = [r.provider_id for r in rows if r.provider_id]
+    if sent:
+        db.execute(
+            update(DeliveryReport).where(DeliveryReport.provider_id.in_(sent)).values(phone=None)
+        )
+    db.commit()
+    return len(rows)

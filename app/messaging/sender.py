@@ -1,0 +1,240 @@
+"""Send due outbox rows through the gateway: claim with a lease, batch, throttle, record."""
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from app.infra.gateway import FAILED, RETRY, SENT, UNKNOWN, Gateway, GatewayError
+from app.infra.models import Campaign, Contact, Message, utcnow
+from app.messaging import delivery, window
+from app.messaging.outbox import BULK_KINDS, cancel, fail, release, retry, settle_unknown
+from app.messaging.throttle import Throttle
+
+
+@dataclass
+class Tally:
+    """What one dispatch run did."""
+
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    unknown: int = 0
+    cancelled: int = 0
+    campaigns: set = field(default_factory=set)
+
+    def add(self, other: "Tally") -> None:
+        for name in ("claimed", "sent", "failed", "retried", "unknown", "cancelled"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.campaigns |= other.campaigns
+
+
+@dataclass
+class Sender:
+    """Everything a dispatch run needs, passed in rather than looked up."""
+
+    db: Session
+    gateway: Gateway
+    throttle: Throttle
+    config: dict
+    campaign_throttle: callable = None  # (campaign_id, rate) -> Throttle
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def claim(self, now: datetime, limit: int) -> list[Message]:
+        """Lease up to limit due rows to this sender; other workers skip them."""
+        due = [Message.status == "queued", Message.not_before <= now]
+        live = select(Campaign.id).where(Campaign.status.in_(("sending", "expanding")))
+        due.append(or_(Message.campaign_id.is_(None), Message.campaign_id.in_(live)))
+        if not window.is_open(self.config["SMS_SEND_WINDOW"], now, self.config["TZ"]):
+            due.append(Message.kind.not_in(BULK_KINDS))
+        ids = (
+            select(Message.id)
+            .where(*due)
+            .order_by(Message.urgent.desc(), Message.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        lease = now + timedelta(seconds=self.config["SMS_LEASE_S"])
+        # Two statements in one transaction: PostgreSQL may re-run a LIMIT
+        # subquery inside an UPDATE and, with SKIP LOCKED, take more rows.
+        # The locks hold until commit; on SQLite the status check guards.
+        chosen = list(self.db.scalars(ids))
+        if chosen:
+            self.db.execute(
+                update(Message)
+                .where(Message.id.in_(chosen), Message.status == "queued")
+                .values(status="claimed", lease_owner=self.owner, lease_until=lease)
+                .execution_options(synchronize_session=False)
+            )
+        self.db.commit()
+        mine = select(Message).where(Message.lease_owner == self.owner, Message.status == "claimed")
+        return list(self.db.scalars(mine.order_by(Message.id)))
+
+    def run(self, now_fn=utcnow, limit: int | None = None, budget_s: float = 30.0) -> Tally:
+        """Send due rows until none are left or the time budget is spent."""
+        tally = Tally()
+        started = now_fn()
+        batch, rate = self.config["SMS_BATCH_SIZE"], self.config["SMS_RATE"]
+        # Claim no more than can be sent within half a lease at the shared rate:
+        # rows whose lease ran out would be claimed again by another worker.
+        limit = limit or min(batch * 5, max(batch, int(rate * self.config["SMS_LEASE_S"] / 2)))
+        while (now_fn() - started).total_seconds() < budget_s:
+            claimed = self.claim(now_fn(), limit)
+            if not claimed:
+                break
+            tally.add(self.send(claimed, now_fn))
+        return tally
+
+    def send(self, messages: list[Message], now_fn=utcnow) -> Tally:
+        """Send claimed rows in bulk requests of one text each; record every outcome."""
+        tally = Tally(claimed=len(messages))
+        for chunk in _chunks(messages, self.config["SMS_BATCH_SIZE"]):
+            chunk = self._within_campaign_rate(chunk, now_fn())
+            if not chunk:
+                continue
+            self.throttle.acquire(len(chunk))
+            chunk = self._start(chunk, now_fn(), tally)
+            if not chunk:
+                continue
+            try:
+                results = self.gateway.send([m.phone for m in chunk], chunk[0].body)
+            except GatewayError as exc:
+                self._whole(chunk, exc, now_fn(), tally)
+            else:
+                self._each(chunk, results, now_fn(), tally)
+            self.db.commit()
+            tally.campaigns.update(m.campaign_id for m in chunk if m.campaign_id)
+        return tally
+
+    def _within_campaign_rate(self, chunk: list[Message], now: datetime) -> list[Message]:
+        """Keep what the campaign's own rate allows now; put the rest back for later.
+
+        Never waits: a slow campaign must not hold up alerts and replies.
+        """
+        campaign_id = chunk[0].campaign_id
+        limiter = None
+        if campaign_id and self.campaign_throttle:
+            limiter = self.campaign_throttle(campaign_id)
+        if limiter is None:
+            return chunk
+        allowed = limiter.take(len(chunk))
+        later = now + timedelta(seconds=max(1.0, (len(chunk) - allowed) / limiter.rate))
+        for message in chunk[allowed:]:
+            release(message, later)
+        self.db.commit()
+        return chunk[:allowed]
+
+    def _start(self, chunk: list[Message], now: datetime, tally: Tally) -> list[Message]:
+        """Move rows we still own from claimed to sending, re-checking opt-outs and pauses.
+
+        The conditional update is what makes a send safe: a row whose lease ran
+        out, whose phone opted out, or whose campaign stopped since the claim
+        is not sent.
+        """
+        lease = now + timedelta(seconds=self.config["SMS_LEASE_S"])
+        blocked = select(Contact.phone).where(
+            or_(Contact.opted_out_at.is_not(None), Contact.unreachable_at.is_not(None))
+        )
+        live = select(Campaign.id).where(Campaign.status.in_(("sending", "expanding")))
+        started = set(
+            self.db.scalars(
+                update(Message)
+                .where(
+                    Message.id.in_([m.id for m in chunk]),
+                    Message.lease_owner == self.owner,
+                    Message.status == "claimed",
+                    or_(Message.kind.not_in(BULK_KINDS), Message.phone.not_in(blocked)),
+                    or_(Message.campaign_id.is_(None), Message.campaign_id.in_(live)),
+                )
+                .values(status="sending", lease_until=lease)
+                .returning(Message.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        for message in chunk:
+            if message.id in started:
+                message.status, message.lease_until = "sending", lease
+            else:
+                self.db.refresh(message)
+                self._not_started(message, now, tally)
+        self.db.commit()  # from here on, a crash leaves an unknown outcome
+        return [m for m in chunk if m.id in started]
+
+    def _not_started(self, message: Message, now: datetime, tally: Tally) -> None:
+        """Settle a claimed row that must not go out now, and say why."""
+        if message.lease_owner != self.owner or message.status != "claimed":
+            return  # our lease ran out and the row is someone else's now
+        contact = self.db.scalars(select(Contact).where(Contact.phone == message.phone)).first()
+        campaign = self.db.get(Campaign, message.campaign_id) if message.campaign_id else None
+        bulk = message.kind in BULK_KINDS
+        if bulk and contact is not None and contact.opted_out_at is not None:
+            cancel(message, "opted out", now)
+        elif bulk and contact is not None and contact.unreachable_at is not None:
+            cancel(message, "unreachable", now)
+        elif campaign is not None and campaign.status == "cancelled":
+            cancel(message, "campaign cancelled", now)
+        else:  # a paused campaign: back in the queue, to wait for resume
+            release(message, now)
+            return
+        tally.cancelled += 1
+
+    def _whole(self, chunk, exc: GatewayError, now, tally) -> None:
+        """Record a failure of the whole request."""
+        for message in chunk:
+            if exc.unknown:
+                settle_unknown(message, exc.reason, now, self.config["SMS_RECONCILE_S"])
+                tally.unknown += 1
+            else:
+                retry(message, exc.reason, now, self.config["SMS_MAX_ATTEMPTS"])
+                tally.retried += 1
+        if exc.unknown:
+            self.db.flush()
+            delivery.adopt_waiting(self.db, chunk, now)
+
+    def _each(self, chunk, results, now, tally) -> None:
+        """Record each recipient's outcome."""
+        by_phone = {result.phone: result for result in results}
+        for message in chunk:
+            result = by_phone.get(message.phone)
+            message.status_code = result.status_code if result else None
+            message.provider_status = result.status if result else None
+            if result is None or result.outcome == UNKNOWN:
+                reason = "not in the provider's answer"
+                settle_unknown(message, reason, now, self.config["SMS_RECONCILE_S"])
+                tally.unknown += 1
+            elif result.outcome == SENT:
+                message.status, message.sent_at = "sent", now
+                message.provider_id, message.cost = result.provider_id, result.cost
+                message.provider_parts = result.parts
+                message.lease_owner = message.lease_until = None
+                tally.sent += 1
+            elif result.outcome == RETRY:
+                retry(message, result.status or "retry", now, self.config["SMS_MAX_ATTEMPTS"])
+                tally.retried += 1
+            elif result.outcome == FAILED:
+                fail(message, result.status or "failed", now)
+                tally.failed += 1
+        self.db.flush()
+        # A delivery report may have come before we recorded the provider's id.
+        delivery.apply_pending(self.db, [m.provider_id for m in chunk if m.provider_id], now)
+
+
+def _chunks(messages: list[Message], size: int):
+    """Yield lists of at most size rows sharing one text and campaign, one per phone."""
+    groups: dict[tuple, list[list[Message]]] = defaultdict(list)
+    for message in messages:
+        lists = groups[(message.body, message.campaign_id)]
+        # A phone appears once per request: the answer is keyed by phone.
+        target = next(
+            (c for c in lists if len(c) < size and all(m.phone != message.phone for m in c)), None
+        )
+        if target is None:
+            target = []
+            lists.append(target)
+        target.append(message)
+    for lists in groups.values():
+        yield from lists

@@ -1,0 +1,1 @@
+"""People: contacts, console users and the contact import."""

@@ -1,0 +1,358 @@
+"""Training progress in SQL: what the journey's effects save, and what a session needs."""
+
+import re
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import Boolean, Integer, String, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.infra import codes
+from app.infra.db import NO_WAIT, soon
+from app.infra.models import Certificate, Contact, ModuleProgress, QuizAnswer, UTCDateTime, utcnow
+from app.messaging import outbox
+from flows.effects import FinishModule, RecordAnswer, SaveProgress
+from flows.training import POST, PRE, PRETEST
+
+EFFECTS = (SaveProgress, RecordAnswer, FinishModule)
+STEPS = (SaveProgress, RecordAnswer)  # the hops inside a module, kept without a read
+
+
+def standing(db: Session, contact_id: int) -> dict:
+    """Return the learner's standing in every module, as the journey reads it."""
+    rows = list(db.scalars(select(ModuleProgress).where(ModuleProgress.contact_id == contact_id)))
+    if not rows:
+        return {}
+    every = db.execute(
+        select(
+            QuizAnswer.module, QuizAnswer.question, QuizAnswer.correct, QuizAnswer.attempt
+        ).where(QuizAnswer.contact_id == contact_id)
+    ).all()
+    result = {}
+    for row in rows:
+        answers = [(q, c, a) for m, q, c, a in every if m == row.module]
+        current = {q: c for q, c, a in answers if a == row.attempt}
+        finished_attempt = row.attempt if row.status in ("passed", "failed") else row.attempt - 1
+        missed = [q for q, c, a in answers if a == finished_attempt and not c]
+        result[row.module] = {
+            "status": row.status,
+            "position": row.position,
+            "attempt": row.attempt,
+            "best": row.best_score,
+            "answered": current if row.status == "started" else {},
+            "missed": missed,
+            "retake_at": _retake_at(row),
+        }
+    return result
+
+
+def _retake_at(row: ModuleProgress) -> str | None:
+    if row.finished_at is None:
+        return None
+    cooldown = timedelta(seconds=current_app.config["TRAINING_RETAKE_COOLDOWN_S"])
+    return (row.finished_at + cooldown).isoformat()
+
+
+def _progress(db: Session, contact_id: int, module: str) -> ModuleProgress:
+    row = db.scalars(
+        select(ModuleProgress).where(
+            ModuleProgress.contact_id == contact_id, ModuleProgress.module == module
+        )
+    ).first()
+    if row is None:
+        row = ModuleProgress(contact_id=contact_id, module=module, status="started", position="",
+                             attempt=0, started_at=utcnow(), updated_at=utcnow())  # fmt: skip
+        db.add(row)
+    return row
+
+
+def apply(db: Session, contact: Contact, effect, now: datetime) -> None:
+    """Save one training effect at once, in the caller's transaction."""
+    if effect.module == PRETEST:  # the pre/post-test: answers only, no progress
+        _answer(db, contact, effect, now)
+        return
+    row = _progress(db, contact.id, effect.module)
+    row.updated_at = now
+    if isinstance(effect, SaveProgress):
+        row.position = effect.position
+        if row.status not in ("passed", "failed"):
+            row.status = "started"
+    elif isinstance(effect, RecordAnswer):
+        if row.status != "passed":
+            row.status = "started"
+        row.attempt, row.position = effect.attempt, "q"
+        _answer(db, contact, effect, now)
+    elif isinstance(effect, FinishModule):
+        finish(db, contact, row, effect, now)
+
+
+def save_progress(engine: Engine, profile: dict, effects, now: datetime) -> dict | None:
+    """Keep the lessons reached and the answers given; return the new standing, or None.
+
+    The common hops of a module (the next lesson, an answer) need neither the
+    contact row nor a fresh read of the standing: the cached profile holds both,
+    and is brought up to date here as standing() would read it. One statement a
+    step on PostgreSQL, committed on its own (db.soon). None means the effects
+    need the full path (apply).
+    """
+    standing = dict(profile.get("training") or {})
+    if "id" not in profile or not effects:
+        return None
+    for effect in effects:
+        if not isinstance(effect, SaveProgress | RecordAnswer) or effect.module not in standing:
+            return None  # a module's end, a first lesson, the pre-test: the full path
+        if isinstance(effect, RecordAnswer) and standing[effect.module]["status"] == "passed":
+            return None  # a passed module taken again: its missed questions move on
+    with soon(engine) as conn:
+        for effect in effects:
+            held = standing[effect.module]
+            params = {"v_contact": profile["id"], "v_module": effect.module, "v_now": now}
+            if isinstance(effect, SaveProgress):
+                status = held["status"] if held["status"] in ("passed", "failed") else "started"
+                params.update(v_position=effect.position, v_status=status)
+                changes = {"position": effect.position, "status": status}
+            else:
+                answered = dict(held["answered"]) if held["attempt"] == effect.attempt else {}
+                answered.setdefault(effect.question, effect.correct)  # the first answer counts
+                params.update(v_position="q", v_status="started", v_attempt=effect.attempt,
+                              v_question=effect.question, v_choice=effect.choice,
+                              v_correct=effect.correct)  # fmt: skip
+                changes = {"position": "q", "status": "started", "attempt": effect.attempt,
+                           "answered": answered}  # fmt: skip
+            if not _step(conn, effect, params):  # the row is gone: the full path recreates it
+                return None
+            standing[effect.module] = {**held, **changes}
+    return standing
+
+
+_PROGRESS, _ANSWERS = ModuleProgress.__table__, QuizAnswer.__table__
+_ANSWER_COLUMNS = ("contact_id", "module", "question", "attempt", "choice", "correct",
+                   "answered_at")  # fmt: skip
+# The fast path's statements, built once: only their values change from hop to hop.
+# (Parameters are named v_*: a column's own name is reserved in an UPDATE's SET.)
+_MOVE = (
+    update(_PROGRESS)
+    .where(_PROGRESS.c.contact_id == bindparam("v_contact"),
+           _PROGRESS.c.module == bindparam("v_module"))
+    .values(position=bindparam("v_position"), status=bindparam("v_status"),
+            updated_at=bindparam("v_now"))
+)  # fmt: skip
+_MOVE_ANSWERED = _MOVE.values(attempt=bindparam("v_attempt"))
+_ANSWER_VALUES = (
+    bindparam("v_module", type_=String()),
+    bindparam("v_question", type_=String()),
+    bindparam("v_attempt", type_=Integer()),
+    bindparam("v_choice", type_=Integer()),
+    bindparam("v_correct", type_=Boolean()),
+    bindparam("v_now", type_=UTCDateTime()),
+)
+# A crash may lose the last half second of places and answers: the session has them.
+_PLACE_PG = _MOVE.where(NO_WAIT)
+_MOVED_PG = _MOVE_ANSWERED.where(NO_WAIT).returning(_PROGRESS.c.contact_id).cte("moved")
+# The place and the answer in one statement: the answer is kept only if the row moved.
+_ANSWER_PG = (
+    select(func.count())
+    .select_from(_MOVED_PG)
+    .add_cte(
+        postgresql.insert(_ANSWERS)
+        .from_select(_ANSWER_COLUMNS, select(_MOVED_PG.c.contact_id, *_ANSWER_VALUES))
+        .on_conflict_do_nothing(index_elements=["contact_id", "question", "attempt"])
+        .cte("kept")
+    )
+)
+_KEEP_SQLITE = (
+    sqlite.insert(_ANSWERS)
+    .values(dict(zip(_ANSWER_COLUMNS, (bindparam("v_contact"), *_ANSWER_VALUES), strict=True)))
+    .on_conflict_do_nothing(index_elements=["contact_id", "question", "attempt"])
+)
+
+
+def _step(conn: Connection, effect, params: dict) -> bool:
+    """Save one lesson reached or answer given; return False if the module's row is gone."""
+    postgres = conn.dialect.name == "postgresql"
+    if isinstance(effect, SaveProgress):
+        return conn.execute(_PLACE_PG if postgres else _MOVE, params).rowcount == 1
+    if postgres:
+        return conn.execute(_ANSWER_PG, params).scalar_one() == 1
+    if conn.execute(_MOVE_ANSWERED, params).rowcount != 1:
+        return False
+    conn.execute(_KEEP_SQLITE, params)  # an answer already given in this attempt stays
+    return True
+
+
+def _answer(db: Session, contact: Contact, effect: RecordAnswer, now: datetime) -> None:
+    """Keep an answer; the first per question and attempt counts, a resent one is ignored."""
+    db.flush()
+    try:
+        with db.begin_nested():
+            db.add(QuizAnswer(contact_id=contact.id, module=effect.module, question=effect.question,
+                              attempt=effect.attempt, choice=effect.choice,
+                              correct=effect.correct, answered_at=now))  # fmt: skip
+    except IntegrityError:
+        pass
+
+
+def tests(db: Session, contact_id: int) -> dict:
+    """Return whether the learner took the pre-test and the post-test, and the pre score."""
+    rows = db.execute(
+        select(QuizAnswer.attempt, QuizAnswer.correct).where(
+            QuizAnswer.contact_id == contact_id, QuizAnswer.module == PRETEST
+        )
+    ).all()
+    items = len(current_app.extensions["catalog"].course.pretest)
+    pre = [c for a, c in rows if a == PRE]
+    post = [c for a, c in rows if a == POST]
+    return {
+        "pre": bool(items) and len(pre) >= items,
+        "post": bool(items) and len(post) >= items,
+        "pre_right": sum(pre),
+    }
+
+
+def finish(db: Session, contact: Contact, row: ModuleProgress, effect, now: datetime) -> None:
+    """Score an attempt, keep the best, and queue the module SMS."""
+    mark = current_app.config["TRAINING_PASS_MARK"]
+    # The saved first answers are the truth; the session's count is only a display.
+    db.flush()
+    score = len(
+        db.scalars(
+            select(QuizAnswer.id).where(
+                QuizAnswer.contact_id == contact.id,
+                QuizAnswer.module == effect.module,
+                QuizAnswer.attempt == effect.attempt,
+                QuizAnswer.correct.is_(True),
+            )
+        ).all()
+    )
+    score = min(score, effect.total)
+    passed = score * 100 >= mark * effect.total
+    row.score, row.questions, row.finished_at = score, effect.total, now
+    row.best_score = max(row.best_score or 0, score)
+    row.status = "passed" if passed or row.status == "passed" else "failed"
+    row.position = ""
+    catalog = current_app.extensions["catalog"]
+    lang = contact.language or "fr"
+    text = catalog.get(
+        "sms.module",
+        lang,
+        title=catalog.get(f"course.{effect.module}.title", lang),
+        score=f"{score}/{effect.total}",
+        takeaway=catalog.get(f"course.{effect.module}.takeaway", lang),
+    )
+    outbox.add(db, "module", f"{effect.module}.{effect.attempt}", contact.phone, text)
+    if row.status == "passed" and contact.role == "agent":
+        db.flush()
+        certify(db, contact, now)
+
+
+# Letters and digits that cannot be misread for one another on a small screen.
+CODE_LENGTH = 8
+
+
+def certify(db: Session, contact: Contact, now: datetime) -> Certificate | None:
+    """Issue the agent's certificate once every module is passed, and queue its SMS."""
+    course = current_app.extensions["catalog"].course
+    rows = {
+        r.module: r
+        for r in db.scalars(select(ModuleProgress).where(ModuleProgress.contact_id == contact.id))
+    }
+    if not course.modules or any(
+        rows.get(m.id) is None or rows[m.id].status != "passed" for m in course.modules
+    ):
+        return None
+    existing = db.scalars(select(Certificate).where(Certificate.contact_id == contact.id)).first()
+    if existing:
+        return existing
+    certificate = Certificate(
+        contact_id=contact.id,
+        code=codes.draw(CODE_LENGTH),
+        modules=len(course.modules),
+        score=sum(rows[m.id].best_score or 0 for m in course.modules),
+        questions=sum(len(m.quiz) for m in course.modules),
+        issued_at=now,
+    )
+    db.add(certificate)
+    catalog = current_app.extensions["catalog"]
+    text = catalog.get(
+        "sms.certificate",
+        contact.language or "fr",
+        name=contact.name or "",
+        modules=certificate.modules,
+        code=certificate.code,
+    )
+    outbox.add(db, "certificate", contact.id, contact.phone, re.sub(r" {2,}", " ", text))
+    return certificate
+
+
+def verify(db: Session, code: str) -> dict | None:
+    """Return who holds the certificate with this code, when, and with what score."""
+    code = code.strip().upper()
+    found = db.execute(
+        select(Certificate, Contact)
+        .join(Contact, Contact.id == Certificate.contact_id)
+        .where(Certificate.code == code)
+    ).first()
+    if found is None:
+        return None
+    certificate, contact = found
+    return {
+        "code": certificate.code,
+        "name": contact.name,
+        "phone": contact.phone,
+        "organisation": contact.organisation,
+        "issued_at": certificate.issued_at,
+        "score": certificate.score,
+        "questions": certificate.questions,
+        "modules": certificate.modules,
+    }
+
+
+def remind(db: Session, now: datetime) -> int:
+    """Remind each idle agent once per idle spell, of one unfinished module; return how many.
+
+    An agent gets at most TRAINING_REMINDERS_MAX reminders in all, not per module.
+    """
+    config = current_app.config
+    idle = now - timedelta(days=config["TRAINING_REMINDER_DAYS"])
+    catalog = current_app.extensions["catalog"]
+    rows = db.execute(
+        select(ModuleProgress, Contact)
+        .join(Contact, Contact.id == ModuleProgress.contact_id)
+        .where(Contact.role == "agent")
+        .order_by(Contact.id, ModuleProgress.updated_at.desc())
+    ).all()
+    by_contact: dict[int, list] = {}
+    for row, contact in rows:
+        by_contact.setdefault(contact.id, []).append((row, contact))
+    sent = 0
+    for entries in by_contact.values():
+        contact = entries[0][1]
+        progress = [row for row, _ in entries]
+        if sum(row.reminders for row in progress) >= config["TRAINING_REMINDERS_MAX"]:
+            continue
+        if max(row.updated_at for row in progress) >= idle:
+            continue  # active lately, in some module
+        if any(row.reminded_at and row.reminded_at >= idle for row in progress):
+            continue  # already reminded in this idle spell
+        unfinished = [row for row in progress if row.status in ("started", "failed")]
+        if not unfinished:
+            continue
+        row = unfinished[0]  # the module touched last
+        lang = contact.language or "fr"
+        text = catalog.get(
+            "sms.reminder",
+            lang,
+            title=catalog.get(f"course.{row.module}.title", lang),
+            code=config["USSD_CODE"],
+        )
+        row.reminders += 1
+        row.reminded_at = now
+        total = sum(r.reminders for r in progress)
+        # The window and opt-outs apply: a reminder is a bulk kind.
+        outbox.add(db, "reminder", f"training.{total}", contact.phone, text)
+        sent += 1
+    db.commit()
+    return sent

@@ -1,0 +1,127 @@
+"""Training measurement: per learner and per question, for the CLI and the console."""
+
+import csv
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.infra.models import Contact, ModuleProgress, QuizAnswer, UssdEvent
+from flows.course import Course
+from flows.training import POST, PRE
+
+
+def learners(db: Session, course: Course, where=None) -> list[dict]:
+    """One row per learner: modules started and passed, attempts, scores, time, gain.
+
+    where, a condition on Contact, keeps the learners of one area (a console user's scope).
+    """
+    query = select(ModuleProgress, Contact).join(Contact, Contact.id == ModuleProgress.contact_id)
+    rows = db.execute(query if where is None else query.where(where)).all()
+    by_contact: dict[int, dict] = {}
+    for progress, contact in rows:
+        entry = by_contact.setdefault(
+            contact.id,
+            {"phone": contact.phone, "name": contact.name or "", "role": contact.role,
+             "organisation": contact.organisation or "", "started": 0, "passed": 0,
+             "attempts": 0, "right": 0, "asked": 0},
+        )  # fmt: skip
+        entry["started"] += 1
+        entry["passed"] += progress.status == "passed"
+        entry["attempts"] += progress.attempt
+        if progress.best_score is not None and progress.questions:
+            entry["right"] += progress.best_score
+            entry["asked"] += progress.questions
+    minutes = _minutes(db)
+    gains = _gains(db, course)
+    result = []
+    for contact_id, entry in sorted(by_contact.items()):
+        right, asked = entry.pop("right"), entry.pop("asked")
+        entry["score_percent"] = round(100 * right / asked) if asked else ""
+        # Time on the line, from the gateway's session reports: a learner who
+        # comes back days later is not credited the days in between.
+        entry["minutes"] = round(minutes.get(entry["phone"], 0))
+        entry["gain"] = gains.get(contact_id, "")
+        result.append(entry)
+    return result
+
+
+def _minutes(db: Session) -> dict[str, float]:
+    """Return the minutes each phone spent in USSD sessions, from the end-of-session reports."""
+    rows = db.execute(
+        select(UssdEvent.phone, func.sum(UssdEvent.duration_ms)).group_by(UssdEvent.phone)
+    )
+    return {phone: (total or 0) / 60000 for phone, total in rows if phone}
+
+
+def _gains(db: Session, course: Course) -> dict[int, int]:
+    """Return each learner's post-test minus pre-test score, in percentage points."""
+    items = set(course.pretest)
+    if not items:
+        return {}
+    scores: dict[int, dict[int, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    answers = db.execute(
+        select(QuizAnswer.contact_id, QuizAnswer.attempt, QuizAnswer.correct).where(
+            QuizAnswer.attempt.in_((PRE, POST)), QuizAnswer.question.in_(items)
+        )
+    )
+    for contact_id, attempt, correct in answers:
+        scores[contact_id][attempt].append(correct)
+    return {
+        contact_id: round(100 * (sum(s[POST]) - sum(s[PRE])) / len(items))
+        for contact_id, s in scores.items()
+        if len(s[PRE]) == len(items) and len(s[POST]) == len(items)
+    }
+
+
+def questions(db: Session, course: Course, catalog, where=None) -> list[dict]:
+    """One row per question: first-attempt success and the wrong answer chosen most.
+
+    where, a condition on Contact, counts the answers of one area's learners only.
+    """
+    query = select(QuizAnswer.question, QuizAnswer.choice, QuizAnswer.correct).where(
+        QuizAnswer.attempt == 1
+    )
+    if where is not None:
+        query = query.join(Contact, Contact.id == QuizAnswer.contact_id).where(where)
+    answers = db.execute(query).all()
+    by_question: dict[str, list] = defaultdict(list)
+    for question, choice, correct in answers:
+        by_question[question].append((choice, correct))
+    result = []
+    for module in course.modules:
+        for question in module.quiz:
+            given = by_question.get(question.id, [])
+            wrong = Counter(choice for choice, correct in given if not correct)
+            top = wrong.most_common(1)
+            rate = round(100 * sum(c for _, c in given) / len(given)) if given else ""
+            result.append({
+                "module": module.id,
+                "question": question.id,
+                "answered": len(given),
+                "first_try_percent": rate,
+                "top_wrong": catalog.get(f"course.{question.id}.o{top[0][0]}") if top else "",
+                "top_wrong_count": top[0][1] if top else 0,
+            })  # fmt: skip
+    return result
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """Write rows (dicts with the same keys) to a CSV file, header first."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        if not rows:
+            return  # an empty file: nothing to report yet
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({key: safe_cell(value) for key, value in row.items()} for row in rows)
+
+
+def safe_cell(value):
+    """Keep a spreadsheet from running a cell as a formula: a site name typed on a
+    phone may start with =, +, - or @."""
+    if not isinstance(value, str) or value[:1] not in ("=", "+", "-", "@", "\t", "\r"):
+        return value
+    if value[:1] == "+" and value[1:].isdigit():
+        return value  # a phone number in E.164: data, not a formula
+    return "'" + value

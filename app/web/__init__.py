@@ -1,0 +1,1 @@
+"""The edges: one thin adapter per protocol (USSD and SMS callbacks, health, errors, console)."""

@@ -1,0 +1,172 @@
+"""Console case pages: the list, a case with its timeline and actions, and the CSV export."""
+
+import csv
+import io
+
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from app import cases
+from app.cases import alerts, focal_points
+from app.infra.db import get_db
+from app.infra.models import Case, utcnow
+from app.people import users
+from app.people.contacts import normalize
+from app.training.report import safe_cell
+from app.web.console.auth import requires
+from app.web.console.blueprint import bp
+from flows.desk import FOLLOW_UP, SERVICES, STATES
+
+STATUSES = STATES  # the CLMRS states, in their order
+EXPORT = cases.EXPORT_FIELDS
+PAGE = 200
+
+
+def visible(query):
+    """Narrow a case query to what the signed-in user may see."""
+    scope = g.user.scope
+    if scope:
+        kind, value = scope.split("=", 1)
+        query = query.where((Case.cercle if kind == "cercle" else Case.region) == value)
+    return query
+
+
+def _case(reference: str) -> Case:
+    """Return a case this user may see, or 404 (not 403: its existence is not told)."""
+    query = visible(select(Case).where(Case.reference == reference.strip().upper()))
+    case = get_db().scalars(query).first()
+    if case is None:
+        abort(404)
+    return case
+
+
+@bp.get("/cases", endpoint="cases")
+@requires()
+def cases_list():
+    """List cases, urgent and oldest first, with filters."""
+    query = visible(select(Case).where(Case.linked_to.is_(None)))
+    status = request.args.get("status", "")
+    if status in STATUSES:
+        query = query.where(Case.status == status)
+    cercle = request.args.get("cercle", "").strip().lower()
+    if cercle:
+        query = query.where(Case.cercle == cercle)
+    if request.args.get("urgent") == "1":
+        query = query.where(Case.urgent.is_(True))
+    rows = list(get_db().scalars(query.order_by(Case.urgent.desc(), Case.created_at).limit(PAGE)))
+    now = utcnow()
+    return render_template(
+        "console/cases.html", rows=rows, statuses=STATUSES, status=status, cercle=cercle,
+        urgent=request.args.get("urgent") == "1", now=now, place=alerts.place,
+    )  # fmt: skip
+
+
+@bp.get("/cases/<reference>")
+@requires()
+def case_detail(reference: str):
+    """Show a case, its timeline and, to those who may, the actions."""
+    case = _case(reference)
+    db = get_db()
+    users.audit(db, g.user.email, "case.view", case.reference, utcnow())
+    db.commit()
+    host = cases.primary(db, case) if case.linked_to else None
+    return render_template(
+        "console/case.html", case=case, history=cases.history(db, case), host=host,
+        steps=cases.next_steps(case), services=SERVICES, follow_up=FOLLOW_UP,
+        place=alerts.place(case), can_act=g.user.role != "viewer" and host is None,
+        focal=[p.phone for p in focal_points.covering(db, case)],
+    )  # fmt: skip
+
+
+@bp.post("/cases/<reference>/move")
+@requires("admin", "supervisor")
+def case_move(reference: str):
+    """Move a case on, or record a follow-up visit, with a note."""
+    db = get_db()
+    case = _case(reference)
+    case = cases.find(db, case.reference, lock=True)
+    status = request.form.get("status", "")
+    note = " ".join(request.form.get("note", "").split())[:500]
+    actor = f"console:{g.user.email}"
+    try:
+        if status == FOLLOW_UP:
+            cases.follow_up(db, case, actor, note, utcnow())
+        else:
+            cases.move(db, case, status, actor, note, utcnow(), service=request.form.get("service"))
+    except cases.CaseError:
+        db.rollback()
+        flash("console.case.move_refused", "error")
+        return redirect(url_for("console.case_detail", reference=case.reference))
+    db.commit()
+    flash("console.case.moved", "ok")
+    return redirect(url_for("console.case_detail", reference=case.reference))
+
+
+@bp.post("/cases/<reference>/assign")
+@requires("admin", "supervisor")
+def case_assign(reference: str):
+    """Give a case to a focal point of its area, who gets an SMS."""
+    case = _case(reference)
+    phone, refused = normalize(request.form.get("phone", "")), "bad_phone"
+    if phone is not None:
+        # Only someone who covers the case: the SMS names the place, and costs money.
+        point = focal_points.find(get_db(), phone)
+        covering = {p.id for p in focal_points.covering(get_db(), case)}
+        if point is None or point.id not in covering:
+            phone, refused = None, "not_focal"
+    return _act(case, phone, refused, cases.assign, "assigned")
+
+
+@bp.post("/cases/<reference>/note")
+@requires("admin", "supervisor")
+def case_note(reference: str):
+    """Add a note to a case's timeline without moving it."""
+    note = " ".join(request.form.get("note", "").split())[:500]
+    return _act(_case(reference), note or None, "empty_note", cases.note, "noted")
+
+
+def _act(case: Case, value, refused: str, apply, done: str):
+    """Apply one change with a checked value, say how it went, and go back to the case."""
+    db = get_db()
+    if case.linked_to is not None:  # a report inside another case: that case is acted on
+        value, refused = None, "move_refused"
+    if value is None:
+        flash(f"console.case.{refused}", "error")
+        return redirect(url_for("console.case_detail", reference=case.reference))
+    try:
+        apply(db, case, value, f"console:{g.user.email}", utcnow())
+    except cases.CaseError:
+        db.rollback()
+        flash("console.case.move_refused", "error")
+    else:
+        db.commit()
+        flash(f"console.case.{done}", "ok")
+    return redirect(url_for("console.case_detail", reference=case.reference))
+
+
+@bp.get("/cases/export.csv")
+@requires("admin", "supervisor")
+def cases_export():
+    """Download the visible cases as CSV; the reporter's number for admins only."""
+    db = get_db()
+    now, reveal = utcnow(), g.user.role == "admin"  # never a supervisor's, even national
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*EXPORT, "linked_to", *(["reporter_phone"] if reveal else [])])
+    rows = list(db.scalars(visible(select(Case)).order_by(Case.id)))
+    references = {c.id: c.reference for c in rows}
+    for c in rows:
+        extra = []
+        if reveal:
+            extra = [cases.decrypt(c.reporter_phone) if c.reporter_phone else ""]
+            if c.reporter_phone:  # one line per number taken away: whose, by whom, when
+                users.audit(db, g.user.email, "case.reporter_export", c.reference, now)
+        cells = [*(getattr(c, f) for f in EXPORT), references.get(c.linked_to, ""), *extra]
+        writer.writerow([safe_cell(cell) for cell in cells])
+    users.audit(db, g.user.email, "cases.export", f"{len(rows)} cases", now)
+    db.commit()
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=cases.csv"},
+    )

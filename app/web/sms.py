@@ -1,0 +1,154 @@
+"""POST /sms/delivery, /sms/inbound and /sms/optout: the Africa's Talking SMS callbacks."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from app.infra.db import get_db
+from app.infra.models import Contact, InboundMessage, Message, utcnow
+from app.messaging import delivery, outbox
+from app.messaging.keywords import keyword
+from app.messaging.notify import kick
+from app.people import contacts
+from app.web.callbacks import check_token, read_form
+
+bp = Blueprint("sms", __name__, url_prefix="/sms")
+
+DELIVERY_FIELDS = ("id", "status", "phoneNumber", "networkCode", "failureReason", "retryCount")
+INBOUND_FIELDS = ("date", "from", "id", "linkId", "text", "to", "networkCode")
+OPTOUT_FIELDS = ("senderId", "phoneNumber")
+
+
+@bp.before_request
+def _authenticate():
+    check_token()
+
+
+def _ok() -> Response:
+    return Response("OK", mimetype="text/plain")
+
+
+@bp.post("/delivery")
+def delivery_report():
+    """Apply a delivery report; twice or out of order changes nothing more."""
+    form = read_form(DELIVERY_FIELDS, required=("id", "status"))
+    if not form["id"].strip() or not form["status"].strip():
+        abort(400, "id and status must be set")
+    if len(form["id"]) > 64 or len(form["status"]) > 32:
+        abort(400, "id must be at most 64 characters and status at most 32")
+    form["networkCode"] = form["networkCode"][:16]
+    form["phoneNumber"] = contacts.normalize(form["phoneNumber"]) or ""
+    try:
+        outcome = delivery.record(get_db(), form, utcnow())
+    except SQLAlchemyError:
+        current_app.logger.exception("could not record a delivery report")
+        abort(503)  # the provider retries
+    if outcome == "unknown id":
+        current_app.logger.info("delivery report for an unknown message id %s", form["id"])
+    return _ok()
+
+
+@bp.post("/inbound")
+def inbound():
+    """Store an incoming SMS once, then answer its keyword."""
+    form = read_form(INBOUND_FIELDS, required=("from", "id", "text"))
+    phone = contacts.normalize(form["from"])
+    if phone is None or not form["id"].strip() or len(form["id"]) > 64:
+        abort(400, "from must be a phone number and id must be set (64 characters at most)")
+    meaning = keyword(form["text"])
+    db = get_db()
+    db.add(
+        InboundMessage(
+            provider_id=form["id"],
+            phone=phone,
+            to=form["to"][:32] or None,
+            text=form["text"],
+            link_id=form["linkId"][:64] or None,
+            network_code=form["networkCode"][:16] or None,
+            date=form["date"][:40] or None,
+            keyword=meaning,
+        )
+    )
+    try:
+        db.flush()
+    except IntegrityError:  # the provider retried: already handled
+        db.rollback()
+        return _ok()
+    except SQLAlchemyError:
+        current_app.logger.exception("could not store an inbound SMS")
+        abort(503)  # the provider retries
+    try:
+        answer(db, phone, meaning, form["id"])
+        db.commit()
+    except SQLAlchemyError:
+        current_app.logger.exception("could not handle an inbound SMS")
+        abort(503)
+    kick()
+    return _ok()
+
+
+@bp.post("/optout")
+def provider_optout():
+    """Record the provider's opt-out notification: the number gets no more campaigns."""
+    form = read_form(OPTOUT_FIELDS, required=("phoneNumber",))
+    phone = contacts.normalize(form["phoneNumber"])
+    if phone is None:
+        abort(400, "phoneNumber must be a phone number")
+    try:
+        db = get_db()
+        # No confirmation SMS: the provider now refuses our messages to this
+        # number, so one would only fail and cost money.
+        set_opt_out(db, phone, True)
+        db.commit()
+    except SQLAlchemyError:
+        current_app.logger.exception("could not record an opt-out")
+        abort(503)
+    return _ok()
+
+
+def answer(db: Session, phone: str, meaning: str | None, inbound_id: str) -> None:
+    """Carry out a keyword and queue its reply, in the caller's transaction."""
+    catalog, config = current_app.extensions["catalog"], current_app.config
+    profile = db.scalars(select(Contact.language).where(Contact.phone == phone)).first()
+    lang = profile or "fr"
+    code = config["USSD_CODE"]
+    if meaning == "stop":
+        set_opt_out(db, phone, True)
+        reply, subject = "sms.optout", inbound_id
+    elif meaning == "start":
+        set_opt_out(db, phone, False)
+        reply, subject = "sms.optin", inbound_id
+    elif meaning in ("help", "formation", "signaler"):
+        reply, subject = f"sms.{meaning}", inbound_id
+    else:
+        # Unknown text gets the help at most once a day: the key says so.
+        today = datetime.now(ZoneInfo(config["TZ"])).date().isoformat()
+        reply, subject = "sms.help", f"unknown-{today}"
+    kind = "keyword" if subject == inbound_id else "help"
+    outbox.add(db, kind, subject, phone, catalog.get(reply, lang, code=code))
+
+
+def set_opt_out(db: Session, phone: str, out: bool) -> None:
+    """Opt a phone out of (or back into) campaigns and reminders."""
+    contact = db.scalars(select(Contact).where(Contact.phone == phone)).first()
+    if contact is None:
+        contact = Contact(phone=phone, role="community", first_seen=utcnow())
+        db.add(contact)
+    if out:
+        contact.opted_out_at = contact.opted_out_at or utcnow()
+        db.execute(
+            update(Message)
+            .where(
+                Message.phone == phone,
+                Message.status == "queued",
+                Message.kind.in_(outbox.BULK_KINDS),
+            )
+            .values(status="cancelled", reason="opted out", finished_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        contact.opted_out_at = None
