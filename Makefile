@@ -19,7 +19,7 @@ COMPILE := UV_CUSTOM_COMPILE_COMMAND="make lock" UV_PYTHON_DOWNLOADS=never \
 	$(LOCK_TOOLS)/bin/uv pip compile --quiet --universal --python-version 3.11 \
 	--generate-hashes $(if $(UPGRADE),--upgrade)
 
-.PHONY: install lock run test test-faults bench lint format clean
+.PHONY: browser install lock run test test-faults bench lint format clean
 
 # Installs exactly what the lock pins (hashes checked), then Kalan itself,
 # editable, from what is installed: --no-index so nothing else can come in, and
@@ -68,3 +68,7 @@ format: install
 
 clean:
 	rm -rf var .pytest_cache .hypothesis
+
+# Chromium and its driver for tests/test_console_browser.py (apt, as root); idempotent.
+browser:
+	bash tests/browser-setup.sh

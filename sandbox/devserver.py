@@ -30,6 +30,7 @@ def _children(env: dict) -> dict[str, list[str]]:
             "--access-logformat", '%(h)s "%(r)s" %(s)s %(M)sms', "app:create_app()",
         ],
         "worker": [py, "-m", "workers"],
+        "clock": [py, "-m", "workers.clock"],  # queues the worker's periodic tick
         "sandbox": [
             # One process: the simulator keeps live calls in memory.
             py, "-m", "gunicorn", "-c", GUNICORN_CONF,

@@ -8,7 +8,7 @@ from app.infra import salt
 from app.infra.models import Case
 
 from .conftest import Dial
-from .test_cases import CALM, REPORTER, body, report
+from .helpers import CALM, REPORTER, body, report
 
 LIMIT = "END Limite du jour atteinte. Réessayez demain. Danger immédiat : appelez le 17."
 

@@ -17,7 +17,7 @@ from app.infra.migrate import upgrade
 from app.infra.models import Case, Message
 
 from .conftest import Dial, serve
-from .test_cases import body
+from .helpers import body
 
 A, B = "+22376000601", "+22376000602"
 

@@ -9,28 +9,7 @@ from app import cases
 from app.infra.models import Case, CaseEvent, Message
 
 from .conftest import Dial
-
-REPORTER = "+22376000555"
-
-
-# Mining, Sikasso/Kadiolo, a site name, 2-5 children, 13-14, girls, not in
-# school, pits. Before it: "1" urgent then "1" past the emergency numbers, or "2".
-def body(site: str = "Massiogo") -> list[str]:
-    """Answers from the sector to the danger, about one site."""
-    return ["1", "1", "2", site, "2", "2", "1", "2", "1"]
-
-
-BODY = body()
-URGENT = ["3", "1", *BODY]  # the urgent door, then past the emergency numbers
-CALM = ["2", *BODY]  # Signaler, then the answers
-
-
-def report(client, *answers, contact="1", phone=REPORTER) -> tuple[Dial, str]:
-    """Dial, go to Signaler, answer, and send; return the caller and the last screen."""
-    caller = Dial(client, phone=phone)
-    caller("1")  # language
-    caller(*answers, contact)  # a door of the main menu, the answers, who may be called
-    return caller, caller("1")  # Envoyer
+from .helpers import CALM, REPORTER, URGENT, body, report
 
 
 def test_an_urgent_report_shows_the_numbers_first_and_ends_with_a_reference(app, client):

@@ -1,12 +1,9 @@
 """The console in a real browser: Debian's headless Chromium, driven by Selenium.
 
-The test setup installs chromium and chromium-driver with apt when they are
-missing (CI runs as root). Screenshots are kept in var/test-artifacts/.
+tests/browser-setup.sh installs chromium and chromium-driver when they are missing; without
+them these tests skip. Screenshots are kept in var/test-artifacts/.
 """
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,33 +11,23 @@ import pytest
 from app.infra.config import ROOT
 
 from .conftest import Runner, serve
-from .test_cases import CALM, report
+from .helpers import CALM, report
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ARTIFACTS = ROOT / "var" / "test-artifacts"
 EMAIL, PASSWORD = "superviseur@kalan.example", "mot de passe sûr 42"
 
-
-def ensure_chromium() -> None:
-    """Install Debian's Chromium and its driver if they are missing, or skip (fail in CI)."""
-    if Path(CHROMIUM).exists() and Path(DRIVER).exists():
-        return
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for step in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q",
-                                                    "chromium", "chromium-driver"]):  # fmt: skip
-            subprocess.run(step, env=env, capture_output=True, timeout=900, check=False)
-    if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
-        message = "Debian's chromium and chromium-driver are needed (apt-get install as root)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+# Installing is for the setup script, run before pytest: a test never installs anything.
+pytestmark = pytest.mark.skipif(
+    not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
+    reason=f"needs Debian's chromium and chromium-driver ({CHROMIUM}, {DRIVER}): "
+    "run tests/browser-setup.sh (as root) to install them",
+)
 
 
 @pytest.fixture(scope="module")
 def browser():
     """A headless Chromium, closed after the module."""
-    ensure_chromium()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

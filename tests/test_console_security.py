@@ -13,8 +13,8 @@ from sqlalchemy import select
 from app.infra.models import User
 from app.people import users
 
-from .test_console import ADMIN, PASSWORD, SUPERVISOR, AuthActions, assert_french, page
-from .test_console import password_hash as stored_hash
+from .helpers import ADMIN, PASSWORD, SUPERVISOR, AuthActions, assert_french, page
+from .helpers import password_hash as stored_hash
 
 WRONG = "Adresse ou mot de passe incorrect."
 LOCKED = "Trop d'essais. Réessayez dans 15 minutes."

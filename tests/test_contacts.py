@@ -7,6 +7,8 @@ import pytest
 from app.infra.models import Contact
 from app.people import contacts
 
+from .helpers import seen_from_outside
+
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
@@ -48,7 +50,11 @@ def test_seen_marks_a_known_contact_and_returns_its_profile_in_one_go(app):
         assert db.query(Contact).count() == 0
         contact = contacts.touch(db, "+22370000001", t0)
         contacts.update_contact(db, "+22370000001", language="fr", name="Awa")
-    row = contacts.seen(engine, "+22370000001", t0 + timedelta(days=1))
+    # On PostgreSQL the day is committed as the statement runs (db.soon): others see it at once.
+    seen_today = "SELECT count(*) FROM contacts WHERE last_seen >= '2026-11-30'"
+    with seen_from_outside(engine, seen_today) as seen:
+        row = contacts.seen(engine, "+22370000001", t0 + timedelta(days=1))
+    assert seen == [1 if engine.dialect.name == "postgresql" else 0]
     assert contacts.profile(row, "2026-11-30") == {
         "id": contact.id, "lang": "fr", "role": "community", "name": "Awa",
         "organisation": None, "seen": "2026-11-30"}  # fmt: skip

@@ -2,9 +2,11 @@
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.infra import db
+
+from .helpers import seen_from_outside
 
 
 @pytest.fixture
@@ -48,12 +50,32 @@ def test_a_connection_used_a_moment_ago_is_not_pinged(postgres, monkeypatch):
         assert conn.scalar(text("SELECT pg_backend_pid()")) != pid
 
 
+ADD = text(
+    "INSERT INTO contacts (phone, role, failed_streak, created_at) "
+    "VALUES (:phone, 'community', 0, CURRENT_TIMESTAMP)"
+)
+COUNT = "SELECT count(*) FROM contacts"
+
+
 def test_soon_commits_each_statement_on_its_own(app):
+    """On PostgreSQL another connection sees each write as soon as it has run, before the next
+    one starts: no transaction around them. SQLite keeps one transaction (cheap and local)."""
     engine = app.extensions["engine"]
-    with db.soon(engine) as conn:
-        conn.execute(
-            text("INSERT INTO contacts (phone, role, failed_streak, created_at) "
-                 "VALUES ('+22370000001', 'community', 0, CURRENT_TIMESTAMP)")
-        )  # fmt: skip
-    with engine.connect() as other:  # committed: another connection sees it
-        assert other.scalar(text("SELECT count(*) FROM contacts")) == 1
+    postgres = engine.dialect.name == "postgresql"
+    with seen_from_outside(engine, COUNT) as seen, db.soon(engine) as conn:
+        for phone in ("+22370000001", "+22370000002"):
+            conn.execute(ADD, {"phone": phone})
+    assert seen == ([1, 2] if postgres else [0, 0])
+    with engine.connect() as other:  # committed at the end on either database
+        assert other.scalar(text(COUNT)) == 2
+
+
+def test_a_failing_statement_in_soon_leaves_the_ones_before_it(app):
+    """On PostgreSQL what ran before a failure stays: each statement was its own transaction."""
+    engine = app.extensions["engine"]
+    postgres = engine.dialect.name == "postgresql"
+    with pytest.raises(IntegrityError), db.soon(engine) as conn:
+        conn.execute(ADD, {"phone": "+22370000001"})
+        conn.execute(ADD, {"phone": "+22370000001"})  # the same phone twice: refused
+    with engine.connect() as other:
+        assert other.scalar(text(COUNT)) == (1 if postgres else 0)

@@ -14,7 +14,7 @@ from flows.effects import MoveCase
 from flows.engine import MENU, layout
 
 from .conftest import Dial
-from .test_cases import body, report
+from .helpers import body, report
 
 AGENT, SUPERVISOR, OTHER = "+22370100001", "+22370100002", "+22370100003"
 PIN = "4821"

@@ -145,6 +145,7 @@ def test_dev_server_runs_everything_and_stops_on_ctrl_c(tmp_path):
         "SANDBOX_PORT": str(sandbox_port),
         "VAR_DIR": str(tmp_path),
         "PYTHONUNBUFFERED": "1",
+        "SMS_TICK_S": "1",  # the clock's beat, to be seen within the test
     }
     for name in ("REDIS_URL", "DATABASE_URL"):
         env.pop(name, None)
@@ -180,6 +181,9 @@ def test_dev_server_runs_everything_and_stops_on_ctrl_c(tmp_path):
         redis_url = next(line.split()[4] for line in lines if line.startswith("redis:"))
         campaign_reaches_everyone_once(sandbox, env, redis_url, tmp_path)
         case_goes_round_in_the_simulator(sandbox)
+        # The clock runs beside the worker: a tick a second, not only the worker's first.
+        with Redis.from_url(redis_url) as redis:
+            assert len(list(redis.scan_iter(match="rq:job:*-tick-*"))) >= 3
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)

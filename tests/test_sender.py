@@ -6,12 +6,13 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.infra.models import Campaign, Message
 from app.messaging import outbox
 from app.messaging.sender import Sender
 from app.messaging.throttle import Throttle
+from workers import jobs
 
 from .conftest import serve
 
@@ -177,12 +178,51 @@ def test_two_workers_together_respect_the_throttle(sms_app, sandbox):
 
 
 def test_claims_never_overlap(sms_app, sandbox):
+    """Two workers claim at the same moment: the second takes the rows the first has not
+    locked, without waiting for its commit, and no row goes to both."""
+    if sms_app.extensions["engine"].dialect.name != "postgresql":
+        pytest.skip(
+            "needs PostgreSQL: SQLite locks the whole file, not rows, so a second claim cannot "
+            "run while the first holds its rows (the status check keeps them apart there)"
+        )
     with sms_app.app_context(), sms_app.extensions["db"]() as db:
         queue(sms_app, db, 50)
-        first = sender_for(sms_app, db).claim(datetime.now(UTC), 30)
-        second = sender_for(sms_app, db).claim(datetime.now(UTC), 30)
-    assert len(first) == 30 and len(second) == 20
-    assert not {m.id for m in first} & {m.id for m in second}
+    engine = sms_app.extensions["engine"]
+    first_holds, second_chose = threading.Event(), threading.Event()
+    claimed, waited, chosen = {}, [], set()
+    choose = f"SELECT {Message.__tablename__}.id"
+
+    def hold(_conn, _cursor, statement, *_):
+        # The first claim keeps its rows locked, transaction open, until the second has chosen.
+        name = threading.current_thread().name
+        if not statement.startswith(choose) or name in chosen:
+            return  # only each claim's first statement: the one that chooses and locks rows
+        chosen.add(name)
+        if name == "first":
+            first_holds.set()
+            waited.append(second_chose.wait(timeout=5))
+        else:
+            second_chose.set()
+
+    def claim(name: str) -> None:
+        if name == "second":
+            first_holds.wait(timeout=5)
+        with sms_app.extensions["db"]() as db:
+            claimed[name] = sender_for(sms_app, db).claim(datetime.now(UTC), 30)
+
+    event.listen(engine, "after_cursor_execute", hold)
+    try:
+        threads = [threading.Thread(target=claim, args=(n,), name=n) for n in ("first", "second")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        event.remove(engine, "after_cursor_execute", hold)
+    assert waited == [True], "the second claim waited for the first one's commit"
+    first, second = ({m.id for m in claimed[n]} for n in ("first", "second"))
+    assert (len(first), len(second)) == (30, 20)
+    assert not first & second
 
 
 def campaign_row(db, status="sending", rate=None) -> int:
@@ -234,18 +274,35 @@ def test_stop_and_cancel_after_the_claim_are_honoured(sms_app, sandbox):
 
 
 def test_a_slow_campaign_does_not_hold_up_an_alert(sms_app, sandbox):
+    """The worker's own sender (workers.jobs), with the campaign's rate read from its row."""
     with sms_app.app_context(), sms_app.extensions["db"]() as db:
         slow = campaign_row(db, rate=2)
         queue(sms_app, db, 10, kind="campaign", text="Lent", campaign_id=slow)
         outbox.add(db, "alert", "A1", "+22379999999", "Alerte", urgent=True)
         db.commit()
-        sender = sender_for(sms_app, db)
-        sender.campaign_throttle = lambda campaign_id: Throttle(
-            sms_app.extensions["redis"], sms_app.config["REDIS_PREFIX"] + "slow", 2
-        )
+        sender = jobs._sender(db)
         sender.send(sender.claim(datetime.now(UTC), 20))
         waiting = list(db.scalars(select(Message).where(Message.status == "queued")))
     bodies = Counter(m["message"] for m in sandbox.messages())
     assert bodies["Alerte"] == 1 and bodies["Lent"] == 2  # the campaign's rate: 2 now
     # The rest went back to the queue for later, without spending an attempt.
     assert len(waiting) == 8 and all(m.attempts == 0 for m in waiting)
+
+
+@pytest.mark.parametrize("rate", [None, 1, 5])
+def test_each_campaign_gets_a_bucket_of_its_own_at_its_rate(sms_app, rate):
+    """workers.jobs builds the throttle a campaign row asks for, in the shared Redis."""
+    redis, prefix = sms_app.extensions["redis"], sms_app.config["REDIS_PREFIX"]
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        campaign_id = campaign_row(db, rate=rate)
+        other_id = campaign_row(db, rate=rate)
+        sender = jobs._sender(db)
+        limiter = sender.campaign_throttle(campaign_id)
+        if rate is None:  # no rate of its own: only the shared one applies
+            assert limiter is None
+            return
+        assert limiter.take(100) == rate  # a burst of one second's worth
+        assert sender.campaign_throttle(campaign_id).take(1) == 0  # the same bucket, empty
+        assert sender.campaign_throttle(other_id).take(1) == 1  # another campaign's is full
+    key = f"{prefix}throttle:campaign:{campaign_id}"
+    assert float(redis.hget(key, "tokens")) < 1 and 0 < redis.pttl(key) <= 60_000

@@ -10,6 +10,7 @@ from app.infra.models import ModuleProgress, QuizAnswer
 from app.infra.sessions import UNCHANGED, Busy, SessionStore
 
 from .conftest import phone_key
+from .helpers import BODY, seen_from_outside
 
 
 def store_for(app) -> SessionStore:
@@ -128,10 +129,14 @@ def test_menus_run_no_sql_and_the_next_lesson_one_statement(app, dial):
         before = db.scalars(select(ModuleProgress.position)).one()
     event.listen(engine, "before_cursor_execute", record)
     try:
-        dial("1")  # the third lesson screen
+        with seen_from_outside(engine, "SELECT position FROM module_progress") as seen:
+            dial("1")  # the third lesson screen
         assert statements == ["UPDATE"]
         with app.extensions["db"]() as db:  # kept, for a resume once Redis has forgotten
-            assert db.scalars(select(ModuleProgress.position)).one() not in (before, None)
+            after = db.scalars(select(ModuleProgress.position)).one()
+        assert after not in (before, None)
+        # On PostgreSQL the place is committed as the UPDATE runs (db.soon): no transaction.
+        assert seen == [after if engine.dialect.name == "postgresql" else before]
         statements.clear()
         dial("00", "1")  # back to the main menu, then Formation
         assert statements == []
@@ -155,11 +160,15 @@ def test_a_quiz_answer_is_one_statement_on_postgresql(app, dial):
 
     event.listen(engine, "before_cursor_execute", record)
     try:
-        dial("2")
+        with seen_from_outside(engine, "SELECT count(*) FROM quiz_answers") as seen:
+            dial("2")
     finally:
         event.remove(engine, "before_cursor_execute", record)
     postgres = engine.dialect.name == "postgresql"
     assert statements == (["WITH"] if postgres else ["UPDATE", "INSERT"])
+    # On PostgreSQL the answer is committed as its statement runs (db.soon); SQLite commits
+    # both statements together at the end.
+    assert seen == ([1] if postgres else [0, 0])
     with app.extensions["db"]() as db:
         (answer,) = db.scalars(select(QuizAnswer)).all()
         progress = db.scalars(select(ModuleProgress)).one()
@@ -193,6 +202,4 @@ def test_the_hop_that_sends_a_report_wakes_the_workers_in_its_two_round_trips(ap
 
 def confirm_screen(dial) -> str:
     """Answer a report up to its last screen (Envoyer), as a new caller."""
-    from .test_cases import BODY
-
     return dial("1", "2", *BODY, "1")

@@ -1,10 +1,36 @@
-"""workers/__init__.py: the worker's log keeps what matters and drops the periodic tick."""
+"""workers/: the periodic tick, the clock that queues it, campaign expansion and dispatch.
+
+Jobs run in the test process, inside the app context, as a worker's forked job would;
+the clock and the worker also run as the processes the Procfile starts.
+"""
 
 import logging
+import os
+import select as io_select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from redis import Redis
+from rq import SimpleWorker, Worker
+from sqlalchemy import event, select
 
-from workers import QuietTicks
+from app.infra.config import ROOT
+from app.infra.models import Campaign, Contact, Message, utcnow
+from app.messaging import campaigns, outbox
+from app.messaging.notify import job_id
+from sandbox.devserver import _children
+from sandbox.embedded import EmbeddedRedis
+from workers import QuietTicks, clock, jobs, queues
+
+from .helpers import errors_logged
+
+# -- the worker's log ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -22,3 +48,387 @@ from workers import QuietTicks
 def test_only_the_tick_is_quiet(message, kept):
     record = logging.LogRecord("rq.worker", logging.INFO, __file__, 1, message, None, None)
     assert QuietTicks().filter(record) is kept
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def add_contacts(db, count: int) -> list[str]:
+    """Add community contacts who speak French; return their phones."""
+    phones = [f"+2237100{n:04d}" for n in range(1, count + 1)]
+    db.add_all(
+        Contact(phone=p, role="community", language="fr", failed_streak=0, created_at=utcnow())
+        for p in phones
+    )
+    db.commit()
+    return phones
+
+
+def sending(db, phones: list[str], **fields) -> Campaign:
+    """A campaign already expanded into one queued row per phone, being sent."""
+    campaign = campaigns.create(db, "Rappel", {"fr": "Bonjour"}, {}, **fields)
+    campaign.status, campaign.expanded_at = "sending", utcnow()
+    db.flush()
+    for phone in phones:
+        outbox.add(db, "campaign", campaign.id, phone, "Bonjour", campaign_id=campaign.id)
+    db.commit()
+    return campaign
+
+
+def ticks(app) -> list[str]:
+    """Return the ids of the tick jobs queued or run, by slot."""
+    queue = app.extensions["queue"]
+    ids = {*queue.job_ids, *queue.finished_job_registry.get_job_ids()}
+    jobs_ = [queue.fetch_job(j) for j in ids]
+    found = [j.id for j in jobs_ if j is not None and j.func_name == "workers.jobs.tick"]
+    return sorted(found, key=lambda name: int(name.rsplit("-", 1)[1]))
+
+
+class InProcess(SimpleWorker):
+    """RQ's worker that runs jobs in this process, without its channel for commands.
+
+    That channel's thread waits up to 60 s for a message, and redis-py (8.2) joins it
+    without a timeout when the worker stops: a burst could take a minute to end.
+    """
+
+    def subscribe(self) -> None:
+        pass
+
+
+def work(app) -> None:
+    """Run what is queued in this process, as a worker would, until the queue is empty."""
+    with app.app_context():
+        InProcess(queues(app), connection=app.extensions["redis"]).work(burst=True)
+
+
+def tick_ids(app, *slots: int) -> list[str]:
+    """Return the job ids of the ticks of these slots."""
+    with app.app_context():
+        return [job_id(f"tick-{slot}") for slot in slots]
+
+
+def align(tick_s: int) -> int:
+    """Sleep until just after a slot of tick_s begins; return that slot."""
+    time.sleep(clock.until_next_slot(tick_s, time.time()))
+    return int(time.time()) // tick_s
+
+
+def subprocess_env(app, redis_url: str, database_url: str, **settings) -> dict:
+    """The environment of a worker or clock process for this app."""
+    return {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": database_url,
+        "REDIS_PREFIX": app.config["REDIS_PREFIX"],
+        "WEBHOOK_TOKEN": "",
+        **{name: str(value) for name, value in settings.items()},
+    }
+
+
+def wait_for(predicate, timeout_s: float = 20):
+    """Poll predicate until it returns something truthy; fail after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"gave up waiting after {timeout_s} s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a process started in a session of its own, as Ctrl-C in `make run` does."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)  # RQ may wait a minute on its command channel: not tested here
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+# -- enqueue_tick -------------------------------------------------------------------------------
+
+
+def test_enqueue_tick_queues_one_tick_per_slot(make_app):
+    """Workers and clocks may all ask: a slot of SMS_TICK_S gets one tick, queued or run."""
+    app = make_app(SMS_TICK_S=3600)
+    if clock.until_next_slot(3600, time.time()) < 10:
+        time.sleep(10)  # not at the very end of a slot: all of this happens in one
+    with app.app_context():
+        slot = int(time.time()) // 3600
+        asked = [jobs.enqueue_tick(app), jobs.enqueue_tick(app)]  # queued
+        work(app)
+        asked.append(jobs.enqueue_tick(app))  # run
+    assert asked == [True, False, False]
+    (tick_id,) = tick_ids(app, slot)
+    assert ticks(app) == [tick_id]
+    job = app.extensions["queue"].fetch_job(tick_id)
+    assert job.get_status() == "finished"
+    assert (job.result_ttl, job.failure_ttl, job.timeout) == (60, 3600, 600)
+
+
+def test_ticks_do_not_pile_up_while_no_worker_takes_them(make_app):
+    """A tick still waiting for a worker stands for the slots after it, until one starts it."""
+    app = make_app(SMS_TICK_S=1)
+    with app.app_context():
+        slot = align(1)
+        asked = [jobs.enqueue_tick(app)]
+        time.sleep(clock.until_next_slot(1, time.time()))
+        asked.append(jobs.enqueue_tick(app))  # the first one still waits
+        work(app)
+        asked.append(jobs.enqueue_tick(app))  # taken: this slot gets its own
+    assert asked == [True, False, True]
+    first, then = ticks(app)
+    assert first == tick_ids(app, slot)[0] and then != first
+
+
+# -- the clock ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tick_s", "now", "expected"),
+    [
+        (10, 1000.0, 10.01),  # on a slot's first instant: the next one
+        (10, 1003.5, 6.51),
+        (10, 1009.999, 0.011),
+        (1, 7.25, 0.76),
+    ],
+)
+def test_the_clock_wakes_just_after_the_next_slot_begins(tick_s, now, expected):
+    assert clock.until_next_slot(tick_s, now) == pytest.approx(expected)
+
+
+def test_the_clock_queues_a_tick_in_each_slot(make_app):
+    """Three beats, a slot apart, with a worker that takes each tick: three ticks, in three
+    consecutive slots."""
+    # Slots of 2 s: room for the worker's turn between beats on a busy machine.
+    app = make_app(SMS_TICK_S=2)
+
+    def sleep(seconds: float) -> None:
+        # A worker takes the tick while the clock sleeps, as another process would.
+        awake = time.monotonic()
+        work(app)
+        time.sleep(max(0.0, seconds - (time.monotonic() - awake)))
+
+    first = align(2)
+    started = time.monotonic()
+    assert clock.run(app, beats=3, sleep=sleep) == 3
+    assert time.monotonic() - started < 6  # it sleeps between beats only
+    assert ticks(app) == tick_ids(app, first, first + 1, first + 2)
+
+
+def test_the_clock_leaves_one_tick_waiting_while_no_worker_runs(make_app):
+    app = make_app(SMS_TICK_S=1)
+    first = align(1)
+    assert clock.run(app, beats=3) == 3
+    assert ticks(app) == tick_ids(app, first)
+
+
+def test_the_clock_keeps_beating_when_redis_does_not_answer(make_app, caplog):
+    app = make_app(REDIS_URL="redis://127.0.0.1:1/0", SMS_TICK_S=10)
+    naps = []
+    assert clock.run(app, beats=3, sleep=naps.append) == 3
+    assert len(naps) == 2 and all(0 < nap <= 10.01 for nap in naps)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
+        "could not queue a tick"
+    ] * 3
+
+
+def test_the_clock_and_the_worker_run_as_processes_of_their_own(make_app, database_url, tmp_path):
+    """`python -m workers.clock` and `python -m workers`, as the Procfile starts them: a tick in
+    every slot, each run by the worker."""
+    # A Redis of its own: a worker registers itself outside our key prefix.
+    private = EmbeddedRedis(tmp_path / "redis").start()
+    app = make_app(REDIS_URL=private.url, SMS_TICK_S=1)
+    env = subprocess_env(app, private.url, database_url, SMS_TICK_S=1)
+    procs = [
+        subprocess.Popen([sys.executable, "-m", module], env=env, start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for module in ("workers", "workers.clock")
+    ]  # fmt: skip
+    try:
+        registry = app.extensions["queue"].finished_job_registry
+        wait_for(lambda: len(registry.get_job_ids()) >= 4)  # the worker's own, then the clock's
+        assert all(proc.poll() is None for proc in procs)
+        slots = [int(name.rsplit("-", 1)[1]) for name in ticks(app)]
+    finally:
+        for proc in procs:
+            stop(proc)
+        private.stop()
+    assert len(set(slots)) == len(slots) >= 4  # one tick a slot, and not only the worker's own
+
+
+def test_every_way_of_running_kalan_starts_the_clock_beside_the_worker():
+    procfile = dict(
+        line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line
+    )
+    assert (procfile["worker"], procfile["clock"]) == (
+        "python -m workers",
+        "python -m workers.clock",
+    )
+    children = _children({"PORT": "5000", "SANDBOX_PORT": "5001"})
+    assert children["worker"][1:] == ["-m", "workers"]
+    assert children["clock"][1:] == ["-m", "workers.clock"]
+
+
+# `python -m workers`, with a way to ask which threads it runs: a signal that lists them.
+LIST_THREADS = """
+import runpy, signal, threading
+def show(*_):
+    print(sorted(type(t).__name__ for t in threading.enumerate()), flush=True)
+signal.signal(signal.SIGUSR1, show)
+runpy.run_module("workers", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_the_worker_starts_no_thread_of_its_own(make_app, database_url, tmp_path):
+    """RQ forks a child for every job: a thread of ours could hold a lock at that moment.
+    Only RQ's own listener for commands (redis-py's pub/sub thread) runs beside the main one."""
+    # A Redis of its own: a worker registers itself outside our key prefix.
+    private = EmbeddedRedis(tmp_path / "redis").start()
+    redis = Redis.from_url(private.url)
+    app = make_app(REDIS_URL=private.url)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LIST_THREADS], env=subprocess_env(app, private.url, database_url),
+        start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: Worker.all(connection=redis))  # registered: working its queues
+        # The tick it queued on start has run: the worker is past its setup.
+        wait_for(lambda: app.extensions["queue"].finished_job_registry.get_job_ids())
+        proc.send_signal(signal.SIGUSR1)
+        ready, _, _ = io_select.select([proc.stdout], [], [], 10)
+        assert ready, "the worker did not list its threads"
+        threads = proc.stdout.readline().strip()
+    finally:
+        stop(proc)
+        redis.close()
+        private.stop()
+    assert threads in ("['_MainThread']", "['PubSubWorkerThread', '_MainThread']")
+
+
+# -- the tick -----------------------------------------------------------------------------------
+
+
+def test_a_tick_reaps_starts_due_campaigns_and_dispatches(sms_app, sandbox, caplog):
+    """A row a lost worker held goes out, a due campaign is sent, a later one waits, and a
+    broken one is stopped without holding up the rest."""
+    now = utcnow()
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        phones = add_contacts(db, 3)
+        outbox.add(db, "receipt", "R1", "+22379000001", "Reçu")
+        db.flush()
+        lost = db.scalars(select(Message)).one()  # claimed by a worker that vanished
+        lost.status, lost.lease_owner, lost.lease_until = "claimed", "gone", now - timedelta(1)
+        due = campaigns.create(db, "Due", {"fr": "Bonjour"}, {}, start_at=now)
+        campaigns.create(db, "Later", {"fr": "Demain"}, {}, start_at=now + timedelta(1))
+        broken = campaigns.create(db, "Broken", {"fr": "Bonjour"}, {}, start_at=now)
+        broken.audience = "{not json"  # its expansion raises
+        db.commit()
+        result = jobs.tick()
+        db.expire_all()
+        status = {c.name: (c.status, c.reason) for c in db.scalars(select(Campaign))}
+    assert result["reaped"]["requeued"] == 1
+    assert sorted(result["started"]) == sorted([due.id, broken.id])
+    received = Counter(m["to"] for m in sandbox.messages())
+    assert received == Counter([*phones, "+22379000001"])  # each once
+    assert status == {
+        "Due": ("done", None),
+        "Later": ("scheduled", None),
+        "Broken": ("failed", "expansion failed: see the worker log"),
+    }
+    assert errors_logged(caplog)[0].startswith(f"app: campaign {broken.id} could not be expanded")
+
+
+# -- expand_campaign ----------------------------------------------------------------------------
+
+
+def test_two_expansions_of_one_campaign_at_once_the_second_skips(sms_app, sandbox):
+    """A second worker given the same campaign while the first is expanding it does nothing,
+    without waiting; the first sends every row once."""
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        phones = add_contacts(db, 5)
+        campaign_id = campaigns.create(db, "Une fois", {"fr": "Bonjour"}, {}).id
+        db.commit()
+    engine = sms_app.extensions["engine"]
+    inside, second_done = threading.Event(), threading.Event()
+    returned, failed, waited = {}, [], []
+    insert = f"INSERT INTO {Message.__tablename__}"
+
+    def hold(_conn, _cursor, statement, *_):
+        # The first expansion stops mid-batch, rows written but not committed, until the
+        # second has had its go.
+        first = threading.current_thread().name == "first"
+        if first and statement.startswith(insert) and not inside.is_set():
+            inside.set()
+            waited.append(second_done.wait(timeout=10))
+
+    def expand(name: str) -> None:
+        if name == "second":
+            inside.wait(timeout=10)
+        try:
+            with sms_app.app_context():
+                returned[name] = jobs.expand_campaign(campaign_id)
+        except Exception as exc:  # reported by the assertions below
+            failed.append(exc)
+        finally:
+            if name == "second":
+                second_done.set()
+
+    event.listen(engine, "after_cursor_execute", hold)
+    try:
+        threads = [threading.Thread(target=expand, args=(n,), name=n) for n in ("first", "second")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        event.remove(engine, "after_cursor_execute", hold)
+    assert failed == []
+    assert waited == [True], "the second expansion waited for the first"
+    assert returned == {"first": 5, "second": 0}
+    assert sorted(m["to"] for m in sandbox.messages()) == phones  # each once
+    with sms_app.app_context():  # the lock was given back: a later expansion gets it
+        assert jobs.expand_campaign(campaign_id) == 5
+
+
+# -- dispatch: the brake and the next occurrence ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failing", "status"),
+    [
+        (0, "done"),
+        (12, "done"),  # 12 of 25: under half (CAMPAIGN_PAUSE_FAILURE_RATE)
+        (13, "paused"),
+        (25, "paused"),
+    ],
+)
+def test_dispatch_pauses_a_campaign_whose_sends_fail(sms_app, sandbox, failing, status):
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        phones = add_contacts(db, 25)
+        sandbox.faults(recipient_status={p: 406 for p in phones[:failing]})  # blacklisted
+        campaign = sending(db, phones)
+        result = jobs.dispatch()
+        db.refresh(campaign)
+    assert (result["sent"], result["failed"]) == (25 - failing, failing)
+    assert campaign.status == status
+    if status == "paused":
+        assert campaign.reason == f"paused: {failing / 25:.0%} of the last 25 sends failed"
+
+
+def test_dispatch_schedules_a_repeating_campaigns_next_occurrence(sms_app, sandbox):
+    start = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        phones = add_contacts(db, 2)
+        campaign = sending(db, phones, start_at=start, repeat_days=7)
+        jobs.dispatch()
+        db.refresh(campaign)
+    assert (campaign.status, campaign.occurrence) == ("scheduled", 1)
+    assert campaign.start_at == start + timedelta(days=7)
+    registry = sms_app.extensions["queue"].scheduled_job_registry
+    (job,) = [registry.job_class.fetch(j, connection=registry.connection)
+              for j in registry.get_job_ids()]  # fmt: skip
+    assert (job.func_name, job.args) == ("workers.jobs.expand_campaign", (campaign.id,))
+    assert registry.get_scheduled_time(job) == start + timedelta(days=7)

@@ -1,8 +1,6 @@
 """RQ workers: background jobs run outside the USSD request path."""
 
 import logging
-import threading
-import time
 
 from flask import Flask
 from rq import Queue, Worker
@@ -28,35 +26,14 @@ class QuietTicks(logging.Filter):
 
 
 def run(app: Flask, burst: bool = False) -> None:
-    """Work the app's queues, with RQ's scheduler, inside one app context."""
+    """Work the app's queues, with RQ's scheduler, inside one app context.
+
+    The periodic tick comes from the clock, a process of its own (workers.clock).
+    """
     from . import jobs  # loaded once here, not in every forked job
 
     with app.app_context():
         jobs.enqueue_tick(app)  # whatever a lost worker left half done starts now
-        if not burst:
-            start_clock(app)
         worker = Worker(queues(app), connection=app.extensions["redis"])
         logging.getLogger("rq.worker").addFilter(QuietTicks())
         worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
-
-
-def start_clock(app: Flask) -> threading.Thread:
-    """Queue a tick every SMS_TICK_S from a background thread of the worker.
-
-    Not from RQ's scheduler: after a worker is killed its scheduler lock
-    outlives it for a minute, and the outbox must not wait that long.
-    """
-    from . import jobs
-
-    def beat():
-        while True:
-            time.sleep(app.config["SMS_TICK_S"])
-            try:
-                with app.app_context():
-                    jobs.enqueue_tick(app)
-            except Exception:  # keep beating: a Redis hiccup must not stop the clock
-                app.logger.exception("could not queue a tick")
-
-    thread = threading.Thread(target=beat, name="kalan-clock", daemon=True)
-    thread.start()
-    return thread

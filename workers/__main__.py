@@ -1,4 +1,5 @@
-"""Entry point: `python -m workers` runs one RQ worker with its scheduler."""
+"""Entry point: `python -m workers` runs one RQ worker with its scheduler (the periodic tick
+comes from `python -m workers.clock`, a process of its own)."""
 
 from app import create_app
 

@@ -2,6 +2,7 @@
 
 from flask import current_app
 from rq import Queue
+from rq.job import JobStatus
 
 from app import training
 from app.cases import alerts
@@ -87,11 +88,19 @@ def tick() -> dict:
 
 
 def enqueue_tick(app) -> bool:
-    """Queue a tick for the current time slot, unless a worker already has."""
+    """Queue a tick for the current time slot, unless one is already queued or has run."""
     slot = int(utcnow().timestamp()) // max(1, app.config["SMS_TICK_S"])
     queue: Queue = app.extensions["queue"]
+    redis, last = app.extensions["redis"], app.config["REDIS_PREFIX"] + "tick:last"
     tick_id = job_id(f"tick-{slot}")
     if queue.fetch_job(tick_id) is not None:
         return False
+    # One tick waiting is enough: the clock beats on while no worker runs, and ticks that
+    # piled up meanwhile would all run, one after another, once a worker is back.
+    waiting = redis.get(last)
+    job = queue.fetch_job(waiting.decode()) if waiting else None
+    if job is not None and job.get_status(refresh=False) == JobStatus.QUEUED:
+        return False
     queue.enqueue(tick, job_id=tick_id, result_ttl=60, failure_ttl=3600, job_timeout=600)
+    redis.set(last, tick_id, ex=86400)
     return True

@@ -11,7 +11,7 @@ from app.infra.models import Case, Message
 from workers.jobs import dispatch
 
 from ..conftest import Dial
-from ..test_cases import BODY
+from ..helpers import BODY
 from .proxy import Proxy
 
 OUTAGE_S = 10

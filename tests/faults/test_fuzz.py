@@ -1,8 +1,10 @@
-"""Every endpoint fuzzed with hypothesis: whatever arrives, an answer under 500 and no traceback.
+"""Every endpoint fuzzed with hypothesis: whatever arrives, an answer under 500, no traceback,
+no ERROR in the log, and never the apology of a USSD hop that failed.
 
 Webhooks get random forms (their own fields, missing, empty, huge, in any script, with
 NUL and control characters); the console gets them too, signed in as an admin with a
-valid CSRF token, and random path parts and query strings.
+valid CSRF token, and random path parts and query strings. A USSD session in progress
+gets random inputs, hop after hop.
 """
 
 from urllib.parse import quote
@@ -14,8 +16,8 @@ from hypothesis import strategies as st
 from app.infra.models import User
 from app.messaging import campaigns
 
-from ..test_cases import CALM, report
-from ..test_console import ADMIN, AuthActions, password_hash
+from ..conftest import Dial
+from ..helpers import ADMIN, CALM, AuthActions, apologies, errors_logged, password_hash, report
 
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=300) | st.sampled_from(
     ["", " ", "\x00", "*", "**", "1*", "é" * 2000, "+22370000001", "0", "00", "99", "-1",
@@ -75,7 +77,8 @@ def admin(app, client):
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
-def test_no_input_breaks_an_endpoint(app, client, admin, route, data):
+def test_no_input_breaks_an_endpoint(app, client, caplog, admin, route, data):
+    caplog.clear()  # the records of earlier examples: each example answers for its own
     method, fields = ROUTES[route]
     token, reference = admin
     path = route.format(
@@ -95,10 +98,39 @@ def test_no_input_breaks_an_endpoint(app, client, admin, route, data):
     body = response.get_data(as_text=True)
     assert response.status_code < 500, (path, form, body[:300])
     assert "Traceback" not in body and 'File "' not in body
+    # A failure the app caught still answers politely: only its log tells.
+    assert errors_logged(caplog) == [], (path, form)
     if path.startswith(("/ussd", "/sms")):
         assert response.mimetype == "text/plain"
+    if path == "/ussd":
+        assert body not in apologies(app), form
     if response.status_code >= 400 and path.startswith("/console"):
         if response.mimetype == "application/json":  # the live counter: a French reason
             assert response.get_json()["error"].startswith("Campagne non valide")
         else:
             assert response.mimetype == "text/html" and 'lang="fr"' in body
+
+
+# The main menu's choices and navigation, so that journeys are walked, not only refused.
+MENU = st.sampled_from(["0", "00", "1", "2", "3", "4", "5", "6", "9", "99", "1*2", "*", "#"])
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(inputs=st.lists(MENU | TEXT, min_size=1, max_size=8))
+def test_no_input_breaks_a_ussd_session(app, client, caplog, inputs):
+    """A session in progress, not only its opening hop: only these reach the journeys."""
+    caplog.clear()
+    apology = apologies(app)
+    caller = Dial(client, phone="+22370000077")
+    assert caller() not in apology
+    for value in inputs:
+        text = "*".join([*caller.inputs, value])
+        if len(text.encode("utf-8", "surrogatepass")) > 1024:
+            break  # refused with a 400 before any journey: test_property covers it
+        reply = caller(value)
+        assert errors_logged(caplog) == [], caller.inputs
+        assert reply not in apology, caller.inputs
+        if reply.startswith("END "):
+            break

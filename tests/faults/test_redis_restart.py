@@ -5,7 +5,7 @@ import pytest
 from sandbox.embedded import EmbeddedRedis
 
 from ..conftest import Dial
-from ..test_cases import BODY
+from ..helpers import BODY
 
 UNAVAILABLE = "END Service momentanément indisponible."
 MENU = "CON Kalan - Menu principal"

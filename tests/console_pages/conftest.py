@@ -1,0 +1,97 @@
+"""The console beyond cases: its users, demo data, and helpers to read its pages."""
+
+import html
+import re
+
+import pytest
+from sqlalchemy import select
+
+from app.infra.models import Contact, User
+from app.messaging import campaigns
+from app.people import users
+
+from ..helpers import ADMIN, SUPERVISOR, VIEWER, AuthActions, password_hash
+
+NATIONAL = "national@kalan.ml"  # a supervisor of the whole programme: no scope
+USERS = {
+    "admin": (ADMIN, "admin", None),
+    "national": (NATIONAL, "supervisor", None),
+    "scoped": (SUPERVISOR, "supervisor", "cercle=kadiolo"),
+    "viewer": (VIEWER, "viewer", "region=koutiala"),
+}
+AGENTS = {"+22370000001": "Awa Traoré", "+22370000002": "Moussa Diarra",
+          "+22370000003": "Fatoumata Coulibaly"}  # fmt: skip
+COMPOSE = {"name": "Rappel formation", "message": "Bonjour {name}, le module 3 est ouvert.",
+           "role": "agent"}  # fmt: skip
+
+
+@pytest.fixture
+def auth(client):
+    """Sign-in helpers bound to the test client."""
+    return AuthActions(client)
+
+
+def add_user(app, who: str, scope: str | None = None) -> str:
+    """Store one console user of USERS (its scope checked as `users add` does); return its email."""
+    email, role, default = USERS[who]
+    with app.extensions["db"]() as db:
+        scope = users.parse_scope(scope or default)
+        db.add(User(email=email, role=role, scope=scope, password_hash=password_hash()))
+        db.commit()
+    return email
+
+
+@pytest.fixture
+def sign_in(app, auth):
+    """Return a function that creates one console user (see USERS) and signs it in."""
+
+    def sign_in(who: str, scope: str | None = None) -> str:
+        email = add_user(app, who, scope)
+        assert auth.login(email).status_code == 302
+        return email
+
+    return sign_in
+
+
+@pytest.fixture
+def seeded(runner):
+    """The demo contacts: three agents (Sikasso, Koutiala, Bougouni) and five others."""
+    result = runner.invoke(["seed"])
+    assert result.exit_code == 0, result.output
+
+
+def add_campaign(app, audience=None) -> int:
+    """Create a scheduled campaign to the agents directly in the database; return its id."""
+    with app.app_context(), app.extensions["db"]() as db:
+        created = campaigns.create(db, "Rappel", {"fr": "Bonjour {name}"}, audience or {})
+        db.commit()
+        return created.id
+
+
+def expand(app, campaign_id: int) -> None:
+    """Do what the worker does when the campaign starts: queue one SMS per recipient."""
+    with app.app_context(), app.extensions["db"]() as db:
+        campaigns.expand(db, campaign_id, app.config)
+
+
+def flashed(response) -> list[str]:
+    """Return the flash lines a page shows."""
+    found = re.findall(
+        r'<p class="flash [a-z]+" role="(?:status|alert)">([^<]*)</p>', response.text
+    )
+    return [html.unescape(line) for line in found]
+
+
+def plotted(svg: str) -> dict[str, list[str]]:
+    """Return each line of a chart as name: the tooltips of its points, in order."""
+    points: dict[str, list[str]] = {}
+    for tip in re.findall(r"<circle [^>]*><title>([^<]*)</title></circle>", svg):
+        name, rest = html.unescape(tip).rsplit(", ", 1)
+        points.setdefault(name, []).append(rest)
+    assert svg.count("<polyline") == len(points)
+    return points
+
+
+def seeded_agent(db) -> Contact:
+    """Return Awa Traoré, the first demo agent."""
+    return db.scalars(select(Contact).where(Contact.phone == "+22370000001")).one()

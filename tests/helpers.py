@@ -1,0 +1,158 @@
+"""Helpers and constants that several test modules share: reports over the webhook, console sign-in,
+and what a test must never see (an apology screen, an ERROR line in the log)."""
+
+import contextlib
+import functools
+import html
+import logging
+import re
+from urllib.parse import urlencode
+
+from argon2 import PasswordHasher
+from sqlalchemy import event, text
+
+from app.infra.db import make_engine
+
+from .conftest import Dial
+
+# -- reports over the webhook -------------------------------------------------------------------
+
+REPORTER = "+22376000555"
+
+
+# Mining, Sikasso/Kadiolo, a site name, 2-5 children, 13-14, girls, not in
+# school, pits. Before it: "1" urgent then "1" past the emergency numbers, or "2".
+def body(site: str = "Massiogo") -> list[str]:
+    """Answers from the sector to the danger, about one site."""
+    return ["1", "1", "2", site, "2", "2", "1", "2", "1"]
+
+
+BODY = body()
+URGENT = ["3", "1", *BODY]  # the urgent door, then past the emergency numbers
+CALM = ["2", *BODY]  # Signaler, then the answers
+
+
+def report(client, *answers, contact="1", phone=REPORTER) -> tuple[Dial, str]:
+    """Dial, go to Signaler, answer, and send; return the caller and the last screen."""
+    caller = Dial(client, phone=phone)
+    caller("1")  # language
+    caller(*answers, contact)  # a door of the main menu, the answers, who may be called
+    return caller, caller("1")  # Envoyer
+
+
+# -- the console --------------------------------------------------------------------------------
+
+ADMIN, SUPERVISOR, VIEWER = "admin@kalan.ml", "superviseur@kalan.ml", "lecteur@kalan.ml"
+PASSWORD = "mot-de-passe-solide"
+ENGLISH = ("Internal Server Error", "Not Found", "Bad Request", "Forbidden", "Method Not Allowed",
+           "Too Many Requests", "Unauthorized", "Traceback", "csrf")  # fmt: skip
+
+
+def page(response) -> str:
+    """Return a page's text with HTML entities read back (l&#39;agent is l'agent)."""
+    return html.unescape(response.get_data(as_text=True))
+
+
+def token_in(response) -> str:
+    """Return the csrf_token hidden field of a page."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True))
+    assert found, "no csrf_token field"
+    return found.group(1)
+
+
+def visible(response) -> str:
+    """Return what a page shows: its text without tags, styles or hidden fields."""
+    text = re.sub(r"<style[^>]*>.*?</style>", " ", page(response), flags=re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", text).split())
+
+
+def assert_french(response) -> None:
+    """A console page is in French and tells nothing in English, nor any traceback."""
+    assert '<html lang="fr">' in page(response)
+    shown = visible(response)
+    for words in ENGLISH:
+        assert words not in shown
+
+
+class AuthActions:
+    """Sign in and out of the console the way a browser does, token included."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def token(self, path="/console/login") -> str:
+        """Open a page and return its CSRF token."""
+        return token_in(self.client.get(path))
+
+    def login(self, email=SUPERVISOR, password=PASSWORD, next=None):
+        """Fill in and send the sign-in form; return the response (not followed)."""
+        token = self.token()
+        query = "?" + urlencode({"next": next}) if next is not None else ""
+        form = {"email": email, "password": password, "csrf_token": token}
+        return self.client.post("/console/login" + query, data=form)
+
+    def logout(self):
+        """Press Se déconnecter."""
+        return self.client.post(
+            "/console/logout", data={"csrf_token": self.token("/console/cases")}
+        )
+
+    def post(self, path, follow=True, **form):
+        """Send a form of a case page, with the token that page carries."""
+        token = self.token("/console/cases")
+        return self.client.post(path, data={"csrf_token": token, **form}, follow_redirects=follow)
+
+
+@functools.cache
+def password_hash() -> str:
+    """Hash the test password once: argon2 takes a fifth of a second each time, on purpose."""
+    return PasswordHasher().hash(PASSWORD)
+
+
+# -- what no test may see -----------------------------------------------------------------------
+
+# The last screens of a hop that failed (content/fr/ussd.yaml): a bug, or storage down.
+APOLOGIES = ("error.unexpected", "error.unavailable")
+
+
+def apologies(app) -> list[str]:
+    """Return the apology screens exactly as the app shows them."""
+    from app.web.ussd import apology
+
+    with app.app_context():
+        return [apology(key) for key in APOLOGIES]
+
+
+def errors_logged(caplog) -> list[str]:
+    """Return the ERROR (and worse) lines logged so far, any logger, with their exception."""
+    return [
+        f"{r.name}: {r.getMessage()}" + (f" {r.exc_info[1]!r}" if r.exc_info else "")
+        for r in caplog.records
+        if r.levelno >= logging.ERROR
+    ]
+
+
+# -- what another connection sees ---------------------------------------------------------------
+
+WRITES = ("INSERT", "UPDATE", "DELETE", "WITH")
+
+
+@contextlib.contextmanager
+def seen_from_outside(engine, query: str):
+    """Yield a list that gets, right after each write the engine runs, what query reads then
+    from a connection of its own: a write committed on its own is already there."""
+    # An engine of its own, so its reads are not writes of the engine watched, nor its pool's.
+    outside = make_engine(engine.url.render_as_string(hide_password=False))
+    seen = []
+
+    def look(_conn, _cursor, statement, *_):
+        if statement.lstrip().split(None, 1)[0].upper() in WRITES:
+            with outside.connect() as conn:
+                seen.append(conn.scalar(text(query)))
+
+    event.listen(engine, "after_cursor_execute", look)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "after_cursor_execute", look)
+        outside.dispose()
