@@ -1,4 +1,4 @@
-"""`make run`: Redis, migrations, demo data, then web, worker and sandbox until Ctrl-C."""
+"""`make run`: Redis, migrations, demo data, then web, worker, clock and sandbox until Ctrl-C."""
 
 import os
 import signal
