@@ -90,12 +90,13 @@ def _run(store, loaded, session_id: str, service: str, phone: str, raw: str, cha
             "focal": focal_points.role(get_db(), phone),
         }
     ctx = context(phone, profile, resume_point)
+    needs = _needs(state["node"]) if state is not None else ()
     if state is not None:
         # A screen names the outside facts its answer needs; they are fetched
         # here, at the edge, so the flow stays pure: on first read, as most
         # answers need none of them (Formation does not count today's reports).
         hop = Hop(new_input or "", state["data"], phone, session_id, loaded.callers, loaded.facts)
-        for need in _needs(state["node"]):
+        for need in needs:
             ctx.later(need, functools.partial(NEEDS[need], hop))
     app = current_app
     result = flows.step(
@@ -109,8 +110,7 @@ def _run(store, loaded, session_id: str, service: str, phone: str, raw: str, cha
     profile_changes, wake, sent = apply_effects(result.effects, phone, session_id, profile)
     if profile_changes:
         fresh_profile = {**profile, **profile_changes}
-    pin_node = state is not None and "pin" in _needs(state["node"])
-    kept = channel.keep(raw, new_input, pin_node, loaded.session is None, reading)
+    kept = channel.keep(raw, new_input, "pin" in needs, loaded.session is None, reading)
     session = {
         "caller": loaded.caller,
         "service": service,
