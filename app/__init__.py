@@ -6,14 +6,18 @@ from pathlib import Path
 
 from flask import Flask
 from rq import Queue
+from sqlalchemy.orm import sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import flows
 from app import content
+from app.conversation.services import Services
 from app.infra import db, sessions
 from app.infra.config import ConfigError, from_env, validate
 from app.infra.gateway import AfricasTalking
+from app.messaging.notify import Workers
 from app.web import console, errors, health, sms, ussd
+from app.web import db as web_db
 from app.web.callbacks import MAX_BODY
 from app.web.gunicorn_conf import HIDE_TOKEN
 
@@ -61,11 +65,25 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.debug and not app.testing:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    db.init_app(app)
-    sessions.init_app(app)
+    engine = db.make_engine(app.config["DATABASE_URL"])
+    app.extensions["engine"] = engine
+    app.extensions["db"] = sessionmaker(engine, expire_on_commit=False)
+    web_db.init_app(app)
+    redis = sessions.connect(app.config["REDIS_URL"])
+    app.extensions["redis"] = redis
+    app.extensions["sessions"] = sessions.SessionStore(
+        redis,
+        app.config["REDIS_PREFIX"],
+        app.config["SESSION_TTL_S"],
+        app.config["RESUME_TTL_S"],
+        app.config["TZ"],
+    )
     # Queue names carry the key prefix, so apps sharing a Redis never share work.
     app.extensions["queue"] = Queue(
         app.config["REDIS_PREFIX"] + "default", connection=app.extensions["redis"]
+    )
+    app.extensions["workers"] = Workers(
+        app.extensions["queue"], app.extensions["redis"], app.config["REDIS_PREFIX"]
     )
     # Built here, not through the SDK's module globals; it connects only to send.
     app.extensions["gateway"] = AfricasTalking(
@@ -73,6 +91,17 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["AT_API_KEY"],
         sender_id=app.config["AT_SENDER_ID"],
         base_url=app.config["AT_API_BASE_URL"],
+    )
+    # The conversation's dependencies, handed over once: it never reads the app.
+    app.extensions["conversation"] = Services(
+        config=app.config,
+        catalog=catalog,
+        flow=app.extensions["flow"],
+        sessions=app.extensions["sessions"],
+        redis=app.extensions["redis"],
+        engine=engine,
+        open_db=app.extensions["db"],
+        workers=app.extensions["workers"],
     )
     errors.init_app(app)
     app.register_blueprint(ussd.bp)

@@ -18,6 +18,12 @@ from .conftest import Dial
 # -- reports over the webhook -------------------------------------------------------------------
 
 REPORTER = "+22376000555"
+# Written by the release that derived the key from SECRET_KEY ("old-production-secret").
+LEGACY_SECRET = "old-production-secret"
+LEGACY_TOKEN = (
+    "gAAAAABrE60G_hpDhfcJzpF8hg0GDlLEX6CBIiprx8MWwyNF68Bplj2toe4ZJA9oV22VYL6GhPtj8fnklENQ7dKZS"
+    "Yf9O3qWgg=="
+)
 
 
 # Mining, Sikasso/Kadiolo, a site name, 2-5 children, 13-14, girls, not in

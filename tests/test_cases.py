@@ -3,9 +3,10 @@
 from datetime import timedelta
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
-from app import cases
+from app.infra import keyring
 from app.infra.models import Case, CaseEvent, Message
 
 from .conftest import Dial
@@ -56,7 +57,7 @@ def test_a_contactable_reporter_is_encrypted_at_rest(app, client):
         case = db.scalars(select(Case)).one()
     assert case.reporter_phone and REPORTER not in case.reporter_phone
     with app.app_context():
-        assert cases.decrypt(case.reporter_phone) == REPORTER
+        assert keyring.decrypt(case.reporter_phone, current_app.config["REPORTER_KEY"]) == REPORTER
 
 
 def test_looking_up_a_reference(app, client):

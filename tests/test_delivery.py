@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from app.infra.models import Contact, DeliveryReport, Message
@@ -31,9 +32,24 @@ def db(app):
         yield session
 
 
+def record(db, form: dict, now) -> str:
+    """Apply a delivery report with the running app's unreachable limit."""
+    return delivery.record(db, form, now, current_app.config["SMS_UNREACHABLE_AFTER"])
+
+
+def apply_pending(db, provider_ids: list[str], now) -> None:
+    delivery.apply_pending(db, provider_ids, now, current_app.config["SMS_UNREACHABLE_AFTER"])
+
+
+def sweep(db, now) -> int:
+    return delivery.sweep(db, now, current_app.config["SMS_UNREACHABLE_AFTER"])
+
+
 def sent(db, subject, provider_id: str | None, phone: str = PHONE, status: str = "sent") -> str:
     """Write an outbox row as the sender leaves it after the request; return its key."""
-    outbox.add(db, "receipt", subject, phone, "Votre signalement est enregistré")
+    outbox.add(
+        db, current_app.config, "receipt", subject, phone, "Votre signalement est enregistré"
+    )
     key = f"receipt:{subject}:{phone}"
     message = db.scalars(select(Message).where(Message.key == key)).one()
     message.status, message.provider_id, message.sent_at = status, provider_id, NOW
@@ -75,7 +91,7 @@ def state(message: Message) -> tuple:
 )
 def test_report_moves_the_message(db, status, reason, expected_status, expected_reason):
     key = sent(db, 1, "ATXid_1")
-    assert delivery.record(db, report("ATXid_1", status, reason=reason), NOW) == "applied"
+    assert record(db, report("ATXid_1", status, reason=reason), NOW) == "applied"
     message = load(db, key)
     assert message.status == expected_status
     assert message.delivery_status == status
@@ -90,11 +106,11 @@ def test_report_moves_the_message(db, status, reason, expected_status, expected_
 def test_same_report_twice_changes_nothing(db, status):
     key = sent(db, 1, "ATXid_1")
     contact(db)
-    assert delivery.record(db, report("ATXid_1", status, reason="x"), NOW) == "applied"
+    assert record(db, report("ATXid_1", status, reason="x"), NOW) == "applied"
     first = state(load(db, key))
     streak = contact(db).failed_streak
     later = NOW + timedelta(minutes=5)
-    assert delivery.record(db, report("ATXid_1", status, reason="y"), later) == "duplicate"
+    assert record(db, report("ATXid_1", status, reason="y"), later) == "duplicate"
     assert state(load(db, key)) == first
     assert contact(db).failed_streak == streak
     stored = db.scalars(select(DeliveryReport).where(DeliveryReport.provider_id == "ATXid_1"))
@@ -115,8 +131,8 @@ def test_same_report_twice_changes_nothing(db, status):
 )
 def test_out_of_order_reports_never_move_backwards(db, first, second, expected):
     key = sent(db, 1, "ATXid_1")
-    delivery.record(db, report("ATXid_1", first), NOW)
-    delivery.record(db, report("ATXid_1", second), NOW + timedelta(seconds=1))
+    record(db, report("ATXid_1", first), NOW)
+    record(db, report("ATXid_1", second), NOW + timedelta(seconds=1))
     message = load(db, key)
     assert message.status == expected
     assert message.delivery_status == (second if first in ("Sent", "Buffered") else first)
@@ -126,7 +142,7 @@ def test_failure_reason_is_kept_and_streak_grows(db):
     contact(db)
     for n in (1, 2):
         key = sent(db, n, f"ATXid_{n}")
-        delivery.record(db, report(f"ATXid_{n}", "Failed", reason="DeliveryFailure"), NOW)
+        record(db, report(f"ATXid_{n}", "Failed", reason="DeliveryFailure"), NOW)
         assert load(db, key).reason == "Failed: DeliveryFailure"
         assert contact(db).failed_streak == n
     assert contact(db).unreachable_at is None  # the default limit is 5
@@ -136,7 +152,7 @@ def test_streak_is_per_phone(db):
     contact(db, PHONE)
     contact(db, OTHER)
     sent(db, 1, "ATXid_1", PHONE)
-    delivery.record(db, report("ATXid_1", "Failed"), NOW)
+    record(db, report("ATXid_1", "Failed"), NOW)
     assert contact(db, PHONE).failed_streak == 1
     assert contact(db, OTHER).failed_streak == 0
 
@@ -149,13 +165,13 @@ def test_unreachable_after_consecutive_failures(make_app, limit):
         for n in range(1, limit + 1):
             assert contact(db).unreachable_at is None
             sent(db, n, f"ATXid_{n}")
-            delivery.record(db, report(f"ATXid_{n}", "Failed"), NOW + timedelta(minutes=n))
+            record(db, report(f"ATXid_{n}", "Failed"), NOW + timedelta(minutes=n))
         person = contact(db)
         assert person.failed_streak == limit
         assert person.unreachable_at == NOW + timedelta(minutes=limit)
         # One more failure keeps the first moment it became unreachable.
         sent(db, 99, "ATXid_99")
-        delivery.record(db, report("ATXid_99", "Failed"), NOW + timedelta(hours=1))
+        record(db, report("ATXid_99", "Failed"), NOW + timedelta(hours=1))
         assert contact(db).unreachable_at == NOW + timedelta(minutes=limit)
 
 
@@ -165,10 +181,10 @@ def test_success_resets_the_streak(make_app):
         contact(db)
         for n in (1, 2):
             sent(db, n, f"ATXid_{n}")
-            delivery.record(db, report(f"ATXid_{n}", "Failed"), NOW)
+            record(db, report(f"ATXid_{n}", "Failed"), NOW)
         assert contact(db).unreachable_at is not None
         sent(db, 3, "ATXid_3")
-        delivery.record(db, report("ATXid_3", "Success"), NOW)
+        record(db, report("ATXid_3", "Success"), NOW)
         person = contact(db)
         assert person.failed_streak == 0
         assert person.unreachable_at is None
@@ -176,18 +192,18 @@ def test_success_resets_the_streak(make_app):
 
 def test_report_for_a_phone_without_contact_still_applies(db):
     key = sent(db, 1, "ATXid_1", OTHER)
-    assert delivery.record(db, report("ATXid_1", "Failed", OTHER), NOW) == "applied"
+    assert record(db, report("ATXid_1", "Failed", OTHER), NOW) == "applied"
     assert load(db, key).status == "failed"
     assert db.scalars(select(Contact).where(Contact.phone == OTHER)).first() is None
 
 
 def test_unknown_id_is_stored_then_applied_once_the_message_exists(db):
-    assert delivery.record(db, report("ATXid_early", "Success"), NOW) == "unknown id"
+    assert record(db, report("ATXid_early", "Success"), NOW) == "unknown id"
     stored = db.scalars(select(DeliveryReport).where(DeliveryReport.provider_id == "ATXid_early"))
     stored = stored.one()
     assert stored.applied is False
     key = sent(db, 1, "ATXid_early")
-    delivery.apply_pending(db, ["ATXid_early"], NOW)
+    apply_pending(db, ["ATXid_early"], NOW)
     db.commit()
     message = load(db, key)
     assert message.status == "delivered"
@@ -197,20 +213,20 @@ def test_unknown_id_is_stored_then_applied_once_the_message_exists(db):
 
 
 def test_pending_reports_apply_in_arrival_order_without_going_back(db):
-    delivery.record(db, report("ATXid_early", "Success"), NOW)
-    delivery.record(db, report("ATXid_early", "Sent"), NOW + timedelta(seconds=1))
+    record(db, report("ATXid_early", "Success"), NOW)
+    record(db, report("ATXid_early", "Sent"), NOW + timedelta(seconds=1))
     key = sent(db, 1, "ATXid_early")
-    delivery.apply_pending(db, ["ATXid_early", "ATXid_other"], NOW)
+    apply_pending(db, ["ATXid_early", "ATXid_other"], NOW)
     db.commit()
     assert load(db, key).status == "delivered"
-    delivery.apply_pending(db, [], NOW)  # nothing to do
+    apply_pending(db, [], NOW)  # nothing to do
     assert load(db, key).status == "delivered"
 
 
 def test_pending_report_waits_for_its_own_message(db):
-    delivery.record(db, report("ATXid_early", "Success"), NOW)
+    record(db, report("ATXid_early", "Success"), NOW)
     key = sent(db, 1, "ATXid_someone_else")
-    delivery.apply_pending(db, ["ATXid_someone_else"], NOW)
+    apply_pending(db, ["ATXid_someone_else"], NOW)
     db.commit()
     assert load(db, key).status == "sent"
 
@@ -221,7 +237,7 @@ def test_pending_report_waits_for_its_own_message(db):
 )
 def test_report_adopts_the_single_unknown_message_to_its_phone(db, status, expected_status):
     key = sent(db, 1, None, status="unknown")
-    assert delivery.record(db, report("ATXid_lost", status), NOW) == "applied"
+    assert record(db, report("ATXid_lost", status), NOW) == "applied"
     message = load(db, key)
     assert message.provider_id == "ATXid_lost"
     assert message.status == expected_status
@@ -229,7 +245,7 @@ def test_report_adopts_the_single_unknown_message_to_its_phone(db, status, expec
 
 def test_report_does_not_adopt_when_two_messages_are_unknown(db):
     keys = [sent(db, n, None, status="unknown") for n in (1, 2)]
-    assert delivery.record(db, report("ATXid_lost", "Success"), NOW) == "unknown id"
+    assert record(db, report("ATXid_lost", "Success"), NOW) == "unknown id"
     for key in keys:
         message = load(db, key)
         assert (message.status, message.provider_id) == ("unknown", None)
@@ -244,21 +260,21 @@ def test_report_does_not_adopt_when_two_messages_are_unknown(db):
 )
 def test_report_does_not_adopt_other_messages(db, phone, other_status):
     key = sent(db, 1, None, phone=phone, status=other_status)
-    assert delivery.record(db, report("ATXid_lost", "Success", PHONE), NOW) == "unknown id"
+    assert record(db, report("ATXid_lost", "Success", PHONE), NOW) == "unknown id"
     message = load(db, key)
     assert (message.status, message.provider_id) == (other_status, None)
 
 
 def test_report_without_phone_is_not_adopted(db):
     key = sent(db, 1, None, status="unknown")
-    assert delivery.record(db, report("ATXid_lost", "Success", phone=""), NOW) == "unknown id"
+    assert record(db, report("ATXid_lost", "Success", phone=""), NOW) == "unknown id"
     assert load(db, key).status == "unknown"
 
 
 def test_sweep_applies_a_report_that_was_stored_before_its_message_was_known(db):
-    assert delivery.record(db, report("ATXid_race", "Success"), NOW) == "unknown id"
+    assert record(db, report("ATXid_race", "Success"), NOW) == "unknown id"
     key = sent(db, "R9", "ATXid_race")  # the sender committed after the report came
     assert load(db, key).status == "sent"
-    assert delivery.sweep(db, NOW) == 1
+    assert sweep(db, NOW) == 1
     assert load(db, key).status == "delivered"
-    assert delivery.sweep(db, NOW) == 0  # nothing left waiting
+    assert sweep(db, NOW) == 0  # nothing left waiting

@@ -4,6 +4,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from app import cases
@@ -454,13 +455,30 @@ def desks(app):
         for reference, (region, cercle, place, urgent, minutes, _, _) in CASES.items():
             answers = {**ANSWERS, "region": region, "cercle": cercle, "place": place,
                        "urgent": urgent}  # fmt: skip
-            cases.open_case(db, REPORTER, reference, answers, T0 + timedelta(minutes=minutes))
+            cases.open_case(
+                db,
+                current_app.config,
+                current_app.extensions["catalog"],
+                REPORTER,
+                reference,
+                answers,
+                T0 + timedelta(minutes=minutes),
+            )
         db.flush()
         for reference, (*_, assignee, status) in CASES.items():
             case = cases.find(db, reference)
             assert case.assignee is None  # nobody covered any area yet: nothing was routed
             if assignee:
-                cases.assign(db, case, assignee, "test", T0, notify=False)
+                cases.assign(
+                    db,
+                    current_app.config,
+                    current_app.extensions["catalog"],
+                    case,
+                    assignee,
+                    "test",
+                    T0,
+                    notify=False,
+                )
             if status == "linked":
                 assert case.status == "linked"
                 assert case.linked_to == cases.find(db, "KADFRE").id

@@ -9,21 +9,6 @@ MAX_LINES = 400
 # The edges may reach for the request's app: the web endpoints, the command line,
 # the workers' job entry points and the sandbox (a set of Flask apps of its own).
 EDGES = ("app/__init__.py", "app/web/", "app/cli/", "workers/", "sandbox/")
-# Still reading current_app below the edges: each is to take its dependencies as
-# arguments (issue 14). The list may only shrink.
-NOT_YET = {
-    "app/cases/__init__.py",
-    "app/cases/alerts.py",
-    "app/conversation/context.py",
-    "app/conversation/effects.py",
-    "app/conversation/hop.py",
-    "app/conversation/needs.py",
-    "app/infra/db.py",
-    "app/messaging/delivery.py",
-    "app/messaging/notify.py",
-    "app/messaging/outbox.py",
-    "app/training/__init__.py",
-}
 
 
 def sources() -> dict[str, Path]:
@@ -40,13 +25,13 @@ def sources() -> dict[str, Path]:
     return found
 
 
-def imports(name: str, path: Path, known: dict) -> set[str]:
-    """Return the modules of ours that a module imports, anywhere in its body."""
+def named(name: str, path: Path, known: dict) -> set[str]:
+    """Return every module a module imports, anywhere in its body, ours or not."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    named = set()
+    found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            named.update(alias.name for alias in node.names)
+            found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
@@ -55,9 +40,14 @@ def imports(name: str, path: Path, known: dict) -> set[str]:
             for alias in node.names:
                 # A submodule by name, or a name the module itself defines.
                 full = f"{base}.{alias.name}"
-                named.add(full if full in known else base)
+                found.add(full if full in known else base)
+    return found
+
+
+def imports(name: str, path: Path, known: dict) -> set[str]:
+    """Return the modules of ours that a module imports, anywhere in its body."""
     ours = set()
-    for module in named:
+    for module in named(name, path, known):
         while module and module not in known:
             module = module.rpartition(".")[0]
         if module and module != name:
@@ -121,16 +111,50 @@ def test_the_production_package_needs_neither_the_sandbox_nor_the_workers():
     assert {name: deps for name, deps in leaks.items() if deps} == {}
 
 
+# Each layer of app/ and what it may import of app/, besides itself (README, "What runs").
+INFRA = ("app.infra",)
+DOMAIN = (*INFRA, "app.training", "app.cases", "app.messaging", "app.people", "app.content")
+BELOW = {
+    "app.infra": INFRA,
+    "app.training": DOMAIN,
+    "app.cases": DOMAIN,
+    "app.messaging": DOMAIN,
+    "app.people": DOMAIN,
+    "app.conversation": (*DOMAIN, "app.conversation"),
+}
+
+
+def test_each_layer_imports_only_the_layers_below_it():
+    """Infrastructure imports no domain package; no service imports the conversation or a
+    web or command-line module."""
+    wrong = {}
+    for name, deps in graph().items():
+        layer = next((top for top in BELOW if name == top or name.startswith(top + ".")), None)
+        if layer is None:
+            continue
+        allowed = BELOW[layer]
+        bad = sorted(d for d in deps if d.startswith("app")
+                     and not any(d == a or d.startswith(a + ".") for a in allowed))  # fmt: skip
+        if bad:
+            wrong[name] = bad
+    assert wrong == {}
+
+
 def test_no_module_is_over_400_lines():
     long = {str(path.relative_to(ROOT)): n for path in sources().values()
             if (n := len(path.read_text().splitlines())) > MAX_LINES}  # fmt: skip
     assert long == {}
 
 
-def test_current_app_stays_at_the_edges():
+def test_flask_stays_at_the_edges():
+    """Below the edges, services take their dependencies as arguments: no Flask at all."""
+    known = sources()
+    below = {name: path for name, path in known.items()
+             if not str(path.relative_to(ROOT)).startswith(EDGES)}  # fmt: skip
     reaching = {
         str(path.relative_to(ROOT))
-        for path in sources().values()
-        if "current_app" in path.read_text() and not str(path.relative_to(ROOT)).startswith(EDGES)
+        for name, path in below.items()
+        if "current_app" in path.read_text()
+        or any(m.split(".")[0] == "flask" for m in named(name, path, known))
     }
-    assert reaching <= NOT_YET, sorted(reaching - NOT_YET)
+    assert reaching == set()

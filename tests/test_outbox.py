@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from app.infra.models import DeliveryReport, Message
@@ -19,6 +20,11 @@ def db(app):
         yield session
 
 
+def reap(db, now):
+    """Reap as a worker would, giving up on a row after its sixth attempt."""
+    return outbox.reap(db, {**current_app.config, "SMS_MAX_ATTEMPTS": 6}, now)
+
+
 def load(db, key: str) -> Message:
     """Return the stored row with this key, as the database has it now."""
     db.expire_all()
@@ -31,7 +37,12 @@ def count(db) -> int:
 
 
 def test_add_writes_a_queued_row(db):
-    assert outbox.add(db, "receipt", 42, PHONE, "Reçu : signalement enregistré à Kati") is True
+    assert (
+        outbox.add(
+            db, current_app.config, "receipt", 42, PHONE, "Reçu : signalement enregistré à Kati"
+        )
+        is True
+    )
     db.commit()
     message = load(db, f"receipt:42:{PHONE}")
     assert message.kind == "receipt"
@@ -57,7 +68,7 @@ def test_add_writes_a_queued_row(db):
     ],
 )
 def test_add_folds_and_estimates_by_default(db, text, body, encoding, parts, cost):
-    outbox.add(db, "reply", "x", PHONE, text)
+    outbox.add(db, current_app.config, "reply", "x", PHONE, text)
     db.commit()
     message = load(db, f"reply:x:{PHONE}")
     assert (message.body, message.encoding, message.parts) == (body, encoding, parts)
@@ -67,7 +78,7 @@ def test_add_folds_and_estimates_by_default(db, text, body, encoding, parts, cos
 def test_add_without_folding_keeps_ucs2(make_app):
     app = make_app(SMS_ASCII_FOLD="0", SMS_PART_COST="XOF 30")
     with app.app_context(), app.extensions["db"]() as db:
-        outbox.add(db, "reply", "x", PHONE, "Vous êtes prêt ’" + "a" * 60)
+        outbox.add(db, current_app.config, "reply", "x", PHONE, "Vous êtes prêt ’" + "a" * 60)
         db.commit()
         message = load(db, f"reply:x:{PHONE}")
     assert message.body == "Vous êtes prêt ’" + "a" * 60
@@ -77,7 +88,9 @@ def test_add_without_folding_keeps_ucs2(make_app):
 
 def test_add_takes_extra_fields(db):
     later = NOW + timedelta(hours=3)
-    outbox.add(db, "alert", 7, PHONE, "Cas urgent", urgent=True, not_before=later)
+    outbox.add(
+        db, current_app.config, "alert", 7, PHONE, "Cas urgent", urgent=True, not_before=later
+    )
     db.commit()
     message = load(db, f"alert:7:{PHONE}")
     assert message.urgent is True
@@ -85,8 +98,8 @@ def test_add_takes_extra_fields(db):
 
 
 def test_same_key_twice_keeps_one_row(db):
-    assert outbox.add(db, "receipt", 42, PHONE, "premier") is True
-    assert outbox.add(db, "receipt", 42, PHONE, "second") is False
+    assert outbox.add(db, current_app.config, "receipt", 42, PHONE, "premier") is True
+    assert outbox.add(db, current_app.config, "receipt", 42, PHONE, "second") is False
     db.commit()
     assert count(db) == 1
     assert load(db, f"receipt:42:{PHONE}").body == "premier"
@@ -97,20 +110,20 @@ def test_same_key_twice_keeps_one_row(db):
     [("receipt", 43, PHONE), ("alert", 42, PHONE), ("receipt", 42, "+22370000002")],
 )
 def test_keys_differ_by_kind_subject_and_phone(db, kind, subject, phone):
-    assert outbox.add(db, "receipt", 42, PHONE, "texte") is True
-    assert outbox.add(db, kind, subject, phone, "texte") is True
+    assert outbox.add(db, current_app.config, "receipt", 42, PHONE, "texte") is True
+    assert outbox.add(db, current_app.config, kind, subject, phone, "texte") is True
     db.commit()
     assert count(db) == 2
 
 
 def test_add_is_part_of_the_callers_transaction(db):
-    outbox.add(db, "receipt", 42, PHONE, "texte")
+    outbox.add(db, current_app.config, "receipt", 42, PHONE, "texte")
     db.rollback()
     assert count(db) == 0
 
 
 def test_insert_many_skips_duplicates(app, db):
-    outbox.add(db, "campaign", 1, "+22370000001", "déjà là")
+    outbox.add(db, current_app.config, "campaign", 1, "+22370000001", "déjà là")
     db.commit()
     phones = ["+22370000001", "+22370000002", "+22370000003", "+22370000002", "+22370000004"]
     rows = [outbox.row(app.config, "campaign", 1, phone, "Bonjour") for phone in phones]
@@ -134,7 +147,7 @@ def test_retry_backs_off_then_fails_at_the_cap(make_app):
     app = make_app(SMS_MAX_ATTEMPTS=4)
     cap = app.config["SMS_MAX_ATTEMPTS"]
     with app.app_context(), app.extensions["db"]() as db:
-        outbox.add(db, "receipt", 42, PHONE, "texte")
+        outbox.add(db, current_app.config, "receipt", 42, PHONE, "texte")
         db.commit()
         key = f"receipt:42:{PHONE}"
         for attempt, delay in [(1, 30), (2, 60), (3, 120)]:
@@ -158,7 +171,7 @@ def test_retry_backs_off_then_fails_at_the_cap(make_app):
 
 
 def test_fail_keeps_the_reason_within_the_column(db):
-    outbox.add(db, "receipt", 42, PHONE, "texte")
+    outbox.add(db, current_app.config, "receipt", 42, PHONE, "texte")
     message = load(db, f"receipt:42:{PHONE}")
     outbox.fail(message, "403 InvalidPhoneNumber " + "x" * 300, NOW)
     db.commit()
@@ -171,7 +184,7 @@ def test_fail_keeps_the_reason_within_the_column(db):
 
 def put(db, kind: str, subject, status: str, *, lease=None, not_before=None, attempts=0) -> str:
     """Write an outbox row in a given state; return its key."""
-    outbox.add(db, kind, subject, PHONE, "texte")
+    outbox.add(db, current_app.config, kind, subject, PHONE, "texte")
     key = f"{kind}:{subject}:{PHONE}"
     message = load(db, key)
     message.status, message.attempts = status, attempts
@@ -190,7 +203,7 @@ LIVE = NOW + timedelta(seconds=30)
 
 def test_reap_requeues_a_claimed_row_with_an_expired_lease(db):
     key = put(db, "campaign", 1, "claimed", lease=EXPIRED)
-    counts = outbox.reap(db, NOW, 6)
+    counts = reap(db, NOW)
     message = load(db, key)
     assert counts["requeued"] == 1
     assert message.status == "queued"
@@ -209,7 +222,7 @@ def test_reap_requeues_a_claimed_row_with_an_expired_lease(db):
 )
 def test_reap_makes_a_lost_sending_row_unknown(db, kind):
     key = put(db, kind, 1, "sending", lease=EXPIRED)
-    counts = outbox.reap(db, NOW, 6)
+    counts = reap(db, NOW)
     message = load(db, key)
     assert counts["unknown"] == 1
     assert message.status == "unknown"
@@ -228,28 +241,33 @@ def test_lost_receipt_whose_report_came_is_not_resent(db):
         "failureReason": "",
         "retryCount": "0",
     }
-    assert delivery.record(db, form, NOW - timedelta(seconds=30)) == "unknown id"
-    outbox.reap(db, NOW, 6)
-    outbox.reap(db, NOW + timedelta(hours=1), 6)
+    assert (
+        delivery.record(
+            db, form, NOW - timedelta(seconds=30), current_app.config["SMS_UNREACHABLE_AFTER"]
+        )
+        == "unknown id"
+    )
+    reap(db, NOW)
+    reap(db, NOW + timedelta(hours=1))
     assert load(db, key).status != "queued"
 
 
 def test_reap_closes_an_unknown_campaign_row_past_reconciliation(db):
     key = put(db, "campaign", 1, "unknown", not_before=EXPIRED)
-    counts = outbox.reap(db, NOW, 6)
+    counts = reap(db, NOW)
     message = load(db, key)
     assert counts == {"requeued": 0, "unknown": 0, "resent": 0, "closed": 1}
     assert message.status == "unknown"  # at most once: never resent
     assert message.finished_at == NOW
     assert message.attempts == 0
-    assert outbox.reap(db, NOW + timedelta(hours=1), 6)["closed"] == 0  # closed for good
+    assert reap(db, NOW + timedelta(hours=1))["closed"] == 0  # closed for good
     assert load(db, key).status == "unknown"
 
 
 @pytest.mark.parametrize("kind", ["receipt", "alert", "reply"])
 def test_reap_requeues_an_unknown_transactional_row_past_reconciliation(db, kind):
     key = put(db, kind, 1, "unknown", not_before=EXPIRED, attempts=1)
-    counts = outbox.reap(db, NOW, 6)
+    counts = reap(db, NOW)
     message = load(db, key)
     assert counts["resent"] == 1
     assert message.status == "queued"  # at least once
@@ -261,7 +279,7 @@ def test_reap_requeues_an_unknown_transactional_row_past_reconciliation(db, kind
 
 def test_reap_fails_an_unknown_row_at_the_attempt_cap(db):
     key = put(db, "receipt", 1, "unknown", not_before=EXPIRED, attempts=5)
-    outbox.reap(db, NOW, 6)
+    reap(db, NOW)
     message = load(db, key)
     assert message.status == "failed"
     assert message.reason.startswith("gave up after 6 attempts")
@@ -284,7 +302,7 @@ def test_reap_leaves_live_rows_alone(db, kind, status, lease, not_before):
     key = put(db, kind, 1, status, lease=lease, not_before=not_before)
     before = load(db, key)
     snapshot = (before.status, before.attempts, before.lease_until, before.finished_at)
-    counts = outbox.reap(db, NOW, 6)
+    counts = reap(db, NOW)
     after = load(db, key)
     assert counts == {"requeued": 0, "unknown": 0, "resent": 0, "closed": 0}
     assert (after.status, after.attempts, after.lease_until, after.finished_at) == snapshot
@@ -303,8 +321,18 @@ def test_reap_leaves_live_rows_alone(db, kind, status, lease, not_before):
 )
 def test_receipts_done_with_forget_the_number(db, status, sent_days_ago, forgotten):
     now = datetime(2026, 12, 5, 10, tzinfo=UTC)
-    outbox.add(db, "receipt", "KWTKNH", PHONE, "Merci. Reference KWTKNH", key="receipt:KWTKNH")
-    outbox.add(db, "module", "m1", PHONE, "Bravo")  # not a receipt: kept as it is
+    outbox.add(
+        db,
+        current_app.config,
+        "receipt",
+        "KWTKNH",
+        PHONE,
+        "Merci. Reference KWTKNH",
+        key="receipt:KWTKNH",
+    )
+    outbox.add(
+        db, current_app.config, "module", "m1", PHONE, "Bravo"
+    )  # not a receipt: kept as it is
     db.commit()
     receipt = load(db, "receipt:KWTKNH")
     receipt.status, receipt.provider_id = status, "ATXid_1"

@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask import current_app
 from sqlalchemy import event, func, select
 
 from app.infra.models import Campaign, Message
@@ -36,7 +37,7 @@ def sender_for(app, db, rate=1000) -> Sender:
 def queue(app, db, n, kind="receipt", text="Votre signalement est reçu.", **fields) -> list[str]:
     phones = [f"+2237000{i:04d}" for i in range(n)]
     for i, phone in enumerate(phones):
-        outbox.add(db, kind, f"S{i}", phone, text, **fields)
+        outbox.add(db, current_app.config, kind, f"S{i}", phone, text, **fields)
     db.commit()
     return phones
 
@@ -69,7 +70,7 @@ def test_under_30_percent_gateway_errors_everything_ends(sms_app, sandbox):
         sender = sender_for(sms_app, db)
         for _ in range(40):
             sender.run(now_fn=clock)
-            outbox.reap(db, clock(), sms_app.config["SMS_MAX_ATTEMPTS"], 0)
+            outbox.reap(db, {**sms_app.config, "SMS_RECONCILE_S": 0}, clock())
             if not statuses(db)["queued"]:
                 break
             clock.now += timedelta(hours=1)  # past any backoff
@@ -113,7 +114,7 @@ def test_dropped_answers_follow_the_unknown_outcome_rule(sms_app, sandbox, make_
         assert tally.unknown == 2 and statuses(db) == {"unknown": 2}
         sandbox.faults()
         clock.now += timedelta(seconds=sms_app.config["SMS_RECONCILE_S"] + 1)
-        counts = outbox.reap(db, clock(), sms_app.config["SMS_MAX_ATTEMPTS"], 0)
+        counts = outbox.reap(db, {**sms_app.config, "SMS_RECONCILE_S": 0}, clock())
         sender_for(sms_app, db).run(now_fn=clock)
         final = statuses(db)
     if kind == "campaign":
@@ -241,7 +242,9 @@ def test_a_lease_that_ran_out_is_not_sent_twice(sms_app, sandbox):
         slow = sender_for(sms_app, db)
         stale = slow.claim(datetime.now(UTC), 20)
         later = datetime.now(UTC) + timedelta(seconds=sms_app.config["SMS_LEASE_S"] + 1)
-        outbox.reap(db, later, 6)  # the lease is over: the rows are free again
+        outbox.reap(
+            db, {**current_app.config, "SMS_MAX_ATTEMPTS": 6}, later
+        )  # the lease is over: the rows are free again
         sender_for(sms_app, db).run()
         tally = slow.send(stale)
     assert tally.sent == 0
@@ -257,7 +260,15 @@ def test_stop_and_cancel_after_the_claim_are_honoured(sms_app, sandbox):
         stopped = campaign_row(db)
         phones = queue(sms_app, db, 3, kind="campaign", text="Campagne", campaign_id=live)
         for n, phone in enumerate(phones[:2]):
-            outbox.add(db, "campaign", f"other-{n}", phone, "Autre", campaign_id=stopped)
+            outbox.add(
+                db,
+                current_app.config,
+                "campaign",
+                f"other-{n}",
+                phone,
+                "Autre",
+                campaign_id=stopped,
+            )
         db.add(Contact(phone=phones[0], role="community", created_at=datetime.now(UTC)))
         db.commit()
         sender = sender_for(sms_app, db)
@@ -278,7 +289,7 @@ def test_a_slow_campaign_does_not_hold_up_an_alert(sms_app, sandbox):
     with sms_app.app_context(), sms_app.extensions["db"]() as db:
         slow = campaign_row(db, rate=2)
         queue(sms_app, db, 10, kind="campaign", text="Lent", campaign_id=slow)
-        outbox.add(db, "alert", "A1", "+22379999999", "Alerte", urgent=True)
+        outbox.add(db, current_app.config, "alert", "A1", "+22379999999", "Alerte", urgent=True)
         db.commit()
         sender = jobs._sender(db)
         sender.send(sender.claim(datetime.now(UTC), 20))

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from app.infra.models import Contact, InboundMessage, Message
@@ -56,8 +57,8 @@ def test_start_opts_back_in(app, client):
 
 def test_stop_cancels_queued_campaign_messages(app, client):
     with app.app_context(), app.extensions["db"]() as db:
-        outbox.add(db, "campaign", 7, PHONE, "Sensibilisation")
-        outbox.add(db, "receipt", "R1", PHONE, "Votre signalement")
+        outbox.add(db, current_app.config, "campaign", 7, PHONE, "Sensibilisation")
+        outbox.add(db, current_app.config, "receipt", "R1", PHONE, "Votre signalement")
         db.commit()
     inbound(client, "STOP")
     states = {m.kind: (m.status, m.reason) for m in replies(app)}
@@ -120,7 +121,7 @@ def test_provider_optout_opts_out_without_a_message(app, client):
 
 def test_delivery_report_updates_the_message_once(app, client):
     with app.app_context(), app.extensions["db"]() as db:
-        outbox.add(db, "receipt", "R1", PHONE, "Votre signalement")
+        outbox.add(db, current_app.config, "receipt", "R1", PHONE, "Votre signalement")
         db.commit()
         message = db.scalars(select(Message)).one()
         message.status, message.provider_id = "sent", "ATXid_1"

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from app.infra.models import Contact, Message, ModuleProgress, QuizAnswer, utcnow
@@ -270,10 +271,19 @@ def test_reminders_after_idle_days_at_most_three(app, client, agent):
     caller("1")  # lesson 2: the module is started
     later = utcnow() + timedelta(days=3, minutes=1)
     with app.app_context(), app.extensions["db"]() as db:
-        assert training.remind(db, later) == 1
-        assert training.remind(db, later) == 0  # not twice for the same idle spell
+        assert (
+            training.remind(db, current_app.config, current_app.extensions["catalog"], later) == 1
+        )
+        assert (
+            training.remind(db, current_app.config, current_app.extensions["catalog"], later) == 0
+        )  # not twice for the same idle spell
         for n in (2, 3, 4):
-            training.remind(db, later + timedelta(days=3 * (n - 1), minutes=n))
+            training.remind(
+                db,
+                current_app.config,
+                current_app.extensions["catalog"],
+                later + timedelta(days=3 * (n - 1), minutes=n),
+            )
         reminders = db.scalars(select(Message).where(Message.kind == "reminder")).all()
     assert len(reminders) == 3
     title = app.extensions["catalog"].get(f"course.{module.id}.title")
@@ -490,3 +500,65 @@ def test_rereading_does_not_skip_the_cool_down(app, client, agent):
     for _ in range(module.lessons - 1):
         caller("1")
     assert caller("1").startswith("CON Vous pourrez refaire le quiz dans")
+
+
+# -- one way to score: the fast path's standing is the one the database gives ------------------
+
+L, A, F = "lesson", "answer", "finish"
+STEP_TABLE = {
+    "lessons": [(L, "l1"), (L, "l2"), (L, "l3")],
+    "answers, the first per question counting": [
+        (L, "l1"), (A, 0, 1, True), (A, 1, 1, False), (A, 1, 1, True), (A, 2, 1, False),
+    ],
+    "a failed attempt, reread, then retaken": [
+        (L, "l1"), (A, 0, 1, False), (A, 1, 1, False), (A, 2, 1, True), (F, 1),
+        (L, "l2"), (A, 0, 2, True), (A, 1, 2, False),
+    ],
+    "a new attempt before the last was scored": [
+        (L, "l1"), (A, 0, 1, False), (A, 1, 1, True), (A, 0, 2, True), (A, 1, 2, False),
+    ],
+    "an answer sent again to an attempt already scored": [
+        (L, "l1"), (A, 0, 1, False), (A, 1, 1, True), (F, 1),
+        (A, 0, 2, True), (A, 1, 2, False), (F, 2), (A, 1, 2, True),
+    ],
+    "a passed module reread": [
+        (L, "l1"), *((A, n, 1, True) for n in range(3)), (F, 1), (L, "l1"), (L, "l2"),
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("steps", STEP_TABLE.values(), ids=STEP_TABLE.keys())
+def test_the_fast_path_keeps_the_standing_the_database_gives(app, agent, steps):
+    """save_progress() brings the cached standing up to date as standing() reads it."""
+    from app import training
+    from flows.effects import FinishModule, RecordAnswer, SaveProgress
+
+    module = course(app).modules[0]
+    questions = [q.id for q in module.quiz]
+    config, catalog = app.config, app.extensions["catalog"]
+    cooldown = config["TRAINING_RETAKE_COOLDOWN_S"]
+    fast = 0
+    with app.app_context(), app.extensions["db"]() as db:
+        contact = db.scalars(select(Contact).where(Contact.phone == AGENT)).one()
+        held = {}
+        for step in steps:
+            if step[0] == L:
+                effect = SaveProgress(module.id, step[1])
+            elif step[0] == A:
+                _, n, attempt, right = step
+                effect = RecordAnswer(module.id, questions[n], attempt, 1, right)
+            else:
+                effect = FinishModule(module.id, step[1], 0, len(questions))
+            now = utcnow()
+            profile = {"id": contact.id, "training": held}
+            standing = training.save_progress(app.extensions["engine"], profile, [effect], now)
+            if standing is None:  # the full path, as the conversation takes it
+                training.apply(db, config, catalog, contact, effect, now)
+                db.commit()
+            else:
+                fast += 1
+            db.expire_all()
+            truth = training.standing(db, contact.id, cooldown)
+            assert (standing or truth) == truth, step
+            held = truth if standing is None else standing
+    assert fast > 0  # the fast path was taken at least once

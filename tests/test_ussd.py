@@ -1,5 +1,6 @@
 """The USSD webhook, driven with Africa's Talking payloads."""
 
+import dataclasses
 import threading
 import time
 
@@ -311,12 +312,13 @@ def test_flow_error_apologises_and_keeps_progress(app, dial):
 
     page = dial("1", "5", "2")
     dial.drop()
-    flow = app.extensions["flow"]  # the app's own journey, built from its course
-    app.extensions["flow"] = {**flow, "resume": Menu("resume.prompt", params=broken)}
+    services = app.extensions["conversation"]  # the app's own journey, built from its course
+    flow = {**services.flow, "resume": Menu("resume.prompt", params=broken)}
+    app.extensions["conversation"] = dataclasses.replace(services, flow=flow)
     try:
         reply = dial()
     finally:
-        app.extensions["flow"] = flow
+        app.extensions["conversation"] = services
     assert reply.startswith("END Désolé, une erreur est survenue.")
     dial.drop()
     dial()

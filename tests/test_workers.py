@@ -16,6 +16,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask import current_app
 from redis import Redis
 from rq import SimpleWorker, Worker
 from sqlalchemy import event, select
@@ -23,7 +24,6 @@ from sqlalchemy import event, select
 from app.infra.config import ROOT
 from app.infra.models import Campaign, Contact, Message, utcnow
 from app.messaging import campaigns, outbox
-from app.messaging.notify import job_id
 from sandbox.devserver import _children
 from sandbox.embedded import EmbeddedRedis
 from workers import QuietTicks, clock, jobs, queues
@@ -70,7 +70,15 @@ def sending(db, phones: list[str], **fields) -> Campaign:
     campaign.status, campaign.expanded_at = "sending", utcnow()
     db.flush()
     for phone in phones:
-        outbox.add(db, "campaign", campaign.id, phone, "Bonjour", campaign_id=campaign.id)
+        outbox.add(
+            db,
+            current_app.config,
+            "campaign",
+            campaign.id,
+            phone,
+            "Bonjour",
+            campaign_id=campaign.id,
+        )
     db.commit()
     return campaign
 
@@ -104,7 +112,7 @@ def work(app) -> None:
 def tick_ids(app, *slots: int) -> list[str]:
     """Return the job ids of the ticks of these slots."""
     with app.app_context():
-        return [job_id(f"tick-{slot}") for slot in slots]
+        return [app.extensions["workers"].job_id(f"tick-{slot}") for slot in slots]
 
 
 def align(tick_s: int) -> int:
@@ -317,7 +325,7 @@ def test_a_tick_reaps_starts_due_campaigns_and_dispatches(sms_app, sandbox, capl
     now = utcnow()
     with sms_app.app_context(), sms_app.extensions["db"]() as db:
         phones = add_contacts(db, 3)
-        outbox.add(db, "receipt", "R1", "+22379000001", "Reçu")
+        outbox.add(db, current_app.config, "receipt", "R1", "+22379000001", "Reçu")
         db.flush()
         lost = db.scalars(select(Message)).one()  # claimed by a worker that vanished
         lost.status, lost.lease_owner, lost.lease_until = "claimed", "gone", now - timedelta(1)

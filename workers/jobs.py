@@ -8,7 +8,7 @@ from app import training
 from app.cases import alerts
 from app.infra.models import Campaign, utcnow
 from app.messaging import campaigns, delivery, outbox
-from app.messaging.notify import EXPAND, enqueue, job_id
+from app.messaging.notify import EXPAND
 from app.messaging.sender import Sender
 from app.messaging.throttle import Throttle
 
@@ -42,7 +42,9 @@ def dispatch() -> dict:
         for campaign_id in campaigns.finish(db, utcnow()):
             campaign = db.get(Campaign, campaign_id)
             if campaign.status == "scheduled":  # a repeating campaign's next occurrence
-                enqueue(EXPAND, campaign_id, at=campaign.start_at, job_timeout=3600)
+                app.extensions["workers"].enqueue(
+                    EXPAND, campaign_id, at=campaign.start_at, job_timeout=3600
+                )
     return {k: v for k, v in vars(tally).items() if k != "campaigns"}
 
 
@@ -70,11 +72,12 @@ def tick() -> dict:
     app = current_app
     now = utcnow()
     with app.extensions["db"]() as db:
-        reaped = outbox.reap(db, now, app.config["SMS_MAX_ATTEMPTS"], app.config["SMS_RECONCILE_S"])
-        delivery.sweep(db, now)
+        reaped = outbox.reap(db, app.config, now)
+        delivery.sweep(db, now, app.config["SMS_UNREACHABLE_AFTER"])
         outbox.forget_receipts(db, now)
-        training.remind(db, now)
-        alerts.remind(db, now)
+        catalog = app.extensions["catalog"]
+        training.remind(db, app.config, catalog, now)
+        alerts.remind(db, app.config, catalog, now)
         starting = campaigns.due(db, now)
     for campaign_id in starting:
         try:
@@ -92,7 +95,7 @@ def enqueue_tick(app) -> bool:
     slot = int(utcnow().timestamp()) // max(1, app.config["SMS_TICK_S"])
     queue: Queue = app.extensions["queue"]
     redis, last = app.extensions["redis"], app.config["REDIS_PREFIX"] + "tick:last"
-    tick_id = job_id(f"tick-{slot}")
+    tick_id = app.extensions["workers"].job_id(f"tick-{slot}")
     if queue.fetch_job(tick_id) is not None:
         return False
     # One tick waiting is enough: the clock beats on while no worker runs, and ticks that

@@ -2,12 +2,11 @@
 
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from app.cases import alerts, reporter_key
-from app.infra import codes
+from app.cases import alerts
+from app.infra import codes, keyring
 from app.infra.models import Case, CaseEvent, hour_of
 from app.messaging import outbox
 from flows.desk import FOLLOW_UP, OPEN, SERVICES, TO_VERIFY
@@ -28,23 +27,15 @@ def new_reference() -> str:
     return codes.draw(LENGTH)
 
 
-def encrypt(phone: str) -> str:
-    """Encrypt a contactable reporter's phone for storage, under REPORTER_KEY's first key."""
-    return reporter_key.encrypt(phone, current_app.config["REPORTER_KEY"])
-
-
-def decrypt(token: str) -> str:
-    """Read back an encrypted phone (supervisors only)."""
-    return reporter_key.decrypt(token, current_app.config["REPORTER_KEY"])
-
-
-def open_case(db: Session, phone: str, reference: str, answers: dict, now: datetime) -> Case:
+def open_case(
+    db: Session, config, catalog, phone: str, reference: str, answers: dict, now: datetime
+) -> Case:
     """File a report in the caller's transaction; return the case that will be worked on."""
-    return file_report(db, phone, reference, answers, now)[0]
+    return file_report(db, config, catalog, phone, reference, answers, now)[0]
 
 
 def file_report(
-    db: Session, phone: str, reference: str, answers: dict, now: datetime
+    db: Session, config, catalog, phone: str, reference: str, answers: dict, now: datetime
 ) -> tuple[Case, bool]:
     """File a report: open a case, join an open one about the same place, or note a repeat.
 
@@ -52,9 +43,9 @@ def file_report(
     reporter's receipt and the focal points' alerts are queued in the same
     transaction. Nothing kept names the reporter unless they agreed to be
     called back, and the times kept are the hour's: a report's minute could be
-    matched with a call.
+    matched with a call. config gives REPORTER_KEY, the link window and the USSD code;
+    catalog, the SMS texts.
     """
-    config = current_app.config
     now = hour_of(now)
     known = db.scalars(select(Case).where(Case.reference == reference)).first()
     if known is not None:
@@ -80,7 +71,7 @@ def file_report(
         school=answers.get("school"),
         hazard=answers.get("hazard"),
         contactable=contactable,
-        reporter_phone=encrypt(phone) if contactable else None,
+        reporter_phone=keyring.encrypt(phone, config["REPORTER_KEY"]) if contactable else None,
         verify_by=now + timedelta(hours=VERIFY_URGENT_H if urgent else VERIFY_H),
         created_at=now,
         reports=1,
@@ -95,8 +86,8 @@ def file_report(
         db.add(CaseEvent(case_id=case.id, actor="report", to_status="new", at=now))
         agent = alerts.pick_agent(db, case)
         if agent is not None:
-            assign(db, case, agent, "routing", now, notify=False)
-        alerts.new_case(db, case, now)
+            assign(db, config, catalog, case, agent, "routing", now, notify=False)
+        alerts.new_case(db, config, catalog, case, now)
     else:
         db.add(CaseEvent(case_id=case.id, actor="report", to_status="linked", at=now,
                          note=f"linked to {host.reference}"))  # fmt: skip
@@ -110,12 +101,11 @@ def file_report(
             due = now + timedelta(hours=VERIFY_URGENT_H)
             if host.status in TO_VERIFY and (host.verify_by or due) >= due:
                 host.verify_by, host.reminded_at, host.escalated_at = due, None, None
-            alerts.new_case(db, host, now, linked=reference)
+            alerts.new_case(db, config, catalog, host, now, linked=reference)
     if contactable and answers.get("receipt"):
-        catalog = current_app.extensions["catalog"]
         text = catalog.get("sms.receipt", reference=reference, code=config["USSD_CODE"])
         # Keyed by the reference alone: the key outlives the message.
-        outbox.add(db, "receipt", reference, phone, text, key=f"receipt:{reference}")
+        outbox.add(db, config, "receipt", reference, phone, text, key=f"receipt:{reference}")
     return (case if host is None else host), True
 
 
@@ -192,11 +182,19 @@ def find(db: Session, reference: str, lock: bool = False) -> Case:
 
 
 def move(
-    db: Session, case: Case, status: str, actor: str, note: str, now: datetime, service=None
+    db: Session,
+    config,
+    case: Case,
+    status: str,
+    actor: str,
+    note: str,
+    now: datetime,
+    service=None,
 ) -> None:
     """Move a case to its next state, recording who, when and why; the caller commits.
 
-    Referring needs the service referred to; it starts the follow-up clock.
+    Referring needs the service referred to; it starts the follow-up clock
+    (config's CASE_FOLLOW_UP_DAYS).
     """
     if status not in TRANSITIONS:
         raise CaseError(f"unknown status {status!r} (known: {', '.join(TRANSITIONS)})")
@@ -206,7 +204,7 @@ def move(
     if status == "referred":
         if service not in SERVICES:
             raise CaseError(f"referring needs the service: one of {', '.join(SERVICES)}")
-        days = current_app.config["CASE_FOLLOW_UP_DAYS"]
+        days = config["CASE_FOLLOW_UP_DAYS"]
         case.referred_to, case.referred_at = service, now
         case.follow_up_by = now + timedelta(days=days[0])
         case.reminded_at = case.escalated_at = None
@@ -217,12 +215,12 @@ def move(
     case.status = status
 
 
-def follow_up(db: Session, case: Case, actor: str, note: str, now: datetime) -> int:
+def follow_up(db: Session, config, case: Case, actor: str, note: str, now: datetime) -> int:
     """Record a follow-up visit of a referred case; return its number. The caller commits."""
     if case.status not in ("referred", "following"):
         raise CaseError(f"case {case.reference} is {case.status}: only a referred case has "
                         "follow-ups")  # fmt: skip
-    days = current_app.config["CASE_FOLLOW_UP_DAYS"]
+    days = config["CASE_FOLLOW_UP_DAYS"]
     case.follow_ups += 1
     text = f"follow-up {case.follow_ups}" + (f": {note}" if note else "")
     _log(db, case, actor, "following", text, now)
@@ -233,7 +231,9 @@ def follow_up(db: Session, case: Case, actor: str, note: str, now: datetime) -> 
     return case.follow_ups
 
 
-def assign(db: Session, case: Case, phone: str, actor: str, now: datetime, notify=True) -> None:
+def assign(
+    db: Session, config, catalog, case: Case, phone: str, actor: str, now: datetime, notify=True
+) -> None:
     """Give a case to a field agent, recorded in the audit log; the caller commits."""
     if not TRANSITIONS[case.status]:  # closed, or a report inside another case: an SMS for nothing
         raise CaseError(f"case {case.reference} is {case.status}: it is not assigned")
@@ -243,7 +243,7 @@ def assign(db: Session, case: Case, phone: str, actor: str, now: datetime, notif
     db.add(CaseEvent(case_id=case.id, actor=actor, from_status=case.status,
                      to_status=case.status, note="assigned", assignee=phone, at=now))  # fmt: skip
     if notify:
-        alerts.assigned(db, case, phone, now)
+        alerts.assigned(db, config, catalog, case, phone, now)
 
 
 def _log(db: Session, case: Case, actor: str, to: str, note: str | None, now: datetime) -> None:
@@ -256,12 +256,12 @@ def note(db: Session, case: Case, text: str, actor: str, now: datetime) -> None:
     _log(db, case, actor, case.status, text, now)
 
 
-def reveal(db: Session, case: Case, actor: str, now: datetime) -> str | None:
+def reveal(db: Session, keys: str, case: Case, actor: str, now: datetime) -> str | None:
     """Return a contactable reporter's number, recording who looked; the caller commits."""
     if not case.reporter_phone:
         return None
     _log(db, case, actor, case.status, "reporter's number viewed", now)
-    return decrypt(case.reporter_phone)
+    return keyring.decrypt(case.reporter_phone, keys)
 
 
 def next_steps(case: Case) -> list[str]:

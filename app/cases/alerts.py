@@ -4,10 +4,10 @@ No alert ever carries the reporter's identity: only the reference, the
 place and what was reported.
 """
 
+import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,8 @@ COPY = tuple(
                  "escalation_verify", "escalation_followup")
 )  # fmt: skip
 
+log = logging.getLogger(__name__)
+
 
 def pick_agent(db: Session, case: Case) -> str | None:
     """Return the phone of the covering agent with the fewest open cases, or None."""
@@ -42,38 +44,49 @@ def pick_agent(db: Session, case: Case) -> str | None:
     return min(agents, key=lambda a: (load.get(a.phone, 0), a.id)).phone
 
 
-def new_case(db: Session, case: Case, now: datetime, linked: str | None = None) -> int:
+def new_case(
+    db: Session, config, catalog, case: Case, now: datetime, linked: str | None = None
+) -> int:
     """Queue the alert of a case to every focal point covering it; return how many."""
     points = focal_points.covering(db, case)
     if not points:
-        current_app.logger.warning("case %s: no focal point covers %s", case.reference, _area(case))
+        log.warning("case %s: no focal point covers %s", case.reference, _area(case))
     key = "sms.case_alert_urgent" if case.urgent else "sms.case_alert"
     due = None
     if case.status not in TO_VERIFY:
         # An urgent report about a case past verification: it is this report
         # that needs checking, within the urgent delay.
         due = now + timedelta(hours=24)
-    text = _text(key, case, due)
+    text = _text(config, catalog, key, case, due)
     subject = f"{case.reference}-{'u' if case.urgent else 'n'}{'-' + linked if linked else ''}"
     for point in points:
-        _send(db, ALERT, subject, point.phone, text, case.urgent, now)
+        _send(db, config, ALERT, subject, point.phone, text, case.urgent, now)
     return len(points)
 
 
-def assigned(db: Session, case: Case, phone: str, now: datetime) -> None:
+def assigned(db: Session, config, catalog, case: Case, phone: str, now: datetime) -> None:
     """Tell an agent a case is now theirs."""
-    text = _text("sms.case_assigned", case)
-    _send(db, ASSIGNED, f"{case.reference}-{int(now.timestamp())}", phone, text, case.urgent, now)
+    text = _text(config, catalog, "sms.case_assigned", case)
+    _send(
+        db,
+        config,
+        ASSIGNED,
+        f"{case.reference}-{int(now.timestamp())}",
+        phone,
+        text,
+        case.urgent,
+        now,
+    )
 
 
-def remind(db: Session, now: datetime) -> dict[str, int]:
+def remind(db: Session, config, catalog, now: datetime) -> dict[str, int]:
     """Remind assignees of overdue verifications and due follow-ups; escalate the ignored.
 
     A due date gets one reminder to its assignee, then, if still due
     CASE_ESCALATE_AFTER_H later, one escalation to the supervisors. A case
     nobody holds escalates at once: there is no one else to remind.
     """
-    after = timedelta(hours=current_app.config["CASE_ESCALATE_AFTER_H"])
+    after = timedelta(hours=config["CASE_ESCALATE_AFTER_H"])
     waiting = or_(
         Case.reminded_at.is_(None),
         and_(Case.escalated_at.is_(None), Case.reminded_at <= now - after),
@@ -87,36 +100,37 @@ def remind(db: Session, now: datetime) -> dict[str, int]:
         query = select(Case).where(overdue, waiting).order_by(Case.id)
         for case in db.scalars(query.with_for_update(skip_locked=True)):
             if case.reminded_at is None and case.assignee:
-                _remind(db, case, what, now)
+                _remind(db, config, catalog, case, what, now)
                 counts["reminded"] += 1
             else:
-                _escalate(db, case, what, now)
+                _escalate(db, config, catalog, case, what, now)
                 counts["escalated"] += 1
     db.commit()
     return counts
 
 
-def _remind(db: Session, case: Case, what: str, now: datetime) -> None:
+def _remind(db: Session, config, catalog, case: Case, what: str, now: datetime) -> None:
     key = "sms.case_verify_due" if what == "verify" else "sms.case_followup_due"
     urgent = case.urgent and what == "verify"
-    when, queued = _send(db, REMINDER, _due_id(case, what), case.assignee, _text(key, case),
-                         urgent, now)  # fmt: skip
+    text = _text(config, catalog, key, case)
+    when, queued = _send(db, config, REMINDER, _due_id(case, what), case.assignee, text, urgent,
+                         now)  # fmt: skip
     # Escalation counts from when the reminder can be read, not from a night queue.
     case.reminded_at = when
     done = "sent to" if queued else "already sent, for this due date, to"
     _event(db, case, f"reminder ({what}) {done} {case.assignee}", now)
 
 
-def _escalate(db: Session, case: Case, what: str, now: datetime) -> None:
+def _escalate(db: Session, config, catalog, case: Case, what: str, now: datetime) -> None:
     supervisors = focal_points.covering(db, case, role="supervisor")
     key = "sms.case_escalation_verify" if what == "verify" else "sms.case_escalation_followup"
-    text = _text(key, case)
+    text = _text(config, catalog, key, case)
     urgent = case.urgent and what == "verify"
     # Supervisors escalated to before for this due date (the case changed
     # hands since) are not told twice.
     due_id = _due_id(case, what)
     told = [p.phone for p in supervisors
-            if _send(db, ESCALATION, due_id, p.phone, text, urgent, now)[1]]  # fmt: skip
+            if _send(db, config, ESCALATION, due_id, p.phone, text, urgent, now)[1]]  # fmt: skip
     case.reminded_at = case.reminded_at or now
     case.escalated_at = now
     to = ", ".join(told) or (
@@ -125,17 +139,16 @@ def _escalate(db: Session, case: Case, what: str, now: datetime) -> None:
     )  # fmt: skip
     _event(db, case, f"escalated ({what}) to {to}", now)
     if not supervisors:
-        current_app.logger.warning("case %s: no supervisor covers %s", case.reference, _area(case))
+        log.warning("case %s: no supervisor covers %s", case.reference, _area(case))
 
 
-def _send(db: Session, kind: str, subject: str, phone: str, text: str, urgent: bool, now):
+def _send(db: Session, config, kind: str, subject: str, phone: str, text: str, urgent: bool, now):
     """Queue a case SMS: urgent ones at once, the others when the send window opens.
 
     Returns when it will go out, and whether it is new (not sent before under its key).
     """
-    config = current_app.config
     when = now if urgent else window.next_open(config["SMS_SEND_WINDOW"], now, config["TZ"])
-    return when, outbox.add(db, kind, subject, phone, text, urgent=urgent, not_before=when)
+    return when, outbox.add(db, config, kind, subject, phone, text, urgent=urgent, not_before=when)
 
 
 def _due_id(case: Case, what: str) -> str:
@@ -152,16 +165,14 @@ def _area(case: Case) -> str:
     return case.cercle or case.region or "an unknown place"
 
 
-def _text(key: str, case: Case, due: datetime | None = None) -> str:
+def _text(config, catalog, key: str, case: Case, due: datetime | None = None) -> str:
     """Fill a case SMS from the content: reference, place, what, due date."""
-    catalog = current_app.extensions["catalog"]
-    config = current_app.config
     if due is None:
         due = case.verify_by if case.status in TO_VERIFY else case.follow_up_by
     return catalog.get(
         key,
         reference=case.reference,
-        place=place(case),
+        place=place(catalog, case),
         sector=catalog.get(f"report.sector.{case.sector or 'other'}"),
         hazard=catalog.get(f"report.hazard.{case.hazard or 'other'}"),
         due=local(due, config["TZ"]) if due else "-",
@@ -171,9 +182,8 @@ def _text(key: str, case: Case, due: datetime | None = None) -> str:
     )
 
 
-def place(case: Case) -> str:
+def place(catalog, case: Case) -> str:
     """Return where a case is, in words: cercle (or region) and site name."""
-    catalog = current_app.extensions["catalog"]
     if case.cercle and case.cercle != "unknown":
         where = catalog.get(f"report.cercle.{case.cercle}")
     elif case.region:

@@ -35,7 +35,6 @@ def campaign_create(ctx, name, message, audience, start_at, rate, budget, repeat
 
     from app.infra.models import utcnow
     from app.messaging import campaigns
-    from app.messaging.notify import start_campaign
     from app.messaging.window import is_open, next_open
 
     config = current_app.config
@@ -86,7 +85,7 @@ def campaign_create(ctx, name, message, audience, start_at, rate, budget, repeat
         campaign_id = created.id
     # Started by the RQ scheduler at its time; the tick would also catch it.
     try:
-        start_campaign(campaign_id, when)
+        current_app.extensions["workers"].start_campaign(campaign_id, when)
     except RedisError:
         click.echo(
             f"campaign {campaign_id} created; Redis did not answer, so a worker's tick "
@@ -212,9 +211,7 @@ def _campaign_action(action: str):
                 sys.exit(1)
             click.echo(f"campaign {campaign_id} is {row.status}")
         if action == "resume":
-            from app.messaging.notify import kick
-
-            kick()
+            current_app.extensions["workers"].kick()
 
     return command
 

@@ -100,7 +100,7 @@ def case_show(reference, reporter):
     with current_app.extensions["db"]() as session:
         c = _case_or_exit(session, reference)
         if reporter:
-            number = reveal(session, c, "cli", utcnow())
+            number = reveal(session, current_app.config["REPORTER_KEY"], c, "cli", utcnow())
             session.commit()
             click.echo(f"reporter's number: {number or 'none (anonymous report)'}")
         click.echo(f"case {c.reference}: {c.status}{' (urgent)' if c.urgent else ''}")
@@ -133,9 +133,9 @@ def case_update(reference, status, note, service):
         c = _case_or_exit(session, reference, lock=True)
         try:
             if status == FOLLOW_UP:
-                follow_up(session, c, "cli", note, utcnow())
+                follow_up(session, current_app.config, c, "cli", note, utcnow())
             else:
-                move(session, c, status, "cli", note, utcnow(), service=service)
+                move(session, current_app.config, c, status, "cli", note, utcnow(), service)
         except CaseError as exc:
             click.echo(str(exc), err=True)
             sys.exit(1)
@@ -159,12 +159,11 @@ def case_assign(reference, phone):
     with current_app.extensions["db"]() as session:
         c = _case_or_exit(session, reference)
         try:
-            assign(session, c, number, "cli", utcnow())
+            config, catalog = current_app.config, current_app.extensions["catalog"]
+            assign(session, config, catalog, c, number, "cli", utcnow())
         except CaseError as exc:
             click.echo(str(exc), err=True)
             sys.exit(1)
         session.commit()
         click.echo(f"case {c.reference} assigned to {number}")
-    from app.messaging.notify import kick
-
-    kick()  # the agent's SMS goes now
+    current_app.extensions["workers"].kick()  # the agent's SMS goes now

@@ -1,7 +1,5 @@
 """What a flow may read: the caller's profile and the facts of the hop, some fetched late."""
 
-from flask import current_app
-
 from app.infra.models import utcnow
 from flows.engine import Route
 
@@ -27,15 +25,14 @@ class Context(dict):
         return self[key] if key in self or key in self._later else default
 
 
-def context(phone: str, profile: dict, resume: dict | None) -> Context:
+def context(config, catalog, flow, phone: str, profile: dict, resume: dict | None) -> Context:
     """Gather the read-only facts a flow may use."""
-    catalog = current_app.extensions["catalog"]
-    if resume and not known(resume):
+    if resume and not known(flow, resume):
         resume = None  # a journey renamed since: start afresh rather than fail
     return Context(
         {
             "phone": phone,
-            "code": current_app.config["USSD_CODE"],
+            "code": config["USSD_CODE"],
             "lang": profile.get("lang"),
             "profile": profile,
             "resume": resume,
@@ -43,15 +40,14 @@ def context(phone: str, profile: dict, resume: dict | None) -> Context:
             "training": profile.get("training") or {},
             "tests": profile.get("tests") or {},
             "now": utcnow().isoformat(),
-            "pass_mark": current_app.config["TRAINING_PASS_MARK"],
-            "report_limit": current_app.config["REPORT_DAILY_LIMIT"],
+            "pass_mark": config["TRAINING_PASS_MARK"],
+            "report_limit": config["REPORT_DAILY_LIMIT"],
         }
     )
 
 
-def known(state: dict) -> bool:
-    """Tell whether a stored state only names screens this release still has."""
-    flow = current_app.extensions["flow"]
+def known(flow, state: dict) -> bool:
+    """Tell whether a stored state only names screens this release still has (in flow)."""
     try:
         nodes = [state["node"], *(node for node, _ in state["back"])]
         # A node that became a route since cannot be shown: it has no screen.

@@ -12,8 +12,8 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from redis.exceptions import RedisError
+from sqlalchemy.orm import Session
 
 import flows
 from app import training
@@ -21,10 +21,9 @@ from app.cases import abuse, focal_points
 from app.conversation.context import context, known
 from app.conversation.effects import apply_effects
 from app.conversation.needs import NEEDS, Hop
-from app.infra.db import get_db
+from app.conversation.services import Services
 from app.infra.models import utcnow
 from app.infra.sessions import UNCHANGED
-from app.messaging.notify import wake_in
 from app.people import contacts
 from flows.engine import CLEAR, SAVE, Step
 
@@ -35,17 +34,21 @@ class Refused(Exception):
     """A hop that must not touch the session it names."""
 
 
-def answer(session_id: str, service: str, phone: str, raw: str, channel) -> tuple[str, str | None]:
+def answer(
+    services: Services, session_id: str, service: str, phone: str, raw: str, channel
+) -> tuple[str, str | None]:
     """Run one hop of a session; return the reply body and the screen's node id.
 
     channel reads the hop's raw input for its protocol (see app/web/hop_text.py)
     and sets the screen's size. The session is locked for the hop: a copy of it
     that the gateway sends while it runs waits, then gets the same reply.
     """
-    store = current_app.extensions["sessions"]
+    store = services.sessions
     loaded = store.load(session_id, phone)
     try:
-        outcome = _run(store, loaded, session_id, service, phone, raw, channel)
+        # An ORM session costs nothing until used: most hops never use it.
+        with services.open_db() as db:
+            outcome = _run(services, db, loaded, session_id, service, phone, raw, channel)
     except BaseException:
         with contextlib.suppress(RedisError):
             store.release(session_id, loaded)
@@ -55,8 +58,9 @@ def answer(session_id: str, service: str, phone: str, raw: str, channel) -> tupl
     return outcome[0], outcome[1]
 
 
-def _run(store, loaded, session_id: str, service: str, phone: str, raw: str, channel):
+def _run(services: Services, db: Session, loaded, session_id, service, phone, raw, channel):
     """Answer a locked hop; return (reply, node, whether nothing was saved)."""
+    config, flow, store = services.config, services.flow, services.sessions
     session, resume, profile = loaded.session, loaded.resume, loaded.profile
     if session is not None and "caller" not in session and not session.get("end"):
         session = None  # saved by an older release, which kept the number: start afresh
@@ -73,41 +77,35 @@ def _run(store, loaded, session_id: str, service: str, phone: str, raw: str, cha
         if new_input is None:  # a copy of the hop just answered, resent by the gateway
             return session["reply"], shown, True
         state, resume_point = session["state"], None
-        if not known(state):  # saved by an older release whose journeys changed
+        if not known(flow, state):  # saved by an older release whose journeys changed
             state = None
     else:
         new_input, reading, state, resume_point = None, {}, None, resume
     fresh_profile = None
-    if profile is None or profile.get("seen") != _today():
+    today = datetime.now(ZoneInfo(config["TZ"])).date().isoformat()
+    if profile is None or profile.get("seen") != today:
         # At most once a day per phone: the cached profile spares the database.
         now = utcnow()
-        engine = current_app.extensions["engine"]
-        contact = contacts.seen(engine, phone, now) or contacts.touch(get_db(), phone, now)
+        contact = contacts.seen(services.engine, phone, now) or contacts.touch(db, phone, now)
         profile = fresh_profile = {
-            **contacts.profile(contact, _today()),
-            "training": training.standing(get_db(), contact.id),
-            "tests": training.tests(get_db(), contact.id),
-            "focal": focal_points.role(get_db(), phone),
+            **contacts.profile(contact, today),
+            "training": training.standing(db, contact.id, config["TRAINING_RETAKE_COOLDOWN_S"]),
+            "tests": training.tests(db, services.catalog.course, contact.id),
+            "focal": focal_points.role(db, phone),
         }
-    ctx = context(phone, profile, resume_point)
-    needs = _needs(state["node"]) if state is not None else ()
+    ctx = context(config, services.catalog, flow, phone, profile, resume_point)
+    needs = getattr(flow[state["node"]], "needs", ()) if state is not None else ()
     if state is not None:
         # A screen names the outside facts its answer needs; they are fetched
         # here, at the edge, so the flow stays pure: on first read, as most
         # answers need none of them (Formation does not count today's reports).
         hop = Hop(new_input or "", state["data"], phone, session_id, loaded.callers, loaded.facts)
         for need in needs:
-            ctx.later(need, functools.partial(NEEDS[need], hop))
-    app = current_app
-    result = flows.step(
-        app.extensions["flow"],
-        state,
-        new_input,
-        ctx,
-        app.extensions["catalog"],
-        channel.limit,
+            ctx.later(need, functools.partial(NEEDS[need], services, db, hop))
+    result = flows.step(flow, state, new_input, ctx, services.catalog, channel.limit)
+    profile_changes, wake, sent = apply_effects(
+        services, db, result.effects, phone, session_id, profile
     )
-    profile_changes, wake, sent = apply_effects(result.effects, phone, session_id, profile)
     if profile_changes:
         fresh_profile = {**profile, **profile_changes}
     kept = channel.keep(raw, new_input, "pin" in needs, loaded.session is None, reading)
@@ -120,7 +118,7 @@ def _run(store, loaded, session_id: str, service: str, phone: str, raw: str, cha
         "end": result.end,
         "at": round(time.time(), 3),  # when it was answered: a copy comes right after
     }
-    also = [wake_in] if wake else []
+    also = [services.workers.wake_in] if wake else []
     if state is not None:
         also.extend(hop.writes)
     ttl = None
@@ -129,7 +127,6 @@ def _run(store, loaded, session_id: str, service: str, phone: str, raw: str, cha
         # caller or the answers, long enough to answer the gateway's retries.
         session = {"service": service, "state": {"node": result.state["node"]},
                    "reply": result.reply, "end": True, "report": True}  # fmt: skip
-        config = current_app.config
         also.append(
             functools.partial(
                 abuse.count_sent, config["REDIS_PREFIX"], config["TZ"],
@@ -157,10 +154,6 @@ def _together(calls):
     return run
 
 
-def _needs(node: str) -> tuple:
-    return getattr(current_app.extensions["flow"][node], "needs", ())
-
-
 def _resume_point(result: Step):
     """Decide what to remember for a redial: this screen, nothing, or what was there."""
     if result.checkpoint == CLEAR:
@@ -168,7 +161,3 @@ def _resume_point(result: Step):
     if result.checkpoint != SAVE:
         return UNCHANGED
     return {k: result.state[k] for k in ("node", "page", "back", "data")}
-
-
-def _today() -> str:
-    return datetime.now(ZoneInfo(current_app.config["TZ"])).date().isoformat()

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from app.cases import reporter_key
+from app.infra import keyring
 from flows.training import PASS_MARK
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: app/infra/config.py
@@ -225,7 +225,7 @@ def check_reporter_key(value: str, examples: set[str]) -> None:
 def parse_reporter_key(value) -> tuple[str, ...]:
     """Split REPORTER_KEY into its Fernet keys, newest first; raise ConfigError if malformed."""
     try:
-        return reporter_key.parse(value)
+        return keyring.parse(value)
     except ValueError as exc:
         raise ConfigError(f"REPORTER_KEY: {exc}; generate a key with: {FERNET_COMMAND}") from None
 

@@ -1,13 +1,12 @@
-"""The SQL database: one engine per app, one session per request."""
+"""The SQL database: the engine, and commits that need not wait for the disk."""
 
 import contextlib
 import time
 
-from flask import Flask, current_app, g
 from sqlalchemy import create_engine, event, func, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 
 def make_engine(url: str) -> Engine:
@@ -70,28 +69,6 @@ def _ping_when_idle(engine: Engine) -> None:
                 raise DisconnectionError("idle connection is dead") from exc
             if not alive:
                 raise DisconnectionError("idle connection is dead")
-
-
-def init_app(app: Flask) -> None:
-    """Create the app's engine and close request sessions on teardown."""
-    engine = make_engine(app.config["DATABASE_URL"])
-    app.extensions["engine"] = engine
-    app.extensions["db"] = sessionmaker(engine, expire_on_commit=False)
-    app.teardown_appcontext(close_db)
-
-
-def get_db() -> Session:
-    """Return this request's database session, opening it on first use."""
-    if "db" not in g:
-        g.db = current_app.extensions["db"]()
-    return g.db
-
-
-def close_db(_exc=None) -> None:
-    """Close this request's database session, if one was opened."""
-    db = g.pop("db", None)
-    if db is not None:
-        db.close()
 
 
 def commit_soon(db: Session) -> None:

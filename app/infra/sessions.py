@@ -11,7 +11,6 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from flask import Flask
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -219,16 +218,3 @@ def _decode(raw: bytes | None) -> dict | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
-
-
-def init_app(app: Flask) -> None:
-    """Create the app's Redis client and session store."""
-    redis = connect(app.config["REDIS_URL"])
-    app.extensions["redis"] = redis
-    app.extensions["sessions"] = SessionStore(
-        redis,
-        app.config["REDIS_PREFIX"],
-        app.config["SESSION_TTL_S"],
-        app.config["RESUME_TTL_S"],
-        app.config["TZ"],
-    )

@@ -3,7 +3,6 @@
 import re
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -17,8 +16,11 @@ UNDELIVERED = frozenset({"Failed", "Rejected", "AbsentSubscriber", "Expired"})
 RANK = {"Sent": 1, "Submitted": 2, "Buffered": 3, **dict.fromkeys(DELIVERED | UNDELIVERED, 9)}
 
 
-def record(db: Session, form: dict, now: datetime) -> str:
-    """Store one report and apply it; return what happened, for the log."""
+def record(db: Session, form: dict, now: datetime, unreachable_after: int) -> str:
+    """Store one report and apply it; return what happened, for the log.
+
+    unreachable_after: how many failed deliveries in a row mark a phone unreachable.
+    """
     report = DeliveryReport(
         provider_id=form["id"],
         status=form["status"],
@@ -40,7 +42,7 @@ def record(db: Session, form: dict, now: datetime) -> str:
     if message is None:
         db.commit()
         return "unknown id"  # kept: the send result may not be recorded yet
-    apply(db, message, report, now)
+    apply(db, message, report, now, unreachable_after)
     db.commit()
     return "applied"
 
@@ -66,7 +68,9 @@ def adopt(db: Session, report: DeliveryReport) -> Message | None:
     return message
 
 
-def apply(db: Session, message: Message, report: DeliveryReport, now: datetime) -> None:
+def apply(
+    db: Session, message: Message, report: DeliveryReport, now: datetime, unreachable_after: int
+) -> None:
     """Move a message forward by one report, and keep the phone's failure streak."""
     report.applied = True
     current = RANK.get(message.delivery_status or "", 0)
@@ -75,14 +79,16 @@ def apply(db: Session, message: Message, report: DeliveryReport, now: datetime) 
     message.delivery_status = report.status
     if report.status in DELIVERED:
         message.status, message.finished_at = "delivered", now
-        _streak(db, message.phone, failed=False, now=now)
+        _streak(db, message.phone, False, now, unreachable_after)
     elif report.status in UNDELIVERED:
         message.status, message.finished_at = "failed", now
         message.reason = f"{report.status}: {report.failure_reason or 'no reason given'}"
-        _streak(db, message.phone, failed=True, now=now)
+        _streak(db, message.phone, True, now, unreachable_after)
 
 
-def apply_pending(db: Session, provider_ids: list[str], now: datetime) -> None:
+def apply_pending(
+    db: Session, provider_ids: list[str], now: datetime, unreachable_after: int
+) -> None:
     """Apply reports that arrived before their message's provider id was known."""
     if not provider_ids:
         return
@@ -96,10 +102,10 @@ def apply_pending(db: Session, provider_ids: list[str], now: datetime) -> None:
             select(Message).where(Message.provider_id == report.provider_id)
         ).first()
         if message is not None:
-            apply(db, message, report, now)
+            apply(db, message, report, now, unreachable_after)
 
 
-def _streak(db: Session, phone: str, failed: bool, now: datetime) -> None:
+def _streak(db: Session, phone: str, failed: bool, now: datetime, limit: int) -> None:
     """Count consecutive failed deliveries; mark the phone unreachable past the limit."""
     contact = db.scalars(select(Contact).where(Contact.phone == phone)).first()
     if contact is None:
@@ -109,11 +115,13 @@ def _streak(db: Session, phone: str, failed: bool, now: datetime) -> None:
         contact.unreachable_at = None
         return
     contact.failed_streak = (contact.failed_streak or 0) + 1
-    if contact.failed_streak >= current_app.config["SMS_UNREACHABLE_AFTER"]:
+    if contact.failed_streak >= limit:
         contact.unreachable_at = contact.unreachable_at or now
 
 
-def adopt_waiting(db: Session, messages: list[Message], now: datetime) -> int:
+def adopt_waiting(
+    db: Session, messages: list[Message], now: datetime, unreachable_after: int
+) -> int:
     """Give unknown messages the delivery report that came before they were unknown.
 
     A report can beat the worker: it arrives while the row is still "sending",
@@ -138,12 +146,12 @@ def adopt_waiting(db: Session, messages: list[Message], now: datetime) -> int:
         message.provider_id = orphans[0]
         message.status, message.reason, message.finished_at = "sent", None, None
         db.flush()
-        apply_pending(db, [message.provider_id], now)
+        apply_pending(db, [message.provider_id], now, unreachable_after)
         settled += 1
     return settled
 
 
-def sweep(db: Session, now: datetime) -> int:
+def sweep(db: Session, now: datetime, unreachable_after: int) -> int:
     """Apply waiting reports whose message is now known; return how many were applied.
 
     A report stored between a sender's flush and its commit would otherwise
@@ -157,6 +165,6 @@ def sweep(db: Session, now: datetime) -> int:
             .distinct()
         )
     )
-    apply_pending(db, ids, now)
+    apply_pending(db, ids, now, unreachable_after)
     db.commit()
     return len(ids)

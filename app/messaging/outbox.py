@@ -8,7 +8,6 @@ provider and no answer came back; see `settle_unknown` for the rule.
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from flask import current_app
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -67,9 +66,9 @@ def insert(db: Session, rows: list[dict]) -> int:
     return len(db.execute(statement).all())
 
 
-def add(db: Session, kind: str, subject, phone: str, text: str, **fields) -> bool:
+def add(db: Session, config, kind: str, subject, phone: str, text: str, **fields) -> bool:
     """Queue one SMS in the caller's transaction; False if its key already exists."""
-    return insert(db, [row(current_app.config, kind, subject, phone, text, **fields)]) == 1
+    return insert(db, [row(config, kind, subject, phone, text, **fields)]) == 1
 
 
 def retry_at(attempts: int, now: datetime) -> datetime:
@@ -123,8 +122,9 @@ def settle_unknown(message: Message, reason: str, now: datetime, reconcile_s: in
     message.not_before = now + timedelta(seconds=reconcile_s)
 
 
-def reap(db: Session, now: datetime, max_attempts: int, reconcile_s: int = 120) -> dict[str, int]:
+def reap(db: Session, config, now: datetime) -> dict[str, int]:
     """Recover rows whose worker vanished and close unknowns past reconciliation."""
+    max_attempts, reconcile_s = config["SMS_MAX_ATTEMPTS"], config["SMS_RECONCILE_S"]
     counts = {"requeued": 0, "unknown": 0, "resent": 0, "closed": 0}
     lost = []
     expired = select(Message).where(
@@ -139,7 +139,7 @@ def reap(db: Session, now: datetime, max_attempts: int, reconcile_s: int = 120) 
             lost.append(message)
             counts["unknown"] += 1
     db.flush()
-    delivery.adopt_waiting(db, lost, now)
+    delivery.adopt_waiting(db, lost, now, config["SMS_UNREACHABLE_AFTER"])
     overdue = select(Message).where(
         Message.status == "unknown", Message.finished_at.is_(None), Message.not_before <= now
     )

@@ -193,7 +193,7 @@ class Sender:
                 tally.retried += 1
         if exc.unknown:
             self.db.flush()
-            delivery.adopt_waiting(self.db, chunk, now)
+            delivery.adopt_waiting(self.db, chunk, now, self.config["SMS_UNREACHABLE_AFTER"])
 
     def _each(self, chunk, results, now, tally) -> None:
         """Record each recipient's outcome."""
@@ -220,7 +220,12 @@ class Sender:
                 tally.failed += 1
         self.db.flush()
         # A delivery report may have come before we recorded the provider's id.
-        delivery.apply_pending(self.db, [m.provider_id for m in chunk if m.provider_id], now)
+        delivery.apply_pending(
+            self.db,
+            [m.provider_id for m in chunk if m.provider_id],
+            now,
+            self.config["SMS_UNREACHABLE_AFTER"],
+        )
 
 
 def _chunks(messages: list[Message], size: int):

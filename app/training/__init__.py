@@ -1,28 +1,30 @@
 """Training progress in SQL: what the journey's effects save, and what a session needs."""
 
-import re
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import Boolean, Integer, String, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.infra import codes
 from app.infra.db import NO_WAIT, soon
-from app.infra.models import Certificate, Contact, ModuleProgress, QuizAnswer, UTCDateTime, utcnow
+from app.infra.models import Contact, ModuleProgress, QuizAnswer, UTCDateTime, utcnow
 from app.messaging import outbox
+from app.training import certificate
 from flows.effects import FinishModule, RecordAnswer, SaveProgress
 from flows.training import POST, PRE, PRETEST
 
 EFFECTS = (SaveProgress, RecordAnswer, FinishModule)
 STEPS = (SaveProgress, RecordAnswer)  # the hops inside a module, kept without a read
+FINISHED = ("passed", "failed")
 
 
-def standing(db: Session, contact_id: int) -> dict:
-    """Return the learner's standing in every module, as the journey reads it."""
+def standing(db: Session, contact_id: int, cooldown_s: int) -> dict:
+    """Return the learner's standing in every module, as the journey reads it.
+
+    cooldown_s: how long after finishing a module it may be taken again.
+    """
     rows = list(db.scalars(select(ModuleProgress).where(ModuleProgress.contact_id == contact_id)))
     if not rows:
         return {}
@@ -34,26 +36,54 @@ def standing(db: Session, contact_id: int) -> dict:
     result = {}
     for row in rows:
         answers = [(q, c, a) for m, q, c, a in every if m == row.module]
-        current = {q: c for q, c, a in answers if a == row.attempt}
-        finished_attempt = row.attempt if row.status in ("passed", "failed") else row.attempt - 1
-        missed = [q for q, c, a in answers if a == finished_attempt and not c]
-        result[row.module] = {
-            "status": row.status,
-            "position": row.position,
-            "attempt": row.attempt,
-            "best": row.best_score,
-            "answered": current if row.status == "started" else {},
-            "missed": missed,
-            "retake_at": _retake_at(row),
-        }
+        retake_at = None
+        if row.finished_at is not None:
+            retake_at = (row.finished_at + timedelta(seconds=cooldown_s)).isoformat()
+        result[row.module] = _entry(
+            row.status, row.position, row.attempt, row.best_score, retake_at, answers
+        )
     return result
 
 
-def _retake_at(row: ModuleProgress) -> str | None:
-    if row.finished_at is None:
+def _entry(status: str, position: str, attempt: int, best, retake_at, answers: list) -> dict:
+    """Return one module's standing from its row's values and its answers.
+
+    answers are (question, correct, attempt), one per question and attempt. The
+    one computation of a standing: standing() reads its inputs from the
+    database, save_progress() from the standing it brings up to date.
+    """
+    finished = _finished(status, attempt)
+    return {
+        "status": status,
+        "position": position,
+        "attempt": attempt,
+        "best": best,
+        "answered": {q: c for q, c, a in answers if a == attempt} if status == "started" else {},
+        "missed": [q for q, c, a in answers if a == finished and not c],
+        "retake_at": retake_at,
+    }
+
+
+def _finished(status: str, attempt: int) -> int:
+    """Return the last finished attempt: this one once scored, else the one before."""
+    return attempt if status in FINISHED else attempt - 1
+
+
+def _after(held: dict, status: str, position: str, attempt: int, answer) -> dict | None:
+    """Return a module's standing after one step, or None if the held standing cannot tell.
+
+    The answers are the ones the held standing knows: the current attempt's, and
+    the wrong ones of the last finished attempt. If the step finishes another
+    attempt than those, only the database knows its answers.
+    """
+    before, after = _finished(held["status"], held["attempt"]), _finished(status, attempt)
+    answers = [(q, False, before) for q in held["missed"]]
+    answers += [(q, c, held["attempt"]) for q, c in held["answered"].items()]
+    if after != before and not (held["status"] == "started" and after == held["attempt"]):
         return None
-    cooldown = timedelta(seconds=current_app.config["TRAINING_RETAKE_COOLDOWN_S"])
-    return (row.finished_at + cooldown).isoformat()
+    if answer is not None and not any((q, a) == (answer[0], answer[2]) for q, _, a in answers):
+        answers.append(answer)  # the first answer to a question in an attempt counts
+    return _entry(status, position, attempt, held["best"], held["retake_at"], answers)
 
 
 def _progress(db: Session, contact_id: int, module: str) -> ModuleProgress:
@@ -69,7 +99,7 @@ def _progress(db: Session, contact_id: int, module: str) -> ModuleProgress:
     return row
 
 
-def apply(db: Session, contact: Contact, effect, now: datetime) -> None:
+def apply(db: Session, config, catalog, contact: Contact, effect, now: datetime) -> None:
     """Save one training effect at once, in the caller's transaction."""
     if effect.module == PRETEST:  # the pre/post-test: answers only, no progress
         _answer(db, contact, effect, now)
@@ -78,7 +108,7 @@ def apply(db: Session, contact: Contact, effect, now: datetime) -> None:
     row.updated_at = now
     if isinstance(effect, SaveProgress):
         row.position = effect.position
-        if row.status not in ("passed", "failed"):
+        if row.status not in FINISHED:
             row.status = "started"
     elif isinstance(effect, RecordAnswer):
         if row.status != "passed":
@@ -86,7 +116,7 @@ def apply(db: Session, contact: Contact, effect, now: datetime) -> None:
         row.attempt, row.position = effect.attempt, "q"
         _answer(db, contact, effect, now)
     elif isinstance(effect, FinishModule):
-        finish(db, contact, row, effect, now)
+        finish(db, config, catalog, contact, row, effect, now)
 
 
 def save_progress(engine: Engine, profile: dict, effects, now: datetime) -> dict | None:
@@ -111,20 +141,20 @@ def save_progress(engine: Engine, profile: dict, effects, now: datetime) -> dict
             held = standing[effect.module]
             params = {"v_contact": profile["id"], "v_module": effect.module, "v_now": now}
             if isinstance(effect, SaveProgress):
-                status = held["status"] if held["status"] in ("passed", "failed") else "started"
+                status = held["status"] if held["status"] in FINISHED else "started"
                 params.update(v_position=effect.position, v_status=status)
-                changes = {"position": effect.position, "status": status}
+                entry = _after(held, status, effect.position, held["attempt"], None)
             else:
-                answered = dict(held["answered"]) if held["attempt"] == effect.attempt else {}
-                answered.setdefault(effect.question, effect.correct)  # the first answer counts
                 params.update(v_position="q", v_status="started", v_attempt=effect.attempt,
                               v_question=effect.question, v_choice=effect.choice,
                               v_correct=effect.correct)  # fmt: skip
-                changes = {"position": "q", "status": "started", "attempt": effect.attempt,
-                           "answered": answered}  # fmt: skip
+                answer = (effect.question, effect.correct, effect.attempt)
+                entry = _after(held, "started", "q", effect.attempt, answer)
+            if entry is None:  # the full path reads what the cached standing lacks
+                return None
             if not _step(conn, effect, params):  # the row is gone: the full path recreates it
                 return None
-            standing[effect.module] = {**held, **changes}
+            standing[effect.module] = entry
     return standing
 
 
@@ -195,14 +225,14 @@ def _answer(db: Session, contact: Contact, effect: RecordAnswer, now: datetime) 
         pass
 
 
-def tests(db: Session, contact_id: int) -> dict:
+def tests(db: Session, course, contact_id: int) -> dict:
     """Return whether the learner took the pre-test and the post-test, and the pre score."""
     rows = db.execute(
         select(QuizAnswer.attempt, QuizAnswer.correct).where(
             QuizAnswer.contact_id == contact_id, QuizAnswer.module == PRETEST
         )
     ).all()
-    items = len(current_app.extensions["catalog"].course.pretest)
+    items = len(course.pretest)
     pre = [c for a, c in rows if a == PRE]
     post = [c for a, c in rows if a == POST]
     return {
@@ -212,9 +242,11 @@ def tests(db: Session, contact_id: int) -> dict:
     }
 
 
-def finish(db: Session, contact: Contact, row: ModuleProgress, effect, now: datetime) -> None:
-    """Score an attempt, keep the best, and queue the module SMS."""
-    mark = current_app.config["TRAINING_PASS_MARK"]
+def finish(
+    db: Session, config, catalog, contact: Contact, row: ModuleProgress, effect, now: datetime
+) -> None:
+    """Score an attempt against TRAINING_PASS_MARK, keep the best, and queue the module SMS."""
+    mark = config["TRAINING_PASS_MARK"]
     # The saved first answers are the truth; the session's count is only a display.
     db.flush()
     score = len(
@@ -233,7 +265,6 @@ def finish(db: Session, contact: Contact, row: ModuleProgress, effect, now: date
     row.best_score = max(row.best_score or 0, score)
     row.status = "passed" if passed or row.status == "passed" else "failed"
     row.position = ""
-    catalog = current_app.extensions["catalog"]
     lang = contact.language or "fr"
     text = catalog.get(
         "sms.module",
@@ -242,82 +273,18 @@ def finish(db: Session, contact: Contact, row: ModuleProgress, effect, now: date
         score=f"{score}/{effect.total}",
         takeaway=catalog.get(f"course.{effect.module}.takeaway", lang),
     )
-    outbox.add(db, "module", f"{effect.module}.{effect.attempt}", contact.phone, text)
+    outbox.add(db, config, "module", f"{effect.module}.{effect.attempt}", contact.phone, text)
     if row.status == "passed" and contact.role == "agent":
         db.flush()
-        certify(db, contact, now)
+        certificate.certify(db, config, catalog, contact, now)
 
 
-# Letters and digits that cannot be misread for one another on a small screen.
-CODE_LENGTH = 8
-
-
-def certify(db: Session, contact: Contact, now: datetime) -> Certificate | None:
-    """Issue the agent's certificate once every module is passed, and queue its SMS."""
-    course = current_app.extensions["catalog"].course
-    rows = {
-        r.module: r
-        for r in db.scalars(select(ModuleProgress).where(ModuleProgress.contact_id == contact.id))
-    }
-    if not course.modules or any(
-        rows.get(m.id) is None or rows[m.id].status != "passed" for m in course.modules
-    ):
-        return None
-    existing = db.scalars(select(Certificate).where(Certificate.contact_id == contact.id)).first()
-    if existing:
-        return existing
-    certificate = Certificate(
-        contact_id=contact.id,
-        code=codes.draw(CODE_LENGTH),
-        modules=len(course.modules),
-        score=sum(rows[m.id].best_score or 0 for m in course.modules),
-        questions=sum(len(m.quiz) for m in course.modules),
-        issued_at=now,
-    )
-    db.add(certificate)
-    catalog = current_app.extensions["catalog"]
-    text = catalog.get(
-        "sms.certificate",
-        contact.language or "fr",
-        name=contact.name or "",
-        modules=certificate.modules,
-        code=certificate.code,
-    )
-    outbox.add(db, "certificate", contact.id, contact.phone, re.sub(r" {2,}", " ", text))
-    return certificate
-
-
-def verify(db: Session, code: str) -> dict | None:
-    """Return who holds the certificate with this code, when, and with what score."""
-    code = code.strip().upper()
-    found = db.execute(
-        select(Certificate, Contact)
-        .join(Contact, Contact.id == Certificate.contact_id)
-        .where(Certificate.code == code)
-    ).first()
-    if found is None:
-        return None
-    certificate, contact = found
-    return {
-        "code": certificate.code,
-        "name": contact.name,
-        "phone": contact.phone,
-        "organisation": contact.organisation,
-        "issued_at": certificate.issued_at,
-        "score": certificate.score,
-        "questions": certificate.questions,
-        "modules": certificate.modules,
-    }
-
-
-def remind(db: Session, now: datetime) -> int:
+def remind(db: Session, config, catalog, now: datetime) -> int:
     """Remind each idle agent once per idle spell, of one unfinished module; return how many.
 
     An agent gets at most TRAINING_REMINDERS_MAX reminders in all, not per module.
     """
-    config = current_app.config
     idle = now - timedelta(days=config["TRAINING_REMINDER_DAYS"])
-    catalog = current_app.extensions["catalog"]
     rows = db.execute(
         select(ModuleProgress, Contact)
         .join(Contact, Contact.id == ModuleProgress.contact_id)
@@ -352,7 +319,7 @@ def remind(db: Session, now: datetime) -> int:
         row.reminded_at = now
         total = sum(r.reminders for r in progress)
         # The window and opt-outs apply: a reminder is a bulk kind.
-        outbox.add(db, "reminder", f"training.{total}", contact.phone, text)
+        outbox.add(db, config, "reminder", f"training.{total}", contact.phone, text)
         sent += 1
     db.commit()
     return sent

@@ -8,13 +8,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app.infra.db import get_db
 from app.infra.models import Contact, InboundMessage, Message, utcnow
 from app.messaging import delivery, outbox
 from app.messaging.keywords import keyword
-from app.messaging.notify import kick
 from app.people import contacts
 from app.web.callbacks import check_token, read_form
+from app.web.db import get_db
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
 
@@ -43,7 +42,9 @@ def delivery_report():
     form["networkCode"] = form["networkCode"][:16]
     form["phoneNumber"] = contacts.normalize(form["phoneNumber"]) or ""
     try:
-        outcome = delivery.record(get_db(), form, utcnow())
+        outcome = delivery.record(
+            get_db(), form, utcnow(), current_app.config["SMS_UNREACHABLE_AFTER"]
+        )
     except SQLAlchemyError:
         current_app.logger.exception("could not record a delivery report")
         abort(503)  # the provider retries
@@ -87,7 +88,7 @@ def inbound():
     except SQLAlchemyError:
         current_app.logger.exception("could not handle an inbound SMS")
         abort(503)
-    kick()
+    current_app.extensions["workers"].kick()
     return _ok()
 
 
@@ -129,7 +130,7 @@ def answer(db: Session, phone: str, meaning: str | None, inbound_id: str) -> Non
         today = datetime.now(ZoneInfo(config["TZ"])).date().isoformat()
         reply, subject = "sms.help", f"unknown-{today}"
     kind = "keyword" if subject == inbound_id else "help"
-    outbox.add(db, kind, subject, phone, catalog.get(reply, lang, code=code))
+    outbox.add(db, config, kind, subject, phone, catalog.get(reply, lang, code=code))
 
 
 def set_opt_out(db: Session, phone: str, out: bool) -> None:

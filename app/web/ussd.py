@@ -10,10 +10,10 @@ import flows
 from app import cases
 from app.conversation import events
 from app.conversation.hop import Refused, answer
-from app.infra.db import get_db
 from app.infra.sessions import Busy
 from app.people import contacts
 from app.web.callbacks import check_token, read_form
+from app.web.db import get_db
 from app.web.hop_text import UssdText
 from flows.render import Page, compose
 
@@ -47,7 +47,10 @@ def hop():
     try:
         config = current_app.config
         channel = UssdText(config["USSD_RETRY_S"], config["USSD_MAX_CHARS"])
-        reply, node = answer(form["sessionId"], form["serviceCode"], phone, form["text"], channel)
+        services = current_app.extensions["conversation"]
+        reply, node = answer(
+            services, form["sessionId"], form["serviceCode"], phone, form["text"], channel
+        )
     except Refused as exc:
         abort(403, str(exc))
     except cases.CaseError as exc:

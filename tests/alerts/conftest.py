@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from app import cases
@@ -51,7 +52,15 @@ def staff(app, *points: tuple[str, str, str]) -> None:
 def report(app, now: datetime, place="Massiogo", phone=REPORTER, **changes) -> Case:
     """File a report as the USSD flow does, at now; return the case it went to."""
     with app.app_context(), app.extensions["db"]() as db:
-        case = cases.open_case(db, phone, cases.fresh_reference(db), answers(place, **changes), now)
+        case = cases.open_case(
+            db,
+            current_app.config,
+            current_app.extensions["catalog"],
+            phone,
+            cases.fresh_reference(db),
+            answers(place, **changes),
+            now,
+        )
         db.commit()
         return case
 
@@ -63,7 +72,9 @@ def move(app, reference: str, *steps: str, at: datetime) -> Case:
         for n, step in enumerate(steps):
             service = "social" if step == "referred" else None
             when = at + n * timedelta(minutes=1)
-            cases.move(db, case, step, f"ussd:{AGENT}", "", when, service=service)
+            cases.move(
+                db, current_app.config, case, step, f"ussd:{AGENT}", "", when, service=service
+            )
         db.commit()
         return case
 
@@ -71,7 +82,7 @@ def move(app, reference: str, *steps: str, at: datetime) -> Case:
 def remind(app, now: datetime) -> dict[str, int]:
     """Run the reminder job as the worker's tick does, at now."""
     with app.app_context(), app.extensions["db"]() as db:
-        return alerts.remind(db, now)
+        return alerts.remind(db, current_app.config, current_app.extensions["catalog"], now)
 
 
 def fetch(app, reference: str) -> Case:

@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
+from flask import current_app
+
 from app import cases
 from app.cases import alerts
 from app.infra.models import Case
@@ -29,7 +31,7 @@ def follow_up(app, reference: str, at: datetime) -> Case:
     """Record a follow-up visit of a case at a moment."""
     with app.app_context(), app.extensions["db"]() as db:
         case = cases.find(db, reference)
-        cases.follow_up(db, case, f"ussd:{AGENT}", "visite faite", at)
+        cases.follow_up(db, current_app.config, case, f"ussd:{AGENT}", "visite faite", at)
         db.commit()
         return case
 

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
+from flask import current_app
 
 from app import cases
 from app.cases import alerts, focal_points
@@ -215,7 +216,15 @@ def test_the_same_report_sent_again_alerts_nobody_again(area):
     """Re-sending a report under its reference opens nothing and queues no new alert."""
     case = report(area, T0)
     with area.app_context(), area.extensions["db"]() as db:
-        again = cases.open_case(db, REPORTER, case.reference, answers(), T0 + HOUR)
+        again = cases.open_case(
+            db,
+            current_app.config,
+            current_app.extensions["catalog"],
+            REPORTER,
+            case.reference,
+            answers(),
+            T0 + HOUR,
+        )
         db.commit()
     assert again.id == case.id
     assert len(messages(area, alerts.ALERT)) == 3
@@ -235,7 +244,12 @@ def test_the_same_report_sent_again_alerts_nobody_again(area):
 def test_place_names_the_cercle_or_the_region(app, cercle, region, site, where):
     """A case's place reads as the cercle (or the region) then the site name."""
     with app.app_context():
-        assert alerts.place(Case(cercle=cercle, region=region, place=site)) == where
+        assert (
+            alerts.place(
+                current_app.extensions["catalog"], Case(cercle=cercle, region=region, place=site)
+            )
+            == where
+        )
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from app import cases
@@ -74,16 +75,46 @@ def test_a_case_handed_back_is_not_reminded_or_escalated_twice_for_one_due_date(
     """The log says what happened when a reminder or escalation was already sent."""
     staff(app, (AGENT, "kadiolo", "agent"), (SUPERVISOR, "region:sikasso", "supervisor"))
     with app.app_context(), app.extensions["db"]() as db:
-        case = cases.open_case(db, REPORTER, "REFBAC", answers(), T0)
+        case = cases.open_case(
+            db,
+            current_app.config,
+            current_app.extensions["catalog"],
+            REPORTER,
+            "REFBAC",
+            answers(),
+            T0,
+        )
         db.commit()
         due = case.verify_by
-        alerts.remind(db, due)
-        alerts.remind(db, due + timedelta(hours=24))
-        cases.assign(db, case, AGENT_2, "cli", due + timedelta(hours=25))
-        cases.assign(db, case, AGENT, "cli", due + timedelta(hours=26))
+        alerts.remind(db, current_app.config, current_app.extensions["catalog"], due)
+        alerts.remind(
+            db, current_app.config, current_app.extensions["catalog"], due + timedelta(hours=24)
+        )
+        cases.assign(
+            db,
+            current_app.config,
+            current_app.extensions["catalog"],
+            case,
+            AGENT_2,
+            "cli",
+            due + timedelta(hours=25),
+        )
+        cases.assign(
+            db,
+            current_app.config,
+            current_app.extensions["catalog"],
+            case,
+            AGENT,
+            "cli",
+            due + timedelta(hours=26),
+        )
         db.commit()
-        alerts.remind(db, due + timedelta(hours=27))
-        alerts.remind(db, due + timedelta(hours=52))
+        alerts.remind(
+            db, current_app.config, current_app.extensions["catalog"], due + timedelta(hours=27)
+        )
+        alerts.remind(
+            db, current_app.config, current_app.extensions["catalog"], due + timedelta(hours=52)
+        )
         log = select(CaseEvent).where(CaseEvent.actor == "reminders").order_by(CaseEvent.id)
         notes = [e.note for e in db.scalars(log)]
         kinds = [m.kind for m in db.scalars(select(Message).where(Message.kind.like("case_%")))]

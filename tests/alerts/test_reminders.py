@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask import current_app
 
 from app import cases
 from app.cases import alerts
@@ -181,7 +182,15 @@ def test_a_reminder_held_overnight_gives_the_agent_24_hours_from_the_morning(are
 def assign(app, reference: str, phone: str, at: datetime) -> None:
     """Give a case to an agent by hand, as the command line does."""
     with app.app_context(), app.extensions["db"]() as db:
-        cases.assign(db, cases.find(db, reference), phone, "cli", at)
+        cases.assign(
+            db,
+            current_app.config,
+            current_app.extensions["catalog"],
+            cases.find(db, reference),
+            phone,
+            "cli",
+            at,
+        )
         db.commit()
 
 

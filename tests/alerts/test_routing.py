@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from app import cases
@@ -77,7 +78,15 @@ def test_assigning_a_case_by_hand_tells_the_agent(area, urgent, not_before):
     """A case given to an agent later is announced to them, urgent ones at any hour."""
     case = report(area, T0, urgent=urgent)
     with area.app_context(), area.extensions["db"]() as db:
-        cases.assign(db, cases.find(db, case.reference), AGENT_2, "cli", NIGHT)
+        cases.assign(
+            db,
+            current_app.config,
+            current_app.extensions["catalog"],
+            cases.find(db, case.reference),
+            AGENT_2,
+            "cli",
+            NIGHT,
+        )
         db.commit()
     [told] = messages(area, alerts.ASSIGNED)
     assert told.phone == AGENT_2

@@ -3,9 +3,10 @@
 import re
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
-from app import cases
+from app.infra import keyring
 from app.infra.models import Case
 
 from ..helpers import ADMIN, SUPERVISOR, body, page, report
@@ -74,7 +75,10 @@ def test_an_admins_export_reveals_contactable_reporters_only(app, client, auth, 
     with app.extensions["db"]() as db:
         stored = db.scalars(select(Case).where(Case.reference == filed["kadiolo"])).one()
     with app.app_context():
-        assert cases.decrypt(stored.reporter_phone) == CONTACTABLE
+        assert (
+            keyring.decrypt(stored.reporter_phone, current_app.config["REPORTER_KEY"])
+            == CONTACTABLE
+        )
     assert stored.reporter_phone != CONTACTABLE  # encrypted at rest, clear only in the export
 
 

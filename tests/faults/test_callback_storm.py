@@ -8,6 +8,7 @@ answer, each session one record.
 
 import random
 
+from flask import current_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
@@ -77,7 +78,9 @@ def reset(app) -> None:
         for table in (UssdEvent, DeliveryReport, InboundMessage, Message, Contact):
             db.execute(delete(table))
         for n, phone in enumerate(PHONES):
-            outbox.add(db, "receipt", f"storm{n}", phone, "Votre signalement est reçu.")
+            outbox.add(
+                db, current_app.config, "receipt", f"storm{n}", phone, "Votre signalement est reçu."
+            )
         db.flush()
         for n, message in enumerate(db.scalars(select(Message).order_by(Message.id))):
             message.status, message.provider_id = "sent", f"ATXid_storm{n}"

@@ -14,7 +14,6 @@ from sqlalchemy import func, insert, select
 
 from app.infra.models import Campaign, Contact, Message, utcnow
 from app.messaging import campaigns
-from app.messaging.notify import enqueue
 from sandbox.embedded import EmbeddedRedis
 
 AUDIENCE = 2000
@@ -107,7 +106,7 @@ def run_kill_test(make_app, sandbox, redis_url, database_url):
         campaign = campaigns.create(db, "Kill test", {"fr": "Les enfants a l'ecole."}, {})
         db.commit()
         campaign_id = campaign.id
-        enqueue("workers.jobs.expand_campaign", campaign_id)
+        app.extensions["workers"].enqueue("workers.jobs.expand_campaign", campaign_id)
     # The clock queues the ticks that reap what each killed worker held; it is not killed.
     clock = start(env, "workers.clock")
     worker = start(env)

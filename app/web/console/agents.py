@@ -3,13 +3,13 @@
 from flask import current_app, g, render_template, request
 from sqlalchemy import select
 
-from app import training
-from app.infra.db import get_db
 from app.infra.models import Certificate, Contact
 from app.training import report
+from app.training.certificate import verify as verify_certificate
 from app.web.console.auth import requires
 from app.web.console.blueprint import bp
 from app.web.console.scope import inside, narrow
+from app.web.db import get_db
 
 
 @bp.get("/agents")
@@ -35,7 +35,7 @@ def agents():
 def certificate():
     """Check a certificate code: who holds it, since when, with what score."""
     code = request.args.get("code", "").strip()[:16]
-    found = training.verify(get_db(), code) if code else None
+    found = verify_certificate(get_db(), code) if code else None
     if found and g.user.scope:  # a holder outside the user's area is not shown to them
         holder = narrow(select(Contact.id).where(Contact.phone == found["phone"]))
         found = found if get_db().scalar(holder) else None

@@ -6,10 +6,11 @@ import secrets
 
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 
-from app.infra.db import get_db, holds_nul
+from app.infra.db import holds_nul
 from app.infra.models import User, utcnow
 from app.people import users
 from app.web.console.blueprint import bp
+from app.web.db import get_db
 
 LOGIN_WINDOW_S = 15 * 60
 LOGIN_TRIES = 5  # per (email, address) pair and window: then that pair is locked

@@ -9,13 +9,12 @@ from flask import abort, current_app, flash, g, jsonify, redirect, render_templa
 from redis.exceptions import RedisError
 from sqlalchemy import or_, select
 
-from app.infra.db import get_db
 from app.infra.models import Campaign, utcnow
 from app.messaging import campaigns
-from app.messaging.notify import kick, start_campaign
 from app.web.console.auth import requires
 from app.web.console.blueprint import bp
 from app.web.console.scope import area, area_name
+from app.web.db import get_db
 from flows.report import REGIONS
 
 FIELDS = ("role", "organisation", "region", "cercle", "language", "training")
@@ -163,7 +162,7 @@ def campaign_create():
         return _compose({key: request.form.get(key, "") for key in keep}, 400)
     db.commit()
     try:
-        start_campaign(created.id, created.start_at)
+        current_app.extensions["workers"].start_campaign(created.id, created.start_at)
     except RedisError:
         flash("console.campaign.queued_later", "error")
     flash("console.campaign.created", "ok")
@@ -207,5 +206,5 @@ def campaign_action(campaign_id: int, action: str):
     else:
         flash(f"console.campaign.{DONE[action]}", "ok")
         if action == "resume":
-            kick()
+            current_app.extensions["workers"].kick()
     return redirect(url_for("console.campaign_detail", campaign_id=campaign_id))

@@ -1,20 +1,32 @@
 """Console case pages: the list, a case with its timeline and actions, and the CSV export."""
 
 import csv
+import functools
 import io
 
-from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select
 
 from app import cases
 from app.cases import alerts, focal_points
-from app.infra.db import get_db
+from app.infra import keyring
 from app.infra.models import Case, utcnow
 from app.people import users
 from app.people.contacts import normalize
 from app.training.report import safe_cell
 from app.web.console.auth import requires
 from app.web.console.blueprint import bp
+from app.web.db import get_db
 from flows.desk import FOLLOW_UP, SERVICES, STATES
 
 STATUSES = STATES  # the CLMRS states, in their order
@@ -57,7 +69,8 @@ def cases_list():
     now = utcnow()
     return render_template(
         "console/cases.html", rows=rows, statuses=STATUSES, status=status, cercle=cercle,
-        urgent=request.args.get("urgent") == "1", now=now, place=alerts.place,
+        urgent=request.args.get("urgent") == "1", now=now,
+        place=functools.partial(alerts.place, current_app.extensions["catalog"]),
     )  # fmt: skip
 
 
@@ -73,7 +86,8 @@ def case_detail(reference: str):
     return render_template(
         "console/case.html", case=case, history=cases.history(db, case), host=host,
         steps=cases.next_steps(case), services=SERVICES, follow_up=FOLLOW_UP,
-        place=alerts.place(case), can_act=g.user.role != "viewer" and host is None,
+        place=alerts.place(current_app.extensions["catalog"], case),
+        can_act=g.user.role != "viewer" and host is None,
         focal=[p.phone for p in focal_points.covering(db, case)],
     )  # fmt: skip
 
@@ -90,9 +104,10 @@ def case_move(reference: str):
     actor = f"console:{g.user.email}"
     try:
         if status == FOLLOW_UP:
-            cases.follow_up(db, case, actor, note, utcnow())
+            cases.follow_up(db, current_app.config, case, actor, note, utcnow())
         else:
-            cases.move(db, case, status, actor, note, utcnow(), service=request.form.get("service"))
+            service = request.form.get("service")
+            cases.move(db, current_app.config, case, status, actor, note, utcnow(), service)
     except cases.CaseError:
         db.rollback()
         flash("console.case.move_refused", "error")
@@ -114,7 +129,12 @@ def case_assign(reference: str):
         covering = {p.id for p in focal_points.covering(get_db(), case)}
         if point is None or point.id not in covering:
             phone, refused = None, "not_focal"
-    return _act(case, phone, refused, cases.assign, "assigned")
+    return _act(case, phone, refused, _assign, "assigned")
+
+
+def _assign(db, case: Case, phone: str, actor: str, now) -> None:
+    config, catalog = current_app.config, current_app.extensions["catalog"]
+    cases.assign(db, config, catalog, case, phone, actor, now)
 
 
 @bp.post("/cases/<reference>/note")
@@ -158,7 +178,8 @@ def cases_export():
     for c in rows:
         extra = []
         if reveal:
-            extra = [cases.decrypt(c.reporter_phone) if c.reporter_phone else ""]
+            keys = current_app.config["REPORTER_KEY"]
+            extra = [keyring.decrypt(c.reporter_phone, keys) if c.reporter_phone else ""]
             if c.reporter_phone:  # one line per number taken away: whose, by whom, when
                 users.audit(db, g.user.email, "case.reporter_export", c.reference, now)
         cells = [*(getattr(c, f) for f in EXPORT), references.get(c.linked_to, ""), *extra]

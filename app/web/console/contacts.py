@@ -6,12 +6,12 @@ import secrets
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
 
-from app.infra.db import get_db
 from app.infra.models import utcnow
 from app.people import importer, users
 from app.web.console.auth import requires
 from app.web.console.blueprint import MAX_FILE, bp
 from app.web.console.scope import area, area_name, holds
+from app.web.db import get_db
 
 KEEP_S = 30 * 60  # how long a checked file waits for its confirmation
 SHOWN = 200  # rejected lines listed on the page; the count says how many there are

@@ -7,7 +7,6 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 
 from app.cases.focal_points import DESK
-from app.infra.db import get_db
 from app.infra.models import Campaign, Case, Certificate, Contact, ModuleProgress, utcnow
 from app.messaging import campaigns as campaigns_
 from app.training import report
@@ -17,6 +16,7 @@ from app.web.console.blueprint import bp, label
 from app.web.console.campaigns import listed
 from app.web.console.cases import visible
 from app.web.console.scope import inside
+from app.web.db import get_db
 from flows.desk import TO_VERIFY
 
 SERIES = 6  # lines on one chart; the rest are summed into "others"
