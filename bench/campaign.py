@@ -25,16 +25,17 @@ def worker(args) -> None:
 
     from app import create_app
     from app.infra.models import Message
-    from app.messaging import campaigns
+    from app.messaging.campaigns.creation import create
+    from app.messaging.campaigns.expansion import expand
     from app.messaging.sender import Sender
     from app.messaging.throttle import Throttle
 
     app = create_app(json.loads(args.config))
     with app.app_context(), app.extensions["db"]() as db:
         start = time.perf_counter()
-        campaign = campaigns.create(db, "bench", {"fr": "Chaque enfant a sa place a l'ecole."}, {})
+        campaign = create(db, "bench", {"fr": "Chaque enfant a sa place a l'ecole."}, {})
         db.commit()
-        campaigns.expand(db, campaign.id, app.config)
+        expand(db, campaign.id, app.config)
         expanded = time.perf_counter()
         throttle = Throttle(app.extensions["redis"], app.config["REDIS_PREFIX"] + "t", 10**6)
         sender = Sender(db, app.extensions["gateway"], throttle, app.config)

@@ -23,7 +23,8 @@ from sqlalchemy import event, select
 
 from app.infra.config import ROOT
 from app.infra.models import Campaign, Contact, Message, utcnow
-from app.messaging import campaigns, outbox
+from app.messaging import outbox
+from app.messaging.campaigns.creation import create
 from sandbox.devserver import _children
 from sandbox.embedded import EmbeddedRedis
 from workers import QuietTicks, clock, jobs, queues
@@ -66,7 +67,7 @@ def add_contacts(db, count: int) -> list[str]:
 
 def sending(db, phones: list[str], **fields) -> Campaign:
     """A campaign already expanded into one queued row per phone, being sent."""
-    campaign = campaigns.create(db, "Rappel", {"fr": "Bonjour"}, {}, **fields)
+    campaign = create(db, "Rappel", {"fr": "Bonjour"}, {}, **fields)
     campaign.status, campaign.expanded_at = "sending", utcnow()
     db.flush()
     for phone in phones:
@@ -329,9 +330,9 @@ def test_a_tick_reaps_starts_due_campaigns_and_dispatches(sms_app, sandbox, capl
         db.flush()
         lost = db.scalars(select(Message)).one()  # claimed by a worker that vanished
         lost.status, lost.lease_owner, lost.lease_until = "claimed", "gone", now - timedelta(1)
-        due = campaigns.create(db, "Due", {"fr": "Bonjour"}, {}, start_at=now)
-        campaigns.create(db, "Later", {"fr": "Demain"}, {}, start_at=now + timedelta(1))
-        broken = campaigns.create(db, "Broken", {"fr": "Bonjour"}, {}, start_at=now)
+        due = create(db, "Due", {"fr": "Bonjour"}, {}, start_at=now)
+        create(db, "Later", {"fr": "Demain"}, {}, start_at=now + timedelta(1))
+        broken = create(db, "Broken", {"fr": "Bonjour"}, {}, start_at=now)
         broken.audience = "{not json"  # its expansion raises
         db.commit()
         result = jobs.tick()
@@ -357,7 +358,7 @@ def test_two_expansions_of_one_campaign_at_once_the_second_skips(sms_app, sandbo
     without waiting; the first sends every row once."""
     with sms_app.app_context(), sms_app.extensions["db"]() as db:
         phones = add_contacts(db, 5)
-        campaign_id = campaigns.create(db, "Une fois", {"fr": "Bonjour"}, {}).id
+        campaign_id = create(db, "Une fois", {"fr": "Bonjour"}, {}).id
         db.commit()
     engine = sms_app.extensions["engine"]
     inside, second_done = threading.Event(), threading.Event()

@@ -7,7 +7,8 @@ from rq.job import JobStatus
 from app import training
 from app.cases import alerts
 from app.infra.models import Campaign, utcnow
-from app.messaging import campaigns, delivery, outbox
+from app.messaging import delivery, outbox
+from app.messaging.campaigns import expansion, lifecycle
 from app.messaging.notify import EXPAND
 from app.messaging.sender import Sender
 from app.messaging.throttle import Throttle
@@ -38,8 +39,8 @@ def dispatch() -> dict:
     with app.extensions["db"]() as db:
         tally = _sender(db).run()
         for campaign_id in tally.campaigns:
-            campaigns.brake(db, campaign_id, app.config["CAMPAIGN_PAUSE_FAILURE_RATE"])
-        for campaign_id in campaigns.finish(db, utcnow()):
+            lifecycle.brake(db, campaign_id, app.config["CAMPAIGN_PAUSE_FAILURE_RATE"])
+        for campaign_id in lifecycle.finish(db, utcnow()):
             campaign = db.get(Campaign, campaign_id)
             if campaign.status == "scheduled":  # a repeating campaign's next occurrence
                 app.extensions["workers"].enqueue(
@@ -57,7 +58,7 @@ def expand_campaign(campaign_id: int) -> int:
         return 0
     try:
         with app.extensions["db"]() as db:
-            campaign = campaigns.expand(
+            campaign = expansion.expand(
                 db, campaign_id, app.config, heartbeat=lambda: lock.extend(120, replace_ttl=True)
             )
             recipients = campaign.recipients if campaign else 0
@@ -78,14 +79,14 @@ def tick() -> dict:
         catalog = app.extensions["catalog"]
         training.remind(db, app.config, catalog, now)
         alerts.remind(db, app.config, catalog, now)
-        starting = campaigns.due(db, now)
+        starting = expansion.due(db, now)
     for campaign_id in starting:
         try:
             expand_campaign(campaign_id)
         except Exception:  # one broken campaign must not stop every other message
             app.logger.exception("campaign %s could not be expanded", campaign_id)
             with app.extensions["db"]() as db:
-                campaigns.stop(db, campaign_id, "expansion failed: see the worker log")
+                lifecycle.stop(db, campaign_id, "expansion failed: see the worker log")
     result = dispatch()
     return {"reaped": reaped, "started": starting, **result}
 

@@ -34,21 +34,23 @@ def campaign_create(ctx, name, message, audience, start_at, rate, budget, repeat
     from redis.exceptions import RedisError
 
     from app.infra.models import utcnow
-    from app.messaging import campaigns
+    from app.messaging.campaigns.audience import parse_audience
+    from app.messaging.campaigns.creation import create, parse_budget, preview
+    from app.messaging.campaigns.text import CampaignError, check_messages
     from app.messaging.window import is_open, next_open
 
     config = current_app.config
     try:
         messages = {"fr": message, **_extra_messages(ctx.args)}
-        campaigns.check_messages(messages)
-        chosen = campaigns.parse_audience(list(audience))
+        check_messages(messages)
+        chosen = parse_audience(list(audience))
         when = _moment(start_at) if start_at else utcnow()
-        limit = campaigns.parse_budget(budget) if budget else None
-    except (campaigns.CampaignError, ValueError, InvalidOperation) as exc:
+        limit = parse_budget(budget) if budget else None
+    except (CampaignError, ValueError, InvalidOperation) as exc:
         raise click.UsageError(str(exc)) from None
     currency = config["SMS_PART_COST"].split()[0]
     with current_app.extensions["db"]() as session:
-        plan = campaigns.preview(session, messages, chosen, config)
+        plan = preview(session, messages, chosen, config)
         parts = (
             ", ".join(
                 f"{lang}: {n} ({plan['encodings'][lang]})"
@@ -69,7 +71,7 @@ def campaign_create(ctx, name, message, audience, start_at, rate, budget, repeat
             click.echo("nothing created")
             sys.exit(1)
         try:
-            created = campaigns.create(
+            created = create(
                 session,
                 name,
                 messages,
@@ -79,7 +81,7 @@ def campaign_create(ctx, name, message, audience, start_at, rate, budget, repeat
                 budget=limit,
                 repeat_days=repeat_days,
             )
-        except campaigns.CampaignError as exc:
+        except CampaignError as exc:
             raise click.UsageError(str(exc)) from None
         session.commit()
         campaign_id = created.id
@@ -129,7 +131,7 @@ def campaign_list():
     from sqlalchemy import select
 
     from app.infra.models import Campaign
-    from app.messaging import campaigns
+    from app.messaging.campaigns.lifecycle import progress
 
     with current_app.extensions["db"]() as session:
         rows = list(session.scalars(select(Campaign).order_by(Campaign.id.desc())))
@@ -138,7 +140,7 @@ def campaign_list():
             return
         click.echo(f"{'id':>4}  {'status':<10}{'recipients':>11}{'done':>6}  name")
         for row in rows:
-            done = campaigns.progress(session, row.id)["percent"]
+            done = progress(session, row.id)["percent"]
             click.echo(f"{row.id:>4}  {row.status:<10}{row.recipients:>11}{done:>5}%  {row.name}")
 
 
@@ -153,7 +155,7 @@ def campaign_show(campaign_id, follow):
     import time
 
     from app.infra.models import Campaign
-    from app.messaging import campaigns
+    from app.messaging.campaigns.lifecycle import progress
 
     follow = sys.stdout.isatty() if follow is None else follow
     with current_app.extensions["db"]() as session:
@@ -166,7 +168,7 @@ def campaign_show(campaign_id, follow):
         while True:
             session.expire_all()
             row = session.get(Campaign, campaign_id)
-            state = campaigns.progress(session, campaign_id)
+            state = progress(session, campaign_id)
             line = _progress_line(row, state)
             if not follow:
                 click.echo(line)
@@ -201,12 +203,13 @@ def _campaign_action(action: str):
     @click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
     @with_appcontext
     def command(campaign_id):
-        from app.messaging import campaigns
+        from app.messaging.campaigns.lifecycle import set_status
+        from app.messaging.campaigns.text import CampaignError
 
         with current_app.extensions["db"]() as session:
             try:
-                row = campaigns.set_status(session, campaign_id, action)
-            except campaigns.CampaignError as exc:
+                row = set_status(session, campaign_id, action)
+            except CampaignError as exc:
                 click.echo(str(exc), err=True)
                 sys.exit(1)
             click.echo(f"campaign {campaign_id} is {row.status}")

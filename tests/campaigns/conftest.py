@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from app.infra.models import Campaign, Contact, Message
-from app.messaging import campaigns
+from app.messaging.campaigns.creation import create
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -44,7 +44,7 @@ def reload(db, campaign_id: int) -> Campaign:
 
 
 def new(db, messages=None, audience=None, **options) -> Campaign:
-    campaign = campaigns.create(
+    campaign = create(
         db, "Sensibilisation", messages or {"fr": "Bonjour"}, audience or {}, **options
     )
     db.commit()

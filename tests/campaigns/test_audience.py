@@ -6,8 +6,10 @@ from decimal import Decimal
 import pytest
 
 from app.infra.models import Contact
-from app.messaging import campaigns
-from app.messaging.campaigns import CampaignError
+from app.messaging.campaigns.audience import parse_audience, recipients, within
+from app.messaging.campaigns.creation import create, preview
+from app.messaging.campaigns.expansion import expand
+from app.messaging.campaigns.text import CampaignError
 
 from .conftest import NOW, add_contacts, new, phone, reload, rows
 
@@ -33,7 +35,7 @@ from .conftest import NOW, add_contacts, new, phone, reload, rows
     ],
 )
 def test_parse_audience(pairs, expected):
-    assert campaigns.parse_audience(pairs) == expected
+    assert parse_audience(pairs) == expected
 
 
 @pytest.mark.parametrize(
@@ -50,7 +52,7 @@ def test_parse_audience(pairs, expected):
 )
 def test_parse_audience_rejects(pairs, message):
     with pytest.raises(CampaignError, match=message):
-        campaigns.parse_audience(pairs)
+        parse_audience(pairs)
 
 
 def test_preview_counts_recipients_parts_and_cost(app, db):
@@ -60,7 +62,7 @@ def test_preview_counts_recipients_parts_and_cost(app, db):
     add_contacts(db, 1, 30, language="fr", opted_out_at=NOW)
     add_contacts(db, 1, 40, language="bm", unreachable_at=NOW)
     messages = {"fr": "Bonjour", "bm": "a" * 200}  # one part, two parts
-    result = campaigns.preview(db, messages, {}, app.config)
+    result = preview(db, messages, {}, app.config)
     assert result["recipients"] == 6
     assert result["parts"] == {"fr": 1, "bm": 2}
     assert result["cost"] == Decimal(4 * 25 + 2 * 50)
@@ -86,7 +88,7 @@ def test_preview_follows_the_audience(app, db, audience, expected):
     add_contacts(db, 1, 20, role="supervisor", last_seen=NOW - timedelta(days=60))
     add_contacts(db, 2, 30, role="agent", cercle="Kangaba")
     add_contacts(db, 1, 40, role="agent", cercle="Kati", opted_out_at=NOW)
-    result = campaigns.preview(db, {"fr": "Bonjour"}, audience, app.config)
+    result = preview(db, {"fr": "Bonjour"}, audience, app.config)
     assert result["recipients"] == expected
     assert result["cost"] == Decimal(25 * expected)
 
@@ -106,7 +108,7 @@ def test_place_and_organisation_names_match_whatever_their_case(app, db, audienc
         db, 3, 1, role="agent", cercle="Kati", region="Koulikoro", organisation="ONG Kalan"
     )
     add_contacts(db, 2, 30, role="agent", cercle="Kangaba")
-    assert campaigns.preview(db, {"fr": "Bonjour"}, audience, app.config)["recipients"] == expected
+    assert preview(db, {"fr": "Bonjour"}, audience, app.config)["recipients"] == expected
 
 
 KADIOLO = {"cercle": ["kadiolo"]}
@@ -128,7 +130,7 @@ SIKASSO = {"region": ["sikasso"], "cercle": ["sikasso", "kadiolo", "kolondieba",
     ],
 )  # fmt: skip
 def test_within_holds_the_audience_inside_the_scope(audience, scope, area, expected):
-    assert campaigns.within(audience, scope, area) == expected
+    assert within(audience, scope, area) == expected
 
 
 @pytest.mark.parametrize(
@@ -142,7 +144,7 @@ def test_within_holds_the_audience_inside_the_scope(audience, scope, area, expec
 )
 def test_within_refuses_an_audience_beyond_the_scope(audience, scope, area):
     with pytest.raises(CampaignError, match="may only send inside"):
-        campaigns.within(audience, scope, area)
+        within(audience, scope, area)
 
 
 @pytest.mark.parametrize(
@@ -160,9 +162,9 @@ def test_a_scoped_campaign_reaches_only_its_area_and_remembers_it(app, db, scope
     add_contacts(db, 1, 30, region="Sikasso")  # no cercle: the region places it
     add_contacts(db, 1, 40, cercle="Kolondiéba", region="Sikasso")
     add_contacts(db, 2, 50, cercle="Koutiala", region="Koutiala")
-    audience = campaigns.within({"role": ["agent"]}, scope, area)
+    audience = within({"role": ["agent"]}, scope, area)
     campaign = new(db, audience=audience, scope=scope, created_by="chef@kalan.ml")
-    campaigns.expand(db, campaign.id, app.config)
+    expand(db, campaign.id, app.config)
     assert sorted(m.phone for m in rows(db, campaign.id)) == sorted(phone(n) for n in reached)
     stored = reload(db, campaign.id)
     assert (stored.scope, stored.created_by) == (scope, "chef@kalan.ml")
@@ -170,7 +172,7 @@ def test_a_scoped_campaign_reaches_only_its_area_and_remembers_it(app, db, scope
 
 def test_a_scoped_campaign_without_its_area_in_the_audience_is_refused(db):
     with pytest.raises(CampaignError, match="held inside"):
-        campaigns.create(db, "Nom", {"fr": "Bonjour"}, {"role": ["agent"]}, scope="cercle=kadiolo")
+        create(db, "Nom", {"fr": "Bonjour"}, {"role": ["agent"]}, scope="cercle=kadiolo")
 
 
 def test_audience_by_training_status(app, db):
@@ -187,12 +189,12 @@ def test_audience_by_training_status(app, db):
     db.commit()
 
     def who(value):
-        audience = campaigns.parse_audience([f"training={value}"])
-        return [c.phone for c in db.scalars(campaigns.recipients(audience).order_by(Contact.id))]
+        audience = parse_audience([f"training={value}"])
+        return [c.phone for c in db.scalars(recipients(audience).order_by(Contact.id))]
 
     assert who("none") == [phone(1)]
     assert who("started") == [phone(2)]
     assert who("certified") == [phone(3)]
     assert who("none,certified") == [phone(1), phone(3)]
     with pytest.raises(CampaignError):
-        campaigns.parse_audience(["training=expert"])
+        parse_audience(["training=expert"])

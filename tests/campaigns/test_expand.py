@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import update
 
 from app.infra.models import Campaign
-from app.messaging import campaigns
+from app.messaging.campaigns import expansion
 
 from .conftest import NOW, add_contacts, new, phone, reload, rows
 
@@ -20,7 +20,7 @@ def test_expand_writes_one_row_per_recipient(app, db):
     add_contacts(db, 1, 6, name="Perdu", language="fr", unreachable_at=NOW)
     messages = {"fr": "Bonjour {name} de {cercle} !", "bm": "I ni ce {name} ({cercle})"}
     campaign = new(db, messages)
-    result = campaigns.expand(db, campaign.id, app.config)
+    result = expansion.expand(db, campaign.id, app.config)
     assert result.status == "sending"
     assert result.recipients == 4
     assert result.expanded_at is not None
@@ -39,8 +39,8 @@ def test_expand_writes_one_row_per_recipient(app, db):
 def test_expand_twice_adds_nothing(app, db):
     add_contacts(db, 5)
     campaign = new(db)
-    campaigns.expand(db, campaign.id, app.config)
-    again = campaigns.expand(db, campaign.id, app.config)
+    expansion.expand(db, campaign.id, app.config)
+    again = expansion.expand(db, campaign.id, app.config)
     assert again.recipients == 5
     assert len(rows(db, campaign.id)) == 5
 
@@ -48,12 +48,12 @@ def test_expand_twice_adds_nothing(app, db):
 def test_expand_replayed_from_the_start_adds_nothing(app, db):
     add_contacts(db, 5)
     campaign = new(db)
-    campaigns.expand(db, campaign.id, app.config, batch=2)
+    expansion.expand(db, campaign.id, app.config, batch=2)
     db.execute(
         update(Campaign).values(status="expanding", cursor=0).where(Campaign.id == campaign.id)
     )
     db.commit()
-    replay = campaigns.expand(db, campaign.id, app.config, batch=2)
+    replay = expansion.expand(db, campaign.id, app.config, batch=2)
     assert replay.recipients == 5
     assert len(rows(db, campaign.id)) == 5
 
@@ -61,12 +61,12 @@ def test_expand_replayed_from_the_start_adds_nothing(app, db):
 def test_expand_replay_keeps_the_estimated_cost(app, db):
     add_contacts(db, 5)
     campaign = new(db)
-    campaigns.expand(db, campaign.id, app.config)
+    expansion.expand(db, campaign.id, app.config)
     db.execute(
         update(Campaign).values(status="expanding", cursor=0).where(Campaign.id == campaign.id)
     )
     db.commit()
-    assert campaigns.expand(db, campaign.id, app.config).estimated_cost == Decimal(125)
+    assert expansion.expand(db, campaign.id, app.config).estimated_cost == Decimal(125)
 
 
 def test_expand_resumes_from_its_cursor(app, db):
@@ -82,13 +82,13 @@ def test_expand_resumes_from_its_cursor(app, db):
         raise Crash
 
     with pytest.raises(Crash):
-        campaigns.expand(db, campaign.id, app.config, batch=3, heartbeat=crash_after_first_batch)
+        expansion.expand(db, campaign.id, app.config, batch=3, heartbeat=crash_after_first_batch)
     stopped = reload(db, campaign.id)
     assert batches == [3]
     assert stopped.status == "expanding"
     assert stopped.recipients == 3
-    assert campaign.id in campaigns.due(db, NOW)  # picked up again by the next tick
-    resumed = campaigns.expand(db, campaign.id, app.config, batch=3)
+    assert campaign.id in expansion.due(db, NOW)  # picked up again by the next tick
+    resumed = expansion.expand(db, campaign.id, app.config, batch=3)
     assert resumed.status == "sending"
     assert resumed.recipients == 10
     assert resumed.estimated_cost == Decimal(250)
@@ -96,7 +96,7 @@ def test_expand_resumes_from_its_cursor(app, db):
     # Set back to expanding: the cursor is at the end, nothing is added twice.
     db.execute(update(Campaign).values(status="expanding").where(Campaign.id == campaign.id))
     db.commit()
-    assert campaigns.expand(db, campaign.id, app.config, batch=3).recipients == 10
+    assert expansion.expand(db, campaign.id, app.config, batch=3).recipients == 10
     assert len(rows(db, campaign.id)) == 10
 
 
@@ -104,7 +104,7 @@ def test_expand_streams_in_batches(app, db):
     add_contacts(db, 50)
     campaign = new(db)
     beats = []
-    result = campaigns.expand(
+    result = expansion.expand(
         db, campaign.id, app.config, batch=7, heartbeat=lambda: beats.append(1)
     )
     assert result.recipients == 50
@@ -116,7 +116,7 @@ def test_expand_streams_in_batches(app, db):
 def test_budget_cap_stops_adding(app, db, batch):
     add_contacts(db, 10)
     campaign = new(db, budget=Decimal("110"))  # room for four 25-XOF messages
-    result = campaigns.expand(db, campaign.id, app.config, batch=batch)
+    result = expansion.expand(db, campaign.id, app.config, batch=batch)
     assert len(rows(db, campaign.id)) == 4
     assert result.recipients == 4
     assert result.estimated_cost == Decimal(100)
@@ -127,7 +127,7 @@ def test_budget_cap_stops_adding(app, db, batch):
 def test_budget_reason_counts_the_recipients_added(app, db):
     add_contacts(db, 10)
     campaign = new(db, budget=Decimal("110"))
-    result = campaigns.expand(db, campaign.id, app.config)
+    result = expansion.expand(db, campaign.id, app.config)
     assert result.reason == "budget reached after 4 recipients"
 
 
@@ -137,9 +137,9 @@ def test_expand_only_runs_for_scheduled_or_expanding(app, db, status):
     campaign = new(db)
     db.execute(update(Campaign).values(status=status).where(Campaign.id == campaign.id))
     db.commit()
-    assert campaigns.expand(db, campaign.id, app.config).status == status
+    assert expansion.expand(db, campaign.id, app.config).status == status
     assert rows(db, campaign.id) == []
 
 
 def test_expand_unknown_campaign_returns_none(app, db):
-    assert campaigns.expand(db, 999, app.config) is None
+    assert expansion.expand(db, 999, app.config) is None

@@ -9,8 +9,14 @@ import pytest
 from sqlalchemy import func, select
 
 from app.infra.models import Campaign, Contact
-from app.messaging import campaigns
-from app.messaging.campaigns import CampaignError
+from app.messaging.campaigns.creation import create
+from app.messaging.campaigns.text import (
+    CampaignError,
+    PlaceholderError,
+    check_messages,
+    message_for,
+    render,
+)
 
 from .conftest import NOW, add_contacts, new, phone, reload
 
@@ -34,14 +40,12 @@ from .conftest import NOW, add_contacts, new, phone, reload
 )
 def test_render(template, expected):
     person = Contact(phone=phone(1), name="Awa", cercle="Kati", region=None, commune="")
-    assert campaigns.render(template, person) == expected
+    assert render(template, person) == expected
 
 
 def test_render_does_not_fill_placeholders_typed_in_a_value():
     person = Contact(phone=phone(1), name="{cercle} {name:x>99}", cercle="Kati")
-    assert campaigns.render("Bonjour {name} de {cercle}", person) == (
-        "Bonjour {cercle} {name:x>99} de Kati"
-    )
+    assert render("Bonjour {name} de {cercle}", person) == ("Bonjour {cercle} {name:x>99} de Kati")
 
 
 @pytest.mark.parametrize(
@@ -49,7 +53,7 @@ def test_render_does_not_fill_placeholders_typed_in_a_value():
     ["Bonjour", "Bonjour {name} de {cercle}, {region}, {commune} ({organisation}).", "a{name}b"],
 )
 def test_check_messages_accepts_the_placeholders(text):
-    campaigns.check_messages({"fr": text, "bm": text})
+    check_messages({"fr": text, "bm": text})
 
 
 @pytest.mark.parametrize(
@@ -73,15 +77,15 @@ def test_check_messages_accepts_the_placeholders(text):
     ],
 )
 def test_check_messages_refuses_anything_but_a_placeholder(text, shown):
-    with pytest.raises(campaigns.PlaceholderError, match=re.escape(f"message (fr): {shown}")):
-        campaigns.check_messages({"fr": text})
-    with pytest.raises(campaigns.PlaceholderError, match=re.escape("message (bm)")):
-        campaigns.check_messages({"fr": "Bonjour {name}", "bm": text})
+    with pytest.raises(PlaceholderError, match=re.escape(f"message (fr): {shown}")):
+        check_messages({"fr": text})
+    with pytest.raises(PlaceholderError, match=re.escape("message (bm)")):
+        check_messages({"fr": "Bonjour {name}", "bm": text})
 
 
 def test_create_refuses_a_format_spec(db):
-    with pytest.raises(campaigns.PlaceholderError):
-        campaigns.create(db, "Nom", {"fr": "Bonjour {name:x>5000}"}, {})
+    with pytest.raises(PlaceholderError):
+        create(db, "Nom", {"fr": "Bonjour {name:x>5000}"}, {})
     db.rollback()
     assert db.scalar(select(func.count()).select_from(Campaign)) == 0
 
@@ -112,11 +116,11 @@ def test_cli_create_refuses_anything_but_a_placeholder(app, runner, db, extra):
     [("bm", "I ni ce"), ("fr", "Bonjour"), (None, "Bonjour"), ("en", "Bonjour")],
 )
 def test_message_for(lang, expected):
-    assert campaigns.message_for({"fr": "Bonjour", "bm": "I ni ce"}, lang) == expected
+    assert message_for({"fr": "Bonjour", "bm": "I ni ce"}, lang) == expected
 
 
 def test_message_for_without_french_takes_the_first():
-    assert campaigns.message_for({"bm": "I ni ce"}, "fr") == "I ni ce"
+    assert message_for({"bm": "I ni ce"}, "fr") == "I ni ce"
 
 
 @pytest.mark.parametrize(
@@ -125,7 +129,7 @@ def test_message_for_without_french_takes_the_first():
 )
 def test_create_needs_a_name_and_messages(db, name, messages):
     with pytest.raises(CampaignError):
-        campaigns.create(db, name, messages, {})
+        create(db, name, messages, {})
 
 
 def test_create_stores_the_campaign(db):

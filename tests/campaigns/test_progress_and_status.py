@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import update
 
 from app.infra.models import Campaign
-from app.messaging import campaigns
-from app.messaging.campaigns import CampaignError
+from app.messaging.campaigns import expansion, lifecycle
+from app.messaging.campaigns.text import CampaignError
 
 from .conftest import NOW, add_contacts, new, reload, rows, set_statuses
 
@@ -13,8 +13,8 @@ from .conftest import NOW, add_contacts, new, reload, rows, set_statuses
 def test_progress_counts_by_state(app, db):
     add_contacts(db, 10)
     campaign = new(db)
-    campaigns.expand(db, campaign.id, app.config)
-    assert campaigns.progress(db, campaign.id) == {
+    expansion.expand(db, campaign.id, app.config)
+    assert lifecycle.progress(db, campaign.id) == {
         "total": 10,
         "queued": 10,
         "sent": 0,
@@ -30,7 +30,7 @@ def test_progress_counts_by_state(app, db):
     last = rows(db, campaign.id)[-1]
     last.finished_at = NOW
     db.commit()
-    assert campaigns.progress(db, campaign.id) == {
+    assert lifecycle.progress(db, campaign.id) == {
         "total": 10,
         "queued": 3,
         "sent": 2,
@@ -44,9 +44,9 @@ def test_progress_counts_by_state(app, db):
 
 def test_progress_of_an_empty_campaign_is_complete_once_expanded(app, db):
     campaign = new(db)
-    assert campaigns.progress(db, campaign.id)["percent"] == 0  # not even started
-    campaigns.expand(db, campaign.id, app.config)
-    assert campaigns.progress(db, campaign.id)["percent"] == 100
+    assert lifecycle.progress(db, campaign.id)["percent"] == 0  # not even started
+    expansion.expand(db, campaign.id, app.config)
+    assert lifecycle.progress(db, campaign.id)["percent"] == 100
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_set_status(db, start, expanded, action, expected):
     db.execute(update(Campaign).values(**values).where(Campaign.id == campaign.id))
     db.commit()
     db.expire_all()
-    assert campaigns.set_status(db, campaign.id, action).status == expected
+    assert lifecycle.set_status(db, campaign.id, action).status == expected
     stored = reload(db, campaign.id)
     assert stored.status == expected
     if action == "pause":
@@ -98,21 +98,21 @@ def test_set_status_refuses_invalid_transitions(db, start, action):
     db.commit()
     db.expire_all()
     with pytest.raises(CampaignError, match=f"is {start}: cannot {action}"):
-        campaigns.set_status(db, campaign.id, action)
+        lifecycle.set_status(db, campaign.id, action)
     assert reload(db, campaign.id).status == start
 
 
 def test_set_status_of_a_missing_campaign(db):
     with pytest.raises(CampaignError, match="no campaign 999"):
-        campaigns.set_status(db, 999, "pause")
+        lifecycle.set_status(db, 999, "pause")
 
 
 def test_cancel_turns_queued_rows_cancelled(app, db):
     add_contacts(db, 5)
     campaign = new(db)
-    campaigns.expand(db, campaign.id, app.config)
+    expansion.expand(db, campaign.id, app.config)
     set_statuses(db, campaign.id, ["sent", "delivered", "failed", "queued", "queued"])
-    campaigns.set_status(db, campaign.id, "cancel")
+    lifecycle.set_status(db, campaign.id, "cancel")
     statuses = [(m.status, m.reason) for m in rows(db, campaign.id)]
     assert statuses == [
         ("sent", None),
@@ -128,6 +128,6 @@ def test_cancel_leaves_other_campaigns_alone(app, db):
     add_contacts(db, 3)
     first, second = new(db), new(db)
     for campaign in (first, second):
-        campaigns.expand(db, campaign.id, app.config)
-    campaigns.set_status(db, first.id, "cancel")
+        expansion.expand(db, campaign.id, app.config)
+    lifecycle.set_status(db, first.id, "cancel")
     assert {m.status for m in rows(db, second.id)} == {"queued"}

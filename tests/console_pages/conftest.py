@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from app.infra.models import Contact, User
-from app.messaging import campaigns
+from app.messaging.campaigns import expansion
+from app.messaging.campaigns.creation import create
 from app.people import users
 
 from ..helpers import ADMIN, SUPERVISOR, VIEWER, AuthActions, password_hash
@@ -63,7 +64,7 @@ def seeded(runner):
 def add_campaign(app, audience=None) -> int:
     """Create a scheduled campaign to the agents directly in the database; return its id."""
     with app.app_context(), app.extensions["db"]() as db:
-        created = campaigns.create(db, "Rappel", {"fr": "Bonjour {name}"}, audience or {})
+        created = create(db, "Rappel", {"fr": "Bonjour {name}"}, audience or {})
         db.commit()
         return created.id
 
@@ -71,7 +72,7 @@ def add_campaign(app, audience=None) -> int:
 def expand(app, campaign_id: int) -> None:
     """Do what the worker does when the campaign starts: queue one SMS per recipient."""
     with app.app_context(), app.extensions["db"]() as db:
-        campaigns.expand(db, campaign_id, app.config)
+        expansion.expand(db, campaign_id, app.config)
 
 
 def flashed(response) -> list[str]:

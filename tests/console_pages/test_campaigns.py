@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.infra.models import Campaign, Contact, Message
-from app.messaging import campaigns
+from app.messaging.campaigns.creation import create
+from app.messaging.campaigns.lifecycle import set_status
 
 from ..helpers import assert_french, page, visible
 from .conftest import COMPOSE, add_campaign, expand, flashed
@@ -272,7 +273,7 @@ def test_a_scoped_supervisor_steers_only_the_campaigns_of_its_area(
     """A scoped supervisor sees the campaigns that reach its area, and steers only its own."""
     audience = {"area": {"cercle": ["kadiolo"]}} if campaign_scope else {}
     with app.app_context(), app.extensions["db"]() as db:
-        campaign_id = campaigns.create(db, "Zone", {"fr": "Bonjour"}, audience,
+        campaign_id = create(db, "Zone", {"fr": "Bonjour"}, audience,
                                        scope=campaign_scope).id  # fmt: skip
         db.commit()
     sign_in("scoped", scope=scope)
@@ -305,7 +306,7 @@ def test_an_impossible_action_is_refused_in_french(
     campaign_id = add_campaign(app, {"role": ["agent"]})
     with app.extensions["db"]() as db:
         for step in before:
-            campaigns.set_status(db, campaign_id, step)
+            set_status(db, campaign_id, step)
     was = campaign_of(app, campaign_id).status
     sign_in("admin")
     response = auth.post(f"/console/campaigns/{campaign_id}/{action}")

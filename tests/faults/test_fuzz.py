@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from app.infra.models import User
-from app.messaging import campaigns
+from app.messaging.campaigns.creation import create
 
 from ..conftest import Dial
 from ..helpers import ADMIN, CALM, AuthActions, apologies, errors_logged, password_hash, report
@@ -65,7 +65,7 @@ def admin(app, client):
         db.commit()
     _, done = report(client, *CALM, contact="3")
     with app.app_context(), app.extensions["db"]() as db:
-        campaigns.create(db, "Fuzz", {"fr": "Bonjour"}, {})
+        create(db, "Fuzz", {"fr": "Bonjour"}, {})
         db.commit()
     auth = AuthActions(client)
     assert auth.login(ADMIN).status_code == 302

@@ -13,7 +13,7 @@ import psutil
 from sqlalchemy import func, insert, select
 
 from app.infra.models import Campaign, Contact, Message, utcnow
-from app.messaging import campaigns
+from app.messaging.campaigns.creation import create
 from sandbox.embedded import EmbeddedRedis
 
 AUDIENCE = 2000
@@ -103,7 +103,7 @@ def run_kill_test(make_app, sandbox, redis_url, database_url):
             [{"phone": p, "role": "community", "language": "fr", "created_at": utcnow()}
              for p in phones],
         )  # fmt: skip
-        campaign = campaigns.create(db, "Kill test", {"fr": "Les enfants a l'ecole."}, {})
+        campaign = create(db, "Kill test", {"fr": "Les enfants a l'ecole."}, {})
         db.commit()
         campaign_id = campaign.id
         app.extensions["workers"].enqueue("workers.jobs.expand_campaign", campaign_id)

@@ -10,7 +10,10 @@ from redis.exceptions import RedisError
 from sqlalchemy import or_, select
 
 from app.infra.models import Campaign, utcnow
-from app.messaging import campaigns
+from app.messaging.campaigns import lifecycle
+from app.messaging.campaigns.audience import TRAINING, parse_audience, within
+from app.messaging.campaigns.creation import create, parse_budget, preview
+from app.messaging.campaigns.text import CampaignError, PlaceholderError, check_messages
 from app.web.console.auth import requires
 from app.web.console.blueprint import bp
 from app.web.console.scope import area, area_name
@@ -74,10 +77,10 @@ def _form() -> tuple[str, dict, dict, dict]:
     texts = {lang: form.get(_field(lang), "").strip() for lang in languages}
     # French is required; another language left blank falls back to it.
     messages = {lang: text for lang, text in texts.items() if text or lang == "fr"}
-    campaigns.check_messages(messages)
+    check_messages(messages)
     pairs = [f"{key}={form[key].strip()}" for key in FIELDS if form.get(key, "").strip()]
     scope = g.user.scope
-    audience = campaigns.within(campaigns.parse_audience(pairs), scope, area(scope))
+    audience = within(parse_audience(pairs), scope, area(scope))
     options = {"start_at": utcnow(), "scope": g.user.scope, "created_by": g.user.email}
     if form.get("start_at"):
         moment = datetime.fromisoformat(form["start_at"])
@@ -87,13 +90,13 @@ def _form() -> tuple[str, dict, dict, dict]:
     if form.get("rate"):
         options["rate"] = max(1, min(10000, int(form["rate"])))
     if form.get("budget"):
-        options["budget"] = campaigns.parse_budget(form["budget"])
+        options["budget"] = parse_budget(form["budget"])
     return form.get("name", ""), messages, audience, options
 
 
 def _refusal(exc: Exception) -> str:
     """Return the console copy saying why the form cannot be a campaign."""
-    if isinstance(exc, campaigns.PlaceholderError):
+    if isinstance(exc, PlaceholderError):
         return "console.campaign.placeholder"
     return "console.campaign.invalid"
 
@@ -104,7 +107,7 @@ def campaign_list():
     """List campaigns, newest first, with their progress."""
     db = get_db()
     rows = [
-        (c, campaigns.progress(db, c.id))
+        (c, lifecycle.progress(db, c.id))
         for c in db.scalars(listed(select(Campaign)).order_by(Campaign.id.desc()).limit(100))
     ]
     return render_template("console/campaigns.html", rows=rows)
@@ -126,7 +129,7 @@ def _compose(values: dict, status: int = 200):
     fields = [(lang, _field(lang)) for lang in current_app.extensions["catalog"].languages]
     page = render_template(
         "console/campaign_new.html", values=values, languages=fields, fixed=fixed,
-        training=campaigns.TRAINING, currency=_currency(),
+        training=TRAINING, currency=_currency(),
     )  # fmt: skip
     return page, status
 
@@ -137,9 +140,9 @@ def campaign_preview():
     """Count recipients, parts and cost for the form as it stands (for the live counter)."""
     try:
         _, messages, audience, _ = _form()
-    except (campaigns.CampaignError, ValueError, InvalidOperation) as exc:
+    except (CampaignError, ValueError, InvalidOperation) as exc:
         return jsonify(error=current_app.extensions["catalog"].get(_refusal(exc))), 400
-    plan = campaigns.preview(get_db(), messages, audience, current_app.config)
+    plan = preview(get_db(), messages, audience, current_app.config)
     currency = _currency()
     return jsonify(
         recipients=plan["recipients"], parts=plan["parts"], encodings=plan["encodings"],
@@ -154,8 +157,8 @@ def campaign_create():
     db = get_db()
     try:
         name, messages, audience, options = _form()
-        created = campaigns.create(db, name, messages, audience, **options)
-    except (campaigns.CampaignError, ValueError, InvalidOperation) as exc:
+        created = create(db, name, messages, audience, **options)
+    except (CampaignError, ValueError, InvalidOperation) as exc:
         db.rollback()
         flash(_refusal(exc), "error")
         keep = [*KEPT, *(_field(lang) for lang in current_app.extensions["catalog"].languages)]
@@ -176,7 +179,7 @@ def campaign_detail(campaign_id: int):
     campaign = _campaign(campaign_id)
     return render_template(
         "console/campaign.html", campaign=campaign,
-        progress=campaigns.progress(get_db(), campaign_id),
+        progress=lifecycle.progress(get_db(), campaign_id),
         message=json.loads(campaign.messages).get("fr", ""),
         can_act=_may_act(campaign),
     )  # fmt: skip
@@ -187,7 +190,7 @@ def campaign_detail(campaign_id: int):
 def campaign_progress(campaign_id: int):
     """Return a campaign's status and counts, for the live progress."""
     campaign = _campaign(campaign_id)
-    progress = campaigns.progress(get_db(), campaign_id)
+    progress = lifecycle.progress(get_db(), campaign_id)
     return jsonify(status=campaign.status, **{k: v for k, v in progress.items()
                                               if isinstance(v, int)})  # fmt: skip
 
@@ -200,8 +203,8 @@ def campaign_action(campaign_id: int, action: str):
     if not _may_act(campaign):
         abort(403)
     try:
-        campaigns.set_status(get_db(), campaign_id, action)
-    except campaigns.CampaignError:
+        lifecycle.set_status(get_db(), campaign_id, action)
+    except CampaignError:
         flash("console.campaign.refused", "error")
     else:
         flash(f"console.campaign.{DONE[action]}", "ok")

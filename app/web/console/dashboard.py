@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.cases.focal_points import DESK
 from app.infra.models import Campaign, Case, Certificate, Contact, ModuleProgress, utcnow
-from app.messaging import campaigns as campaigns_
+from app.messaging.campaigns import lifecycle
 from app.training import report
 from app.web.console import charts
 from app.web.console.auth import requires
@@ -138,7 +138,7 @@ def _campaigns(db) -> list[dict]:
     currency = current_app.config["SMS_PART_COST"].split()[0]
     rows = []
     for campaign in db.scalars(listed(select(Campaign)).order_by(Campaign.id.desc()).limit(8)):
-        progress = campaigns_.progress(db, campaign.id)
+        progress = lifecycle.progress(db, campaign.id)
         total, delivered = progress["total"], progress["delivered"]
         rows.append(
             {"id": campaign.id, "name": campaign.name, "status": campaign.status, "total": total,

@@ -2,7 +2,7 @@
 
 from flask import current_app, g
 
-from app.messaging.campaigns import in_area
+from app.messaging.campaigns.audience import in_area
 from flows.report import REGIONS
 
 

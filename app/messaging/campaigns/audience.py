@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import Select, exists, func, or_, select
 
 from app.infra.models import Certificate, Contact, ModuleProgress, utcnow
-from app.messaging.campaign_text import CampaignError
+from app.messaging.campaigns.text import CampaignError
 
 # Audience keys and the contact column each one filters; values may be lists.
 COLUMNS = {

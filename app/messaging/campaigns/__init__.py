@@ -1,0 +1,1 @@
+"""Campaigns: an audience streamed into the outbox, with progress and brakes."""
