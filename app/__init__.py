@@ -15,6 +15,7 @@ from app.conversation.services import Services
 from app.infra import db, sessions
 from app.infra.config import ConfigError, from_env, validate
 from app.infra.gateway import AfricasTalking
+from app.infra.models import utcnow
 from app.messaging.notify import Workers
 from app.web import console, errors, health, sms, ussd
 from app.web import db as web_db
@@ -102,6 +103,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         engine=engine,
         open_db=app.extensions["db"],
         workers=app.extensions["workers"],
+        clock=utcnow,
     )
     errors.init_app(app)
     app.register_blueprint(ussd.bp)

@@ -562,3 +562,29 @@ def test_the_fast_path_keeps_the_standing_the_database_gives(app, agent, steps):
             assert (standing or truth) == truth, step
             held = truth if standing is None else standing
     assert fast > 0  # the fast path was taken at least once
+
+
+@pytest.mark.parametrize("then", [True, False])
+def test_an_answer_the_cache_missed_leaves_the_fast_path(app, agent, then):
+    """A hop's answer was kept, but its session was not saved (Redis failed after the SQL):
+    the same question answered again counts as the database says, not as the cache thinks."""
+    from app import training
+    from flows.effects import RecordAnswer, SaveProgress
+
+    module = course(app).modules[0]
+    question = module.quiz[0].id
+    config, catalog = app.config, app.extensions["catalog"]
+    cooldown = config["TRAINING_RETAKE_COOLDOWN_S"]
+    with app.app_context(), app.extensions["db"]() as db:
+        contact = db.scalars(select(Contact).where(Contact.phone == AGENT)).one()
+        training.apply(db, config, catalog, contact, SaveProgress(module.id, "l1"), utcnow())
+        db.commit()
+        stale = {"id": contact.id, "training": training.standing(db, contact.id, cooldown)}
+        first = RecordAnswer(module.id, question, 1, 1, not then)
+        assert training.save_progress(app.extensions["engine"], stale, [first], utcnow())
+        again = RecordAnswer(module.id, question, 1, 2, then)
+        standing = training.save_progress(app.extensions["engine"], stale, [again], utcnow())
+        db.expire_all()
+        truth = training.standing(db, contact.id, cooldown)
+    assert truth[module.id]["answered"] == {question: not then}  # the first answer counts
+    assert standing is None  # the full path reads the truth

@@ -35,7 +35,7 @@ def _sender(db) -> Sender:
 def dispatch() -> dict:
     """Send every due outbox row, then apply the campaign brakes."""
     app = current_app
-    app.extensions["redis"].delete(app.config["REDIS_PREFIX"] + "dispatch:pending")
+    app.extensions["redis"].delete(app.extensions["workers"].pending_key)
     with app.extensions["db"]() as db:
         tally = _sender(db).run()
         for campaign_id in tally.campaigns:

@@ -1,5 +1,6 @@
 """Cases: opened from reports; a reporter is kept only if they may be called, encrypted."""
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -9,6 +10,7 @@ from app.cases import alerts
 from app.infra import codes, keyring
 from app.infra.models import Case, CaseEvent, hour_of
 from app.messaging import outbox
+from flows import Catalog
 from flows.desk import FOLLOW_UP, OPEN, SERVICES, TO_VERIFY
 
 LENGTH = 6
@@ -28,14 +30,26 @@ def new_reference() -> str:
 
 
 def open_case(
-    db: Session, config, catalog, phone: str, reference: str, answers: dict, now: datetime
+    db: Session,
+    config: Mapping,
+    catalog: Catalog,
+    phone: str,
+    reference: str,
+    answers: dict,
+    now: datetime,
 ) -> Case:
     """File a report in the caller's transaction; return the case that will be worked on."""
     return file_report(db, config, catalog, phone, reference, answers, now)[0]
 
 
 def file_report(
-    db: Session, config, catalog, phone: str, reference: str, answers: dict, now: datetime
+    db: Session,
+    config: Mapping,
+    catalog: Catalog,
+    phone: str,
+    reference: str,
+    answers: dict,
+    now: datetime,
 ) -> tuple[Case, bool]:
     """File a report: open a case, join an open one about the same place, or note a repeat.
 
@@ -43,8 +57,8 @@ def file_report(
     reporter's receipt and the focal points' alerts are queued in the same
     transaction. Nothing kept names the reporter unless they agreed to be
     called back, and the times kept are the hour's: a report's minute could be
-    matched with a call. config gives REPORTER_KEY, the link window and the USSD code;
-    catalog, the SMS texts.
+    matched with a call. config gives REPORTER_KEY, the link window, the USSD code
+    and what alerts and the outbox read; catalog, the SMS texts.
     """
     now = hour_of(now)
     known = db.scalars(select(Case).where(Case.reference == reference)).first()
@@ -183,7 +197,7 @@ def find(db: Session, reference: str, lock: bool = False) -> Case:
 
 def move(
     db: Session,
-    config,
+    config: Mapping,
     case: Case,
     status: str,
     actor: str,
@@ -215,7 +229,9 @@ def move(
     case.status = status
 
 
-def follow_up(db: Session, config, case: Case, actor: str, note: str, now: datetime) -> int:
+def follow_up(
+    db: Session, config: Mapping, case: Case, actor: str, note: str, now: datetime
+) -> int:
     """Record a follow-up visit of a referred case; return its number. The caller commits."""
     if case.status not in ("referred", "following"):
         raise CaseError(f"case {case.reference} is {case.status}: only a referred case has "
@@ -232,7 +248,14 @@ def follow_up(db: Session, config, case: Case, actor: str, note: str, now: datet
 
 
 def assign(
-    db: Session, config, catalog, case: Case, phone: str, actor: str, now: datetime, notify=True
+    db: Session,
+    config: Mapping,
+    catalog: Catalog,
+    case: Case,
+    phone: str,
+    actor: str,
+    now: datetime,
+    notify=True,
 ) -> None:
     """Give a case to a field agent, recorded in the audit log; the caller commits."""
     if not TRANSITIONS[case.status]:  # closed, or a report inside another case: an SMS for nothing
@@ -256,7 +279,9 @@ def note(db: Session, case: Case, text: str, actor: str, now: datetime) -> None:
     _log(db, case, actor, case.status, text, now)
 
 
-def reveal(db: Session, keys: str, case: Case, actor: str, now: datetime) -> str | None:
+def reveal(
+    db: Session, keys: str | Sequence[str], case: Case, actor: str, now: datetime
+) -> str | None:
     """Return a contactable reporter's number, recording who looked; the caller commits."""
     if not case.reporter_phone:
         return None

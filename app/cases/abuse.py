@@ -12,7 +12,6 @@ as `facts`; the writes below join the pipeline that saves the hop.
 
 import hashlib
 import json
-import time
 
 from app.infra import salt
 
@@ -33,9 +32,11 @@ def lookups_exhausted(facts: dict) -> bool:
     return facts.get("lookups", 0) >= LOOKUP_MISSES
 
 
-def repeat_of(facts: dict, answers: dict, window_s: int, now: float | None = None) -> str | None:
-    """Return the reference of this phone's identical report within the window, if any."""
-    now = time.time() if now is None else now
+def repeat_of(facts: dict, answers: dict, window_s: int, now: float) -> str | None:
+    """Return the reference of this phone's identical report within the window, if any.
+
+    now: the time of the hop, in seconds since the epoch.
+    """
     mark = fingerprint(answers)
     for repeats in facts.get("repeats", ()):
         reference, _, sent_at = repeats.get(mark, "").partition("|")
@@ -53,11 +54,11 @@ def missed_lookup(prefix: str, callers: tuple[str, ...], pipe) -> None:
     pipe.incr(key)
 
 
-def count_sent(prefix: str, tz: str, window_s: int, callers, sent: tuple, pipe) -> None:
+def count_sent(prefix: str, tz: str, window_s: int, callers, sent: tuple, now: float, pipe) -> None:
     """Add a sent report to its phone's count for today, and remember it for repeats.
 
-    sent is (reference, answers, whether it was new). Runs on the pipeline that
-    saves the hop, so it costs no round trip of its own.
+    sent is (reference, answers, whether it was new); now, the hop's time in
+    seconds. Runs on the pipeline that saves the hop: no round trip of its own.
     """
     reference, answers, new = sent
     if not new or not callers:
@@ -66,7 +67,7 @@ def count_sent(prefix: str, tz: str, window_s: int, callers, sent: tuple, pipe) 
     pipe.incr(reports)
     pipe.expire(reports, salt.seconds_left_today(tz))
     repeats = f"{prefix}repeat:{callers[0]}"
-    pipe.hset(repeats, fingerprint(answers), f"{reference}|{int(time.time())}")
+    pipe.hset(repeats, fingerprint(answers), f"{reference}|{int(now)}")
     pipe.expire(repeats, window_s)
 
 

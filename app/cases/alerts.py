@@ -5,6 +5,7 @@ place and what was reported.
 """
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.cases import focal_points
 from app.infra.models import Case, CaseEvent
 from app.messaging import outbox, window
+from flows import Catalog
 from flows.desk import TO_VERIFY
 
 # Kinds of case SMS. Urgent ones go out at any hour; the others wait for the
@@ -45,7 +47,12 @@ def pick_agent(db: Session, case: Case) -> str | None:
 
 
 def new_case(
-    db: Session, config, catalog, case: Case, now: datetime, linked: str | None = None
+    db: Session,
+    config: Mapping,
+    catalog: Catalog,
+    case: Case,
+    now: datetime,
+    linked: str | None = None,
 ) -> int:
     """Queue the alert of a case to every focal point covering it; return how many."""
     points = focal_points.covering(db, case)
@@ -64,7 +71,9 @@ def new_case(
     return len(points)
 
 
-def assigned(db: Session, config, catalog, case: Case, phone: str, now: datetime) -> None:
+def assigned(
+    db: Session, config: Mapping, catalog: Catalog, case: Case, phone: str, now: datetime
+) -> None:
     """Tell an agent a case is now theirs."""
     text = _text(config, catalog, "sms.case_assigned", case)
     _send(
@@ -79,7 +88,7 @@ def assigned(db: Session, config, catalog, case: Case, phone: str, now: datetime
     )
 
 
-def remind(db: Session, config, catalog, now: datetime) -> dict[str, int]:
+def remind(db: Session, config: Mapping, catalog: Catalog, now: datetime) -> dict[str, int]:
     """Remind assignees of overdue verifications and due follow-ups; escalate the ignored.
 
     A due date gets one reminder to its assignee, then, if still due
@@ -109,7 +118,9 @@ def remind(db: Session, config, catalog, now: datetime) -> dict[str, int]:
     return counts
 
 
-def _remind(db: Session, config, catalog, case: Case, what: str, now: datetime) -> None:
+def _remind(
+    db: Session, config: Mapping, catalog: Catalog, case: Case, what: str, now: datetime
+) -> None:
     key = "sms.case_verify_due" if what == "verify" else "sms.case_followup_due"
     urgent = case.urgent and what == "verify"
     text = _text(config, catalog, key, case)
@@ -121,7 +132,9 @@ def _remind(db: Session, config, catalog, case: Case, what: str, now: datetime) 
     _event(db, case, f"reminder ({what}) {done} {case.assignee}", now)
 
 
-def _escalate(db: Session, config, catalog, case: Case, what: str, now: datetime) -> None:
+def _escalate(
+    db: Session, config: Mapping, catalog: Catalog, case: Case, what: str, now: datetime
+) -> None:
     supervisors = focal_points.covering(db, case, role="supervisor")
     key = "sms.case_escalation_verify" if what == "verify" else "sms.case_escalation_followup"
     text = _text(config, catalog, key, case)
@@ -142,7 +155,9 @@ def _escalate(db: Session, config, catalog, case: Case, what: str, now: datetime
         log.warning("case %s: no supervisor covers %s", case.reference, _area(case))
 
 
-def _send(db: Session, config, kind: str, subject: str, phone: str, text: str, urgent: bool, now):
+def _send(
+    db: Session, config: Mapping, kind: str, subject: str, phone: str, text: str, urgent: bool, now
+):
     """Queue a case SMS: urgent ones at once, the others when the send window opens.
 
     Returns when it will go out, and whether it is new (not sent before under its key).
@@ -165,7 +180,9 @@ def _area(case: Case) -> str:
     return case.cercle or case.region or "an unknown place"
 
 
-def _text(config, catalog, key: str, case: Case, due: datetime | None = None) -> str:
+def _text(
+    config: Mapping, catalog: Catalog, key: str, case: Case, due: datetime | None = None
+) -> str:
     """Fill a case SMS from the content: reference, place, what, due date."""
     if due is None:
         due = case.verify_by if case.status in TO_VERIFY else case.follow_up_by
@@ -182,7 +199,7 @@ def _text(config, catalog, key: str, case: Case, due: datetime | None = None) ->
     )
 
 
-def place(catalog, case: Case) -> str:
+def place(catalog: Catalog, case: Case) -> str:
     """Return where a case is, in words: cercle (or region) and site name."""
     if case.cercle and case.cercle != "unknown":
         where = catalog.get(f"report.cercle.{case.cercle}")

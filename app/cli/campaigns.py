@@ -87,7 +87,7 @@ def campaign_create(ctx, name, message, audience, start_at, rate, budget, repeat
         campaign_id = created.id
     # Started by the RQ scheduler at its time; the tick would also catch it.
     try:
-        current_app.extensions["workers"].start_campaign(campaign_id, when)
+        current_app.extensions["workers"].start_campaign(campaign_id, when, utcnow())
     except RedisError:
         click.echo(
             f"campaign {campaign_id} created; Redis did not answer, so a worker's tick "

@@ -53,7 +53,7 @@ def certificate():
 @with_appcontext
 def certificate_verify(code):
     """Show who holds the certificate CODE, since when, and with what score."""
-    from app.training import verify
+    from app.training.certificate import verify
 
     with current_app.extensions["db"]() as session:
         found = verify(session, code)

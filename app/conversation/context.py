@@ -1,6 +1,8 @@
 """What a flow may read: the caller's profile and the facts of the hop, some fetched late."""
 
-from app.infra.models import utcnow
+from datetime import datetime
+
+from app.conversation.services import Services
 from flows.engine import Route
 
 
@@ -25,9 +27,12 @@ class Context(dict):
         return self[key] if key in self or key in self._later else default
 
 
-def context(config, catalog, flow, phone: str, profile: dict, resume: dict | None) -> Context:
+def context(
+    services: Services, phone: str, profile: dict, resume: dict | None, now: datetime
+) -> Context:
     """Gather the read-only facts a flow may use."""
-    if resume and not known(flow, resume):
+    config, catalog = services.config, services.catalog
+    if resume and not known(services.flow, resume):
         resume = None  # a journey renamed since: start afresh rather than fail
     return Context(
         {
@@ -39,7 +44,7 @@ def context(config, catalog, flow, phone: str, profile: dict, resume: dict | Non
             "languages": tuple(catalog.names.items()),
             "training": profile.get("training") or {},
             "tests": profile.get("tests") or {},
-            "now": utcnow().isoformat(),
+            "now": now.isoformat(),
             "pass_mark": config["TRAINING_PASS_MARK"],
             "report_limit": config["REPORT_DAILY_LIMIT"],
         }

@@ -1,5 +1,7 @@
 """A step's effects, carried out in SQL: a profile field, a report, a case moved, training."""
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
 from app import cases, training
@@ -7,19 +9,20 @@ from app.cases import focal_points
 from app.conversation.needs import Hop, desk
 from app.conversation.services import Services
 from app.infra.db import commit_soon
-from app.infra.models import utcnow
 from app.people import contacts
 from flows.desk import FOLLOW_UP
 from flows.effects import Enrol, FinishModule, MoveCase, OpenCase, SetData, SetLanguage, SetName
 
 
-def apply_effects(services: Services, db: Session, effects, phone: str, session_id: str, profile):
+def apply_effects(
+    services: Services, db: Session, effects, phone: str, session_id: str, profile, now: datetime
+):
     """Carry out a step's effects; return what changed in the caller's profile, whether
     SMS are waiting to go (the workers must be woken), and the report sent, if any:
     (reference, answers, whether it was new)."""
     effects = [e for e in effects if not isinstance(e, SetData)]  # SetData is the engine's own
     if profile and effects and all(isinstance(e, training.STEPS) for e in effects):
-        standing = training.save_progress(services.engine, profile, effects, utcnow())
+        standing = training.save_progress(services.engine, profile, effects, now)
         if standing is not None:  # the next lesson, an answer: a statement, no read
             return {"training": standing}, False, None
     config, catalog = services.config, services.catalog
@@ -33,20 +36,18 @@ def apply_effects(services: Services, db: Session, effects, phone: str, session_
             changes["name"] = effect.name
         elif isinstance(effect, OpenCase):
             answers = dict(effect.answers)
-            _, new = cases.file_report(
-                db, config, catalog, phone, effect.reference, answers, utcnow()
-            )
+            _, new = cases.file_report(db, config, catalog, phone, effect.reference, answers, now)
             db.commit()
             sent = (effect.reference, answers, new)
             wake = True  # the receipt goes out now
         elif isinstance(effect, MoveCase):
-            _move(services, db, effect, phone, session_id)
+            _move(services, db, effect, phone, session_id, now)
         elif isinstance(effect, Enrol):
             contacts.update_contact(db, phone, role="agent", organisation=effect.organisation)
             changes.update(role="agent", organisation=effect.organisation)
         elif isinstance(effect, training.EFFECTS):
-            contact = contacts.touch(db, phone, utcnow()) if contact is None else contact
-            training.apply(db, config, catalog, contact, effect, utcnow())
+            contact = contacts.touch(db, phone, now) if contact is None else contact
+            training.apply(db, config, catalog, contact, effect, now)
         else:
             raise TypeError(f"no handler for effect {effect!r}")
     if contact is not None:
@@ -64,16 +65,18 @@ def apply_effects(services: Services, db: Session, effects, phone: str, session_
     return changes, wake, sent
 
 
-def _move(services: Services, db: Session, effect: MoveCase, phone: str, session_id: str) -> None:
+def _move(
+    services: Services, db: Session, effect: MoveCase, phone: str, session_id: str, now: datetime
+) -> None:
     """Apply a change made on the desk, after checking again that the caller may."""
-    hop = Hop("", {}, phone, session_id)
+    hop = Hop("", {}, phone, session_id, now)
     point = focal_points.find(db, phone)
     if desk(services, db, hop) is None or point is None:
         raise cases.CaseError("the desk is not open in this session")
     case = cases.find(db, effect.reference, lock=True)
     if not focal_points.may_handle(db, point, case):
         raise cases.CaseError(f"case {case.reference} is not in the hands of {phone}")
-    now, actor, config = utcnow(), f"ussd:{phone}", services.config
+    actor, config = f"ussd:{phone}", services.config
     if point.role == "agent" and case.assignee is None:
         # Who moves it, holds it.
         cases.assign(db, config, services.catalog, case, phone, actor, now, notify=False)

@@ -8,8 +8,6 @@ input reads, the size of a screen) comes from the channel it is given.
 
 import contextlib
 import functools
-import time
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError
@@ -22,7 +20,6 @@ from app.conversation.context import context, known
 from app.conversation.effects import apply_effects
 from app.conversation.needs import NEEDS, Hop
 from app.conversation.services import Services
-from app.infra.models import utcnow
 from app.infra.sessions import UNCHANGED
 from app.people import contacts
 from flows.engine import CLEAR, SAVE, Step
@@ -61,6 +58,7 @@ def answer(
 def _run(services: Services, db: Session, loaded, session_id, service, phone, raw, channel):
     """Answer a locked hop; return (reply, node, whether nothing was saved)."""
     config, flow, store = services.config, services.flow, services.sessions
+    now = services.clock()
     session, resume, profile = loaded.session, loaded.resume, loaded.profile
     if session is not None and "caller" not in session and not session.get("end"):
         session = None  # saved by an older release, which kept the number: start afresh
@@ -73,7 +71,7 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
         shown = session["state"]["node"]
         if session["end"]:
             return session["reply"], shown, True
-        new_input, reading = channel.read(session, raw, loaded.waited, time.time())
+        new_input, reading = channel.read(session, raw, loaded.waited, now.timestamp())
         if new_input is None:  # a copy of the hop just answered, resent by the gateway
             return session["reply"], shown, True
         state, resume_point = session["state"], None
@@ -82,10 +80,9 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
     else:
         new_input, reading, state, resume_point = None, {}, None, resume
     fresh_profile = None
-    today = datetime.now(ZoneInfo(config["TZ"])).date().isoformat()
+    today = now.astimezone(ZoneInfo(config["TZ"])).date().isoformat()
     if profile is None or profile.get("seen") != today:
         # At most once a day per phone: the cached profile spares the database.
-        now = utcnow()
         contact = contacts.seen(services.engine, phone, now) or contacts.touch(db, phone, now)
         profile = fresh_profile = {
             **contacts.profile(contact, today),
@@ -93,18 +90,19 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
             "tests": training.tests(db, services.catalog.course, contact.id),
             "focal": focal_points.role(db, phone),
         }
-    ctx = context(config, services.catalog, flow, phone, profile, resume_point)
+    ctx = context(services, phone, profile, resume_point, now)
     needs = getattr(flow[state["node"]], "needs", ()) if state is not None else ()
     if state is not None:
         # A screen names the outside facts its answer needs; they are fetched
         # here, at the edge, so the flow stays pure: on first read, as most
         # answers need none of them (Formation does not count today's reports).
-        hop = Hop(new_input or "", state["data"], phone, session_id, loaded.callers, loaded.facts)
+        hop = Hop(new_input or "", state["data"], phone, session_id, now, loaded.callers,
+                  loaded.facts)  # fmt: skip
         for need in needs:
             ctx.later(need, functools.partial(NEEDS[need], services, db, hop))
     result = flows.step(flow, state, new_input, ctx, services.catalog, channel.limit)
     profile_changes, wake, sent = apply_effects(
-        services, db, result.effects, phone, session_id, profile
+        services, db, result.effects, phone, session_id, profile, now
     )
     if profile_changes:
         fresh_profile = {**profile, **profile_changes}
@@ -116,7 +114,8 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
         "state": result.state,
         "reply": result.reply,
         "end": result.end,
-        "at": round(time.time(), 3),  # when it was answered: a copy comes right after
+        # When it was answered (not when it came): a copy comes right after.
+        "at": round(services.clock().timestamp(), 3),
     }
     also = [services.workers.wake_in] if wake else []
     if state is not None:
@@ -130,7 +129,7 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
         also.append(
             functools.partial(
                 abuse.count_sent, config["REDIS_PREFIX"], config["TZ"],
-                config["REPORT_REPEAT_WINDOW_S"], loaded.callers, sent,
+                config["REPORT_REPEAT_WINDOW_S"], loaded.callers, sent, now.timestamp(),
             )
         )  # fmt: skip
         ttl = SENT_TTL_S

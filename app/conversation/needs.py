@@ -6,6 +6,7 @@ the first time the flow reads it, for the hop being answered: NEEDS[name](servic
 
 import functools
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,7 @@ class Hop:
     data: dict
     phone: str
     session_id: str
+    now: datetime  # when the hop came, read once
     callers: tuple[str, ...] = ()  # the phone's names under today's and yesterday's salts
     facts: dict = field(default_factory=dict)  # the report limits' counts, read with the session
     writes: list = field(default_factory=list)  # Redis writes for the hop's saving pipeline
@@ -47,7 +49,8 @@ def _reference(services: Services, db: Session, hop: Hop) -> str:
     """Draw the reference a report will get; an identical recent one keeps its own."""
     answers = {name: hop.data.get(name) for name in flows.report.FIELDS}
     window = services.config["REPORT_REPEAT_WINDOW_S"]
-    return abuse.repeat_of(hop.facts, answers, window) or cases.fresh_reference(db)
+    now = hop.now.timestamp()
+    return abuse.repeat_of(hop.facts, answers, window, now) or cases.fresh_reference(db)
 
 
 def _reports_today(_services: Services, _db: Session, hop: Hop) -> int:

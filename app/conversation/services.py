@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from redis import Redis
 from sqlalchemy.engine import Engine
@@ -24,3 +25,4 @@ class Services:
     engine: Engine
     open_db: Callable[[], Session]  # a fresh ORM session, for the hops that need one
     workers: Workers
+    clock: Callable[[], datetime]  # the time now, in UTC: read once a hop

@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import re
+from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, MultiFernet
 
@@ -10,7 +11,7 @@ from cryptography.fernet import Fernet, MultiFernet
 FERNET_KEY = re.compile(r"^[A-Za-z0-9_-]{43}=$")
 
 
-def parse(keys: str | list | tuple) -> tuple[str, ...]:
+def parse(keys: str | Sequence[str]) -> tuple[str, ...]:
     """Split "NEW,OLD" into its keys; raise ValueError if one is not a Fernet key."""
     parts = keys.split(",") if isinstance(keys, str) else list(keys)
     parts = tuple(str(part).strip() for part in parts)
@@ -23,17 +24,17 @@ def parse(keys: str | list | tuple) -> tuple[str, ...]:
     return parts
 
 
-def fernet(keys: str | list | tuple) -> MultiFernet:
+def fernet(keys: str | Sequence[str]) -> MultiFernet:
     """Return a cipher that encrypts with the first key and decrypts with any of them."""
     return MultiFernet([Fernet(key) for key in parse(keys)])
 
 
-def encrypt(phone: str, keys) -> str:
+def encrypt(phone: str, keys: str | Sequence[str]) -> str:
     """Encrypt a contactable reporter's phone for storage, with the first key."""
     return fernet(keys).encrypt(phone.encode()).decode()
 
 
-def decrypt(token: str, keys) -> str:
+def decrypt(token: str, keys: str | Sequence[str]) -> str:
     """Read back an encrypted phone; raise cryptography's InvalidToken if no key opens it."""
     return fernet(keys).decrypt(token.encode()).decode()
 

@@ -105,7 +105,7 @@ def apply_pending(
             apply(db, message, report, now, unreachable_after)
 
 
-def _streak(db: Session, phone: str, failed: bool, now: datetime, limit: int) -> None:
+def _streak(db: Session, phone: str, failed: bool, now: datetime, unreachable_after: int) -> None:
     """Count consecutive failed deliveries; mark the phone unreachable past the limit."""
     contact = db.scalars(select(Contact).where(Contact.phone == phone)).first()
     if contact is None:
@@ -115,7 +115,7 @@ def _streak(db: Session, phone: str, failed: bool, now: datetime, limit: int) ->
         contact.unreachable_at = None
         return
     contact.failed_streak = (contact.failed_streak or 0) + 1
-    if contact.failed_streak >= limit:
+    if contact.failed_streak >= unreachable_after:
         contact.unreachable_at = contact.unreachable_at or now
 
 

@@ -8,8 +8,6 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 
-from app.infra.models import utcnow
-
 PENDING_S = 5  # one wake-up per few seconds is plenty: a dispatch drains everything due
 # The jobs, by name: the app queues them, and only a worker imports them.
 DISPATCH = "workers.jobs.dispatch"
@@ -23,6 +21,11 @@ class Workers:
 
     def __init__(self, queue: Queue, redis: Redis, prefix: str):
         self.queue, self.redis, self.prefix = queue, redis, prefix
+
+    @property
+    def pending_key(self) -> str:
+        """Return the key that says a dispatch is queued; a dispatch clears it as it starts."""
+        return self.prefix + "dispatch:pending"
 
     def job_id(self, name: str) -> str:
         """Return a job id under the app's prefix (RQ ids allow no colons)."""
@@ -41,7 +44,7 @@ class Workers:
         Best effort: if Redis is down the periodic tick still sends the rows.
         """
         try:
-            if self.redis.set(self.prefix + "dispatch:pending", 1, nx=True, ex=PENDING_S):
+            if self.redis.set(self.pending_key, 1, nx=True, ex=PENDING_S):
                 self.enqueue(DISPATCH, job_timeout=600)
         except RedisError:
             log.warning("could not wake the workers; the next tick will send")
@@ -56,9 +59,9 @@ class Workers:
         job = self.queue.create_job(DISPATCH, job_id=job_id, timeout=600)
         self.queue.enqueue_job(job, pipeline=pipe)
 
-    def start_campaign(self, campaign_id: int, when: datetime) -> None:
+    def start_campaign(self, campaign_id: int, when: datetime, now: datetime) -> None:
         """Queue a campaign's expansion for its start time (now if past); may raise RedisError.
 
         If Redis does not answer, a worker's tick still starts it once Redis is back.
         """
-        self.enqueue(EXPAND, campaign_id, at=when if when > utcnow() else None, job_timeout=3600)
+        self.enqueue(EXPAND, campaign_id, at=when if when > now else None, job_timeout=3600)

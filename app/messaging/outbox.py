@@ -5,6 +5,7 @@ cancelled or unknown. "unknown" means the request may have reached the
 provider and no answer came back; see `settle_unknown` for the rule.
 """
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -23,12 +24,12 @@ BULK_KINDS = frozenset({"campaign", "reminder"})
 FINAL = frozenset({"delivered", "failed", "cancelled"})
 
 
-def part_cost(config) -> Decimal:
+def part_cost(config: Mapping) -> Decimal:
     """Return the configured price of one SMS part."""
     return Decimal(config["SMS_PART_COST"].split()[1])
 
 
-def row(config, kind: str, subject, phone: str, text: str, **fields) -> dict:
+def row(config: Mapping, kind: str, subject, phone: str, text: str, **fields) -> dict:
     """Build an outbox row: its idempotency key, final text and estimated cost."""
     body = prepare(text, config["SMS_ASCII_FOLD"])
     guess = estimate(body, part_cost(config))
@@ -66,7 +67,7 @@ def insert(db: Session, rows: list[dict]) -> int:
     return len(db.execute(statement).all())
 
 
-def add(db: Session, config, kind: str, subject, phone: str, text: str, **fields) -> bool:
+def add(db: Session, config: Mapping, kind: str, subject, phone: str, text: str, **fields) -> bool:
     """Queue one SMS in the caller's transaction; False if its key already exists."""
     return insert(db, [row(config, kind, subject, phone, text, **fields)]) == 1
 
@@ -122,7 +123,7 @@ def settle_unknown(message: Message, reason: str, now: datetime, reconcile_s: in
     message.not_before = now + timedelta(seconds=reconcile_s)
 
 
-def reap(db: Session, config, now: datetime) -> dict[str, int]:
+def reap(db: Session, config: Mapping, now: datetime) -> dict[str, int]:
     """Recover rows whose worker vanished and close unknowns past reconciliation."""
     max_attempts, reconcile_s = config["SMS_MAX_ATTEMPTS"], config["SMS_RECONCILE_S"]
     counts = {"requeued": 0, "unknown": 0, "resent": 0, "closed": 0}

@@ -1,5 +1,6 @@
 """Training progress in SQL: what the journey's effects save, and what a session needs."""
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import Boolean, Integer, String, bindparam, func, select, update
@@ -9,9 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.infra.db import NO_WAIT, soon
-from app.infra.models import Contact, ModuleProgress, QuizAnswer, UTCDateTime, utcnow
+from app.infra.models import Contact, ModuleProgress, QuizAnswer, UTCDateTime
 from app.messaging import outbox
 from app.training import certificate
+from flows import Catalog
 from flows.effects import FinishModule, RecordAnswer, SaveProgress
 from flows.training import POST, PRE, PRETEST
 
@@ -69,24 +71,26 @@ def _finished(status: str, attempt: int) -> int:
     return attempt if status in FINISHED else attempt - 1
 
 
-def _after(held: dict, status: str, position: str, attempt: int, answer) -> dict | None:
-    """Return a module's standing after one step, or None if the held standing cannot tell.
+def _after(held: dict, status: str, position: str, attempt: int, answer):
+    """Return a module's standing after one step and whether its answer is new, or None.
 
     The answers are the ones the held standing knows: the current attempt's, and
-    the wrong ones of the last finished attempt. If the step finishes another
-    attempt than those, only the database knows its answers.
+    the wrong ones of the last finished attempt. None if the last finished
+    attempt moves to one whose answers the held standing lacks: only the
+    database knows them.
     """
     before, after = _finished(held["status"], held["attempt"]), _finished(status, attempt)
-    answers = [(q, False, before) for q in held["missed"]]
-    answers += [(q, c, held["attempt"]) for q, c in held["answered"].items()]
     if after != before and not (held["status"] == "started" and after == held["attempt"]):
         return None
-    if answer is not None and not any((q, a) == (answer[0], answer[2]) for q, _, a in answers):
+    answers = [(q, False, before) for q in held["missed"]]
+    answers += [(q, c, held["attempt"]) for q, c in held["answered"].items()]
+    new = answer is not None and all((q, a) != (answer[0], answer[2]) for q, _, a in answers)
+    if new:
         answers.append(answer)  # the first answer to a question in an attempt counts
-    return _entry(status, position, attempt, held["best"], held["retake_at"], answers)
+    return _entry(status, position, attempt, held["best"], held["retake_at"], answers), new
 
 
-def _progress(db: Session, contact_id: int, module: str) -> ModuleProgress:
+def _progress(db: Session, contact_id: int, module: str, now: datetime) -> ModuleProgress:
     row = db.scalars(
         select(ModuleProgress).where(
             ModuleProgress.contact_id == contact_id, ModuleProgress.module == module
@@ -94,17 +98,19 @@ def _progress(db: Session, contact_id: int, module: str) -> ModuleProgress:
     ).first()
     if row is None:
         row = ModuleProgress(contact_id=contact_id, module=module, status="started", position="",
-                             attempt=0, started_at=utcnow(), updated_at=utcnow())  # fmt: skip
+                             attempt=0, started_at=now, updated_at=now)  # fmt: skip
         db.add(row)
     return row
 
 
-def apply(db: Session, config, catalog, contact: Contact, effect, now: datetime) -> None:
+def apply(
+    db: Session, config: Mapping, catalog: Catalog, contact: Contact, effect, now: datetime
+) -> None:
     """Save one training effect at once, in the caller's transaction."""
     if effect.module == PRETEST:  # the pre/post-test: answers only, no progress
         _answer(db, contact, effect, now)
         return
-    row = _progress(db, contact.id, effect.module)
+    row = _progress(db, contact.id, effect.module, now)
     row.updated_at = now
     if isinstance(effect, SaveProgress):
         row.position = effect.position
@@ -135,26 +141,31 @@ def save_progress(engine: Engine, profile: dict, effects, now: datetime) -> dict
         if not isinstance(effect, SaveProgress | RecordAnswer) or effect.module not in standing:
             return None  # a module's end, a first lesson, the pre-test: the full path
         if isinstance(effect, RecordAnswer) and standing[effect.module]["status"] == "passed":
-            return None  # a passed module taken again: its missed questions move on
+            # A passed module taken again: its missed questions move on, and the fast
+            # path's statement would mark it started, undoing the pass.
+            return None
+    steps = []  # worked out in full before anything is written
+    for effect in effects:
+        held = standing[effect.module]
+        params = {"v_contact": profile["id"], "v_module": effect.module, "v_now": now}
+        if isinstance(effect, SaveProgress):
+            status = held["status"] if held["status"] in FINISHED else "started"
+            params.update(v_position=effect.position, v_status=status)
+            after = _after(held, status, effect.position, held["attempt"], None)
+        else:
+            params.update(v_position="q", v_status="started", v_attempt=effect.attempt,
+                          v_question=effect.question, v_choice=effect.choice,
+                          v_correct=effect.correct)  # fmt: skip
+            answer = (effect.question, effect.correct, effect.attempt)
+            after = _after(held, "started", "q", effect.attempt, answer)
+        if after is None:  # the full path reads what the cached standing lacks
+            return None
+        standing[effect.module], new = after
+        steps.append((effect, params, new))
     with soon(engine) as conn:
-        for effect in effects:
-            held = standing[effect.module]
-            params = {"v_contact": profile["id"], "v_module": effect.module, "v_now": now}
-            if isinstance(effect, SaveProgress):
-                status = held["status"] if held["status"] in FINISHED else "started"
-                params.update(v_position=effect.position, v_status=status)
-                entry = _after(held, status, effect.position, held["attempt"], None)
-            else:
-                params.update(v_position="q", v_status="started", v_attempt=effect.attempt,
-                              v_question=effect.question, v_choice=effect.choice,
-                              v_correct=effect.correct)  # fmt: skip
-                answer = (effect.question, effect.correct, effect.attempt)
-                entry = _after(held, "started", "q", effect.attempt, answer)
-            if entry is None:  # the full path reads what the cached standing lacks
-                return None
-            if not _step(conn, effect, params):  # the row is gone: the full path recreates it
-                return None
-            standing[effect.module] = entry
+        for effect, params, new in steps:
+            if not _step(conn, effect, params, new):
+                return None  # the row is gone, or the database holds another answer
     return standing
 
 
@@ -182,16 +193,18 @@ _ANSWER_VALUES = (
 # A crash may lose the last half second of places and answers: the session has them.
 _PLACE_PG = _MOVE.where(NO_WAIT)
 _MOVED_PG = _MOVE_ANSWERED.where(NO_WAIT).returning(_PROGRESS.c.contact_id).cte("moved")
+_KEPT_PG = (
+    postgresql.insert(_ANSWERS)
+    .from_select(_ANSWER_COLUMNS, select(_MOVED_PG.c.contact_id, *_ANSWER_VALUES))
+    .on_conflict_do_nothing(index_elements=["contact_id", "question", "attempt"])
+    .returning(_ANSWERS.c.id)
+    .cte("kept")
+)
 # The place and the answer in one statement: the answer is kept only if the row moved.
-_ANSWER_PG = (
-    select(func.count())
-    .select_from(_MOVED_PG)
-    .add_cte(
-        postgresql.insert(_ANSWERS)
-        .from_select(_ANSWER_COLUMNS, select(_MOVED_PG.c.contact_id, *_ANSWER_VALUES))
-        .on_conflict_do_nothing(index_elements=["contact_id", "question", "attempt"])
-        .cte("kept")
-    )
+# It says whether the row moved, and whether the answer was kept.
+_ANSWER_PG = select(
+    select(func.count()).select_from(_MOVED_PG).scalar_subquery(),
+    select(func.count()).select_from(_KEPT_PG).scalar_subquery(),
 )
 _KEEP_SQLITE = (
     sqlite.insert(_ANSWERS)
@@ -200,17 +213,23 @@ _KEEP_SQLITE = (
 )
 
 
-def _step(conn: Connection, effect, params: dict) -> bool:
-    """Save one lesson reached or answer given; return False if the module's row is gone."""
+def _step(conn: Connection, effect, params: dict, new: bool) -> bool:
+    """Save one lesson reached or answer given; False if the full path must take over.
+
+    That is if the module's row is gone, or if an answer the cached standing took
+    for new was already in the database (given in a hop whose session was then
+    not saved): only the database knows which answer counts.
+    """
     postgres = conn.dialect.name == "postgresql"
     if isinstance(effect, SaveProgress):
         return conn.execute(_PLACE_PG if postgres else _MOVE, params).rowcount == 1
     if postgres:
-        return conn.execute(_ANSWER_PG, params).scalar_one() == 1
-    if conn.execute(_MOVE_ANSWERED, params).rowcount != 1:
-        return False
-    conn.execute(_KEEP_SQLITE, params)  # an answer already given in this attempt stays
-    return True
+        moved, kept = conn.execute(_ANSWER_PG, params).one()
+    else:
+        moved = conn.execute(_MOVE_ANSWERED, params).rowcount
+        # An answer already given in this attempt stays.
+        kept = conn.execute(_KEEP_SQLITE, params).rowcount if moved else 0
+    return moved == 1 and (kept == 1 or not new)
 
 
 def _answer(db: Session, contact: Contact, effect: RecordAnswer, now: datetime) -> None:
@@ -243,7 +262,13 @@ def tests(db: Session, course, contact_id: int) -> dict:
 
 
 def finish(
-    db: Session, config, catalog, contact: Contact, row: ModuleProgress, effect, now: datetime
+    db: Session,
+    config: Mapping,
+    catalog: Catalog,
+    contact: Contact,
+    row: ModuleProgress,
+    effect,
+    now: datetime,
 ) -> None:
     """Score an attempt against TRAINING_PASS_MARK, keep the best, and queue the module SMS."""
     mark = config["TRAINING_PASS_MARK"]
@@ -279,7 +304,7 @@ def finish(
         certificate.certify(db, config, catalog, contact, now)
 
 
-def remind(db: Session, config, catalog, now: datetime) -> int:
+def remind(db: Session, config: Mapping, catalog: Catalog, now: datetime) -> int:
     """Remind each idle agent once per idle spell, of one unfinished module; return how many.
 
     An agent gets at most TRAINING_REMINDERS_MAX reminders in all, not per module.

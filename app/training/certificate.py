@@ -1,6 +1,7 @@
 """Certificates: issued once every module is passed, verified by their code."""
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import select
@@ -9,12 +10,15 @@ from sqlalchemy.orm import Session
 from app.infra import codes
 from app.infra.models import Certificate, Contact, ModuleProgress
 from app.messaging import outbox
+from flows import Catalog
 
 # Letters and digits that cannot be misread for one another on a small screen.
 CODE_LENGTH = 8
 
 
-def certify(db: Session, config, catalog, contact: Contact, now: datetime) -> Certificate | None:
+def certify(
+    db: Session, config: Mapping, catalog: Catalog, contact: Contact, now: datetime
+) -> Certificate | None:
     """Issue the agent's certificate once every module is passed, and queue its SMS."""
     course = catalog.course
     rows = {

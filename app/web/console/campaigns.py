@@ -165,7 +165,7 @@ def campaign_create():
         return _compose({key: request.form.get(key, "") for key in keep}, 400)
     db.commit()
     try:
-        current_app.extensions["workers"].start_campaign(created.id, created.start_at)
+        current_app.extensions["workers"].start_campaign(created.id, created.start_at, utcnow())
     except RedisError:
         flash("console.campaign.queued_later", "error")
     flash("console.campaign.created", "ok")

@@ -175,11 +175,11 @@ def cases_export():
     writer.writerow([*EXPORT, "linked_to", *(["reporter_phone"] if reveal else [])])
     rows = list(db.scalars(visible(select(Case)).order_by(Case.id)))
     references = {c.id: c.reference for c in rows}
+    cipher = keyring.fernet(current_app.config["REPORTER_KEY"]) if reveal else None
     for c in rows:
         extra = []
         if reveal:
-            keys = current_app.config["REPORTER_KEY"]
-            extra = [keyring.decrypt(c.reporter_phone, keys) if c.reporter_phone else ""]
+            extra = [cipher.decrypt(c.reporter_phone.encode()).decode() if c.reporter_phone else ""]
             if c.reporter_phone:  # one line per number taken away: whose, by whom, when
                 users.audit(db, g.user.email, "case.reporter_export", c.reference, now)
         cells = [*(getattr(c, f) for f in EXPORT), references.get(c.linked_to, ""), *extra]
