@@ -455,7 +455,7 @@ def desks(app):
         for reference, (region, cercle, place, urgent, minutes, _, _) in CASES.items():
             answers = {**ANSWERS, "region": region, "cercle": cercle, "place": place,
                        "urgent": urgent}  # fmt: skip
-            cases.open_case(
+            cases.file_report(
                 db,
                 current_app.config,
                 current_app.extensions["catalog"],
@@ -463,7 +463,7 @@ def desks(app):
                 reference,
                 answers,
                 T0 + timedelta(minutes=minutes),
-            )
+            )[0]
         db.flush()
         for reference, (*_, assignee, status) in CASES.items():
             case = cases.find(db, reference)

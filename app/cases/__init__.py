@@ -29,19 +29,6 @@ def new_reference() -> str:
     return codes.draw(LENGTH)
 
 
-def open_case(
-    db: Session,
-    config: Mapping,
-    catalog: Catalog,
-    phone: str,
-    reference: str,
-    answers: dict,
-    now: datetime,
-) -> Case:
-    """File a report in the caller's transaction; return the case that will be worked on."""
-    return file_report(db, config, catalog, phone, reference, answers, now)[0]
-
-
 def file_report(
     db: Session,
     config: Mapping,

@@ -52,7 +52,7 @@ def staff(app, *points: tuple[str, str, str]) -> None:
 def report(app, now: datetime, place="Massiogo", phone=REPORTER, **changes) -> Case:
     """File a report as the USSD flow does, at now; return the case it went to."""
     with app.app_context(), app.extensions["db"]() as db:
-        case = cases.open_case(
+        case = cases.file_report(
             db,
             current_app.config,
             current_app.extensions["catalog"],
@@ -60,7 +60,7 @@ def report(app, now: datetime, place="Massiogo", phone=REPORTER, **changes) -> C
             cases.fresh_reference(db),
             answers(place, **changes),
             now,
-        )
+        )[0]
         db.commit()
         return case
 

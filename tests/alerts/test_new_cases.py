@@ -216,7 +216,7 @@ def test_the_same_report_sent_again_alerts_nobody_again(area):
     """Re-sending a report under its reference opens nothing and queues no new alert."""
     case = report(area, T0)
     with area.app_context(), area.extensions["db"]() as db:
-        again = cases.open_case(
+        again = cases.file_report(
             db,
             current_app.config,
             current_app.extensions["catalog"],
@@ -224,7 +224,7 @@ def test_the_same_report_sent_again_alerts_nobody_again(area):
             case.reference,
             answers(),
             T0 + HOUR,
-        )
+        )[0]
         db.commit()
     assert again.id == case.id
     assert len(messages(area, alerts.ALERT)) == 3

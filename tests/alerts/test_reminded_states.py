@@ -75,7 +75,7 @@ def test_a_case_handed_back_is_not_reminded_or_escalated_twice_for_one_due_date(
     """The log says what happened when a reminder or escalation was already sent."""
     staff(app, (AGENT, "kadiolo", "agent"), (SUPERVISOR, "region:sikasso", "supervisor"))
     with app.app_context(), app.extensions["db"]() as db:
-        case = cases.open_case(
+        case = cases.file_report(
             db,
             current_app.config,
             current_app.extensions["catalog"],
@@ -83,7 +83,7 @@ def test_a_case_handed_back_is_not_reminded_or_escalated_twice_for_one_due_date(
             "REFBAC",
             answers(),
             T0,
-        )
+        )[0]
         db.commit()
         due = case.verify_by
         alerts.remind(db, current_app.config, current_app.extensions["catalog"], due)
