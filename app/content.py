@@ -6,6 +6,7 @@ from pathlib import Path
 import yaml
 
 from app.cases.alerts import COPY as ALERTS
+from app.messaging import keywords
 from app.training.course import CourseError, load_course, read_yaml
 from flows import Catalog, build, check, desk, overflows, training
 from flows.catalog import FALLBACK
@@ -38,9 +39,10 @@ def _flatten(tree, prefix: str, out: dict, problems: list, where: str) -> None:
             problems.append(f"{where}: {name!r} must be text, not {type(value).__name__}")
 
 
-def read_language(folder: Path) -> tuple[dict[str, str], list[str], list[str]]:
-    """Read every YAML file of one language folder into flat keys, problems and warnings."""
+def read_language(folder: Path) -> tuple[dict[str, str], dict, list[str], list[str]]:
+    """Read one language folder into flat keys, keywords sections (by file), problems, warnings."""
     texts: dict[str, str] = {}
+    sections: dict[str, object] = {}  # SMS keywords are lists of words, not copy: kept apart
     problems: list[str] = []
     warnings: list[str] = []
     for path in sorted(folder.glob("*.yaml")):
@@ -53,6 +55,8 @@ def read_language(folder: Path) -> tuple[dict[str, str], list[str], list[str]]:
         if not isinstance(tree, dict):
             problems.append(f"{where}: the top level must be a mapping")
             continue
+        if keywords.SECTION in tree:
+            sections[where] = tree.pop(keywords.SECTION)
         _flatten(tree, "", texts, problems, where)
     for key, text in texts.items():
         bad = None if key.startswith(CONSOLE_PREFIX) else outside(text)
@@ -64,7 +68,7 @@ def read_language(folder: Path) -> tuple[dict[str, str], list[str], list[str]]:
             )
         elif bad:
             problems.append(f"{folder.name}: {key!r} has characters outside GSM-7: {bad!r}")
-    return texts, problems, warnings
+    return texts, sections, problems, warnings
 
 
 def load(root: Path) -> tuple[Catalog, list[str]]:
@@ -75,9 +79,14 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
     if not (root / FALLBACK).is_dir():
         raise ContentError(f"{root}: no {FALLBACK}/ folder")
     texts, problems, warnings = {}, [], []
-    courses = {}
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        texts[folder.name], found, noted = read_language(folder)
+    courses, sections = {}, {}
+    # French first: what another language says is checked against it.
+    folders = sorted(
+        (p for p in root.iterdir() if p.is_dir()), key=lambda p: (p.name != FALLBACK, p.name)
+    )
+    for folder in folders:
+        texts[folder.name], found_sections, found, noted = read_language(folder)
+        sections.update(found_sections)
         problems.extend(found)
         warnings.extend(noted)
         try:
@@ -101,10 +110,12 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
                 problems.append(f"{lang}: {key!r} placeholders differ from {FALLBACK}")
     if "lang.name" not in base:
         problems.append(f"{FALLBACK}: missing 'lang.name'")
+    words, found = keywords.table(sections)
+    problems.extend(found)
     if problems:
         raise ContentError("\n".join(problems))
     names = {lang: table.get("lang.name", lang) for lang, table in texts.items()}
-    catalog = Catalog(texts, names, courses.get(FALLBACK) or Course())
+    catalog = Catalog(texts, names, courses.get(FALLBACK) or Course(), words)
     problems = check(build(catalog.course), catalog, APP_KEYS)
     if problems:
         raise ContentError("\n".join(problems))

@@ -19,6 +19,9 @@ class Catalog:
     texts: Mapping[str, Mapping[str, str]]
     names: Mapping[str, str] = field(default_factory=dict)
     course: Course = field(default_factory=Course)  # the structure; its copy is in texts
+    # SMS keywords: a word, folded as app/messaging/keywords.py folds it, to its meaning,
+    # every language merged so that any of them works whatever a profile's language.
+    keywords: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def languages(self) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ import os
 
 from flask import Flask
 
-from sandbox import control, inbox, messaging, simulator
+from sandbox import control, inbox, messaging, simulator, words
 from sandbox.calls import Calls
 from sandbox.courier import Courier
 from sandbox.faults import Faults, Injector
@@ -52,8 +52,9 @@ def create_app(test_config=None):
         app.extensions["sms_start_faults"] = Faults.parse(
             json.loads(faults) if isinstance(faults, str) else faults
         )
-    except ValueError as exc:  # FaultError and JSON errors are ValueErrors too
-        # One clear line for whoever set the variable, not a traceback.
+        app.extensions["simulator_words"] = words.load()
+    except ValueError as exc:  # FaultError, WordsError and JSON errors are ValueErrors too
+        # One clear line for whoever set the variable or edited the words, not a traceback.
         raise SystemExit(f"sandbox: cannot start: {exc}") from None
     app.extensions["sms_faults"] = Injector(app.extensions["sms_start_faults"])
     app.extensions["sms_courier"] = Courier(

@@ -55,5 +55,5 @@ def send():
 
 
 def _error(code: str, status: int):
-    """Answer with an error code the page words in French."""
+    """Answer with an error code; the page words it (sandbox/content/)."""
     return jsonify(error=code), status

@@ -7,8 +7,10 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 from sandbox.calls import Calls
 from sandbox.transport import kalan_url
 from sandbox.ussd import Hop, SessionEnded, UssdCall
+from sandbox.words import fill
 
 bp = Blueprint("simulator", __name__)
+bp.add_app_template_filter(fill, "fill")
 
 PHONE = re.compile(r"^\+\d{6,15}$")
 
@@ -25,11 +27,12 @@ def kalan_urls() -> tuple[str, str]:
 
 @bp.get("/")
 def page():
-    """Show the phone."""
+    """Show the phone, in the words of sandbox/content/."""
     return render_template(
         "simulator.html",
         code=current_app.config["USSD_CODE"],
         max_chars=current_app.config["USSD_MAX_CHARS"],
+        words=current_app.extensions["simulator_words"],
     )
 
 
@@ -130,7 +133,7 @@ def _close(call: UssdCall) -> bool:
 
 
 def _error(code: str, status: int):
-    """Answer with an error code the page words in French."""
+    """Answer with an error code; the page words it (sandbox/content/)."""
     return jsonify(error=code), status
 
 

@@ -4,6 +4,7 @@ import contextlib
 import os
 import threading
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,6 +16,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.cli import main
+from app.infra.config import ROOT
 from app.infra.db import make_engine
 from app.infra.migrate import upgrade
 from app.infra.models import Base
@@ -23,6 +25,16 @@ from sandbox.embedded import EmbeddedRedis
 
 PHONE = "+22370000099"
 CODE = "*123#"
+# Debian's headless Chromium and its Selenium driver, for the tests in a real browser.
+CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+ARTIFACTS = ROOT / "var" / "test-artifacts"  # their screenshots
+
+# Installing is for tests/browser-setup.sh, run before pytest: a test never installs anything.
+needs_chromium = pytest.mark.skipif(
+    not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
+    reason=f"needs Debian's chromium and chromium-driver ({CHROMIUM}, {DRIVER}): "
+    "run tests/browser-setup.sh (as root) to install them",
+)
 
 
 @pytest.fixture(scope="session")
@@ -237,6 +249,30 @@ def sandbox():
 def sms_app(make_app, sandbox):
     """A Kalan app whose SMS go to the sandbox, fast and at any hour."""
     return make_app(AT_API_BASE_URL=sandbox.url, SMS_RATE=1000, SMS_SEND_WINDOW="always")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium, closed after the module."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--no-first-run", "--disable-background-networking", "--disable-sync",
+                 "--disable-component-update", "--window-size=1280,1000"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.implicitly_wait(5)
+    ARTIFACTS.mkdir(mode=0o700, parents=True, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+def shot(driver, name: str) -> None:
+    """Keep a screenshot as a test artifact."""
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
 
 def pytest_collection_modifyitems(items):

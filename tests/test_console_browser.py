@@ -4,49 +4,12 @@ tests/browser-setup.sh installs chromium and chromium-driver when they are missi
 them these tests skip. Screenshots are kept in var/test-artifacts/.
 """
 
-from pathlib import Path
-
-import pytest
-
-from app.infra.config import ROOT
-
-from .conftest import Runner, serve
+from .conftest import Runner, needs_chromium, serve, shot
 from .helpers import CALM, report
 
-CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-ARTIFACTS = ROOT / "var" / "test-artifacts"
 EMAIL, PASSWORD = "superviseur@kalan.example", "mot de passe sûr 42"
 
-# Installing is for the setup script, run before pytest: a test never installs anything.
-pytestmark = pytest.mark.skipif(
-    not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
-    reason=f"needs Debian's chromium and chromium-driver ({CHROMIUM}, {DRIVER}): "
-    "run tests/browser-setup.sh (as root) to install them",
-)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """A headless Chromium, closed after the module."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--no-first-run", "--disable-background-networking", "--disable-sync",
-                 "--disable-component-update", "--window-size=1280,1000"):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    driver.implicitly_wait(5)
-    ARTIFACTS.mkdir(mode=0o700, parents=True, exist_ok=True)
-    yield driver
-    driver.quit()
-
-
-def shot(driver, name: str) -> None:
-    """Keep a screenshot as a test artifact."""
-    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+pytestmark = needs_chromium
 
 
 def fresh(driver, url: str) -> None:

@@ -232,6 +232,7 @@ def test_cli_content_check_passes_a_good_tree(check, tree, limit):
     result = check(tree, USSD_MAX_CHARS=limit)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("content ok: 1 language(s), ")
+    assert ", 10 SMS keywords, " in result.stdout
     assert result.stdout.rstrip().endswith(f"screens fit {limit}")
     assert result.stderr == ""
 
@@ -263,6 +264,15 @@ def test_cli_content_check_fails_on_a_broken_tree(check, tree):
         "error: fr/extra.yaml: 'extra.b' must be text, not int",
         "error: fr: 'extra.a' has characters outside GSM-7: 'ê'",
     ]
+
+
+def test_cli_content_check_fails_on_a_keyword_with_two_meanings(check, tree):
+    write(tree / "fr" / "words.yaml", "keywords:\n  help: [Arrêt]\n")
+    result = check(tree)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: fr/words.yaml: keyword 'Arrêt' means 'help' here but 'stop' in fr/sms.yaml\n"
+    )
 
 
 def test_cli_content_check_names_questions_that_would_be_paged(check, tree):

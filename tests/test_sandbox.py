@@ -15,7 +15,7 @@ import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from sandbox import create_app
+from sandbox import create_app, words
 from sandbox.ussd import SessionEnded, UssdCall
 
 PHONE = "+22370000001"
@@ -457,6 +457,7 @@ def test_simulator_rejects_bad_requests(peer, simulator, path, payload, code):
         response = simulator.post(path, json=payload)
 
     assert (response.status_code, response.json) == (400, {"error": code})
+    assert code in words.load()["script"]["errors"], "the page words every code"
     assert peer.hops == []
 
 

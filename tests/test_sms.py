@@ -1,6 +1,8 @@
 """The SMS callbacks: delivery reports, inbound keywords and provider opt-outs."""
 
+import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from flask import current_app
@@ -78,6 +80,21 @@ def test_keywords_answer(app, client, text, start):
     inbound(client, text)
     (reply,) = replies(app)
     assert reply.body.startswith(start)
+
+
+def test_a_keyword_of_any_language_works_whatever_the_profile(make_app, tmp_path):
+    """Keywords come from content/, every language merged: a word in bm stops a French profile."""
+    content = shutil.copytree(Path(__file__).resolve().parent.parent / "content", tmp_path / "c")
+    (content / "bm").mkdir()
+    (content / "bm" / "sms.yaml").write_text("keywords:\n  stop: [JƆ]\n", encoding="utf-8")
+    app = make_app(CONTENT_DIR=str(content))
+    with app.extensions["db"]() as db:
+        db.add(Contact(phone=PHONE, role="community", language="fr", first_seen=datetime.now(UTC)))
+        db.commit()
+    inbound(app.test_client(), "Jɔ")
+    assert contact(app).opted_out_at is not None
+    (reply,) = replies(app)
+    assert reply.body.startswith("Kalan : vous ne recevrez plus nos messages")
 
 
 def test_duplicate_inbound_is_ignored(app, client):

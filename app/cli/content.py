@@ -34,4 +34,7 @@ def content_check():
     if problems:
         sys.exit(1)
     keys = sum(len(t) for t in catalog.texts.values())
-    click.echo(f"content ok: {len(catalog.texts)} language(s), {keys} texts, screens fit {limit}")
+    click.echo(
+        f"content ok: {len(catalog.texts)} language(s), {keys} texts, "
+        f"{len(catalog.keywords)} SMS keywords, screens fit {limit}"
+    )

@@ -60,7 +60,7 @@ def inbound():
     phone = contacts.normalize(form["from"])
     if phone is None or not form["id"].strip() or len(form["id"]) > 64:
         abort(400, "from must be a phone number and id must be set (64 characters at most)")
-    meaning = keyword(form["text"])
+    meaning = keyword(form["text"], current_app.extensions["catalog"])
     db = get_db()
     db.add(
         InboundMessage(

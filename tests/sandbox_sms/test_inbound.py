@@ -5,6 +5,8 @@ import re
 import pytest
 import requests
 
+from sandbox import words
+
 from .conftest import ISO_Z, A
 
 INBOUND_FIELDS = ["date", "from", "id", "linkId", "text", "to", "networkCode"]
@@ -95,4 +97,5 @@ def test_inbound_sms_rejects_bad_requests(sandbox, kalan, payload, code):
     response = requests.post(f"{sandbox.url}/simulator/sms/send", timeout=5, **kwargs)
 
     assert (response.status_code, response.json()) == (400, {"error": code})
+    assert code in words.load()["script"]["errors"], "the page words every code"
     assert kalan.seen == []

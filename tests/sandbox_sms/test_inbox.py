@@ -3,6 +3,8 @@
 import pytest
 import requests
 
+from sandbox import words
+
 from .conftest import A, B
 
 
@@ -22,6 +24,7 @@ def test_inbox_needs_a_phone(sandbox, query, code):
     response = requests.get(f"{sandbox.url}/simulator/sms/inbox{query}", timeout=5)
 
     assert (response.status_code, response.json()) == (400, {"error": code})
+    assert code in words.load()["script"]["errors"], "the page words every code"
 
 
 def test_page_has_the_sms_panel(sandbox):
