@@ -9,7 +9,7 @@ from app.infra import salt
 from app.infra.models import ModuleProgress, QuizAnswer
 from app.infra.sessions import UNCHANGED, Busy, SessionStore
 
-from .conftest import phone_key
+from .conftest import Dial, phone_key
 from .helpers import BODY, seen_from_outside
 
 
@@ -203,3 +203,41 @@ def test_the_hop_that_sends_a_report_wakes_the_workers_in_its_two_round_trips(ap
 def confirm_screen(dial) -> str:
     """Answer a report up to its last screen (Envoyer), as a new caller."""
     return dial("1", "2", *BODY, "1")
+
+
+def test_a_desk_hop_costs_at_most_two_redis_round_trips(app, client):
+    """Once the PIN opened the desk, its screens cost what any hop costs: the session says
+    the desk is open, with no key of its own to read."""
+    from app import cases
+    from app.cases import focal_points
+    from app.infra.models import utcnow
+
+    agent, pin = "+22370000611", "4821"
+    answers = {"sector": "mining", "region": "sikasso", "cercle": "kadiolo", "place": "Fourou",
+               "hazard": "pits", "contactable": False}  # fmt: skip
+    with app.extensions["db"]() as db:
+        focal_points.add(db, agent, "kadiolo", "agent", pin)
+        db.commit()
+        cases.file_report(db, app.config, app.extensions["catalog"], "+22376000556",
+                          "482913", answers, utcnow())  # fmt: skip
+        db.commit()
+    caller = Dial(client, phone=agent)
+    caller("1")  # the language
+    opened = caller("6", pin)
+    assert "482913" in opened, opened
+    pool = app.extensions["redis"].connection_pool
+    original, trips = pool.get_connection, []
+
+    def counting(*args, **kwargs):
+        trips.append(1)
+        return original(*args, **kwargs)
+
+    pool.get_connection = counting
+    try:
+        for value in ("1", "0", "1"):
+            trips.clear()
+            reply = caller(value)
+            assert len(trips) == 2, (value, reply)
+    finally:
+        pool.get_connection = original
+    assert "482913" in reply  # still on the desk: the case is shown again

@@ -15,7 +15,7 @@ from flows.effects import Enrol, FinishModule, MoveCase, OpenCase, SetData, SetL
 
 
 def apply_effects(
-    services: Services, db: Session, effects, phone: str, session_id: str, profile, now: datetime
+    services: Services, db: Session, effects, phone: str, hop: Hop | None, profile, now: datetime
 ):
     """Carry out a step's effects; return what changed in the caller's profile, whether
     SMS are waiting to go (the workers must be woken), and the report sent, if any:
@@ -41,7 +41,7 @@ def apply_effects(
             sent = (effect.reference, answers, new)
             wake = True  # the receipt goes out now
         elif isinstance(effect, MoveCase):
-            _move(services, db, effect, phone, session_id, now)
+            _move(services, db, effect, phone, hop, now)
         elif isinstance(effect, Enrol):
             contacts.update_contact(db, phone, role="agent", organisation=effect.organisation)
             changes.update(role="agent", organisation=effect.organisation)
@@ -66,12 +66,11 @@ def apply_effects(
 
 
 def _move(
-    services: Services, db: Session, effect: MoveCase, phone: str, session_id: str, now: datetime
+    services: Services, db: Session, effect: MoveCase, phone: str, hop: Hop | None, now: datetime
 ) -> None:
     """Apply a change made on the desk, after checking again that the caller may."""
-    hop = Hop("", {}, phone, session_id, now)
     point = focal_points.find(db, phone)
-    if desk(services, db, hop) is None or point is None:
+    if hop is None or desk(services, db, hop) is None or point is None:
         raise cases.CaseError("the desk is not open in this session")
     case = cases.find(db, effect.reference, lock=True)
     if not focal_points.may_handle(db, point, case):

@@ -92,17 +92,18 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
         }
     ctx = context(services, phone, profile, resume_point, now)
     needs = getattr(flow[state["node"]], "needs", ()) if state is not None else ()
+    hop = None  # a session's first screen answers nothing: it has no hop to look at
     if state is not None:
         # A screen names the outside facts its answer needs; they are fetched
         # here, at the edge, so the flow stays pure: on first read, as most
         # answers need none of them (Formation does not count today's reports).
         hop = Hop(new_input or "", state["data"], phone, session_id, now, loaded.callers,
-                  loaded.facts)  # fmt: skip
+                  loaded.facts, desk_open=bool(session.get("desk")))  # fmt: skip
         for need in needs:
             ctx.later(need, functools.partial(NEEDS[need], services, db, hop))
     result = flows.step(flow, state, new_input, ctx, services.catalog, channel.limit)
     profile_changes, wake, sent = apply_effects(
-        services, db, result.effects, phone, session_id, profile, now
+        services, db, result.effects, phone, hop, profile, now
     )
     if profile_changes:
         fresh_profile = {**profile, **profile_changes}
@@ -117,8 +118,10 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
         # When it was answered (not when it came): a copy comes right after.
         "at": round(services.clock().timestamp(), 3),
     }
+    if hop is not None and (hop.desk_open or hop.marks.get("desk")):
+        session["desk"] = True  # the PIN was right: the desk stays open for this session
     also = [services.workers.wake_in] if wake else []
-    if state is not None:
+    if hop is not None:
         also.extend(hop.writes)
     ttl = None
     if sent is not None:

@@ -29,6 +29,8 @@ class Hop:
     callers: tuple[str, ...] = ()  # the phone's names under today's and yesterday's salts
     facts: dict = field(default_factory=dict)  # the report limits' counts, read with the session
     writes: list = field(default_factory=list)  # Redis writes for the hop's saving pipeline
+    desk_open: bool = False  # the PIN was right earlier in this session
+    marks: dict = field(default_factory=dict)  # what the hop saves in its session
 
 
 def _case_status(services: Services, db: Session, hop: Hop) -> str | None:
@@ -57,11 +59,6 @@ def _reports_today(_services: Services, _db: Session, hop: Hop) -> int:
     return abuse.sent_today(hop.facts)
 
 
-def desk_key(prefix: str, session_id: str) -> str:
-    """Return the key that marks the desk open in a session, once its PIN was right."""
-    return f"{prefix}desk:{session_id}"
-
-
 def _pin(services: Services, db: Session, hop: Hop) -> dict | None:
     """Check the PIN typed on the desk's first screen; open the desk for this session."""
     if not parse_pin(hop.answer):
@@ -73,24 +70,22 @@ def _pin(services: Services, db: Session, hop: Hop) -> dict | None:
         redis, config["REDIS_PREFIX"], caller, point, hop.answer.strip()
     )
     if result["result"] == "ok":
-        # The session is bound to its caller: the key need not name them.
-        redis.set(desk_key(config["REDIS_PREFIX"], hop.session_id), 1, ex=config["SESSION_TTL_S"])
+        # Kept in the session, which is bound to its caller and saved with the hop:
+        # the desk's later hops cost no round trip of their own to check it.
+        hop.marks["desk"] = True
     return result
 
 
 def desk(services: Services, db: Session, hop: Hop) -> dict | None:
     """Return the caller's open cases, once the PIN opened the desk in this session."""
-    config = services.config
-    key = desk_key(config["REDIS_PREFIX"], hop.session_id)
-    if services.redis.get(key) is None:
+    if not (hop.desk_open or hop.marks.get("desk")):
         return None
-    services.redis.expire(key, config["SESSION_TTL_S"])  # open while in use
     point = focal_points.find(db, hop.phone)
     if point is None:
         return None
     return {
         "role": point.role,
-        "cases": [cases.summary(c, config["TZ"]) for c in focal_points.desk(db, point)],
+        "cases": [cases.summary(c, services.config["TZ"]) for c in focal_points.desk(db, point)],
     }
 
 
