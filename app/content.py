@@ -7,7 +7,7 @@ import yaml
 
 from app.cases.alerts import COPY as ALERTS
 from app.messaging import keywords
-from app.training.course import CourseError, load_course, read_yaml
+from app.training.course import CourseError, load_course, load_facts, read_yaml
 from flows import Catalog, build, check, desk, overflows, training
 from flows.catalog import FALLBACK
 from flows.course import Course
@@ -19,6 +19,7 @@ APP_KEYS = ("error.unexpected", "error.unavailable", "lang.name", *desk.COPY,
 SMS_PREFIX = "sms."  # SMS templates: outside GSM-7 is a warning, on screens an error
 CONSOLE_PREFIX = "console."  # web pages: any character is fine
 PLACEHOLDER = re.compile(r"\$(\w+)")
+FACTS = "facts.yaml"  # beside the language folders: what every course cites, with confidence
 
 
 class ContentError(Exception):
@@ -78,8 +79,9 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
     """
     if not (root / FALLBACK).is_dir():
         raise ContentError(f"{root}: no {FALLBACK}/ folder")
-    texts, problems, warnings = {}, [], []
+    texts, warnings = {}, []
     courses, sections = {}, {}
+    facts, problems = load_facts(root / FACTS)  # the facts file's own problems come first
     # French first: what another language says is checked against it.
     folders = sorted(
         (p for p in root.iterdir() if p.is_dir()), key=lambda p: (p.name != FALLBACK, p.name)
@@ -90,7 +92,7 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
         problems.extend(found)
         warnings.extend(noted)
         try:
-            courses[folder.name], course_texts = load_course(folder / "course")
+            courses[folder.name], course_texts = load_course(folder / "course", facts)
         except CourseError as exc:
             problems.extend(str(exc).splitlines())
             continue

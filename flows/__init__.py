@@ -84,7 +84,7 @@ def overflows(
                 for line in screen.lines:
                     if len(line) + 1 + len(nav) > room:
                         problems.append(f"{lang}: option {line[:30]!r} of {node_id!r} is too long")
-                if node_id.endswith((".q", ".fb")) and len(screen.pages) > 1:
+                if node_id.endswith((".q", ".fb", ".test")) and len(screen.pages) > 1:
                     # A question must show with all its options at once.
                     problems.append(f"{lang}: screen {node_id!r} does not fit on one page")
     return sorted(set(problems))

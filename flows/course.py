@@ -1,6 +1,7 @@
 """The course as data: modules of lesson screens, a quiz and a takeaway."""
 
 from dataclasses import dataclass
+from itertools import chain
 
 
 @dataclass(frozen=True)
@@ -35,15 +36,17 @@ class Module:
 
 @dataclass(frozen=True)
 class Course:
-    """Every module in order, and the pre/post-test items."""
+    """Every module in order, and the pre/post-test: its item ids and its own questions."""
 
     modules: tuple[Module, ...] = ()
     pretest: tuple[str, ...] = ()
+    items: tuple[Question, ...] = ()  # the pre/post-test's questions, none from a module
 
     def module(self, module_id: str) -> Module | None:
         """Return the module with this id, or None."""
         return next((m for m in self.modules if m.id == module_id), None)
 
     def question(self, question_id: str) -> Question | None:
-        """Return the question with this id, from any module, or None."""
-        return next((q for m in self.modules for q in m.quiz if q.id == question_id), None)
+        """Return the question with this id, from any module or the pre/post-test, or None."""
+        asked = (q for m in self.modules for q in m.quiz)
+        return next((q for q in chain(asked, self.items) if q.id == question_id), None)

@@ -12,8 +12,11 @@ from .engine import CLEAR, Ask, Copy, End, Menu, Option, Route
 from .gsm import fold
 
 FOLLOW_UP = "followup"  # not a state: a follow-up visit recorded on a referred case
-# Where a case may be referred: the services of the CLMRS referral pathway.
-SERVICES = ("social", "education", "health", "police", "justice", "ngo", "other")
+# Where a case may be referred: the services of the CLMRS referral pathway, then
+# those of the remedies (labour inspection, training at 15-17, economic support,
+# civil registration). New ones go before "other", so the older numbers stay.
+SERVICES = ("social", "education", "health", "police", "justice", "ngo", "labour", "training",
+            "economic", "civil", "other")  # fmt: skip
 NOTE_MAX = 100
 NEEDS = ("desk",)
 # The CLMRS cycle's states, the open ones, and those whose verification is due.

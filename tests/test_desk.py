@@ -270,7 +270,7 @@ def test_the_case_screen_offers_the_next_steps_of_the_case(status, steps, lines,
     assert shown.state["node"] == "desk.case"
     assert shown.state["data"]["case"] == "KADFRE"
     assert shown.reply.startswith("CON KADFRE : ")
-    assert "Kadiolo, Massiogo. Danger : Puits / sous terre. Echéance : 05/03 08h00." in shown.reply
+    assert "Kadiolo, Massiogo. Danger : Puits / sous terre. Échéance : 05/03 08h00." in shown.reply
     assert layout(flows.FLOW["desk.case"], shown.state, ctx, CATALOG, LIMIT).lines == lines
     reached = [walk(str(n), ctx=ctx, start=shown).state["node"] for n in range(1, len(steps) + 1)]
     assert reached == targets
@@ -328,8 +328,16 @@ def test_valider_moves_the_chosen_case(choice, steps, inputs, move):
         (("1", "1", "1", "1"),
          "KADURG : Référer à un service : Service social / promotion de l'enfant. Note : -",
          "Enregistré. KADURG : Référer à un service : Service social / promotion de l'enfant."),
+        *((("1", "1", number, "1"),
+           f"KADURG : Référer à un service : {label}. Note : -",
+           f"Enregistré. KADURG : Référer à un service : {label}.")
+          for number, label in (("7", "Inspection du travail"),
+                                ("8", "Formation 15-17 ans (Alphalog, CRK)"),
+                                ("9", "Appui économique (RMCR, épargne)"),
+                                ("10", "État civil / acte de naissance"))),
     ],
-    ids=["no-service", "referred-police", "referred-social"],
+    ids=["no-service", "referred-police", "referred-social", "referred-labour",
+         "referred-training", "referred-economic", "referred-civil"],
 )  # fmt: skip
 def test_the_confirm_and_done_screens_read_in_full(inputs, confirm, done):
     """Only a referral names the service, after its own colon; the others end at the step."""

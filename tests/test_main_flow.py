@@ -23,7 +23,7 @@ MENU_SCREEN = (
 )
 ACCOUNT = (
     "CON Mon compte / Aide\n1. Mon profil\n2. Mon nom\n3. Langue\n"
-    "4. Comment utiliser Kalan\n5. A propos de Kalan\n" + NAV
+    "4. Comment utiliser Kalan\n5. Kalan, c'est quoi ?\n" + NAV
 )
 LANGUAGE = "CON Bienvenue sur Kalan.\nChoisissez votre langue :\n1. Francais"
 CHOOSE_LANGUAGE = "CON Choisissez votre langue :\n1. Francais"

@@ -1,16 +1,21 @@
 """The training journey over the webhook: lessons, quiz, score, resume and retakes."""
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from flask import current_app
 from sqlalchemy import select
 
+from app.content import load
 from app.infra.models import Contact, Message, ModuleProgress, QuizAnswer, utcnow
 
 from .conftest import Dial, phone_key
 
 AGENT = "+22370000401"
+ROOT = Path(__file__).resolve().parent.parent
+MENU_LINE = re.compile(r"\d+\. |0\.Retour|99\.Suite")  # an option or the navigation line
 
 
 @pytest.fixture
@@ -233,15 +238,63 @@ def test_passing_every_module_yields_a_certificate_that_verifies(app, client, ag
         modules = db.scalars(select(Message).where(Message.kind == "module")).all()
     assert len(modules) == len(course(app).modules)
     code = sms.body.split("Votre certificat : ")[1][:8]
-    assert sms.body.startswith("Kalan : bravo Awa ! Vous avez réussi les 8 modules")
+    count = len(course(app).modules)
+    assert sms.body.startswith(f"Kalan : bravo Awa ! Vous avez réussi les {count} modules")
     result = runner.invoke(["certificate", "verify", code.lower()])
     assert result.exit_code == 0, result.output
     total = sum(len(m.quiz) for m in course(app).modules)
     assert f"certificate {code}: valid" in result.output
-    assert f"score: {total}/{total} over 8 modules" in result.output
+    assert f"score: {total}/{total} over {count} modules" in result.output
     assert "Awa (+22370000401), RMCR" in result.output
     wrong = runner.invoke(["certificate", "verify", "NOPE1234"])
     assert wrong.exit_code == 1 and "no certificate 'NOPE1234'" in wrong.output
+
+
+def read_screen(caller: Dial, first: str) -> str:
+    """Follow a screen's pages (99) and return its text, without the options and navigation."""
+    text, reply = [], first
+    while True:
+        lines = reply[4:].split("\n")
+        text.append(" ".join(line for line in lines if not MENU_LINE.match(line)))
+        if "99.Suite" not in reply:
+            return " ".join(text)
+        reply = caller("99")
+
+
+WALKED = load(ROOT / "content")[0].course.modules
+
+
+@pytest.mark.parametrize("number", range(1, len(WALKED) + 1), ids=[m.id for m in WALKED])
+def test_every_module_walked_as_a_learner(app, client, agent, number):
+    """Lessons in order, each question shown with its options, the right answer's feedback,
+    the pass, the progress row and the module SMS: module by module, over the webhook."""
+    catalog = app.extensions["catalog"]
+    module = course(app).modules[number - 1]
+    caller = Dial(client, phone=agent)
+    caller()
+    screen = open_module(caller, number)
+    for n in range(1, module.lessons + 1):
+        lesson = catalog.get(f"course.{module.id}.l{n}")
+        assert read_screen(caller, screen).startswith(lesson), (module.id, n)
+        screen = caller("1")  # the next lesson, or the quiz after the last
+    for k in range(1, len(module.quiz) + 1):
+        qid = current_question(app, caller)
+        right = course(app).question(qid).right
+        assert screen.startswith(f"CON Q{k}/{len(module.quiz)} {catalog.get(f'course.{qid}.q')}\n")
+        assert f"\n{right}. {catalog.get(f'course.{qid}.o{right}')}\n" in screen
+        feedback = caller(str(right))
+        assert feedback.startswith(f"CON {catalog.get(f'course.{qid}.f{right}')}\n")
+        assert feedback.startswith("CON Oui")
+        screen = caller("1")  # the next question, or the score
+    total = f"{len(module.quiz)}/{len(module.quiz)}"
+    title, takeaway = (catalog.get(f"course.{module.id}.{key}") for key in ("title", "takeaway"))
+    assert read_screen(caller, screen) == f"Score : {total}. Module réussi ! Retenez : {takeaway}"
+    row = progress(app)
+    assert (row.module, row.status, row.best_score) == (module.id, "passed", len(module.quiz))
+    with app.extensions["db"]() as db:
+        sms = db.scalars(select(Message).where(Message.kind == "module")).one()
+    assert sms.phone == AGENT
+    assert sms.body == catalog.get("sms.module", title=title, score=total, takeaway=takeaway)
 
 
 def test_a_community_member_gets_no_certificate(app, client):

@@ -1,5 +1,8 @@
-"""Load the course under content/<lang>/course/: module files and the pre/post-test."""
+"""Load the course under content/<lang>/course/, checking each source against the facts."""
 
+import re
+from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -22,10 +25,62 @@ LESSONS, QUESTIONS, OPTIONS = (3, 6), (3, 5), (2, 4)
 # numbering and navigation lines around it (the renderer checks the rest).
 LIMITS = {"title": 40, "lesson": 125, "question": 70, "option": 24, "feedback": 110,
           "takeaway": 110}  # fmt: skip
+# V: read in a primary source; S: a secondary one; ?: unconfirmed, so never taught.
+CONFIDENCE, TAUGHT = ("V", "S", "?"), ("V", "S")
+# A learner who always answers the same number must not pass: no option
+# position may hold more than this share of the right answers, in percent.
+MAX_SHARE = 40
+
+Facts = Mapping[str, str]  # fact id -> confidence
 
 
 class CourseError(Exception):
     """The course files are unusable; the message lists every problem."""
+
+
+def load_facts(path: Path) -> tuple[dict[str, str], list[str]]:
+    """Read the facts file: each fact's confidence by id, and the problems found."""
+    if not path.exists():
+        return {}, []  # no facts: whatever a course cites is then unknown
+    try:
+        raw = read_yaml(path) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        return {}, [f"{path.name}: not valid YAML: {str(exc).splitlines()[0]}"]
+    items = raw.get("facts") if isinstance(raw, dict) else None
+    if not isinstance(items, list):
+        return {}, [f"{path.name}: facts must be a list"]
+    facts: dict[str, str] = {}
+    problems: list[str] = []
+    for n, fact in enumerate(items, 1):
+        fact = fact if isinstance(fact, dict) else {}
+        fact_id = fact.get("id")
+        if not isinstance(fact_id, str) or not fact_id.isidentifier():
+            problems.append(f"{path.name} fact {n}: id must be a short identifier such as F1")
+            continue
+        if fact_id in facts:
+            problems.append(f"{path.name}: duplicate fact {fact_id!r}")
+        for field in ("statement", "source"):
+            if not isinstance(fact.get(field), str) or not fact[field].strip():
+                problems.append(f"{path.name} {fact_id}: missing {field}")
+        confidence = fact.get("confidence")
+        if confidence not in CONFIDENCE:
+            problems.append(f"{path.name} {fact_id}: confidence must be one of V, S, ?")
+        facts[fact_id] = confidence if confidence in CONFIDENCE else "?"
+    return facts, problems
+
+
+def _cite(source, where: str, facts: Facts | None, problems: list) -> None:
+    """Check a source: present and, when facts are given, only facts that may be taught."""
+    if not isinstance(source, str) or not source.strip():
+        problems.append(f"{where}: missing source")
+        return
+    if facts is None:
+        return
+    for fact_id in (part.strip() for part in source.split(",")):
+        if fact_id not in facts:
+            problems.append(f"{where}: cites {fact_id!r}, which is not in facts.yaml")
+        elif facts[fact_id] not in TAUGHT:
+            problems.append(f"{where}: cites {fact_id!r}, an unconfirmed fact (?)")
 
 
 def _text(value, where: str, limit: int, problems: list) -> str:
@@ -47,7 +102,7 @@ def _between(items, bounds: tuple[int, int], what: str, where: str, problems: li
     return items
 
 
-def _module(raw: dict, where: str, texts: dict, problems: list) -> Module | None:
+def _module(raw: dict, where: str, texts: dict, facts: Facts | None, problems: list):
     """Check one module file; add its copy to texts; return the module or None."""
     module_id = raw.get("id")
     if not isinstance(module_id, str) or not module_id.isidentifier():
@@ -63,28 +118,27 @@ def _module(raw: dict, where: str, texts: dict, problems: list) -> Module | None
     lessons = _between(raw.get("lessons"), LESSONS, "lessons", where, problems)
     for n, lesson in enumerate(lessons, 1):
         lesson = lesson if isinstance(lesson, dict) else {}
-        if not lesson.get("source"):
-            problems.append(f"{where} lesson {n}: missing source")
+        _cite(lesson.get("source"), f"{where} lesson {n}", facts, problems)
         texts[f"{key}.l{n}"] = _text(
             lesson.get("text"), f"{where} lesson {n}", LIMITS["lesson"], problems
         )
     quiz = []
     for raw_q in _between(raw.get("quiz"), QUESTIONS, "questions", where, problems):
-        question = _question(raw_q if isinstance(raw_q, dict) else {}, where, texts, problems)
+        question = _question(raw_q if isinstance(raw_q, dict) else {}, where, texts, facts,
+                             problems)  # fmt: skip
         if question:
             quiz.append(question)
     return Module(module_id, raw.get("audience", "all"), len(lessons), tuple(quiz))
 
 
-def _question(raw: dict, where: str, texts: dict, problems: list) -> Question | None:
+def _question(raw: dict, where: str, texts: dict, facts: Facts | None, problems: list):
     """Check one quiz question; add its copy to texts; return it or None."""
     qid = raw.get("id")
     if not isinstance(qid, str) or not qid.isidentifier():
         problems.append(f"{where}: a question needs an id such as m1q1")
         return None
     here = f"{where} {qid}"
-    if not raw.get("source"):
-        problems.append(f"{here}: missing source")
+    _cite(raw.get("source"), here, facts, problems)
     texts[f"course.{qid}.q"] = _text(raw.get("question"), here, LIMITS["question"], problems)
     options = _between(raw.get("options"), OPTIONS, "options", here, problems)
     answers = []
@@ -102,9 +156,10 @@ def _question(raw: dict, where: str, texts: dict, problems: list) -> Question | 
     return Question(qid, tuple(answers))
 
 
-def load_course(folder: Path) -> tuple[Course, dict[str, str]]:
+def load_course(folder: Path, facts: Facts | None = None) -> tuple[Course, dict[str, str]]:
     """Read and check one language's course; return it and its copy by key.
 
+    Given facts (id -> confidence), each source must cite facts that may be taught.
     Raises CourseError listing every problem. A missing folder is an empty course.
     """
     texts: dict[str, str] = {}
@@ -121,31 +176,77 @@ def load_course(folder: Path) -> tuple[Course, dict[str, str]]:
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             problems.append(f"{where}: not valid YAML: {str(exc).splitlines()[0]}")
             continue
-        module = _module(raw if isinstance(raw, dict) else {}, where, texts, problems)
+        module = _module(raw if isinstance(raw, dict) else {}, where, texts, facts, problems)
         if module:
             modules.append(module)
-    course = Course(tuple(modules), _pretest(folder / "pretest.yaml", problems))
+    test_texts: dict[str, str] = {}
+    items = _pretest(folder / "pretest.yaml", modules, test_texts, facts, problems)
+    course = Course(tuple(modules), tuple(q.id for q in items), tuple(items))
     ids = [m.id for m in modules] + [q.id for m in modules for q in m.quiz]
     problems.extend(f"duplicate id {i!r}" for i in sorted({i for i in ids if ids.count(i) > 1}))
-    problems.extend(
-        f"pretest: unknown question {qid!r}" for qid in course.pretest if not course.question(qid)
-    )
+    problems.extend(_shared(course, texts, test_texts))
+    problems.extend(_crowded([q for m in modules for q in m.quiz], "course"))
+    problems.extend(_crowded(items, "pretest.yaml"))
     if problems:
         raise CourseError("\n".join(problems))
-    return course, texts
+    return course, {**texts, **test_texts}
 
 
-def _pretest(path: Path, problems: list) -> tuple[str, ...]:
-    """Read the pre/post-test item ids, if the file exists."""
+def _pretest(path: Path, modules: list, texts: dict, facts: Facts | None, problems: list):
+    """Read the pre/post-test's own questions, each on one module's objective."""
     if not path.exists():
-        return ()
+        return []
     try:
         raw = read_yaml(path) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         problems.append(f"pretest.yaml: not valid YAML: {str(exc).splitlines()[0]}")
-        return ()
+        return []
     items = raw.get("items") if isinstance(raw, dict) else None
-    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        problems.append("pretest.yaml: items must be a list of question ids")
-        return ()
-    return tuple(items)
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        problems.append("pretest.yaml: items must be a list of questions of its own")
+        return []
+    known = {m.id for m in modules}
+    questions = []
+    for item in items:
+        question = _question(item, "pretest.yaml", texts, facts, problems)
+        if question is None:
+            continue
+        if item.get("objective") not in known:
+            problems.append(f"pretest.yaml {question.id}: objective must name a module")
+        questions.append(question)
+    ids = [q.id for q in questions]
+    problems.extend(
+        f"pretest.yaml: duplicate id {i!r}" for i in sorted({i for i in ids if ids.count(i) > 1})
+    )
+    return questions
+
+
+def _wording(text: str) -> str:
+    """Reduce a question to its words, so that case and punctuation do not hide a copy."""
+    return " ".join(re.sub(r"\W+", " ", text.casefold()).split())
+
+
+def _shared(course: Course, texts: Mapping, test_texts: Mapping) -> list[str]:
+    """List the pre/post-test items that a module also asks, by id or by wording."""
+    asked = {q.id for m in course.modules for q in m.quiz}
+    wording = {_wording(texts[f"course.{q.id}.q"]): q.id for m in course.modules for q in m.quiz}
+    found = []
+    for item in course.items:
+        same = wording.get(_wording(test_texts.get(f"course.{item.id}.q", "")))
+        if item.id in asked:
+            found.append(f"pretest.yaml {item.id}: is a module question; the test asks its own")
+        elif same:
+            found.append(f"pretest.yaml {item.id}: asks the same question as {same}")
+    return found
+
+
+def _crowded(questions: list[Question], where: str) -> list[str]:
+    """List the option positions that hold more than MAX_SHARE of the right answers."""
+    scored = [q for q in questions if sum(a.correct for a in q.answers) == 1]
+    counts = Counter(q.right for q in scored)
+    return [
+        f"{where}: option {position} is the right answer of {count} of {len(scored)} "
+        f"questions; at most {MAX_SHARE}% may share a position"
+        for position, count in sorted(counts.items())
+        if count * 100 > MAX_SHARE * len(scored)
+    ]
