@@ -8,6 +8,7 @@ import yaml
 from app.cases.alerts import COPY as ALERTS
 from app.messaging import keywords
 from app.training.course import CourseError, load_course, load_facts, read_yaml
+from app.training.translation import GLOSSARY, load_glossary, load_translation, respell_tree
 from flows import Catalog, build, check, desk, overflows, training
 from flows.catalog import FALLBACK
 from flows.course import Course
@@ -26,12 +27,12 @@ class ContentError(Exception):
     """The content files are unusable; the message lists every problem."""
 
 
-def _flatten(tree, prefix: str, out: dict, problems: list, where: str) -> None:
+def flatten(tree, prefix: str, out: dict, problems: list, where: str) -> None:
     """Turn nested mappings into dotted keys."""
     for key, value in tree.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            _flatten(value, name + ".", out, problems, where)
+            flatten(value, name + ".", out, problems, where)
         elif isinstance(value, str):
             if name in out:
                 problems.append(f"{where}: duplicate key {name!r}")
@@ -58,7 +59,9 @@ def read_language(folder: Path) -> tuple[dict[str, str], dict, list[str], list[s
             continue
         if keywords.SECTION in tree:
             sections[where] = tree.pop(keywords.SECTION)
-        _flatten(tree, "", texts, problems, where)
+        # Translators write their own orthography; keywords are matched as texted, not shown.
+        tree = respell_tree(tree, folder.name)
+        flatten(tree, "", texts, problems, where)
     for key, text in texts.items():
         bad = None if key.startswith(CONSOLE_PREFIX) else outside(text)
         if bad and key.startswith(SMS_PREFIX):
@@ -79,9 +82,10 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
     """
     if not (root / FALLBACK).is_dir():
         raise ContentError(f"{root}: no {FALLBACK}/ folder")
-    texts, warnings = {}, []
-    courses, sections = {}, {}
+    texts, warnings, sections = {}, [], {}
+    course = Course()
     facts, problems = load_facts(root / FACTS)  # the facts file's own problems come first
+    problems.extend(load_glossary(root / GLOSSARY))
     # French first: what another language says is checked against it.
     folders = sorted(
         (p for p in root.iterdir() if p.is_dir()), key=lambda p: (p.name != FALLBACK, p.name)
@@ -91,11 +95,16 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
         sections.update(found_sections)
         problems.extend(found)
         warnings.extend(noted)
-        try:
-            courses[folder.name], course_texts = load_course(folder / "course", facts)
-        except CourseError as exc:
-            problems.extend(str(exc).splitlines())
-            continue
+        if folder.name != FALLBACK:
+            # A translation carries text only: French's course is the one scored.
+            course_texts, found = load_translation(folder / "course", root / FALLBACK / "course")
+            problems.extend(found)
+        else:
+            try:
+                course, course_texts = load_course(folder / "course", facts)
+            except CourseError as exc:
+                problems.extend(str(exc).splitlines())
+                continue
         clash = sorted(set(course_texts) & set(texts[folder.name]))
         problems.extend(f"{folder.name}: course key {key!r} is also a screen key" for key in clash)
         texts[folder.name].update(course_texts)
@@ -105,8 +114,13 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
             continue
         for key in sorted(set(table) - set(base)):
             problems.append(f"{lang}: key {key!r} does not exist in {FALLBACK}")
-        for key in sorted(set(base) - set(table)):
-            warnings.append(f"{lang}: missing translation {key!r} (falls back to {FALLBACK})")
+        if set(base) - set(table):
+            # One line, not one per key: a new language would drown every other warning.
+            done = len(set(base) & set(table))
+            warnings.append(
+                f"{lang}: {done} of {len(base)} texts translated, the rest falls back to "
+                f"{FALLBACK}; `kalan content coverage {lang}` lists what is missing"
+            )
         for key in sorted(set(base) & set(table)):
             if set(PLACEHOLDER.findall(base[key])) != set(PLACEHOLDER.findall(table[key])):
                 problems.append(f"{lang}: {key!r} placeholders differ from {FALLBACK}")
@@ -117,7 +131,7 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
     if problems:
         raise ContentError("\n".join(problems))
     names = {lang: table.get("lang.name", lang) for lang, table in texts.items()}
-    catalog = Catalog(texts, names, courses.get(FALLBACK) or Course(), words)
+    catalog = Catalog(texts, names, course, words)
     problems = check(build(catalog.course), catalog, APP_KEYS)
     if problems:
         raise ContentError("\n".join(problems))

@@ -34,6 +34,22 @@ _FOLD = {
 }
 
 
+# Each language's spelling in GSM-7, applied to its copy as it is loaded, so that
+# translators write their standard orthography. Bambara's open vowels take the
+# grave accent that GSM-7 has in lower case; in upper case it has no È or Ò, so
+# the capitals lose the accent rather than the letter.
+SPELLING: dict[str, dict[str, str]] = {
+    "bm": {"ɛ": "è", "ɔ": "ò", "ɲ": "ny", "ŋ": "ng", "Ɛ": "E", "Ɔ": "O", "Ɲ": "Ny", "Ŋ": "Ng"},
+}
+_SPELLING_TABLES = {lang: str.maketrans(rule) for lang, rule in SPELLING.items()}
+
+
+def respell(text: str, lang: str) -> str:
+    """Apply lang's spelling rule to text (unchanged for a language without one)."""
+    table = _SPELLING_TABLES.get(lang)
+    return text.translate(table) if table else text
+
+
 def is_gsm7(text: str) -> bool:
     """Tell whether every character of text is in the GSM-7 basic set."""
     return all(c in BASIC for c in text)

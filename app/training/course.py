@@ -20,6 +20,7 @@ def read_yaml(path: Path):
 
 
 AUDIENCES = ("all", "agents")
+PRETEST = "pretest.yaml"  # the pre/post-test, beside the modules
 LESSONS, QUESTIONS, OPTIONS = (3, 6), (3, 5), (2, 4)
 # Text limits, in characters, so that each piece fits its screen with the
 # numbering and navigation lines around it (the renderer checks the rest).
@@ -102,7 +103,7 @@ def _between(items, bounds: tuple[int, int], what: str, where: str, problems: li
     return items
 
 
-def _module(raw: dict, where: str, texts: dict, facts: Facts | None, problems: list):
+def check_module(raw: dict, where: str, texts: dict, facts: Facts | None, problems: list):
     """Check one module file; add its copy to texts; return the module or None."""
     module_id = raw.get("id")
     if not isinstance(module_id, str) or not module_id.isidentifier():
@@ -124,14 +125,14 @@ def _module(raw: dict, where: str, texts: dict, facts: Facts | None, problems: l
         )
     quiz = []
     for raw_q in _between(raw.get("quiz"), QUESTIONS, "questions", where, problems):
-        question = _question(raw_q if isinstance(raw_q, dict) else {}, where, texts, facts,
+        question = check_question(raw_q if isinstance(raw_q, dict) else {}, where, texts, facts,
                              problems)  # fmt: skip
         if question:
             quiz.append(question)
     return Module(module_id, raw.get("audience", "all"), len(lessons), tuple(quiz))
 
 
-def _question(raw: dict, where: str, texts: dict, facts: Facts | None, problems: list):
+def check_question(raw: dict, where: str, texts: dict, facts: Facts | None, problems: list):
     """Check one quiz question; add its copy to texts; return it or None."""
     qid = raw.get("id")
     if not isinstance(qid, str) or not qid.isidentifier():
@@ -168,7 +169,7 @@ def load_course(folder: Path, facts: Facts | None = None) -> tuple[Course, dict[
     if not folder.is_dir():
         return Course(), texts
     for path in sorted(folder.glob("*.yaml")):
-        if path.name == "pretest.yaml":
+        if path.name == PRETEST:
             continue
         where = f"{folder.parent.name}/course/{path.name}"
         try:
@@ -176,11 +177,11 @@ def load_course(folder: Path, facts: Facts | None = None) -> tuple[Course, dict[
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             problems.append(f"{where}: not valid YAML: {str(exc).splitlines()[0]}")
             continue
-        module = _module(raw if isinstance(raw, dict) else {}, where, texts, facts, problems)
+        module = check_module(raw if isinstance(raw, dict) else {}, where, texts, facts, problems)
         if module:
             modules.append(module)
     test_texts: dict[str, str] = {}
-    items = _pretest(folder / "pretest.yaml", modules, test_texts, facts, problems)
+    items = _pretest(folder / PRETEST, modules, test_texts, facts, problems)
     course = Course(tuple(modules), tuple(q.id for q in items), tuple(items))
     ids = [m.id for m in modules] + [q.id for m in modules for q in m.quiz]
     problems.extend(f"duplicate id {i!r}" for i in sorted({i for i in ids if ids.count(i) > 1}))
@@ -208,7 +209,7 @@ def _pretest(path: Path, modules: list, texts: dict, facts: Facts | None, proble
     known = {m.id for m in modules}
     questions = []
     for item in items:
-        question = _question(item, "pretest.yaml", texts, facts, problems)
+        question = check_question(item, PRETEST, texts, facts, problems)
         if question is None:
             continue
         if item.get("objective") not in known:
