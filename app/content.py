@@ -9,14 +9,14 @@ from app.cases.alerts import COPY as ALERTS
 from app.messaging import keywords
 from app.training.course import CourseError, load_course, load_facts, read_yaml
 from app.training.translation import GLOSSARY, load_glossary, load_translation, respell_tree
-from flows import Catalog, build, check, desk, overflows, training
+from flows import Catalog, build, check, desk, main, overflows, training
 from flows.catalog import FALLBACK
 from flows.course import Course
 from flows.gsm import outside
 
 # Copy the web layer shows outside any journey.
-APP_KEYS = ("error.unexpected", "error.unavailable", "lang.name", *desk.COPY,
-            *ALERTS)  # fmt: skip
+APP_KEYS = ("error.unexpected", "error.unavailable", "lang.name", *desk.COPY, *main.COPY,
+            *training.COPY, *ALERTS)  # fmt: skip
 SMS_PREFIX = "sms."  # SMS templates: outside GSM-7 is a warning, on screens an error
 CONSOLE_PREFIX = "console."  # web pages: any character is fine
 PLACEHOLDER = re.compile(r"\$(\w+)")

@@ -1,18 +1,45 @@
 """USSD journeys as data, and the pure engine that walks them."""
 
+import re
 from collections.abc import Mapping
 
 from . import desk, main, report, training
 from .catalog import Catalog
 from .course import Course
-from .engine import ENGINE_KEYS, Ask, End, Menu, Node, Route, Step, layout, new_state, render, step
+from .engine import (
+    ENGINE_KEYS,
+    Ask,
+    Copy,
+    End,
+    Menu,
+    Node,
+    Route,
+    Step,
+    layout,
+    new_state,
+    render,
+    step,
+)
+
+# The screens that must never page: a module's questions, feedback and lessons, and the
+# pre/post-test's questions.
+ONE_PAGE = re.compile(r"t\.test|.+\.(q|fb|l\d+)")
 
 __all__ = ["FLOW", "Catalog", "End", "Step", "build", "check", "screens", "step"]
 
 
 def build(course: Course, org_codes: Mapping[str, str] | None = None) -> Mapping[str, Node]:
     """Return the whole journey: the main menu and the training built from the course."""
-    return {**main.NODES, **report.NODES, **desk.NODES, **training.nodes(course, org_codes)}
+    flow = {**main.NODES, **report.NODES, **desk.NODES, **training.nodes(course, org_codes)}
+    flow["resume"] = main.resume_menu(lambda snapshot: _place(course, snapshot))
+    return flow
+
+
+def _place(course: Course, snapshot: Mapping) -> Copy | None:
+    """Name where a resume point is: a training screen, a report, or None (just "Reprendre")."""
+    if report.is_report(snapshot.get("node")):
+        return Copy("resume.report")
+    return training.place(course, snapshot)
 
 
 FLOW: Mapping[str, Node] = build(Course())  # the journey before any course is loaded
@@ -29,6 +56,9 @@ def check(flow: Mapping[str, Node], catalog: Catalog, required: tuple[str, ...] 
             keys.append(node.error)
             if node.next not in flow:
                 problems.append(f"{node_id}: unknown next node {node.next!r}")
+        back_to = getattr(node, "back_to", None)
+        if back_to and (back_to not in flow or isinstance(flow[back_to], Route)):
+            problems.append(f"{node_id}: 0 leads to {back_to!r}, which is not a screen")
         if isinstance(node, Menu) and not callable(node.options):
             for opt in node.options:
                 keys.append(opt.label)
@@ -84,7 +114,8 @@ def overflows(
                 for line in screen.lines:
                     if len(line) + 1 + len(nav) > room:
                         problems.append(f"{lang}: option {line[:30]!r} of {node_id!r} is too long")
-                if node_id.endswith((".q", ".fb", ".test")) and len(screen.pages) > 1:
-                    # A question must show with all its options at once.
+                if ONE_PAGE.fullmatch(node_id) and len(screen.pages) > 1:
+                    # A question must show with all its options at once; a lesson is
+                    # one screen, or each would cost a 99.
                     problems.append(f"{lang}: screen {node_id!r} does not fit on one page")
     return sorted(set(problems))

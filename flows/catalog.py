@@ -5,6 +5,7 @@ Placeholders are written $name: the dollar sign is in GSM-7, braces are not.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from string import Template
 
 from .course import Course
@@ -27,6 +28,12 @@ class Catalog:
     def languages(self) -> tuple[str, ...]:
         """Return the language codes, French first."""
         return tuple(sorted(self.texts, key=lambda lang: (lang != FALLBACK, lang)))
+
+    @cached_property
+    def complete(self) -> tuple[str, ...]:
+        """Return the languages with every French key, French first: those worth a choice."""
+        base = set(self.texts.get(FALLBACK, {}))
+        return tuple(lang for lang in self.languages if base <= set(self.texts[lang]))
 
     def has(self, key: str) -> bool:
         """Tell whether the fallback language defines key."""

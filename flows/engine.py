@@ -46,6 +46,9 @@ class Menu:
     checkpoint: str = SAVE
     nav: bool = True  # offers 0 and 00; off for first-contact screens
     needs: tuple[str, ...] = ()  # ctx facts the web layer must fetch before an answer here
+    # Where 0 leads from here, whatever came before: a task closed on this screen
+    # (a quiz scored) is not walked back into.
+    back_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class Copy:
     """A screen parameter that names copy to look up, not text to show."""
 
     key: str
+    params: tuple = ()  # (name, value) pairs for its own placeholders; a value may be a Copy
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,9 @@ def _enter(flow, state: dict, target: str, ctx: Mapping, effects: list) -> dict:
         state["back"] = state["back"][: behind.index(target)]
     if target == MENU:
         state["back"] = []
+    back_to = getattr(flow[target], "back_to", None)
+    if back_to:
+        state["back"] = [[MENU, 0]] + ([[back_to, 0]] if back_to != MENU else [])
     state.update(node=target, page=0)
     return state
 
@@ -236,8 +243,15 @@ def _label(option: Option, params: dict, catalog: Catalog, lang: str) -> str:
 
 
 def _resolve(params: dict, catalog: Catalog, lang: str) -> dict:
-    """Replace Copy values by the copy they name."""
-    return {k: catalog.get(v.key, lang) if isinstance(v, Copy) else v for k, v in params.items()}
+    """Replace Copy values by the copy they name, filled with their own parameters."""
+    return {k: _copy(v, catalog, lang) for k, v in params.items()}
+
+
+def _copy(value, catalog: Catalog, lang: str):
+    """Return a parameter's text: a Copy's copy in lang, anything else as it is."""
+    if not isinstance(value, Copy):
+        return value
+    return catalog.get(value.key, lang, **_resolve(dict(value.params), catalog, lang))
 
 
 def _nav_line(nav: Mapping[str, str], more: bool, back: bool, home: bool) -> str:

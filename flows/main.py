@@ -1,6 +1,6 @@
 """The main journey: first contact, main menu, resume, and the account screens."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .effects import SetData, SetLanguage, SetName
 from .engine import CLEAR, KEEP, MENU, RESUME, Ask, Copy, End, Menu, Option, Route
@@ -8,6 +8,8 @@ from .gsm import fold
 
 NAME_MIN, NAME_MAX = 2, 40
 NAME_PUNCTUATION = frozenset(" -'.")
+# Copy the resume offer names from a function, out of the flow's reach for checks.
+COPY = ("resume.continue", "resume.restart", "resume.at", "resume.report")
 
 
 def parse_name(text: str) -> str | None:
@@ -27,9 +29,22 @@ def _start(data: Mapping, ctx: Mapping) -> str:
     """Pick the first screen: resume a dropped session, ask the language, or the menu."""
     if ctx.get("resume"):
         return "resume"
-    if not ctx.get("lang"):
+    # A screen with a single choice is no question: while one language alone has all
+    # its copy, a new caller goes straight to the menu, in it.
+    if not ctx.get("lang") and len(ctx.get("complete", ())) > 1:
         return "lang"
     return MENU
+
+
+def resume_menu(place: Callable[[Mapping], Copy | None] = lambda snapshot: None) -> Menu:
+    """Build the offer to resume; place names where the resume point is, or None."""
+
+    def options(data: Mapping, ctx: Mapping) -> tuple[Option, ...]:
+        where = place(ctx["resume"]) if ctx.get("resume") else None
+        go = Option("resume.at", RESUME, params=(("place", where),)) if where else None
+        return (go or Option("resume.continue", RESUME), Option("resume.restart", MENU))
+
+    return Menu("resume.prompt", options, checkpoint=KEEP, nav=False)
 
 
 def _languages(then: str):
@@ -69,18 +84,13 @@ def _focal(ctx: Mapping) -> bool:
 
 NODES = {
     "start": Route(_start),
-    "resume": Menu(
-        "resume.prompt",
-        (Option("resume.continue", RESUME), Option("resume.restart", MENU)),
-        checkpoint=KEEP,
-        nav=False,
-    ),
+    "resume": resume_menu(),  # flows.build() gives it the journeys' places
     "lang": Menu("lang.prompt", _languages(MENU), checkpoint=CLEAR, nav=False),
     # needs: the day's report count, so that a phone past its limit is told at once.
     MENU: Menu(
         "menu.title",
         (
-            Option("menu.training", "training"),
+            Option("menu.training", "t.open"),  # the pre-test first, when it is due
             # Two doors into the report: the urgent one shows the emergency numbers
             # at once and spares a question, so that every report fits in 12 answers.
             Option("menu.report", "report", (SetData("urgent", False),)),

@@ -41,7 +41,7 @@ CALM = ["2", *BODY]  # Signaler, then the answers
 def report(client, *answers, contact="1", phone=REPORTER) -> tuple[Dial, str]:
     """Dial, go to Signaler, answer, and send; return the caller and the last screen."""
     caller = Dial(client, phone=phone)
-    caller("1")  # language
+    caller()  # a new caller: the main menu at once (one language)
     caller(*answers, contact)  # a door of the main menu, the answers, who may be called
     return caller, caller("1")  # Envoyer
 

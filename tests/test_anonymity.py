@@ -122,7 +122,7 @@ def test_a_session_that_never_reached_a_report_keeps_its_phone(app, client):
     from app.infra.models import UssdEvent
 
     caller = Dial(client, phone=A)
-    caller("1", "5")  # language, then Compte / Aide
+    caller("5")  # Compte / Aide
     session_ended(client, caller, "CON ...")
     with app.extensions["db"]() as db:
         assert db.scalars(select(UssdEvent.phone)).one() == A
@@ -136,7 +136,7 @@ def test_the_send_hop_fired_twice_at_once_files_one_report(app):
         for attempt in range(6):
             phone = f"+2237600070{attempt}"
             caller = Dial(app.test_client(), phone=phone)
-            caller("1")
+            caller()
             summary = caller("2", *body(f"Site{attempt}"), "1")  # with an SMS receipt
             assert summary.startswith("CON ")
             form = {"sessionId": caller.session_id, "phoneNumber": phone, "serviceCode": "*123#",

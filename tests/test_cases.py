@@ -15,7 +15,7 @@ from .helpers import CALM, REPORTER, URGENT, body, report
 
 def test_an_urgent_report_shows_the_numbers_first_and_ends_with_a_reference(app, client):
     caller = Dial(client, phone=REPORTER)
-    caller("1")
+    caller()
     emergency = caller("3")
     assert emergency.startswith("CON Appelez tout de suite le 17 (police), le 18 (pompiers)")
     summary = caller(*URGENT[1:], "1")  # contactable, with the SMS receipt
@@ -23,9 +23,9 @@ def test_an_urgent_report_shows_the_numbers_first_and_ends_with_a_reference(app,
     done = caller("1")
     assert done.startswith("END Merci. Référence : ")
     reference = done.split("Référence : ")[1][:6]
-    # Answers from the main menu to the reference, the first call's language
-    # aside: the emergency screen is the one extra on the urgent path.
-    assert len(caller.inputs) - 1 == 13
+    # Answers from the main menu to the reference: the emergency screen is the
+    # one extra on the urgent path.
+    assert len(caller.inputs) == 13
     with app.extensions["db"]() as db:
         case = db.scalars(select(Case)).one()
         receipt = db.scalars(select(Message).where(Message.kind == "receipt")).one()
@@ -39,7 +39,7 @@ def test_an_urgent_report_shows_the_numbers_first_and_ends_with_a_reference(app,
 def test_an_anonymous_report_keeps_no_phone_number(app, client):
     caller, done = report(client, *CALM, contact="3")
     assert done.startswith("END Merci. Référence : ")
-    assert len(caller.inputs) - 1 == 12  # answers from the main menu to the reference
+    assert len(caller.inputs) == 12  # answers from the main menu to the reference
     with app.extensions["db"]() as db:
         case = db.scalars(select(Case)).one()
         stored = [str(v) for v in case.__dict__.values()]
@@ -64,7 +64,7 @@ def test_looking_up_a_reference(app, client):
     _, done = report(client, *CALM)
     reference = done.split("Référence : ")[1][:6]
     caller = Dial(client, phone="+22370000999")
-    caller("1")
+    caller()
     assert caller("4", reference.lower()).startswith(f"CON Signalement {reference} : enregistré.")
     caller.drop()
     caller()
@@ -76,7 +76,7 @@ def test_looking_up_a_reference(app, client):
 
 def test_cancelling_records_nothing(app, client):
     caller = Dial(client, phone=REPORTER)
-    caller("1")
+    caller()
     caller(*CALM, "3")
     assert caller("2").startswith("END Signalement annulé.")
     with app.extensions["db"]() as db:
@@ -85,7 +85,7 @@ def test_cancelling_records_nothing(app, client):
 
 def test_a_dropped_report_can_be_finished(app, client):
     caller = Dial(client, phone=REPORTER)
-    caller("1")
+    caller()
     caller("2", "1", "1")  # Signaler, mining, Sikasso: now on the cercle list
     shown = caller.post("*".join(caller.inputs))
     caller.drop()
@@ -209,7 +209,7 @@ def test_a_report_about_an_open_case_is_linked_to_it(app, client, runner, site, 
         # The linked reference follows its case.
         runner.invoke(["case", "update", first, "--status", "verifying"])
         caller = Dial(client, phone="+22376000602")
-        caller("1")
+        caller()
         assert caller("4", second).startswith(f"CON Signalement {second} : en vérification.")
 
 

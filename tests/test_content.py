@@ -188,6 +188,33 @@ def test_oversized_reports_an_option_too_long_on_the_menu(tree):
     ]
 
 
+@pytest.mark.parametrize(
+    ("template", "paged"),
+    [
+        ("$n/$total $lesson", []),
+        # "Lecon 3/6 : " would push the longest lessons onto a second screen.
+        ("Lecon $n/$total : $lesson", ["t.m1.l2", "t.m2.l5", "t.m3.l3"]),
+    ],
+)
+def test_oversized_reports_a_lesson_that_would_page(tree, template, paged):
+    """A lesson is one screen: each 99 costs an agent a hop, and a lesson read in two is lost."""
+    edit(tree, "training.lesson", template)
+    catalog, _ = load(tree)
+    found = oversized(catalog, 160, CODE)
+    for node in paged:
+        assert f"fr: screen {node!r} does not fit on one page" in found
+    assert found == [] if not paged else all("does not fit on one page" in line for line in found)
+
+
+def test_oversized_reports_a_test_question_that_would_page(tree):
+    """The pre/post-test's questions show with all their options, as a module's do."""
+    edit(tree, "training.question", "Question $n sur $total, lisez bien avant : $question")
+    catalog, _ = load(tree)
+    found = oversized(catalog, 160, CODE)
+    assert "fr: screen 't.test' does not fit on one page" in found
+    assert "fr: screen 't.m1.q' does not fit on one page" in found
+
+
 @pytest.mark.parametrize("key", ["account.profile_opt", "menu.quit"])
 def test_oversized_reports_an_option_too_long_on_any_screen(tree, key):
     edit(tree, key, "Mon profil " * 20)
@@ -244,8 +271,8 @@ def test_cli_content_check_prints_warnings(check, tree):
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.stdout.splitlines() if line.startswith("warning: ")]
     assert warnings == [
-        "warning: en: 1 of 1109 texts translated, the rest falls back to fr; "
-        "`kalan content coverage en` lists what is missing"
+        f"warning: en: 1 of {len(load(tree)[0].texts['fr'])} texts translated, the rest falls "
+        "back to fr; `kalan content coverage en` lists what is missing"
     ]
     assert "content ok: 2 language(s)" in result.stdout
 

@@ -41,7 +41,7 @@ def reference_of(done: str) -> str:
 def desk(client, phone=AGENT, pin=PIN) -> tuple[Dial, str]:
     """Dial, open Mes dossiers (6 for a focal point), type the PIN; return the caller and list."""
     caller = Dial(client, phone=phone)
-    menu = caller("1")  # language
+    menu = caller()  # the main menu at once: one language, nothing to choose
     assert "6. Mes dossiers" in menu and "7. Quitter" in menu
     caller("6")
     return caller, caller(pin)
@@ -56,7 +56,7 @@ def lookup(client, reference: str) -> str:
 
 
 def test_only_focal_points_see_the_desk(app, client, staffed):
-    menu = Dial(client, phone="+22376000998")("1")
+    menu = Dial(client, phone="+22376000998")()
     assert "Mes dossiers" not in menu and "6. Quitter" in menu
 
 
@@ -126,14 +126,14 @@ def test_back_on_the_done_screen_over_the_webhook_saves_nothing_more(app, client
 
 def test_five_wrong_pins_lock_the_desk(app, client, staffed):
     caller = Dial(client, phone=AGENT)
-    caller("1", "6")
+    caller("6")
     for left in (4, 3, 2, 1):
         assert caller("0000").startswith(f"CON PIN incorrect. Essais restants : {left}.\n1. Réess")
         caller("1")
     assert caller("0000").startswith("END Trop d'essais. Accès bloqué pendant 15 minutes.")
     # The right PIN does not open a locked desk, even in a new session.
     again = Dial(client, phone=AGENT)
-    again("6")  # the language is known by now
+    again("6")
     assert again(PIN).startswith("END Trop d'essais.")
 
 
@@ -447,8 +447,8 @@ def test_the_pin_never_lands_in_redis(app, client, staffed):
         if redis.type(key) == b"string":
             assert PIN.encode() not in redis.get(key), key
     session = json.loads(redis.get(f"{app.config['REDIS_PREFIX']}session:{caller.session_id}"))
-    assert session["text"] == "1*6*####"
-    assert caller.post("1*6*" + PIN) == listing  # the gateway resends the PIN's hop
+    assert session["text"] == "6*####"
+    assert caller.post("6*" + PIN) == listing  # the gateway resends the PIN's hop
     shown = caller("1")  # the next hop reads past the masked PIN
     assert shown.startswith("CON ") and shown != listing
     assert caller.post("*".join(caller.inputs)) == shown

@@ -467,3 +467,49 @@ def test_set_data_is_applied_before_routing_and_option_params_fill_labels():
     second = step(flow, first.state, "1", CTX, catalog, LIMIT)
     assert second.state["node"] == "seen" and second.state["data"]["seen"] == "oui"
     assert second.reply.startswith("CON Vu : oui")
+
+
+# -- a closed task is not walked back into; copy within copy ----------------------------------
+
+CLOSING = {
+    **FLOW,
+    "a": Menu("a.title", (Option("a.to_b", "b"),)),
+    # b closes what a began: 0 there leads to the place it names, not back to a.
+    "b": Menu("b.title", (Option("b.to_a", "a"),), back_to="long"),
+    "to_menu": Menu("b.title", back_to=MENU),
+}
+
+
+@pytest.mark.parametrize(
+    ("inputs", "node", "back"),
+    [
+        (("1", "1"), "b", [[MENU, 0], ["long", 0]]),  # menu > a > b: the trail is replaced
+        (("1", "1", "0"), "long", [[MENU, 0]]),  # 0 goes where b says, not to a
+        (("1", "1", "0", "0"), MENU, []),
+        (("1", "1", "1"), "a", [[MENU, 0], ["long", 0], ["b", 0]]),  # onwards: as usual
+    ],
+)
+def test_back_to_replaces_the_trail_behind_a_screen(inputs, node, back):
+    result = run(*inputs, flow=CLOSING)
+    assert (result.state["node"], result.state["back"]) == (node, back)
+    assert "0.Retour" in result.reply or not back
+
+
+def test_back_to_the_menu_leaves_the_menu_alone_behind():
+    flow = {**CLOSING, "a": Menu("a.title", (Option("a.to_b", "to_menu"),))}
+    assert run("1", "1", flow=flow).state["back"] == [[MENU, 0]]
+
+
+def test_a_copy_parameter_may_name_copy_with_parameters_of_its_own():
+    """Copy(key, params) is filled in, Copy values within it too, in the session's language."""
+    from flows.catalog import Catalog as Cat
+    from flows.engine import Copy
+
+    texts = {**CATALOG.texts["fr"], "outer": "Dit : $inner", "inner": "$who ($n)", "who": "Awa"}
+    catalog = Cat({"fr": texts, "en": {"who": "Awa (en)"}}, CATALOG.names)
+    inner = Copy("inner", (("who", Copy("who")), ("n", 3)))
+    flow = {**FLOW, "a": Menu("outer", params=lambda data, ctx: {"inner": inner})}
+    for lang, said in (("fr", "Dit : Awa (3)"), ("en", "Dit : Awa (en) (3)")):
+        first = step(flow, None, None, {"lang": lang}, catalog, LIMIT)
+        shown = step(flow, first.state, "1", {"lang": lang}, catalog, LIMIT)
+        assert shown.reply.startswith(f"CON {said}\n"), lang

@@ -95,13 +95,21 @@ def test_conversation(inputs, node, prefix):
 
 
 def test_first_contact_asks_the_language_then_shows_the_menu():
-    ctx = context(lang=None, profile={})
+    ctx = {**context(lang=None, profile={}), "complete": ("fr", "bm")}  # a choice to make
     first = run(ctx=ctx)
     assert first.reply == LANGUAGE
     chosen = run("1", ctx=ctx)
     assert chosen.reply == MENU_SCREEN
     assert chosen.state["lang"] == "fr"
     assert chosen.effects == (SetLanguage("fr"),)
+
+
+def test_first_contact_with_one_complete_language_opens_on_the_menu_in_it():
+    """No screen offers a single choice: the caller's language stays unset (French)."""
+    ctx = {**context(lang=None, profile={}), "complete": CATALOG.complete}
+    first = run(ctx=ctx)
+    assert first.reply == MENU_SCREEN
+    assert first.effects == () and first.state["lang"] is None
 
 
 def test_changing_language_from_the_account_saves_it():

@@ -53,13 +53,14 @@ def hop(client, session_id: str, phone: str, text: str):
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(sequence=st.lists(inputs, max_size=12), phone_no=st.integers(0, 5))
-# Always tried, whatever hypothesis draws: the language, then each door of the main menu.
+# Always tried, whatever hypothesis draws: each door of the main menu (a new caller sees it
+# at once: there is one language), and the training's first screens.
 @example(sequence=["1", "1"], phone_no=0)
-@example(sequence=["1", "2"], phone_no=0)
-@example(sequence=["1", "3"], phone_no=0)
-@example(sequence=["1", "4"], phone_no=0)
-@example(sequence=["1", "5"], phone_no=0)
-@example(sequence=["1", "6"], phone_no=0)
+@example(sequence=["2"], phone_no=0)
+@example(sequence=["3"], phone_no=0)
+@example(sequence=["4"], phone_no=0)
+@example(sequence=["5"], phone_no=0)
+@example(sequence=["6"], phone_no=0)
 def test_any_input_sequence_gives_valid_screens(app, client, caplog, sequence, phone_no):
     caplog.clear()  # the records of earlier examples: each example answers for its own
     apology = apologies(app)

@@ -1,7 +1,9 @@
 """Training measurement: learners, questions, knowledge gain, and `kalan training report`."""
 
 import csv
+from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app.infra.models import Contact, ModuleProgress, QuizAnswer, utcnow
@@ -17,7 +19,7 @@ def add_learner(db, phone, name, role="agent") -> Contact:
     return contact
 
 
-def answer(db, contact, question, attempt, choice, correct, module="m1"):
+def answer(db, contact, question, attempt, choice, correct, module="m1", at=None):
     db.add(
         QuizAnswer(
             contact_id=contact.id,
@@ -26,7 +28,7 @@ def answer(db, contact, question, attempt, choice, correct, module="m1"):
             attempt=attempt,
             choice=choice,
             correct=correct,
-            answered_at=utcnow(),
+            answered_at=at or utcnow(),
         )
     )
 
@@ -103,11 +105,49 @@ def test_knowledge_gain_needs_both_tests(app):
         )
         for n, qid in enumerate(items):
             q = course.question(qid)
-            answer(db, awa, qid, report.PRE, q.right, n == 0)  # 1 right before
+            # The pre-test an hour before the first module, as the journey offers it.
+            answer(db, awa, qid, report.PRE, q.right, n == 0, at=utcnow() - HOUR)  # 1 right
             answer(db, awa, qid, report.POST, q.right, n < len(items) - 1)  # all but one after
         db.commit()
         (row,) = report.learners(db, course)
     assert row["gain"] == round(100 * (len(items) - 2) / len(items))
+
+
+HOUR = timedelta(hours=1)
+# Each agent's pre-test: every item, some, or none; answered before their first module or after.
+PRETESTS = {
+    "all items, before the modules": ("all", -HOUR, "agent", "taken", 50),
+    "all items, but after a lesson": ("all", HOUR, "agent", "skipped", ""),
+    "some items, then the modules": ("some", -HOUR, "agent", "skipped", ""),
+    "none: skipped": ("none", None, "agent", "skipped", ""),
+    "a community member: never offered": ("none", None, "community", "", ""),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("items", "when", "role", "pretest", "gain"), PRETESTS.values(),
+                         ids=PRETESTS.keys())  # fmt: skip
+def test_a_gain_needs_the_pre_test_before_the_first_module(app, items, when, role, pretest, gain):
+    """Skippers (no pre-test, part of one, or one taken after a lesson) have no gain."""
+    course = app.extensions["catalog"].course
+    with app.extensions["db"]() as db:
+        awa = add_learner(db, "+22370000505", "Awa", role=role)
+        began = utcnow() - timedelta(days=1)
+        for n, module in enumerate(("m2", "m1")):  # the first module started is the one counted
+            db.add(ModuleProgress(contact_id=awa.id, module=module, status="started",
+                                  started_at=began + n * 2 * HOUR))  # fmt: skip
+        asked = {"all": course.pretest, "some": course.pretest[:2], "none": ()}[items]
+        for n, qid in enumerate(asked):
+            right = course.question(qid).right
+            answer(db, awa, qid, report.PRE, right, n % 2 == 0, at=began + when)  # half right
+        for qid in course.pretest:
+            answer(db, awa, qid, report.POST, course.question(qid).right, True)  # all right
+        db.commit()
+        rows = report.learners(db, course)
+    assert [(row["pretest"], row["gain"]) for row in rows] == [(pretest, gain)]
+    skipped = 1 if pretest == "skipped" else 0
+    expected = {"gain": gain if gain != "" else None, "measured": 1 - (gain == ""),
+                "skipped": skipped}  # fmt: skip
+    assert report.gain_summary(rows) == expected
 
 
 def test_cli_report_prints_and_writes_csv(app, runner, tmp_path):
@@ -128,9 +168,12 @@ def test_cli_report_prints_and_writes_csv(app, runner, tmp_path):
     result = runner.invoke(["training", "report", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "+22370000504" in result.output and "most chosen wrong answer" in result.output
+    summary = "gain: - points on average over 0 learner(s); 1 agent(s) started without"
+    assert summary in result.output
     with (tmp_path / "training-learners.csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert rows[0]["phone"] == "+22370000504" and rows[0]["started"] == "1"
+    assert rows[0]["pretest"] == "skipped"
     with (tmp_path / "training-questions.csv").open(encoding="utf-8") as handle:
         assert len(list(csv.DictReader(handle))) == sum(
             len(m.quiz) for m in app.extensions["catalog"].course.modules

@@ -41,20 +41,45 @@ def took_the_pretest(app, phone=AGENT):
 def take_test(caller: Dial, app, right: bool) -> str:
     """Answer every pre/post-test question from its intro screen; return the end screen."""
     reply = caller("1")
-    for qid in course(app).pretest:
-        question = course(app).question(qid)
-        choice = question.right if right else question.right % len(question.answers) + 1
-        reply = caller(str(choice))
+    for _ in course(app).pretest:
+        reply = caller(choose(app, caller, right))
     return reply
+
+
+def choose(app, caller: Dial, right: bool = True) -> str:
+    """Return the key of the current question's right (or a wrong) option, as shown."""
+    session = json.loads(app.extensions["redis"].get(session_key(app, caller)))
+    data = session["state"]["data"]
+    held = data["quiz"] if session["state"]["node"].endswith(".q") else data["test"]
+    question = course(app).question(held["order"][held["i"]])
+    k = question.right if right else question.right % len(question.answers) + 1
+    return key_for(session["reply"], app.extensions["catalog"].get(f"course.{question.id}.o{k}"))
+
+
+def key_for(reply: str, text: str) -> str:
+    """Return the number of the option that reads text on a screen."""
+    (number,) = [line.split(". ", 1)[0] for line in reply[4:].split("\n")
+                 if line.split(". ", 1)[-1] == text and line[:1].isdigit()]  # fmt: skip
+    return number
+
+
+def session_key(app, caller: Dial) -> str:
+    return f"{app.config['REDIS_PREFIX']}session:{caller.session_id}"
 
 
 def course(app):
     return app.extensions["catalog"].course
 
 
+PRETEST_OFFER = "CON Avant de commencer"
+
+
 def open_module(caller: Dial, number: int = 1) -> str:
-    """Go from the main menu to a module's first screen."""
-    caller("1", "2")
+    """Go from the main menu to a module's first screen, past a pre-test offered first."""
+    if caller("1").startswith(PRETEST_OFFER):
+        assert number == 1, "the pre-test comes before any module but the first"
+        return caller("2")  # Continuer sans le test
+    caller("2")
     return caller(str(number))
 
 
@@ -86,17 +111,13 @@ def answer_all(caller: Dial, app, module, right=True, count=None) -> str:
     """Answer count questions (all by default), rightly or not; return the last screen."""
     reply = ""
     for _ in range(len(module.quiz) if count is None else count):
-        qid = current_question(app, caller)
-        question = course(app).question(qid)
-        choice = question.right if right else (question.right % len(question.answers)) + 1
-        caller(str(choice))  # the feedback screen
+        caller(choose(app, caller, right))  # the feedback screen
         reply = caller("1")  # next question, or the score
     return reply
 
 
 def current_question(app, caller: Dial) -> str:
-    redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
-    session = json.loads(redis.get(f"{prefix}session:{caller.session_id}"))
+    session = json.loads(app.extensions["redis"].get(session_key(app, caller)))
     quiz = session["state"]["data"]["quiz"]
     return quiz["order"][quiz["i"]]
 
@@ -120,13 +141,14 @@ def numbered_lines(caller: Dial, first: str) -> list[str]:
 
 
 def test_an_agent_sees_every_module_and_a_community_member_the_awareness_ones(app, client, agent):
+    took_the_pretest(app)
     agents = Dial(client, phone=agent)
     agents()
     listing = agents("1", "2")
     assert listing.startswith("CON Choisissez un module :\n1. ")
     assert len(numbered_lines(agents, listing)) == len(course(app).modules)
     everyone = Dial(client, phone="+22376000401")
-    everyone("1")  # language
+    everyone()  # a new caller: one language, so straight to the main menu
     awareness = [m for m in course(app).modules if m.audience == "all"]
     assert len(numbered_lines(everyone, everyone("1", "2"))) == len(awareness)
 
@@ -136,11 +158,11 @@ def test_module_one_end_to_end_with_feedback_score_and_sms(app, client, agent):
     caller = Dial(client, phone=agent)
     caller()
     first = open_module(caller)
-    assert first.startswith("CON " + app.extensions["catalog"].get(f"course.{module.id}.l1")[:30])
+    lesson = app.extensions["catalog"].get(f"course.{module.id}.l1")
+    assert first.startswith(f"CON 1/{module.lessons} {lesson[:30]}")
     question = read_lessons(caller, module)
     assert question.startswith(f"CON Q1/{len(module.quiz)} ")
-    qid = current_question(app, caller)
-    feedback = caller(str(course(app).question(qid).right))
+    feedback = caller(choose(app, caller))
     assert feedback.startswith("CON Oui")
     caller("1")
     score = answer_all(caller, app, module, count=len(module.quiz) - 1)
@@ -160,15 +182,17 @@ def test_resume_mid_lesson_and_mid_quiz_at_the_exact_screen(app, client, agent):
     open_module(caller)
     third = caller("1", "1")  # lesson 3
     caller.drop()
-    caller()  # "Reprendre ?"
+    title = app.extensions["catalog"].get(f"course.{module.id}.title")
+    offer = caller()
+    assert offer.endswith(f"\n1. Reprendre : {title} (3/{module.lessons})\n2. Recommencer")
+    assert caller("9") == "CON Choix invalide.\n" + offer[4:]  # the offer still says where
     assert caller("1") == third
     for _ in range(module.lessons - 2):
         caller("1")
-    qid = current_question(app, caller)
-    caller(str(course(app).question(qid).right), "1")  # answered q1, now on q2
+    caller(choose(app, caller), "1")  # answered q1, now on q2
     second = caller.post("*".join(caller.inputs))  # the screen shown now
     caller.drop()
-    assert caller().startswith("CON Vous n'aviez pas terminé.")
+    assert caller().endswith(f"\n1. Reprendre : {title} (Q2/{len(module.quiz)})\n2. Recommencer")
     assert caller("1") == second
     assert progress(app).position == "q"
 
@@ -176,8 +200,7 @@ def test_resume_mid_lesson_and_mid_quiz_at_the_exact_screen(app, client, agent):
 def test_continue_rebuilds_the_quiz_from_the_database(app, client, agent):
     """With the Redis resume point gone, Continuer still finds the quiz where it was."""
     caller, module = at_the_quiz(app, client, agent)
-    qid = current_question(app, caller)
-    caller(str(course(app).question(qid).right), "1")
+    caller(choose(app, caller), "1")
     caller.drop()
     took_the_pretest(app)
     redis = app.extensions["redis"]
@@ -270,19 +293,22 @@ def test_every_module_walked_as_a_learner(app, client, agent, number):
     the pass, the progress row and the module SMS: module by module, over the webhook."""
     catalog = app.extensions["catalog"]
     module = course(app).modules[number - 1]
+    took_the_pretest(app)  # else the pre-test is offered before any module
     caller = Dial(client, phone=agent)
     caller()
     screen = open_module(caller, number)
     for n in range(1, module.lessons + 1):
         lesson = catalog.get(f"course.{module.id}.l{n}")
-        assert read_screen(caller, screen).startswith(lesson), (module.id, n)
+        shown = read_screen(caller, screen)
+        assert shown.startswith(f"{n}/{module.lessons} {lesson}"), (module.id, n)
         screen = caller("1")  # the next lesson, or the quiz after the last
     for k in range(1, len(module.quiz) + 1):
         qid = current_question(app, caller)
         right = course(app).question(qid).right
         assert screen.startswith(f"CON Q{k}/{len(module.quiz)} {catalog.get(f'course.{qid}.q')}\n")
-        assert f"\n{right}. {catalog.get(f'course.{qid}.o{right}')}\n" in screen
-        feedback = caller(str(right))
+        key = choose(app, caller)  # the options come in this learner's own order
+        assert f"\n{key}. {catalog.get(f'course.{qid}.o{right}')}\n" in screen
+        feedback = caller(key)
         assert feedback.startswith(f"CON {catalog.get(f'course.{qid}.f{right}')}\n")
         assert feedback.startswith("CON Oui")
         screen = caller("1")  # the next question, or the score
@@ -348,12 +374,13 @@ def test_pre_test_first_then_post_test_after_the_course_and_the_gain(app, client
     items = len(course(app).pretest)
     caller = Dial(client, phone=agent)
     caller()
-    intro = caller("1", "1")  # Formation, Continuer
+    intro = caller("1")  # Formation: the pre-test comes first
     assert intro.startswith(f"CON Avant de commencer : {items} questions")
     end = take_test(caller, app, right=False)
     assert end.startswith(f"CON Merci ! Bonnes réponses : 0 sur {items}. Place au premier module.")
     first = caller("1")  # Continuer: the first module
-    assert first.startswith("CON " + app.extensions["catalog"].get("course.m1.l1")[:25])
+    lesson = app.extensions["catalog"].get("course.m1.l1")
+    assert first.startswith(f"CON 1/{course(app).modules[0].lessons} {lesson[:25]}")
     pass_every_module(app, client)
     caller = Dial(client, phone=agent)
     caller()
@@ -366,14 +393,15 @@ def test_pre_test_first_then_post_test_after_the_course_and_the_gain(app, client
 
     with app.extensions["db"]() as db:
         (row,) = report.learners(db, course(app))
-    assert row["gain"] == 100
+    assert (row["gain"], row["pretest"]) == (100, "taken")
+    assert "0 agent(s) started without the pre-test: left out" in result.output
 
 
 def test_a_new_caller_enrols_with_an_organisation_code(make_app):
     app = make_app(ORG_CODES="RMCR=1111, CMDT=3333")
     client = app.test_client()
     caller = Dial(client, phone="+22376000490")
-    caller("1")  # first contact: French
+    caller()  # a new caller: straight to the main menu, in the one language there is
     home = caller("1")
     assert "5. Je suis agent : m'inscrire" in home
     assert caller("5").startswith("CON Entrez le code de votre organisation")
@@ -418,7 +446,9 @@ def test_done_when_three_sessions_over_http_with_the_module_sms(make_app, sandbo
 
         call, screen = dial()  # session 1: into module 1, hang up mid-lesson
         assert screen.startswith("Kalan - Menu principal")
-        for key in ("1", "2", "1", "1", "1"):
+        # Formation (the pre-test offered first), Continuer sans le test: module 1, then two
+        # lessons on.
+        for key in ("1", "2", "1", "1"):
             screen = call.reply(key).screen
         lesson3 = screen
         call.hangup()
@@ -429,17 +459,16 @@ def test_done_when_three_sessions_over_http_with_the_module_sms(make_app, sandbo
         for _ in range(module.lessons - 2):
             screen = call.reply("1").screen
         for _ in range(2):
-            qid = current_from(app, call)
-            call.reply(str(course(app).question(qid).right))
+            call.reply(right_key(app, call, screen))
             screen = call.reply("1").screen
         question3 = screen
         call.hangup()
 
         call, screen = dial()  # session 3: resume at question 3 and finish
-        assert call.reply("1").screen == question3
+        screen = call.reply("1").screen
+        assert screen == question3
         for _ in range(len(module.quiz) - 2):
-            qid = current_from(app, call)
-            call.reply(str(course(app).question(qid).right))
+            call.reply(right_key(app, call, screen))
             screen = call.reply("1").screen
         assert f"Score : {len(module.quiz)}/{len(module.quiz)}. Module réussi !" in screen
         call.hangup()
@@ -449,11 +478,14 @@ def test_done_when_three_sessions_over_http_with_the_module_sms(make_app, sandbo
     assert f"score {len(module.quiz)}/{len(module.quiz)}" in sms["message"]
 
 
-def current_from(app, call) -> str:
+def right_key(app, call, screen: str) -> str:
+    """Return the key of the right option on the question screen a sandbox call shows."""
     redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
     session = json.loads(redis.get(f"{prefix}session:{call.session_id}"))
     quiz = session["state"]["data"]["quiz"]
-    return quiz["order"][quiz["i"]]
+    question = course(app).question(quiz["order"][quiz["i"]])
+    text = app.extensions["catalog"].get(f"course.{question.id}.o{question.right}")
+    return key_for("CON " + screen, text)
 
 
 @pytest.mark.parametrize(
@@ -478,7 +510,7 @@ def test_resume_at_every_kind_of_module_screen(app, client, agent, where, steps)
 def test_resume_in_the_pre_test(app, client, agent):
     caller = Dial(client, phone=agent)
     caller()
-    caller("1", "1", "1")  # Formation, Continuer, Commencer
+    caller("1", "1")  # Formation (the pre-test first), Commencer
     shown = caller("1")  # answered the first item: now on the second
     assert shown.startswith(f"CON Q2/{len(course(app).pretest)} ")
     caller.drop()
@@ -506,34 +538,44 @@ def test_the_pass_mark_decides(make_app, mark, status):
 
 
 def test_results_and_help_screens(app, client, agent):
+    took_the_pretest(app)
     caller = Dial(client, phone=agent)
     caller()
     results = caller("1", "3")
     assert results.startswith(f"CON Modules réussis : 0 sur {len(course(app).modules)}.")
-    assert caller("0", "4").startswith("CON Chaque module : quelques écrans à lire, puis un quiz.")
+    assert caller("0", "4").startswith("CON Chaque module : quelques écrans à lire (3/6 : écran")
 
 
-def test_going_back_from_feedback_cannot_raise_the_score(app, client, agent):
-    """The first answer counts: a wrong answer, then back, then the right one, stays wrong."""
+def test_going_back_from_feedback_shows_the_answer_that_counts(app, client, agent):
+    """The first answer counts: back from its feedback, the question shows it, takes no other."""
     caller, module = at_the_quiz(app, client, agent)
-    qid = current_question(app, caller)
-    question = course(app).question(qid)
+    question = course(app).question(current_question(app, caller))
+    catalog = app.extensions["catalog"]
     wrong = question.right % len(question.answers) + 1
-    caller(str(wrong), "0", str(question.right), "0", str(question.right), "1")
+    feedback = caller(choose(app, caller, right=False))
+    assert feedback.startswith("CON " + catalog.get(f"course.{question.id}.f{wrong}"))
+    locked = caller("0")
+    given = catalog.get(f"course.{question.id}.o{wrong}")
+    assert f"\nVotre réponse : {given}\n1. Suite\n" in locked
+    assert caller("2").startswith("CON Choix invalide.")
+    assert caller("1") == feedback  # Suite: the same feedback, and no answer recorded
+    caller("1")
     score = answer_all(caller, app, module, count=len(module.quiz) - 1)
     total = len(module.quiz)
     assert f"Score : {total - 1}/{total}." in score
     row = progress(app)
     assert (row.best_score, row.score, row.questions) == (total - 1, total - 1, total)
+    with app.extensions["db"]() as db:
+        kept = db.scalars(select(QuizAnswer).where(QuizAnswer.question == question.id)).one()
+    assert (kept.choice, kept.correct) == (wrong, False)  # the authored number
+    assert caller("0").startswith("CON Formation\n")  # back from the score: the training menu
 
 
 def test_resume_after_the_last_answer_shows_the_score(app, client, agent):
     caller, module = at_the_quiz(app, client, agent)
     for _ in module.quiz[:-1]:
-        qid = current_question(app, caller)
-        caller(str(course(app).question(qid).right), "1")
-    qid = current_question(app, caller)
-    caller(str(course(app).question(qid).right))  # the last feedback, then the call drops
+        caller(choose(app, caller), "1")
+    caller(choose(app, caller))  # the last feedback, then the call drops
     caller.drop()
     took_the_pretest(app)
     redis = app.extensions["redis"]

@@ -7,6 +7,7 @@ import time
 import pytest
 import requests
 
+from app.infra.config import ROOT
 from flows.gsm import is_gsm7
 
 from .conftest import CODE, PHONE, Dial, phone_key, serve
@@ -19,26 +20,59 @@ def screen_ok(reply: str, limit: int = 160) -> bool:
     return reply[:4] in ("CON ", "END ") and len(reply) <= limit and is_gsm7(reply)
 
 
-def test_first_contact_asks_language_then_shows_menu(dial):
-    first = dial()
-    assert first.startswith("CON Bienvenue sur Kalan")
-    assert "1. Francais" in first
-    assert dial("1").startswith(MENU)
+def test_first_contact_with_one_language_shows_the_menu_at_once(dial):
+    assert dial().startswith(MENU)
     assert dial.response.mimetype == "text/plain"
 
 
+def complete_copy(root, code: str, name: str, partial: bool) -> str:
+    """Return a content folder with French and code: all French's files renamed, or one line."""
+    import shutil
+
+    shutil.copytree(ROOT / "content", root)  # French, and the facts and glossary beside it
+    if partial:
+        (root / code).mkdir()
+        (root / code / "ussd.yaml").write_text(f'lang:\n  name: "{name}"\n', "utf-8")
+    else:
+        shutil.copytree(ROOT / "content" / "fr", root / code)
+        ussd = root / code / "ussd.yaml"
+        ussd.write_text(ussd.read_text("utf-8").replace('name: "Francais"', f'name: "{name}"'))
+    return str(root)
+
+
+@pytest.mark.parametrize(
+    ("partial", "first", "then", "lang"),
+    [
+        (False, "CON Bienvenue sur Kalan.\nChoisissez votre langue :\n1. Francais\n2. Bamanankan",
+         "2", "bm"),
+        (True, MENU, "5", None),  # Bamanankan falls back to French: nothing to choose yet
+    ],
+)  # fmt: skip
+def test_first_contact_asks_the_language_only_when_two_are_complete(
+    make_app, tmp_path, partial, first, then, lang
+):
+    from app.infra.models import Contact
+
+    app = make_app(CONTENT_DIR=complete_copy(tmp_path / "content", "bm", "Bamanankan", partial))
+    caller = Dial(app.test_client(), phone="+22370000043")
+    assert caller().startswith(first)
+    caller(then)
+    with app.extensions["db"]() as db:
+        assert db.query(Contact).filter_by(phone="+22370000043").one().language == lang
+
+
 def test_known_caller_goes_straight_to_menu(client):
-    Dial(client)("1")  # first contact picks French
+    Dial(client)("5", "3", "1")  # Compte / Aide, Langue: French
     assert Dial(client)().startswith(MENU)
 
 
 def test_contact_is_created_in_e164(app, client):
     from app.infra.models import Contact
 
-    Dial(client, phone="70000042")("1")
+    Dial(client, phone="70000042")()
     with app.extensions["db"]() as db:
         contact = db.query(Contact).filter_by(phone="+22370000042").one()
-    assert contact.language == "fr"
+    assert contact.language is None  # never chosen: French, the one there is
     assert contact.role == "community"
     assert contact.first_seen is not None and contact.last_seen is not None
 
@@ -46,23 +80,23 @@ def test_contact_is_created_in_e164(app, client):
 @pytest.mark.parametrize(
     ("inputs", "expected"),
     [
-        (("1", "1"), "CON Formation\n1. Continuer\n2. Les modules\n3. Mes résultats"),
-        (("1", "2"), "CON Où travaille l'enfant ?"),
-        (("1", "3"), "CON Appelez tout de suite le 17"),
-        (("1", "4"), "CON Entrez la référence du signalement"),
-        (("1", "5"), "CON Mon compte / Aide"),
-        (("1", "5", "1"), "CON Numéro : +22370000099"),
-        (("1", "5", "3"), "CON Choisissez votre langue :\n1. Francais"),
-        (("1", "6"), "END Merci d'avoir utilisé Kalan. Au revoir !"),
-        (("1", "5", "3", "1"), "CON Mon compte / Aide"),
-        (("1", "5", "4"), "CON Kalan se lit écran par écran"),
-        (("1", "5", "5"), "CON Kalan veut dire apprendre en bambara"),
-        (("1", "1", "0"), MENU),
-        (("1", "5", "1", "0"), "CON Mon compte / Aide"),
-        (("1", "5", "1", "00"), MENU),
-        (("1", "9"), "CON Choix invalide.\nKalan - Menu principal"),
-        (("1", "abc"), "CON Choix invalide."),
-        (("1", ""), "CON Choix invalide."),
+        (("1",), "CON Formation\n1. Continuer\n2. Les modules\n3. Mes résultats"),
+        (("2",), "CON Où travaille l'enfant ?"),
+        (("3",), "CON Appelez tout de suite le 17"),
+        (("4",), "CON Entrez la référence du signalement"),
+        (("5",), "CON Mon compte / Aide"),
+        (("5", "1"), "CON Numéro : +22370000099"),
+        (("5", "3"), "CON Choisissez votre langue :\n1. Francais"),
+        (("6",), "END Merci d'avoir utilisé Kalan. Au revoir !"),
+        (("5", "3", "1"), "CON Mon compte / Aide"),
+        (("5", "4"), "CON Kalan se lit écran par écran"),
+        (("5", "5"), "CON Kalan veut dire apprendre en bambara"),
+        (("1", "0"), MENU),
+        (("5", "1", "0"), "CON Mon compte / Aide"),
+        (("5", "1", "00"), MENU),
+        (("9",), "CON Choix invalide.\nKalan - Menu principal"),
+        (("abc",), "CON Choix invalide."),
+        (("5", "0", ""), "CON Choix invalide."),
     ],
 )
 def test_menus(dial, inputs, expected):
@@ -72,7 +106,7 @@ def test_menus(dial, inputs, expected):
 
 
 def test_long_text_pages_forward_and_back(dial):
-    first = dial("1", "5", "5")
+    first = dial("5", "5")
     assert "99.Suite" in first
     second = dial("99")
     assert second != first and screen_ok(second)
@@ -85,7 +119,7 @@ def test_long_text_pages_forward_and_back(dial):
 def test_cumulative_text_with_star_inside_free_text(app, dial):
     from app.infra.models import Contact
 
-    dial("1", "5", "2")
+    dial("5", "2")
     reply = dial("Awa*Traore")  # split on the last "*", the name would be "Traore"
     assert reply == "END Merci Awa Traore, votre nom est enregistré."
     with app.extensions["db"]() as db:
@@ -98,28 +132,29 @@ def test_cumulative_text_with_star_inside_free_text(app, dial):
 def test_gateway_sending_only_the_latest_input(make_app):
     dial = Dial(make_app(USSD_RETRY_S=0).test_client())  # a person, however quick
     dial()
-    for latest, expected in [("1", MENU), ("5", "CON Mon compte"), ("5", "CON Kalan veut")]:
+    for latest, expected in [("5", "CON Mon compte"), ("5", "CON Kalan veut")]:
         assert dial.post(latest).startswith(expected)
     assert dial.post("0").startswith("CON Mon compte")
 
 
 @pytest.mark.parametrize(
-    ("inputs", "copy", "expected"),
+    ("inputs", "copy", "expected", "then", "after"),
     [
-        (["1"], "1", MENU),  # the first input again: the gateway's kind is not known yet
-        (["1", "5"], "5", "CON Mon compte"),  # a latest-only gateway
+        # the first input again: the gateway's kind is not known yet
+        (["5"], "5", "CON Mon compte", "5*1", "CON Numéro"),
+        (["5", "1"], "1", "CON Numéro", "0", "CON Mon compte"),  # a latest-only gateway
     ],
 )
-def test_a_copy_sent_right_after_its_hop_gets_the_same_screen(dial, inputs, copy, expected):
+def test_a_copy_sent_right_after_its_hop_gets_the_same_screen(
+    dial, inputs, copy, expected, then, after
+):
     """Where the text cannot show a retry, the same input at once is the gateway's copy."""
     dial()
     for value in inputs:
         reply = dial.post(value)
     assert reply.startswith(expected)
     assert dial.post(copy) == reply
-    assert dial.post("1*5" if inputs == ["1"] else "0").startswith(
-        "CON Mon compte" if inputs == ["1"] else MENU
-    )  # and the session reads the next hop as before
+    assert dial.post(then).startswith(after)  # and the session reads the next hop as before
 
 
 def test_a_copy_that_waited_for_its_hop_gets_the_same_screen(app):
@@ -129,8 +164,9 @@ def test_a_copy_that_waited_for_its_hop_gets_the_same_screen(app):
     with serve(app) as url:
         caller = Dial(app.test_client())
         caller()
-        assert caller.post("1").startswith(MENU)
-        assert caller.post("5").startswith("CON Mon compte")  # now a latest-only gateway
+        assert caller.post("5").startswith("CON Mon compte")
+        assert caller.post("0").startswith(MENU)  # now a latest-only gateway
+        assert caller.post("5").startswith("CON Mon compte")
         form = {"sessionId": caller.session_id, "phoneNumber": PHONE, "serviceCode": CODE,
                 "text": "2", "networkCode": "99999"}  # fmt: skip
         held, replies = store.load(caller.session_id, PHONE), []  # both copies must wait
@@ -153,25 +189,25 @@ def test_an_opening_hop_with_a_dialled_string_keeps_it_masked(app, dial):
     import json
 
     dial.session_id = "ATUid_opening"
-    assert dial.post("6*4821").startswith(("CON Bienvenue", MENU))
+    assert dial.post("6*4821").startswith(MENU)
     kept = json.loads(
         app.extensions["redis"].get(app.config["REDIS_PREFIX"] + "session:ATUid_opening")
     )
     assert kept["text"] == "######" and "4821" not in json.dumps(kept)
-    assert dial.post("6*4821*1").startswith(MENU)  # read past it: the language, then the menu
+    assert dial.post("6*4821*5").startswith("CON Mon compte")  # read past it
 
 
 def test_resent_hop_gets_the_same_screen_without_advancing(dial):
-    reply = dial("1", "5")
-    assert dial.post("1*5") == reply
-    assert dial("1").startswith("CON Numéro")
+    reply = dial("5", "1")
+    assert dial.post("5*1") == reply
+    assert dial("0").startswith("CON Mon compte")
 
 
 RESUME_OFFER = "CON Vous n'aviez pas terminé. Reprendre là où vous étiez ?"
 
 
 def test_resume_after_a_drop_returns_to_the_exact_screen(dial):
-    prompt = dial("1", "5", "2")
+    prompt = dial("5", "2")
     dial.drop()
     assert dial() == RESUME_OFFER + "\n1. Reprendre\n2. Recommencer"
     assert dial("1") == prompt
@@ -180,13 +216,13 @@ def test_resume_after_a_drop_returns_to_the_exact_screen(dial):
 
 
 def test_an_information_screen_is_not_a_resume_point(dial):
-    dial("1", "5", "5", "99")
+    dial("5", "5", "99")
     dial.drop()
     assert dial().startswith(MENU)
 
 
 def test_restart_instead_of_resume(dial):
-    dial("1", "5", "2")
+    dial("5", "2")
     dial.drop()
     dial()
     assert dial("2").startswith(MENU)
@@ -195,7 +231,7 @@ def test_restart_instead_of_resume(dial):
 
 
 def test_resume_offer_survives_a_second_drop(dial):
-    dial("1", "5", "2")
+    dial("5", "2")
     dial.drop()
     dial()
     dial.drop()
@@ -203,19 +239,19 @@ def test_resume_offer_survives_a_second_drop(dial):
 
 
 def test_quitting_ends_the_session_without_a_resume_point(dial):
-    assert dial("1", "5", "2", "00", "6").startswith("END Merci d'avoir utilisé Kalan.")
+    assert dial("5", "2", "00", "6").startswith("END Merci d'avoir utilisé Kalan.")
     dial.drop()
     assert dial().startswith(MENU)
 
 
 def test_no_resume_offer_after_reaching_the_menu(dial):
-    dial("1", "5", "5", "00")
+    dial("5", "5", "00")
     dial.drop()
     assert dial().startswith(MENU)
 
 
 def test_unknown_session_with_history_starts_cleanly(dial):
-    dial("1")
+    dial()
     dial.session_id = "ATUid_lost"
     assert dial.post("1*5*1").startswith(MENU)  # Redis lost it: a clean first screen
     assert dial.post("1*5*1*5").startswith("CON Mon compte")
@@ -239,7 +275,7 @@ def test_webhook_token(make_app, token, query, status):
 
 
 def test_session_is_bound_to_its_phone_and_code(dial):
-    dial("1")
+    dial()
     assert (
         dial.client.post(
             "/ussd",
@@ -247,7 +283,7 @@ def test_session_is_bound_to_its_phone_and_code(dial):
                 "sessionId": dial.session_id,
                 "serviceCode": CODE,
                 "phoneNumber": "+22376543210",
-                "text": "1*5",
+                "text": "5",
             },
         ).status_code
         == 403
@@ -259,7 +295,7 @@ def test_session_is_bound_to_its_phone_and_code(dial):
                 "sessionId": dial.session_id,
                 "serviceCode": "*999#",
                 "phoneNumber": PHONE,
-                "text": "1*5",
+                "text": "5",
             },
         ).status_code
         == 403
@@ -310,7 +346,7 @@ def test_flow_error_apologises_and_keeps_progress(app, dial):
     def broken(data, ctx):
         raise RuntimeError("a bug in a journey")
 
-    page = dial("1", "5", "2")
+    page = dial("5", "2")
     dial.drop()
     services = app.extensions["conversation"]  # the app's own journey, built from its course
     flow = {**services.flow, "resume": Menu("resume.prompt", params=broken)}
@@ -332,10 +368,10 @@ def test_redis_down_answers_politely(make_app):
 
 
 def test_each_hop_labels_its_screen_for_the_gateway(dial):
-    dial("1", "5")
-    assert dial.response.headers["at-ussd-hop-metadata"] == "account"
-    dial.post("1*5")  # a resent hop carries the same label
-    assert dial.response.headers["at-ussd-hop-metadata"] == "account"
+    dial("5", "1")
+    assert dial.response.headers["at-ussd-hop-metadata"] == "account.profile"
+    dial.post("5*1")  # a resent hop carries the same label
+    assert dial.response.headers["at-ussd-hop-metadata"] == "account.profile"
 
 
 @pytest.mark.parametrize("where", ["session", "resume"])
@@ -350,7 +386,7 @@ def test_state_from_an_older_release_starts_afresh(app, dial, where, gone):
     """A stored screen that no longer exists must not break the caller's session."""
     import json
 
-    dial("1", "5", "2")
+    dial("5", "2")
     redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
     session_key = f"{prefix}session:{dial.session_id}"
     key = session_key if where == "session" else phone_key(app, "resume", PHONE)
@@ -392,18 +428,19 @@ def test_latest_only_gateway_repeating_a_key(make_app):
     """A person pressing the same key again, after reading (no retry window here)."""
     caller = Dial(make_app(USSD_RETRY_S=0).test_client(), phone="+22370000321")
     caller()
-    assert caller.post("1").startswith(MENU)  # language
-    assert caller.post("1").startswith("CON Formation\n1. Continuer")  # the same key again
+    assert caller.post("1").startswith("CON Formation\n1. Continuer")
+    assert caller.post("1").startswith("CON 1/")  # the same key again: Continuer, a lesson
+    assert caller.post("0").startswith("CON Formation\n1. Continuer")
     assert caller.post("0").startswith(MENU)
     assert caller.post("5").startswith("CON Mon compte")
     assert caller.post("4").startswith("CON Kalan se lit")
 
 
 def test_a_late_duplicate_hop_changes_nothing(dial):
-    dial("1", "5", "5")
-    page = dial.post("1*5*5")
-    assert dial.post("1*5") == page  # arrives late: the current screen again
-    dial.inputs = ["1", "5", "5"]
+    dial("5", "5")
+    page = dial.post("5*5")
+    assert dial.post("5") == page  # arrives late: the current screen again
+    dial.inputs = ["5", "5"]
     assert dial("99").startswith("CON artisanales")
     assert dial("0") == page
 
@@ -457,10 +494,10 @@ def test_a_body_that_is_not_utf8_form_data(client):
 
 def test_a_hop_whose_session_stays_busy_gets_a_polite_end(app, dial):
     """A copy of a hop that waited in vain for the first one is answered, not left hanging."""
-    dial("1")
+    dial()
     store = app.extensions["sessions"]
     held = store.load(dial.session_id, PHONE)  # the first copy, still running
     store.wait_s = 0.05
     assert dial("5").startswith("END Service momentanément indisponible.")
     store.release(dial.session_id, held)
-    assert dial.post("1*5").startswith("CON Mon compte")  # the gateway's next try goes through
+    assert dial.post("5").startswith("CON Mon compte")  # the gateway's next try goes through

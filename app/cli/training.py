@@ -33,6 +33,10 @@ def training_report(out: Path):
         click.echo(f"{p['phone']:<14}{p['name'][:19]:<20}{p['started']:>8}{p['passed']:>7}"
                    f"{p['attempts']:>6}{str(p['score_percent']) + '%':>7}{p['minutes']:>5}"
                    f"{str(p['gain']):>6}")  # fmt: skip
+    summary = report.gain_summary(people)
+    gain = "-" if summary["gain"] is None else summary["gain"]
+    click.echo(f"\ngain: {gain} points on average over {summary['measured']} learner(s); "
+               f"{summary['skipped']} agent(s) started without the pre-test: left out")  # fmt: skip
     click.echo(f"\n{'question':<10}{'answered':>9}{'first try':>10}  most chosen wrong answer")
     for q in items:
         rate = f"{q['first_try_percent']}%" if q["answered"] else "-"

@@ -42,6 +42,7 @@ def context(
             "profile": profile,
             "resume": resume,
             "languages": tuple(catalog.names.items()),
+            "complete": catalog.complete,  # the languages a new caller may be asked to choose
             "training": profile.get("training") or {},
             "tests": profile.get("tests") or {},
             "now": now.isoformat(),

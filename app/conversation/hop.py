@@ -74,9 +74,11 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
         new_input, reading = channel.read(session, raw, loaded.waited, now.timestamp())
         if new_input is None:  # a copy of the hop just answered, resent by the gateway
             return session["reply"], shown, True
-        state, resume_point = session["state"], None
+        state = session["state"]
         if not known(flow, state):  # saved by an older release whose journeys changed
             state = None
+        # The resume point on offer, until the caller picks: the offer names where it is.
+        resume_point = state.get("resume") if state is not None else None
     else:
         new_input, reading, state, resume_point = None, {}, None, resume
     fresh_profile = None

@@ -2,6 +2,7 @@
 
 import csv
 from collections import Counter, defaultdict
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -20,7 +21,9 @@ def learners(db: Session, course: Course, where=None) -> list[dict]:
     query = select(ModuleProgress, Contact).join(Contact, Contact.id == ModuleProgress.contact_id)
     rows = db.execute(query if where is None else query.where(where)).all()
     by_contact: dict[int, dict] = {}
+    began: dict[int, datetime] = {}  # when each learner started their first module
     for progress, contact in rows:
+        began[contact.id] = min(began.get(contact.id, progress.started_at), progress.started_at)
         entry = by_contact.setdefault(
             contact.id,
             {"phone": contact.phone, "name": contact.name or "", "role": contact.role,
@@ -34,7 +37,8 @@ def learners(db: Session, course: Course, where=None) -> list[dict]:
             entry["right"] += progress.best_score
             entry["asked"] += progress.questions
     minutes = _minutes(db)
-    gains = _gains(db, course)
+    before = _before(db, course, began)
+    gains = _gains(db, course, before)
     result = []
     for contact_id, entry in sorted(by_contact.items()):
         right, asked = entry.pop("right"), entry.pop("asked")
@@ -43,8 +47,23 @@ def learners(db: Session, course: Course, where=None) -> list[dict]:
         # comes back days later is not credited the days in between.
         entry["minutes"] = round(minutes.get(entry["phone"], 0))
         entry["gain"] = gains.get(contact_id, "")
+        # Agents are offered the pre-test first; one who began without it has no gain.
+        offered = course.pretest and entry["role"] == "agent"
+        entry["pretest"] = ("taken" if contact_id in before else "skipped") if offered else ""
         result.append(entry)
     return result
+
+
+def gain_summary(rows: list[dict]) -> dict:
+    """Sum learners() rows up: the mean gain, how many it covers, how many skipped the pre-test."""
+    # Skippers have no gain, so they are out of the mean; they are counted, so that a
+    # reader knows whom the figure speaks for.
+    gains = [row["gain"] for row in rows if row["gain"] != ""]
+    return {
+        "gain": round(sum(gains) / len(gains)) if gains else None,
+        "measured": len(gains),
+        "skipped": sum(1 for row in rows if row.get("pretest") == "skipped"),
+    }
 
 
 def _minutes(db: Session) -> dict[str, float]:
@@ -55,10 +74,31 @@ def _minutes(db: Session) -> dict[str, float]:
     return {phone: (total or 0) / 60000 for phone, total in rows if phone}
 
 
-def _gains(db: Session, course: Course) -> dict[int, int]:
-    """Return each learner's post-test minus pre-test score, in percentage points."""
+def _before(db: Session, course: Course, began: dict[int, datetime]) -> set[int]:
+    """Return the learners who answered every pre-test item before starting a module."""
+    # A pre-test finished after a lesson measures nothing of what was known before:
+    # its learner counts as one who skipped it.
     items = set(course.pretest)
-    if not items:
+    if not items or not began:
+        return set()
+    answers = db.execute(
+        select(QuizAnswer.contact_id, QuizAnswer.question, QuizAnswer.answered_at).where(
+            QuizAnswer.attempt == PRE, QuizAnswer.question.in_(items)
+        )
+    )
+    asked: dict[int, set[str]] = defaultdict(set)
+    late: set[int] = set()
+    for contact_id, question, answered_at in answers:
+        asked[contact_id].add(question)
+        if contact_id in began and answered_at > began[contact_id]:
+            late.add(contact_id)
+    return {c for c, done in asked.items() if done == items and c in began and c not in late}
+
+
+def _gains(db: Session, course: Course, before: set[int]) -> dict[int, int]:
+    """Return post-test minus pre-test, in points, of the learners in before with both tests."""
+    items = set(course.pretest)
+    if not items or not before:
         return {}
     scores: dict[int, dict[int, list[bool]]] = defaultdict(lambda: defaultdict(list))
     answers = db.execute(
@@ -71,7 +111,7 @@ def _gains(db: Session, course: Course) -> dict[int, int]:
     return {
         contact_id: round(100 * (sum(s[POST]) - sum(s[PRE])) / len(items))
         for contact_id, s in scores.items()
-        if len(s[PRE]) == len(items) and len(s[POST]) == len(items)
+        if contact_id in before and len(s[PRE]) == len(items) and len(s[POST]) == len(items)
     }
 
 

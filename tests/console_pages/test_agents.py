@@ -2,10 +2,13 @@
 
 import html
 import re
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
-from app.infra.models import Certificate, ModuleProgress, utcnow
+from app.infra.models import Certificate, Contact, ModuleProgress, QuizAnswer, utcnow
+from flows.training import POST, PRE
 
 from ..helpers import assert_french, page, visible
 from .conftest import AGENTS, seeded_agent
@@ -107,3 +110,26 @@ def test_a_real_certificate_is_valid_and_names_its_holder(app, client, sign_in, 
     sign_in("admin")  # the agents page links to it
     assert agent_rows(client.get("/console/agents"))["+22370000001"][8] == "K7Q2MX"
     assert 'href="/console/certificates?code=K7Q2MX"' in page(client.get("/console/agents"))
+
+
+def test_the_agents_page_says_who_began_without_the_pre_test(app, client, sign_in, seeded):
+    """Awa's gain shows; Moussa began without the pre-test: said on his line, counted above."""
+    course = app.extensions["catalog"].course
+    began = utcnow()
+    with app.extensions["db"]() as db:
+        awa = seeded_agent(db)
+        moussa = db.scalars(select(Contact).where(Contact.phone == "+22370000002")).one()
+        for contact in (awa, moussa):
+            db.add(ModuleProgress(contact_id=contact.id, module=course.modules[0].id,
+                                  status="started", started_at=began))  # fmt: skip
+        for item in course.pretest:
+            for attempt, correct, at in ((PRE, False, began - timedelta(hours=1)),
+                                         (POST, True, began)):  # fmt: skip
+                db.add(QuizAnswer(contact_id=awa.id, module="pretest", question=item,
+                                  attempt=attempt, choice=1, correct=correct,
+                                  answered_at=at))  # fmt: skip
+        db.commit()
+    response = french_page(client, sign_in, "admin", "/console/agents")
+    rows = agent_rows(response)
+    assert [rows[phone][6] for phone in AGENTS] == ["+100 pts", "sans pré-test", "—"]
+    assert "Agents ayant commencé sans pré-test, donc sans progrès mesuré : 1." in visible(response)

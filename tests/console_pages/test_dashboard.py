@@ -155,26 +155,30 @@ def test_the_dashboard_training_stays_inside_the_users_scope(
     in Sikasso, Moussa of CMDT in Koutiala, Fatoumata of CAEB in Bougouni."""
     course = app.extensions["catalog"].course
     module, question = course.modules[0].id, course.modules[0].quiz[0].id
+    began = utcnow()
     with app.extensions["db"]() as db:
         for n, phone in enumerate(AGENTS):
             agent = db.scalars(select(Contact).where(Contact.phone == phone)).one()
             awa = n == 0
             db.add(Certificate(contact_id=agent.id, code=f"SCOPE{n}", modules=8, score=40,
                                questions=40))  # fmt: skip
-            db.add(ModuleProgress(contact_id=agent.id, module=module,
+            db.add(ModuleProgress(contact_id=agent.id, module=module, started_at=began,
                                   status="started" if n == 1 else "passed"))  # fmt: skip
             db.add(QuizAnswer(contact_id=agent.id, module=module, question=question, attempt=1,
                               choice=1, correct=awa))  # fmt: skip
-            for item in course.pretest:  # all wrong before; after, only Awa right
-                for attempt, correct in ((PRE, False), (POST, awa)):
+            for item in course.pretest:  # all wrong before the modules; after, only Awa right
+                for attempt, correct, at in ((PRE, False, began - timedelta(hours=1)),
+                                             (POST, awa, began)):  # fmt: skip
                     db.add(QuizAnswer(contact_id=agent.id, module="pretest", question=item,
-                                      attempt=attempt, choice=1, correct=correct))  # fmt: skip
+                                      attempt=attempt, choice=1, correct=correct,
+                                      answered_at=at))  # fmt: skip
         db.commit()
     sign_in(who, scope=scope)
     response = client.get("/console/dashboard")
     assert response.status_code == 200
     shown, found = visible(response), chart_rows(response)
     assert f"{learners} apprenants," in shown
+    assert "sans pré-test" not in shown  # each took it before module 1
     assert ("Progrès moyen entre pré-test et post-test" in shown) is (gain is not None)
     if gain is not None:
         assert f"Progrès moyen entre pré-test et post-test : {gain} points." in shown
@@ -192,6 +196,32 @@ def test_the_dashboard_training_stays_inside_the_users_scope(
         assert answers in shown  # the hardest questions: first-try success (answers)
     else:
         assert "Pas encore de réponses aux quiz." in shown
+
+
+@pytest.mark.parametrize(("who", "skipped"), [("admin", 2), ("viewer", 1), ("scoped", 0)])
+def test_the_dashboard_counts_the_agents_left_out_of_the_gain(
+    app, client, sign_in, seeded, who, skipped
+):
+    """Moussa began without the pre-test, Fatoumata took it late: out of the gain, counted."""
+    course = app.extensions["catalog"].course
+    began = utcnow()
+    with app.extensions["db"]() as db:
+        for phone in list(AGENTS)[1:]:
+            agent = db.scalars(select(Contact).where(Contact.phone == phone)).one()
+            db.add(ModuleProgress(contact_id=agent.id, module=course.modules[0].id,
+                                  started_at=began))  # fmt: skip
+            if phone == "+22370000003":
+                for item in course.pretest:
+                    db.add(QuizAnswer(contact_id=agent.id, module="pretest", question=item,
+                                      attempt=PRE, choice=1, correct=True,
+                                      answered_at=began + timedelta(minutes=5)))  # fmt: skip
+        db.commit()
+    sign_in(who, scope="region=koutiala" if who == "viewer" else None)
+    shown = visible(client.get("/console/dashboard"))
+    sentence = "Agents ayant commencé sans pré-test, hors du calcul du progrès :"
+    assert (f"{sentence} {skipped}." in shown) is bool(skipped)
+    assert (sentence in shown) is bool(skipped)
+    assert "Progrès moyen entre pré-test et post-test" not in shown
 
 
 def test_the_dashboard_shows_each_campaigns_delivery_rate_and_cost(app, client, sign_in, seeded):

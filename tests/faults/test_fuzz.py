@@ -139,12 +139,12 @@ MENU = st.sampled_from(["0", "00", "1", "2", "3", "4", "5", "6", "9", "99", "1*2
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(inputs=st.lists(MENU | TEXT, min_size=1, max_size=8))
-@example(inputs=["1", "1"])  # always tried: the language, then each door of the main menu
-@example(inputs=["1", "2"])
-@example(inputs=["1", "3"])
-@example(inputs=["1", "4"])
-@example(inputs=["1", "5"])
-@example(inputs=["1", "6"])
+@example(inputs=["1", "1"])  # always tried: each door of the main menu (seen at once)
+@example(inputs=["2"])
+@example(inputs=["3"])
+@example(inputs=["4"])
+@example(inputs=["5"])
+@example(inputs=["6"])
 def test_no_input_breaks_a_ussd_session(app, client, caplog, inputs):
     """A session in progress, not only its opening hop: only these reach the journeys."""
     caplog.clear()

@@ -21,13 +21,15 @@ def agents():
     query = narrow(select(Contact).where(Contact.role == "agent"))
     people = list(db.scalars(query.order_by(Contact.organisation, Contact.name, Contact.phone)))
     # The area's learners only: the page lists no one else, so why count them.
-    progress = {row["phone"]: row for row in report.learners(db, course, inside())}
+    learners = report.learners(db, course, inside())
+    progress = {row["phone"]: row for row in learners}
     codes = dict(db.execute(select(Certificate.contact_id, Certificate.code)).all())
     rows = [
         {"contact": c, "progress": progress.get(c.phone, {}), "certificate": codes.get(c.id)}
         for c in people
     ]
-    return render_template("console/agents.html", rows=rows, modules=len(course.modules))
+    return render_template("console/agents.html", rows=rows, modules=len(course.modules),
+                           summary=report.gain_summary(learners))  # fmt: skip
 
 
 @bp.get("/certificates")

@@ -54,6 +54,7 @@ def _training(db, months: list[datetime]) -> dict:
     )
     started = _count_by(db, ModuleProgress.module, narrow=by_learner)
     learners = report.learners(db, course, place)
+    summary = report.gain_summary(learners)
     no_org = t("console.dashboard.no_org")
     gains: dict[str, list[int]] = {}
     modules: dict[str, list[int]] = {}  # organisation: [modules passed, modules started]
@@ -63,7 +64,6 @@ def _training(db, months: list[datetime]) -> dict:
             gains.setdefault(org, []).append(row["gain"])
         counts = modules.setdefault(org, [0, 0])
         counts[0], counts[1] = counts[0] + row["passed"], counts[1] + row["started"]
-    every_gain = [gain for values in gains.values() for gain in values]
     certified = select(Certificate.issued_at, Contact.organisation).join(
         Contact, Contact.id == Certificate.contact_id
     )
@@ -78,7 +78,8 @@ def _training(db, months: list[datetime]) -> dict:
     }
     return {
         "learners": len(learners),
-        "gain": round(sum(every_gain) / len(every_gain)) if every_gain else None,
+        "gain": summary["gain"],
+        "skipped": summary["skipped"],  # agents left out of the gain: no pre-test first
         "trained": _bars(
             [(title[m.id], passed.get(m.id, 0)) for m in course.modules], "trained"
         ),
