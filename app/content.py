@@ -8,13 +8,13 @@ import yaml
 from app.cases.alerts import COPY as ALERTS
 from app.messaging import keywords
 from app.training.course import CourseError, load_course, read_yaml
-from flows import Catalog, build, check, desk, overflows, training
+from flows import Catalog, build, check, desk, overflows, report, training
 from flows.catalog import FALLBACK
 from flows.course import Course
 from flows.gsm import outside
 
 # Copy the web layer shows outside any journey.
-APP_KEYS = ("error.unexpected", "error.unavailable", "lang.name", *desk.COPY,
+APP_KEYS = ("error.unexpected", "error.unavailable", "lang.name", *desk.COPY, *report.COPY,
             *ALERTS)  # fmt: skip
 SMS_PREFIX = "sms."  # SMS templates: outside GSM-7 is a warning, on screens an error
 CONSOLE_PREFIX = "console."  # web pages: any character is fine
@@ -126,7 +126,7 @@ def oversized(catalog: Catalog, limit: int, code: str) -> list[str]:
     """List the screens whose copy cannot be shown whole within limit characters."""
     ends = ("error.unexpected", "error.unavailable", "desk.conflict")
     flow = build(catalog.course)
-    samples = {**training.samples(catalog.course), **desk.samples()}
+    samples = {**training.samples(catalog.course), **desk.samples(), **report.samples()}
     return overflows(flow, catalog, sample_context(catalog, code), limit, ends, samples)
 
 
@@ -135,7 +135,7 @@ def previews(catalog: Catalog, flow, limit: int, code: str):
     from flows.engine import Route, layout, new_state, render
 
     ctx = sample_context(catalog, code)
-    samples = {**training.samples(catalog.course), **desk.samples()}
+    samples = {**training.samples(catalog.course), **desk.samples(), **report.samples()}
     for node_id, node in flow.items():
         if isinstance(node, Route):
             continue

@@ -46,6 +46,7 @@ class Menu:
     checkpoint: str = SAVE
     nav: bool = True  # offers 0 and 00; off for first-contact screens
     needs: tuple[str, ...] = ()  # ctx facts the web layer must fetch before an answer here
+    sticky: bool = False  # options on every page: a long text never pushes them off the first
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Copy:
     """A screen parameter that names copy to look up, not text to show."""
 
     key: str
+    params: tuple = ()  # (name, value) pairs for the copy's own placeholders
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,10 @@ def layout(node: Node, state: Mapping, ctx: Mapping, catalog: Catalog, limit: in
     can_home = node.nav and state["node"] != MENU
     last = _nav_line(nav, False, can_back, can_home)
     paged = _nav_line(nav, True, True, can_home)
-    pages = paginate(text, lines, room - len(last) - (1 if last else 0), room - len(paged) - 1)
+    sticky = isinstance(node, Menu) and node.sticky
+    pages = paginate(
+        text, lines, room - len(last) - (1 if last else 0), room - len(paged) - 1, sticky
+    )
     return Screen(pages, tuple(options), nav, tuple(lines))
 
 
@@ -237,7 +242,10 @@ def _label(option: Option, params: dict, catalog: Catalog, lang: str) -> str:
 
 def _resolve(params: dict, catalog: Catalog, lang: str) -> dict:
     """Replace Copy values by the copy they name."""
-    return {k: catalog.get(v.key, lang) if isinstance(v, Copy) else v for k, v in params.items()}
+    return {
+        k: catalog.get(v.key, lang, **dict(v.params)) if isinstance(v, Copy) else v
+        for k, v in params.items()
+    }
 
 
 def _nav_line(nav: Mapping[str, str], more: bool, back: bool, home: bool) -> str:

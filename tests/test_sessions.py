@@ -10,7 +10,7 @@ from app.infra.models import ModuleProgress, QuizAnswer
 from app.infra.sessions import UNCHANGED, Busy, SessionStore
 
 from .conftest import phone_key
-from .helpers import BODY, seen_from_outside
+from .helpers import BODY, SMS, seen_from_outside
 
 
 def store_for(app) -> SessionStore:
@@ -202,4 +202,4 @@ def test_the_hop_that_sends_a_report_wakes_the_workers_in_its_two_round_trips(ap
 
 def confirm_screen(dial) -> str:
     """Answer a report up to its last screen (Envoyer), as a new caller."""
-    return dial("1", "2", *BODY, "1")
+    return dial("1", "2", *BODY, SMS)

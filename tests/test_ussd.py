@@ -48,7 +48,7 @@ def test_contact_is_created_in_e164(app, client):
     [
         (("1", "1"), "CON Formation\n1. Continuer\n2. Les modules\n3. Mes résultats"),
         (("1", "2"), "CON Où travaille l'enfant ?"),
-        (("1", "3"), "CON Appelez tout de suite le 17"),
+        (("1", "3"), "CON Appelez vite le 15 (santé), le 17 (police)"),
         (("1", "4"), "CON Entrez la référence du signalement"),
         (("1", "5"), "CON Mon compte / Aide"),
         (("1", "5", "1"), "CON Numéro : +22370000099"),
