@@ -9,14 +9,14 @@ from app.cases.alerts import COPY as ALERTS
 from app.messaging import keywords
 from app.training.course import CourseError, load_course, load_facts, read_yaml
 from app.training.translation import GLOSSARY, load_glossary, load_translation, respell_tree
-from flows import Catalog, build, check, desk, main, overflows, training
+from flows import Catalog, build, check, desk, main, overflows, report, training
 from flows.catalog import FALLBACK
 from flows.course import Course
 from flows.gsm import outside
 
 # Copy the web layer shows outside any journey.
 APP_KEYS = ("error.unexpected", "error.unavailable", "lang.name", *desk.COPY, *main.COPY,
-            *training.COPY, *ALERTS)  # fmt: skip
+            *training.COPY, *report.COPY, *ALERTS)  # fmt: skip
 SMS_PREFIX = "sms."  # SMS templates: outside GSM-7 is a warning, on screens an error
 CONSOLE_PREFIX = "console."  # web pages: any character is fine
 PLACEHOLDER = re.compile(r"\$(\w+)")
@@ -142,7 +142,7 @@ def oversized(catalog: Catalog, limit: int, code: str) -> list[str]:
     """List the screens whose copy cannot be shown whole within limit characters."""
     ends = ("error.unexpected", "error.unavailable", "desk.conflict")
     flow = build(catalog.course)
-    samples = {**training.samples(catalog.course), **desk.samples()}
+    samples = {**training.samples(catalog.course), **desk.samples(), **report.samples()}
     return overflows(flow, catalog, sample_context(catalog, code), limit, ends, samples)
 
 
@@ -151,7 +151,7 @@ def previews(catalog: Catalog, flow, limit: int, code: str):
     from flows.engine import Route, layout, new_state, render
 
     ctx = sample_context(catalog, code)
-    samples = {**training.samples(catalog.course), **desk.samples()}
+    samples = {**training.samples(catalog.course), **desk.samples(), **report.samples()}
     for node_id, node in flow.items():
         if isinstance(node, Route):
             continue

@@ -20,10 +20,11 @@ TRAINING = [
      ("1", "nav"), ("2", "answer"), ("1", "nav"), ("1", "answer")],
 ]  # fmt: skip
 
+# Mercury, a danger that cannot be immediate: 12 answers, as before "Danger maintenant ?".
 REPORT = [
     [("", "first"), ("2", "gate"), ("1", "nav"), ("1", "nav"), ("2", "nav"),
-     ("Massiogo", "nav"), ("2", "nav"), ("2", "nav"), ("1", "nav"), ("2", "nav"), ("1", "nav"),
-     ("3", "nav"), ("1", "save")],
+     ("Massiogo", "nav"), ("2", "nav"), ("2", "nav"), ("1", "nav"), ("2", "nav"), ("3", "nav"),
+     ("2", "nav"), ("1", "save")],
 ]  # fmt: skip
 
 # The call drops in the middle of the lessons; the caller dials again and resumes.

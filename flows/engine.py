@@ -49,6 +49,7 @@ class Menu:
     # Where 0 leads from here, whatever came before: a task closed on this screen
     # (a quiz scored) is not walked back into.
     back_to: str | None = None
+    sticky: bool = False  # options on every page: a long text never pushes them off the first
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,10 @@ def layout(node: Node, state: Mapping, ctx: Mapping, catalog: Catalog, limit: in
     can_home = node.nav and state["node"] != MENU
     last = _nav_line(nav, False, can_back, can_home)
     paged = _nav_line(nav, True, True, can_home)
-    pages = paginate(text, lines, room - len(last) - (1 if last else 0), room - len(paged) - 1)
+    sticky = isinstance(node, Menu) and node.sticky
+    pages = paginate(
+        text, lines, room - len(last) - (1 if last else 0), room - len(paged) - 1, sticky
+    )
     return Screen(pages, tuple(options), nav, tuple(lines))
 
 

@@ -92,7 +92,8 @@ NODES = {
         (
             Option("menu.training", "t.open"),  # the pre-test first, when it is due
             # Two doors into the report: the urgent one shows the emergency numbers
-            # at once and spares a question, so that every report fits in 12 answers.
+            # at once; the other asks about a danger now only when it can be one, so
+            # that a report whose danger cannot be immediate fits in 12 answers.
             Option("menu.report", "report", (SetData("urgent", False),)),
             Option("menu.urgent", "report", (SetData("urgent", True),)),
             Option("menu.track", "track"),

@@ -7,6 +7,8 @@ from .gsm import fold
 
 PREFIX = len("CON ")
 ELLIPSIS = "..."
+# The least text a page with sticky options must still carry, or paging it is no help.
+STICKY_MIN = 30
 
 
 @dataclass(frozen=True)
@@ -42,16 +44,22 @@ def _cut(text: str, width: int) -> list[str]:
     return chunks
 
 
-def paginate(text: str, options: list[str], room: int, room_paged: int) -> list[Page]:
+def paginate(
+    text: str, options: list[str], room: int, room_paged: int, sticky: bool = False
+) -> list[Page]:
     """Lay text and options out on as few pages as fit.
 
     room is the space of a lone page; room_paged that of a page which also
-    carries the "next page" line.
+    carries the "next page" line. sticky repeats the options on every page,
+    with the text paged around them, when they leave it room enough.
     """
     text = text.strip()
     single = Page(text, tuple(options))
     if len(single.body()) <= room:
         return [single]
+    width = room_paged - len(Page("", tuple(options)).body()) - 1
+    if sticky and options and width >= STICKY_MIN:
+        return [Page(chunk, tuple(options)) for chunk in _cut(text, width)]
     pages: list[Page] = []
     chunks = _cut(text, room_paged) if text else [""]
     for chunk in chunks[:-1]:

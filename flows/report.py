@@ -24,13 +24,25 @@ COUNTS = ("one", "few", "many")
 AGES = ("under13", "13to14", "15to17", "unknown")
 SEXES = ("girls", "boys", "both", "unknown")
 SCHOOL = ("yes", "no", "unknown")
-HAZARDS = ("pits", "mercury", "loads", "crushing", "pesticides", "animals", "night",
+HAZARDS = ("pits", "collapse", "mercury", "loads", "crushing", "pesticides", "animals", "night",
            "violence", "trafficking", "other")  # fmt: skip
+# Dangers that may be threatening the child this very moment: the report asks
+# whether it is so, and a yes makes the case urgent, as the urgent door does.
+IMMEDIATE = frozenset({"pits", "collapse", "violence", "trafficking"})
 FIELDS = ("urgent", "sector", "region", "cercle", "place", "children", "age", "sex", "school",
           "hazard", "contactable", "receipt")  # fmt: skip
 PLACE_MAX = 60
-REFERENCE = 6
+REFERENCE = 6  # digits: letters take several presses on a basic phone's keypad
 THROTTLED = "throttled"  # ctx["case_status"] when this phone missed too many lookups lately
+# Copy the screens name through their parameters, which flows.check cannot see.
+COPY = (
+    "report.summary.village", "report.summary.nowhere", "report.summary.urgent",
+    *(f"report.summary.sector.{v}" for v in SECTORS), *(f"report.hazard.{v}" for v in HAZARDS),
+    *(f"report.region.{v}" for v in REGIONS), *(f"report.children.{v}" for v in COUNTS),
+    *(f"report.cercle.{v}" for cercles in REGIONS.values() for v in (*cercles, "unknown")),
+    *(f"report.summary.{n}.{v}" for n in ("one", "many") for v in SEXES),
+    *(f"report.summary.age.{v}" for v in AGES), *(f"report.summary.school.{v}" for v in SCHOOL),
+)  # fmt: skip
 
 
 def _choose(text: str, field: str, values, then: str, label: str) -> Menu:
@@ -52,20 +64,52 @@ def parse_place(text: str) -> str | None:
 def parse_reference(text: str) -> str | None:
     """Return a reference in capitals, or None when it cannot be one."""
     reference = "".join(text.split()).upper()
-    return reference if len(reference) == REFERENCE and reference.isalnum() else None
+    # Letters too: references drawn before they were digits only still work.
+    ok = len(reference) == REFERENCE and reference.isascii() and reference.isalnum()
+    return reference if ok else None
+
+
+def answers(data: Mapping) -> dict:
+    """Return what a report files, by FIELDS: urgent by either door, or by a danger now."""
+    case = {name: data.get(name) for name in FIELDS}
+    now = data.get("now") is True and data.get("hazard") in IMMEDIATE
+    case["urgent"] = bool(data.get("urgent")) or now
+    return case
 
 
 def _summary(data: Mapping, ctx: Mapping) -> dict:
-    cercle = data.get("cercle") or "unknown"
+    case = answers(data)
+    if case["cercle"] and case["cercle"] != "unknown":
+        where = Copy(f"report.cercle.{case['cercle']}")
+    elif case["region"]:
+        where = Copy(f"report.region.{case['region']}")
+    else:
+        where = Copy("report.summary.nowhere")
+    place, children = case["place"], case["children"] or "one"
+    number = "one" if children == "one" else "many"
     return {
-        "sector": Copy(f"report.sector.{data.get('sector', 'other')}"),
-        "place": Copy(f"report.cercle.{cercle}"),
-        "village": data.get("place") or "-",
-        "children": Copy(f"report.children.{data.get('children', 'one')}"),
-        "age": Copy(f"report.age.{data.get('age', 'unknown')}"),
-        "hazard": Copy(f"report.hazard.{data.get('hazard', 'other')}"),
-        "urgent": Copy("report.yes" if data.get("urgent") else "report.no"),
+        "sector": Copy(f"report.summary.sector.{case['sector'] or 'other'}"),
+        "where": where,
+        "village": Copy("report.summary.village", (("place", place),)) if place else "",
+        "children": Copy(f"report.children.{children}"),
+        "who": Copy(f"report.summary.{number}.{case['sex'] or 'unknown'}"),
+        "age": Copy(f"report.summary.age.{case['age'] or 'unknown'}"),
+        "school": Copy(f"report.summary.school.{case['school'] or 'unknown'}"),
+        "hazard": Copy(f"report.hazard.{case['hazard'] or 'other'}"),
+        "urgent": Copy("report.summary.urgent") if case["urgent"] else "",
     }
+
+
+def samples() -> dict[str, list[dict]]:
+    """Return, per report screen, session data that renders each of its phrasings."""
+    longest = {"sector": "mining", "region": "bougouni", "cercle": "ouelessebougou",
+               "place": "P" * PLACE_MAX, "hazard": "trafficking"}  # fmt: skip
+    summaries = [
+        {**longest, "children": count, "sex": sex, "age": AGES[n % len(AGES)],
+         "school": SCHOOL[n % len(SCHOOL)], "urgent": n % 2 == 0}
+        for n, (count, sex) in enumerate((c, s) for c in COUNTS for s in SEXES)
+    ]  # fmt: skip
+    return {"r.confirm": [*summaries, {}], "r.done": [{"reference": "4" * REFERENCE}]}
 
 
 def is_report(node: str | None) -> bool:
@@ -82,7 +126,7 @@ def _send(data: Mapping, ctx: Mapping) -> tuple[Option, ...]:
     if ctx.get("reference") and _over_limit(ctx):
         # Checked again when sent: other sessions of this phone may have sent meanwhile.
         return (Option("report.send", "r.limit"), Option("report.cancel", "r.cancelled"))
-    case = {name: data.get(name) for name in FIELDS}
+    case = answers(data)
     opened = OpenCase(ctx.get("reference", ""), tuple(sorted(case.items())))
     return (
         Option("report.send", "r.done", (opened, SetData("reference", ctx.get("reference", "")))),
@@ -111,12 +155,27 @@ def _regions() -> dict:
     return nodes
 
 
+def _danger(data: Mapping, ctx: Mapping) -> str:
+    """Ask whether the danger is happening now, if it can be and the door did not say."""
+    if data.get("urgent") or data.get("hazard") not in IMMEDIATE:
+        return "r.contact"
+    return "r.now"
+
+
+def _done(data: Mapping, ctx: Mapping) -> dict:
+    """Return the reference to note, and the code to dial to follow it."""
+    return {"reference": data.get("reference", ""), "code": ctx.get("code", "")}
+
+
 def _may_report(data: Mapping, ctx: Mapping) -> str:
     """Turn away a phone past its daily limit of reports, politely; else start."""
     if _over_limit(ctx):
         return "r.limit"
     return "r.emergency" if data.get("urgent") else "r.sector"
 
+
+# A cercle chosen before the caller came back to the regions goes too, or it is filed.
+_NOWHERE = (SetData("region", None), SetData("cercle", None))
 
 NODES = {
     # Entered from the main menu, which has already set data["urgent"].
@@ -129,7 +188,7 @@ NODES = {
         tuple(
             Option(f"report.region.{r}", f"r.cercle.{r}", (SetData("region", r),)) for r in REGIONS
         )
-        + (Option("report.region.unknown", "r.place", (SetData("region", None),)),),
+        + (Option("report.region.unknown", "r.place", _NOWHERE),),
     ),
     **_regions(),
     "r.place": Ask(
@@ -139,17 +198,22 @@ NODES = {
     "r.age": _choose("report.age_prompt", "age", AGES, "r.sex", "report.age"),
     "r.sex": _choose("report.sex_prompt", "sex", SEXES, "r.school", "report.sex"),
     "r.school": _choose("report.school_prompt", "school", SCHOOL, "r.hazard", "report.school"),
-    "r.hazard": _choose("report.hazard_prompt", "hazard", HAZARDS, "r.contact", "report.hazard"),
-    # One screen for both choices, to keep the report within 12 hops. An
-    # anonymous reporter gets no SMS: sending one would keep the number.
+    "r.hazard": _choose("report.hazard_prompt", "hazard", HAZARDS, "r.danger", "report.hazard"),
+    "r.danger": Route(_danger),
+    "r.now": Menu(
+        "report.now_prompt",
+        (
+            Option("report.yes", "r.now.call", (SetData("now", True),)),
+            Option("report.no", "r.contact", (SetData("now", False),)),
+        ),
+    ),
+    "r.now.call": Menu("report.emergency", (Option("report.go_on", "r.contact"),)),
+    # One screen for both choices, to keep the report within 12 hops. The options
+    # without an SMS come first, under a warning: a phone is often shared, and an
+    # SMS stays on it. An anonymous reporter gets none: it would keep the number.
     "r.contact": Menu(
         "report.contact_prompt",
         (
-            Option(
-                "report.contact.sms",
-                "r.confirm",
-                (SetData("contactable", True), SetData("receipt", True)),
-            ),
             Option(
                 "report.contact.call",
                 "r.confirm",
@@ -160,12 +224,21 @@ NODES = {
                 "r.confirm",
                 (SetData("contactable", False), SetData("receipt", False)),
             ),
+            Option(
+                "report.contact.sms",
+                "r.confirm",
+                (SetData("contactable", True), SetData("receipt", True)),
+            ),
         ),
     ),
     "r.confirm": Menu(
-        "report.confirm", _send, params=_summary, needs=("reference", "reports_today")
+        "report.confirm",
+        _send,
+        params=_summary,
+        needs=("reference", "reports_today"),
+        sticky=True,  # Envoyer and Annuler on the first page, however long the summary
     ),
-    "r.done": End("report.done", params=lambda data, ctx: {"reference": data.get("reference")}),
+    "r.done": End("report.done", params=_done),
     "r.cancelled": End("report.cancelled"),
     "track": Ask(
         "track.prompt",

@@ -27,23 +27,46 @@ LEGACY_TOKEN = (
 
 
 # Mining, Sikasso/Kadiolo, a site name, 2-5 children, 13-14, girls, not in
-# school, pits. Before it: "1" urgent then "1" past the emergency numbers, or "2".
+# school, mercury: a danger that cannot be immediate, so no "Danger maintenant ?".
+# Before it: "1" urgent then "1" past the emergency numbers, or "2".
 def body(site: str = "Massiogo") -> list[str]:
     """Answers from the sector to the danger, about one site."""
-    return ["1", "1", "2", site, "2", "2", "1", "2", "1"]
+    return ["1", "1", "2", site, "2", "2", "1", "2", "3"]
 
 
 BODY = body()
 URGENT = ["3", "1", *BODY]  # the urgent door, then past the emergency numbers
 CALM = ["2", *BODY]  # Signaler, then the answers
+# Who may call back: the options without an SMS come first.
+CALL, ANONYMOUS, SMS = "1", "2", "3"
 
 
-def report(client, *answers, contact="1", phone=REPORTER) -> tuple[Dial, str]:
+def report(client, *answers, contact=SMS, phone=REPORTER) -> tuple[Dial, str]:
     """Dial, go to Signaler, answer, and send; return the caller and the last screen."""
     caller = Dial(client, phone=phone)
     caller()  # a new caller: the main menu at once (one language)
     caller(*answers, contact)  # a door of the main menu, the answers, who may be called
     return caller, caller("1")  # Envoyer
+
+
+# A reference drawn before references were digits only: letters that cannot be misread.
+OLD_REFERENCE = "ACD479"
+# What file_old_report files: an anonymous report about Fourou, in Kadiolo.
+OLD_ANSWERS = {"urgent": False, "sector": "mining", "region": "sikasso", "cercle": "kadiolo",
+               "place": "Fourou", "children": "few", "age": "13to14", "sex": "girls",
+               "school": "no", "hazard": "mercury", "contactable": False,
+               "receipt": False}  # fmt: skip
+
+
+def file_old_report(app) -> None:
+    """File an anonymous report under a reference of the letters-and-digits kind."""
+    from app.cases import file_report
+    from app.infra.models import utcnow
+
+    catalog = app.extensions["catalog"]
+    with app.app_context(), app.extensions["db"]() as db:
+        file_report(db, app.config, catalog, REPORTER, OLD_REFERENCE, OLD_ANSWERS, utcnow())
+        db.commit()
 
 
 # -- the console --------------------------------------------------------------------------------

@@ -8,9 +8,9 @@ from app.infra import salt
 from app.infra.models import Case
 
 from .conftest import Dial
-from .helpers import CALM, REPORTER, body, report
+from .helpers import ANONYMOUS, CALM, REPORTER, body, report
 
-LIMIT = "END Limite du jour atteinte. Réessayez demain. Danger immédiat : appelez le 17."
+LIMIT = "END Limite du jour atteinte. Urgence : 15, 17, 18, gendarmerie 80 00 11 14."
 
 
 def test_the_daily_limit_is_counted_when_a_report_is_sent(make_app):
@@ -18,10 +18,10 @@ def test_the_daily_limit_is_counted_when_a_report_is_sent(make_app):
     client = make_app(REPORT_DAILY_LIMIT=1).test_client()
     slow = Dial(client, phone=REPORTER)
     slow()
-    assert slow(*CALM, "3").startswith("CON ")  # at the summary, not sent yet
+    assert slow(*CALM, ANONYMOUS).startswith("CON ")  # at the summary, not sent yet
     fast = Dial(client, phone=REPORTER)  # another call from the same phone
     assert fast().startswith("CON Vous n'aviez pas terminé.")
-    fast("2", "2", *body("Kalana"), "3")  # start afresh: Signaler, another site
+    fast("2", "2", *body("Kalana"), ANONYMOUS)  # start afresh: Signaler, another site
     done = fast("1")
     assert done.startswith("END Merci. Référence : ")
     assert slow("1") == LIMIT
@@ -30,7 +30,7 @@ def test_the_daily_limit_is_counted_when_a_report_is_sent(make_app):
 
 
 def test_the_counts_live_under_the_days_salt_and_expire(app, client):
-    report(client, *CALM, contact="3")
+    report(client, *CALM, contact=ANONYMOUS)
     redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
     today, _ = salt.current(redis, prefix, app.config["TZ"])
     name = salt.caller(today, REPORTER)
@@ -43,12 +43,12 @@ def test_the_counts_live_under_the_days_salt_and_expire(app, client):
 
 def test_a_repeat_sent_after_midnight_finds_yesterdays_report(app, client):
     """The day's salt changed since the first copy: it is found under yesterday's."""
-    _, first = report(client, *CALM, contact="3")
+    _, first = report(client, *CALM, contact=ANONYMOUS)
     redis, prefix, tz = app.extensions["redis"], app.config["REDIS_PREFIX"], app.config["TZ"]
     today_key, yesterday_key = salt.day_keys(prefix, tz)
     redis.rename(today_key, yesterday_key)  # midnight: yesterday's salt is the one in use
     again = Dial(client, phone=REPORTER)
-    again(*CALM, "3")
+    again(*CALM, ANONYMOUS)
     assert again("1") == first
     with app.extensions["db"]() as db:
         assert len(db.scalars(select(Case)).all()) == 1
@@ -67,7 +67,7 @@ def test_repeat_of_respects_the_window(window_s, age_s, found):
 
 
 def test_lookups_pause_after_too_many_unknown_references(app, client):
-    _, done = report(client, *CALM, contact="3")
+    _, done = report(client, *CALM, contact=ANONYMOUS)
     reference = done.split("Référence : ")[1][:6]
     guesser = Dial(client, phone="+22376000777")
     guesser()

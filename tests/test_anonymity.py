@@ -17,7 +17,7 @@ from app.infra.migrate import upgrade
 from app.infra.models import Case, Message
 
 from .conftest import Dial, serve
-from .helpers import body
+from .helpers import ANONYMOUS, SMS, body
 
 A, B = "+22376000601", "+22376000602"
 
@@ -32,7 +32,7 @@ def anonymous_report(client, phone: str, site: str) -> tuple[Dial, str]:
     caller = Dial(client, phone=phone)
     if caller().startswith("CON Bienvenue"):
         caller("1")  # a new caller's language
-    caller("2", *body(site), "3")  # Signaler, the answers, nobody may call back
+    caller("2", *body(site), ANONYMOUS)  # Signaler, the answers, nobody may call back
     return caller, caller("1")  # Envoyer
 
 
@@ -137,7 +137,7 @@ def test_the_send_hop_fired_twice_at_once_files_one_report(app):
             phone = f"+2237600070{attempt}"
             caller = Dial(app.test_client(), phone=phone)
             caller()
-            summary = caller("2", *body(f"Site{attempt}"), "1")  # with an SMS receipt
+            summary = caller("2", *body(f"Site{attempt}"), SMS)  # with an SMS receipt
             assert summary.startswith("CON ")
             form = {"sessionId": caller.session_id, "phoneNumber": phone, "serviceCode": "*123#",
                     "networkCode": "61002", "text": "*".join([*caller.inputs, "1"])}  # fmt: skip

@@ -9,20 +9,39 @@ from sqlalchemy import select
 from app.infra import keyring
 from app.infra.models import Case, CaseEvent, Message
 
-from .conftest import Dial
-from .helpers import CALM, REPORTER, URGENT, body, report
+from .conftest import CODE, Dial
+from .helpers import (
+    ANONYMOUS,
+    BODY,
+    CALM,
+    OLD_REFERENCE,
+    REPORTER,
+    SMS,
+    URGENT,
+    body,
+    file_old_report,
+    report,
+)
+
+# The emergency numbers, as the urgent door and a danger now show them.
+NUMBERS = ("Appelez vite le 15 (santé), le 17 (police), le 18 (pompiers) ou la gendarmerie, "
+           "80 00 11 14 (gratuit).")  # fmt: skip
 
 
 def test_an_urgent_report_shows_the_numbers_first_and_ends_with_a_reference(app, client):
     caller = Dial(client, phone=REPORTER)
     caller()
     emergency = caller("3")
-    assert emergency.startswith("CON Appelez tout de suite le 17 (police), le 18 (pompiers)")
-    summary = caller(*URGENT[1:], "1")  # contactable, with the SMS receipt
-    assert summary.startswith("CON Orpaillage / site minier, Kadiolo (Massiogo).")
+    assert emergency.startswith(f"CON {NUMBERS}\n1. Continuer le signalement")
+    summary = caller(*URGENT[1:], SMS)  # contactable, with the SMS receipt
+    assert summary == (
+        "CON Orpaillage, Kadiolo (Massiogo). 2 à 5 filles, 13 ou 14 ans, pas à l'école. "
+        "Danger : Mercure / produits. URGENT.\n1. Envoyer\n2. Annuler\n0.Retour 00.Menu"
+    )
     done = caller("1")
-    assert done.startswith("END Merci. Référence : ")
     reference = done.split("Référence : ")[1][:6]
+    assert done == f"END Merci. Référence : {reference}. Notez-la. Suivi : {CODE}, choix 4."
+    assert reference.isdigit() and reference[0] != "0"
     # Answers from the main menu to the reference: the emergency screen is the
     # one extra on the urgent path.
     assert len(caller.inputs) == 13
@@ -31,13 +50,34 @@ def test_an_urgent_report_shows_the_numbers_first_and_ends_with_a_reference(app,
         receipt = db.scalars(select(Message).where(Message.kind == "receipt")).one()
     assert (case.reference, case.urgent, case.cercle, case.place) == (
         reference, True, "kadiolo", "Massiogo")  # fmt: skip
-    assert case.hazard == "pits" and case.sex == "girls" and case.school == "no"
-    assert reference in receipt.body and receipt.phone == REPORTER
+    assert case.hazard == "mercury" and case.sex == "girls" and case.school == "no"
+    # A shared phone keeps the SMS: it names no report, no child, no place.
+    assert receipt.body == f"Kalan : code {reference}. Gardez-le. Suivi : {CODE}, choix 4."
+    assert receipt.phone == REPORTER
     assert receipt.key == f"receipt:{reference}"  # the key outlives the message: no number
 
 
+def test_a_danger_happening_now_makes_a_report_urgent(app, client):
+    """Violence, on the calm door: asked whether it is now, a yes shows the numbers."""
+    caller = Dial(client, phone=REPORTER)
+    caller()
+    assert caller("2", *BODY[:-1], "9").startswith("CON Danger maintenant ?")
+    assert caller("1").startswith(f"CON {NUMBERS}\n1. Continuer le signalement")
+    caller("1", ANONYMOUS)
+    done = caller("1")
+    assert len(caller.inputs) == 14  # the question and the numbers are the two extra
+    with app.extensions["db"]() as db:
+        case = db.scalars(select(Case)).one()
+    assert (case.urgent, case.hazard) == (True, "violence")
+    assert case.verify_by - case.created_at == timedelta(hours=24)
+    # Sent again, it is the same report: urgent both times, so found by its answers.
+    again = Dial(client, phone=REPORTER)
+    again("2", *BODY[:-1], "9", "1", "1", ANONYMOUS)
+    assert again("1") == done
+
+
 def test_an_anonymous_report_keeps_no_phone_number(app, client):
-    caller, done = report(client, *CALM, contact="3")
+    caller, done = report(client, *CALM, contact=ANONYMOUS)
     assert done.startswith("END Merci. Référence : ")
     assert len(caller.inputs) == 12  # answers from the main menu to the reference
     with app.extensions["db"]() as db:
@@ -74,10 +114,26 @@ def test_looking_up_a_reference(app, client):
     assert caller("4", "12").startswith("CON Référence non valide")
 
 
+def test_an_old_letter_reference_is_still_found(app, client, runner, tmp_path):
+    """References were letters and digits before they were digits only: they still work."""
+    file_old_report(app)
+    caller = Dial(client, phone="+22370000998")
+    caller()
+    expected = f"CON Signalement {OLD_REFERENCE} : enregistré."
+    assert caller("4", OLD_REFERENCE.lower()).startswith(expected)
+    shown = runner.invoke(["case", "show", OLD_REFERENCE.lower()])
+    assert shown.exit_code == 0 and f"case {OLD_REFERENCE}: new" in shown.output
+    moved = runner.invoke(["case", "update", OLD_REFERENCE, "--status", "verifying"])
+    assert moved.output == f"case {OLD_REFERENCE} is verifying\n"
+    out = tmp_path / "cases.csv"
+    assert runner.invoke(["cases", "export", str(out)]).exit_code == 0
+    assert OLD_REFERENCE in out.read_text(encoding="utf-8")
+
+
 def test_cancelling_records_nothing(app, client):
     caller = Dial(client, phone=REPORTER)
     caller()
-    caller(*CALM, "3")
+    caller(*CALM, ANONYMOUS)
     assert caller("2").startswith("END Signalement annulé.")
     with app.extensions["db"]() as db:
         assert db.scalars(select(Case)).all() == []
@@ -94,7 +150,7 @@ def test_a_dropped_report_can_be_finished(app, client):
 
 
 def opened(client) -> str:
-    _, done = report(client, *CALM, contact="3")
+    _, done = report(client, *CALM, contact=ANONYMOUS)
     return done.split("Référence : ")[1][:6]
 
 
@@ -163,7 +219,7 @@ def test_urgent_cases_are_due_for_verification_sooner(app, client):
     assert rows[False].verify_by - rows[False].created_at == timedelta(hours=72)
 
 
-def report_again(client, *answers, contact="3", phone=REPORTER) -> str:
+def report_again(client, *answers, contact=ANONYMOUS, phone=REPORTER) -> str:
     """Report from a phone that has called before (its language is known); return the end."""
     caller = Dial(client, phone=phone)
     caller(*answers, contact)
@@ -171,7 +227,7 @@ def report_again(client, *answers, contact="3", phone=REPORTER) -> str:
 
 
 def test_the_same_report_sent_again_keeps_the_first_reference(app, client):
-    _, first = report(client, *CALM, contact="3")
+    _, first = report(client, *CALM, contact=ANONYMOUS)
     second = report_again(client, *CALM)
     assert second == first
     with app.extensions["db"]() as db:
@@ -192,10 +248,10 @@ def test_the_same_report_sent_again_keeps_the_first_reference(app, client):
     ],
 )
 def test_a_report_about_an_open_case_is_linked_to_it(app, client, runner, site, sector, linked):
-    _, done = report(client, *CALM, contact="3")
+    _, done = report(client, *CALM, contact=ANONYMOUS)
     first = done.split("Référence : ")[1][:6]
-    answers = ["2", sector, "1", "2", site, "2", "2", "1", "2", "1"]
-    _, other = report(client, *answers, contact="3", phone="+22376000601")
+    answers = ["2", sector, "1", "2", site, "2", "2", "1", "2", "3"]
+    _, other = report(client, *answers, contact=ANONYMOUS, phone="+22376000601")
     second = other.split("Référence : ")[1][:6]
     assert second != first  # every reporter keeps a reference of their own
     with app.extensions["db"]() as db:
@@ -214,8 +270,8 @@ def test_a_report_about_an_open_case_is_linked_to_it(app, client, runner, site, 
 
 
 def test_an_urgent_report_makes_the_linked_case_urgent(app, client):
-    _, done = report(client, *CALM, contact="3")
-    report(client, *URGENT, contact="3", phone="+22376000603")
+    _, done = report(client, *CALM, contact=ANONYMOUS)
+    report(client, *URGENT, contact=ANONYMOUS, phone="+22376000603")
     with app.extensions["db"]() as db:
         case = db.scalars(select(Case).where(Case.linked_to.is_(None))).one()
         linked = db.scalars(select(Case).where(Case.linked_to == case.id)).one()
@@ -225,15 +281,14 @@ def test_an_urgent_report_makes_the_linked_case_urgent(app, client):
 
 def test_a_phone_past_its_daily_limit_is_told_at_once(make_app):
     client = make_app(REPORT_DAILY_LIMIT=2).test_client()
-    report(client, *CALM, contact="3")
+    report(client, *CALM, contact=ANONYMOUS)
     report_again(client, *["2", *body("Kalana")])
     refused = Dial(client, phone=REPORTER)
-    assert (
-        refused("2")
-        == "END Limite du jour atteinte. Réessayez demain. Danger immédiat : appelez le 17."
+    assert refused("2") == (
+        "END Limite du jour atteinte. Urgence : 15, 17, 18, gendarmerie 80 00 11 14."
     )
     # Another phone is not concerned.
-    _, done = report(client, *CALM, contact="3", phone="+22376000604")
+    _, done = report(client, *CALM, contact=ANONYMOUS, phone="+22376000604")
     assert done.startswith("END Merci. Référence : ")
 
 
@@ -271,8 +326,8 @@ def test_at_night_the_urgent_alert_goes_out_and_the_calm_one_waits(make_app, san
 
 
 def test_a_repeat_that_now_accepts_a_call_back_is_a_report_of_its_own(app, client):
-    _, first = report(client, *CALM, contact="3")  # anonymous
-    second = report_again(client, *CALM, contact="1")  # the same, but contactable now
+    _, first = report(client, *CALM, contact=ANONYMOUS)  # anonymous
+    second = report_again(client, *CALM, contact=SMS)  # the same, but contactable now
     assert second != first
     with app.extensions["db"]() as db:
         rows = db.scalars(select(Case).order_by(Case.id)).all()

@@ -5,7 +5,7 @@ them these tests skip. Screenshots are kept in var/test-artifacts/.
 """
 
 from .conftest import Runner, needs_chromium, serve, shot
-from .helpers import CALM, report
+from .helpers import ANONYMOUS, CALM, report
 
 EMAIL, PASSWORD = "superviseur@kalan.example", "mot de passe sûr 42"
 
@@ -56,7 +56,7 @@ def test_a_supervisor_signs_in_and_moves_a_case_through_its_states(app, browser)
     assert added.exit_code == 0, added.output
     point = Runner(app).invoke(["focal-points", "add", "+22366000001", "--cercle", "kadiolo"])
     assert point.exit_code == 0, point.output
-    _, done = report(app.test_client(), *CALM, contact="3")
+    _, done = report(app.test_client(), *CALM, contact=ANONYMOUS)
     reference = done.split("Référence : ")[1][:6]
     with serve(app) as url:
         fresh(browser, url)

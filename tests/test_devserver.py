@@ -114,11 +114,11 @@ def case_goes_round_in_the_simulator(sandbox: str) -> None:
     reporter = Phone(sandbox, "+22376000001")  # a seeded community member
     assert reporter().startswith("Kalan - Menu principal")
     # Signaler; mining; Sikasso, Kadiolo; the site; 2 to 5 children, 13-14, girls,
-    # not in school; pits; contactable with the SMS; send.
-    done = reporter("2", "1", "1", "2", "Massiogo", "2", "2", "1", "2", "1", "1", "1")
+    # not in school; mercury; contactable with the SMS; send.
+    done = reporter("2", "1", "1", "2", "Massiogo", "2", "2", "1", "2", "3", "3", "1")
     assert done.startswith("Merci. Référence : ") and reporter.hops <= 13
     reference = done.split("Référence : ")[1][:6]
-    assert reference in inbox(sandbox, "+22376000001", "Référence")
+    assert inbox(sandbox, "+22376000001", reference).startswith(f"Kalan : code {reference}.")
     for focal in ("+22366000001", "+22366000003"):  # the Sikasso agent, the supervisor
         assert "Kadiolo, Massiogo" in inbox(sandbox, focal, reference)
     agent = Phone(sandbox, "+22366000001")

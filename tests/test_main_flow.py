@@ -17,6 +17,7 @@ PHONE = "+22370000099"
 CODE = "*123#"
 PROFILE = {"name": "Awa Traoré", "role": "agent", "organisation": "RMCR", "lang": "fr"}
 NAV = "0.Retour 00.Menu"
+DIGITS = "le code à 6 chiffres"
 MENU_SCREEN = (
     "CON Kalan - Menu principal\n1. Formation\n2. Signaler un enfant\n"
     "3. Urgence : danger immédiat\n4. Suivre un signalement\n5. Compte / Aide\n6. Quitter"
@@ -68,8 +69,8 @@ def test_flow_has_no_broken_links():
         ((), MENU, MENU_SCREEN),
         (("1",), "training", "CON Formation\n1. Continuer\n2. Les modules"),
         (("2",), "r.sector", "CON Où travaille l'enfant ?"),
-        (("3",), "r.emergency", "CON Appelez tout de suite le 17"),
-        (("4",), "track", "CON Entrez la référence du signalement (6 caractères) :\n" + NAV),
+        (("3",), "r.emergency", "CON Appelez vite le 15 (santé), le 17 (police), le 18 (pompiers)"),
+        (("4",), "track", f"CON Entrez la référence du signalement ({DIGITS}) :\n{NAV}"),
         (("5",), "account", ACCOUNT),
         (("7",), MENU, "CON Choix invalide.\nKalan - Menu principal"),
         (("1", "0"), MENU, MENU_SCREEN),

@@ -95,6 +95,29 @@ def test_paginate_does_not_double_spaces_before_a_hard_cut_word(text, width):
     assert "".join(page.text for page in pages).replace(" ", "") == text.replace(" ", "")
 
 
+@pytest.mark.parametrize("words", [15, 30, 60])
+def test_paginate_sticky_repeats_the_options_on_every_page(words):
+    text, options = long_text(words), ["1. Envoyer", "2. Annuler"]
+    pages = paginate(text, options, 100, 80, sticky=True)
+    assert len(pages) > 1 and all(page.options == tuple(options) for page in pages)
+    assert all(len(page.body()) <= 80 for page in pages)
+    assert " ".join(page.text for page in pages) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "room", "pages"),
+    [
+        ("Court.", 100, [Page("Court.", ("1. Envoyer", "2. Annuler"))]),  # fits: one page
+        # Options that leave a paged screen too little text are laid out as usual.
+        (long_text(12), 40, None),
+    ],
+)
+def test_paginate_sticky_only_when_it_helps(text, room, pages):
+    options = ["1. Envoyer", "2. Annuler"]
+    usual = paginate(text, options, room, room - 10)
+    assert paginate(text, options, room, room - 10, sticky=True) == (pages or usual)
+
+
 # shorten
 
 

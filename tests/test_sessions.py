@@ -11,7 +11,7 @@ from app.infra.sessions import UNCHANGED, Busy, SessionStore
 from flows.training.common import order
 
 from .conftest import Dial, phone_key
-from .helpers import BODY, seen_from_outside
+from .helpers import BODY, SMS, seen_from_outside
 
 
 def store_for(app) -> SessionStore:
@@ -206,7 +206,7 @@ def test_the_hop_that_sends_a_report_wakes_the_workers_in_its_two_round_trips(ap
 
 def confirm_screen(dial) -> str:
     """Answer a report up to its last screen (Envoyer), as a new caller."""
-    return dial("2", *BODY, "1")
+    return dial("2", *BODY, SMS)
 
 
 def test_a_desk_hop_costs_at_most_two_redis_round_trips(app, client):

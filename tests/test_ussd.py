@@ -82,7 +82,7 @@ def test_contact_is_created_in_e164(app, client):
     [
         (("1",), "CON Formation\n1. Continuer\n2. Les modules\n3. Mes résultats"),
         (("2",), "CON Où travaille l'enfant ?"),
-        (("3",), "CON Appelez tout de suite le 17"),
+        (("3",), "CON Appelez vite le 15 (santé), le 17 (police)"),
         (("4",), "CON Entrez la référence du signalement"),
         (("5",), "CON Mon compte / Aide"),
         (("5", "1"), "CON Numéro : +22370000099"),

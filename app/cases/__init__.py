@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from app.cases import alerts
+from app.cases import abuse, alerts
 from app.infra import codes, keyring
 from app.infra.models import Case, CaseEvent, hour_of
 from app.messaging import outbox
@@ -14,6 +14,10 @@ from flows import Catalog
 from flows.desk import FOLLOW_UP, OPEN, SERVICES, TO_VERIFY
 
 LENGTH = 6
+# 900,000 references of 6 digits. A phone may miss 5 lookups an hour (abuse.py),
+# 120 a day: with 10,000 cases, about one hit a day, which shows a status word
+# and nothing of the child, the place or the reporter.
+DRAWS = 20  # tries for a free reference: with half of them taken, all fail once in a million
 VERIFY_H, VERIFY_URGENT_H = 72, 24
 
 
@@ -25,8 +29,12 @@ EXPORT_FIELDS = ("reference", "status", "urgent", "sector", "region", "cercle", 
 
 
 def new_reference() -> str:
-    """Draw a fresh case reference."""
-    return codes.draw(LENGTH)
+    """Draw a fresh case reference: digits only, as letters take several key presses."""
+    return codes.digits(LENGTH)
+
+
+class ReferenceTaken(Exception):
+    """Another report was filed under this reference after it was drawn: file it again."""
 
 
 def file_report(
@@ -50,8 +58,13 @@ def file_report(
     now = hour_of(now)
     known = db.scalars(select(Case).where(Case.reference == reference)).first()
     if known is not None:
+        if not abuse.same(answers, {name: getattr(known, name) for name in abuse.SAME}):
+            # Drawn free, then taken by a report sent at the same moment: filing this
+            # one as a repeat of it would lose it. The hop fails and the caller, who
+            # resumes at Envoyer, gets a reference of their own.
+            raise ReferenceTaken(reference)
         # The reporter sent the same report again: the reference they were shown
-        # is the first one's (see abuse.Limits.repeat_of), so nothing new is opened.
+        # is the first one's (see abuse.repeat_of), so nothing new is opened.
         host = primary(db, known)
         note = f"same report sent again by its reporter ({reference})"
         _log(db, host, "report", host.status, note, now)
@@ -140,10 +153,11 @@ def same_place(db: Session, case: Case, now: datetime, window: timedelta) -> Cas
 
 def fresh_reference(db: Session) -> str:
     """Draw a reference no case has yet."""
-    while True:
+    for _ in range(DRAWS):
         reference = new_reference()
         if db.scalar(select(func.count(Case.id)).where(Case.reference == reference)) == 0:
             return reference
+    raise RuntimeError(f"no free reference in {DRAWS} draws: the references are running out")
 
 
 def status(db: Session, reference: str) -> str | None:

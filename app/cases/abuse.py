@@ -71,6 +71,12 @@ def count_sent(prefix: str, tz: str, window_s: int, callers, sent: tuple, now: f
     pipe.expire(repeats, window_s)
 
 
+def same(answers: dict, other: dict) -> bool:
+    """Tell whether two reports say the same, urgency aside: a case may become urgent later."""
+    facts = (name for name in SAME if name != "urgent")
+    return all(_canonical(answers.get(name)) == _canonical(other.get(name)) for name in facts)
+
+
 def fingerprint(answers: dict) -> str:
     """Name a report by its answers, so that the same report finds its first copy."""
     facts = {name: _canonical(answers.get(name)) for name in SAME}

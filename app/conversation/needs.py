@@ -49,7 +49,7 @@ def _case_status(services: Services, db: Session, hop: Hop) -> str | None:
 
 def _reference(services: Services, db: Session, hop: Hop) -> str:
     """Draw the reference a report will get; an identical recent one keeps its own."""
-    answers = {name: hop.data.get(name) for name in flows.report.FIELDS}
+    answers = flows.report.answers(hop.data)  # as the report will file them
     window = services.config["REPORT_REPEAT_WINDOW_S"]
     now = hop.now.timestamp()
     return abuse.repeat_of(hop.facts, answers, window, now) or cases.fresh_reference(db)

@@ -9,3 +9,8 @@ ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
 def draw(length: int) -> str:
     """Draw a fresh code of length characters from ALPHABET."""
     return "".join(secrets.choice(ALPHABET) for _ in range(length))
+
+
+def digits(length: int) -> str:
+    """Draw a code of length digits, never starting with 0 (a spreadsheet would drop it)."""
+    return str(10 ** (length - 1) + secrets.randbelow(9 * 10 ** (length - 1)))

@@ -9,7 +9,17 @@ from sqlalchemy import select
 from app.infra.models import Case, CaseEvent, User
 from app.people import users
 
-from ..helpers import ADMIN, SUPERVISOR, VIEWER, AuthActions, body, password_hash, report
+from ..helpers import (
+    ADMIN,
+    ANONYMOUS,
+    SMS,
+    SUPERVISOR,
+    VIEWER,
+    AuthActions,
+    body,
+    password_hash,
+    report,
+)
 
 STAFF = {
     ADMIN: ("admin", None),
@@ -52,11 +62,11 @@ def reference_of(done: str) -> str:
 @pytest.fixture
 def filed(client):
     """Three cases from the webhook: two in Kadiolo (one urgent), one in Koutiala."""
-    _, calm = report(client, "2", *body("Massiogo"), contact="1", phone=CONTACTABLE)
-    _, urgent = report(client, "3", "1", *body("Kalana"), contact="3", phone="+22376000702")
+    _, calm = report(client, "2", *body("Massiogo"), contact=SMS, phone=CONTACTABLE)
+    _, urgent = report(client, "3", "1", *body("Kalana"), contact=ANONYMOUS, phone="+22376000702")
     # Signaler, mining, region 3 (Koutiala), its first cercle (Koutiala), then the rest.
-    koutiala = ["2", "1", "3", "1", "Zanfina", "2", "2", "1", "2", "1"]
-    _, elsewhere = report(client, *koutiala, contact="3", phone="+22376000703")
+    koutiala = ["2", "1", "3", "1", "Zanfina", "2", "2", "1", "2", "3"]
+    _, elsewhere = report(client, *koutiala, contact=ANONYMOUS, phone="+22376000703")
     refs = {
         "kadiolo": reference_of(calm),
         "urgent": reference_of(urgent),

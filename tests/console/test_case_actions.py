@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from app.infra.models import Message
 
-from ..helpers import ADMIN, SUPERVISOR, body, page, report
+from ..helpers import ADMIN, ANONYMOUS, SUPERVISOR, body, page, report
 from .conftest import CONTACTABLE, REFUSED, case_of, reference_of
 
 
@@ -143,7 +143,7 @@ def test_a_closed_or_linked_case_is_not_assigned(app, client, auth, runner, staf
     """Nobody is handed a closed case (or a report inside another case), and no SMS is spent."""
     reference = filed["kadiolo"]
     if linked:  # a second report about the same site is kept inside the first case
-        _, done = report(client, "2", *body("Massiogo"), contact="3", phone="+22376000799")
+        _, done = report(client, "2", *body("Massiogo"), contact=ANONYMOUS, phone="+22376000799")
         reference = reference_of(done)
         assert case_of(app, reference)[0].status == "linked"
     else:

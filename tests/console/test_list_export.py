@@ -9,7 +9,16 @@ from sqlalchemy import select
 from app.infra import keyring
 from app.infra.models import Case
 
-from ..helpers import ADMIN, SUPERVISOR, body, page, report
+from ..helpers import (
+    ADMIN,
+    ANONYMOUS,
+    OLD_REFERENCE,
+    SUPERVISOR,
+    body,
+    file_old_report,
+    page,
+    report,
+)
 from .conftest import CONTACTABLE, export, listed, reference_of
 
 
@@ -50,6 +59,17 @@ def test_the_list_puts_urgent_cases_first(app, client, auth, staff, filed):
     assert order == [filed["urgent"], filed["kadiolo"], filed["koutiala"]]
 
 
+def test_an_old_letter_reference_is_listed_opened_and_exported(app, client, auth, staff):
+    """A reference drawn before references were digits only is still a case's."""
+    file_old_report(app)
+    assert auth.login(ADMIN).status_code == 302
+    assert listed(client.get("/console/cases")) == {OLD_REFERENCE}
+    opened = client.get(f"/console/cases/{OLD_REFERENCE.lower()}")
+    assert opened.status_code == 200 and OLD_REFERENCE in page(opened)
+    _, rows = export(client)
+    assert [row["reference"] for row in rows] == [OLD_REFERENCE]
+
+
 def test_a_supervisors_export_has_its_cases_and_no_phone(app, client, auth, staff, filed):
     """A supervisor exports only its cercle's cases, and no reporter's number in any form."""
     assert auth.login(SUPERVISOR).status_code == 302
@@ -85,7 +105,7 @@ def test_an_admins_export_reveals_contactable_reporters_only(app, client, auth, 
 def test_a_linked_report_is_exported_with_its_case(app, client, auth, staff, filed):
     """A second report about the same site is a row of its own that names its case."""
     answers = ["2", *body("Massiogo")]
-    _, done = report(client, *answers, contact="3", phone="+22376000704")
+    _, done = report(client, *answers, contact=ANONYMOUS, phone="+22376000704")
     linked = reference_of(done)
     assert auth.login(SUPERVISOR).status_code == 302
     assert linked not in listed(client.get("/console/cases"))  # a line of its case

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from app.infra.models import AuditEntry, Case
 
-from ..helpers import body, report
+from ..helpers import ANONYMOUS, CALL, body, report
 
 CALLABLE = ("+22376000901", "+22376000902")  # reporters who may be called back
 
@@ -20,8 +20,8 @@ def test_each_reporters_number_exported_is_logged_and_only_admins_get_any(
 ):
     """An admin's export logs one line per case whose number it holds; nobody else gets one."""
     for phone, site in zip(CALLABLE, ("Massiogo", "Kalana"), strict=True):
-        report(client, "2", *body(site), contact="2", phone=phone)  # "Oui, sans SMS"
-    report(client, "2", *body("Fourou"), contact="3", phone="+22376000903")  # anonymous
+        report(client, "2", *body(site), contact=CALL, phone=phone)  # "Oui, sans SMS"
+    report(client, "2", *body("Fourou"), contact=ANONYMOUS, phone="+22376000903")  # anonymous
     email = sign_in(who, scope="cercle=kadiolo" if who == "scoped" else None)
     response = client.get("/console/cases/export.csv")
     assert response.status_code == status

@@ -12,7 +12,7 @@ from app.infra.models import Case, Certificate, Contact, Message, ModuleProgress
 from app.web.console.dashboard import _months
 from flows.training import POST, PRE
 
-from ..helpers import assert_french, body, page, report, visible
+from ..helpers import ANONYMOUS, assert_french, body, page, report, visible
 from .conftest import AGENTS, add_campaign, expand, plotted, seeded_agent
 
 
@@ -33,11 +33,11 @@ def cases_in_two_cercles(app, client):
 
     The urgent Kadiolo case and the Koutiala one are past their verification date.
     """
-    report(client, "2", *body("Massiogo"), contact="3", phone="+22376000801")
-    report(client, "3", "1", *body("Kalana"), contact="3", phone="+22376000802")
-    report(client, "2", *body("Massiogo"), contact="3", phone="+22376000803")  # the same site
-    koutiala = ["2", "1", "3", "1", "Zanfina", "2", "2", "1", "2", "1"]
-    report(client, *koutiala, contact="3", phone="+22376000804")
+    report(client, "2", *body("Massiogo"), contact=ANONYMOUS, phone="+22376000801")
+    report(client, "3", "1", *body("Kalana"), contact=ANONYMOUS, phone="+22376000802")
+    report(client, "2", *body("Massiogo"), contact=ANONYMOUS, phone="+22376000803")  # the same site
+    koutiala = ["2", "1", "3", "1", "Zanfina", "2", "2", "1", "2", "3"]
+    report(client, *koutiala, contact=ANONYMOUS, phone="+22376000804")
     with app.extensions["db"]() as db:
         late = (Case.urgent.is_(True)) | (Case.cercle == "koutiala")
         db.execute(update(Case).where(late).values(verify_by=utcnow() - timedelta(days=1)))
@@ -243,7 +243,7 @@ def test_pages_can_be_read_without_a_mouse_or_without_sight(app, client, sign_in
         db.add(Certificate(contact_id=seeded_agent(db).id, code="A11Y01", modules=8, score=40,
                            questions=40))  # fmt: skip
         db.commit()
-    report(client, "2", *body("Massiogo"), contact="3", phone="+22376000811")
+    report(client, "2", *body("Massiogo"), contact=ANONYMOUS, phone="+22376000811")
     sign_in("admin")
     text = page(client.get("/console/dashboard"))
     assert (

@@ -11,7 +11,7 @@ from app.infra.models import Case, Message
 from workers.jobs import dispatch
 
 from ..conftest import Dial
-from ..helpers import BODY
+from ..helpers import BODY, SMS
 from .proxy import Proxy
 
 OUTAGE_S = 10
@@ -34,9 +34,9 @@ def test_a_database_outage_costs_no_report_and_no_sms(make_app, sandbox, outage)
     app = make_app(DATABASE_URL=proxied, AT_API_BASE_URL=sandbox.url, SMS_SEND_WINDOW="always")
     client = app.test_client()
     reporter, walker = Dial(client, phone="+22376000501"), Dial(client, phone="+22376000502")
-    walker("1", "5")  # a new caller browsing the menus: its profile is cached for the day
+    walker("5")  # a new caller browsing the menus: its profile is cached for the day
     # Everything but the last answer, Envoyer; a call back and the reference by SMS.
-    before = reporter("1", "2", *BODY, "1")
+    before = reporter("2", *BODY, SMS)
     assert "1. Envoyer" in before
 
     proxy.cut()

@@ -17,7 +17,16 @@ from app.infra.models import User
 from app.messaging.campaigns.creation import create
 
 from ..conftest import CODE, Dial
-from ..helpers import ADMIN, CALM, AuthActions, apologies, errors_logged, password_hash, report
+from ..helpers import (
+    ADMIN,
+    ANONYMOUS,
+    CALM,
+    AuthActions,
+    apologies,
+    errors_logged,
+    password_hash,
+    report,
+)
 
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=300) | st.sampled_from(
     ["", " ", "\x00", "*", "**", "1*", "é" * 2000, "+22370000001", "0", "00", "99", "-1",
@@ -74,7 +83,7 @@ def admin(app, client):
     with app.extensions["db"]() as db:
         db.add(User(email=ADMIN, role="admin", scope=None, password_hash=password_hash()))
         db.commit()
-    _, done = report(client, *CALM, contact="3")
+    _, done = report(client, *CALM, contact=ANONYMOUS)
     with app.app_context(), app.extensions["db"]() as db:
         create(db, "Fuzz", {"fr": "Bonjour"}, {})
         db.commit()

@@ -5,7 +5,7 @@ import pytest
 from sandbox.embedded import EmbeddedRedis
 
 from ..conftest import Dial
-from ..helpers import BODY
+from ..helpers import BODY, SMS
 
 UNAVAILABLE = "END Service momentanément indisponible."
 MENU = "CON Kalan - Menu principal"
@@ -32,9 +32,9 @@ def restart(server: EmbeddedRedis, keep: bool) -> None:
 def in_flight(client) -> tuple[Dial, Dial]:
     """A learner three lessons into a module, and a reporter one answer from sending."""
     learner, reporter = Dial(client, phone="+22376000601"), Dial(client, phone="+22376000602")
-    lesson = learner("1", "1", "1", "1", "1")  # French, Formation, lessons 1 to 3
+    lesson = learner("1", "1", "1", "1")  # Formation, lessons 1 to 3
     assert lesson.startswith("CON ") and "Suite" in lesson
-    assert "1. Envoyer" in reporter("1", "2", *BODY, "1")
+    assert "1. Envoyer" in reporter("2", *BODY, SMS)
     return learner, reporter
 
 
