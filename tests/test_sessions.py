@@ -32,6 +32,19 @@ def test_values_are_json_under_the_prefix_with_ttls(app, dial):
     assert all(k.decode().startswith(prefix) for k in redis.scan_iter(match=prefix + "*"))
 
 
+def test_a_report_half_answered_waits_less_than_a_lesson(app, client, dial):
+    """On a shared phone the next caller must not find a report's answers the next day."""
+    redis = app.extensions["redis"]
+    dial("2", *BODY[:3])  # Signaler, three answers in
+    resume_key = phone_key(app, "resume", dial.phone)
+    assert json.loads(redis.get(resume_key))["node"].startswith("r.")
+    assert 0 < redis.ttl(resume_key) <= app.config["REPORT_RESUME_TTL_S"] < 3600
+    other = Dial(client, phone="+22370000098")
+    other("5", "2")  # a place in Mon compte: kept the whole day
+    kept = phone_key(app, "resume", "+22370000098")
+    assert app.config["REPORT_RESUME_TTL_S"] < redis.ttl(kept) <= app.config["RESUME_TTL_S"]
+
+
 def test_save_keep_clear_resume(app):
     store = store_for(app)
 

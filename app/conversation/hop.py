@@ -141,8 +141,12 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
     # A receipt or a module's SMS should not wait for the next tick: the workers are
     # woken in the same round trip as the session is saved.
     resume = None if sent is not None else _resume_point(result)
-    store.save(session_id, loaded, session, resume, fresh_profile,
-               also=_together(also), ttl=ttl)  # fmt: skip
+    kept_resume = loaded.resume if resume is UNCHANGED else resume
+    # A report half answered waits briefly: the phone may be shared, and the next
+    # caller must not find it. A training place waits the whole day.
+    short = kept_resume and flows.report.is_report(kept_resume.get("node"))
+    store.save(session_id, loaded, session, resume, fresh_profile, also=_together(also),
+               ttl=ttl, resume_ttl=config["REPORT_RESUME_TTL_S"] if short else None)  # fmt: skip
     return result.reply, result.state["node"], False
 
 

@@ -41,6 +41,8 @@ DEFAULTS: dict[str, str] = {
     "USSD_MAX_CHARS": "160",
     "SESSION_TTL_S": "300",
     "RESUME_TTL_S": "86400",
+    # A report's answers wait less: on a shared phone the next caller must not find them.
+    "REPORT_RESUME_TTL_S": "1800",
     "USSD_RETRY_S": "2",
     "SMS_SEND_WINDOW": "08:00-20:00",
     "SMS_ASCII_FOLD": "1",
@@ -73,6 +75,7 @@ INTEGERS = (
     "USSD_MAX_CHARS",
     "SESSION_TTL_S",
     "RESUME_TTL_S",
+    "REPORT_RESUME_TTL_S",
     "USSD_RETRY_S",
     "SMS_BATCH_SIZE",
     "SMS_RATE",

@@ -171,12 +171,14 @@ class SessionStore:
         profile=None,
         also=None,
         ttl: int | None = None,
+        resume_ttl: int | None = None,
     ) -> None:
         """Store a session and, if given, the resume point (None clears it) and profile,
         and give the session's lock back, in one round trip.
 
         also(pipe) adds commands of its own (a job to queue, a count) to the same
-        round trip. ttl shortens the session's life (a sent report's last reply).
+        round trip. ttl shortens the session's life (a sent report's last reply);
+        resume_ttl, the resume point's (a report's answers).
         """
         pipe = self.redis.pipeline(transaction=False)
         if also is not None:
@@ -191,7 +193,8 @@ class SessionStore:
         if resume is None:
             pipe.delete(resume_key)
         elif resume is not UNCHANGED:
-            pipe.set(resume_key, json.dumps(resume, separators=(",", ":")), ex=self.resume_ttl)
+            value = json.dumps(resume, separators=(",", ":"))
+            pipe.set(resume_key, value, ex=resume_ttl or self.resume_ttl)
         if profile is None and loaded.stale and loaded.profile is not None:
             profile = loaded.profile
         if profile is not None:
