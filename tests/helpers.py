@@ -6,6 +6,7 @@ import functools
 import html
 import logging
 import re
+import threading
 from urllib.parse import urlencode
 
 from argon2 import PasswordHasher
@@ -185,3 +186,17 @@ def seen_from_outside(engine, query: str):
     finally:
         event.remove(engine, "after_cursor_execute", look)
         outside.dispose()
+
+
+def race(engine, hold, target, timeout: float) -> None:
+    """Run target("first") and target("second") in threads named so, with hold listening to
+    every statement the engine runs (to pause one thread inside its transaction)."""
+    event.listen(engine, "after_cursor_execute", hold)
+    try:
+        threads = [threading.Thread(target=target, args=(n,), name=n) for n in ("first", "second")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=timeout)
+    finally:
+        event.remove(engine, "after_cursor_execute", hold)

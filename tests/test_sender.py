@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import current_app
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.infra.models import Campaign, Message
 from app.messaging import outbox
@@ -16,6 +16,7 @@ from app.messaging.throttle import Throttle
 from workers import jobs
 
 from .conftest import serve
+from .helpers import race
 
 
 class Clock:
@@ -211,15 +212,7 @@ def test_claims_never_overlap(sms_app, sandbox):
         with sms_app.extensions["db"]() as db:
             claimed[name] = sender_for(sms_app, db).claim(datetime.now(UTC), 30)
 
-    event.listen(engine, "after_cursor_execute", hold)
-    try:
-        threads = [threading.Thread(target=claim, args=(n,), name=n) for n in ("first", "second")]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-    finally:
-        event.remove(engine, "after_cursor_execute", hold)
+    race(engine, hold, claim, timeout=30)
     assert waited == [True], "the second claim waited for the first one's commit"
     first, second = ({m.id for m in claimed[n]} for n in ("first", "second"))
     assert (len(first), len(second)) == (30, 20)

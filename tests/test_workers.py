@@ -19,7 +19,7 @@ import pytest
 from flask import current_app
 from redis import Redis
 from rq import SimpleWorker, Worker
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.infra.config import ROOT
 from app.infra.models import Campaign, Contact, Message, utcnow
@@ -29,7 +29,7 @@ from sandbox.devserver import _children
 from sandbox.embedded import EmbeddedRedis
 from workers import QuietTicks, clock, jobs, queues
 
-from .helpers import errors_logged
+from .helpers import errors_logged, race
 
 # -- the worker's log ---------------------------------------------------------------------------
 
@@ -386,15 +386,7 @@ def test_two_expansions_of_one_campaign_at_once_the_second_skips(sms_app, sandbo
             if name == "second":
                 second_done.set()
 
-    event.listen(engine, "after_cursor_execute", hold)
-    try:
-        threads = [threading.Thread(target=expand, args=(n,), name=n) for n in ("first", "second")]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-    finally:
-        event.remove(engine, "after_cursor_execute", hold)
+    race(engine, hold, expand, timeout=60)
     assert failed == []
     assert waited == [True], "the second expansion waited for the first"
     assert returned == {"first": 5, "second": 0}

@@ -2,14 +2,16 @@
 
 import html
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from app.infra.models import Contact, User
+from app.infra.models import Contact, QuizAnswer, User
 from app.messaging.campaigns import expansion
 from app.messaging.campaigns.creation import create
 from app.people import users
+from flows.training import POST, PRE
 
 from ..helpers import ADMIN, SUPERVISOR, VIEWER, AuthActions, password_hash
 
@@ -96,3 +98,13 @@ def plotted(svg: str) -> dict[str, list[str]]:
 def seeded_agent(db) -> Contact:
     """Return Awa Traoré, the first demo agent."""
     return db.scalars(select(Contact).where(Contact.phone == "+22370000001")).one()
+
+
+def took_both_tests(db, contact_id: int, items, began, post_correct: bool) -> None:
+    """Answer every pre-test item wrong an hour before began, and the post-test at began."""
+    for item in items:
+        for attempt, correct, at in ((PRE, False, began - timedelta(hours=1)),
+                                     (POST, post_correct, began)):  # fmt: skip
+            db.add(QuizAnswer(contact_id=contact_id, module="pretest", question=item,
+                              attempt=attempt, choice=1, correct=correct,
+                              answered_at=at))  # fmt: skip

@@ -2,16 +2,14 @@
 
 import html
 import re
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from app.infra.models import Certificate, Contact, ModuleProgress, QuizAnswer, utcnow
-from flows.training import POST, PRE
+from app.infra.models import Certificate, Contact, ModuleProgress, utcnow
 
 from ..helpers import assert_french, page, visible
-from .conftest import AGENTS, seeded_agent
+from .conftest import AGENTS, seeded_agent, took_both_tests
 
 
 def agent_rows(response) -> dict[str, list[str]]:
@@ -122,12 +120,7 @@ def test_the_agents_page_says_who_began_without_the_pre_test(app, client, sign_i
         for contact in (awa, moussa):
             db.add(ModuleProgress(contact_id=contact.id, module=course.modules[0].id,
                                   status="started", started_at=began))  # fmt: skip
-        for item in course.pretest:
-            for attempt, correct, at in ((PRE, False, began - timedelta(hours=1)),
-                                         (POST, True, began)):  # fmt: skip
-                db.add(QuizAnswer(contact_id=awa.id, module="pretest", question=item,
-                                  attempt=attempt, choice=1, correct=correct,
-                                  answered_at=at))  # fmt: skip
+        took_both_tests(db, awa.id, course.pretest, began, post_correct=True)
         db.commit()
     response = french_page(client, sign_in, "admin", "/console/agents")
     rows = agent_rows(response)

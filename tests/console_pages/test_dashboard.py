@@ -10,10 +10,10 @@ from sqlalchemy import func, select, update
 from app.cases.focal_points import DESK
 from app.infra.models import Case, Certificate, Contact, Message, ModuleProgress, QuizAnswer, utcnow
 from app.web.console.dashboard import _months
-from flows.training import POST, PRE
+from flows.training import PRE
 
 from ..helpers import ANONYMOUS, assert_french, body, page, report, visible
-from .conftest import AGENTS, add_campaign, expand, plotted, seeded_agent
+from .conftest import AGENTS, add_campaign, expand, plotted, seeded_agent, took_both_tests
 
 
 def chart_rows(response) -> dict[str, list[tuple[str, str]]]:
@@ -166,12 +166,8 @@ def test_the_dashboard_training_stays_inside_the_users_scope(
                                   status="started" if n == 1 else "passed"))  # fmt: skip
             db.add(QuizAnswer(contact_id=agent.id, module=module, question=question, attempt=1,
                               choice=1, correct=awa))  # fmt: skip
-            for item in course.pretest:  # all wrong before the modules; after, only Awa right
-                for attempt, correct, at in ((PRE, False, began - timedelta(hours=1)),
-                                             (POST, awa, began)):  # fmt: skip
-                    db.add(QuizAnswer(contact_id=agent.id, module="pretest", question=item,
-                                      attempt=attempt, choice=1, correct=correct,
-                                      answered_at=at))  # fmt: skip
+            # All wrong before the modules; after, only Awa right.
+            took_both_tests(db, agent.id, course.pretest, began, post_correct=awa)
         db.commit()
     sign_in(who, scope=scope)
     response = client.get("/console/dashboard")
