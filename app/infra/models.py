@@ -229,6 +229,23 @@ class ModuleProgress(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class Recall(Base):
+    """A recall quiz: a passed module's questions asked again days later, by USSD or SMS."""
+
+    __tablename__ = "recalls"
+    __table_args__ = (UniqueConstraint("contact_id", "module", name="uq_recall_contact_module"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    module: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    asking: Mapped[str | None] = mapped_column(String(32))  # the question an SMS awaits
+    sms_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    right: Mapped[int | None] = mapped_column(Integer)
+    questions: Mapped[int | None] = mapped_column(Integer)
+
+
 class Certificate(Base):
     """Proof that an agent passed every module, checkable by its short code."""
 

@@ -9,6 +9,7 @@ HOME = "training"
 PASS_MARK = 80  # percent of right answers that passes a module (TRAINING_PASS_MARK's default)
 PRETEST = "pretest"  # the module name its answers are kept under
 PRE, POST = 0, 1000  # the attempt numbers of the pre-test and the post-test
+RECALL = 2000  # the attempt number of a module's recall quiz, days after it was passed
 
 
 def standing(ctx: Mapping, module_id: str) -> Mapping:
