@@ -55,6 +55,23 @@ class FinishModule:
 
 
 @dataclass(frozen=True)
+class RecallAnswer:
+    """Keep one answer of a recall quiz; the first per question counts, by USSD or SMS."""
+
+    module: str
+    question: str
+    choice: int
+    correct: bool
+
+
+@dataclass(frozen=True)
+class PostponeRecall:
+    """Offer a module's recall quiz again tomorrow rather than now."""
+
+    module: str
+
+
+@dataclass(frozen=True)
 class Enrol:
     """Make the caller an agent of an organisation, after a valid organisation code."""
 

@@ -25,15 +25,19 @@ def parse_name(text: str) -> str | None:
     return name
 
 
-def _start(data: Mapping, ctx: Mapping) -> str:
-    """Pick the first screen: resume a dropped session, ask the language, or the menu."""
-    if ctx.get("resume"):
-        return "resume"
-    # A screen with a single choice is no question: while one language alone has all
-    # its copy, a new caller goes straight to the menu, in it.
-    if not ctx.get("lang") and len(ctx.get("complete", ())) > 1:
-        return "lang"
-    return MENU
+def start(first: Callable[[Mapping], str | None] = lambda ctx: None) -> Route:
+    """Build the first screen's route; first names a screen due before the menu, or None."""
+
+    def pick(data: Mapping, ctx: Mapping) -> str:
+        if ctx.get("resume"):
+            return "resume"
+        # A screen with a single choice is no question: while one language alone has all
+        # its copy, a new caller goes straight to the menu, in it.
+        if not ctx.get("lang") and len(ctx.get("complete", ())) > 1:
+            return "lang"
+        return first(ctx) or MENU
+
+    return Route(pick)
 
 
 def resume_menu(place: Callable[[Mapping], Copy | None] = lambda snapshot: None) -> Menu:
@@ -83,7 +87,7 @@ def _focal(ctx: Mapping) -> bool:
 
 
 NODES = {
-    "start": Route(_start),
+    "start": start(),  # flows.build() gives it the screens due before the menu
     "resume": resume_menu(),  # flows.build() gives it the journeys' places
     "lang": Menu("lang.prompt", _languages(MENU), checkpoint=CLEAR, nav=False),
     # needs: the day's report count, so that a phone past its limit is told at once.

@@ -111,6 +111,8 @@ def serve() -> int:
     # A sandbox sends nothing real, so it need not wait for daytime; set
     # SMS_SEND_WINDOW to try the window out.
     env["SMS_SEND_WINDOW"] = env.get("SMS_SEND_WINDOW") or "always"
+    # The sandbox's SMS simulator sends replies back, so recall questions may go by SMS.
+    env["TRAINING_RECALL_SMS"] = env.get("TRAINING_RECALL_SMS") or "on"
     # Demo enrolment codes, so a new caller can try becoming an agent.
     env["ORG_CODES"] = env.get("ORG_CODES") or DEMO_ORG_CODES
     for name in ("PORT", "SANDBOX_PORT"):

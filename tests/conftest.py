@@ -19,11 +19,12 @@ from app.cli import main
 from app.infra.config import ROOT
 from app.infra.db import make_engine
 from app.infra.migrate import upgrade
-from app.infra.models import Base
+from app.infra.models import Base, Contact, utcnow
 from sandbox import create_app as create_sandbox
 from sandbox.embedded import EmbeddedRedis
 
 PHONE = "+22370000099"
+AGENT = "+22370000401"  # the agent fixture's phone
 CODE = "*123#"
 # Debian's headless Chromium and its Selenium driver, for the tests in a real browser.
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -124,6 +125,16 @@ def make_app(redis_url, database_url):
 def app(make_app):
     """Create a Kalan app for one test."""
     return make_app()
+
+
+@pytest.fixture
+def agent(app):
+    """An imported agent who has already chosen French; return their phone."""
+    with app.extensions["db"]() as db:
+        db.add(Contact(phone=AGENT, role="agent", organisation="RMCR", language="fr",
+                       name="Awa", created_at=utcnow()))  # fmt: skip
+        db.commit()
+    return AGENT
 
 
 @pytest.fixture

@@ -11,21 +11,10 @@ from sqlalchemy import select
 from app.content import load
 from app.infra.models import Contact, Message, ModuleProgress, QuizAnswer, utcnow
 
-from .conftest import Dial, phone_key
+from .conftest import AGENT, Dial, phone_key
 
-AGENT = "+22370000401"
 ROOT = Path(__file__).resolve().parent.parent
 MENU_LINE = re.compile(r"\d+\. |0\.Retour|99\.Suite")  # an option or the navigation line
-
-
-@pytest.fixture
-def agent(app):
-    """An imported agent who has already chosen French."""
-    with app.extensions["db"]() as db:
-        db.add(Contact(phone=AGENT, role="agent", organisation="RMCR", language="fr",
-                       name="Awa", created_at=utcnow()))  # fmt: skip
-        db.commit()
-    return AGENT
 
 
 def took_the_pretest(app, phone=AGENT):

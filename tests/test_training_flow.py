@@ -8,7 +8,7 @@ import pytest
 
 import flows
 from app.content import load
-from flows.effects import RecordAnswer, SaveProgress, SetData
+from flows.effects import PostponeRecall, RecallAnswer, RecordAnswer, SaveProgress, SetData
 from flows.training import POST, PRE, PRETEST
 from flows.training.common import order
 
@@ -327,3 +327,71 @@ def test_only_languages_with_every_key_are_complete():
 def test_check_names_a_back_to_that_is_not_a_screen():
     flow = {**FLOW, "training": flows.Menu("training.title", back_to="t.open")}
     assert flows.check(flow, CATALOG) == ["training: 0 leads to 't.open', which is not a screen"]
+
+
+# -- the recall quiz, days after a pass: offered at the dial, before the menu ----------------
+
+DUE, LATER = "2026-01-05T09:00:00+00:00", "2026-01-06T09:00:00+00:00"
+NOW = "2026-01-05T10:00:00+00:00"
+
+
+def recall_ctx(recalls: dict, now: str = NOW) -> dict:
+    return context(tests=TOOK_PRE, now=now, recalls=recalls)
+
+
+def asked(learner: int = 7) -> list[str]:
+    return flows.training.recall.pick(FIRST, learner)
+
+
+@pytest.mark.parametrize(
+    ("recalls", "now", "first"),
+    [
+        ({}, NOW, "CON Kalan"),  # none planned
+        ({FIRST.id: {"due_at": LATER, "answered": {}}}, NOW, "CON Kalan"),  # not yet
+        ({FIRST.id: {"due_at": DUE, "answered": {}}}, NOW, "CON Rappel du module"),
+        (
+            {FIRST.id: {"due_at": DUE, "answered": {}}},
+            "2026-01-05T09:00:00.5+00:00",
+            "CON Rappel du module",
+        ),  # fmt: skip
+        ({FIRST.id: {"due_at": DUE, "answered": {asked()[0]: True}}}, NOW, "CON Rappel du module"),
+        ({FIRST.id: {"due_at": DUE, "answered": dict.fromkeys(asked(), True)}}, NOW, "CON Kalan"),
+    ],
+)
+def test_the_first_screen_offers_a_recall_only_when_due_and_unfinished(recalls, now, first):
+    assert run(ctx=recall_ctx(recalls, now)).reply.startswith(first)
+
+
+def test_a_recall_asks_three_questions_of_the_module_each_learner_their_own():
+    picks = {tuple(flows.training.recall.pick(FIRST, learner)) for learner in range(1, 30)}
+    assert all(len(p) == 3 and set(p) <= {q.id for q in FIRST.quiz} for p in picks)
+    assert len(picks) > 1
+    assert flows.training.recall.pick(FIRST, 7) == flows.training.recall.pick(FIRST, 7)
+
+
+def test_a_recall_answer_records_the_authored_option_and_skips_what_was_answered():
+    done = asked()[0]
+    ctx = recall_ctx({FIRST.id: {"due_at": DUE, "answered": {done: False}}})
+    question = run("1", ctx=ctx)
+    assert question.reply.startswith("CON Q2/3 ")  # the answered one is not asked again
+    qid = asked()[1]
+    right = COURSE.question(qid).right
+    feedback = run(key_of(question.reply, qid, right), ctx=ctx, state=question.state)
+    (answer,) = [e for e in feedback.effects if not isinstance(e, SetData)]
+    assert answer == RecallAnswer(FIRST.id, qid, right, True)
+    assert feedback.reply.startswith("CON Oui.")
+
+
+def test_plus_tard_postpones_and_goes_to_the_menu():
+    ctx = recall_ctx({FIRST.id: {"due_at": DUE, "answered": {}}})
+    later = run("2", ctx=ctx)
+    assert later.reply.startswith("CON Kalan")
+    assert PostponeRecall(FIRST.id) in later.effects
+
+
+@pytest.mark.parametrize("module", COURSE.modules, ids=lambda m: m.id)
+def test_every_module_s_recall_offer_fits_one_screen(module):
+    ctx = recall_ctx({module.id: {"due_at": DUE, "answered": {}}})
+    reply = run(ctx=ctx).reply
+    assert reply.startswith("CON Rappel du module " + CATALOG.get(f"course.{module.id}.title"))
+    assert len(reply) <= 160 and "99.Suite" not in reply

@@ -78,6 +78,7 @@ def tick() -> dict:
         outbox.forget_receipts(db, now)
         catalog = app.extensions["catalog"]
         training.remind(db, app.config, catalog, now)
+        training.recall.send_due(db, app.config, catalog, now)
         alerts.remind(db, app.config, catalog, now)
         starting = expansion.due(db, now)
     for campaign_id in starting:

@@ -45,6 +45,7 @@ def context(
             "complete": catalog.complete,  # the languages a new caller may be asked to choose
             "training": profile.get("training") or {},
             "tests": profile.get("tests") or {},
+            "recalls": profile.get("recalls") or {},
             "now": now.isoformat(),
             "pass_mark": config["TRAINING_PASS_MARK"],
             "report_limit": config["REPORT_DAILY_LIMIT"],

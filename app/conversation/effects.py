@@ -62,6 +62,7 @@ def apply_effects(
             db, contact.id, config["TRAINING_RETAKE_COOLDOWN_S"]
         )
         changes["tests"] = training.tests(db, catalog.course, contact.id)
+        changes["recalls"] = training.recall.pending(db, contact.id)
     return changes, wake, sent
 
 

@@ -90,6 +90,7 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
             **contacts.profile(contact, today),
             "training": training.standing(db, contact.id, config["TRAINING_RETAKE_COOLDOWN_S"]),
             "tests": training.tests(db, services.catalog.course, contact.id),
+            "recalls": training.recall.pending(db, contact.id),
             "focal": focal_points.role(db, phone),
         }
     ctx = context(services, phone, profile, resume_point, now)

@@ -60,6 +60,9 @@ DEFAULTS: dict[str, str] = {
     "TRAINING_RETAKE_COOLDOWN_S": "600",
     "TRAINING_REMINDER_DAYS": "3",
     "TRAINING_REMINDERS_MAX": "3",
+    "TRAINING_RECALL_DAYS": "7",
+    # Recall questions by SMS need replies to reach us: on only where inbound SMS works.
+    "TRAINING_RECALL_SMS": "off",
     "REPORT_DAILY_LIMIT": "3",
     "REPORT_REPEAT_WINDOW_S": "7200",
     "CASE_LINK_WINDOW_DAYS": "30",
@@ -88,14 +91,17 @@ INTEGERS = (
     "TRAINING_RETAKE_COOLDOWN_S",
     "TRAINING_REMINDER_DAYS",
     "TRAINING_REMINDERS_MAX",
+    "TRAINING_RECALL_DAYS",
     "REPORT_DAILY_LIMIT",
     "REPORT_REPEAT_WINDOW_S",
     "CASE_LINK_WINDOW_DAYS",
     "CASE_ESCALATE_AFTER_H",
     "PROXY_HOPS",
 )
-# No cool-down at all is a valid choice; no proxy in front is the default.
-MAY_BE_ZERO = ("TRAINING_RETAKE_COOLDOWN_S", "PROXY_HOPS", "USSD_RETRY_S")
+FLAGS = ("SMS_ASCII_FOLD", "TRAINING_RECALL_SMS")  # on or off
+# No cool-down at all is a valid choice, and a recall at the next dial (to try it out);
+# no proxy in front is the default.
+MAY_BE_ZERO = ("TRAINING_RETAKE_COOLDOWN_S", "TRAINING_RECALL_DAYS", "PROXY_HOPS", "USSD_RETRY_S")
 PART_COST = re.compile(r"^([A-Z]{3}) (\d+(\.\d+)?)$")
 REQUIRED_IN_PRODUCTION = (
     "REDIS_URL",
@@ -273,10 +279,11 @@ def validate(config: dict) -> dict:
         raise ConfigError("DATABASE_URL must be a URL such as postgresql://... or sqlite:///...")
     if not PART_COST.match(config["SMS_PART_COST"]):
         raise ConfigError(f"SMS_PART_COST must look like 'XOF 25', not {config['SMS_PART_COST']!r}")
-    fold = str(config["SMS_ASCII_FOLD"]).lower()
-    if fold not in ("1", "0", "true", "false", "on", "off", "yes", "no"):
-        raise ConfigError(f"SMS_ASCII_FOLD must be on or off, not {config['SMS_ASCII_FOLD']!r}")
-    config["SMS_ASCII_FOLD"] = fold in ("1", "true", "on", "yes")
+    for name in FLAGS:
+        flag = str(config[name]).lower()
+        if flag not in ("1", "0", "true", "false", "on", "off", "yes", "no"):
+            raise ConfigError(f"{name} must be on or off, not {config[name]!r}")
+        config[name] = flag in ("1", "true", "on", "yes")
     try:
         rate = float(config["CAMPAIGN_PAUSE_FAILURE_RATE"])
     except (TypeError, ValueError):

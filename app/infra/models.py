@@ -239,6 +239,7 @@ class Recall(Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     module: Mapped[str] = mapped_column(String(16))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    postponed: Mapped[int] = mapped_column(Integer, default=0)  # times "Plus tard" was chosen
     asking: Mapped[str | None] = mapped_column(String(32))  # the question an SMS awaits
     sms_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

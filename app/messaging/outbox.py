@@ -20,7 +20,7 @@ from app.messaging.segments import estimate, prepare
 # Kinds held outside the send window, skipped for opted-out numbers, and sent
 # at most once when the outcome is unknown. Everything else (receipts, alerts,
 # keyword replies) is transactional: sent at any hour, at least once.
-BULK_KINDS = frozenset({"campaign", "reminder"})
+BULK_KINDS = frozenset({"campaign", "reminder", "recall"})
 FINAL = frozenset({"delivered", "failed", "cancelled"})
 
 

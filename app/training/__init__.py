@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 from app.infra.db import NO_WAIT, soon
 from app.infra.models import Contact, ModuleProgress, QuizAnswer, UTCDateTime
 from app.messaging import outbox
-from app.training import certificate
+from app.training import certificate, recall
 from flows import Catalog
-from flows.effects import FinishModule, RecordAnswer, SaveProgress
+from flows.effects import FinishModule, PostponeRecall, RecallAnswer, RecordAnswer, SaveProgress
 from flows.training import POST, PRE, PRETEST
 
-EFFECTS = (SaveProgress, RecordAnswer, FinishModule)
+EFFECTS = (SaveProgress, RecordAnswer, FinishModule, RecallAnswer, PostponeRecall)
 STEPS = (SaveProgress, RecordAnswer)  # the hops inside a module, kept without a read
 FINISHED = ("passed", "failed")
 
@@ -107,6 +107,12 @@ def apply(
     db: Session, config: Mapping, catalog: Catalog, contact: Contact, effect, now: datetime
 ) -> None:
     """Save one training effect at once, in the caller's transaction."""
+    if isinstance(effect, RecallAnswer):
+        recall.answer(db, catalog.course, contact.id, effect, now)
+        return
+    if isinstance(effect, PostponeRecall):
+        recall.postpone(db, contact.id, effect.module, now)
+        return
     if effect.module == PRETEST:  # the pre/post-test: answers only, no progress
         _answer(db, contact, effect, now)
         return
@@ -288,6 +294,8 @@ def finish(
     passed = score * 100 >= mark * effect.total
     row.score, row.questions, row.finished_at = score, effect.total, now
     row.best_score = max(row.best_score or 0, score)
+    if passed:  # days later, three of its questions again: what stayed
+        recall.schedule(db, config, contact.id, effect.module, now)
     row.status = "passed" if passed or row.status == "passed" else "failed"
     row.position = ""
     lang = contact.language or "fr"

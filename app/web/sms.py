@@ -4,6 +4,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app
+from redis.exceptions import RedisError
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -12,6 +13,7 @@ from app.infra.models import Contact, InboundMessage, Message, utcnow
 from app.messaging import delivery, outbox
 from app.messaging.keywords import keyword
 from app.people import contacts
+from app.training import recall
 from app.web.callbacks import check_token, read_form
 from app.web.db import get_db
 
@@ -83,11 +85,17 @@ def inbound():
         current_app.logger.exception("could not store an inbound SMS")
         abort(503)  # the provider retries
     try:
-        answer(db, phone, meaning, form["id"])
+        recalled = answer(db, phone, meaning, form["id"], form["text"])
         db.commit()
     except SQLAlchemyError:
         current_app.logger.exception("could not handle an inbound SMS")
         abort(503)
+    if recalled:
+        # The phone's cached profile still offers the question just answered by SMS.
+        try:
+            current_app.extensions["sessions"].forget_profile(phone)
+        except RedisError:
+            current_app.logger.warning("redis unavailable: a profile stays cached for the day")
     current_app.extensions["workers"].kick()
     return _ok()
 
@@ -111,9 +119,16 @@ def provider_optout():
     return _ok()
 
 
-def answer(db: Session, phone: str, meaning: str | None, inbound_id: str) -> None:
-    """Carry out a keyword and queue its reply, in the caller's transaction."""
+def answer(db: Session, phone: str, meaning: str | None, inbound_id: str, text: str) -> bool:
+    """Carry out a keyword, or take a recall answer, and queue the reply, in the caller's
+    transaction; return whether it was a recall answer."""
     catalog, config = current_app.extensions["catalog"], current_app.config
+    if meaning is None:  # a digit may answer the recall question texted to this phone
+        contact = db.scalars(select(Contact).where(Contact.phone == phone)).first()
+        if contact is not None and recall.reply(
+            db, config, catalog, contact, text, inbound_id, utcnow()
+        ):
+            return True
     profile = db.scalars(select(Contact.language).where(Contact.phone == phone)).first()
     lang = profile or "fr"
     code = config["USSD_CODE"]
@@ -131,6 +146,7 @@ def answer(db: Session, phone: str, meaning: str | None, inbound_id: str) -> Non
         reply, subject = "sms.help", f"unknown-{today}"
     kind = "keyword" if subject == inbound_id else "help"
     outbox.add(db, config, kind, subject, phone, catalog.get(reply, lang, code=code))
+    return False
 
 
 def set_opt_out(db: Session, phone: str, out: bool) -> None:

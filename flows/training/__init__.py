@@ -16,12 +16,12 @@ from ..course import Course
 from ..effects import Enrol
 from ..engine import CLEAR, Ask, Copy, Menu, Option, Route
 from . import module as modules
-from . import pretest
-from .common import HOME, PASS_MARK, POST, PRE, PRETEST, allowed, is_agent, right, standing
+from . import pretest, recall
+from .common import HOME, PASS_MARK, POST, PRE, PRETEST, RECALL, allowed, is_agent, right, standing
 from .module import quiz_start
 
-__all__ = ["HOME", "OPEN", "PASS_MARK", "POST", "PRE", "PRETEST", "COPY", "nodes", "place",
-           "quiz_start", "right", "samples"]  # fmt: skip
+__all__ = ["HOME", "OPEN", "PASS_MARK", "POST", "PRE", "PRETEST", "RECALL", "COPY", "nodes",
+           "place", "quiz_start", "recall", "right", "samples"]  # fmt: skip
 
 OPEN = "t.open"  # the way in from the main menu: the pre-test first, when it is due
 # Copy that training screens name through parameters, out of the flow's reach for checks.
@@ -79,13 +79,17 @@ def nodes(course: Course, org_codes: Mapping[str, str] | None = None) -> dict:
         flow.update(modules.nodes(module))
     if course.pretest:
         flow.update(pretest.nodes(course))
+    if course.modules:
+        flow.update(recall.nodes(course))
     return flow
 
 
 def _continue(course: Course, ctx: Mapping) -> str:
-    """Go to the pre-test first, then the first module not passed, then the post-test."""
+    """Go to the pre-test first, a recall due, the first module not passed, the post-test."""
     if pretest.due(course, ctx):
         return "t.pre"
+    if recall.due(course, ctx):
+        return recall.NODE
     for module in allowed(course, ctx):
         if standing(ctx, module.id).get("status") != "passed":
             return f"t.{module.id}"
@@ -151,4 +155,5 @@ def samples(course: Course) -> dict[str, list[dict]]:
     for module in course.modules:
         found.update(modules.samples(module))
     found.update(pretest.samples(course))
+    found.update(recall.samples(course))
     return found

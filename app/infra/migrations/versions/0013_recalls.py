@@ -20,6 +20,7 @@ def upgrade():
         sa.Column("contact_id", sa.Integer, sa.ForeignKey("contacts.id"), nullable=False),
         sa.Column("module", sa.String(16), nullable=False),
         sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("postponed", sa.Integer, nullable=False, server_default="0"),
         sa.Column("asking", sa.String(32)),
         sa.Column("sms_at", sa.DateTime(timezone=True)),
         sa.Column("finished_at", sa.DateTime(timezone=True)),
