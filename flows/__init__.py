@@ -21,9 +21,9 @@ from .engine import (
     step,
 )
 
-# The screens that must never page: a module's questions, feedback and lessons, and the
-# pre/post-test's questions.
-ONE_PAGE = re.compile(r"t\.test|.+\.(q|fb|l\d+)")
+# The screens that must never page: a module's questions, feedback and lessons, the
+# pre/post-test's questions, and the recall's questions, feedback and result.
+ONE_PAGE = re.compile(r"t\.test|t\.recall\.end|.+\.(q|fb|l\d+)")
 
 __all__ = ["FLOW", "Catalog", "End", "Step", "build", "check", "screens", "step"]
 

@@ -86,7 +86,8 @@ def test_a_passed_module_offers_its_recall_at_the_first_dial_seven_days_later(ap
         feedback = caller(recall_choice(app, caller, right))
         assert feedback.startswith("CON Oui." if right else "CON Non.")
         end = caller("1")
-    assert end.startswith("CON Rappel terminé : 2 sur 3. Retenez : ")
+    assert end.startswith("CON Rappel terminé : 2 sur 3. Merci !")
+    assert "99.Suite" not in end and "1. Menu principal" in end
     assert asked == pick(module, the_recall(app).contact_id)  # the same three as by SMS
     answers = recall_answers(app)
     assert [(a.question, a.correct) for a in answers] == list(

@@ -116,10 +116,9 @@ def nodes(course: Course) -> dict:
         return (Option("training.next", target, (SetData("recall", following),)),)
 
     def result(data, ctx) -> dict:
-        state = data.get("recall") or {"answered": {}, "order": [], "module": ""}
+        state = data.get("recall") or {"answered": {}, "order": []}
         right = sum(1 for correct in state["answered"].values() if correct)
-        takeaway = Copy(f"course.{state['module']}.takeaway") if state["module"] else ""
-        return {"right": right, "total": len(state["order"]), "takeaway": takeaway}
+        return {"right": right, "total": len(state["order"])}
 
     # A recall is never a resume point: its answers are kept as they come, and the
     # next call offers what is left of it.
