@@ -211,7 +211,7 @@ def test_by_sms_where_replies_work_one_question_per_message(texting):
         )
         replies.append(texts(app)[-1].body)
     assert replies[0].startswith("Oui.") and "rappel 2/3" in replies[0]
-    assert replies[2].startswith("Non.") and "Rappel terminé : 2 sur 3" in replies[2]
+    assert replies[2].startswith("Non.") and "Kalan, rappel terminé : 2 sur 3" in replies[2]
     done = the_recall(app)
     assert (done.right, done.questions, done.asking) == (2, 3, None)
     assert [a.correct for a in recall_answers(app)] == [True, True, False]
