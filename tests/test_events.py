@@ -5,6 +5,7 @@ import pytest
 from app.infra.models import UssdEvent
 
 from .conftest import CODE, PHONE, Dial
+from .helpers import ANONYMOUS, body
 
 EVENT = {
     "date": "2026-11-29 12:00:00",
@@ -94,3 +95,56 @@ def test_dropoffs_show_where_sessions_end(client, runner):
         ["?", "Failed", "1"],
         ["menu", "Incomplete", "1"],
     ]
+
+
+def walk(dial: Dial, *inputs: str) -> list[str]:
+    """Dial each input in turn; return the label of every screen shown, as AT collects them."""
+    dial()
+    labels = [dial.response.headers["at-ussd-hop-metadata"]]
+    for value in inputs:
+        dial(value)
+        labels.append(dial.response.headers["at-ussd-hop-metadata"])
+    return labels
+
+
+def test_a_session_keeps_its_training_labels_and_no_other(app, client, dial):
+    # Formation, Continuer: lessons 1 and 2 of module 1; then the main menu, Compte / Aide.
+    shown = walk(dial, "1", "1", "1", "00", "5")
+    assert shown == ["menu", "training", "t.m1.l1", "t.m1.l2", "menu", "account"]
+    form = {**EVENT, "sessionId": dial.session_id, "hopsMetadata": "|".join(shown)}
+    assert client.post("/ussd/events", data=form).status_code == 200
+    (event,) = events(app)
+    assert (event.phone, event.labels) == (PHONE, "t.m1.l1|t.m1.l2")
+
+
+def test_a_session_that_was_in_a_report_keeps_no_labels(app, client):
+    """A lesson, then a report in the same call: the session is anonymous, labels and all."""
+    caller = Dial(client, phone="+22376000561")
+    shown = walk(caller, "1", "1", "00", "2", *body(), ANONYMOUS)
+    assert "t.m1.l1" in shown and caller("1").startswith("END Merci. Référence")
+    shown.append(caller.response.headers["at-ussd-hop-metadata"])
+    form = {**EVENT, "sessionId": caller.session_id, "phoneNumber": caller.phone,
+            "status": "Success", "hopsMetadata": "|".join(shown)}  # fmt: skip
+    assert client.post("/ussd/events", data=form).status_code == 200
+    (event,) = events(app)
+    assert (event.phone, event.labels, event.last_node) == (None, None, "r.done")
+
+
+@pytest.mark.parametrize(
+    ("metadata", "kept"),
+    [
+        ("", None),
+        ("menu|account", None),
+        ("t.m1.l1|<script>|t.m1.l2\x00|" + "é" * 300, "t.m1.l1"),
+        ("|".join(["t.m1.q", "t.m1.fb"] * 150), "|".join(["t.m1.q", "t.m1.fb"] * 150)),
+        ("x" * 7000, None),
+    ],
+)
+def test_labels_of_any_shape_never_refuse_the_notification(app, client, dial, metadata, kept):
+    """Longer than a field's 1,024 bytes, with NUL or markup: taken, only training labels kept."""
+    dial("5")
+    form = {**EVENT, "sessionId": dial.session_id, "hopsMetadata": metadata}
+    response = client.post("/ussd/events", data=form)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    (event,) = events(app)
+    assert event.phone == PHONE and event.labels == kept

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.infra.models import Contact, ModuleProgress, QuizAnswer, utcnow
 from app.training import report
+from flows.training.common import RECALL
 
 
 def add_learner(db, phone, name, role="agent") -> Contact:
@@ -180,3 +181,76 @@ def test_cli_report_prints_and_writes_csv(app, runner, tmp_path):
         )
     with app.extensions["db"]() as db:
         assert db.scalars(select(Contact)).one().name == "Awa"
+
+
+DAY = timedelta(days=1)
+
+
+def started(db, contact, module="m1", **progress) -> None:
+    """Start a module an hour ago, as the journey saves it."""
+    db.add(ModuleProgress(contact_id=contact.id, module=module, status="started", position="l1",
+                          started_at=utcnow() - HOUR, updated_at=utcnow(),
+                          **progress))  # fmt: skip
+
+
+def took_tests(db, contact, course, pre: int, post: int) -> None:
+    """Answer the pre-test before the first module (pre right) and the post-test (post right)."""
+    for n, qid in enumerate(course.pretest):
+        right = course.question(qid).right
+        answer(db, contact, qid, report.PRE, right, n < pre, module="pretest", at=utcnow() - DAY)
+        answer(db, contact, qid, report.POST, right, n < post, module="pretest")
+
+
+def test_gain_and_skippers_per_organisation(app):
+    """Each organisation's mean gain covers its agents with both tests; skippers are counted
+    apart, and community members, never offered the pre-test, in neither."""
+    course = app.extensions["catalog"].course
+    items = len(course.pretest)
+    with app.extensions["db"]() as db:
+        cmdt = [add_learner(db, f"+2237000052{n}", f"CMDT {n}") for n in range(3)]
+        rmcr = add_learner(db, "+22370000525", "RMCR 1")
+        rmcr.organisation = "RMCR"
+        member = add_learner(db, "+22376000526", "Voisin", role="community")
+        member.organisation = None
+        for learner in (*cmdt, rmcr, member):
+            started(db, learner)
+        took_tests(db, cmdt[0], course, pre=0, post=items)  # +100
+        took_tests(db, cmdt[1], course, pre=items, post=items)  # +0
+        took_tests(db, rmcr, course, pre=1, post=1)  # +0
+        db.commit()  # cmdt[2] skipped the pre-test
+        rows = report.learners(db, course)
+    assert report.organisations(rows) == [
+        {"organisation": "", "learners": 1, "gain": None, "measured": 0, "skipped": 0},
+        {"organisation": "CMDT", "learners": 3, "gain": 50, "measured": 2, "skipped": 1},
+        {"organisation": "RMCR", "learners": 1, "gain": 0, "measured": 1, "skipped": 0},
+    ]
+    assert report.skippers(rows) == {"skipped": 1, "offered": 4, "percent": 25}
+    assert report.skippers([]) == {"skipped": 0, "offered": 0, "percent": None}
+
+
+def test_retention_is_the_share_right_at_recall_beside_the_quiz(app):
+    """Recall answers (attempt 2000) per module, next to the same learners' best quiz score;
+    where counts one area's learners only."""
+    course = app.extensions["catalog"].course
+    first, second = course.modules[0], course.modules[1]
+    with app.extensions["db"]() as db:
+        awa, moussa, other = (add_learner(db, f"+2237000053{n}", name)
+                              for n, name in enumerate(("Awa", "Moussa", "Autre")))  # fmt: skip
+        other.organisation = "RMCR"
+        for learner, best in ((awa, 5), (moussa, 4), (other, 3)):
+            started(db, learner, first.id, best_score=best, questions=5)
+        started(db, awa, second.id, best_score=2, questions=5)  # no recall in this module
+        for learner, rights in ((awa, (True, True, False)), (moussa, (True, False, False)),
+                                (other, (False, False, False))):  # fmt: skip
+            for question, correct in zip(first.quiz, rights, strict=False):
+                answer(db, learner, question.id, RECALL, 1, correct, module=first.id)
+        db.commit()
+        everyone = report.retention(db, course)
+        cmdt = report.retention(db, course, Contact.organisation == "CMDT")
+    assert [row["module"] for row in everyone] == [m.id for m in course.modules]
+    # 3 right of 9, beside 12 of 15 at the quiz.
+    assert everyone[0] == {"module": first.id, "learners": 3, "right_percent": 33,
+                           "quiz_percent": 80}  # fmt: skip
+    assert cmdt[0] == {"module": first.id, "learners": 2, "right_percent": 50, "quiz_percent": 90}
+    assert everyone[1] == {"module": second.id, "learners": 0, "right_percent": None,
+                           "quiz_percent": None}  # fmt: skip

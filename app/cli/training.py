@@ -1,4 +1,4 @@
-"""`kalan` commands: the training report and certificates."""
+"""`kalan` commands: the training report, each module's funnel, and certificates."""
 
 import sys
 from pathlib import Path
@@ -45,6 +45,58 @@ def training_report(out: Path):
     report.write_csv(out / "training-learners.csv", people)
     report.write_csv(out / "training-questions.csv", items)
     click.echo(f"\nwritten: {out / 'training-learners.csv'}, {out / 'training-questions.csv'}")
+
+
+@training.command("funnel")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder for the three CSV files.")  # fmt: skip
+@with_appcontext
+def training_funnel(out: Path):
+    """Print each module's funnel, time and recall, and the gain per organisation; write CSV."""
+    from app.training import funnel, report
+
+    course = current_app.extensions["catalog"].course
+    with current_app.extensions["db"]() as session:
+        modules = funnel.modules(session, course)
+        recall = {row["module"]: row for row in report.retention(session, course)}
+        people = report.learners(session, course)
+    steps = [{"module": m["module"], **step} for m in modules for step in m["steps"]]
+    click.echo(f"{'module':<8}{'step':<9}{'learners':>9}{'drop-off':>10}")
+    begun = {m["module"] for m in modules if m["steps"][0]["learners"]}  # the CSV has them all
+    for s in (s for s in steps if s["module"] in begun):
+        dropoff = "" if s["dropoff_percent"] is None else f"{s['dropoff_percent']}%"
+        click.echo(f"{s['module']:<8}{s['step']:<9}{s['learners']:>9}{dropoff:>10}")
+    click.echo(f"\n{'module':<8}{'started':>8}{'passed':>7}{'median min (n)':>16}"
+               f"{'recall right (n)':>18}{'quiz':>6}")  # fmt: skip
+    rows = []
+    for m in modules:
+        r = recall[m["module"]]
+        rows.append({"module": m["module"], "started": m["steps"][0]["learners"],
+                     "passed": m["steps"][-1]["learners"], "median_minutes": m["median_minutes"],
+                     "timed": m["timed"], "recall_learners": r["learners"],
+                     "recall_right_percent": r["right_percent"],
+                     "quiz_percent": r["quiz_percent"]})  # fmt: skip
+        median = "-" if m["median_minutes"] is None else f"{m['median_minutes']} ({m['timed']})"
+        right = f"{r['right_percent']}% ({r['learners']})" if r["learners"] else "-"
+        quiz = "-" if r["quiz_percent"] is None else f"{r['quiz_percent']}%"
+        click.echo(f"{m['module']:<8}{rows[-1]['started']:>8}{rows[-1]['passed']:>7}"
+                   f"{median:>16}{right:>18}{quiz:>6}")  # fmt: skip
+    click.echo("median: minutes on the line of those who passed, whose time is known (n)")
+    organisations = report.organisations(people)
+    click.echo(f"\n{'organisation':<20}{'learners':>9}{'gain':>6}{'measured':>9}{'skipped':>8}")
+    for o in organisations:
+        gain = "-" if o["gain"] is None else f"{o['gain']:+d}"
+        click.echo(f"{(o['organisation'] or '-')[:19]:<20}{o['learners']:>9}{gain:>6}"
+                   f"{o['measured']:>9}{o['skipped']:>8}")  # fmt: skip
+    skip = report.skippers(people)
+    if skip["offered"]:
+        click.echo(f"\npre-test: {skip['skipped']} of {skip['offered']} agent(s) skipped it "
+                   f"({skip['percent']}%)")  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    names = ("training-funnel.csv", "training-modules.csv", "training-organisations.csv")
+    for name, table in zip(names, (steps, rows, organisations), strict=True):
+        report.write_csv(out / name, table)
+    click.echo(f"\nwritten: {', '.join(str(out / name) for name in names)}")
 
 
 @main.group()

@@ -5,7 +5,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.infra.models import UssdEvent, hour_of, utcnow
+from app.training import funnel
 
+LABELS = "hopsMetadata"  # each hop's screen label, "|"-joined
 FIELDS = (
     "date",
     "sessionId",
@@ -16,6 +18,7 @@ FIELDS = (
     "cost",
     "durationInMillis",
     "hopsCount",
+    LABELS,
     "input",
     "lastAppResponse",
     "errorMessage",
@@ -37,6 +40,7 @@ def record(db: Session, form: dict, phone: str | None, last_node: str | None) ->
     report's answers, its reference, or a desk PIN. A session kept without its
     phone (one that was in a report) keeps only how it ended, at the hour: its
     minute, length and network could be matched with the caller's other calls.
+    One kept with its phone keeps the training screens it showed, and no other.
     """
     query = select(UssdEvent.id).where(UssdEvent.session_id == form["sessionId"])
     if db.scalars(query).first() is not None:
@@ -56,6 +60,7 @@ def record(db: Session, form: dict, phone: str | None, last_node: str | None) ->
         event.hops = _int(form["hopsCount"])
         event.error_message = form["errorMessage"] or None
         event.date = form["date"][:32] or None
+        event.labels = funnel.kept(form.get(LABELS, ""))
         event.received_at = utcnow()
     db.add(event)
     try:

@@ -105,6 +105,7 @@ class UssdEvent(Base):
     hops: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(Text)
     last_node: Mapped[str | None] = mapped_column(String(64))
+    labels: Mapped[str | None] = mapped_column(Text)  # training screens shown, "|"-joined
     date: Mapped[str | None] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -1,4 +1,4 @@
-"""Training measurement: per learner and per question, for the CLI and the console."""
+"""Training measurement: per learner, organisation, question and recall, for the CLI and console."""
 
 import csv
 from collections import Counter, defaultdict
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.infra.models import Contact, ModuleProgress, QuizAnswer, UssdEvent
 from flows.course import Course
 from flows.training import POST, PRE
+from flows.training.common import RECALL
 
 
 def learners(db: Session, course: Course, where=None) -> list[dict]:
@@ -64,6 +65,58 @@ def gain_summary(rows: list[dict]) -> dict:
         "measured": len(gains),
         "skipped": sum(1 for row in rows if row.get("pretest") == "skipped"),
     }
+
+
+def organisations(rows: list[dict]) -> list[dict]:
+    """Sum learners() rows up per organisation as gain_summary does; "" is none given."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[row["organisation"]].append(row)
+    return [{"organisation": org, "learners": len(group), **gain_summary(group)}
+            for org, group in sorted(groups.items())]  # fmt: skip
+
+
+def skippers(rows: list[dict]) -> dict:
+    """Count, of learners() rows, the agents offered the pre-test and those who skipped it."""
+    offered = [row for row in rows if row.get("pretest")]
+    skipped = sum(1 for row in offered if row["pretest"] == "skipped")
+    percent = round(100 * skipped / len(offered)) if offered else None
+    return {"skipped": skipped, "offered": len(offered), "percent": percent}
+
+
+def retention(db: Session, course: Course, where=None) -> list[dict]:
+    """One row per module: who answered its recall quiz, their share right, and their quiz score.
+
+    The quiz score is the same learners' best in the module's quiz, for comparison.
+    where, a condition on Contact, counts the answers of one area's learners only.
+    """
+    query = select(QuizAnswer.contact_id, QuizAnswer.module, QuizAnswer.correct).where(
+        QuizAnswer.attempt == RECALL
+    )
+    if where is not None:
+        query = query.join(Contact, Contact.id == QuizAnswer.contact_id).where(where)
+    recalled: dict[str, dict[int, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    for contact_id, module, correct in db.execute(query):
+        recalled[module][contact_id].append(correct)
+    recallers = select(QuizAnswer.contact_id).where(QuizAnswer.attempt == RECALL)
+    scores = select(
+        ModuleProgress.contact_id, ModuleProgress.module, ModuleProgress.best_score,
+        ModuleProgress.questions,
+    ).where(ModuleProgress.questions > 0, ModuleProgress.contact_id.in_(recallers))  # fmt: skip
+    best = {(c, module): (score or 0, asked) for c, module, score, asked in db.execute(scores)}
+    result = []
+    for module in course.modules:
+        answers = recalled.get(module.id, {})
+        given = [correct for each in answers.values() for correct in each]
+        quiz = [best[(c, module.id)] for c in answers if (c, module.id) in best]
+        asked = sum(n for _, n in quiz)
+        result.append({
+            "module": module.id,
+            "learners": len(answers),
+            "right_percent": round(100 * sum(given) / len(given)) if given else None,
+            "quiz_percent": round(100 * sum(s for s, _ in quiz) / asked) if asked else None,
+        })  # fmt: skip
+    return result
 
 
 def _minutes(db: Session) -> dict[str, float]:

@@ -22,11 +22,16 @@ def check_token() -> None:
 
 
 def read_form(
-    fields: tuple[str, ...], required: tuple[str, ...], stored: bool = True
+    fields: tuple[str, ...],
+    required: tuple[str, ...],
+    stored: bool = True,
+    filtered: tuple[str, ...] = (),
 ) -> dict[str, str]:
     """Return the named form fields, or abort with 400 naming what is wrong.
 
     stored says the values go to the database, which refuses NUL characters.
+    filtered names fields read whatever they hold, within the body's limit: the
+    caller keeps only what it recognises in them, so they never refuse a request.
     """
     if request.content_length is not None and request.content_length > MAX_BODY:
         abort(400, f"request body over {MAX_BODY} bytes")
@@ -49,6 +54,9 @@ def read_form(
     values = {}
     for name in fields:
         value = form.get(name, "")
+        if name in filtered:
+            values[name] = value
+            continue
         if len(value.encode("utf-8", "surrogatepass")) > MAX_FIELD:
             abort(400, f"field {name} over {MAX_FIELD} bytes")
         if stored and holds_nul(value):  # no text column takes it, and no gateway sends it

@@ -85,7 +85,8 @@ def apology(key: str) -> str:
 @bp.post("/ussd/events")
 def session_ended():
     """Record the gateway's end-of-session notification, once per session."""
-    form = read_form(events.FIELDS, required=("sessionId", "status"))
+    # A long session's labels may outgrow a field's limit: only training ones are kept.
+    form = read_form(events.FIELDS, required=("sessionId", "status"), filtered=(events.LABELS,))
     if not SESSION_ID.match(form["sessionId"]) or not form["status"].strip():
         abort(400, "sessionId and status must be set")
     last = None

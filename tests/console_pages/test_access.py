@@ -19,6 +19,7 @@ IMPORTERS = frozenset({"admin", "national", "scoped"})
 PAGES = [
     ("/console/dashboard", EVERYONE),
     ("/console/agents", EVERYONE),
+    ("/console/training", EVERYONE),
     ("/console/certificates", EVERYONE),
     ("/console/certificates?code=ZZ9999", EVERYONE),
     ("/console/campaigns", EVERYONE),

@@ -47,8 +47,9 @@ VALID = {
 ROUTES = {
     "/ussd": ("POST", ["sessionId", "serviceCode", "phoneNumber", "text", "networkCode"]),
     "/ussd/events": ("POST", ["sessionId", "status", "phoneNumber", "serviceCode",
-                              "durationInMillis", "hopsCount", "input", "lastAppResponse",
-                              "errorMessage", "cost", "date", "networkCode"]),
+                              "durationInMillis", "hopsCount", "hopsMetadata", "input",
+                              "lastAppResponse", "errorMessage", "cost", "date",
+                              "networkCode"]),
     "/sms/inbound": ("POST", ["from", "to", "text", "date", "id", "linkId", "networkCode"]),
     "/sms/delivery": ("POST", ["id", "status", "phoneNumber", "networkCode", "failureReason",
                                "retryCount"]),
@@ -74,6 +75,7 @@ ROUTES = {
     "/console/content": ("GET", ["group"]),
     "/console/dashboard": ("GET", []),
     "/console/agents": ("GET", []),
+    "/console/training": ("GET", []),
 }  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from app.web.console import (  # noqa: F401 (each module registers its views on 
     contacts,
     dashboard,
     preview,
+    training,
 )
 from app.web.console.blueprint import bp
 
