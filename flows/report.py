@@ -42,13 +42,23 @@ COPY = (
     *(f"report.cercle.{v}" for cercles in REGIONS.values() for v in (*cercles, "unknown")),
     *(f"report.summary.{n}.{v}" for n in ("one", "many") for v in SEXES),
     *(f"report.summary.age.{v}" for v in AGES), *(f"report.summary.school.{v}" for v in SCHOOL),
+    *(f"report.sex.{v}" for v in SEXES),  # r.sex's options, which depend on the answers
 )  # fmt: skip
+
+
+def _options(field: str, values, then: str, label: str) -> tuple[Option, ...]:
+    return tuple(Option(f"{label}.{value}", then, (SetData(field, value),)) for value in values)
 
 
 def _choose(text: str, field: str, values, then: str, label: str) -> Menu:
     """A menu whose options each store one value of field and go on to then."""
-    options = tuple(Option(f"{label}.{value}", then, (SetData(field, value),)) for value in values)
-    return Menu(text, options)
+    return Menu(text, _options(field, values, then, label))
+
+
+def _sexes(data: Mapping, ctx: Mapping) -> tuple[Option, ...]:
+    """Filles, garcons, les deux, je ne sais pas: les deux only when there is more than one."""
+    values = SEXES if data.get("children") != "one" else tuple(s for s in SEXES if s != "both")
+    return _options("sex", values, "r.school", "report.sex")
 
 
 def parse_place(text: str) -> str | None:
@@ -196,7 +206,8 @@ NODES = {
     ),  # fmt: skip
     "r.children": _choose("report.children_prompt", "children", COUNTS, "r.age", "report.children"),
     "r.age": _choose("report.age_prompt", "age", AGES, "r.sex", "report.age"),
-    "r.sex": _choose("report.sex_prompt", "sex", SEXES, "r.school", "report.sex"),
+    # One child is a girl or a boy: "Les deux" is offered only for two or more.
+    "r.sex": Menu("report.sex_prompt", _sexes),
     "r.school": _choose("report.school_prompt", "school", SCHOOL, "r.hazard", "report.school"),
     "r.hazard": _choose("report.hazard_prompt", "hazard", HAZARDS, "r.danger", "report.hazard"),
     "r.danger": Route(_danger),

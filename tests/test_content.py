@@ -357,6 +357,13 @@ def four_long_options(items) -> None:
         option["text"] = "X" * 24
 
 
+def tenth_at_the_limit(items) -> None:
+    """The tenth item: 159 characters shown as "Q1/1", 161 as the learner sees it, "Q10/13"."""
+    items[9]["question"] = "Q" * 49
+    for option in items[9]["options"]:
+        option["text"] = "X" * 24
+
+
 CHECKED = {
     "a lesson citing a fact not in facts.yaml": (
         lambda tree: replace_once(
@@ -392,11 +399,15 @@ CHECKED = {
     ),
     "a pretest whose right answers all come first": (
         lambda tree: edit_pretest(tree, all_right_first),
-        "error: pretest.yaml: option 1 is the right answer of 8 of 8 questions; "
+        "error: pretest.yaml: option 1 is the right answer of 13 of 13 questions; "
         "at most 40% may share a position",
     ),
     "a pretest question too long for one screen": (
         lambda tree: edit_pretest(tree, four_long_options),
+        "error: fr: screen 't.test' does not fit on one page",
+    ),
+    "a tenth pretest question too long once numbered Q10": (
+        lambda tree: edit_pretest(tree, tenth_at_the_limit),
         "error: fr: screen 't.test' does not fit on one page",
     ),
 }

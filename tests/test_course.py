@@ -308,7 +308,12 @@ def test_the_real_course_loads():
         assert 5 <= new.lessons <= 6 and 4 <= len(new.quiz) <= 5
     rights = Counter(q.right for m in course.modules for q in m.quiz)
     assert max(rights.values()) * 100 <= MAX_SHARE * sum(rights.values())
-    assert len(course.pretest) == 8 and {q.id for q in course.items} == set(course.pretest)
+    assert len(course.pretest) == 13 and {q.id for q in course.items} == set(course.pretest)
+
+
+def test_the_real_pretest_measures_every_module():
+    items = read_yaml(ROOT / "content" / "fr" / "course" / "pretest.yaml")["items"]
+    assert sorted(item["objective"] for item in items) == sorted(f"m{n}" for n in range(1, 14))
 
 
 def test_every_real_citation_is_a_fact_that_may_be_taught():

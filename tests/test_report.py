@@ -115,9 +115,10 @@ def test_knowledge_gain_needs_both_tests(app):
 
 
 HOUR = timedelta(hours=1)
+HALF = "half"  # the gain of half the items right before and all after: 50 for an even count
 # Each agent's pre-test: every item, some, or none; answered before their first module or after.
 PRETESTS = {
-    "all items, before the modules": ("all", -HOUR, "agent", "taken", 50),
+    "all items, before the modules": ("all", -HOUR, "agent", "taken", HALF),
     "all items, but after a lesson": ("all", HOUR, "agent", "skipped", ""),
     "some items, then the modules": ("some", -HOUR, "agent", "skipped", ""),
     "none: skipped": ("none", None, "agent", "skipped", ""),
@@ -144,6 +145,8 @@ def test_a_gain_needs_the_pre_test_before_the_first_module(app, items, when, rol
             answer(db, awa, qid, report.POST, course.question(qid).right, True)  # all right
         db.commit()
         rows = report.learners(db, course)
+    if gain == HALF:  # the odd items (index 1, 3...) were wrong before, right after
+        gain = round(100 * (len(course.pretest) // 2) / len(course.pretest))
     assert [(row["pretest"], row["gain"]) for row in rows] == [(pretest, gain)]
     skipped = 1 if pretest == "skipped" else 0
     expected = {"gain": gain if gain != "" else None, "measured": 1 - (gain == ""),

@@ -20,8 +20,9 @@ NAV = "0.Retour 00.Menu"
 NUMBERS = ("CON Appelez vite le 15 (santé), le 17 (police), le 18 (pompiers) ou la gendarmerie, "
            "80 00 11 14 (gratuit).\n1. Continuer le signalement\n" + NAV)  # fmt: skip
 NOW = "CON Danger maintenant ? L'enfant est-il menacé en ce moment ?\n1. Oui\n2. Non\n" + NAV
-CONTACT = ("CON Peut-on vous rappeler ? Un SMS reste sur le téléphone, d'autres peuvent le lire.\n"
-           "1. Oui, sans SMS\n2. Non, rester anonyme\n3. Oui, avec SMS\n" + NAV)  # fmt: skip
+CONTACT = ("CON Peut-on vous rappeler ? Seulement si un appel ici est sans risque. "
+           "Un SMS reste lisible.\n1. Oui, sans SMS\n2. Non, anonyme\n3. Oui, avec SMS\n"
+           + NAV)  # fmt: skip
 
 # Mining, Sikasso/Kadiolo, a site, 2-5 children, 13-14, girls, not in school: up to the danger.
 BEFORE = ("1", "1", "2", "Massiogo", "2", "2", "1", "2")
@@ -111,6 +112,29 @@ def test_changing_the_danger_after_a_yes_changes_the_urgency(again, urgent):
 def test_the_options_without_an_sms_come_first(contact, contactable, receipt):
     answers = filed("2", *BEFORE, MERCURY, contact, SEND)
     assert (answers["contactable"], answers["receipt"]) == (contactable, receipt)
+
+
+# Mining, Sikasso/Kadiolo, a site, then the number of children: up to the sex question.
+TO_SEX = ("2", "1", "1", "2", "Massiogo")
+
+
+@pytest.mark.parametrize(
+    ("children", "options"),
+    [
+        ("1", ("1. Filles", "2. Garcons", "3. Je ne sais pas")),  # one child: not both
+        ("2", ("1. Filles", "2. Garcons", "3. Les deux", "4. Je ne sais pas")),
+        ("3", ("1. Filles", "2. Garcons", "3. Les deux", "4. Je ne sais pas")),
+    ],
+)
+def test_les_deux_is_offered_only_for_more_than_one_child(children, options):
+    result = run(*TO_SEX, children, "1")  # then any age
+    assert result.state["node"] == "r.sex"
+    assert tuple(result.reply.split("\n")[1:-1]) == options
+
+
+def test_one_child_of_unknown_sex_files_unknown():
+    answers = filed(*TO_SEX, "1", "2", "3", "2", MERCURY, ANONYMOUS, SEND)
+    assert (answers["children"], answers["sex"]) == ("one", "unknown")
 
 
 def test_the_end_says_where_to_follow_the_report():

@@ -73,7 +73,8 @@ def test_stop_cancels_queued_campaign_messages(app, client):
     [
         ("AIDE", "Kalan : envoyez FORMATION"),
         ("formation", "Kalan : pour suivre la formation, composez le *123#"),
-        ("Signaler", "Kalan : pour signaler un enfant en danger, composez le *123#"),
+        # Neutral: the SMS stays on a phone that others may read.
+        ("Signaler", "Kalan : composez le *123#, puis le choix 2 du menu."),
     ],
 )
 def test_keywords_answer(app, client, text, start):

@@ -125,7 +125,7 @@ STRAYS = {
     "a pretest item dropped": (
         "pretest.yaml",
         lambda data: data["items"].pop(),
-        "pretest.yaml: 7 items here, 8 in fr",
+        "pretest.yaml: 12 items here, 13 in fr",
     ),
     "a pretest answer swapped": (
         "pretest.yaml",
