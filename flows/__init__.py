@@ -32,9 +32,8 @@ def build(course: Course, org_codes: Mapping[str, str] | None = None) -> Mapping
     """Return the whole journey: the main menu and the training built from the course."""
     flow = {**main.NODES, **report.NODES, **desk.NODES, **training.nodes(course, org_codes)}
     flow["resume"] = main.resume_menu(lambda snapshot: _place(course, snapshot))
-    # A recall quiz due is offered when the caller dials, before the menu.
-    recall = training.recall
-    flow["start"] = main.start(lambda ctx: recall.NODE if recall.due(course, ctx) else None)
+    # A recall quiz due is offered to an agent who dials, before the menu.
+    flow["start"] = main.start(lambda ctx: training.recall.at_dial(course, ctx))
     return flow
 
 

@@ -66,7 +66,7 @@ class RecallAnswer:
 
 @dataclass(frozen=True)
 class PostponeRecall:
-    """Offer a module's recall quiz again tomorrow rather than now."""
+    """Offer the recall quizzes due again tomorrow rather than now (module: the one offered)."""
 
     module: str
 

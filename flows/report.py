@@ -5,7 +5,7 @@ web layer drew for this hop, and ctx["case_status"] the status of a reference
 being looked up; the flow itself draws nothing and reads nothing.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .effects import OpenCase, SetData
 from .engine import CLEAR, Ask, Copy, End, Menu, Option, Route
@@ -43,6 +43,8 @@ COPY = (
     *(f"report.summary.{n}.{v}" for n in ("one", "many") for v in SEXES),
     *(f"report.summary.age.{v}" for v in AGES), *(f"report.summary.school.{v}" for v in SCHOOL),
     *(f"report.sex.{v}" for v in SEXES),  # r.sex's options, which depend on the answers
+    *(f"report.sex_one.{v}" for v in SEXES if v != "both"),
+    *(f"report.{q}_prompt.{n}" for q in ("age", "sex", "school") for n in ("one", "many")),
 )  # fmt: skip
 
 
@@ -56,9 +58,19 @@ def _choose(text: str, field: str, values, then: str, label: str) -> Menu:
 
 
 def _sexes(data: Mapping, ctx: Mapping) -> tuple[Option, ...]:
-    """Filles, garcons, les deux, je ne sais pas: les deux only when there is more than one."""
-    values = SEXES if data.get("children") != "one" else tuple(s for s in SEXES if s != "both")
-    return _options("sex", values, "r.school", "report.sex")
+    """Filles, garcons, les deux, je ne sais pas; for one child, une fille or un garcon."""
+    if data.get("children") != "one":
+        return _options("sex", SEXES, "r.school", "report.sex")
+    return _options("sex", tuple(s for s in SEXES if s != "both"), "r.school", "report.sex_one")
+
+
+def _asked(question: str) -> Callable[[Mapping, Mapping], dict]:
+    """Return the parameters of a question put of one child or of several."""
+    return lambda data, ctx: {
+        "prompt": Copy(
+            f"report.{question}_prompt.{'one' if data.get('children') == 'one' else 'many'}"
+        )
+    }
 
 
 def parse_place(text: str) -> str | None:
@@ -205,10 +217,14 @@ NODES = {
         "report.place_prompt", "place", parse_place, "r.children", error="report.place_error"
     ),  # fmt: skip
     "r.children": _choose("report.children_prompt", "children", COUNTS, "r.age", "report.children"),
-    "r.age": _choose("report.age_prompt", "age", AGES, "r.sex", "report.age"),
+    "r.age": Menu("report.ask", _options("age", AGES, "r.sex", "report.age"), params=_asked("age")),
     # One child is a girl or a boy: "Les deux" is offered only for two or more.
-    "r.sex": Menu("report.sex_prompt", _sexes),
-    "r.school": _choose("report.school_prompt", "school", SCHOOL, "r.hazard", "report.school"),
+    "r.sex": Menu("report.ask", _sexes, params=_asked("sex")),
+    "r.school": Menu(
+        "report.ask",
+        _options("school", SCHOOL, "r.hazard", "report.school"),
+        params=_asked("school"),
+    ),
     "r.hazard": _choose("report.hazard_prompt", "hazard", HAZARDS, "r.danger", "report.hazard"),
     "r.danger": Route(_danger),
     "r.now": Menu(

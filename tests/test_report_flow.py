@@ -21,7 +21,7 @@ NUMBERS = ("CON Appelez vite le 15 (santé), le 17 (police), le 18 (pompiers) ou
            "80 00 11 14 (gratuit).\n1. Continuer le signalement\n" + NAV)  # fmt: skip
 NOW = "CON Danger maintenant ? L'enfant est-il menacé en ce moment ?\n1. Oui\n2. Non\n" + NAV
 CONTACT = ("CON Peut-on vous rappeler ? Seulement si un appel ici est sans risque. "
-           "Un SMS reste lisible.\n1. Oui, sans SMS\n2. Non, anonyme\n3. Oui, avec SMS\n"
+           "D'autres peuvent lire un SMS.\n1. Oui, sans SMS\n2. Non, anonyme\n3. Oui, avec SMS\n"
            + NAV)  # fmt: skip
 
 # Mining, Sikasso/Kadiolo, a site, 2-5 children, 13-14, girls, not in school: up to the danger.
@@ -119,17 +119,38 @@ TO_SEX = ("2", "1", "1", "2", "Massiogo")
 
 
 @pytest.mark.parametrize(
-    ("children", "options"),
+    ("children", "prompt", "options"),
     [
-        ("1", ("1. Filles", "2. Garcons", "3. Je ne sais pas")),  # one child: not both
-        ("2", ("1. Filles", "2. Garcons", "3. Les deux", "4. Je ne sais pas")),
-        ("3", ("1. Filles", "2. Garcons", "3. Les deux", "4. Je ne sais pas")),
+        ("1", "Une fille ou un garcon ?", ("1. Une fille", "2. Un garcon", "3. Je ne sais pas")),
+        (
+            "2",
+            "Filles ou garcons ?",
+            ("1. Filles", "2. Garcons", "3. Les deux", "4. Je ne sais pas"),
+        ),
+        (
+            "3",
+            "Filles ou garcons ?",
+            ("1. Filles", "2. Garcons", "3. Les deux", "4. Je ne sais pas"),
+        ),
     ],
 )
-def test_les_deux_is_offered_only_for_more_than_one_child(children, options):
+def test_les_deux_is_offered_only_for_more_than_one_child(children, prompt, options):
     result = run(*TO_SEX, children, "1")  # then any age
     assert result.state["node"] == "r.sex"
+    assert result.reply.split("\n")[0] == "CON " + prompt  # one child: the singular
     assert tuple(result.reply.split("\n")[1:-1]) == options
+
+
+@pytest.mark.parametrize(
+    ("children", "age", "school"),
+    [
+        ("1", "Quel age a l'enfant, environ ?", "L'enfant va-t-il à l'école ?"),
+        ("2", "Quel age ont-ils environ ?", "Vont-ils à l'école ?"),
+    ],
+)
+def test_the_questions_about_the_children_agree_with_their_number(children, age, school):
+    assert run(*TO_SEX, children).reply.startswith(f"CON {age}\n")
+    assert run(*TO_SEX, children, "1", "1").reply.startswith(f"CON {school}\n")
 
 
 def test_one_child_of_unknown_sex_files_unknown():

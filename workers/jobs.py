@@ -78,8 +78,12 @@ def tick() -> dict:
         outbox.forget_receipts(db, now)
         catalog = app.extensions["catalog"]
         training.remind(db, app.config, catalog, now)
-        training.recall.send_due(db, app.config, catalog, now)
         alerts.remind(db, app.config, catalog, now)
+        try:
+            training.recall.send_due(db, app.config, catalog, now)
+        except Exception:  # a recall is worth less than the cases' alerts and the campaigns
+            db.rollback()
+            app.logger.exception("recall questions could not be texted")
         starting = expansion.due(db, now)
     for campaign_id in starting:
         try:

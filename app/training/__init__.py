@@ -111,7 +111,7 @@ def apply(
         recall.answer(db, catalog.course, contact.id, effect, now)
         return
     if isinstance(effect, PostponeRecall):
-        recall.postpone(db, contact.id, effect.module, now)
+        recall.postpone(db, contact.id, now)
         return
     if effect.module == PRETEST:  # the pre/post-test: answers only, no progress
         _answer(db, contact, effect, now)

@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from app.infra.models import Contact, QuizAnswer, Recall
+from app.infra.models import Contact, QuizAnswer, Recall, day_of
 from app.messaging import outbox
 from app.messaging.keywords import words
 from flows import Catalog
@@ -17,8 +17,9 @@ from flows.training import RECALL
 from flows.training.common import order
 from flows.training.recall import pick
 
-POSTPONE = timedelta(days=1)  # "Plus tard" offers it again the next day
 MAX_POSTPONED = 3  # then it is not offered again: the learner has said no
+# Recall times are kept to the day, as a contact's are: the offer comes when an agent
+# dials, perhaps to report, and a minute kept here could be matched with a report's.
 
 
 def schedule(db: Session, config: Mapping, contact_id: int, module: str, now: datetime) -> None:
@@ -62,28 +63,37 @@ def pending(db: Session, contact_id: int) -> dict:
 def answer(
     db: Session, course: Course, contact_id: int, effect: RecallAnswer, now: datetime
 ) -> bool:
-    """Keep one recall answer (the first per question counts); close the recall when all
-    its questions are answered. Return whether the answer was new."""
+    """Keep one recall answer, the first per question; close the recall once all are in."""
+    # The recall's row is locked first, by USSD and SMS alike: an answer by each at
+    # the same moment then waits, rather than deadlocking.
+    recall = _find(db, contact_id, effect.module)
     db.flush()
     try:
         with db.begin_nested():
             db.add(QuizAnswer(contact_id=contact_id, module=effect.module, question=effect.question,
                               attempt=RECALL, choice=effect.choice, correct=effect.correct,
-                              answered_at=now))  # fmt: skip
+                              answered_at=day_of(now)))  # fmt: skip
         new = True
     except IntegrityError:
         new = False
-    recall = _find(db, contact_id, effect.module)
     if recall is not None:
+        recall.asking = None if recall.asking == effect.question else recall.asking
         _close_if_done(db, course, recall, now)
     return new
 
 
-def postpone(db: Session, contact_id: int, module: str, now: datetime) -> None:
-    """Offer a recall again tomorrow; after MAX_POSTPONED times, no more."""
-    recall = _find(db, contact_id, module)
-    if recall is not None and recall.finished_at is None:
-        recall.due_at = max(recall.due_at, now + POSTPONE)
+def postpone(db: Session, contact_id: int, now: datetime) -> None:
+    """Put every recall due off to tomorrow: one offer a day; after MAX_POSTPONED, no more."""
+    due = db.scalars(
+        select(Recall).where(
+            Recall.contact_id == contact_id,
+            Recall.finished_at.is_(None),
+            Recall.postponed < MAX_POSTPONED,
+            Recall.due_at <= now,
+        )
+    ).all()
+    for recall in due:
+        recall.due_at = day_of(now) + timedelta(days=1)
         recall.postponed += 1
 
 
@@ -118,7 +128,7 @@ def _close_if_done(db: Session, course: Course, recall: Recall, now: datetime) -
     asked = pick(module, recall.contact_id)
     recall.right = sum(1 for q in asked if answered.get(q))
     recall.questions = len(asked)
-    recall.finished_at, recall.asking = now, None
+    recall.finished_at, recall.asking = day_of(now), None
 
 
 def send_due(db: Session, config: Mapping, catalog: Catalog, now: datetime) -> int:
@@ -129,6 +139,10 @@ def send_due(db: Session, config: Mapping, catalog: Catalog, now: datetime) -> i
     """
     if not config["TRAINING_RECALL_SMS"]:
         return 0
+    other = aliased(Recall)
+    waiting = select(other.id).where(
+        other.contact_id == Contact.id, other.asking.is_not(None)
+    )  # a question texted and not answered yet
     rows = db.execute(
         select(Recall, Contact)
         .join(Contact, Contact.id == Recall.contact_id)
@@ -138,14 +152,23 @@ def send_due(db: Session, config: Mapping, catalog: Catalog, now: datetime) -> i
             Recall.due_at <= now,
             Recall.postponed < MAX_POSTPONED,
             Contact.opted_out_at.is_(None),
+            # Agents only: others' phones are often shared, and a quiz by SMS says
+            # what it is about. They find their recall in the training.
+            Contact.role == "agent",
+            ~waiting.exists(),
         )
-        .order_by(Recall.due_at)
+        .order_by(Recall.due_at, Recall.id)
         .limit(config["SMS_BATCH_SIZE"])
         .with_for_update(of=Recall, skip_locked=True)
     ).all()
+    texted: set[int] = set()
     for recall, contact in rows:
+        # One recall by SMS at a time per learner: a bare "2" must answer one question.
+        if contact.id in texted:
+            continue
+        texted.add(contact.id)
         left = _next(catalog.course, recall, _answered(db, recall))
-        recall.sms_at = now
+        recall.sms_at = day_of(now)
         if not left:
             continue  # the course changed under it: nothing to ask
         recall.asking = left[0]
@@ -153,7 +176,7 @@ def send_due(db: Session, config: Mapping, catalog: Catalog, now: datetime) -> i
         # A bulk kind: held outside the send window, never sent to a number opted out.
         outbox.add(db, config, "recall", f"{recall.id}.{left[0]}", contact.phone, text)
     db.commit()
-    return len(rows)
+    return len(texted)
 
 
 def reply(db: Session, config: Mapping, catalog: Catalog, contact: Contact, text: str,
@@ -169,7 +192,7 @@ def reply(db: Session, config: Mapping, catalog: Catalog, contact: Contact, text
     recall = db.scalars(
         select(Recall)
         .where(Recall.contact_id == contact.id, Recall.asking.is_not(None))
-        .order_by(Recall.sms_at.desc())
+        .order_by(Recall.id.desc())  # one at a time (send_due): the newest, to be sure
         .with_for_update()
     ).first()
     question = catalog.course.question(recall.asking) if recall is not None else None

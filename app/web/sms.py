@@ -120,8 +120,7 @@ def provider_optout():
 
 
 def answer(db: Session, phone: str, meaning: str | None, inbound_id: str, text: str) -> bool:
-    """Carry out a keyword, or take a recall answer, and queue the reply, in the caller's
-    transaction; return whether it was a recall answer."""
+    """Carry out a keyword or take a recall answer, and queue the reply; True if a recall's."""
     catalog, config = current_app.extensions["catalog"], current_app.config
     if meaning is None:  # a digit may answer the recall question texted to this phone
         contact = db.scalars(select(Contact).where(Contact.phone == phone)).first()

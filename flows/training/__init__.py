@@ -26,7 +26,7 @@ __all__ = ["HOME", "OPEN", "PASS_MARK", "POST", "PRE", "PRETEST", "RECALL", "COP
 OPEN = "t.open"  # the way in from the main menu: the pre-test first, when it is due
 # Copy that training screens name through parameters, out of the flow's reach for checks.
 COPY = ("training.lesson", "training.locked", "training.skip_test", "resume.step", "resume.pre",
-        "resume.post", "resume.quiz")  # fmt: skip
+        "resume.post", "resume.quiz", "training.recall_intro", "training.recall_gone")  # fmt: skip
 
 
 def nodes(course: Course, org_codes: Mapping[str, str] | None = None) -> dict:
@@ -89,7 +89,7 @@ def _continue(course: Course, ctx: Mapping) -> str:
     if pretest.due(course, ctx):
         return "t.pre"
     if recall.due(course, ctx):
-        return recall.NODE
+        return recall.FROM_TRAINING
     for module in allowed(course, ctx):
         if standing(ctx, module.id).get("status") != "passed":
             return f"t.{module.id}"

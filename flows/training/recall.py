@@ -1,11 +1,12 @@
 """The recall quiz: days after a module is passed, three of its questions again, with feedback.
 
 ctx["recalls"] maps each module with a recall still to take to
-{"due_at": ISO time, "answered": {question id: correct}}. It is offered when the
-caller dials (before the main menu) and from the training menu, until its three
-questions are answered; "Plus tard" puts it off by a day. Its answers are kept
-under the attempt number RECALL; the first answer to a question counts, whether
-it came by USSD or by SMS.
+{"due_at": ISO time, "answered": {question id: correct}}. An agent is offered it
+when they dial (before the main menu), anyone from the training's Continuer, until
+its three questions are answered; "Plus tard" puts every recall due off to the next
+day, and after three times they are no longer offered. Its answers are kept under
+the attempt number RECALL; the first answer to a question counts, whether it came
+by USSD or by SMS.
 """
 
 import hashlib
@@ -15,10 +16,11 @@ from datetime import UTC, datetime
 from ..course import Course, Module
 from ..effects import PostponeRecall, RecallAnswer, SetData
 from ..engine import CLEAR, MENU, Copy, Menu, Option
-from .common import RECALL, order
+from .common import HOME, RECALL, is_agent, order
 
 QUESTIONS = 3  # how many of a module's questions a recall asks again
-NODE = "t.recall"
+NODE = "t.recall"  # offered at the dial: Plus tard leads to the main menu
+FROM_TRAINING = "t.recall.offer"  # offered by Continuer: Plus tard leads to the training menu
 
 
 def pick(module: Module, seed) -> list[str]:
@@ -54,8 +56,15 @@ def _moment(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def at_dial(course: Course, ctx: Mapping) -> str | None:
+    """Return the offer's screen if a recall is due for an agent who dials, else None."""
+    # Only agents: others dial to report, often from a shared phone, and are not
+    # stopped on the way; they find their recall in the training.
+    return NODE if is_agent(ctx) and due(course, ctx) else None
+
+
 def start(course: Course, ctx: Mapping) -> dict | None:
-    """Return a fresh recall state for the module due, its answered questions skipped."""
+    """Return a fresh recall state for the module due, on its first question unanswered."""
     module = due(course, ctx)
     if module is None:
         return None
@@ -63,30 +72,46 @@ def start(course: Course, ctx: Mapping) -> dict | None:
     held = ctx["recalls"][module.id]
     asked = pick(module, seed)
     answered = {q: held["answered"][q] for q in asked if q in held["answered"]}
-    return {"module": module.id, "order": asked, "i": len(answered), "answered": answered}
+    state = {"module": module.id, "order": asked, "i": 0, "answered": answered}
+    return {**state, "i": _unanswered(state, 0)}
+
+
+def _unanswered(state: Mapping, i: int) -> int:
+    """Return the index of the first question from i on not yet answered (the count if none)."""
+    # Answered ones need not come first: a course edit may change which three are asked.
+    while i < len(state["order"]) and state["order"][i] in state["answered"]:
+        i += 1
+    return i
 
 
 def nodes(course: Course) -> dict:
     """Build the recall screens: the offer, a question, its feedback, and the result."""
 
-    def offer(data, ctx) -> tuple[Option, ...]:
-        state = start(course, ctx)
-        if state is None:  # taken meanwhile, by SMS or in another call
-            return (Option("training.back_menu", MENU),)
-        begin = Option("training.start", f"{NODE}.q", (SetData("recall", state),))
-        later = Option("training.later", MENU, (PostponeRecall(state["module"]),))
-        return (begin, later)
+    def offer(back: str):
+        def options(data, ctx) -> tuple[Option, ...]:
+            state = start(course, ctx)
+            if state is None:  # taken meanwhile, by SMS or in another call
+                return (Option("training.back_menu", back),)
+            begin = Option("training.start", f"{NODE}.q", (SetData("recall", state),))
+            later = Option("training.later", back, (PostponeRecall(state["module"]),))
+            return (begin, later)
+
+        return options
 
     def intro(data, ctx) -> dict:
         module = due(course, ctx)
-        title = Copy(f"course.{module.id}.title") if module else ""
-        return {"title": title, "n": QUESTIONS}
+        if module is None:
+            return {"offer": Copy("training.recall_gone")}
+        title = Copy(f"course.{module.id}.title")
+        return {"offer": Copy("training.recall_intro", (("title", title), ("n", QUESTIONS)))}
 
     def answers(data, ctx) -> tuple[Option, ...]:
         state = data["recall"]
         qid = state["order"][state["i"]]
         if qid in state["answered"]:  # back from its feedback: the first answer counts
-            return (Option("training.next", f"{NODE}.fb"),)
+            if (state.get("last") or [None])[0] == qid:
+                return (Option("training.next", f"{NODE}.fb"),)
+            return _onward(state)  # answered in another call: nothing to ask
         question = course.question(qid)
         options = []
         for k in order(question, ctx, RECALL):
@@ -110,10 +135,7 @@ def nodes(course: Course) -> dict:
         return {"feedback": Copy(f"course.{qid}.f{k}")}
 
     def onward(data, ctx) -> tuple[Option, ...]:
-        state = data["recall"]
-        following = {**state, "i": state["i"] + 1}
-        target = f"{NODE}.q" if following["i"] < len(state["order"]) else f"{NODE}.end"
-        return (Option("training.next", target, (SetData("recall", following),)),)
+        return _onward(data["recall"])
 
     def result(data, ctx) -> dict:
         state = data.get("recall") or {"answered": {}, "order": []}
@@ -123,7 +145,8 @@ def nodes(course: Course) -> dict:
     # A recall is never a resume point: its answers are kept as they come, and the
     # next call offers what is left of it.
     return {
-        NODE: Menu("training.recall_intro", offer, params=intro, checkpoint=CLEAR, nav=False),
+        NODE: Menu("training.recall_offer", offer(MENU), params=intro, checkpoint=CLEAR, nav=False),
+        FROM_TRAINING: Menu("training.recall_offer", offer(HOME), params=intro, checkpoint=CLEAR),
         f"{NODE}.q": Menu("training.question", answers, params=question, checkpoint=CLEAR),
         f"{NODE}.fb": Menu("training.feedback", onward, params=feedback, checkpoint=CLEAR),
         f"{NODE}.end": Menu(
@@ -134,6 +157,13 @@ def nodes(course: Course) -> dict:
             back_to=MENU,  # a recall ended is not walked back into
         ),
     }
+
+
+def _onward(state: Mapping) -> tuple[Option, ...]:
+    """Go on to the next question not yet answered, or to the result."""
+    following = {**state, "i": _unanswered(state, state["i"] + 1)}
+    target = f"{NODE}.q" if following["i"] < len(state["order"]) else f"{NODE}.end"
+    return (Option("training.next", target, (SetData("recall", following),)),)
 
 
 def samples(course: Course) -> dict[str, list[dict]]:
