@@ -54,10 +54,11 @@ def check(flow: Mapping[str, Node], catalog: Catalog, required: tuple[str, ...] 
     ]
     for node_id, node in flow.items():
         keys = [] if isinstance(node, Route) else [node.text]
-        if isinstance(node, Ask):
-            keys.append(node.error)
-            if node.next not in flow:
-                problems.append(f"{node_id}: unknown next node {node.next!r}")
+        ask = node.typed if isinstance(node, Menu) else node
+        if isinstance(ask, Ask):
+            keys.append(ask.error)
+            if ask.next not in flow:
+                problems.append(f"{node_id}: unknown next node {ask.next!r}")
         back_to = getattr(node, "back_to", None)
         if back_to and (back_to not in flow or isinstance(flow[back_to], Route)):
             problems.append(f"{node_id}: 0 leads to {back_to!r}, which is not a screen")

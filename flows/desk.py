@@ -6,6 +6,7 @@ screen here; it checks again, when applying MoveCase, that the caller may.
 """
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from .effects import MoveCase, SetData
 from .engine import CLEAR, Ask, Copy, End, Menu, Option, Route
@@ -29,6 +30,9 @@ COPY = (
     "desk.urgent_mark",
     "desk.no_mark",
     "desk.gone",
+    "desk.about",
+    "desk.due",
+    "desk.reports",
     "desk.conflict",
     *(f"desk.status.{state}" for state in STATES),
     *(f"desk.to.{state}" for state in (*STATES[1:], FOLLOW_UP)),
@@ -42,6 +46,10 @@ SAMPLE = {
     "region": "bougouni",
     "cercle": "ouelessebougou",
     "place": "P" * 60,
+    "sector": "domestic",
+    "children": "many",
+    "sex": "both",
+    "age": "under13",
     "hazard": "trafficking",
     "reports": 999,
     "due": "31/12 23h59",
@@ -111,18 +119,32 @@ def _count(data: Mapping, ctx: Mapping) -> dict:
 def _shown(data: Mapping, ctx: Mapping) -> dict:
     case = _case(data, ctx)
     if case is None:  # closed or handed over since the list was shown
-        return {"reference": data.get("case", ""), "status": Copy("desk.gone"), "where": "-",
-                "site": "", "what": "-", "due": "-", "reports": "-", "mark": ""}  # fmt: skip
-    site = f", {case['place']}" if case.get("place") else ""
+        return {"reference": data.get("case", ""), "status": Copy("desk.gone"), "mark": "",
+                "about": ""}  # fmt: skip
     return {
         "reference": case["reference"],
         "status": Copy(f"desk.status.{case['status']}"),
-        "where": _where(case),
-        "site": site,
-        "what": Copy(f"report.hazard.{case.get('hazard') or 'other'}"),
-        "due": case.get("due") or "-",
-        "reports": str(case.get("reports", 1)),
         "mark": Copy("desk.urgent_mark" if case["urgent"] else "desk.no_mark"),
+        "about": Copy("desk.about", tuple(_about(case).items())),
+    }
+
+
+def _about(case: Mapping) -> dict:
+    """Say what the report told, in the words its summary read to the reporter, and where."""
+    children = case.get("children") or "one"
+    number = "one" if children == "one" else "many"
+    reports = case.get("reports") or 1
+    return {
+        "what": Copy(f"report.hazard.{case.get('hazard') or 'other'}"),
+        "children": Copy(f"report.children.{children}"),
+        "who": Copy(f"report.summary.{number}.{case.get('sex') or 'unknown'}"),
+        "age": Copy(f"report.summary.age.{case.get('age') or 'unknown'}"),
+        "sector": Copy(f"report.summary.sector.{case.get('sector') or 'other'}"),
+        "where": _where(case),
+        "site": f", {case['place']}" if case.get("place") else "",
+        # Said only when they tell something: a date due, reports pooled.
+        "due": Copy("desk.due", (("due", case["due"]),)) if case.get("due") else "",
+        "reports": Copy("desk.reports", (("reports", str(reports)),)) if reports > 1 else "",
     }
 
 
@@ -142,9 +164,12 @@ def _actions(data: Mapping, ctx: Mapping) -> tuple[Option, ...]:
 
 def _confirm(data: Mapping, ctx: Mapping) -> dict:
     service = data.get("service") or "other"
+    to = data.get("to", FOLLOW_UP)
     return {
         "reference": data.get("case", ""),
-        "to": Copy(f"desk.to.{data.get('to', FOLLOW_UP)}"),
+        "to": Copy(f"desk.to.{to}"),
+        # What the case is now: a follow-up visit puts a referred case in follow-up.
+        "status": Copy(f"desk.status.{'following' if to == FOLLOW_UP else to}"),
         "service": Copy(f"desk.service.{service}"),
         "note": data.get("note") or "-",
     }
@@ -173,30 +198,31 @@ def samples() -> dict[str, list[dict]]:
 
 _DONE = (Option("desk.back_to_list", "desk.home"),)
 
+_PIN = Ask("desk.pin_prompt", "pin", parse_pin, "desk.checked", error="desk.pin_format")
+
 NODES = {
     # Every screen of the desk is forgotten on a drop: a redial asks the PIN again.
-    "desk": Ask(
-        "desk.pin_prompt",
-        "pin",
-        parse_pin,
-        "desk.checked",
-        error="desk.pin_format",
-        checkpoint=CLEAR,
-        needs=("pin", "desk"),
-    ),
+    "desk": replace(_PIN, checkpoint=CLEAR, needs=("pin", "desk")),
     "desk.checked": Route(_checked),
     "desk.home": Route(_home),
+    # A PIN typed here instead of 1 is checked as one; ctx["pin"] then tells the tries
+    # left after any other answer too, without spending one.
     "desk.wrong": Menu(
         "desk.pin_wrong",
         (Option("desk.retry", "desk"),),
         params=lambda data, ctx: {"left": str((ctx.get("pin") or {}).get("left", 0))},
         checkpoint=CLEAR,
+        needs=("pin", "desk"),
+        typed=_PIN,
     ),
     "desk.locked": End(
         "desk.locked",
         params=lambda d, c: {"minutes": str(-(-(c.get("pin") or {}).get("wait", 900) // 60))},
     ),
-    "desk.list": Menu("desk.list", _list, params=_count, checkpoint=CLEAR, needs=NEEDS),
+    # 0 on the list leads to the main menu, not back into the PIN screens behind it.
+    "desk.list": Menu(
+        "desk.list", _list, params=_count, checkpoint=CLEAR, needs=NEEDS, back_to="menu"
+    ),
     "desk.case": Menu("desk.case", _actions, params=_shown, checkpoint=CLEAR, needs=NEEDS),
     "desk.service": Menu(
         "desk.service_prompt",

@@ -50,6 +50,10 @@ class Menu:
     # (a quiz scored) is not walked back into.
     back_to: str | None = None
     sticky: bool = False  # options on every page: a long text never pushes them off the first
+    # Free text that numbers no option, answered as this Ask would answer it (its
+    # field, parse, next and error; its text is not shown): a PIN typed where
+    # "1. Réessayer" is offered is taken as a PIN.
+    typed: "Ask | None" = None
 
 
 @dataclass(frozen=True)
@@ -151,22 +155,21 @@ def step(
             state["node"], state["page"] = state["back"].pop()
     elif text == NEXT and state["page"] + 1 < len(screen.pages):
         state["page"] += 1
-    elif isinstance(node, Menu):
-        chosen = _choice(text, screen.options)
-        if chosen is None:
-            error = "error.choice"
-        else:
-            effects.extend(chosen.effects)
-            state = _enter(flow, state, chosen.to, ctx, effects)
+    elif isinstance(node, Menu) and (chosen := _choice(text, screen.options)) is not None:
+        effects.extend(chosen.effects)
+        state = _enter(flow, state, chosen.to, ctx, effects)
+    elif isinstance(node, Menu) and node.typed is None:
+        error = "error.choice"
     else:
-        value = node.parse(text)
+        ask = node.typed if isinstance(node, Menu) else node
+        value = ask.parse(text)
         if value is None:
-            error = node.error
+            error = ask.error
         else:
-            state["data"][node.field] = value
-            if node.effects:
-                effects.extend(node.effects(value))
-            state = _enter(flow, state, node.next, ctx, effects)
+            state["data"][ask.field] = value
+            if ask.effects:
+                effects.extend(ask.effects(value))
+            state = _enter(flow, state, ask.next, ctx, effects)
     return _reply(flow, state, ctx, catalog, limit, error, effects)
 
 

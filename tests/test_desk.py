@@ -69,26 +69,27 @@ def test_an_agent_moves_a_case_to_confirmed_then_referred(app, client, staffed):
     caller, listing = desk(client)
     assert listing.startswith("CON Dossiers ouverts : 1\n1. " + reference + " Kadiolo")
     shown = caller("1")
-    assert shown.startswith(f"CON {reference} : nouveau. Kadiolo, Massiogo.")
-    assert "1. Commencer la vérification" in shown
+    assert shown.startswith(f"CON {reference} : nouveau. Échéance : ")
+    assert "Danger : Mercure / produits. 2 à 5 filles, 13 ou 14 ans. Orpaillage, Kadiolo" in shown
+    assert "1. Commencer la vérification" in caller("99")  # the options close the case
     steps = [
-        ("1", "1", "en vérification"),  # start verifying, no note
-        ("1", "Visite faite, 3 enfants au puits", "en vérification"),  # confirmed
+        ("1", "1", "en vérification", "en vérification"),  # start verifying, no note
+        ("1", "Visite faite, 3 enfants au puits", "confirmé", "en vérification"),
     ]
-    for choice, note, public in steps:
+    for choice, note, state, public in steps:
         assert caller(choice).startswith("CON Note courte")
         confirm = caller(note)
         assert confirm.startswith(f"CON {reference} : ")
-        assert caller("1").startswith("CON Enregistré.")
+        assert caller("1").startswith(f"CON Enregistré. {reference} : {state}.\n")
         assert lookup(client, reference).startswith(f"CON Signalement {reference} : {public}.")
         caller("1")  # back to the list, fresh from the database
         caller("1")  # the case again
-    assert "1. Référer à un service" in caller.post("*".join(caller.inputs[:-1]) + "*1")
+    assert "1. Référer à un service" in caller("99")  # the case, confirmed now
     caller("1")  # refer
     caller("1")  # to the social services
     caller("1")  # no note
     assert caller("1") == (
-        f"CON Enregistré. {reference} : Référer à un service : "
+        f"CON Enregistré. {reference} : référé : "
         "Service social / promotion de l'enfant.\n1. Mes dossiers"
     )
     assert lookup(client, reference).startswith(f"CON Signalement {reference} : référé.")
@@ -114,7 +115,7 @@ def test_back_on_the_done_screen_over_the_webhook_saves_nothing_more(app, client
     caller("1")  # start verifying
     caller("1")  # no note
     saved = caller("1")  # Valider
-    assert saved == f"CON Enregistré. {reference} : Commencer la vérification.\n1. Mes dossiers"
+    assert saved == f"CON Enregistré. {reference} : en vérification.\n1. Mes dossiers"
     assert caller("0") == "CON Choix invalide.\n" + saved.removeprefix("CON ")
     assert caller("1").startswith("CON Dossiers ouverts : 1\n1. " + reference)
     with app.extensions["db"]() as db:
@@ -137,6 +138,86 @@ def test_five_wrong_pins_lock_the_desk(app, client, staffed):
     assert again(PIN).startswith("END Trop d'essais.")
 
 
+# --- the wrong-PIN screen, as the demo's focal point meets it ----------------------------------
+
+DEMO, DEMO_PIN = "+22366000001", "1234"  # make run's Sikasso agent (sandbox/demo.yaml)
+RETRY = "\n1. Réessayer\n0.Retour 00.Menu"
+FORMAT = "CON Le PIN compte 4 à 6 chiffres.\n"
+
+
+@pytest.fixture
+def seeded(runner):
+    """The demo contacts and focal points that `make run` seeds."""
+    result = runner.invoke(["seed"])
+    assert result.exit_code == 0, result.output
+    return runner
+
+
+def wrong_once(client) -> Dial:
+    """Dial as the demo agent, open Mes dossiers and type a wrong PIN."""
+    caller = Dial(client, phone=DEMO)
+    caller("6")
+    assert caller("1111") == "CON PIN incorrect. Essais restants : 4." + RETRY
+    return caller
+
+
+@pytest.mark.parametrize(
+    ("answer", "reply"),
+    [
+        (DEMO_PIN, "CON Dossiers ouverts : 0\n0.Retour 00.Menu"),  # taken as a PIN: it opens
+        ("2222", "CON PIN incorrect. Essais restants : 3." + RETRY),  # a wrong one spends a try
+        ("123456", "CON PIN incorrect. Essais restants : 3." + RETRY),
+        ("1", "CON Mes dossiers. Entrez votre code PIN :\n0.Retour 00.Menu"),
+        ("0", "CON Mes dossiers. Entrez votre code PIN :\n0.Retour 00.Menu"),
+        # Anything else spends nothing, and the count stays right.
+        ("12", FORMAT + "PIN incorrect. Essais restants : 4." + RETRY),
+        ("7", FORMAT + "PIN incorrect. Essais restants : 4." + RETRY),
+        ("99", FORMAT + "PIN incorrect. Essais restants : 4." + RETRY),
+        ("1234567", FORMAT + "PIN incorrect. Essais restants : 4." + RETRY),
+        ("12a4", FORMAT + "PIN incorrect. Essais restants : 4." + RETRY),
+    ],
+    ids=["right-pin", "wrong-pin", "wrong-6-digits", "retry", "back", "too-short", "digit",
+         "next", "too-long", "letter"],
+)  # fmt: skip
+def test_the_retry_screen_takes_a_pin_and_keeps_the_count(app, client, seeded, answer, reply):
+    """The issue's walk: +22366000001, 6, 1111, then 1234 at 1. Réessayer opens the desk."""
+    assert wrong_once(client)(answer) == reply
+
+
+def test_pins_typed_on_the_retry_screen_count_to_the_lock(app, client, seeded):
+    """Each wrong PIN typed at 1. Réessayer counts once; garbage between them counts none."""
+    caller = wrong_once(client)
+    for pin, left in (("2222", 3), ("3333", 2), ("4444", 1)):
+        assert caller("12") == FORMAT + f"PIN incorrect. Essais restants : {left + 1}." + RETRY
+        assert caller(pin) == f"CON PIN incorrect. Essais restants : {left}." + RETRY
+    assert caller("5555") == "END Trop d'essais. Accès bloqué pendant 15 minutes."
+    again = Dial(client, phone=DEMO)
+    again("6")
+    assert again(DEMO_PIN).startswith("END Trop d'essais.")
+
+
+def test_the_retry_screen_counts_the_tries_of_every_session(app, client, seeded):
+    """The count is the phone's, in Redis: a try spent in another session shows here."""
+    first = wrong_once(client)
+    second = Dial(client, phone=DEMO)
+    second("6")
+    assert second("2222") == "CON PIN incorrect. Essais restants : 3." + RETRY
+    assert first("12") == FORMAT + "PIN incorrect. Essais restants : 3." + RETRY
+
+
+def test_a_pin_typed_on_the_retry_screen_never_lands_in_redis(app, client, seeded):
+    """Masked like the first one; the list it opens leads back to the menu, not the retry."""
+    caller = wrong_once(client)
+    assert caller(DEMO_PIN).startswith("CON Dossiers ouverts : 0")
+    redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
+    session = json.loads(redis.get(f"{prefix}session:{caller.session_id}"))
+    assert session["text"] == "6*####*####"
+    for key in redis.scan_iter(match=prefix + "*"):
+        if redis.type(key) == b"string":
+            assert DEMO_PIN.encode() not in redis.get(key), key
+    assert caller("0").startswith("CON Kalan - Menu principal\n")
+
+
 def test_an_agent_sees_only_their_cases(app, client, staffed):
     report(client, "2", *body())
     _, listing = desk(client, phone=OTHER)
@@ -149,12 +230,16 @@ CATALOG, _ = load(Path(__file__).resolve().parent.parent / "content")
 LIMIT = 160
 OK = {"result": "ok", "left": 5, "wait": 0}
 CASE_CALM = {**SAMPLE, "reference": "KADFRE", "status": "new", "urgent": False,
-             "region": "sikasso", "cercle": "kadiolo", "place": "Massiogo", "hazard": "pits",
+             "region": "sikasso", "cercle": "kadiolo", "place": "Massiogo", "sector": "mining",
+             "children": "few", "sex": "boys", "age": "13to14", "hazard": "pits",
              "reports": 2, "due": "05/03 08h00", "next": ["verifying"]}  # fmt: skip
 # No known cercle: the desk names the region.
 CASE_URGENT = {**CASE_CALM, "reference": "KADURG", "urgent": True, "place": None,
                "status": "confirmed", "cercle": "unknown", "next": ["referred"]}  # fmt: skip
 DESK = {"role": "agent", "cases": [CASE_URGENT, CASE_CALM]}
+STATUS = {"new": "nouveau", "verifying": "en vérification", "confirmed": "confirmé",
+          "unfounded": "non fondé", "referred": "référé", "following": "en suivi",
+          "closed": "clos"}  # fmt: skip
 
 
 def context(pin=OK, cases=DESK) -> dict:
@@ -270,7 +355,10 @@ def test_the_case_screen_offers_the_next_steps_of_the_case(status, steps, lines,
     assert shown.state["node"] == "desk.case"
     assert shown.state["data"]["case"] == "KADFRE"
     assert shown.reply.startswith("CON KADFRE : ")
-    assert "Kadiolo, Massiogo. Danger : Puits / sous terre. Échéance : 05/03 08h00." in shown.reply
+    assert shown.reply.startswith(f"CON KADFRE : {STATUS[status]}. Échéance : 05/03 08h00. ")
+    assert "Danger : Puits / sous terre. 2 à 5 garcons, 13 ou 14 ans. Orpaillage, Kadiolo" in (
+        shown.reply
+    )
     assert layout(flows.FLOW["desk.case"], shown.state, ctx, CATALOG, LIMIT).lines == lines
     reached = [walk(str(n), ctx=ctx, start=shown).state["node"] for n in range(1, len(steps) + 1)]
     assert reached == targets
@@ -281,8 +369,98 @@ def test_a_case_gone_from_the_desk_offers_nothing():
     shown = walk(PIN, "2")
     gone = walk("1", ctx=context(cases={"role": "agent", "cases": [CASE_URGENT]}), start=shown)
     assert gone.state["node"] == "desk.case"
-    assert gone.reply.startswith("CON Choix invalide.\nKADFRE : n'est plus sur votre liste.")
+    assert (
+        gone.reply == "CON Choix invalide.\nKADFRE : n'est plus sur votre liste.\n0.Retour 00.Menu"
+    )
     assert gone.effects == ()
+
+
+def read_case(case: dict, limit: int = LIMIT) -> tuple[list[str], str]:
+    """Open a case on the desk and page through it; return its replies and its text."""
+    ctx = context(cases={"role": "agent", "cases": [case]})
+    shown = flows.step(flows.FLOW, walk(PIN, ctx=ctx).state, "1", ctx, CATALOG, limit)
+    replies = [shown.reply]
+    while "99.Suite" in replies[-1]:
+        shown = flows.step(flows.FLOW, shown.state, "99", ctx, CATALOG, limit)
+        replies.append(shown.reply)
+    options = layout(flows.FLOW["desk.case"], shown.state, ctx, CATALOG, limit).lines
+    chrome = {*options, "99.Suite 0.Retour 00.Menu", "0.Retour 00.Menu"}
+    lines = [line for r in replies for line in r.removeprefix("CON ").split("\n")]
+    return replies, " ".join(line for line in lines if line not in chrome)
+
+
+@pytest.mark.parametrize(
+    ("case", "text"),
+    [
+        ({**CASE_CALM, "children": "one", "sex": "girls", "age": "under13", "sector": "cotton",
+          "reports": 1},
+         "KADFRE : nouveau. Échéance : 05/03 08h00. Danger : Puits / sous terre. 1 fille, "
+         "moins de 13 ans. Coton, Kadiolo, Massiogo."),
+        ({**CASE_CALM, "children": "few", "sex": "both", "age": "15to17", "sector": "domestic",
+          "hazard": "loads", "cercle": "unknown", "place": None},
+         "KADFRE : nouveau. Échéance : 05/03 08h00. Danger : Charges lourdes. 2 à 5 filles et "
+         "garcons, 15 à 17 ans. Travail domestique, Sikasso. Signalements : 2."),
+        # Nothing due (an unfounded case), urgent, many children of unknown sex and age.
+        ({**CASE_CALM, "status": "unfounded", "urgent": True, "due": "", "children": "many",
+          "sex": "unknown", "age": "unknown", "sector": "street", "hazard": "night",
+          "reports": 3, "next": ["closed"]},
+         "KADFRE URGENT : non fondé. Danger : Nuit / longues heures. Plus de 5 enfants, "
+         "age inconnu. Commerce / rue, Kadiolo, Massiogo. Signalements : 3."),
+    ],
+    ids=["one-girl", "few-both-region", "unfounded-urgent"],
+)  # fmt: skip
+def test_the_case_screen_tells_what_the_report_said(case, text):
+    """Sector, children, age band and danger, in the report's words; paged, nothing lost."""
+    replies, read = read_case(case)
+    assert read == text
+    assert all(len(reply) <= LIMIT for reply in replies)
+
+
+def test_a_case_without_its_answers_still_shows():
+    """A case missing the report's answers shows with the report's own fallbacks."""
+    bare = {**CASE_CALM, **dict.fromkeys(("sector", "children", "sex", "age", "hazard")),
+            "place": None, "reports": None}  # fmt: skip
+    _, read = read_case(bare)
+    assert read == ("KADFRE : nouveau. Échéance : 05/03 08h00. Danger : Autre. 1 enfant, "
+                    "age inconnu. Autre travail, Kadiolo.")  # fmt: skip
+
+
+@pytest.mark.parametrize("children", ["one", "few", "many"])
+@pytest.mark.parametrize("sex", ["girls", "boys", "both", "unknown"])
+@pytest.mark.parametrize("age", ["under13", "13to14", "15to17", "unknown"])
+def test_every_case_screen_fits_and_loses_nothing(children, sex, age):
+    """The longest cases page within 160 characters and read whole, options at the end."""
+    case = {**SAMPLE, "children": children, "sex": sex, "age": age}
+    replies, read = read_case(case)
+    _, whole = read_case(case, limit=10_000)  # the same case on one endless screen
+    assert read == whole and " Danger : Traite / travail forcé. " in read
+    assert all(len(reply) <= LIMIT for reply in replies)
+    shown = "\n".join(replies)  # the options come after the whole text
+    assert shown.index("Signalements : 999.") < shown.index("1. Noter une visite de suivi")
+    assert replies[-1].endswith("2. Clore le dossier\n0.Retour 00.Menu")
+
+
+@pytest.mark.parametrize(
+    ("status", "to", "inputs", "done"),
+    [
+        ("new", "verifying", ("1",), "en vérification."),
+        ("verifying", "confirmed", ("1",), "confirmé."),
+        ("verifying", "unfounded", ("1",), "non fondé."),
+        ("confirmed", "referred", ("3", "1"), "référé : Santé."),
+        ("referred", "following", ("1",), "en suivi."),
+        ("referred", FOLLOW_UP, ("1",), "en suivi."),  # a visit puts a referred case in follow-up
+        ("following", FOLLOW_UP, ("1",), "en suivi."),
+        ("following", "closed", ("1",), "clos."),
+        ("unfounded", "closed", ("1",), "clos."),
+    ],
+)  # fmt: skip
+def test_the_saved_screen_names_the_new_state(status, to, inputs, done):
+    """After Valider, the case's new state, not the label of the step taken."""
+    case = {**CASE_CALM, "status": status, "next": [to]}
+    ctx = context(cases={"role": "agent", "cases": [case]})
+    saved = walk(PIN, "1", "1", *inputs, "1", ctx=ctx)
+    assert saved.reply == f"CON Enregistré. KADFRE : {done}\n1. Mes dossiers"
+    assert saved.effects == (MoveCase("KADFRE", to, "", "health" if to == "referred" else None),)
 
 
 @pytest.mark.parametrize(
@@ -321,16 +499,16 @@ def test_valider_moves_the_chosen_case(choice, steps, inputs, move):
     ("inputs", "confirm", "done"),
     [
         (("2", "1", "1"), "KADFRE : Commencer la vérification. Note : -",
-         "Enregistré. KADFRE : Commencer la vérification."),
+         "Enregistré. KADFRE : en vérification."),
         (("1", "1", "4", "Au commissariat"),
          "KADURG : Référer à un service : Police / gendarmerie. Note : Au commissariat",
-         "Enregistré. KADURG : Référer à un service : Police / gendarmerie."),
+         "Enregistré. KADURG : référé : Police / gendarmerie."),
         (("1", "1", "1", "1"),
          "KADURG : Référer à un service : Service social / promotion de l'enfant. Note : -",
-         "Enregistré. KADURG : Référer à un service : Service social / promotion de l'enfant."),
+         "Enregistré. KADURG : référé : Service social / promotion de l'enfant."),
         *((("1", "1", number, "1"),
            f"KADURG : Référer à un service : {label}. Note : -",
-           f"Enregistré. KADURG : Référer à un service : {label}.")
+           f"Enregistré. KADURG : référé : {label}.")
           for number, label in (("7", "Inspection du travail"),
                                 ("8", "Formation 15-17 ans (Alphalog, CRK)"),
                                 ("9", "Appui économique (RMCR, épargne)"),
@@ -401,7 +579,7 @@ def test_a_move_without_a_service_reads_without_a_stray_space():
     assert confirm.state["node"] == "desk.confirm"
     assert confirm.reply.startswith("CON KADFRE : Commencer la vérification. Note : -\n")
     assert done.state["node"] == "desk.done"
-    assert done.reply.startswith("CON Enregistré. KADFRE : Commencer la vérification.\n")
+    assert done.reply.startswith("CON Enregistré. KADFRE : en vérification.\n")
     assert " ." not in confirm.reply and " ." not in done.reply
 
 
@@ -461,8 +639,8 @@ def test_an_unfounded_case_waits_on_the_desk_to_be_closed(app, client, runner, s
         assert runner.invoke(["case", "update", reference, "--status", status]).exit_code == 0
     caller, listing = desk(client, phone=SUPERVISOR)
     assert reference in listing
-    shown = caller("1")
-    assert shown.startswith(f"CON {reference} : non fondé.") and "1. Clore le dossier" in shown
+    assert caller("1").startswith(f"CON {reference} : non fondé. Danger : ")  # nothing due
+    assert "1. Clore le dossier" in caller("99")
 
 
 def test_wrong_pins_are_counted_under_the_callers_salted_name(app, client, staffed):

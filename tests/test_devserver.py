@@ -126,13 +126,13 @@ def case_goes_round_in_the_simulator(sandbox: str) -> None:
     agent("6")
     assert agent("1234").startswith("Dossiers ouverts : 1\n1. " + reference)
     agent("1", "1", "1")  # the case, start verifying, no note
-    assert agent("1").startswith(f"Enregistré. {reference} : Commencer")
+    assert agent("1").startswith(f"Enregistré. {reference} : en vérification.")
     agent("1", "1", "1", "1")  # the list, the case, confirmed, no note
-    assert agent("1").startswith(f"Enregistré. {reference} : Confirmé.")
+    assert agent("1").startswith(f"Enregistré. {reference} : confirmé.")
     public = Phone(sandbox, "+22376000002")
     assert public("4", reference).startswith(f"Signalement {reference} : en vérification.")
     agent("1", "1", "1", "1", "1")  # the list, the case, refer, social services, no note
-    assert agent("1").startswith(f"Enregistré. {reference} : Référer à un service : Service")
+    assert agent("1").startswith(f"Enregistré. {reference} : référé : Service")
     public = Phone(sandbox, "+22376000002")
     assert public("4", reference).startswith(f"Signalement {reference} : référé.")
 

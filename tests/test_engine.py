@@ -513,3 +513,45 @@ def test_a_copy_parameter_may_name_copy_with_parameters_of_its_own():
         first = step(flow, None, None, {"lang": lang}, catalog, LIMIT)
         shown = step(flow, first.state, "1", {"lang": lang}, catalog, LIMIT)
         assert shown.reply.startswith(f"CON {said}\n"), lang
+
+
+# A menu that also takes free text: "1" picks the option, an age is asked as "ask" asks it.
+TYPED = {**FLOW, "a": Menu("a.title", (Option("a.to_b", "b"),), typed=FLOW["ask"])}
+
+
+@pytest.mark.parametrize(
+    ("answer", "node", "data", "effects", "prefix"),
+    [
+        ("1", "b", {}, (), "CON Ecran B\n"),  # an option's number is a choice first
+        ("42", "ask.done", {"age": 42}, (Noted(42),), "CON Age 42 enregistre.\n"),
+        (" 42 ", "ask.done", {"age": 42}, (Noted(42),), "CON Age 42 enregistre.\n"),
+        ("x", "a", {}, (), "CON Age invalide.\nEcran A\n1. Vers B\n0.Retour 00.Menu"),
+        ("200", "a", {}, (), "CON Age invalide.\nEcran A\n1. Vers B\n"),
+        # As on an Ask, 99 on a one-page screen is an answer like any other.
+        ("99", "ask.done", {"age": 99}, (Noted(99),), "CON Age 99 enregistre.\n"),
+        ("0", MENU, {}, (), MENU_SCREEN),  # navigation still comes first
+        ("00", MENU, {}, (), MENU_SCREEN),
+    ],
+)
+def test_a_menu_may_take_typed_text_as_an_ask_would(answer, node, data, effects, prefix):
+    """typed= answers what numbers no option with the Ask's parse, field, next and error."""
+    result = run("1", answer, flow=TYPED)
+    assert (result.state["node"], result.state["data"], result.effects) == (node, data, effects)
+    assert result.reply.startswith(prefix)
+
+
+def test_a_menu_without_typed_text_still_refuses_it():
+    """Without typed=, free text on a menu is an invalid choice, as ever."""
+    assert run("1", "42").reply.startswith("CON Choix invalide.\nEcran A")
+
+
+def test_the_flow_check_follows_a_menus_typed_text():
+    """flows.check names a typed answer's unknown next node and missing error copy."""
+    import flows
+
+    lost = Ask("ask.prompt", "age", parse_age, "nowhere", error="ask.missing")
+    flow = {**FLOW, "a": Menu("a.title", (Option("a.to_b", "b"),), typed=lost)}
+    assert flows.check(flow, CATALOG) == [
+        "a: unknown next node 'nowhere'",
+        "a: missing copy 'ask.missing'",
+    ]

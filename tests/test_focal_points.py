@@ -418,6 +418,23 @@ def test_a_phone_that_is_no_focal_point_spends_tries(lock):
     assert results == ["wrong"] * 4 + ["locked"]
 
 
+def test_the_tries_left_are_told_without_spending_one(lock):
+    """pin_tries reads the counter as check_pin leaves it and changes nothing."""
+
+    def tries():
+        return focal_points.pin_tries(lock.redis, lock.prefix, AGENT)
+
+    assert tries() == {"result": "unchecked", "left": 5, "wait": 0}
+    lock("0000")
+    lock("0000")
+    assert tries() == tries() == {"result": "unchecked", "left": 3, "wait": 0}
+    assert lock("0000") == {"result": "wrong", "left": 2, "wait": 0}  # nothing spent meanwhile
+    lock("0000")
+    lock("0000")
+    locked = tries()
+    assert (locked["result"], locked["left"]) == ("locked", 0) and 890 <= locked["wait"] <= 900
+
+
 # --- whose desk sees what -----------------------------------------------------------------------
 
 ANSWERS = {"sector": "mining", "children": "few", "age": "13to14", "sex": "girls",

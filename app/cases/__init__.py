@@ -299,7 +299,7 @@ def next_steps(case: Case) -> list[str]:
 
 
 def summary(case: Case, tz: str) -> dict:
-    """Describe a case for the agent desk: where, what, how urgent, and when due."""
+    """Describe a case for the agent desk: where, what, who, how urgent, and when due."""
     due = case.verify_by if case.status in TO_VERIFY else case.follow_up_by
     return {
         "reference": case.reference,
@@ -308,6 +308,10 @@ def summary(case: Case, tz: str) -> dict:
         "region": case.region,
         "cercle": case.cercle,
         "place": case.place,
+        "sector": case.sector,
+        "children": case.children,
+        "sex": case.sex,
+        "age": case.age,
         "hazard": case.hazard,
         "reports": case.reports,
         "due": alerts.local(due, tz) if due else "",

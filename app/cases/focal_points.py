@@ -193,3 +193,16 @@ def check_pin(redis: Redis, prefix: str, caller: str, point: FocalPoint | None, 
     if tries >= MAX_TRIES:
         return {"result": "locked", "left": 0, "wait": LOCK_S}
     return {"result": "wrong", "left": MAX_TRIES - tries, "wait": 0}
+
+
+def pin_tries(redis: Redis, prefix: str, caller: str) -> dict:
+    """Tell, spending no try, how many are left: {"result": unchecked|locked, ...}."""
+    key = f"{prefix}pin:{caller}"
+    pipe = redis.pipeline()
+    pipe.get(key)
+    pipe.ttl(key)
+    tries, ttl = pipe.execute()
+    tries = int(tries or 0)
+    if tries >= MAX_TRIES:
+        return {"result": "locked", "left": 0, "wait": max(1, ttl)}
+    return {"result": "unchecked", "left": MAX_TRIES - tries, "wait": 0}

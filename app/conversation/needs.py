@@ -59,16 +59,16 @@ def _reports_today(_services: Services, _db: Session, hop: Hop) -> int:
     return abuse.sent_today(hop.facts)
 
 
-def _pin(services: Services, db: Session, hop: Hop) -> dict | None:
-    """Check the PIN typed on the desk's first screen; open the desk for this session."""
-    if not parse_pin(hop.answer):
-        return None  # navigation or a malformed PIN: no try is spent
-    redis, config = services.redis, services.config
-    point = focal_points.find(db, hop.phone)
+def _pin(services: Services, db: Session, hop: Hop) -> dict:
+    """Check the PIN typed on a PIN screen; open the desk for this session."""
+    redis, prefix = services.redis, services.config["REDIS_PREFIX"]
     caller = hop.callers[0] if hop.callers else hop.phone
-    result = focal_points.check_pin(
-        redis, config["REDIS_PREFIX"], caller, point, hop.answer.strip()
-    )
+    if not parse_pin(hop.answer):
+        # Navigation or a malformed PIN spends no try; the wrong-PIN screen, shown
+        # again, still tells how many are left.
+        return focal_points.pin_tries(redis, prefix, caller)
+    point = focal_points.find(db, hop.phone)
+    result = focal_points.check_pin(redis, prefix, caller, point, hop.answer.strip())
     if result["result"] == "ok":
         # Kept in the session, which is bound to its caller and saved with the hop:
         # the desk's later hops cost no round trip of their own to check it.
