@@ -21,7 +21,7 @@ NUMBERS = ("CON Appelez vite le 15 (santé), le 17 (police), le 18 (pompiers) ou
            "80 00 11 14 (gratuit).\n1. Continuer le signalement\n" + NAV)  # fmt: skip
 NOW = "CON Danger maintenant ? L'enfant est-il menacé en ce moment ?\n1. Oui\n2. Non\n" + NAV
 CONTACT = ("CON Peut-on vous rappeler ? Seulement si un appel ici est sans risque. "
-           "D'autres peuvent lire un SMS.\n1. Oui, sans SMS\n2. Non, anonyme\n3. Oui, avec SMS\n"
+           "Un SMS reste visible.\n1. Oui, sans SMS\n2. Non, anonyme\n3. Oui, avec SMS\n"
            + NAV)  # fmt: skip
 
 # Mining, Sikasso/Kadiolo, a site, 2-5 children, 13-14, girls, not in school: up to the danger.
