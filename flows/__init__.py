@@ -22,9 +22,8 @@ from .engine import (
 )
 
 # The screens that must never page: a module's questions, feedback and lessons, the
-# pre/post-test's questions, the recall's questions, feedback and result, and the
-# report's call-back question, whose safe choices must all show at once.
-ONE_PAGE = re.compile(r"r\.contact|t\.test|t\.recall\.end|.+\.(q|fb|l\d+)")
+# pre/post-test's questions, and the recall's questions, feedback and result.
+ONE_PAGE = re.compile(r"t\.test|t\.recall\.end|.+\.(q|fb|l\d+)")
 
 __all__ = ["FLOW", "Catalog", "End", "Step", "build", "check", "screens", "step"]
 
