@@ -1,11 +1,16 @@
 """Load the copy under content/<lang>/ into a Catalog, refusing what phones cannot show."""
 
 import re
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import yaml
 
+from app.cases import alerts
 from app.cases.alerts import COPY as ALERTS
+from app.infra.models import Case
 from app.messaging import keywords
 from app.training.course import CourseError, load_course, load_facts, read_yaml
 from app.training.translation import GLOSSARY, load_glossary, load_translation, respell_tree
@@ -13,6 +18,7 @@ from flows import Catalog, build, check, desk, main, overflows, report, training
 from flows.catalog import FALLBACK
 from flows.course import Course
 from flows.gsm import outside
+from flows.training.recall import QUESTIONS
 
 # Copy the web layer shows outside any journey.
 APP_KEYS = ("error.unexpected", "error.unavailable", "lang.name", *desk.COPY, *main.COPY,
@@ -142,29 +148,37 @@ def oversized(catalog: Catalog, limit: int, code: str) -> list[str]:
     """List the screens whose copy cannot be shown whole within limit characters."""
     ends = ("error.unexpected", "error.unavailable", "desk.conflict")
     flow = build(catalog.course)
-    samples = {**training.samples(catalog.course), **desk.samples(), **report.samples()}
-    return overflows(flow, catalog, sample_context(catalog, code), limit, ends, samples)
+    return overflows(flow, catalog, sample_context(catalog, code), limit, ends, samples(catalog))
 
 
 def previews(catalog: Catalog, flow, limit: int, code: str):
     """Yield (node id, reply) for every page of every screen, as a phone shows it."""
     from flows.engine import Route, layout, new_state, render
 
-    ctx = sample_context(catalog, code)
-    samples = {**training.samples(catalog.course), **desk.samples(), **report.samples()}
+    ctx, found = sample_context(catalog, code), samples(catalog)
     for node_id, node in flow.items():
         if isinstance(node, Route):
             continue
         # The main menu is the root of every trail: a phone never sees 0 there.
         back = [] if node_id == "menu" else [["menu", 0]]
-        for data in samples.get(node_id, [{}]):
+        for data in found.get(node_id, [{}]):
             state = {**new_state(FALLBACK), "node": node_id, "back": back, "data": data}
             for page in range(len(layout(node, state, ctx, catalog, limit).pages)):
                 yield node_id, render(flow, {**state, "page": page}, ctx, catalog, limit)
 
 
+def samples(catalog: Catalog) -> dict[str, list[dict]]:
+    """Return, per screen, the session data that renders each of its phrasings."""
+    return {**training.samples(catalog.course), **desk.samples(), **report.samples(),
+            **main.samples()}  # fmt: skip
+
+
 def sample_context(catalog: Catalog, code: str) -> dict:
     """Return a context with the longest realistic values, to render every screen."""
+    title = catalog.get  # the recall offer names the module with the longest title
+    modules = catalog.course.modules
+    longest = max(modules, key=lambda m: len(title(f"course.{m.id}.title")), default=None)
+    due = {"due_at": "2026-01-01T00:00:00+00:00", "answered": {}}
     return {
         "phone": "+22370000000",
         "code": code,
@@ -181,4 +195,68 @@ def sample_context(catalog: Catalog, code: str) -> dict:
         "pin": {"result": "wrong", "left": 4, "wait": 900},
         "desk": {"role": "supervisor", "cases": [desk.SAMPLE] * 30},
         "now": "2026-01-01T00:00:00+00:00",
+        "recalls": {longest.id: due} if longest else {},
     }
+
+
+# Realistic values of the longest kind, to show each SMS as it goes out at its longest.
+SMS_REFERENCE = "730418"
+SMS_SITE = "Site d'orpaillage de Kalana, près du marigot de Massiogo"  # report.PLACE_MAX: 60
+SMS_NAME = "Aminata Kadidiatou Coulibaly"
+SMS_PHONE = "+22366000001"
+SMS_CERTIFICATE = "K7MPQ3TA"  # app.training.certificate.CODE_LENGTH: 8
+
+
+def sms_previews(catalog: Catalog, config: Mapping) -> list[tuple[str, str]]:
+    """Return (key, text) for every SMS template, filled as it is sent, at its longest."""
+    code, filled = config["USSD_CODE"], _sms_texts(catalog, config)
+    keys = sorted(k for k in catalog.texts[FALLBACK] if k.startswith(SMS_PREFIX))
+    return [(k, max(filled.get(k) or [catalog.get(k, code=code)], key=len)) for k in keys]
+
+
+def _longest(catalog: Catalog, prefix: str) -> str:
+    """Return the code under prefix whose label is the longest ("ouelessebougou").
+
+    "unknown" is left out: a report's place is then the region, or nothing.
+    """
+    codes = [k[len(prefix) :] for k in catalog.texts[FALLBACK]
+             if k.startswith(prefix) and k != prefix + "unknown"]  # fmt: skip
+    return max(codes, key=lambda c: len(catalog.get(prefix + c)))
+
+
+def _sms_texts(catalog: Catalog, config: Mapping) -> dict[str, list[str]]:
+    """Return, per SMS template, its texts filled as the code that sends it fills them."""
+    course, get, code = catalog.course, catalog.get, config["USSD_CODE"]
+    title, takeaway = "course.{}.title".format, "course.{}.takeaway".format
+    due = datetime(2026, 12, 31, 23, 59, tzinfo=ZoneInfo(config["TZ"]))
+    visits = len(config["CASE_FOLLOW_UP_DAYS"])  # the last visit has the longest number
+    cercle = _longest(catalog, "report.cercle.")
+    region = next((r for r, cercles in report.REGIONS.items() if cercle in cercles), None)
+    case = Case(reference=SMS_REFERENCE, status="new", urgent=True, region=region,
+                cercle=cercle, place=SMS_SITE, sector=_longest(catalog, "report.sector."),
+                hazard=_longest(catalog, "report.hazard."), assignee=SMS_PHONE,
+                verify_by=due, follow_up_by=due, follow_ups=visits - 1)  # fmt: skip
+    found = {key: [alerts.sms_text(config, catalog, key, case)] for key in ALERTS}
+    found["sms.receipt"] = [get("sms.receipt", reference=SMS_REFERENCE, code=code)]
+    found["sms.certificate"] = [
+        get("sms.certificate", name=SMS_NAME, modules=len(course.modules), code=SMS_CERTIFICATE)
+    ]
+    found["sms.reminder"] = [get("sms.reminder", title=get(title(m.id)), code=code)
+                             for m in course.modules]  # fmt: skip
+    found["sms.module"] = [
+        get("sms.module", title=get(title(m.id)), score=f"{len(m.quiz)}/{len(m.quiz)}",
+            takeaway=get(takeaway(m.id)))
+        for m in course.modules
+    ]  # fmt: skip
+    found["sms.recall_end"] = [
+        get("sms.recall_end", right=QUESTIONS, total=QUESTIONS, takeaway=get(takeaway(m.id)))
+        for m in course.modules
+    ]
+    found["sms.recall_question"] = [
+        get("sms.recall_question", n=QUESTIONS, total=QUESTIONS, question=get(f"course.{q.id}.q"),
+            options="\n".join(f"{n}. {get(f'course.{q.id}.o{n}')}"
+                              for n in range(1, len(q.answers) + 1)),
+            choices=get(f"sms.recall_choices_{len(q.answers)}"))
+        for m in course.modules for q in m.quiz
+    ]  # fmt: skip
+    return found

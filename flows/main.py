@@ -25,6 +25,11 @@ def parse_name(text: str) -> str | None:
     return name
 
 
+def samples() -> dict[str, list[dict]]:
+    """Return, per account screen, the session data of its longest rendering."""
+    return {"account.name_done": [{"name": "N" * NAME_MAX}]}
+
+
 def start(first: Callable[[Mapping], str | None] = lambda ctx: None) -> Route:
     """Build the first screen's route; first names a screen due before the menu, or None."""
 

@@ -131,7 +131,9 @@ def samples() -> dict[str, list[dict]]:
          "school": SCHOOL[n % len(SCHOOL)], "urgent": n % 2 == 0}
         for n, (count, sex) in enumerate((c, s) for c in COUNTS for s in SEXES)
     ]  # fmt: skip
-    return {"r.confirm": [*summaries, {}], "r.done": [{"reference": "4" * REFERENCE}]}
+    reference, looked_up = "4" * REFERENCE, [{"lookup": "4" * REFERENCE}]
+    return {"r.confirm": [*summaries, {}], "r.done": [{"reference": reference}],
+            "track.status": looked_up, "track.unknown": looked_up}  # fmt: skip
 
 
 def is_report(node: str | None) -> bool:

@@ -99,7 +99,8 @@ def test_a_supervisor_signs_in_and_moves_a_case_through_its_states(app, browser)
         go(browser, browser.find_element("xpath", "//fieldset[last()]//button"))  # a note
         shot(browser, "03b-case-closed")
         timeline = browser.find_elements("css selector", "table")[-1].text
-        assert f"console:{EMAIL}" in timeline and "étape referred" in timeline
+        assert EMAIL in timeline and "console:" not in timeline  # who acted, in words
+        assert "étape referred" in timeline
         assert "étape closed" in timeline and "Enfant rescolarisé" in timeline
         go(browser, browser.find_element("xpath", "//header//button"))  # sign out
         assert "/console/login" in browser.current_url
@@ -124,6 +125,10 @@ def test_an_admin_creates_a_campaign_and_watches_it_complete(sms_app, browser):
         go(browser, browser.find_element("css selector", "button[type=submit]"))
         go(browser, browser.find_element("link text", "Campagnes"))
         go(browser, browser.find_element("link text", "Nouvelle campagne"))
+        counter = browser.find_element("id", "counter")
+        # No message yet: the counter says so, and prices nothing.
+        WebDriverWait(browser, 10).until(lambda _: "Le message est vide" in counter.text)
+        assert "XOF" not in counter.text
         browser.find_element("name", "name").send_keys("Rappel formation")
         choose(browser, "role", "agent")
         browser.find_element("name", "message").send_keys("Bonjour {name}, la formation continue.")
@@ -132,7 +137,16 @@ def test_an_admin_creates_a_campaign_and_watches_it_complete(sms_app, browser):
         assert "fr 1 (GSM-7)" in counter.text and "XOF 75.00" in counter.text
         shot(browser, "04-campaign-compose")
         go(browser, browser.find_element("css selector", "#compose button[type=submit]"))
+        # Nothing is created before the confirmation: who, parts and cost first.
+        assert browser.find_element("id", "recipients").text == "Destinataires : 3 destinataires"
+        assert "1 partie (GSM-7)" in browser.find_element("id", "texts").text
+        assert browser.find_element("id", "cost").text.startswith("Prix estimé : XOF 75.00")
+        shot(browser, "04b-campaign-confirm")
+        go(browser, browser.find_element("css selector", "#confirm button[type=submit]"))
         assert "Campagne créée." in browser.find_element("css selector", ".flash.ok").text
+        shown = [f.text for f in browser.find_elements("css selector", "form[data-action]")
+                 if f.is_displayed()]  # fmt: skip
+        assert shown == ["Mettre en pause", "Annuler la campagne"]  # no Relancer: not paused
         with sms_app.app_context():
             worker = SimpleWorker(queues(sms_app), connection=sms_app.extensions["redis"])
             worker.work(burst=True, with_scheduler=False)  # what `make run`'s worker does
@@ -140,4 +154,7 @@ def test_an_admin_creates_a_campaign_and_watches_it_complete(sms_app, browser):
         WebDriverWait(browser, 20).until(lambda _: status.text == "terminée")
         assert browser.find_element("id", "percent").text == "100"
         assert browser.find_element("id", "count-total").text == "3"
+        # Pause and Annuler went away as it finished: nothing is left to steer.
+        actions = browser.find_elements("css selector", "form[data-action]")
+        assert len(actions) == 3 and not [f for f in actions if f.is_displayed()]
         shot(browser, "05-campaign-done")

@@ -1,5 +1,6 @@
 """Loading and checking the copy under content/, and the `kalan content check` verb."""
 
+import re
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,14 @@ from click.testing import CliRunner
 
 import flows
 from app.cli import main
-from app.content import ContentError, load, oversized, sample_context
+from app.content import (
+    ContentError,
+    load,
+    oversized,
+    previews,
+    sample_context,
+    sms_previews,
+)
 from app.infra.config import DEFAULTS
 from flows import Catalog, End
 
@@ -419,3 +427,68 @@ def test_cli_content_check_holds_the_course_to_its_facts_and_rules(check, tree, 
     result = check(tree)
     assert result.exit_code == 1
     assert error in result.stderr.splitlines(), result.stderr
+
+
+# Previews: every screen and SMS filled with sample values
+
+
+def test_every_previewed_screen_is_filled_with_sample_values():
+    """No screen shows an empty slot ("Signalement  :", "agent de .", "Merci ,") or a None."""
+    catalog, _ = load(ROOT / "content")
+    blank = re.compile(r"None|\$\w|  | [.,]")
+    shown = list(previews(catalog, flows.build(catalog.course), 160, CODE))
+    assert [(node, reply) for node, reply in shown if blank.search(reply)] == []
+    done = [reply for node, reply in shown if node == "r.done"]
+    assert done == ["END Merci. Référence : 444444. Notez-la. Suivi : *123#, choix 4."]
+    for node in ("track.status", "track.unknown"):
+        assert any("444444" in reply for name, reply in shown if name == node), node
+
+
+def test_every_sms_preview_is_filled_as_it_is_sent_at_its_longest(app):
+    """Each sms.* template once, every placeholder filled with real labels at their longest."""
+    catalog = app.extensions["catalog"]
+    filled = dict(sms_previews(catalog, app.config))
+    assert sorted(filled) == sorted(k for k in catalog.texts["fr"] if k.startswith("sms."))
+    assert [key for key, text in filled.items() if "$" in text] == []
+    alert = filled["sms.case_alert_urgent"]
+    assert "Ouéléssébougou, Site d'orpaillage de Kalana" in alert  # the longest cercle's name
+    assert "Eboulement / effondrement" in alert and "31/12 23h59" in alert
+    assert "*123#" in filled["sms.receipt"]
+    modules = [
+        catalog.get("sms.module", title=catalog.get(f"course.{m.id}.title"),
+                    score=f"{len(m.quiz)}/{len(m.quiz)}",
+                    takeaway=catalog.get(f"course.{m.id}.takeaway"))
+        for m in catalog.course.modules
+    ]  # fmt: skip
+    assert filled["sms.module"] == max(modules, key=len)
+    assert filled["sms.recall_question"].count("\n1. ") == 1
+
+
+# The console's copy: French in full, as only phones are held to GSM-7
+
+WORKAROUNDS = re.compile(
+    r"\b(francais|garcons?|boeufs?|oeuvres?|coeurs?|soeurs?|voeux|noeuds?|Eboulement|Etat|"
+    r"Ecole|Age)\b"
+)
+
+
+def test_console_copy_may_use_every_french_letter(tree):
+    """« Bœufs », français, l’école, Âge: no problem, no warning on a page; on a phone, refused."""
+    path = tree / "fr" / "console.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    full = "« Bœufs », en français, à l’école — Âge : être"
+    data["console"]["nav"]["content"] = full
+    write(path, yaml.safe_dump(data, allow_unicode=True))
+    catalog, warnings = load(tree)
+    assert catalog.get("console.nav.content") == full
+    assert not [line for line in warnings if "console." in line]
+    edit(tree, "help.about", full)
+    assert "fr: 'help.about' has characters outside GSM-7: '«»Âçêœ—’'" in problems(tree)
+
+
+def test_the_console_copy_writes_french_in_full():
+    """No GSM-7 spelling ("francais", "Garcons", "Boeufs") in console.yaml: pages have ç and œ."""
+    catalog, _ = load(ROOT / "content")
+    found = {key: WORKAROUNDS.findall(text) for key, text in catalog.texts["fr"].items()
+             if key.startswith("console.") and WORKAROUNDS.search(text)}  # fmt: skip
+    assert found == {}

@@ -64,7 +64,7 @@ def new_case(
         # An urgent report about a case past verification: it is this report
         # that needs checking, within the urgent delay.
         due = now + timedelta(hours=24)
-    text = _text(config, catalog, key, case, due)
+    text = sms_text(config, catalog, key, case, due)
     subject = f"{case.reference}-{'u' if case.urgent else 'n'}{'-' + linked if linked else ''}"
     for point in points:
         _send(db, config, ALERT, subject, point.phone, text, case.urgent, now)
@@ -75,7 +75,7 @@ def assigned(
     db: Session, config: Mapping, catalog: Catalog, case: Case, phone: str, now: datetime
 ) -> None:
     """Tell an agent a case is now theirs."""
-    text = _text(config, catalog, "sms.case_assigned", case)
+    text = sms_text(config, catalog, "sms.case_assigned", case)
     _send(
         db,
         config,
@@ -123,7 +123,7 @@ def _remind(
 ) -> None:
     key = "sms.case_verify_due" if what == "verify" else "sms.case_followup_due"
     urgent = case.urgent and what == "verify"
-    text = _text(config, catalog, key, case)
+    text = sms_text(config, catalog, key, case)
     when, queued = _send(db, config, REMINDER, _due_id(case, what), case.assignee, text, urgent,
                          now)  # fmt: skip
     # Escalation counts from when the reminder can be read, not from a night queue.
@@ -137,7 +137,7 @@ def _escalate(
 ) -> None:
     supervisors = focal_points.covering(db, case, role="supervisor")
     key = "sms.case_escalation_verify" if what == "verify" else "sms.case_escalation_followup"
-    text = _text(config, catalog, key, case)
+    text = sms_text(config, catalog, key, case)
     urgent = case.urgent and what == "verify"
     # Supervisors escalated to before for this due date (the case changed
     # hands since) are not told twice.
@@ -180,7 +180,7 @@ def _area(case: Case) -> str:
     return case.cercle or case.region or "an unknown place"
 
 
-def _text(
+def sms_text(
     config: Mapping, catalog: Catalog, key: str, case: Case, due: datetime | None = None
 ) -> str:
     """Fill a case SMS from the content: reference, place, what, due date."""

@@ -156,4 +156,6 @@ def samples(course: Course) -> dict[str, list[dict]]:
         found.update(modules.samples(module))
     found.update(pretest.samples(course))
     found.update(recall.samples(course))
+    # An organisation as long as the sample profile's (app/content.py sample_context).
+    found["t.enrolled"] = [{"organisation": "O" * 40}]
     return found

@@ -12,6 +12,7 @@ from app.infra.models import Campaign, Contact
 from app.messaging.campaigns.creation import create
 from app.messaging.campaigns.text import (
     CampaignError,
+    EmptyMessageError,
     PlaceholderError,
     check_messages,
     message_for,
@@ -148,3 +149,10 @@ def test_create_stores_the_campaign(db):
     assert json.loads(stored.audience) == {"role": ["agent"]}
     assert (stored.rate, stored.budget, stored.cursor, stored.recipients) == (5, 1000, 0, 0)
     assert stored.start_at.replace(tzinfo=UTC) == start
+
+
+@pytest.mark.parametrize("messages", [{"fr": ""}, {"fr": "  \n "}, {"fr": "Bonjour", "bm": " "}])
+def test_an_empty_message_is_refused_as_such(messages):
+    """Nothing to send is its own refusal, so that no page prices it."""
+    with pytest.raises(EmptyMessageError, match="is empty: a campaign needs a message"):
+        check_messages(messages)

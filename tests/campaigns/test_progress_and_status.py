@@ -102,6 +102,31 @@ def test_set_status_refuses_invalid_transitions(db, start, action):
     assert reload(db, campaign.id).status == start
 
 
+def test_set_status_reads_the_campaign_afresh(app, db):
+    """A pause sent from a page shown while sending, once the worker has finished: refused,
+    and the campaign stays done (it was read again, not taken from the session's memory)."""
+    campaign = new(db)
+    db.execute(update(Campaign).values(status="sending").where(Campaign.id == campaign.id))
+    db.commit()
+    assert db.get(Campaign, campaign.id).status == "sending"  # as the page saw it
+    with app.extensions["db"]() as worker:
+        worker.execute(update(Campaign).values(status="done").where(Campaign.id == campaign.id))
+        worker.commit()
+    with pytest.raises(CampaignError, match="is done: cannot pause"):
+        lifecycle.set_status(db, campaign.id, "pause")
+    assert reload(db, campaign.id).status == "done"
+
+
+@pytest.mark.parametrize(
+    ("status", "actions"),
+    [("scheduled", ["pause", "cancel"]), ("expanding", ["pause", "cancel"]),
+     ("sending", ["pause", "cancel"]), ("paused", ["resume", "cancel"]), ("failed", ["cancel"]),
+     ("done", []), ("cancelled", [])],
+)  # fmt: skip
+def test_actions_are_what_set_status_allows(status, actions):
+    assert lifecycle.actions(status) == actions
+
+
 def test_set_status_of_a_missing_campaign(db):
     with pytest.raises(CampaignError, match="no campaign 999"):
         lifecycle.set_status(db, 999, "pause")

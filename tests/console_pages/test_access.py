@@ -1,5 +1,6 @@
 """Who may open each console page and send each form; the others get 403."""
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -7,7 +8,7 @@ from sqlalchemy import select
 
 from app.infra.models import Campaign
 
-from ..helpers import assert_french, page, token_in
+from ..helpers import ANONYMOUS, CALM, assert_french, page, report, token_in
 from .conftest import COMPOSE, USERS, add_campaign
 
 EVERYONE = frozenset(USERS)
@@ -33,7 +34,9 @@ PAGES = [
 # Every form, who may send it, and the answer they get; the others get 403 (order matters).
 POSTS = [
     ("/console/campaigns/preview", COMPOSE, COMPOSERS, 200),
-    ("/console/campaigns", COMPOSE, COMPOSERS, 302),
+    ("/console/campaigns", COMPOSE, COMPOSERS, 200),  # the confirmation: nothing created yet
+    ("/console/campaigns/new", COMPOSE, COMPOSERS, 200),  # back from it, to change the form
+    ("/console/campaigns", {**COMPOSE, "confirmed": "1"}, COMPOSERS, 302),
     ("/console/campaigns/{id}/pause", {}, SENDERS, 302),
     ("/console/campaigns/{id}/resume", {}, SENDERS, 302),
     ("/console/campaigns/{id}/cancel", {}, SENDERS, 302),
@@ -113,3 +116,40 @@ def test_pages_offer_only_the_actions_a_role_may_take(app, client, sign_in, who,
     )
     for link in ("/console/campaigns/new", "/console/contacts/import", "/pause", "/cancel"):
         assert (link in shown) is (link in links), link
+
+
+TITLES = {
+    "/console/dashboard": "Tableau de bord",
+    "/console/cases": "Dossiers",
+    "/console/cases/{reference}": "Dossier {reference}",
+    "/console/agents": "Agents et formation",
+    "/console/training": "Ce que les agents apprennent",
+    "/console/certificates": "Vérifier un certificat",
+    "/console/campaigns": "Campagnes SMS",
+    "/console/campaigns/new": "Nouvelle campagne",
+    "/console/campaigns/{id}": "Rappel",  # the campaign's name
+    "/console/contacts/import": "Importer des contacts",
+    "/console/content": "Contenus tels qu'affichés",
+    "/console/nope": "Erreur 404",
+}
+
+
+def test_every_page_has_a_title_of_its_own(app, client, auth, sign_in):
+    """A browser's tabs and history tell the pages apart: each <title> names its page."""
+    campaign_id = add_campaign(app)
+    _, done = report(client, *CALM, contact=ANONYMOUS)
+    reference = done.split("Référence : ")[1][:6]
+    titles = {"/console/login": title_of(client.get("/console/login"))}
+    sign_in("admin")
+    for path in TITLES:
+        response = client.get(path.format(id=campaign_id, reference=reference))
+        titles[path] = title_of(response)
+    expected = {path: f"{words.format(reference=reference)} — Kalan"
+                for path, words in {"/console/login": "Connexion", **TITLES}.items()}  # fmt: skip
+    assert titles == expected
+    assert len(set(titles.values())) == len(titles)
+
+
+def title_of(response) -> str:
+    """Return a page's <title>."""
+    return re.search(r"<title>([^<]*)</title>", page(response)).group(1)

@@ -2,6 +2,7 @@
 
 import html
 import json
+import re
 from datetime import UTC
 
 import pytest
@@ -15,7 +16,13 @@ from ..helpers import assert_french, page, visible
 from .conftest import COMPOSE, add_campaign, expand, flashed
 
 INVALID = "Campagne non valide : vérifiez le nom, le message, les destinataires et les champs"
-REFUSED = "Cette action n'est pas possible dans l'état actuel de la campagne."
+EMPTY = "Le message est vide : écrivez le texte à envoyer. Aucun prix n'est calculé"
+REFUSED = {
+    "pause": "Cette campagne ne peut pas être mise en pause : seule une campagne programmée ou "
+    "en cours d'envoi peut l'être.",
+    "resume": "Cette campagne ne peut pas être relancée : seule une campagne en pause peut l'être.",
+    "cancel": "Cette campagne ne peut plus être annulée : elle est terminée ou déjà annulée.",
+}
 
 
 def campaign_of(app, campaign_id: int) -> Campaign:
@@ -78,10 +85,12 @@ def test_an_invalid_audience_or_option_is_a_french_400(app, client, auth, sign_i
 
 
 def test_creating_a_campaign_stores_it_and_opens_its_page(app, client, auth, sign_in, seeded):
-    """Créer la campagne stores it, scheduled, and leads to its page with "Campagne créée."."""
+    """Confirmed, the campaign is stored, scheduled, and its page says "Campagne créée."."""
     sign_in("admin")
     form = {**COMPOSE, "cercle": "Sikasso, Koutiala", "rate": "5", "budget": "1000"}
-    response = auth.post("/console/campaigns", follow=False, **form)
+    asked = auth.post("/console/campaigns", follow=False, **form)
+    assert asked.status_code == 200 and 'name="confirmed" value="1"' in page(asked)
+    response = auth.post("/console/campaigns", follow=False, confirmed="1", **form)
     assert response.status_code == 302
     with app.extensions["db"]() as db:
         (campaign,) = db.scalars(select(Campaign)).all()
@@ -109,7 +118,9 @@ def test_the_start_time_is_read_in_bamako_unless_it_says_otherwise(
     app, client, auth, sign_in, seeded, start_at, utc
 ):
     sign_in("admin")
-    response = auth.post("/console/campaigns", follow=False, start_at=start_at, **COMPOSE)
+    response = auth.post(
+        "/console/campaigns", follow=False, start_at=start_at, confirmed="1", **COMPOSE
+    )
     assert response.status_code == 302
     with app.extensions["db"]() as db:
         (campaign,) = db.scalars(select(Campaign)).all()
@@ -137,7 +148,8 @@ def test_an_invalid_campaign_is_refused_with_the_form_kept(
     assert response.status_code == 400
     assert_french(response)
     text = page(response)
-    assert INVALID in text
+    assert (EMPTY if not form["message"].strip() else INVALID) in text
+    assert not re.search(r"XOF \d", visible(response))  # no cost for what cannot be sent
     assert '<option value="agent" selected>' in text
     assert 'name="cercle" value="Sikasso"' in text
     assert f'name="budget" value="{form["budget"]}"' in text
@@ -242,7 +254,8 @@ def test_a_scoped_supervisor_composes_for_its_area_only(app, client, auth, sign_
         assert INVALID in page(refused)
         preview = auth.post("/console/campaigns/preview", follow=False, cercle=beyond, **COMPOSE)
         assert preview.status_code == 400
-    created = auth.post("/console/campaigns", follow=False, **{**COMPOSE, "cercle": "Kadiolo"})
+    kadiolo = {**COMPOSE, "cercle": "Kadiolo"}
+    created = auth.post("/console/campaigns", follow=False, confirmed="1", **kadiolo)
     assert created.status_code == 302
     with app.extensions["db"]() as db:
         (campaign,) = db.scalars(select(Campaign)).all()
@@ -311,5 +324,144 @@ def test_an_impossible_action_is_refused_in_french(
     sign_in("admin")
     response = auth.post(f"/console/campaigns/{campaign_id}/{action}")
     assert response.status_code == 200
-    assert flashed(response) == [REFUSED]
+    assert flashed(response) == [REFUSED[action]]
     assert campaign_of(app, campaign_id).status == was
+
+
+def set_campaign_status(app, campaign_id: int, status: str) -> None:
+    """Put a campaign in a state directly, as the worker leaves it (done, failed...)."""
+    with app.extensions["db"]() as db:
+        db.get(Campaign, campaign_id).status = status
+        db.commit()
+
+
+def offered(response) -> list[str]:
+    """Return the actions a campaign page shows: its forms not hidden."""
+    forms = re.findall(r'<form [^>]*data-action="(\w+)"([^>]*)>', page(response))
+    return [action for action, rest in forms if "hidden" not in rest]
+
+
+@pytest.mark.parametrize(
+    ("status", "actions"),
+    [
+        ("scheduled", ["pause", "cancel"]),
+        ("expanding", ["pause", "cancel"]),
+        ("sending", ["pause", "cancel"]),
+        ("paused", ["resume", "cancel"]),
+        ("failed", ["cancel"]),
+        ("done", []),
+        ("cancelled", []),
+    ],
+)
+def test_the_campaign_page_offers_only_what_its_state_allows(
+    app, client, sign_in, seeded, status, actions
+):
+    """Pause, Relancer and Annuler show only where they can work; the page knows them all to
+    follow a change of state live."""
+    campaign_id = add_campaign(app, {"role": ["agent"]})
+    set_campaign_status(app, campaign_id, status)
+    sign_in("admin")
+    shown = client.get(f"/console/campaigns/{campaign_id}")
+    assert offered(shown) == actions
+    assert '"done": []' in page(shown) and '"paused": ["resume", "cancel"]' in page(shown)
+
+
+@pytest.mark.parametrize(
+    ("status", "action"),
+    [("done", "pause"), ("done", "cancel"), ("sending", "resume"), ("failed", "resume"),
+     ("failed", "pause")],
+)  # fmt: skip
+def test_an_action_the_state_forbids_is_refused_with_its_reason(
+    app, client, auth, sign_in, seeded, status, action
+):
+    """A form sent from a stale page (the campaign finished meanwhile) changes nothing."""
+    campaign_id = add_campaign(app, {"role": ["agent"]})
+    set_campaign_status(app, campaign_id, status)
+    sign_in("national")
+    response = auth.post(f"/console/campaigns/{campaign_id}/{action}")
+    assert response.status_code == 200
+    assert flashed(response) == [REFUSED[action]]
+    assert campaign_of(app, campaign_id).status == status
+
+
+def test_a_campaign_shows_its_zone_and_audience_with_the_recipients(
+    app, client, auth, sign_in, seeded
+):
+    """An admin's campaign for Sikasso's agents says Zone : Sikasso (not the whole programme),
+    its filters, and how many it reaches: counted today, then as expanded."""
+    sign_in("admin")
+    form = {**COMPOSE, "cercle": "sikasso", "training": "none", "confirmed": "1"}
+    created = auth.post("/console/campaigns", follow=False, **form)
+    campaign_id = int(created.headers["Location"].rsplit("/", 1)[1])
+    shown = visible(client.get(created.headers["Location"]))
+    assert "Zone : Sikasso - Créée par : admin@kalan.ml" in shown
+    assert "Fonction : agents Cercle : Sikasso Formation : pas encore commencée" in shown
+    assert "1 destinataire à ce jour, hors numéros désabonnés ou injoignables" in shown
+    listing = visible(client.get("/console/campaigns"))
+    assert "tout le programme" not in listing and listing.endswith("0 % Sikasso")
+    expand(app, campaign_id)
+    shown = visible(client.get(created.headers["Location"]))
+    assert "1 destinataire, hors numéros désabonnés ou injoignables." in shown
+    everyone = add_campaign(app)
+    shown = visible(client.get(f"/console/campaigns/{everyone}"))
+    assert "Zone : tout le programme" in shown and "Tous les contacts, sans filtre" in shown
+    assert "8 destinataires à ce jour" in shown
+
+
+def test_compose_asks_for_confirmation_with_recipients_parts_and_cost(
+    app, client, auth, sign_in, seeded
+):
+    """Like `kalan campaign create`, the console shows who, how many parts and the price
+    first; Modifier brings the form back as typed; only Confirmer creates the campaign."""
+    sign_in("admin")
+    long = "Rappel : " + "la formation continue. " * 8  # 2 parts
+    form = {**COMPOSE, "message": long, "rate": "5", "budget": "1000"}
+    asked = auth.post("/console/campaigns", follow=False, **form)
+    assert asked.status_code == 200
+    assert_french(asked)
+    shown = visible(asked)
+    assert "Vérifier la campagne avant de la créer" in shown
+    assert "Destinataires : 3 destinataires" in shown
+    assert "Français " + long.strip() + " 2 parties (GSM-7)" in shown
+    assert "Prix estimé : XOF 150.00 - Budget maximum : 1000.00 XOF" in shown
+    assert "Début : dès la confirmation - Messages par seconde au plus : 5" in shown
+    assert "<title>Vérifier la campagne avant de la créer — Kalan</title>" in page(asked)
+    with app.extensions["db"]() as db:
+        assert db.scalar(select(func.count()).select_from(Campaign)) == 0
+    confirm, edit = re.findall(r'<form method="post" action="([^"]+)" id="(\w+)"', page(asked))
+    assert confirm == ("/console/campaigns", "confirm")
+    assert edit == ("/console/campaigns/new", "edit")
+    carried = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">',
+                              page(asked).split('id="edit"')[1]))  # fmt: skip
+    assert {k: carried[k] for k in ("name", "message", "role", "rate", "budget")} == {
+        "name": "Rappel formation", "message": long, "role": "agent", "rate": "5",
+        "budget": "1000"}  # fmt: skip
+    back = auth.post("/console/campaigns/new", follow=False, **carried)
+    assert back.status_code == 200
+    assert f">{long}</textarea>" in page(back) and '<option value="agent" selected>' in (
+        page(back))  # fmt: skip
+    created = auth.post("/console/campaigns", follow=False, confirmed="1", **form)
+    assert created.status_code == 302
+    with app.extensions["db"]() as db:
+        assert db.scalar(select(func.count()).select_from(Campaign)) == 1
+
+
+def test_confirming_for_nobody_says_so(app, client, auth, sign_in, seeded):
+    """An audience nobody matches is no error, but the confirmation says nothing would go."""
+    sign_in("admin")
+    asked = auth.post("/console/campaigns", follow=False, **{**COMPOSE, "cercle": "Bamako"})
+    shown = visible(asked)
+    assert "Destinataires : 0 destinataire" in shown and "Prix estimé : XOF 0.00" in shown
+    assert "Aucun contact joignable ne correspond : la campagne n'enverrait rien." in shown
+
+
+@pytest.mark.parametrize("message", ["", "   ", "\n"])
+def test_an_empty_message_gets_a_clear_error_and_no_cost(app, client, auth, sign_in, message):
+    """The live counter says the message is empty, never a price for nothing."""
+    sign_in("admin")
+    form = {**COMPOSE, "message": message}
+    counted = auth.post("/console/campaigns/preview", follow=False, **form)
+    assert counted.status_code == 400
+    assert counted.get_json() == {"error": app.extensions["catalog"].get(
+        "console.campaign.empty_message")}  # fmt: skip
+    assert counted.get_json()["error"].startswith(EMPTY)

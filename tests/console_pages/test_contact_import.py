@@ -109,7 +109,7 @@ def test_a_scoped_supervisor_imports_only_inside_its_area(app, client, auth, sig
     assert all("hors de votre zone (Kadiolo)" in why for _, why in problems_of(checked))
     token = re.search(r'name="token" value="([^"]+)"', page(checked)).group(1)
     done = auth.post("/console/contacts/import/confirm", token=token)
-    assert "1 ajoutés, 0 mis à jour, 3 lignes ignorées." in visible(done)
+    assert "1 ajouté, 0 mis à jour, 3 lignes ignorées." in visible(done)
     assert problems_of(done)[1] == (
         "4", "le numéro +22370000002 n'a pas été importé : seul un administrateur peut "
         "l'ajouter à votre zone")  # fmt: skip
@@ -158,7 +158,7 @@ def test_an_import_over_ten_thousand_lines_stops_there(app, client, auth, sign_i
     assert problems[0] == ("10002", "plus de 10000 lignes : coupez le fichier en plusieurs ; "
                                     "la suite n'est pas lue")  # fmt: skip
     assert len(problems) == 200 and problems[1][0] == "2"
-    assert "... et 9801 autres lignes refusées, non listées ici" in visible(checked)
+    assert "… et 9801 autres lignes refusées, non listées ici" in visible(checked)
 
 
 def test_a_check_belongs_to_the_user_who_made_it(app, client, auth, sign_in, seeded):
@@ -204,7 +204,7 @@ def test_a_file_of_two_hundred_contacts_is_checked(app, client, auth, sign_in):
     assert 8 * 1024 < len(content) < MAX_FILE
     response = upload(auth, content)
     assert response.status_code == 200
-    assert "200 à ajouter, 0 à mettre à jour, 0 lignes refusées." in visible(response)
+    assert "200 à ajouter, 0 à mettre à jour, 0 ligne refusée." in visible(response)
 
 
 def test_a_file_without_the_columns_says_which_are_missing(app, client, auth, sign_in, seeded):
@@ -214,7 +214,7 @@ def test_a_file_without_the_columns_says_which_are_missing(app, client, auth, si
     response = upload(auth, b"Phone,Name,Cercle\n70000009,Binta,Sikasso\n")
     assert response.status_code == 200
     assert problems_of(response) == [("1", "colonnes manquantes : role, region, commune, language")]
-    assert "0 à ajouter, 0 à mettre à jour, 1 lignes refusées." in visible(response)
+    assert "0 à ajouter, 0 à mettre à jour, 1 ligne refusée." in visible(response)
     assert count_contacts(app) == before
 
 
@@ -227,7 +227,7 @@ def test_a_line_that_is_not_utf8_is_refused_alone(app, client, auth, sign_in):
         + b"76100013,Binta,,,,,,\n"
     )
     response = upload(auth, content)
-    assert "2 à ajouter, 0 à mettre à jour, 1 lignes refusées." in visible(response)
+    assert "2 à ajouter, 0 à mettre à jour, 1 ligne refusée." in visible(response)
     assert problems_of(response) == [
         ("3", 'texte non UTF-8 (enregistrez le fichier en "CSV UTF-8")')
     ]

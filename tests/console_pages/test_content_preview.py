@@ -65,6 +65,29 @@ def test_the_sms_group_lists_every_sms_with_parts_and_encoding(app, client, sign
     assert screens_of(response) == []  # SMS are not screens
 
 
+def test_sms_are_shown_filled_and_their_parts_counted_on_the_result(app, client, sign_in):
+    """An SMS shows sample values, not $placeholders: its length and parts are those sent."""
+    sign_in("viewer")
+    response = client.get("/console/content?group=sms")
+    rows = dict(
+        (key, (html.unescape(text), int(parts)))
+        for key, text, parts in re.findall(
+            r"<tr><td>(sms\.[^<]+)</td><td>([^<]*)</td><td>\d+</td>\s*<td[^>]*>(\d+) ",
+            response.get_data(as_text=True),
+        )
+    )
+    assert rows and [key for key, (text, _) in rows.items() if "$" in text] == []
+    text, parts = rows["sms.receipt"]
+    assert re.fullmatch(r"Kalan : code \d{6}\. Gardez-le\. Suivi : \*123#, choix 4\.", text)
+    text, parts = rows["sms.case_alert_urgent"]
+    assert "Ouéléssébougou, Site d'orpaillage" in text and "$place" not in text
+    assert len(text) > 160 and parts == 2  # the template alone is 149 characters: 1 part
+    screen = [s for s in screens_of(client.get("/console/content?group=r")) if "Référence" in s]
+    assert screen == ["END Merci. Référence : 444444. Notez-la. Suivi : *123#, choix 4."]
+    tracked = screens_of(client.get("/console/content?group=track"))
+    assert "CON Signalement 444444 : enregistré.\n0.Retour 00.Menu" in tracked
+
+
 def test_the_desk_group_renders_the_focal_points_screens(app, client, sign_in):
     """?group=desk shows the case desk's screens, filled with sample cases."""
     sign_in("admin")

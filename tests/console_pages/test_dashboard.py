@@ -48,11 +48,11 @@ def cases_in_two_cercles(app, client):
 @pytest.mark.parametrize(
     ("who", "summary", "new", "cercles"),
     [
-        ("admin", "0 apprenants, 3 dossiers, dont 2 en retard de vérification.", "3",
+        ("admin", "0 apprenant, 3 dossiers, dont 2 en retard de vérification.", "3",
          [("Kadiolo", "3"), ("Koutiala", "1")]),
-        ("scoped", "0 apprenants, 2 dossiers, dont 1 en retard de vérification.", "2",
+        ("scoped", "0 apprenant, 2 dossiers, dont 1 en retard de vérification.", "2",
          [("Kadiolo", "3")]),
-        ("viewer", "0 apprenants, 1 dossiers, dont 1 en retard de vérification.", "1",
+        ("viewer", "0 apprenant, 1 dossier, dont 1 en retard de vérification.", "1",
          [("Koutiala", "1")]),
     ],
 )  # fmt: skip
@@ -100,7 +100,7 @@ def test_the_dashboard_draws_one_bar_per_module_state_and_cercle(app, client, si
     states = found["Dossiers par état"]
     assert [label for label, _ in states] == [catalog.get(f"console.status.{s}") for s in DESK]
     assert found["Signalements par cercle"] == []  # no report yet: an empty chart, no error
-    assert "1 apprenants, 0 dossiers, dont 0 en retard de vérification." in visible(response)
+    assert "1 apprenant, 0 dossier, dont 0 en retard de vérification." in visible(response)
 
 
 def test_the_dashboard_follows_training_and_reports_over_the_months(
@@ -173,11 +173,12 @@ def test_the_dashboard_training_stays_inside_the_users_scope(
     response = client.get("/console/dashboard")
     assert response.status_code == 200
     shown, found = visible(response), chart_rows(response)
-    assert f"{learners} apprenants," in shown
+    assert f"{learners} apprenant{'s' if learners > 1 else ''}," in shown  # 0 and 1: singular
     assert "sans pré-test" not in shown  # each took it before module 1
     assert ("Progrès moyen entre pré-test et post-test" in shown) is (gain is not None)
     if gain is not None:
-        assert f"Progrès moyen entre pré-test et post-test : {gain} points." in shown
+        points = "points" if abs(gain) > 1 else "point"
+        assert f"Progrès moyen entre pré-test et post-test : {gain} {points}." in shown
     svgs = dict(re.findall(r'<svg [^>]*aria-label="([^"]*)">(.*?)</svg>', page(response), re.S))
     trained = plotted(svgs["Agents certifiés au fil des mois, par organisation (total cumulé)"])
     assert sorted(trained) == orgs

@@ -9,8 +9,14 @@ from sqlalchemy.orm import Session
 from app.infra.models import Campaign, Contact, utcnow
 from app.messaging import outbox
 from app.messaging.campaigns.audience import recipients
-from app.messaging.campaigns.text import CampaignError, check_messages, message_for, render
-from app.messaging.segments import estimate
+from app.messaging.campaigns.text import (
+    CampaignError,
+    EmptyMessageError,
+    check_messages,
+    message_for,
+    render,
+)
+from app.messaging.segments import Estimate, estimate
 
 MAX_BUDGET = Decimal(10) ** 10
 
@@ -47,19 +53,32 @@ def preview(db: Session, messages: dict[str, str], audience: dict, config) -> di
     return {"recipients": total, "parts": parts, "encodings": encodings, "cost": cost}
 
 
+def sizes(messages: dict[str, str], config) -> dict[str, Estimate]:
+    """Estimate each language's message as one SMS: encoding, parts and cost (blanks filled)."""
+    price = outbox.part_cost(config)
+    texts = {lang: outbox.row(config, "preview", 0, "+0", render(text, Contact()))["body"]
+             for lang, text in messages.items()}  # fmt: skip
+    return {lang: estimate(text, price) for lang, text in texts.items()}
+
+
+def check(name: str, messages: dict, audience: dict, scope: str | None = None) -> None:
+    """Refuse what create() would refuse, before anything is shown as ready to send."""
+    if scope and not audience.get("area"):  # the caller holds it there: within()
+        raise CampaignError(f"the audience of a campaign for {scope} must be held inside it")
+    if not name.strip():
+        raise CampaignError("a campaign needs a name")
+    if not messages or not all(m.strip() for m in messages.values()):
+        raise EmptyMessageError("a campaign needs a message")
+    check_messages(messages)
+
+
 def create(db: Session, name: str, messages: dict, audience: dict, **options) -> Campaign:
     """Create a campaign to start at options["start_at"] (default now); the caller commits.
 
     options["scope"] records the area an audience from within() is held in.
     """
     scope = options.get("scope")
-    if scope and not audience.get("area"):  # the caller holds it there: within()
-        raise CampaignError(f"the audience of a campaign for {scope} must be held inside it")
-    if not name.strip():
-        raise CampaignError("a campaign needs a name")
-    if not messages or not all(m.strip() for m in messages.values()):
-        raise CampaignError("a campaign needs a message")
-    check_messages(messages)
+    check(name, messages, audience, scope)
     campaign = Campaign(
         name=name.strip()[:120],
         messages=json.dumps(messages, ensure_ascii=False),

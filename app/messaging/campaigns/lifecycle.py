@@ -9,6 +9,13 @@ from app.infra.models import Campaign, Message, utcnow
 from app.messaging.campaigns.text import CampaignError
 
 OPEN = ("queued", "claimed", "sending")
+# What may be done to a campaign: the states it may be done from, and the state it leads to
+# (resume: back to sending, or to scheduled if it was paused before it was expanded).
+ACTIONS = {
+    "pause": (("scheduled", "expanding", "sending"), "paused"),
+    "resume": (("paused",), None),
+    "cancel": (("scheduled", "expanding", "sending", "paused", "failed"), "cancelled"),
+}
 
 
 def _pairs(rows) -> dict:
@@ -51,21 +58,24 @@ def progress(db: Session, campaign_id: int) -> dict:
     }
 
 
+def actions(status: str) -> list[str]:
+    """Return what may be done to a campaign in this state, in the order pages offer it."""
+    return [action for action, (sources, _) in ACTIONS.items() if status in sources]
+
+
 def set_status(db: Session, campaign_id: int, action: str) -> Campaign:
     """Pause, resume or cancel a campaign; raise CampaignError when it cannot."""
-    campaign = db.get(Campaign, campaign_id)
+    if action not in ACTIONS:
+        raise CampaignError(f"unknown action {action!r}")
+    # Locked and read afresh: a worker may have finished or paused it since it was shown.
+    campaign = db.get(Campaign, campaign_id, with_for_update=True, populate_existing=True)
     if campaign is None:
         raise CampaignError(f"no campaign {campaign_id}")
-    allowed = {
-        "pause": ({"scheduled", "expanding", "sending"}, "paused"),
-        "resume": ({"paused"}, None),
-        "cancel": ({"scheduled", "expanding", "sending", "paused", "failed"}, "cancelled"),
-    }
-    if action not in allowed:
-        raise CampaignError(f"unknown action {action!r}")
-    sources, target = allowed[action]
+    sources, target = ACTIONS[action]
     if campaign.status not in sources:
-        raise CampaignError(f"campaign {campaign_id} is {campaign.status}: cannot {action}")
+        status = campaign.status
+        db.rollback()  # let the row go
+        raise CampaignError(f"campaign {campaign_id} is {status}: cannot {action}")
     if action == "resume":
         target = "sending" if campaign.expanded_at else "scheduled"
         campaign.reason = None

@@ -14,6 +14,10 @@ class PlaceholderError(CampaignError):
     """A message with braces that are not one of the PLACEHOLDERS."""
 
 
+class EmptyMessageError(CampaignError):
+    """A message with nothing to send."""
+
+
 def render(template: str, contact) -> str:
     """Fill {name}, {cercle}… from the contact; unknown or empty ones become blank."""
     values = {key: getattr(contact, key) or "" for key in PLACEHOLDERS}
@@ -26,8 +30,10 @@ def render(template: str, contact) -> str:
 
 
 def check_messages(messages: dict[str, str]) -> None:
-    """Refuse a text with braces other than the PLACEHOLDERS, written {name} exactly."""
+    """Refuse an empty text, or one with braces other than the PLACEHOLDERS, written {name}."""
     for lang, text in messages.items():
+        if not text.strip():
+            raise EmptyMessageError(f"message ({lang}) is empty: a campaign needs a message")
         known = PLACEHOLDER.sub(lambda found: "" if found[1] in PLACEHOLDERS else found[0], text)
         stray = re.search(r"\{[^{}]{0,30}\}?|\}", known)
         if stray:

@@ -28,11 +28,34 @@ def text(key: str, **params) -> str:
     return current_app.extensions["catalog"].get(key, **params)
 
 
+def plural(n) -> str:
+    """Return French's plural category of n: "one" up to 1 (0 and 1,5 included), else "other"."""
+    return "one" if abs(n) < 2 else "other"
+
+
+@bp.app_template_global("count")
+def count(key: str, number, **params) -> str:
+    """Return the copy key.one or key.other that suits number, $n filled with it unless given."""
+    params.setdefault("n", number)
+    return text(f"{key}.{plural(number)}", **params)
+
+
 @bp.app_template_global("label")
 def label(key: str, fallback: str) -> str:
     """Return console copy if the content has it, else fallback (for names built at run time)."""
     catalog = current_app.extensions["catalog"]
     return catalog.get(key) if catalog.has(key) else fallback
+
+
+@bp.app_template_global("spelt")
+def spelt(key: str, **params) -> str:
+    """Return phone copy (report.*, desk.*) as the console shows it.
+
+    Phones read GSM-7 ("Garcons", "Boeufs"); a page spells it in full under
+    console.<key> where the two differ.
+    """
+    catalog = current_app.extensions["catalog"]
+    return catalog.get(f"console.{key}" if catalog.has(f"console.{key}") else key, **params)
 
 
 @bp.app_template_global("simulator_url")

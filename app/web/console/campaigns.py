@@ -7,13 +7,20 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from redis.exceptions import RedisError
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from app.infra.models import Campaign, utcnow
 from app.messaging.campaigns import lifecycle
-from app.messaging.campaigns.audience import TRAINING, parse_audience, within
-from app.messaging.campaigns.creation import create, parse_budget, preview
-from app.messaging.campaigns.text import CampaignError, PlaceholderError, check_messages
+from app.messaging.campaigns.audience import TRAINING, parse_audience, recipients, within
+from app.messaging.campaigns.creation import check, create, parse_budget, preview, sizes
+from app.messaging.campaigns.text import (
+    CampaignError,
+    EmptyMessageError,
+    PlaceholderError,
+    check_messages,
+)
+from app.messaging.window import is_open, next_open
+from app.web.console.audience import campaign_zone, filters, language, zone
 from app.web.console.auth import requires
 from app.web.console.blueprint import bp
 from app.web.console.scope import area, area_name
@@ -23,6 +30,7 @@ from flows.report import REGIONS
 FIELDS = ("role", "organisation", "region", "cercle", "language", "training")
 KEPT = (*FIELDS, "name", "start_at", "rate", "budget")  # shown again after an error
 DONE = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}
+STATUSES = ("scheduled", "expanding", "sending", "paused", "done", "cancelled", "failed")
 
 
 def _scopes() -> list | None:
@@ -98,7 +106,15 @@ def _refusal(exc: Exception) -> str:
     """Return the console copy saying why the form cannot be a campaign."""
     if isinstance(exc, PlaceholderError):
         return "console.campaign.placeholder"
+    if isinstance(exc, EmptyMessageError):
+        return "console.campaign.empty_message"
     return "console.campaign.invalid"
+
+
+def _kept() -> dict[str, str]:
+    """Return the form's fields as typed, to show the form again or carry them to confirm."""
+    languages = current_app.extensions["catalog"].languages
+    return {key: request.form.get(key, "") for key in (*KEPT, *map(_field, languages))}
 
 
 @bp.get("/campaigns")
@@ -107,17 +123,17 @@ def campaign_list():
     """List campaigns, newest first, with their progress."""
     db = get_db()
     rows = [
-        (c, lifecycle.progress(db, c.id))
+        (c, lifecycle.progress(db, c.id), campaign_zone(c))
         for c in db.scalars(listed(select(Campaign)).order_by(Campaign.id.desc()).limit(100))
     ]
     return render_template("console/campaigns.html", rows=rows)
 
 
-@bp.get("/campaigns/new")
+@bp.route("/campaigns/new", methods=["GET", "POST"])
 @requires("admin", "supervisor")
 def campaign_new():
-    """Show the compose form."""
-    return _compose({})
+    """Show the compose form: empty, or as posted back from the confirmation to be changed."""
+    return _compose(_kept() if request.method == "POST" else {})
 
 
 def _compose(values: dict, status: int = 200):
@@ -153,16 +169,18 @@ def campaign_preview():
 @bp.post("/campaigns")
 @requires("admin", "supervisor")
 def campaign_create():
-    """Create a campaign from the form and start it at its time."""
+    """Show what the form would send, to whom and at what cost; once confirmed, create it."""
     db = get_db()
     try:
         name, messages, audience, options = _form()
+        check(name, messages, audience, options["scope"])
+        if request.form.get("confirmed") != "1":  # as `kalan campaign create` asks first
+            return _confirm(name, messages, audience, options)
         created = create(db, name, messages, audience, **options)
     except (CampaignError, ValueError, InvalidOperation) as exc:
         db.rollback()
         flash(_refusal(exc), "error")
-        keep = [*KEPT, *(_field(lang) for lang in current_app.extensions["catalog"].languages)]
-        return _compose({key: request.form.get(key, "") for key in keep}, 400)
+        return _compose(_kept(), 400)
     db.commit()
     try:
         current_app.extensions["workers"].start_campaign(created.id, created.start_at, utcnow())
@@ -172,16 +190,45 @@ def campaign_create():
     return redirect(url_for("console.campaign_detail", campaign_id=created.id))
 
 
+def _confirm(name: str, messages: dict, audience: dict, options: dict):
+    """Render the confirmation: recipients, parts per SMS and cost, the form carried along."""
+    config = current_app.config
+    plan, tz = preview(get_db(), messages, audience, config), ZoneInfo(config["TZ"])
+    estimates = sizes(messages, config)
+    texts = [(language(lang), text, estimates[lang])
+             for lang, text in messages.items()]  # fmt: skip
+    start = max(options["start_at"], utcnow())
+    opens = None
+    if not is_open(config["SMS_SEND_WINDOW"], start, config["TZ"]):
+        opens = next_open(config["SMS_SEND_WINDOW"], start, config["TZ"]).astimezone(tz)
+    return render_template(
+        "console/campaign_confirm.html", values=_kept(), name=name.strip(), texts=texts,
+        zone=zone(audience, options["scope"]), filters=filters(audience),
+        recipients=plan["recipients"], cost=f"{_currency()} {plan['cost']:.2f}",
+        start=options["start_at"].astimezone(tz) if request.form.get("start_at") else None,
+        rate=options.get("rate"), budget=options.get("budget"), currency=_currency(),
+        window=config["SMS_SEND_WINDOW"], opens=opens,
+    )  # fmt: skip
+
+
 @bp.get("/campaigns/<int:campaign_id>")
 @requires()
 def campaign_detail(campaign_id: int):
-    """Show a campaign's progress; the page follows it live."""
+    """Show a campaign's progress, audience and the actions its state allows; live."""
     campaign = _campaign(campaign_id)
+    audience = json.loads(campaign.audience)
+    reached, counted_now = campaign.recipients, False
+    if campaign.expanded_at is None and campaign.status in ("scheduled", "paused") and not reached:
+        # Not expanded yet: who it would reach today; the worker counts again when it starts.
+        query = select(func.count()).select_from(recipients(audience).subquery())
+        reached, counted_now = get_db().scalar(query), True
+    allowed = {status: lifecycle.actions(status) for status in STATUSES}
     return render_template(
         "console/campaign.html", campaign=campaign,
         progress=lifecycle.progress(get_db(), campaign_id),
         message=json.loads(campaign.messages).get("fr", ""),
-        can_act=_may_act(campaign),
+        can_act=_may_act(campaign), allowed=allowed, zone=campaign_zone(campaign),
+        filters=filters(audience), reached=reached, counted_now=counted_now,
     )  # fmt: skip
 
 
@@ -203,9 +250,11 @@ def campaign_action(campaign_id: int, action: str):
     if not _may_act(campaign):
         abort(403)
     try:
-        lifecycle.set_status(get_db(), campaign_id, action)
+        if action not in lifecycle.actions(campaign.status):
+            raise CampaignError(f"campaign {campaign_id} is {campaign.status}: cannot {action}")
+        lifecycle.set_status(get_db(), campaign_id, action)  # checks again, the row locked
     except CampaignError:
-        flash("console.campaign.refused", "error")
+        flash(f"console.campaign.refused_{action}", "error")
     else:
         flash(f"console.campaign.{DONE[action]}", "ok")
         if action == "resume":

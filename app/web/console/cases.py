@@ -26,6 +26,7 @@ from app.people.contacts import normalize
 from app.training.report import safe_cell
 from app.web.console.auth import requires
 from app.web.console.blueprint import bp
+from app.web.console.timeline import lines
 from app.web.db import get_db
 from flows.desk import FOLLOW_UP, SERVICES, STATES
 
@@ -84,7 +85,7 @@ def case_detail(reference: str):
     db.commit()
     host = cases.primary(db, case) if case.linked_to else None
     return render_template(
-        "console/case.html", case=case, history=cases.history(db, case), host=host,
+        "console/case.html", case=case, history=lines(cases.history(db, case)), host=host,
         steps=cases.next_steps(case), services=SERVICES, follow_up=FOLLOW_UP,
         place=alerts.place(current_app.extensions["catalog"], case),
         can_act=g.user.role != "viewer" and host is None,

@@ -37,8 +37,9 @@ def content_preview():
     sms = []
     if chosen == "sms":
         price = outbox.part_cost(app.config)
-        for key in sorted(k for k in catalog.texts["fr"] if k.startswith("sms.")):
-            text = prepare(catalog.get(key), app.config["SMS_ASCII_FOLD"])
+        # Filled as sent, at their longest: a template's own length says little of its parts.
+        for key, filled in content.sms_previews(catalog, app.config):
+            text = prepare(filled, app.config["SMS_ASCII_FOLD"])
             guess = estimate(text, price)
             sms.append({"key": key, "text": text, "length": len(text), "parts": guess.parts,
                         "encoding": guess.encoding})  # fmt: skip
