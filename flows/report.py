@@ -5,6 +5,7 @@ web layer drew for this hop, and ctx["case_status"] the status of a reference
 being looked up; the flow itself draws nothing and reads nothing.
 """
 
+import unicodedata
 from collections.abc import Callable, Mapping
 
 from .effects import OpenCase, SetData
@@ -20,6 +21,7 @@ REGIONS = {
     "koutiala": ("koutiala", "yorosso", "mpessoba", "molobala", "koury", "konseguela",
                  "kouniana", "zangasso"),
 }  # fmt: skip
+CERCLES = {cercle: region for region, cercles in REGIONS.items() for cercle in cercles}
 COUNTS = ("one", "few", "many")
 AGES = ("under13", "13to14", "15to17", "unknown")
 SEXES = ("girls", "boys", "both", "unknown")
@@ -81,6 +83,14 @@ def parse_place(text: str) -> str | None:
     if not place or len(place) > PLACE_MAX or "?" in place:
         return None
     return place
+
+
+def cercle_code(text: str | None) -> str | None:
+    """Return the code of a programme cercle written by code or name ("Kolondiéba", "M'Pessoba")."""
+    # Each code is its name without accents, case or marks, so one key reads both.
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    key = "".join(c for c in decomposed if c.isascii() and c.isalnum()).lower()
+    return key if key in CERCLES else None
 
 
 def parse_reference(text: str) -> str | None:

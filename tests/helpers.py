@@ -70,6 +70,23 @@ def file_old_report(app) -> None:
         db.commit()
 
 
+def file_reports(app, count: int, first: int = 300000, **answers) -> list[str]:
+    """File count anonymous reports as file_old_report does, each about a site of its own
+    (so none joins another), under references first, first + 1...; return them in order."""
+    from app.cases import file_report
+    from app.infra.models import utcnow
+
+    catalog, references = app.extensions["catalog"], []
+    with app.app_context(), app.extensions["db"]() as db:
+        for n in range(count):
+            reference = str(first + n)
+            site = {**OLD_ANSWERS, "place": f"Site {reference}", **answers}
+            file_report(db, app.config, catalog, REPORTER, reference, site, utcnow())
+            references.append(reference)
+        db.commit()
+    return references
+
+
 # -- the console --------------------------------------------------------------------------------
 
 ADMIN, SUPERVISOR, VIEWER = "admin@kalan.ml", "superviseur@kalan.ml", "lecteur@kalan.ml"

@@ -5,7 +5,7 @@ them these tests skip. Screenshots are kept in var/test-artifacts/.
 """
 
 from .conftest import Runner, needs_chromium, serve, shot
-from .helpers import ANONYMOUS, CALM, report
+from .helpers import ANONYMOUS, CALM, file_old_report, file_reports, report
 
 EMAIL, PASSWORD = "superviseur@kalan.example", "mot de passe sûr 42"
 
@@ -158,3 +158,60 @@ def test_an_admin_creates_a_campaign_and_watches_it_complete(sms_app, browser):
         actions = browser.find_elements("css selector", "form[data-action]")
         assert len(actions) == 3 and not [f for f in actions if f.is_displayed()]
         shot(browser, "05-campaign-done")
+
+
+def test_a_supervisor_finds_a_case_by_its_reference_by_cercle_and_on_the_map(app, browser):
+    """Search a reference (part of one, of digits or of letters), choose a cercle from the
+    list, and open a cercle's cases from the map."""
+    added = Runner(app).invoke(
+        ["users", "add", EMAIL, "--role", "supervisor", "--scope", "region=sikasso",
+         "--password-stdin"], input=PASSWORD + "\n",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    kadiolo = file_reports(app, 60)  # more than a page
+    sikasso = file_reports(app, 2, first=810000, cercle="sikasso")
+    file_reports(app, 1, first=820000, cercle="koutiala", region="koutiala")  # not theirs
+    file_old_report(app)  # ACD479, in Kadiolo
+    with serve(app) as url:
+        fresh(browser, url)
+        browser.get(url + "/console/login")
+        browser.find_element("name", "email").send_keys(EMAIL)
+        browser.find_element("name", "password").send_keys(PASSWORD)
+        go(browser, browser.find_element("css selector", "button[type=submit]"))
+        go(browser, browser.find_element("link text", "Dossiers"))
+        assert browser.find_element("id", "count").text == "Dossiers 1 à 50 sur 63."
+
+        def listed() -> list[str]:
+            links = browser.find_elements("css selector", "table a[href*='/console/cases/']")
+            return [link.text for link in links]
+
+        search = browser.find_element("name", "q")
+        search.send_keys("810 001")
+        go(browser, browser.find_element("css selector", "#filters button[type=submit]"))
+        assert listed() == [sikasso[1]]
+        shot(browser, "06-case-search")
+        go(browser, browser.find_element("link text", sikasso[1]))
+        assert browser.find_element("tag name", "h1").text.startswith(f"Dossier {sikasso[1]}")
+        browser.back()
+        search = browser.find_element("name", "q")
+        search.clear()
+        search.send_keys("acd4")
+        go(browser, browser.find_element("css selector", "#filters button[type=submit]"))
+        assert listed() == ["ACD479"]
+        search = browser.find_element("name", "q")
+        search.clear()
+        search.send_keys("820000")  # Koutiala's: not in this supervisor's region
+        go(browser, browser.find_element("css selector", "#filters button[type=submit]"))
+        assert listed() == [] and "Aucun dossier." in browser.page_source
+        browser.find_element("name", "q").clear()
+        choose(browser, "cercle", "sikasso")
+        go(browser, browser.find_element("css selector", "#filters button[type=submit]"))
+        assert sorted(listed()) == sikasso
+        tile = browser.find_element("css selector", "svg.map a[data-cercle='kadiolo']")
+        assert tile.get_attribute("data-count") == "61"
+        shot(browser, "07-case-map")
+        go(browser, tile)
+        assert browser.find_element("id", "count").text == "Dossiers 1 à 50 sur 61."
+        go(browser, browser.find_element("css selector", "a[rel=next]"))
+        assert browser.find_element("id", "count").text == "Dossiers 51 à 61 sur 61."
+        assert set(listed()) < {*kadiolo, "ACD479"}

@@ -247,3 +247,15 @@ def test_the_unknown_region_forgets_a_cercle_chosen_before():
 )
 def test_parse_reference(typed, reference):
     assert report.parse_reference(typed) == reference
+
+
+def test_every_cercle_is_read_by_its_code_or_its_name_however_typed():
+    """A cercle's name as the content spells it, in any case, with or without accents, is its."""
+    for code in report.CERCLES:
+        name = CATALOG.get(f"report.cercle.{code}")
+        for typed in (code, name, name.upper(), f"  {name.lower()} "):
+            assert report.cercle_code(typed) == code, typed
+    assert report.cercle_code("Kolondieba") == report.cercle_code("KOLONDIÉBA") == "kolondieba"
+    assert report.cercle_code("M Pessoba") == "mpessoba"
+    for typed in ("Kati", "unknown", "Autre / je ne sais pas", "", None, "Kadiolo Kadiolo"):
+        assert report.cercle_code(typed) is None, typed

@@ -18,12 +18,16 @@ def contacts():
 @click.argument("file", type=click.File("rb"))
 @with_appcontext
 def contacts_import(file):
-    """Add or update contacts from a CSV file (phone,name,role,region,cercle,commune,language)."""
-    from app.people.importer import import_csv, text_lines
+    """Add or update contacts from a CSV file (phone,name,role,region,cercle,commune,language).
 
-    languages = set(current_app.extensions["catalog"].languages)
+    The header may be French (telephone,nom,role,region,cercle,commune,langue).
+    """
+    from app.people.importer import Limits, cercle_names, import_csv, text_lines
+
+    catalog = current_app.extensions["catalog"]
+    languages, cercles = set(catalog.languages), cercle_names(catalog)
     with current_app.extensions["db"]() as session:
-        report = import_csv(session, text_lines(file), languages)
+        report = import_csv(session, text_lines(file), languages, False, Limits(), cercles)
     for line in report.errors:
         click.echo(line, err=True)
     click.echo(f"{report.added} added, {report.updated} updated, {len(report.errors)} rejected")

@@ -1,7 +1,8 @@
 """Import contacts from CSV: good rows kept, bad rows reported by line number."""
 
 import csv
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -10,9 +11,15 @@ from sqlalchemy.orm import Session
 from app.infra.db import holds_nul
 from app.infra.models import ROLES, Contact, utcnow
 from app.people.contacts import normalize
+from flows import Catalog
+from flows.report import CERCLES, cercle_code
 
 COLUMNS = ("phone", "name", "role", "region", "cercle", "commune", "language")
 OPTIONAL = ("organisation",)
+# A header and roles written in French name the same columns and roles (accents optional).
+FRENCH_COLUMNS = {"telephone": "phone", "nom": "name", "langue": "language"}
+FRENCH_ROLES = {"communautaire": "community", "agent": "agent", "point_focal": "focal_point",
+                "superviseur": "supervisor"}  # fmt: skip
 LIMITS = {"name": 60, "region": 60, "cercle": 60, "commune": 60, "organisation": 60}
 
 
@@ -23,6 +30,8 @@ PROBLEMS = {
     "utf8": "not UTF-8 text (save the file as CSV UTF-8)",
     "phone": "phone {value!r} is not a phone number",
     "role": "role {value!r} is not one of {known}",
+    "cercle": "cercle {value!r} is not a cercle of the programme ({known})",
+    "name": "no name: a new contact needs one",
     "language": "language {value!r} has no content (known: {known})",
     "long": "{column} is over {limit} characters",
     "csv": "unreadable CSV ({detail}); stopped here",
@@ -48,8 +57,37 @@ class Report:
         return [f"line {n}: {PROBLEMS[code].format(**params)}" for n, code, params in self.problems]
 
 
-def check_row(row: dict, languages: set[str]) -> tuple[dict | None, tuple | None]:
-    """Return (clean values, None) for a good row, or (None, (code, params)) for a bad one."""
+def _plain(text: str) -> str:
+    """Return text without accents, in lower case, trimmed: how headers and roles are read."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip().lower()
+
+
+def column(header: str) -> str:
+    """Return the column a header cell names, in English or French ("Téléphone" is phone)."""
+    name = _plain(header)
+    return FRENCH_COLUMNS.get(name, name)
+
+
+def role_of(cell: str) -> str:
+    """Return the role a cell names, in English or French ("point focal" is focal_point)."""
+    name = "_".join(_plain(cell).replace("-", " ").split())
+    return FRENCH_ROLES.get(name, name)
+
+
+def cercle_names(catalog: Catalog) -> dict[str, str]:
+    """Return each programme cercle's name by code, as the content spells it: what is stored."""
+    return {code: catalog.get(f"report.cercle.{code}") for code in CERCLES}
+
+
+def check_row(
+    row: dict, languages: set[str], cercles: Mapping[str, str] | None = None
+) -> tuple[dict | None, tuple | None]:
+    """Return (clean values, None) for a good row, or (None, (code, params)) for a bad one.
+
+    A cercle is stored as cercles names it (by code; its code without them), so a
+    campaign, a scope and the agents' page all read one spelling.
+    """
     cells = [value for value in row.values() if isinstance(value, str)]
     if holds_nul(*cells):
         return None, ("nul", {})
@@ -59,9 +97,10 @@ def check_row(row: dict, languages: set[str]) -> tuple[dict | None, tuple | None
     if phone is None:
         return None, ("phone", {"value": row.get("phone")})
     values = {"phone": phone}
-    role = (row.get("role") or "").strip().lower() or "community"
+    role = role_of(row.get("role") or "") or "community"
     if role not in ROLES:
-        return None, ("role", {"value": role, "known": ", ".join(ROLES)})
+        typed, french = (row.get("role") or "").strip(), ", ".join(FRENCH_ROLES)
+        return None, ("role", {"value": typed, "known": ", ".join(ROLES), "french": french})
     values["role"] = role
     language = (row.get("language") or "").strip().lower()
     if language and language not in languages:
@@ -72,6 +111,12 @@ def check_row(row: dict, languages: set[str]) -> tuple[dict | None, tuple | None
         if len(value) > limit:
             return None, ("long", {"column": name, "limit": limit})
         values[name] = value or None
+    if values["cercle"] is not None:
+        names = cercles or {code: code for code in CERCLES}
+        code = cercle_code(values["cercle"])
+        if code is None:
+            return None, ("cercle", {"value": values["cercle"], "known": ", ".join(names.values())})
+        values["cercle"] = names[code]
     return values, None
 
 
@@ -94,16 +139,22 @@ class Limits:
 
 
 def import_csv(
-    db: Session, lines, languages: set[str], dry_run: bool = False, limits: Limits = Limits()
+    db: Session,
+    lines,
+    languages: set[str],
+    dry_run: bool = False,
+    limits: Limits = Limits(),
+    cercles: Mapping[str, str] | None = None,
 ) -> Report:
     """Upsert contacts from CSV lines by phone; empty cells leave fields as they were.
 
-    dry_run reports what would happen and writes nothing.
+    dry_run reports what would happen and writes nothing. cercles names each cercle
+    by code (cercle_names), as it is stored.
     """
     report = Report()
     reader = csv.DictReader(lines)
     try:
-        _import_rows(db, reader, languages, report, limits, dry_run)
+        _import_rows(db, reader, (languages, cercles), report, limits, dry_run)
     except csv.Error as exc:
         report.problems.append((reader.line_num, "csv", {"detail": str(exc)}))
     if dry_run:
@@ -116,16 +167,18 @@ def import_csv(
 def _import_rows(
     db: Session,
     reader: csv.DictReader,
-    languages: set[str],
+    known: tuple[set[str], Mapping[str, str] | None],
     report: Report,
     limits: Limits,
     dry_run: bool,
 ):
-    """Check and upsert each row, collecting problems in report."""
-    header = [h.strip().lower() for h in reader.fieldnames or []]
+    """Check and upsert each row, collecting problems in report (known: languages, cercles)."""
+    header = [column(h) for h in reader.fieldnames or []]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
-        report.problems.append((1, "columns", {"columns": ", ".join(missing)}))
+        french = {english: name for name, english in FRENCH_COLUMNS.items()}
+        both = ", ".join(f"{c} ({french[c]})" if c in french else c for c in missing)
+        report.problems.append((1, "columns", {"columns": ", ".join(missing), "both": both}))
         return
     reader.fieldnames = header
     seen: dict[str, int] = {}
@@ -134,7 +187,7 @@ def _import_rows(
         if limits.rows is not None and count > limits.rows:
             report.problems.append((line, "rows", {"limit": limits.rows}))
             return
-        values, problem = check_row(row, languages)
+        values, problem = check_row(row, *known)
         if problem:
             report.problems.append((line, *problem))
             continue
@@ -155,6 +208,10 @@ def _import_rows(
             if not limits.inside(*after):  # nor may a contact leave the importer's area
                 report.problems.append((line, "outside", {"value": phone, "scope": limits.scope}))
                 continue
+        if values["name"] is None and (contact is None or not contact.name):
+            # A blank name keeps a known contact's; a new contact, or a nameless one, needs one.
+            report.problems.append((line, "name", {}))
+            continue
         if stranger:
             # Counted as an addition in the check; the import itself does not take it over.
             if dry_run:

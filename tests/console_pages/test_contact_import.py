@@ -213,7 +213,9 @@ def test_a_file_without_the_columns_says_which_are_missing(app, client, auth, si
     before = count_contacts(app)
     response = upload(auth, b"Phone,Name,Cercle\n70000009,Binta,Sikasso\n")
     assert response.status_code == 200
-    assert problems_of(response) == [("1", "colonnes manquantes : role, region, commune, language")]
+    assert problems_of(response) == [
+        ("1", "colonnes manquantes : role, region, commune, language (langue)")
+    ]
     assert "0 à ajouter, 0 à mettre à jour, 1 ligne refusée." in visible(response)
     assert count_contacts(app) == before
 
@@ -231,3 +233,32 @@ def test_a_line_that_is_not_utf8_is_refused_alone(app, client, auth, sign_in):
     assert problems_of(response) == [
         ("3", 'texte non UTF-8 (enregistrez le fichier en "CSV UTF-8")')
     ]
+
+
+def test_a_french_file_is_checked_and_its_unknown_cercles_and_empty_names_refused(
+    app, client, auth, sign_in
+):
+    """A French header and roles are read; an unknown cercle or a new contact without a name
+    is refused in French, and a known cercle is kept as the content spells it."""
+    sign_in("admin")
+    intro = visible(client.get("/console/contacts/import"))
+    assert "telephone, nom, role, region, cercle, commune, langue" in intro
+    rows = (
+        "telephone,nom,role,region,cercle,commune,langue\n"
+        "76100021,Awa Sanogo,communautaire,bougouni,kolondieba,,fr\n"  # 2: kept
+        "76100022,Oumar Diallo,point_focal,,Kati,,fr\n"  # 3: not a cercle of the programme
+        "76100023,,agent,,Kadiolo,,fr\n"  # 4: no name
+    )
+    checked = upload(auth, rows.encode())
+    assert "1 à ajouter, 0 à mettre à jour, 2 lignes refusées." in visible(checked)
+    (line3, cercle), (line4, name) = problems_of(checked)
+    assert (line3, line4) == ("3", "4")
+    assert cercle.startswith('le cercle "Kati" n\'est pas un cercle du programme (cercles : ')
+    assert "Kolondiéba" in cercle and cercle.endswith("si vous ne le savez pas")
+    assert name == "le nom est vide : un nouveau contact doit avoir un nom"
+    token = re.search(r'name="token" value="([^"]+)"', page(checked)).group(1)
+    auth.post("/console/contacts/import/confirm", token=token)
+    with app.extensions["db"]() as db:
+        added = db.scalars(select(Contact).where(Contact.phone.like("+2237610002%"))).all()
+    assert [(c.name, c.role, c.cercle) for c in added] == [("Awa Sanogo", "community",
+                                                             "Kolondiéba")]  # fmt: skip

@@ -3,6 +3,7 @@
 import csv
 import functools
 import io
+import math
 
 from flask import (
     Response,
@@ -15,7 +16,7 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import cases
 from app.cases import alerts, focal_points
@@ -24,6 +25,7 @@ from app.infra.models import Case, utcnow
 from app.people import users
 from app.people.contacts import normalize
 from app.training.report import safe_cell
+from app.web.console import case_filters, cercle_map
 from app.web.console.auth import requires
 from app.web.console.blueprint import bp
 from app.web.console.timeline import lines
@@ -32,7 +34,7 @@ from flows.desk import FOLLOW_UP, SERVICES, STATES
 
 STATUSES = STATES  # the CLMRS states, in their order
 EXPORT = cases.EXPORT_FIELDS
-PAGE = 200
+PAGE = 50  # cases a page; the others are a link away
 
 
 def visible(query):
@@ -56,23 +58,41 @@ def _case(reference: str) -> Case:
 @bp.get("/cases", endpoint="cases")
 @requires()
 def cases_list():
-    """List cases, urgent and oldest first, with filters."""
-    query = visible(select(Case).where(Case.linked_to.is_(None)))
-    status = request.args.get("status", "")
-    if status in STATUSES:
-        query = query.where(Case.status == status)
-    cercle = request.args.get("cercle", "").strip().lower()
-    if cercle:
-        query = query.where(Case.cercle == cercle)
-    if request.args.get("urgent") == "1":
-        query = query.where(Case.urgent.is_(True))
-    rows = list(get_db().scalars(query.order_by(Case.urgent.desc(), Case.created_at).limit(PAGE)))
-    now = utcnow()
+    """List cases, urgent and oldest first, a page at a time, with filters and the map."""
+    db, scope = get_db(), g.user.scope
+    chosen = case_filters.read(request.args, scope)
+    query = chosen.narrow(visible(select(Case)))
+    total = db.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, math.ceil(total / PAGE))
+    page = min(chosen.page, pages)
+    # Times are kept to the hour, so many cases tie: the id keeps each on one page only.
+    order = (Case.urgent.desc(), Case.created_at, Case.id)
+    rows = list(db.scalars(query.order_by(*order).limit(PAGE).offset((page - 1) * PAGE)))
     return render_template(
-        "console/cases.html", rows=rows, statuses=STATUSES, status=status, cercle=cercle,
-        urgent=request.args.get("urgent") == "1", now=now,
+        "console/cases.html", rows=rows, statuses=STATUSES, chosen=chosen, now=utcnow(),
+        regions=case_filters.choices(scope), unknown=case_filters.sees_unknown(scope),
+        page=page, pages=pages, total=total, first=(page - 1) * PAGE + 1,
+        last=(page - 1) * PAGE + len(rows), **_map(db, scope),
         place=functools.partial(alerts.place, current_app.extensions["catalog"]),
     )  # fmt: skip
+
+
+def _map(db, scope: str | None) -> dict:
+    """Return the map of reports per cercle in the user's area, and its figures."""
+    by_cercle = select(Case.cercle, func.count()).group_by(Case.cercle)
+    counts = dict(db.execute(visible(by_cercle)).all())
+    shown = [code for _, cercles in case_filters.choices(scope) for code in cercles]
+    catalog = current_app.extensions["catalog"]
+
+    def href(code: str) -> str:
+        return url_for("console.cases", cercle=code)
+
+    unplaced = sum(n for code, n in counts.items() if code not in shown)  # unknown, or none
+    return {
+        "map": cercle_map.draw(counts, shown, catalog.get, href),
+        "by_cercle": {code: counts.get(code, 0) for code in shown},
+        "unplaced": unplaced,
+    }
 
 
 @bp.get("/cases/<reference>")

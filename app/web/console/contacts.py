@@ -21,12 +21,13 @@ MAX_ROWS = 10_000  # checked and imported well within a web request's time
 
 def _run(text: str, dry_run: bool) -> importer.Report:
     """Check (dry_run) or import a CSV, held inside the user's scope."""
-    languages = set(current_app.extensions["catalog"].languages)
+    catalog = current_app.extensions["catalog"]
+    languages, cercles = set(catalog.languages), importer.cercle_names(catalog)
     limits = importer.Limits(rows=MAX_ROWS)
     if g.user.scope:
         inside = functools.partial(holds, area(g.user.scope))
         limits = importer.Limits(inside, area_name(g.user.scope), MAX_ROWS)
-    return importer.import_csv(get_db(), io.StringIO(text), languages, dry_run, limits)
+    return importer.import_csv(get_db(), io.StringIO(text), languages, dry_run, limits, cercles)
 
 
 def _key(token: str) -> str:
