@@ -215,3 +215,68 @@ def test_a_supervisor_finds_a_case_by_its_reference_by_cercle_and_on_the_map(app
         go(browser, browser.find_element("css selector", "a[rel=next]"))
         assert browser.find_element("id", "count").text == "Dossiers 51 à 61 sur 61."
         assert set(listed()) < {*kadiolo, "ACD479"}
+
+
+def test_a_supervisor_finds_a_contact_reads_their_sms_and_answers_one(sms_app, sandbox, browser):
+    """Found by part of the name, the contact's SMS both ways, then an answer to the one they
+    sent, which reaches their phone in the sandbox and comes back delivered."""
+    import requests
+    from rq import SimpleWorker
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from workers import queues
+
+    runner = Runner(sms_app)
+    assert runner.invoke(["seed"]).exit_code == 0  # Awa Traoré, an agent of Sikasso
+    added = runner.invoke(["users", "add", EMAIL, "--role", "supervisor", "--scope",
+                           "region=sikasso", "--password-stdin"],
+                          input=PASSWORD + "\n")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    phone, question = "+22370000001", "Bonjour, la formation de samedi est-elle maintenue ?"
+    answer = "Oui, samedi à 9 h au CSCom. Merci !"
+
+    def work() -> None:
+        with sms_app.app_context():  # what `make run`'s worker does
+            worker = SimpleWorker(queues(sms_app), connection=sms_app.extensions["redis"])
+            worker.work(burst=True, with_scheduler=False)
+
+    with serve(sms_app) as url:
+        sandbox.app.config["KALAN_URL"] = url  # the phone's texts, and delivery reports
+        sent = requests.post(sandbox.url + "/simulator/sms/send",
+                             json={"from": phone, "text": question}, timeout=10).json()  # fmt: skip
+        assert sent["delivered"], sent
+        work()  # the automatic help goes out
+        fresh(browser, url)
+        browser.get(url + "/console/login")
+        browser.find_element("name", "email").send_keys(EMAIL)
+        browser.find_element("name", "password").send_keys(PASSWORD)
+        go(browser, browser.find_element("css selector", "button[type=submit]"))
+        go(browser, browser.find_element("link text", "Contacts"))
+        browser.find_element("name", "q").send_keys("traor")
+        go(browser, browser.find_element("css selector", "form[role=search] button"))
+        assert browser.find_element("id", "found").text == "1 contact trouvé."
+        go(browser, browser.find_element("link text", "Awa Traoré"))
+        assert browser.find_element("tag name", "h1").text == f"Awa Traoré — {phone}"
+        history = browser.find_element("id", "sent").text
+        assert "aide automatique" in history and "Kalan : envoyez FORMATION" in history
+        assert question in browser.find_element("id", "received").text
+        shot(browser, "06-contact")
+        go(browser, browser.find_element("link text", "à traiter"))
+        assert browser.find_element("id", "text").text == question
+        browser.find_element("name", "text").send_keys(answer)
+        go(browser, browser.find_element("css selector", "#reply button"))
+        flash = browser.find_element("css selector", ".flash.ok").text
+        assert flash == "Réponse mise en file d'envoi."
+        assert browser.find_element("id", "answer-status").text == "en attente"
+        work()
+
+        def delivered(_) -> bool:
+            browser.refresh()
+            return browser.find_element("id", "answer-status").text == "remis"
+
+        WebDriverWait(browser, 20, poll_frequency=0.5).until(delivered)
+        shot(browser, "07-inbox-answered")
+        inbox = requests.get(sandbox.url + "/simulator/sms/inbox", params={"phone": phone},
+                             timeout=5).json()  # fmt: skip
+        assert [m["message"] for m in inbox][-1] == answer
+        assert inbox[-1]["status"] == "Success"

@@ -10,7 +10,7 @@ from app.infra.db import make_engine
 from app.infra.migrate import current, upgrade
 
 T = "2026-11-29 10:17:43.123456"  # a case opened, its entries, a call: to the second
-HEAD = "0014"  # the newest revision: each test upgrades to it after seeding older data
+HEAD = "0015"  # the newest revision: each test upgrades to it after seeding older data
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -109,3 +109,33 @@ def upgrade_down_and_up(engine) -> None:
     assert current(engine) == "0010"
     upgrade(engine)
     assert current(engine) == HEAD
+
+
+def test_0015_keeps_earlier_recall_answers_out_of_the_inbox(empty_database):
+    """Digits texted back by a phone that was sent recall questions were answers: marked so.
+    Other texts, and digits from anyone else, wait in the inbox."""
+    engine = empty_database
+    upgrade(engine, "0014")
+    rows = [
+        "INSERT INTO contacts (id, phone, role, failed_streak, created_at) VALUES"
+        f" (1, '+22370000001', 'agent', 0, '{T}'), (2, '+22370000002', 'agent', 0, '{T}')",
+        "INSERT INTO recalls (id, contact_id, module, due_at, postponed, sms_at)"
+        f" VALUES (1, 1, 'm1', '{T}', 0, '{T}'), (2, 2, 'm1', '{T}', 0, NULL)",
+        "INSERT INTO inbound_messages (id, provider_id, phone, text, keyword, received_at) VALUES"
+        f" (1, 'a', '+22370000001', ' 2 ', NULL, '{T}'),"
+        f" (2, 'b', '+22370000001', 'Bonjour, une question', NULL, '{T}'),"
+        f" (3, 'c', '+22370000002', '2', NULL, '{T}'),"
+        f" (4, 'd', '+22376000009', '1', NULL, '{T}')",
+    ]
+    with engine.begin() as conn:
+        for row in rows:
+            conn.execute(text(row))
+    upgrade(engine)
+    with engine.connect() as conn:
+        marked = dict(conn.execute(text("SELECT id, recall FROM inbound_messages")).all())
+        waiting = conn.scalar(
+            text("SELECT count(*) FROM inbound_messages WHERE handled_at IS NULL")
+        )
+    assert {k: bool(v) for k, v in marked.items()} == {1: True, 2: False, 3: False, 4: False}
+    assert waiting == 4
+    upgrade_down_and_up(engine)

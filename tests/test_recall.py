@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.infra.models import Contact, Message, QuizAnswer, Recall, utcnow
+from app.infra.models import Contact, InboundMessage, Message, QuizAnswer, Recall, utcnow
 from app.training import recall
 from flows.training import RECALL
 from flows.training.recall import pick
@@ -223,6 +223,10 @@ def test_by_sms_where_replies_work_one_question_per_message(texting):
         inbound(client, "2", msg_id="r9", phone=AGENT).status_code == 200
     )  # no question pending now
     assert texts(app)[-1].kind == "help"
+    with app.extensions["db"]() as db:
+        kept = {m.provider_id: m.recall for m in db.scalars(select(InboundMessage))}
+    # The quiz took r0 to r3 (r0 got its question again): no supervisor needs to read them.
+    assert kept == {"r0": True, "r1": True, "r2": True, "r3": True, "r9": False}
 
 
 def test_stop_still_works_while_a_recall_question_waits(texting):

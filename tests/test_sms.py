@@ -8,7 +8,7 @@ import pytest
 from flask import current_app
 from sqlalchemy import select
 
-from app.infra.models import Contact, InboundMessage, Message
+from app.infra.models import Contact, InboundMessage, Message, utcnow
 from app.messaging import outbox
 
 PHONE = "+22376000011"
@@ -55,6 +55,17 @@ def test_start_opts_back_in(app, client):
     inbound(client, "start", msg_id="2")
     assert contact(app).opted_out_at is None
     assert [m.body.split(":")[1].split()[0] for m in replies(app)] == ["vous", "votre"]
+
+
+def test_start_notes_the_contacts_own_consent_by_sms(app, client):
+    """Opting back in by SMS is the contact's own consent: when, by whom, how, as the console
+    notes one it takes."""
+    inbound(client, "STOP", msg_id="1")
+    assert contact(app).consent_at is None
+    inbound(client, "START", msg_id="2")
+    back = contact(app)
+    assert (back.consent_by, back.consent_how, back.consent_note) == ("sms", "sms", None)
+    assert (utcnow() - back.consent_at).total_seconds() < 60
 
 
 def test_stop_cancels_queued_campaign_messages(app, client):
@@ -109,6 +120,11 @@ def test_duplicate_inbound_is_ignored(app, client):
 def test_unknown_text_gets_help_once_a_day(app, client):
     for n in range(3):
         inbound(client, "bonjour", msg_id=str(n))
+    with app.extensions["db"]() as db:
+        kept = db.scalars(select(InboundMessage)).all()
+    # Kept for the console's inbox: no keyword, no recall answer, nobody has handled them.
+    assert [(m.text, m.keyword, m.recall, m.handled_at) for m in kept] == [
+        ("bonjour", None, False, None)] * 3  # fmt: skip
     (reply,) = replies(app)
     assert reply.kind == "help" and reply.body.startswith("Kalan : envoyez FORMATION")
     today = datetime.now(UTC).date().isoformat()  # TZ is Africa/Bamako, UTC+0

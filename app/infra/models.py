@@ -80,6 +80,11 @@ class Contact(Base):
     cercle: Mapped[str | None] = mapped_column(String(60))
     commune: Mapped[str | None] = mapped_column(String(60))
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The consent behind the last opt-in: when, who noted it (a console user, or "sms"), how.
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    consent_by: Mapped[str | None] = mapped_column(String(254))
+    consent_how: Mapped[str | None] = mapped_column(String(16))  # call, visit, written, sms
+    consent_note: Mapped[str | None] = mapped_column(String(200))
     unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failed_streak: Mapped[int] = mapped_column(Integer, default=0)
     # To the day only: a first call in the same minute as a report would name its reporter.
@@ -150,7 +155,7 @@ class Message(Base):
     kind: Mapped[str] = mapped_column(String(24))
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
-    phone: Mapped[str] = mapped_column(String(16))
+    phone: Mapped[str] = mapped_column(String(16), index=True)  # "" once forgotten
     body: Mapped[str] = mapped_column(Text)
     encoding: Mapped[str] = mapped_column(String(8))
     parts: Mapped[int] = mapped_column(Integer)
@@ -198,7 +203,7 @@ class InboundMessage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     provider_id: Mapped[str] = mapped_column(String(64), unique=True)
-    phone: Mapped[str | None] = mapped_column(String(16))
+    phone: Mapped[str | None] = mapped_column(String(16), index=True)
     to: Mapped[str | None] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
     link_id: Mapped[str | None] = mapped_column(String(64))
@@ -206,6 +211,11 @@ class InboundMessage(Base):
     date: Mapped[str | None] = mapped_column(String(40))
     keyword: Mapped[str | None] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    recall: Mapped[bool] = mapped_column(Boolean, default=False)  # a recall quiz's answer
+    # Neither a keyword nor a recall answer: a supervisor reads it, answers it or sets it aside.
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    handled_by: Mapped[str | None] = mapped_column(String(254))
+    answer_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
 
 
 class ModuleProgress(Base):

@@ -162,6 +162,11 @@ class SessionStore:
         salts = salt.current(self.redis, self.prefix, self.tz)
         self.redis.delete(*(self._key("profile", c) for c in salt.callers(salts, phone)))
 
+    def forget_caller(self, phone: str) -> None:
+        """Drop a phone's cached profile and resume point: its contact was deleted."""
+        callers = salt.callers(salt.current(self.redis, self.prefix, self.tz), phone)
+        self.redis.delete(*(self._key(kind, c) for c in callers for kind in ("profile", "resume")))
+
     def save(
         self,
         session_id: str,

@@ -42,6 +42,8 @@ def record(db: Session, form: dict, now: datetime, unreachable_after: int) -> st
     if message is None:
         db.commit()
         return "unknown id"  # kept: the send result may not be recorded yet
+    if not message.phone:
+        report.phone = None  # its number was forgotten (a receipt done with, a contact deleted)
     apply(db, message, report, now, unreachable_after)
     db.commit()
     return "applied"

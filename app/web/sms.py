@@ -5,14 +5,14 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app
 from redis.exceptions import RedisError
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app.infra.models import Contact, InboundMessage, Message, utcnow
+from app.infra.models import Contact, InboundMessage, utcnow
 from app.messaging import delivery, outbox
 from app.messaging.keywords import keyword
-from app.people import contacts
+from app.people import consent, contacts
 from app.training import recall
 from app.web.callbacks import check_token, read_form
 from app.web.db import get_db
@@ -64,18 +64,17 @@ def inbound():
         abort(400, "from must be a phone number and id must be set (64 characters at most)")
     meaning = keyword(form["text"], current_app.extensions["catalog"])
     db = get_db()
-    db.add(
-        InboundMessage(
-            provider_id=form["id"],
-            phone=phone,
-            to=form["to"][:32] or None,
-            text=form["text"],
-            link_id=form["linkId"][:64] or None,
-            network_code=form["networkCode"][:16] or None,
-            date=form["date"][:40] or None,
-            keyword=meaning,
-        )
+    message = InboundMessage(
+        provider_id=form["id"],
+        phone=phone,
+        to=form["to"][:32] or None,
+        text=form["text"],
+        link_id=form["linkId"][:64] or None,
+        network_code=form["networkCode"][:16] or None,
+        date=form["date"][:40] or None,
+        keyword=meaning,
     )
+    db.add(message)
     try:
         db.flush()
     except IntegrityError:  # the provider retried: already handled
@@ -86,6 +85,7 @@ def inbound():
         abort(503)  # the provider retries
     try:
         recalled = answer(db, phone, meaning, form["id"], form["text"])
+        message.recall = recalled  # handled by the quiz: no supervisor needs to read it
         db.commit()
     except SQLAlchemyError:
         current_app.logger.exception("could not handle an inbound SMS")
@@ -111,7 +111,7 @@ def provider_optout():
         db = get_db()
         # No confirmation SMS: the provider now refuses our messages to this
         # number, so one would only fail and cost money.
-        set_opt_out(db, phone, True)
+        consent.opt_out(db, phone, utcnow())
         db.commit()
     except SQLAlchemyError:
         current_app.logger.exception("could not record an opt-out")
@@ -132,10 +132,10 @@ def answer(db: Session, phone: str, meaning: str | None, inbound_id: str, text: 
     lang = profile or "fr"
     code = config["USSD_CODE"]
     if meaning == "stop":
-        set_opt_out(db, phone, True)
+        consent.opt_out(db, phone, utcnow())
         reply, subject = "sms.optout", inbound_id
-    elif meaning == "start":
-        set_opt_out(db, phone, False)
+    elif meaning == "start":  # their own consent, by SMS
+        consent.opt_in(db, phone, utcnow(), consent.BY_SMS, "sms")
         reply, subject = "sms.optin", inbound_id
     elif meaning in ("help", "formation", "signaler"):
         reply, subject = f"sms.{meaning}", inbound_id
@@ -146,25 +146,3 @@ def answer(db: Session, phone: str, meaning: str | None, inbound_id: str, text: 
     kind = "keyword" if subject == inbound_id else "help"
     outbox.add(db, config, kind, subject, phone, catalog.get(reply, lang, code=code))
     return False
-
-
-def set_opt_out(db: Session, phone: str, out: bool) -> None:
-    """Opt a phone out of (or back into) campaigns and reminders."""
-    contact = db.scalars(select(Contact).where(Contact.phone == phone)).first()
-    if contact is None:
-        contact = Contact(phone=phone, role="community", first_seen=utcnow())
-        db.add(contact)
-    if out:
-        contact.opted_out_at = contact.opted_out_at or utcnow()
-        db.execute(
-            update(Message)
-            .where(
-                Message.phone == phone,
-                Message.status == "queued",
-                Message.kind.in_(outbox.BULK_KINDS),
-            )
-            .values(status="cancelled", reason="opted out", finished_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-    else:
-        contact.opted_out_at = None

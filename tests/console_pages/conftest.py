@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.infra.models import Contact, QuizAnswer, User
+from app.infra.models import Contact, QuizAnswer, User, utcnow
 from app.messaging.campaigns import expansion
 from app.messaging.campaigns.creation import create
 from app.people import users
@@ -108,3 +108,30 @@ def took_both_tests(db, contact_id: int, items, began, post_correct: bool) -> No
             db.add(QuizAnswer(contact_id=contact_id, module="pretest", question=item,
                               attempt=attempt, choice=1, correct=correct,
                               answered_at=at))  # fmt: skip
+
+
+def add_contact(app, phone: str, name: str | None, cercle: str | None, **fields) -> int:
+    """Store one contact directly (the import is tested on its own); return its id."""
+    with app.extensions["db"]() as db:
+        role = fields.pop("role", "community")
+        contact = Contact(phone=phone, name=name, cercle=cercle, role=role, created_at=utcnow(),
+                          **fields)  # fmt: skip
+        db.add(contact)
+        db.commit()
+        return contact.id
+
+
+def cells(response, table: str) -> list[list[str]]:
+    """Return the rows of the table with this id (or of the list's table), as their cells'
+    text."""
+    text = response.get_data(as_text=True)
+    opening = f'<table id="{table}">' if table else "<table>"
+    if opening not in text:
+        return []
+    inside = text.split(opening, 1)[1].split("</table>", 1)[0]
+    inside = inside.split("<tbody>", 1)[1] if "<tbody>" in inside else inside
+    return [
+        [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", c)).split())
+         for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
+        for row in re.findall(r"<tr>(.*?)</tr>", inside, re.S)
+    ]  # fmt: skip

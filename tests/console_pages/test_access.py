@@ -28,6 +28,10 @@ PAGES = [
     ("/console/campaigns/{id}", EVERYONE),
     ("/console/campaigns/{id}/progress.json", EVERYONE),
     ("/console/contacts/import", IMPORTERS),
+    ("/console/contacts", EVERYONE),
+    ("/console/contacts?q=awa&cercle=kadiolo&role=agent&training=none&page=2", EVERYONE),
+    ("/console/inbox", EVERYONE),
+    ("/console/inbox?handled=1&page=3", EVERYONE),
     ("/console/content", EVERYONE),
     ("/console/content?group=sms", EVERYONE),
 ]

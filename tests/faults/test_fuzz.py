@@ -72,6 +72,17 @@ ROUTES = {
     "/console/campaigns/{id}/progress.json": ("GET", []),
     "/console/campaigns/{id}/{action}": ("POST", []),
     "/console/contacts/import/confirm": ("POST", ["token"]),
+    "/console/contacts": ("GET", ["q", "cercle", "role", "organisation", "training", "page"]),
+    "/console/contacts/{id}": ("GET", []),
+    "/console/contacts/{id}/edit": ("POST", ["name", "role", "organisation", "region", "cercle",
+                                             "commune", "language"]),
+    "/console/contacts/{id}/optout": ("POST", []),
+    "/console/contacts/{id}/optin": ("POST", ["how", "note"]),
+    "/console/contacts/{id}/delete": ("POST", ["confirm"]),
+    "/console/inbox": ("GET", ["handled", "page"]),
+    "/console/inbox/{id}": ("GET", []),
+    "/console/inbox/{id}/answer": ("POST", ["text"]),
+    "/console/inbox/{id}/handled": ("POST", []),
     "/console/content": ("GET", ["group"]),
     "/console/dashboard": ("GET", []),
     "/console/agents": ("GET", []),
@@ -81,11 +92,14 @@ ROUTES = {
 
 @pytest.fixture
 def admin(app, client):
-    """Sign the client in as an admin; one case and one campaign exist."""
+    """Sign the client in as an admin; one case, one campaign and one inbox message exist."""
     with app.extensions["db"]() as db:
         db.add(User(email=ADMIN, role="admin", scope=None, password_hash=password_hash()))
         db.commit()
     _, done = report(client, *CALM, contact=ANONYMOUS)
+    # A phone the service does not know texts it: the inbox holds message 1.
+    form = {"from": "+22370000099", "id": "ATXid_inbox", "text": "Bonjour ?"}
+    assert client.post("/sms/inbound", data=form).status_code == 200
     with app.app_context(), app.extensions["db"]() as db:
         create(db, "Fuzz", {"fr": "Bonjour"}, {})
         db.commit()

@@ -7,6 +7,8 @@ from app.web.console import (  # noqa: F401 (each module registers its views on 
     cases,
     contacts,
     dashboard,
+    directory,
+    inbox,
     preview,
     training,
 )

@@ -1,0 +1,90 @@
+"""Deleting a contact with their data, and keeping what others' figures rest on.
+
+What goes: the contact, their training (progress, answers, recalls, certificate), the SMS
+they sent, their number wherever a row kept it, and the text of every SMS sent to them.
+What stays: each SMS sent to them as a row with neither number nor text (its kind, campaign,
+status and cost), so that campaign counts, delivery rates and spending stay true; the
+cases they reported (which never held their number, or held it encrypted: that goes).
+"""
+
+from datetime import datetime
+
+from cryptography.fernet import InvalidToken, MultiFernet
+from sqlalchemy import String, cast, delete, select, update
+from sqlalchemy.orm import Session
+
+from app.infra.models import (
+    AuditEntry,
+    Case,
+    Certificate,
+    Contact,
+    DeliveryReport,
+    FocalPoint,
+    InboundMessage,
+    Message,
+    ModuleProgress,
+    QuizAnswer,
+    Recall,
+    UssdEvent,
+)
+
+UNSENT = ("queued", "claimed")
+TRAINING = (QuizAnswer, Recall, ModuleProgress, Certificate)
+
+
+class ErasureRefused(Exception):
+    """A contact that cannot be deleted yet; the message is the console's code for why."""
+
+
+def erase(db: Session, contact: Contact, cipher: MultiFernet, now: datetime) -> None:
+    """Delete a contact with their data (see the module's docstring). Caller commits.
+
+    cipher opens contactable reporters' numbers: one that is this contact's is dropped.
+    Refused for a focal point: cases are routed to that number until it is removed.
+    """
+    phone = contact.phone
+    if db.scalars(select(FocalPoint.id).where(FocalPoint.phone == phone)).first() is not None:
+        raise ErasureRefused("focal_point")
+    for model in TRAINING:
+        db.execute(delete(model).where(model.contact_id == contact.id))
+    mine = Message.phone == phone
+    db.execute(
+        update(Message)
+        .where(mine, Message.status.in_(UNSENT))
+        .values(status="cancelled", reason="contact deleted", finished_at=now,
+                lease_owner=None, lease_until=None)
+    )  # fmt: skip
+    # An unknown outcome is never resent to a number that is gone.
+    unknown = (Message.status == "unknown", Message.finished_at.is_(None))
+    db.execute(update(Message).where(mine, *unknown).values(finished_at=now))
+    # A key that names the phone becomes one of the row's own; a receipt's (by reference
+    # alone) stays, so that its case never sends a second one.
+    renamed = "erased:" + cast(Message.id, String)
+    db.execute(update(Message).where(mine, Message.key.contains(phone)).values(key=renamed))
+    db.execute(update(Message).where(mine).values(phone="", body=""))
+    db.execute(update(DeliveryReport).where(DeliveryReport.phone == phone).values(phone=None))
+    db.execute(delete(InboundMessage).where(InboundMessage.phone == phone))
+    db.execute(update(UssdEvent).where(UssdEvent.phone == phone).values(phone=None))
+    db.execute(update(AuditEntry).where(AuditEntry.target == phone).values(target=None))
+    _forget_reporter(db, phone, cipher)
+    db.execute(delete(Contact).where(Contact.id == contact.id))
+    db.expunge(contact)
+
+
+def _forget_reporter(db: Session, phone: str, cipher: MultiFernet) -> None:
+    """Drop this number from the cases it reported as a contactable reporter.
+
+    Nothing is said or logged of which, nor whether any: that would tie the number to a
+    case. The case keeps its answers and stays marked contactable.
+    """
+    encrypted = Case.reporter_phone
+    stored = db.execute(select(Case.id, encrypted).where(encrypted.is_not(None)))
+    theirs = []
+    for case_id, token in stored:
+        try:
+            if cipher.decrypt(token.encode()).decode() == phone:
+                theirs.append(case_id)
+        except InvalidToken:
+            continue  # under a key no longer configured: not readable, so not matched
+    if theirs:
+        db.execute(update(Case).where(Case.id.in_(theirs)).values(reporter_phone=None))

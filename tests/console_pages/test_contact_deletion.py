@@ -1,0 +1,153 @@
+"""Deleting a contact with their data: their number goes from every row, campaign counts
+stay true, and the deletion is audited without the number."""
+
+from sqlalchemy import select, update
+
+from app.infra.models import (
+    AuditEntry,
+    Base,
+    Case,
+    Certificate,
+    Contact,
+    DeliveryReport,
+    Message,
+    ModuleProgress,
+    QuizAnswer,
+    Recall,
+    utcnow,
+)
+from app.messaging.campaigns import lifecycle
+from app.people import users
+
+from ..conftest import AGENT, CODE, Dial, phone_key
+from ..helpers import CALM, SMS, assert_french, report
+from ..test_recall import passed_module_one
+from ..test_sms import inbound
+from .conftest import add_campaign, add_contact, expand, flashed
+
+OTHER = "+22370000402"  # another agent, whose data must stay as it was
+
+
+def holding(app, digits: str) -> list[str]:
+    """Return table.column for every value in the database that holds these digits."""
+    found = []
+    with app.extensions["engine"].connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            for row in conn.execute(table.select()):
+                found += [f"{table.name}.{column}" for column, value in row._mapping.items()
+                          if value is not None and digits in str(value)]  # fmt: skip
+    return found
+
+
+def a_full_history(app, client) -> int:
+    """Give the agent a contactable report with its receipt, a passed module, a campaign SMS,
+    a delivered SMS, an SMS of theirs, an ended session, an audit line naming them and a lesson
+    left half-read; return their contact id."""
+    report(client, *CALM, contact=SMS, phone=AGENT)
+    passed_module_one(app, client)
+    add_contact(app, OTHER, "Bakary", "Sikasso", role="agent")
+    expand(app, add_campaign(app, {"role": ["agent"]}))
+    inbound(client, "Bonjour, merci pour la formation", msg_id="in1", phone=AGENT)
+    with app.extensions["db"]() as db:
+        db.execute(update(Message).where(Message.kind == "module")
+                   .values(status="sent", provider_id="ATXid_m1"))  # fmt: skip
+        users.audit(db, "admin@kalan.ml", "contact.import_refused", AGENT, utcnow())
+        contact_id = db.scalars(select(Contact.id).where(Contact.phone == AGENT)).one()
+        db.add(Certificate(contact_id=contact_id, code="AB12CD34", modules=13, score=60,
+                           questions=65, issued_at=utcnow()))  # fmt: skip
+        db.commit()
+    delivered = {"id": "ATXid_m1", "status": "Success", "phoneNumber": AGENT}
+    assert client.post("/sms/delivery", data=delivered).status_code == 200
+    caller = Dial(client, phone=AGENT)
+    caller()
+    caller("1", "1", "1")  # Formation, Continuer: module 2, its second lesson; then cut off
+    ended = {"sessionId": caller.session_id, "status": "Success", "phoneNumber": AGENT,
+             "serviceCode": CODE}  # fmt: skip
+    assert client.post("/ussd/events", data=ended).status_code == 200
+    caller.drop()
+    return contact_id
+
+
+def test_deleting_a_contact_forgets_their_number_everywhere_and_keeps_the_counts(
+    app, client, auth, sign_in, agent
+):
+    contact_id = a_full_history(app, client)
+    redis = app.extensions["redis"]
+    with app.extensions["db"]() as db:
+        campaign = db.scalars(select(Message.campaign_id).where(Message.kind == "campaign")).first()
+        before = lifecycle.progress(db, campaign)
+        case = db.scalars(select(Case)).one()
+        assert case.contactable and case.reporter_phone is not None
+    spots = holding(app, AGENT[1:])
+    for place in ("contacts.phone", "outbox.phone", "outbox.key", "inbound_messages.phone",
+                  "delivery_reports.phone", "ussd_events.phone", "audit_log.target"):  # fmt: skip
+        assert place in spots  # the history really holds the number, where it is looked for
+    assert redis.exists(phone_key(app, "profile", AGENT), phone_key(app, "resume", AGENT)) == 2
+    email = sign_in("admin")
+
+    done = auth.post(f"/console/contacts/{contact_id}/delete", confirm="yes")
+    assert flashed(done) == ["Contact supprimé avec ses données."]
+    assert_french(done)
+    assert holding(app, AGENT[1:]) == []  # nowhere, not even in the audit of the deletion
+    late = {"id": "ATXid_m1", "status": "Sent", "phoneNumber": AGENT}  # out of order
+    assert client.post("/sms/delivery", data=late).status_code == 200
+    assert holding(app, AGENT[1:]) == []  # a report about a message of theirs keeps no number
+    assert redis.exists(phone_key(app, "profile", AGENT), phone_key(app, "resume", AGENT)) == 0
+    with app.extensions["db"]() as db:
+        for model in (ModuleProgress, QuizAnswer, Recall, Certificate):
+            assert db.scalars(select(model)).all() == [], model  # theirs alone held any
+        assert db.scalars(select(Contact.phone)).all() == [OTHER]
+        after = lifecycle.progress(db, campaign)
+        sent = db.scalars(select(Message).where(Message.phone == "")).all()
+        case = db.scalars(select(Case)).one()
+        deletion = db.scalars(select(AuditEntry).where(AuditEntry.action == "contact.delete")).one()
+        others = db.scalars(select(Message).where(Message.phone == OTHER)).all()
+        reports = db.scalars(select(DeliveryReport).order_by(DeliveryReport.id)).all()
+    # The campaign still counts both recipients; the one deleted is not sent.
+    assert after["total"] == before["total"] == 2
+    assert (before["queued"], after["queued"], after["cancelled"]) == (2, 1, 1)
+    assert {m.kind for m in sent} >= {"campaign", "module", "help", "receipt"}
+    assert all(m.body == "" for m in sent)
+    assert {m.status for m in sent if m.kind in ("campaign", "receipt", "help")} == {"cancelled"}
+    assert [m.status for m in sent if m.kind == "module"] == ["delivered"]
+    assert [(m.kind, m.body) for m in others] == [("campaign", "Bonjour Bakary")]
+    assert [r.status for r in reports] == ["Success", "Sent"]  # kept, without the number
+    # The case stays as it was reported, without the number its reporter left.
+    assert case.reporter_phone is None and case.contactable
+    assert (deletion.actor, deletion.target) == (email, f"contact:{contact_id}")
+    assert client.get(f"/console/contacts/{contact_id}").status_code == 404
+    # Calling again is calling for the first time.
+    assert Dial(client, phone=AGENT)().startswith("CON Kalan")
+
+
+def test_a_deletion_waits_for_its_confirmation(app, client, auth, sign_in):
+    contact_id = add_contact(app, "+22376100001", "Mariam", "kadiolo")
+    sign_in("scoped")
+    refused = auth.post(f"/console/contacts/{contact_id}/delete")
+    assert flashed(refused) == ["Cochez la case de confirmation pour supprimer le contact."]
+    with app.extensions["db"]() as db:
+        assert db.get(Contact, contact_id) is not None
+
+
+def test_a_focal_point_is_removed_from_the_routing_before_it_can_be_deleted(
+    app, client, auth, sign_in, seeded
+):
+    with app.extensions["db"]() as db:
+        point = db.scalars(select(Contact.id).where(Contact.phone == "+22366000001")).one()
+    sign_in("admin")
+    refused = auth.post(f"/console/contacts/{point}/delete", confirm="yes")
+    assert flashed(refused) == [
+        "Ce numéro est un point focal : retirez-le d'abord (kalan focal-points remove), "
+        "puis supprimez le contact."
+    ]
+    with app.extensions["db"]() as db:
+        assert db.get(Contact, point) is not None
+
+
+def test_a_scoped_supervisor_deletes_only_in_their_area(app, client, auth, sign_in):
+    outside = add_contact(app, "+22376100002", "Oumar", "Sikasso")
+    sign_in("scoped")  # cercle=kadiolo
+    response = auth.post(f"/console/contacts/{outside}/delete", follow=False, confirm="yes")
+    assert response.status_code == 404
+    with app.extensions["db"]() as db:
+        assert db.get(Contact, outside) is not None
