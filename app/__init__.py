@@ -2,6 +2,7 @@
 
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
@@ -17,21 +18,22 @@ from app.infra.config import ConfigError, from_env, validate
 from app.infra.gateway import AfricasTalking
 from app.infra.models import utcnow
 from app.messaging.notify import Workers
-from app.web import console, errors, health, sms, ussd
+from app.web import console, errors, health, root, sms, ussd
 from app.web import db as web_db
 from app.web.callbacks import MAX_BODY
 from app.web.gunicorn_conf import HIDE_TOKEN
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict | None = None, environ: Mapping | None = None) -> Flask:
     """Create and configure an instance of the Kalan web app.
 
-    Settings come from the environment; test_config overrides them. Nothing
-    connects here: clients open their connections on first use.
+    Settings come from the environment (environ, else the process's own);
+    test_config overrides them. Nothing connects here: clients open their
+    connections on first use.
     """
     app = Flask(__name__)
     try:
-        config = from_env()
+        config = from_env(environ)
         config.update(test_config or {})
         app.config.from_mapping(validate(config))
         catalog, warnings = content.load(Path(app.config["CONTENT_DIR"]))
@@ -110,4 +112,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(sms.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(console.bp)
+    app.register_blueprint(root.bp)
     return app

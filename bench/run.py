@@ -23,6 +23,7 @@ def main() -> int:
         ["throughput.py", *machine, "--duration", duration, "--paced-s", paced],
         ["cost.py", *machine],
         ["campaign.py", "--sizes", "2000,20000" if args.quick else "10000,100000"],
+        ["campaign_rate.py", *machine, "--recipients", "100" if args.quick else "100,301"],
     ]
     failed = []
     for step in steps:

@@ -4,7 +4,6 @@ They join the `kalan` group through the `flask.commands` entry point, so the
 production package never imports the sandbox.
 """
 
-import os
 import sys
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.cli.group import settings
+from app.cli.group import environment, settings
 
 
 @click.command("seed")
@@ -33,7 +32,9 @@ def seed_command():
 @click.command("dial")
 @click.argument("phone")
 @click.option(
-    "--url", envvar="KALAN_URL", help="Kalan's base URL [default: http://127.0.0.1:$PORT]"
+    "--url",
+    envvar="KALAN_URL",
+    help="Kalan's base URL [default: make run's, else http://127.0.0.1:$PORT]",
 )
 @click.option("--code", envvar="USSD_CODE", default="*123#", show_default=True)
 @click.option("--token", envvar="WEBHOOK_TOKEN", default="")
@@ -42,8 +43,8 @@ def dial(phone, url, code, token, inputs):
     """Dial Kalan from a terminal, as a phone on the Africa's Talking gateway would."""
     from sandbox.dialer import converse
 
-    config = settings()
-    url = url or f"http://127.0.0.1:{os.environ.get('PORT') or '5000'}"
+    config, env = settings(), environment()  # make run's address too, if it shared one
+    url = url or env.get("KALAN_URL") or f"http://127.0.0.1:{env.get('PORT') or '5000'}"
     sys.exit(converse(url, phone, code, token, inputs, Path(config["CONTENT_DIR"])))
 
 

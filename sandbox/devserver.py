@@ -11,6 +11,7 @@ from pathlib import Path
 import requests
 from dotenv import dotenv_values
 
+from app.infra import dev_env
 from app.infra.config import ROOT, VAR
 from sandbox.embedded import EmbeddedRedis, free_port, server_version
 
@@ -133,6 +134,10 @@ def serve() -> int:
         name = Path(redis.binary).name
         version = ".".join(map(str, server_version(redis.binary)))
         print(f"redis: embedded {name} on {redis.url} ({version}, data in {var / 'redis'})")
+    if (env.get("APP_ENV") or "development") == "development":
+        # A `kalan` command in another terminal reads it: the same database, Redis and
+        # rules as the worker, such as SMS at any hour.
+        dev_env.write(env)
     procs: dict[str, subprocess.Popen] = {}
     stopping = []
     # Explicit handlers: a shell may start us with SIGINT ignored.

@@ -4,6 +4,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import click
+import requests
 
 from app.content import load
 from app.people.contacts import normalize
@@ -21,6 +22,9 @@ def converse(
     if number is None:
         click.echo(catalog.get("dial.bad_phone", phone=phone), err=True)
         return 2
+    if not _answers(url):
+        click.echo(catalog.get("dial.no_server", url=url), err=True)
+        return 1
     query = "?" + urlencode({"token": token}) if token else ""
     call = UssdCall(f"{url}/ussd{query}", f"{url}/ussd/events{query}", number, code)
     click.echo(catalog.get("dial.calling", code=code, phone=number))
@@ -40,16 +44,25 @@ def converse(
             answer = answers.pop(0)
             click.echo(f"> {answer}")
         elif inputs:  # scripted run out of answers: leave like a user who walks away
-            call.hangup()
-            click.echo(catalog.get("dial.hangup"))
-            return 0
+            answer = "q"
         else:
             try:
                 answer = click.prompt("", prompt_suffix="> ", default="", show_default=False)
             except (EOFError, click.Abort):
                 answer = "q"
-            if answer.strip().lower() in HANGUP:
-                call.hangup()
-                click.echo(catalog.get("dial.hangup"))
-                return 0
+        if answer.strip().lower() in HANGUP:  # typed or scripted (--input q) alike
+            call.hangup()
+            click.echo(catalog.get("dial.hangup"))
+            return 0
         hop = call.reply(answer)
+
+
+def _answers(url: str) -> bool:
+    """Tell whether anything answers at url; a refused connection means Kalan is not running."""
+    try:
+        requests.get(url.rstrip("/") + "/healthz", timeout=5)
+    except requests.ConnectionError:
+        return False
+    except requests.RequestException:
+        return True  # something is there, if slow: the call will say what goes wrong
+    return True

@@ -122,7 +122,7 @@ def test_an_old_letter_reference_is_still_found(app, client, runner, tmp_path):
     expected = f"CON Signalement {OLD_REFERENCE} : enregistré."
     assert caller("4", OLD_REFERENCE.lower()).startswith(expected)
     shown = runner.invoke(["case", "show", OLD_REFERENCE.lower()])
-    assert shown.exit_code == 0 and f"case {OLD_REFERENCE}: new" in shown.output
+    assert shown.exit_code == 0 and f"Dossier {OLD_REFERENCE} — nouveau" in shown.output
     moved = runner.invoke(["case", "update", OLD_REFERENCE, "--status", "verifying"])
     assert moved.output == f"case {OLD_REFERENCE} is verifying\n"
     out = tmp_path / "cases.csv"
@@ -163,10 +163,10 @@ def test_case_states_follow_the_cycle_with_an_audit_log(app, client, runner):
         )
         assert result.output == f"case {reference} is {status}\n"
     shown = runner.invoke(["case", "show", reference]).output
-    assert f"case {reference}: closed" in shown
-    assert "reporter: anonymous" in shown
-    assert shown.count(" -> ") == 6  # opened, then five moves
-    assert "cli: following -> closed - ok" in shown
+    assert f"Dossier {reference} — clos" in shown
+    assert "Signaleur : anonyme" in shown
+    assert shown.count(" → ") == 5  # five moves after the opening
+    assert "  cli  en suivi → clos — ok" in shown
 
 
 @pytest.mark.parametrize(
@@ -333,3 +333,43 @@ def test_a_repeat_that_now_accepts_a_call_back_is_a_report_of_its_own(app, clien
         rows = db.scalars(select(Case).order_by(Case.id)).all()
     assert [r.contactable for r in rows] == [False, True]
     assert rows[1].linked_to == rows[0].id  # same site: linked, with the number kept
+
+
+def test_case_show_prints_french_labels_not_codes(app, client, runner):
+    """The console's words: states, sector, children, danger and service, not stored codes."""
+    _, done = report(client, *URGENT, contact=SMS)
+    reference = done.split("Référence : ")[1][:6]
+    for status in ("verifying", "confirmed", "referred"):
+        to = ["--to", "social"] if status == "referred" else []
+        runner.invoke(["case", "update", reference, "--status", status, *to])
+    shown = runner.invoke(["case", "show", reference, "--reporter"]).output
+    lines = shown.splitlines()
+    assert lines[:2] == [
+        f"Numéro du signaleur : {REPORTER}",
+        f"Dossier {reference} — référé (Urgent)",
+    ]
+    assert lines[2:12] == [
+        "Lieu : Kadiolo, Massiogo",
+        "Secteur : Orpaillage / site minier",
+        "Enfants : 2 à 5",
+        "Âge : 13 ou 14 ans",
+        "Sexe : Filles",
+        "Scolarisés : Non",
+        "Danger : Mercure / produits",
+        "Signaleur : joignable (numéro chiffré)",
+        "Signalements : 1",
+        "Agent : -",
+    ]
+    assert lines[12].startswith("Échéance : ")
+    assert lines[13:16] == [
+        "Référé à : Service social / promotion de l'enfant",
+        "Visites de suivi faites : 0",
+        "Historique :",
+    ]
+    assert lines[16].endswith("  nouveau") and lines[17].endswith("  nouveau → en vérification")
+    assert lines[19].endswith("  confirmé → référé — Service social / promotion de l'enfant")
+    for code in ("mining", "13to14", "girls", "mercury", "new", "verifying", "referred", "social"):
+        assert code not in shown.replace("Service social", "")
+    anonymous = opened(client)
+    shown = runner.invoke(["case", "show", anonymous, "--reporter"]).output
+    assert shown.startswith("Numéro du signaleur : aucun (signalement anonyme)\n")

@@ -1,16 +1,26 @@
 """The `kalan` command line."""
 
+import tomllib
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
+from app.cases import alerts
 from app.cli import main
+from app.cli.group import environment
+from app.infra import dev_env
+from app.infra.config import ROOT
 from app.infra.db import make_engine
 from app.infra.migrate import SCRIPTS
-from app.infra.models import Contact
+from app.infra.models import Contact, Message, UssdEvent, utcnow
+from app.messaging.window import next_open
 
 from .conftest import Runner
+from .helpers import ANONYMOUS, CALM, report
 
 
 def test_db_upgrade_creates_the_schema(tmp_path, monkeypatch, redis_url):
@@ -75,11 +85,51 @@ def test_dial_refuses_a_bad_number():
     assert "Numéro invalide" in result.output
 
 
-def test_dial_reports_a_server_that_is_down(monkeypatch):
+def test_dial_without_a_server_says_to_start_make_run(monkeypatch):
     monkeypatch.setenv("KALAN_URL", "http://127.0.0.1:1")
     result = CliRunner().invoke(main, ["dial", "+22370000001"])
     assert result.exit_code == 1
-    assert "La session a échoué" in result.output
+    assert result.output == (
+        "Kalan ne répond pas sur http://127.0.0.1:1 : lancez d'abord make run dans un autre "
+        "terminal.\n"
+    )
+
+
+def test_dial_scripted_q_hangs_up(app, live_server, monkeypatch):
+    monkeypatch.setenv("KALAN_URL", live_server)
+    result = CliRunner().invoke(main, ["dial", "70000079", "--input", "5", "--input", "q"])
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith("> q\nVous avez raccroché.\n")
+    with app.extensions["db"]() as db:  # q was never sent as an answer: the call was left
+        event = db.execute(select(UssdEvent.status, UssdEvent.last_node)).one()
+    assert tuple(event) == ("Incomplete", "account")
+
+
+def test_version_is_kalans_from_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"kalan {project['version']}\n"
+
+
+def test_help_shows_kalans_options_not_flasks():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    assert "--version  Show the version and exit." in result.output
+    for flasks in ("-e, --env-file", "-A, --app", "--debug", "Flask"):
+        assert flasks not in result.output
+
+
+def test_dotenv_is_still_read(tmp_path, monkeypatch):
+    """Flask's --env-file option used to read .env; the shell still wins over it."""
+    (tmp_path / ".env").write_text("USSD_MAX_CHARS=60\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("USSD_MAX_CHARS", "")
+    monkeypatch.delenv("USSD_MAX_CHARS")  # recorded: whatever .env sets is undone after
+    result = CliRunner().invoke(main, ["content", "check"])
+    assert result.exit_code == 2 and "USSD_MAX_CHARS must be at least 80" in result.output
+    monkeypatch.setenv("USSD_MAX_CHARS", "160")
+    assert CliRunner().invoke(main, ["content", "check"]).exit_code == 0
 
 
 def test_content_check_reads_settings_like_the_app(monkeypatch):
@@ -193,3 +243,45 @@ def test_seed_refuses_production(make_app):
     assert result.exit_code == 2 and "development only" in result.output
     with app.extensions["db"]() as db:
         assert db.query(Contact).count() == 0
+
+
+def closed_window() -> str:
+    """Return a send window of one hour that opens five to six hours from now, Bamako time."""
+    hour = datetime.now(ZoneInfo("Africa/Bamako")).hour
+    return f"{(hour + 6) % 24:02d}:00-{(hour + 7) % 24:02d}:00"
+
+
+def test_a_command_beside_make_run_uses_its_settings(
+    app, client, redis_url, database_url, tmp_path, monkeypatch
+):
+    """`kalan case assign` in a second terminal takes make run's database, Redis and send
+    window from the var/dev.env make run wrote, not the defaults: the worker and it agree."""
+    _, done = report(client, *CALM, contact=ANONYMOUS)
+    reference = done.split("Référence : ")[1][:6]
+    for name in ("DATABASE_URL", "REDIS_URL", "SMS_SEND_WINDOW"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("REDIS_PREFIX", app.config["REDIS_PREFIX"])  # the test's, cleaned after
+    shared = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SMS_SEND_WINDOW": closed_window(),
+    }
+    dev_env.write({"VAR_DIR": str(tmp_path), **shared})
+    result = CliRunner().invoke(main, ["case", "assign", reference, "70000001"])
+    assert result.exit_code == 0, result.output
+    with app.extensions["db"]() as db:
+        sms = db.scalars(select(Message).where(Message.kind == alerts.ASSIGNED)).one()
+    assert sms.not_before == next_open(shared["SMS_SEND_WINDOW"], utcnow(), "Africa/Bamako")
+
+
+def test_the_shell_wins_and_production_never_reads_make_runs_settings(tmp_path, monkeypatch):
+    dev_env.write({"VAR_DIR": str(tmp_path), "SMS_SEND_WINDOW": "always", "ORG_CODES": "A=1"})
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("APP_ENV", raising=False)
+    monkeypatch.delenv("ORG_CODES", raising=False)
+    monkeypatch.setenv("SMS_SEND_WINDOW", "07:00-19:00")  # set in the shell, or in .env
+    env = environment()
+    assert (env["SMS_SEND_WINDOW"], env["ORG_CODES"]) == ("07:00-19:00", "A=1")
+    monkeypatch.setenv("APP_ENV", "production")
+    assert "ORG_CODES" not in environment()

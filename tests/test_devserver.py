@@ -13,6 +13,7 @@ import pytest
 import requests
 from redis import Redis
 
+from app.infra import dev_env
 from app.web.gunicorn_conf import HideToken
 from sandbox.devserver import _children, private_var
 from sandbox.embedded import EmbeddedRedis, free_port
@@ -40,7 +41,11 @@ def campaign_reaches_everyone_once(sandbox: str, env: dict, redis_url: str, var)
         sandbox + "/simulator/sms/send", json={"from": "+22370000002", "text": "Arret"}, timeout=15
     ).json()
     assert texted["delivered"] is True
-    cli_env = {**env, "REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{var / 'kalan.db'}"}
+    # A second terminal sets neither REDIS_URL nor DATABASE_URL: make run's var/dev.env has them.
+    shared = dev_env.read(env)
+    assert shared["REDIS_URL"] == redis_url and shared["SMS_SEND_WINDOW"] == "always"
+    assert shared["DATABASE_URL"] == f"sqlite:///{var / 'kalan.db'}"
+    cli_env = {name: value for name, value in env.items() if name not in dev_env.SHARED}
     kalan = [sys.executable, "-m", "app.cli"]
     create = [
         *kalan,
@@ -55,6 +60,7 @@ def campaign_reaches_everyone_once(sandbox: str, env: dict, redis_url: str, var)
     made = subprocess.run(create, env=cli_env, capture_output=True, text=True, timeout=60)
     assert made.returncode == 0, made.stderr
     assert "recipients: 7" in made.stdout  # the 8 demo contacts, less the one who said Arret
+    assert "outside the send window" not in made.stdout  # make run's SMS go at any hour
     show = [*kalan, "campaign", "show", "1", "--no-follow"]
 
     def done():

@@ -20,13 +20,20 @@ from .helpers import race
 
 
 class Clock:
-    """A clock the test moves by hand."""
+    """A clock the test moves by hand, or that a sender moves by sleeping."""
 
     def __init__(self, start: datetime):
         self.now = start
 
     def __call__(self) -> datetime:
         return self.now
+
+    def seconds(self) -> float:
+        """Return the time as time.time() would, for the throttles."""
+        return self.now.timestamp()
+
+    def sleep(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 def sender_for(app, db, rate=1000) -> Sender:
@@ -308,3 +315,82 @@ def test_each_campaign_gets_a_bucket_of_its_own_at_its_rate(sms_app, rate):
         assert sender.campaign_throttle(other_id).take(1) == 1  # another campaign's is full
     key = f"{prefix}throttle:campaign:{campaign_id}"
     assert float(redis.hget(key, "tokens")) < 1 and 0 < redis.pttl(key) <= 60_000
+
+
+def test_a_campaign_at_10_a_second_sends_100_in_about_10_seconds(sms_app, sandbox):
+    """Dispatches on a clock the sender moves as it sleeps: the campaign's rate is per second,
+    not one second's worth per tick (which took 100 s here, and 4 min 41 s for 301)."""
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        campaign = campaign_row(db, rate=10)
+        queue(sms_app, db, 100, kind="campaign", text="Cadence", campaign_id=campaign)
+        clock = Clock(datetime.now(UTC))
+        start = clock.now
+        first = jobs._sender(db, clock=clock.seconds, sleep=clock.sleep)
+        assert first.run(now_fn=clock, budget_s=4.5).sent == 50
+        # The next dispatch (the tick that waited meanwhile) goes on where it stopped.
+        rest = jobs._sender(db, clock=clock.seconds, sleep=clock.sleep).run(now_fn=clock)
+        sent = [m.sent_at for m in db.scalars(select(Message))]
+    assert rest.sent == 50 and len(sandbox.messages()) == 100
+    per_second = Counter(int((at - start).total_seconds()) for at in sent)
+    assert per_second == {second: 10 for second in range(10)}  # 10 a second, from the start
+    assert (clock.now - start).total_seconds() == pytest.approx(9, abs=0.1)
+
+
+def test_rows_held_back_by_a_campaigns_rate_come_due_a_bucketful_a_second(sms_app, sandbox):
+    """Spread over the coming seconds, they are not all claimed again and put back each
+    second: one claim a second takes what the bucket then allows."""
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        campaign = campaign_row(db, rate=10)
+        queue(sms_app, db, 250, kind="campaign", text="Cadence", campaign_id=campaign)
+        clock = Clock(datetime.now(UTC))
+        sender = jobs._sender(db, clock=clock.seconds, sleep=clock.sleep)
+        sender.send(sender.claim(clock(), 250), clock)
+        held = [m.not_before for m in db.scalars(select(Message).where(Message.status == "queued"))]
+    assert len(sandbox.messages()) == 10
+    due = Counter(round((at - clock.now).total_seconds(), 3) for at in held)
+    assert due == {float(second): 10 for second in range(1, 25)}
+
+
+def test_an_alert_goes_at_once_while_a_campaign_is_paced(sms_app, sandbox):
+    """The dispatch that waits for a paced campaign's next second claims what came meanwhile."""
+
+    class Busy(Clock):
+        def sleep(self, seconds: float) -> None:
+            super().sleep(seconds)
+            if self.now - start > timedelta(seconds=3) and not alerted:
+                outbox.add(db, current_app.config, "alert", "A1", "+22379999999", "Alerte",
+                           urgent=True, not_before=self.now)  # fmt: skip
+                db.commit()
+                alerted.append(self.now)
+
+    alerted = []
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        campaign = campaign_row(db, rate=10)
+        queue(sms_app, db, 100, kind="campaign", text="Cadence", campaign_id=campaign)
+        clock = Busy(datetime.now(UTC))
+        start = clock.now
+        jobs._sender(db, clock=clock.seconds, sleep=clock.sleep).run(now_fn=clock)
+        alert = db.scalars(select(Message).where(Message.kind == "alert")).one()
+    assert alert.status == "sent" and alert.sent_at == alerted[0]  # sent as it came
+
+
+def test_a_row_held_back_twice_goes_back_to_the_queue_both_times(sms_app, sandbox):
+    """A held row claimed again by the same worker, and held again because another worker
+    spent the campaign's tokens, is queued again: not left claimed, to be sent at once."""
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        campaign = campaign_row(db, rate=10)
+        queue(sms_app, db, 20, kind="campaign", text="Cadence", campaign_id=campaign)
+        clock = Clock(datetime.now(UTC))
+        sender = jobs._sender(db, clock=clock.seconds, sleep=clock.sleep)
+        # Kept, as run() keeps its last claim while it claims the next: the session still
+        # holds these rows, as they were when they went back to the queue.
+        first = sender.claim(clock(), 20)
+        sender.send(first, clock)  # 10 now, 10 held for a second
+        clock.sleep(1)
+        key = f"{sms_app.config['REDIS_PREFIX']}throttle:campaign:{campaign}"
+        assert Throttle(sms_app.extensions["redis"], key, 10, clock=clock.seconds).take(5) == 5
+        assert sender.send(sender.claim(clock(), 20), clock).sent == 5  # the other 5 held again
+        held = db.execute(select(Message.status, Message.lease_owner).where(Message.id > 15))
+        assert sender.claim(clock(), 20) == []  # none due before the next second
+    assert [tuple(row) for row in held] == [("queued", None)] * 5
+    assert len(sandbox.messages()) == 15

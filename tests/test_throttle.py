@@ -106,3 +106,32 @@ def test_fractional_rate_waits_for_the_next_whole_token(redis, key):
     with pytest.raises(Stop):
         throttle.acquire(1, sleep=sleep)
     assert naps and 1.9 <= naps[0] <= 2.0  # one token every two seconds
+
+
+class Clock:
+    """Seconds that pass only when the test or the throttle sleeps."""
+
+    def __init__(self):
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_take_waits_a_grace_for_a_bucketful_asked_a_little_early(redis, key):
+    """A worker that wakes 1 ms before the bucket is full again takes all 10, after 1 ms;
+    a wait longer than the grace is not made, and what there is, is taken."""
+    clock = Clock()
+    throttle = Throttle(redis, key, 10, clock=clock)
+    assert throttle.take(10) == 10
+    clock.sleep(0.999)
+    asked = clock()
+    assert throttle.take(10, grace_s=0.05, sleep=clock.sleep) == 10
+    assert clock() - asked == pytest.approx(0.001, abs=1e-6) and throttle.take(1) == 0
+    clock.sleep(0.999)
+    assert throttle.take(10) == 9  # without a grace: one short
+    clock.sleep(0.5)
+    assert throttle.take(10, grace_s=0.05, sleep=clock.sleep) == 5  # 0.5 s away: not waited

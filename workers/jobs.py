@@ -1,5 +1,7 @@
 """RQ jobs: module-level functions with plain arguments, run inside the app context."""
 
+import time
+
 from flask import current_app
 from rq import Queue
 from rq.job import JobStatus
@@ -14,21 +16,26 @@ from app.messaging.sender import Sender
 from app.messaging.throttle import Throttle
 
 
-def _sender(db) -> Sender:
+def _sender(db, clock=None, sleep=time.sleep) -> Sender:
+    """Build the worker's sender; a test may give it a clock (seconds) and a sleep of its own."""
     app = current_app
     redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
     gateway = app.extensions["gateway"]
 
     def campaign_throttle(campaign_id: int):
         rate = db.get(Campaign, campaign_id).rate
-        return Throttle(redis, f"{prefix}throttle:campaign:{campaign_id}", rate) if rate else None
+        key = f"{prefix}throttle:campaign:{campaign_id}"
+        return Throttle(redis, key, rate, clock=clock) if rate else None
 
     return Sender(
         db=db,
         gateway=gateway,
-        throttle=Throttle(redis, f"{prefix}throttle:{gateway.name}", app.config["SMS_RATE"]),
+        throttle=Throttle(
+            redis, f"{prefix}throttle:{gateway.name}", app.config["SMS_RATE"], clock=clock
+        ),
         config=app.config,
         campaign_throttle=campaign_throttle,
+        sleep=sleep,
     )
 
 

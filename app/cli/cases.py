@@ -93,28 +93,66 @@ def _case_or_exit(session, reference: str, lock: bool = False):
 )
 @with_appcontext
 def case_show(reference, reporter):
-    """Show a case and its history; the reporter's number only when asked, and logged."""
+    """Show a case and its history, in French; the reporter's number only when asked, and logged."""
     from app.cases import history, reveal
     from app.infra.models import utcnow
 
+    t = current_app.extensions["catalog"].get
     with current_app.extensions["db"]() as session:
         c = _case_or_exit(session, reference)
         if reporter:
             number = reveal(session, current_app.config["REPORTER_KEY"], c, "cli", utcnow())
             session.commit()
-            click.echo(f"reporter's number: {number or 'none (anonymous report)'}")
-        click.echo(f"case {c.reference}: {c.status}{' (urgent)' if c.urgent else ''}")
-        click.echo(f"where: {c.region or '-'} / {c.cercle or '-'} / {c.place or '-'}")
-        what = (c.sector, c.children, c.age, c.sex, c.school, c.hazard)
-        click.echo("what: sector {}, children {}, age {}, sex {}, school {}, danger {}".format(
-            *(value or "-" for value in what)))  # fmt: skip
-        who = "contactable" if c.contactable else "anonymous"
-        due = f"{c.verify_by:%Y-%m-%d %H:%M %Z}" if c.verify_by else "-"
-        click.echo(f"reporter: {who}; assignee: {c.assignee or '-'}; verify by {due}")
-        for event in history(session, c):
-            note = f" - {event.note}" if event.note else ""
-            click.echo(f"  {event.at:%Y-%m-%d %H:%M} {event.actor}: "
-                       f"{event.from_status or '-'} -> {event.to_status}{note}")  # fmt: skip
+            click.echo(t("console.case.number", number=number or t("console.case.no_number")))
+        for line in case_lines(c, history(session, c)):
+            click.echo(line)
+
+
+def case_lines(c, events) -> list[str]:
+    """Return a case and its history as `kalan case show` prints them: the console's words."""
+    from app.cases.alerts import place
+
+    catalog = current_app.extensions["catalog"]
+    t = catalog.get
+
+    def label(prefix: str, code: str | None) -> str:
+        # A code the content does not name (an old value) is shown as it is stored.
+        key = f"{prefix}.{code}"
+        return t(key) if code and catalog.has(key) else (code or "-")
+
+    urgent = f" ({t('console.cases.urgent')})" if c.urgent else ""
+    title = t("console.case.title", reference=c.reference)
+    rows = [
+        ("console.cases.place", place(catalog, c)),
+        ("console.cases.sector", label("report.sector", c.sector)),
+        ("console.case.children", label("report.children", c.children)),
+        ("console.case.age", label("report.age", c.age)),
+        ("console.case.sex", label("report.sex", c.sex)),
+        ("console.case.school", label("report.school", c.school)),
+        ("console.case.hazard", label("report.hazard", c.hazard)),
+        ("console.case.reporter",
+         t("console.case.contactable" if c.contactable else "console.case.anonymous")),
+        ("console.cases.reports", str(c.reports)),
+        ("console.cases.assignee", c.assignee or "-"),
+        ("console.cases.due", f"{c.verify_by:%Y-%m-%d %H:%M %Z}" if c.verify_by else "-"),
+        ("console.case.referred_to", label("desk.service", c.referred_to)),
+        ("console.case.follow_ups", str(c.follow_ups)),
+    ]  # fmt: skip
+    lines = [f"{title} — {label('console.status', c.status)}{urgent}"]
+    lines += [f"{t(key)} : {value}" for key, value in rows]
+    lines.append(f"{t('console.case.timeline')} :")
+    for event in events:
+        moved = event.from_status and event.from_status != event.to_status
+        change = label("console.status", event.to_status)
+        if moved:
+            change = f"{label('console.status', event.from_status)} → {change}"
+        note = event.note or ""
+        if moved and event.to_status == "referred":  # noted as "service" or "service: note"
+            service, sep, rest = note.partition(": ")
+            note = label("desk.service", service) + sep + rest
+        note = f" — {note}" if note else ""
+        lines.append(f"  {event.at:%Y-%m-%d %H:%M}  {event.actor}  {change}{note}")
+    return lines
 
 
 @case_group.command("update")

@@ -1,11 +1,12 @@
 """Send due outbox rows through the gateway: claim with a lease, batch, throttle, record."""
 
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.infra.gateway import FAILED, RETRY, SENT, UNKNOWN, Gateway, GatewayError
@@ -13,6 +14,14 @@ from app.infra.models import Campaign, Contact, Message, utcnow
 from app.messaging import delivery, window
 from app.messaging.outbox import BULK_KINDS, cancel, fail, release, retry, settle_unknown
 from app.messaging.throttle import Throttle
+
+LIVE = ("sending", "expanding")  # the campaign states whose rows may go out
+# Rows held back by a campaign's rate come due a second apart: a dispatch with nothing
+# else to do waits for them this long at most, and leaves later ones to the next tick.
+HELD_WAIT = timedelta(seconds=5)
+# A bucketful asked for this early (the worker woke a few milliseconds before the bucket
+# was full again) is waited for, not cut short by one message.
+TAKE_GRACE_S = 0.05
 
 
 @dataclass
@@ -43,11 +52,15 @@ class Sender:
     config: dict
     campaign_throttle: callable = None  # (campaign_id, rate) -> Throttle
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
+    sleep: callable = time.sleep
+    # For each campaign whose rate held rows back in this run: the moment its next held
+    # row goes back in the queue for, and how many rows that moment holds already.
+    _slots: dict = field(default_factory=dict, init=False, repr=False)
 
     def claim(self, now: datetime, limit: int) -> list[Message]:
         """Lease up to limit due rows to this sender; other workers skip them."""
         due = [Message.status == "queued", Message.not_before <= now]
-        live = select(Campaign.id).where(Campaign.status.in_(("sending", "expanding")))
+        live = select(Campaign.id).where(Campaign.status.in_(LIVE))
         due.append(or_(Message.campaign_id.is_(None), Message.campaign_id.in_(live)))
         if not window.is_open(self.config["SMS_SEND_WINDOW"], now, self.config["TZ"]):
             due.append(Message.kind.not_in(BULK_KINDS))
@@ -72,7 +85,10 @@ class Sender:
             )
         self.db.commit()
         mine = select(Message).where(Message.lease_owner == self.owner, Message.status == "claimed")
-        return list(self.db.scalars(mine.order_by(Message.id)))
+        # As the database has them now: this session may still hold a row as it was when it
+        # went back to the queue, and putting it back again would then change nothing.
+        mine = mine.order_by(Message.id).execution_options(populate_existing=True)
+        return list(self.db.scalars(mine))
 
     def run(self, now_fn=utcnow, limit: int | None = None, budget_s: float = 30.0) -> Tally:
         """Send due rows until none are left or the time budget is spent."""
@@ -82,12 +98,35 @@ class Sender:
         # Claim no more than can be sent within half a lease at the shared rate:
         # rows whose lease ran out would be claimed again by another worker.
         limit = limit or min(batch * 5, max(batch, int(rate * self.config["SMS_LEASE_S"] / 2)))
-        while (now_fn() - started).total_seconds() < budget_s:
+        deadline = started + timedelta(seconds=budget_s)
+        while now_fn() < deadline:
             claimed = self.claim(now_fn(), limit)
-            if not claimed:
+            if claimed:
+                tally.add(self.send(claimed, now_fn))
+                continue
+            # Rows a campaign's rate held back come due second by second: wait for them
+            # here, or the campaign would send one second's worth per tick (SMS_TICK_S).
+            now = now_fn()
+            due = self._next_held(now)
+            if due is None or due > deadline:
                 break
-            tally.add(self.send(claimed, now_fn))
+            self.sleep((due - now).total_seconds())
         return tally
+
+    def _next_held(self, now: datetime) -> datetime | None:
+        """Return when the next row held back by its campaign's rate comes due, if soon."""
+        if not window.is_open(self.config["SMS_SEND_WINDOW"], now, self.config["TZ"]):
+            return None
+        paced = select(Campaign.id).where(Campaign.rate.is_not(None), Campaign.status.in_(LIVE))
+        due = self.db.scalar(
+            select(func.min(Message.not_before)).where(
+                Message.status == "queued",
+                Message.campaign_id.in_(paced),
+                Message.not_before > now,
+            )
+        )
+        self.db.commit()  # no transaction left open while the worker waits
+        return due if due is not None and due - now <= HELD_WAIT else None
 
     def send(self, messages: list[Message], now_fn=utcnow) -> Tally:
         """Send claimed rows in bulk requests of one text each; record every outcome."""
@@ -96,7 +135,7 @@ class Sender:
             chunk = self._within_campaign_rate(chunk, now_fn())
             if not chunk:
                 continue
-            self.throttle.acquire(len(chunk))
+            self.throttle.acquire(len(chunk), sleep=self.sleep)
             chunk = self._start(chunk, now_fn(), tally)
             if not chunk:
                 continue
@@ -121,12 +160,29 @@ class Sender:
             limiter = self.campaign_throttle(campaign_id)
         if limiter is None:
             return chunk
-        allowed = limiter.take(len(chunk))
-        later = now + timedelta(seconds=max(1.0, (len(chunk) - allowed) / limiter.rate))
-        for message in chunk[allowed:]:
-            release(message, later)
-        self.db.commit()
+        allowed = limiter.take(len(chunk), grace_s=TAKE_GRACE_S, sleep=self.sleep)
+        if allowed < len(chunk):
+            for message in chunk[allowed:]:
+                release(message, self._slot(campaign_id, limiter, now))
+            self.db.commit()
         return chunk[:allowed]
+
+    def _slot(self, campaign_id: int, limiter: Throttle, now: datetime) -> datetime:
+        """Return when a row held back by its campaign's rate is due again.
+
+        Held rows fill the coming seconds in order, one bucketful each, so that each
+        second's rows come due when the bucket has refilled for them: released all for
+        the same moment, every one would be claimed again and all but a bucketful put
+        back, each second.
+        """
+        step = timedelta(seconds=limiter.burst / limiter.rate)
+        at, used = self._slots.get(campaign_id, (now, 0))
+        if at <= now:  # the slots this run gave are all reached: start again after a refill
+            at, used = now + step, 0
+        elif used >= limiter.burst:
+            at, used = at + step, 0
+        self._slots[campaign_id] = (at, used + 1)
+        return at
 
     def _start(self, chunk: list[Message], now: datetime, tally: Tally) -> list[Message]:
         """Move rows we still own from claimed to sending, re-checking opt-outs and pauses.
@@ -139,7 +195,7 @@ class Sender:
         blocked = select(Contact.phone).where(
             or_(Contact.opted_out_at.is_not(None), Contact.unreachable_at.is_not(None))
         )
-        live = select(Campaign.id).where(Campaign.status.in_(("sending", "expanding")))
+        live = select(Campaign.id).where(Campaign.status.in_(LIVE))
         started = set(
             self.db.scalars(
                 update(Message)
