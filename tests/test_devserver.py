@@ -14,7 +14,7 @@ import requests
 from redis import Redis
 
 from app.infra import dev_env
-from app.web.gunicorn_conf import HideToken
+from app.web.gunicorn_conf import HideToken, hide_token
 from sandbox.devserver import _children, private_var
 from sandbox.embedded import EmbeddedRedis, free_port
 from tests.conftest import serve
@@ -304,3 +304,13 @@ def test_the_filter_hides_the_token_in_werkzeug_request_logs(app, caplog):
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "GET /healthz?token=[hidden] HTTP/1.1" in logged
     assert SECRET not in logged
+
+
+def test_the_filter_hides_console_searches_which_may_be_numbers():
+    # A contact deleted must not stay in the access log as the search that found them.
+    assert hide_token("GET /console/contacts?q=76100001&page=2 HTTP/1.1") == (
+        "GET /console/contacts?q=[hidden]&page=2 HTTP/1.1"
+    )
+    assert hide_token("GET /console/cases?state=new&q=482913 HTTP/1.1") == (
+        "GET /console/cases?state=new&q=[hidden] HTTP/1.1"
+    )

@@ -3,7 +3,7 @@ time, and edit one."""
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import exists, func, select
@@ -108,16 +108,20 @@ def edit(
     form: dict,
     languages: set[str],
     inside: Callable[[str | None, str | None], bool] | None = None,
+    cercles: Mapping[str, str] | None = None,
 ) -> tuple[str, dict] | None:
     """Set a contact's details from a form, checked as an imported line is; an empty field
     clears it. Return the problem (code, params) and change nothing, or None. Caller commits.
 
-    inside(region, cercle) holds a scoped user's contacts in their area.
+    inside(region, cercle) holds a scoped user's contacts in their area; cercles names
+    each cercle as the import stores it.
     """
     row = {name: str(form.get(name, "")) for name in EDITABLE}
-    values, problem = check_row({**row, "phone": contact.phone}, languages)
+    values, problem = check_row({**row, "phone": contact.phone}, languages, cercles)
     if problem:
         return problem
+    if values["name"] is None:  # as the import: a contact keeps a name
+        return "name", {}
     if inside is not None and not inside(values["region"], values["cercle"]):
         return "outside", {"value": contact.phone}
     for name in EDITABLE:

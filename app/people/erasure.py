@@ -1,7 +1,8 @@
 """Deleting a contact with their data, and keeping what others' figures rest on.
 
 What goes: the contact, their training (progress, answers, recalls, certificate), the SMS
-they sent, their number wherever a row kept it, and the text of every SMS sent to them.
+they sent, their number wherever a row kept it (cases they held included), and the text of
+every SMS sent to them.
 What stays: each SMS sent to them as a row with neither number nor text (its kind, campaign,
 status and cost), so that campaign counts, delivery rates and spending stay true; the
 cases they reported (which never held their number, or held it encrypted: that goes).
@@ -10,12 +11,13 @@ cases they reported (which never held their number, or held it encrypted: that g
 from datetime import datetime
 
 from cryptography.fernet import InvalidToken, MultiFernet
-from sqlalchemy import String, cast, delete, select, update
+from sqlalchemy import String, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.infra.models import (
     AuditEntry,
     Case,
+    CaseEvent,
     Certificate,
     Contact,
     DeliveryReport,
@@ -66,9 +68,27 @@ def erase(db: Session, contact: Contact, cipher: MultiFernet, now: datetime) -> 
     db.execute(delete(InboundMessage).where(InboundMessage.phone == phone))
     db.execute(update(UssdEvent).where(UssdEvent.phone == phone).values(phone=None))
     db.execute(update(AuditEntry).where(AuditEntry.target == phone).values(target=None))
+    _forget_handler(db, phone, f"contact:{contact.id}")
     _forget_reporter(db, phone, cipher)
     db.execute(delete(Contact).where(Contact.id == contact.id))
     db.expunge(contact)
+
+
+def _forget_handler(db: Session, phone: str, instead: str) -> None:
+    """Take a field agent's number off the cases they held, and out of the cases' log.
+
+    An agent given a case (kalan case assign) holds it by number: left so, reminders
+    would go on queuing SMS to it. The case goes back to no one, for its area's
+    supervisors to give again; the log names the agent by their former contact id.
+    """
+    db.execute(update(Case).where(Case.assignee == phone).values(assignee=None))
+    db.execute(update(CaseEvent).where(CaseEvent.assignee == phone).values(assignee=instead))
+    for column in (CaseEvent.actor, CaseEvent.note):
+        db.execute(
+            update(CaseEvent)
+            .where(column.contains(phone, autoescape=True))
+            .values({column: func.replace(column, phone, instead)})
+        )
 
 
 def _forget_reporter(db: Session, phone: str, cipher: MultiFernet) -> None:

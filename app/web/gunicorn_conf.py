@@ -8,11 +8,14 @@ from gunicorn.glogging import Logger
 # Africa's Talking calls back with ?token=WEBHOOK_TOKEN; whoever reads a log must not
 # be able to forge a callback. Any parameter ending in "token" is hidden alike.
 TOKEN = re.compile(r"(token=)[^&;#\s\"']*", re.IGNORECASE)
+# A console search by phone number (/console/contacts?q=7600...) must not leave the
+# number in the access log after its contact is deleted: searches are hidden too.
+SEARCH = re.compile(r"([?&]q=)[^&;#\s\"']*")
 
 
 def hide_token(text: str) -> str:
-    """Return text with every token parameter's value replaced by [hidden]."""
-    return TOKEN.sub(r"\1[hidden]", text)
+    """Return text with every token parameter's value, and every search, replaced by [hidden]."""
+    return SEARCH.sub(r"\1[hidden]", TOKEN.sub(r"\1[hidden]", text))
 
 
 class HideToken(logging.Filter):

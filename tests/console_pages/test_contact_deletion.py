@@ -1,12 +1,16 @@
 """Deleting a contact with their data: their number goes from every row, campaign counts
 stay true, and the deletion is audited without the number."""
 
+from datetime import timedelta
+
 from sqlalchemy import select, update
 
+from app.cases import alerts
 from app.infra.models import (
     AuditEntry,
     Base,
     Case,
+    CaseEvent,
     Certificate,
     Contact,
     DeliveryReport,
@@ -151,3 +155,29 @@ def test_a_scoped_supervisor_deletes_only_in_their_area(app, client, auth, sign_
     assert response.status_code == 404
     with app.extensions["db"]() as db:
         assert db.get(Contact, outside) is not None
+
+
+def test_a_field_agent_deleted_leaves_their_cases_to_no_one_and_the_log_without_their_number(
+    app, client, auth, sign_in, runner
+):
+    """Cases given to an agent are held by number: deleted, the agent holds none, no
+    reminder is queued to them, and the cases' log names them without it."""
+    phone = "+22376100009"
+    contact_id = add_contact(app, phone, "Moussa", "kadiolo", role="agent")
+    _, end = report(client, *CALM, phone=OTHER)
+    reference = end.split("Référence : ")[1][:6]
+    assert runner.invoke(["case", "assign", reference, phone]).exit_code == 0
+    assert "cases.assignee" in holding(app, phone[1:])
+    sign_in("admin")
+    auth.post(f"/console/contacts/{contact_id}/delete", confirm="yes")
+    assert holding(app, phone[1:]) == []
+    with app.extensions["db"]() as db:
+        case = db.scalars(select(Case)).one()
+        given = db.scalars(select(CaseEvent.assignee).where(CaseEvent.assignee.is_not(None))).all()
+        queued = db.scalars(select(Message).where(Message.kind == "case_reminder")).all()
+        with app.app_context():
+            alerts.remind(db, app.config, app.extensions["catalog"], utcnow() + timedelta(days=9))
+        reminded = db.scalars(select(Message.phone).where(Message.kind == "case_reminder")).all()
+    assert case.assignee is None
+    assert given == [f"contact:{contact_id}"]  # who it was given to, without the number
+    assert phone not in reminded and queued == []

@@ -45,6 +45,7 @@ def test_an_edit_is_saved_audited_and_read_by_the_next_call(app, client, auth, s
         ({"language": "bm"}, 'la langue "bm" n\'a pas de contenus (langues : fr)'),
         ({"role": "chef"}, 'la fonction "chef" est inconnue'),
         ({"commune": "x" * 61}, "la colonne commune dépasse 60 caractères"),
+        ({"name": " "}, "le nom est vide : un nouveau contact doit avoir un nom"),  # as imported
         ({"name": "Mariam\x00"}, "Demande invalide."),  # refused before any view, as any form
     ],
 )

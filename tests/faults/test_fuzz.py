@@ -151,7 +151,9 @@ def test_no_input_breaks_an_endpoint(app, client, caplog, admin, route, data):
         assert body not in apologies(app), form
     if response.status_code >= 400 and path.startswith("/console"):
         if response.mimetype == "application/json":  # the live counter: a French reason
-            assert response.get_json()["error"].startswith("Campagne non valide")
+            error = response.get_json()["error"]
+            empty = app.extensions["catalog"].get("console.campaign.empty_message")
+            assert error.startswith("Campagne non valide") or error == empty, error
         else:
             assert response.mimetype == "text/html" and 'lang="fr"' in body
 

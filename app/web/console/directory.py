@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.infra import keyring
 from app.infra.models import ROLES, Contact, utcnow
 from app.messaging.campaigns.audience import in_area
-from app.people import consent, directory, erasure, users
+from app.people import consent, directory, erasure, importer, users
 from app.people.history import history
 from app.web.console.auth import requires
 from app.web.console.blueprint import bp
@@ -131,8 +131,9 @@ def contact_edit(contact_id: int):
     held = None
     if g.user.scope:
         held = functools.partial(holds, area(g.user.scope))
-    languages = set(current_app.extensions["catalog"].languages)
-    problem = directory.edit(get_db(), contact, form, languages, held)
+    catalog = current_app.extensions["catalog"]
+    cercles = importer.cercle_names(catalog)
+    problem = directory.edit(get_db(), contact, form, set(catalog.languages), held, cercles)
     if problem:
         get_db().rollback()
         code, params = problem
