@@ -190,8 +190,11 @@ def campaign_create():
     except Exception:
         _release(once)  # nothing was made: the same form may be sent again
         raise
-    if once is not None:
-        once.made(created.id)
+    try:
+        if once is not None:
+            once.made(created.id)
+    except RedisError:  # made all the same: a second click then finds it "en cours"
+        current_app.logger.warning("redis unavailable: a confirmation keeps no campaign id")
     try:
         current_app.extensions["workers"].start_campaign(created.id, created.start_at, utcnow())
     except RedisError:
