@@ -109,6 +109,25 @@ def test_creating_a_campaign_stores_it_and_opens_its_page(app, client, auth, sig
     assert f'href="/console/campaigns/{campaign.id}">Rappel formation</a>' in page(listing)
 
 
+def test_confirming_twice_makes_one_campaign(app, client, auth, sign_in, seeded):
+    """A double click on Confirmer, or the form sent again, shows the campaign it made."""
+    sign_in("admin")
+    form = {**COMPOSE, "confirmed": "1"}
+    first = auth.post("/console/campaigns", follow=False, **form)
+    again = auth.post("/console/campaigns", follow=False, **form)
+    with app.extensions["db"]() as db:
+        (campaign,) = db.scalars(select(Campaign)).all()
+    assert first.headers["Location"] == again.headers["Location"]
+    assert again.headers["Location"] == f"/console/campaigns/{campaign.id}"
+    assert flashed(client.get(again.headers["Location"]))[-1].startswith(
+        "Cette campagne vient d'être créée : la voici."
+    )
+    other = auth.post("/console/campaigns", follow=False, **{**form, "name": "Autre rappel"})
+    assert other.status_code == 302  # another campaign is another campaign
+    with app.extensions["db"]() as db:
+        assert db.scalar(select(func.count()).select_from(Campaign)) == 2
+
+
 @pytest.mark.parametrize(
     ("start_at", "utc"),
     [("2026-12-24T10:00", "2026-12-24 10:00"),  # the form's own: Bamako time (UTC+0)

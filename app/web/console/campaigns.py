@@ -23,6 +23,7 @@ from app.messaging.window import is_open, next_open
 from app.web.console.audience import campaign_zone, filters, language, zone
 from app.web.console.auth import requires
 from app.web.console.blueprint import bp
+from app.web.console.once import Once
 from app.web.console.scope import area, area_name
 from app.web.db import get_db
 from flows.report import REGIONS
@@ -170,24 +171,65 @@ def campaign_preview():
 @requires("admin", "supervisor")
 def campaign_create():
     """Show what the form would send, to whom and at what cost; once confirmed, create it."""
-    db = get_db()
+    db, once = get_db(), None
     try:
         name, messages, audience, options = _form()
         check(name, messages, audience, options["scope"])
         if request.form.get("confirmed") != "1":  # as `kalan campaign create` asks first
             return _confirm(name, messages, audience, options)
+        once = _claim()
+        if once is not None and not once.first:
+            return _already(once.campaign_id)
         created = create(db, name, messages, audience, **options)
+        db.commit()
     except (CampaignError, ValueError, InvalidOperation) as exc:
         db.rollback()
+        _release(once)
         flash(_refusal(exc), "error")
         return _compose(_kept(), 400)
-    db.commit()
+    except Exception:
+        _release(once)  # nothing was made: the same form may be sent again
+        raise
+    try:
+        if once is not None:
+            once.made(created.id)
+    except RedisError:  # made all the same: a second click then finds it "en cours"
+        current_app.logger.warning("redis unavailable: a confirmation keeps no campaign id")
     try:
         current_app.extensions["workers"].start_campaign(created.id, created.start_at, utcnow())
     except RedisError:
         flash("console.campaign.queued_later", "error")
     flash("console.campaign.created", "ok")
     return redirect(url_for("console.campaign_detail", campaign_id=created.id))
+
+
+def _claim() -> Once | None:
+    """Claim this confirmation: a second click of Confirmer must not make a second campaign."""
+    form = sorted((k, v) for k, v in request.form.items(multi=True) if k != "csrf_token")
+    try:
+        return Once.claim(current_app.extensions["redis"], current_app.config["REDIS_PREFIX"],
+                          g.user.email, form)  # fmt: skip
+    except RedisError:  # better a rare double than no campaign at all
+        current_app.logger.warning("redis unavailable: a doubled confirmation is not caught")
+        return None
+
+
+def _release(once: Once | None) -> None:
+    """Give a claim back when its submission made nothing."""
+    try:
+        if once is not None and once.first:
+            once.release()
+    except RedisError:  # it expires on its own
+        current_app.logger.warning("redis unavailable: a confirmation stays claimed a while")
+
+
+def _already(campaign_id: int | None):
+    """Answer a confirmation already taken: its campaign, or the list while it is made."""
+    if campaign_id is None:
+        flash("console.campaign.in_progress", "ok")
+        return redirect(url_for("console.campaign_list"))
+    flash("console.campaign.already", "ok")
+    return redirect(url_for("console.campaign_detail", campaign_id=campaign_id))
 
 
 def _confirm(name: str, messages: dict, audience: dict, options: dict):
