@@ -8,6 +8,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session
 
+from app.infra import folding
+
 
 def make_engine(url: str) -> Engine:
     """Create an engine tuned for short webhook transactions."""
@@ -21,6 +23,8 @@ def make_engine(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Searches fold names in SQL (app.infra.folding): here, with Python's own fold.
+            dbapi_connection.create_function(folding.SQL_NAME, 1, folding.fold, deterministic=True)
             cursor.close()
 
         return engine

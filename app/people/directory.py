@@ -2,13 +2,13 @@
 time, and edit one."""
 
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
+from app.infra.folding import fold, folded
 from app.infra.models import Certificate, Contact, ModuleProgress
 from app.people.importer import check_row
 
@@ -17,11 +17,6 @@ TRAINING = ("none", "started", "certified")  # the training filter's values
 EDITABLE = ("name", "role", "organisation", "region", "cercle", "commune", "language")
 QUERY_MAX = 60
 NUMBER = re.compile(r"^\+?[0-9][0-9 .-]*$")
-# Letters people type without their accent ("traore" finds "Traoré"), lower and upper
-# case: SQLite's lower() leaves every letter outside ASCII as it is.
-_ACCENTED = "àâäáãåçéèêëíìîïñóòôöõúùûüýÿ"
-_FOLDS = [(c, unicodedata.normalize("NFKD", c)[0]) for c in _ACCENTED]
-_FOLDS += [(c.upper(), f) for c, f in _FOLDS] + [("œ", "oe"), ("Œ", "oe"), ("æ", "ae")]
 
 
 @dataclass(frozen=True)
@@ -33,20 +28,6 @@ class Filters:
     organisation: str = ""
     training: str = ""
     places: tuple = ()  # conditions on the contact's area (its scope, a cercle)
-
-
-def fold(text: str) -> str:
-    """Return text as the search compares it: lower case, without accents."""
-    bare = unicodedata.normalize("NFKD", text.replace("œ", "oe").replace("æ", "ae"))
-    return "".join(c for c in bare if not unicodedata.combining(c)).lower()
-
-
-def _folded(column):
-    """Return column folded in SQL as fold() folds in Python, on SQLite and PostgreSQL."""
-    folded = column
-    for letter, plain in _FOLDS:
-        folded = func.replace(folded, letter, plain)
-    return func.lower(folded)
 
 
 def _trained(value: str):
@@ -64,7 +45,7 @@ def conditions(filters: Filters) -> list:
         digits = re.sub(r"[^0-9]", "", text)
         found.append(Contact.phone.contains(digits, autoescape=True))
     elif text:
-        found.append(_folded(Contact.name).contains(fold(text), autoescape=True))
+        found.append(folded(Contact.name).contains(fold(text), autoescape=True))
     if filters.role:
         found.append(Contact.role == filters.role)
     if filters.organisation:
