@@ -14,7 +14,7 @@ from app.infra.models import Case
 from app.messaging import keywords
 from app.training.course import CourseError, load_course, load_facts, read_yaml
 from app.training.translation import GLOSSARY, load_glossary, load_translation, respell_tree
-from flows import Catalog, build, check, desk, main, overflows, report, training
+from flows import Catalog, build, check, desk, main, overflows, report, speech, training
 from flows.catalog import FALLBACK
 from flows.course import Course
 from flows.gsm import outside
@@ -69,7 +69,8 @@ def read_language(folder: Path) -> tuple[dict[str, str], dict, list[str], list[s
         tree = respell_tree(tree, folder.name)
         flatten(tree, "", texts, problems, where)
     for key, text in texts.items():
-        bad = None if key.startswith(CONSOLE_PREFIX) else outside(text)
+        # Web pages and calls may use any letter: only screens and SMS are GSM-7.
+        bad = None if key.startswith((CONSOLE_PREFIX, speech.VOICE)) else outside(text)
         if bad and key.startswith(SMS_PREFIX):
             # An SMS may leave GSM-7, at a price: UCS-2 parts hold 70, not 160.
             warnings.append(
@@ -130,6 +131,7 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
         for key in sorted(set(base) & set(table)):
             if set(PLACEHOLDER.findall(base[key])) != set(PLACEHOLDER.findall(table[key])):
                 problems.append(f"{lang}: {key!r} placeholders differ from {FALLBACK}")
+    problems.extend(f"{FALLBACK}: {p}" for p in speech.overrides(base))
     if "lang.name" not in base:
         problems.append(f"{FALLBACK}: missing 'lang.name'")
     words, found = keywords.table(sections)
@@ -138,7 +140,7 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
         raise ContentError("\n".join(problems))
     names = {lang: table.get("lang.name", lang) for lang, table in texts.items()}
     catalog = Catalog(texts, names, course, words)
-    problems = check(build(catalog.course), catalog, APP_KEYS)
+    problems = check(build(catalog.course), catalog, (*APP_KEYS, *speech.required()))
     if problems:
         raise ContentError("\n".join(problems))
     return catalog, warnings

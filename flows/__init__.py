@@ -3,7 +3,7 @@
 import re
 from collections.abc import Mapping
 
-from . import desk, main, report, training
+from . import desk, main, report, speech, training, voice
 from .catalog import Catalog
 from .course import Course
 from .engine import (
@@ -18,14 +18,21 @@ from .engine import (
     layout,
     new_state,
     render,
-    step,
 )
+from .engine import step as _step
 
 # The screens that must never page: a module's questions, feedback and lessons, the
 # pre/post-test's questions, and the recall's questions, feedback and result.
 ONE_PAGE = re.compile(r"t\.test|t\.recall\.end|.+\.(q|fb|l\d+)")
 
-__all__ = ["FLOW", "Catalog", "End", "Step", "build", "check", "screens", "step"]
+__all__ = ["FLOW", "Catalog", "End", "Step", "build", "check", "screens", "speech", "step"]
+
+
+def step(flow, state: dict | None, text: str | None, ctx: Mapping, catalog: Catalog, limit):
+    """Advance a session by one input: limit is a USSD screen's size, or voice.FRAME for a call."""
+    if isinstance(limit, voice.Voice):
+        return voice.step(flow, state, text, ctx, catalog)
+    return _step(flow, state, text, ctx, catalog, limit)
 
 
 def build(course: Course, org_codes: Mapping[str, str] | None = None) -> Mapping[str, Node]:

@@ -198,7 +198,7 @@ def samples() -> dict[str, list[dict]]:
 
 _DONE = (Option("desk.back_to_list", "desk.home"),)
 
-_PIN = Ask("desk.pin_prompt", "pin", parse_pin, "desk.checked", error="desk.pin_format")
+_PIN = Ask("desk.pin_prompt", "pin", parse_pin, "desk.checked", error="desk.pin_format", size=6)
 
 NODES = {
     # Every screen of the desk is forgotten on a drop: a redial asks the PIN again.

@@ -70,6 +70,12 @@ class Ask:
     checkpoint: str = SAVE
     nav: bool = True
     needs: tuple[str, ...] = ()
+    # By voice: the most keys an answer takes (0: any number, ended by #); whether
+    # a keypad can answer at all (a name cannot); and the field that keeps a
+    # recording's URL, where the caller speaks the answer instead.
+    size: int = 0
+    keypad: bool = True
+    record: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,7 @@ class Step:
     effects: tuple = ()
     end: bool = False
     checkpoint: str = CLEAR
+    error: str = ""  # the copy key of the error shown above the screen, if any
 
 
 @dataclass(frozen=True)
@@ -292,4 +299,4 @@ def _reply(flow, state, ctx, catalog, limit, error_key, effects) -> Step:
     error = catalog.get(error_key, lang) if error_key else ""
     reply = compose(screen.pages[page_no], nav, error, limit, end=end)
     checkpoint = CLEAR if end else node.checkpoint
-    return Step(reply, state, tuple(effects), end, checkpoint)
+    return Step(reply, state, tuple(effects), end, checkpoint, error_key)

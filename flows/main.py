@@ -38,7 +38,10 @@ def start(first: Callable[[Mapping], str | None] = lambda ctx: None) -> Route:
             return "resume"
         # A screen with a single choice is no question: while one language alone has all
         # its copy, a new caller goes straight to the menu, in it.
-        if not ctx.get("lang") and len(ctx.get("complete", ())) > 1:
+        # A call always opens on it: a caller who cannot read hears the choice of language
+        # spoken in each, and it tells them the line works before a word of French.
+        choice = len(ctx.get("complete", ())) > 1 or ctx.get("channel") == "voice"
+        if not ctx.get("lang") and choice:
             return "lang"
         return first(ctx) or MENU
 
@@ -86,6 +89,11 @@ def _code(data: Mapping, ctx: Mapping) -> dict:
     return {"code": ctx.get("code", "")}
 
 
+def _by_voice(ctx: Mapping) -> bool:
+    """Tell whether the caller is on a voice call, not a USSD screen."""
+    return ctx.get("channel") == "voice"
+
+
 def _focal(ctx: Mapping) -> bool:
     """Tell whether the caller is a focal point, who gets the case desk."""
     return bool((ctx.get("profile") or {}).get("focal"))
@@ -118,7 +126,8 @@ NODES = {
         "account.title",
         (
             Option("account.profile_opt", "account.profile"),
-            Option("account.name_opt", "account.name"),
+            # A name is written: a call's keypad cannot type one.
+            Option("account.name_opt", "account.name", show=lambda ctx: not _by_voice(ctx)),
             Option("account.lang_opt", "account.lang"),
             Option("account.help_opt", "help"),
             Option("account.about_opt", "about"),
@@ -134,6 +143,7 @@ NODES = {
         "account.name_done",
         error="account.name_error",
         effects=lambda name: (SetName(name),),
+        keypad=False,
     ),
     "account.name_done": End(
         "account.name_done", params=lambda data, ctx: {"name": data.get("name", "")}

@@ -38,7 +38,8 @@ REFERENCE = 6  # digits: letters take several presses on a basic phone's keypad
 THROTTLED = "throttled"  # ctx["case_status"] when this phone missed too many lookups lately
 # Copy the screens name through their parameters, which flows.check cannot see.
 COPY = (
-    "report.summary.village", "report.summary.nowhere", "report.summary.urgent",
+    "report.summary.village", "report.summary.recorded", "report.summary.nowhere",
+    "report.summary.urgent",
     *(f"report.summary.sector.{v}" for v in SECTORS), *(f"report.hazard.{v}" for v in HAZARDS),
     *(f"report.region.{v}" for v in REGIONS), *(f"report.children.{v}" for v in COUNTS),
     *(f"report.cercle.{v}" for cercles in REGIONS.values() for v in (*cercles, "unknown")),
@@ -106,6 +107,8 @@ def answers(data: Mapping) -> dict:
     case = {name: data.get(name) for name in FIELDS}
     now = data.get("now") is True and data.get("hazard") in IMMEDIATE
     case["urgent"] = bool(data.get("urgent")) or now
+    if data.get("place_audio"):  # the site's name, said on a call: fetched and kept with the case
+        case["recording"] = data["place_audio"]
     return case
 
 
@@ -122,7 +125,7 @@ def _summary(data: Mapping, ctx: Mapping) -> dict:
     return {
         "sector": Copy(f"report.summary.sector.{case['sector'] or 'other'}"),
         "where": where,
-        "village": Copy("report.summary.village", (("place", place),)) if place else "",
+        "village": _village(place, case.get("recording")),
         "children": Copy(f"report.children.{children}"),
         "who": Copy(f"report.summary.{number}.{case['sex'] or 'unknown'}"),
         "age": Copy(f"report.summary.age.{case['age'] or 'unknown'}"),
@@ -130,6 +133,13 @@ def _summary(data: Mapping, ctx: Mapping) -> dict:
         "hazard": Copy(f"report.hazard.{case['hazard'] or 'other'}"),
         "urgent": Copy("report.summary.urgent") if case["urgent"] else "",
     }
+
+
+def _village(place: str | None, recording: str | None):
+    """Name the village or site given: written, recorded by voice, or none."""
+    if place:
+        return Copy("report.summary.village", (("place", place),))
+    return Copy("report.summary.recorded") if recording else ""
 
 
 def samples() -> dict[str, list[dict]]:
@@ -225,8 +235,14 @@ NODES = {
         + (Option("report.region.unknown", "r.place", _NOWHERE),),
     ),
     **_regions(),
+    # By voice, the caller says the name after a beep: the recording goes with the case.
     "r.place": Ask(
-        "report.place_prompt", "place", parse_place, "r.children", error="report.place_error"
+        "report.place_prompt",
+        "place",
+        parse_place,
+        "r.children",
+        error="report.place_error",
+        record="place_audio",
     ),  # fmt: skip
     "r.children": _choose("report.children_prompt", "children", COUNTS, "r.age", "report.children"),
     "r.age": Menu("report.ask", _options("age", AGES, "r.sex", "report.age"), params=_asked("age")),
@@ -287,6 +303,7 @@ NODES = {
         error="track.error",
         checkpoint=CLEAR,
         needs=("case_status",),
+        size=REFERENCE,
     ),
     "track.found": Route(_found),
     "track.status": Menu("track.status", params=_status, checkpoint=CLEAR),

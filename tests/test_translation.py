@@ -267,7 +267,7 @@ def test_coverage_counts_per_file_and_per_module(tree, kalan):
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
-    assert list(rows) == ["console.yaml", "dial.yaml", "sms.yaml", "ussd.yaml",
+    assert list(rows) == ["console.yaml", "dial.yaml", "sms.yaml", "ussd.yaml", "voice.yaml",
                           *(f"m{n}" for n in range(1, 14)), "pretest", "total"]  # fmt: skip
     m1 = sum(1 for key in fr if key.startswith(("course.m1.", "course.m1q")))
     assert rows["m1"] == [str(m1), "/", str(m1)]
