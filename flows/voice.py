@@ -169,3 +169,8 @@ def _option(catalog: Catalog, option: engine.Option, n: int, lang: str, params) 
     else:
         label = _say(catalog, option.label, lang, {**params, **dict(option.params)})
     return _say(catalog, "voice.option", lang, {"label": Said(tuple(label)), "n": n})
+
+
+def notice(catalog: Catalog, key: str, lang: str) -> dict:
+    """Say key's copy and end the call: an apology when a turn failed."""
+    return {"parts": _say(catalog, key, lang, {}), "end": True}

@@ -28,7 +28,12 @@ class Context(dict):
 
 
 def context(
-    services: Services, phone: str, profile: dict, resume: dict | None, now: datetime
+    services: Services,
+    phone: str,
+    profile: dict,
+    resume: dict | None,
+    now: datetime,
+    channel: str = "ussd",
 ) -> Context:
     """Gather the read-only facts a flow may use."""
     config, catalog = services.config, services.catalog
@@ -37,6 +42,7 @@ def context(
     return Context(
         {
             "phone": phone,
+            "channel": channel,  # "ussd" or "voice": a call cannot type a name
             "code": config["USSD_CODE"],
             "lang": profile.get("lang"),
             "profile": profile,

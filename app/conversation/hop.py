@@ -93,7 +93,7 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
             "recalls": training.recall.pending(db, contact.id),
             "focal": focal_points.role(db, phone),
         }
-    ctx = context(services, phone, profile, resume_point, now)
+    ctx = context(services, phone, profile, resume_point, now, channel.name)
     needs = getattr(flow[state["node"]], "needs", ()) if state is not None else ()
     hop = None  # a session's first screen answers nothing: it has no hop to look at
     if state is not None:

@@ -72,6 +72,10 @@ DEFAULTS: dict[str, str] = {
     "PROXY_HOPS": "0",
     "CONTENT_DIR": str(ROOT / "content"),
     "REDIS_PREFIX": "kalan:",
+    # How long a call waits for keys after a prompt before saying it again.
+    "VOICE_DIGITS_TIMEOUT_S": "10",
+    # A prompt with no recording is said by <Say>: development only, as Say speaks English.
+    "VOICE_SAY_MISSING": "off",
 }
 
 INTEGERS = (
@@ -97,8 +101,9 @@ INTEGERS = (
     "CASE_LINK_WINDOW_DAYS",
     "CASE_ESCALATE_AFTER_H",
     "PROXY_HOPS",
+    "VOICE_DIGITS_TIMEOUT_S",
 )
-FLAGS = ("SMS_ASCII_FOLD", "TRAINING_RECALL_SMS")  # on or off
+FLAGS = ("SMS_ASCII_FOLD", "TRAINING_RECALL_SMS", "VOICE_SAY_MISSING")  # on or off
 # No cool-down at all is a valid choice, and a recall at the next dial (to try it out);
 # no proxy in front is the default.
 MAY_BE_ZERO = ("TRAINING_RETAKE_COOLDOWN_S", "TRAINING_RECALL_DAYS", "PROXY_HOPS", "USSD_RETRY_S")
@@ -284,6 +289,9 @@ def validate(config: dict) -> dict:
         if flag not in ("1", "0", "true", "false", "on", "off", "yes", "no"):
             raise ConfigError(f"{name} must be on or off, not {config[name]!r}")
         config[name] = flag in ("1", "true", "on", "yes")
+    if config["VOICE_SAY_MISSING"] and config["APP_ENV"] == "production":
+        # Africa's Talking's Say speaks English: French read by it is no prompt at all.
+        raise ConfigError("VOICE_SAY_MISSING is for development only: record the prompts instead")
     try:
         rate = float(config["CAMPAIGN_PAUSE_FAILURE_RATE"])
     except (TypeError, ValueError):

@@ -79,6 +79,7 @@ class UssdText:
 
     retry_s: float  # USSD_RETRY_S
     limit: int  # USSD_MAX_CHARS
+    name = "ussd"
 
     def read(self, session: dict, raw: str, waited: bool, now: float) -> tuple[str | None, dict]:
         """Return this hop's input and how it was read; None when the hop is a copy."""
