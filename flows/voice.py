@@ -75,7 +75,8 @@ def step(flow, state: dict | None, text: str | None, ctx: Mapping, catalog: Cata
         elif text == MORE:
             text = "#"  # no further options: the engine refuses it as a choice
     if isinstance(node, Ask) and node.record and text.startswith(RECORDING):
-        state["data"][node.record] = text[len(RECORDING) :]
+        if text[len(RECORDING) :]:
+            state["data"][node.record] = text[len(RECORDING) :]
         text = "1"  # the written answer is skipped: the recording stands for it
     if text == HOME:
         text = engine.HOME

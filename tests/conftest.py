@@ -5,6 +5,7 @@ import os
 import threading
 import uuid
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 import requests
@@ -26,6 +27,7 @@ from sandbox.embedded import EmbeddedRedis
 PHONE = "+22370000099"
 AGENT = "+22370000401"  # the agent fixture's phone
 CODE = "*123#"
+VOICE_NUMBER = "+22320000000"  # the number a test call is made to
 # Debian's headless Chromium and its Selenium driver, for the tests in a real browser.
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ARTIFACTS = ROOT / "var" / "test-artifacts"  # their screenshots
@@ -202,6 +204,76 @@ class Dial:
     def drop(self) -> None:
         """Lose the session as a network timeout would: no END, no goodbye."""
         self.session_id = None
+
+
+class Call:
+    """Replay a voice call the way Africa's Talking makes it: follow the XML's own URLs."""
+
+    def __init__(self, client, phone=PHONE, number=VOICE_NUMBER, token="", outbound=False):
+        self.client = client
+        self.phone = phone
+        self.number = number
+        self.token = token
+        self.outbound = outbound
+        self.session_id = None
+        self.xml = None  # the last answer, parsed
+        self.answers: list[str] = []  # every answer's body, in order
+
+    def fields(self, **extra) -> dict:
+        """Return the fields AT posts on every request of this call."""
+        person, ours = (self.number, self.phone) if self.outbound else (self.phone, self.number)
+        return {"sessionId": self.session_id, "isActive": "1",
+                "direction": "Outbound" if self.outbound else "Inbound",
+                "callerNumber": person, "destinationNumber": ours, **extra}  # fmt: skip
+
+    def __call__(self, *keys: str) -> str:
+        """Answer each prompt with keys (opening the call if need be); return the last words."""
+        if self.session_id is None:
+            self.session_id = "ATVId_" + uuid.uuid4().hex
+            query = f"?token={self.token}" if self.token else ""
+            self.post("/voice" + query)
+        for key in keys:
+            self.post(self.action("GetDigits").get("callbackUrl"), dtmfDigits=key)
+        return self.words()
+
+    def post(self, url: str, **fields) -> str:
+        """Post one request of the call to url; keep and return the answer."""
+        response = self.client.post(url, data=self.fields(**fields))
+        assert response.status_code == 200, response.get_data(as_text=True)
+        body = response.get_data(as_text=True)
+        self.answers.append(body)
+        self.xml = ElementTree.fromstring(body)
+        return body
+
+    def action(self, verb: str):
+        """Return the answer's action of that verb; fail if it has none."""
+        found = self.xml.find(verb)
+        assert found is not None, f"no {verb} in {ElementTree.tostring(self.xml, 'unicode')}"
+        return found
+
+    def silence(self) -> str:
+        """Let the prompt time out: AT runs the Redirect, with no keys."""
+        self.post(self.action("Redirect").text)
+        return self.words()
+
+    def record(self, url: str | None) -> str:
+        """Answer a Record prompt with a recording's URL (None: nothing recorded)."""
+        extra = {"recordingUrl": url} if url else {}
+        self.post(self.action("Record").get("callbackUrl"), **extra)
+        return self.words()
+
+    def hang_up(self, seconds: int = 42, amount: str = "21.0000") -> None:
+        """Send the last request of the call, as AT does when it ends."""
+        query = f"?token={self.token}" if self.token else ""
+        response = self.client.post("/voice" + query, data=self.fields(
+            isActive="0", durationInSeconds=str(seconds), currencyCode="XOF", amount=amount,
+            hangupCause="NORMAL_CLEARING"))  # fmt: skip
+        assert response.status_code == 200, response.get_data(as_text=True)
+        self.session_id = None
+
+    def words(self) -> str:
+        """Return what the last answer says: its Say texts, joined."""
+        return " ".join(" ".join(e.text.split()) for e in self.xml.iter("Say") if e.text)
 
 
 @pytest.fixture

@@ -1,11 +1,13 @@
 """A call's speech as Africa's Talking voice XML: Play, GetDigits, Record, Redirect, Reject."""
 
+import re
 from collections.abc import Callable
 from xml.etree import ElementTree as ET
 
 VERBS = ("Say", "Play", "GetDigits", "Record", "Redirect", "Reject")  # all this app ever answers
 RECORD_MAX_S = 20  # a village's name, not a story: a short recording is also less of a voice print
 RECORD_SILENCE_S = 5
+TIGHT = re.compile(r"\s+([.,)])")  # clips joined by spaces: no space before punctuation
 
 
 def document(
@@ -64,7 +66,7 @@ def _prompt(parts: list, prompt_url, say_missing: bool) -> list:
     if not say_missing:
         return []
     say = ET.Element("Say")
-    say.text = " ".join(part["text"] for part in parts)
+    say.text = TIGHT.sub(r"\1", " ".join(part["text"] for part in parts))
     return [say]
 
 
