@@ -19,7 +19,7 @@ COMPILE := UV_CUSTOM_COMPILE_COMMAND="make lock" UV_PYTHON_DOWNLOADS=never \
 	$(LOCK_TOOLS)/bin/uv pip compile --quiet --universal --python-version 3.11 \
 	--generate-hashes $(if $(UPGRADE),--upgrade)
 
-.PHONY: browser install lock run test test-faults bench lint format clean
+.PHONY: audio browser install lock run test test-faults bench lint format clean
 
 # Installs exactly what the lock pins (hashes checked), then Kalan itself,
 # editable, from what is installed: --no-index so nothing else can come in, and
@@ -44,7 +44,15 @@ lock:
 	$(BUILD_REQUIRES) | $(COMPILE) --extra dev --constraint $(LOCK) \
 	  --output-file $(DEV_LOCK) pyproject.toml -
 
+# French placeholder prompts for calls first, when espeak-ng and sox are here (quick once
+# built); without them calls show their text, as `make audio` would fix.
 run: install
+	@if command -v espeak-ng >/dev/null && command -v sox >/dev/null; then \
+	  $(BIN)/kalan audio build --lang fr \
+	    || echo "audio: the placeholder build failed (above); calls will lack some audio"; \
+	else \
+	  echo "audio: no espeak-ng or sox, so calls have no placeholder audio (make audio installs them)"; \
+	fi
 	$(BIN)/kalan dev
 
 test: install
@@ -68,6 +76,11 @@ format: install
 
 clean:
 	rm -rf var .pytest_cache .hypothesis
+
+# espeak-ng and sox (apt, as root; idempotent), then the French placeholder prompts.
+audio: install
+	bash deploy/audio-setup.sh
+	$(BIN)/kalan audio build --lang fr
 
 # Chromium and its driver for tests/test_console_browser.py (apt, as root); idempotent.
 browser:

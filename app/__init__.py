@@ -18,7 +18,8 @@ from app.infra.config import ConfigError, from_env, validate
 from app.infra.gateway import AfricasTalking
 from app.infra.models import utcnow
 from app.messaging.notify import Workers
-from app.web import console, errors, health, root, sms, ussd, voice
+from app.voice.audio import Library
+from app.web import audio, console, errors, health, root, sms, ussd, voice
 from app.web import db as web_db
 from app.web.callbacks import MAX_BODY
 from app.web.gunicorn_conf import HIDE_TOKEN
@@ -107,6 +108,8 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
         workers=app.extensions["workers"],
         clock=utcnow,
     )
+    # Read from disk on first use; a build while the app runs shows within seconds.
+    app.extensions["audio"] = Library(Path(app.config["AUDIO_DIR"]))
     errors.init_app(app)
     app.register_blueprint(ussd.bp)
     app.register_blueprint(sms.bp)
@@ -114,4 +117,5 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
     app.register_blueprint(health.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(root.bp)
+    app.register_blueprint(audio.bp)
     return app

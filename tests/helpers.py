@@ -6,6 +6,7 @@ import functools
 import html
 import logging
 import re
+import shutil
 import threading
 from urllib.parse import urlencode
 
@@ -15,6 +16,10 @@ from sqlalchemy import event, text
 from app.infra.db import make_engine
 
 from .conftest import Dial
+
+# Copies of content/ leave out its recordings: no test reads them, and once built
+# (make run, kalan audio build) they weigh tens of megabytes per copy.
+NO_AUDIO = shutil.ignore_patterns("audio")
 
 # -- reports over the webhook -------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ from app.infra.config import (
     validate,
 )
 
+from .helpers import NO_AUDIO
+
 ROOT = Path(__file__).resolve().parent.parent
 DUMMY = {
     "TESTING": True,
@@ -271,6 +273,14 @@ def test_validate_converts_whole_numbers():
             {"CONTENT_DIR": "/nonexistent/content"},
             "CONTENT_DIR does not exist: /nonexistent/content",
         ),
+        ({"AUDIO_DIR": "/nonexistent/audio"}, "AUDIO_DIR does not exist: /nonexistent/audio"),
+        (
+            {"AUDIO_BASE_URL": "cdn.example.org"},
+            "AUDIO_BASE_URL must be empty or a URL such as https://cdn.example.org, "
+            "not 'cdn.example.org'",
+        ),
+        ({"AUDIO_BASE_URL": "ftp://cdn.example.org"}, "AUDIO_BASE_URL must be empty or a URL"),
+        ({"AUDIO_BASE_URL": "https://"}, "AUDIO_BASE_URL must be empty or a URL"),
     ],
 )
 def test_validate_rejects(overrides, message):
@@ -298,6 +308,16 @@ def test_validate_rejects(overrides, message):
 )
 def test_validate_accepts(name, value):
     assert str(validate(settings(**{name: value}))[name]) == value
+
+
+def test_audio_settings_default_to_the_content_and_this_host(tmp_path):
+    config = validate(settings())
+    assert config["AUDIO_DIR"] == config["CONTENT_DIR"] and config["AUDIO_BASE_URL"] == ""
+    config = validate(
+        settings(AUDIO_DIR=str(tmp_path), AUDIO_BASE_URL=" https://cdn.example.org/k/ ")
+    )
+    assert config["AUDIO_DIR"] == str(tmp_path)
+    assert config["AUDIO_BASE_URL"] == "https://cdn.example.org/k"  # audio_url adds the slash
 
 
 def test_validate_accepts_production():
@@ -402,7 +422,7 @@ def test_create_app_starts_from_a_strong_production_environment(monkeypatch):
 
 
 def test_create_app_refuses_bad_content_in_one_line(capsys, tmp_path):
-    tree = shutil.copytree(ROOT / "content", tmp_path / "content")
+    tree = shutil.copytree(ROOT / "content", tmp_path / "content", ignore=NO_AUDIO)
     (tree / "fr" / "extra.yaml").write_text('extra:\n  a: "ê"\n', encoding="utf-8")
     code, err = start(capsys, {"CONTENT_DIR": str(tree)})
     assert code == 3
@@ -410,7 +430,7 @@ def test_create_app_refuses_bad_content_in_one_line(capsys, tmp_path):
 
 
 def test_create_app_refuses_several_content_problems_in_one_line(capsys, tmp_path):
-    tree = shutil.copytree(ROOT / "content", tmp_path / "content")
+    tree = shutil.copytree(ROOT / "content", tmp_path / "content", ignore=NO_AUDIO)
     (tree / "fr" / "extra.yaml").write_text('extra:\n  a: "ê"\n  b: 3\n', encoding="utf-8")
     code, err = start(capsys, {"CONTENT_DIR": str(tree)})
     assert code == 3

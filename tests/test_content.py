@@ -21,6 +21,8 @@ from app.content import (
 from app.infra.config import DEFAULTS
 from flows import Catalog, End
 
+from .helpers import NO_AUDIO
+
 ROOT = Path(__file__).resolve().parent.parent
 CODE = "*123#"
 
@@ -28,7 +30,7 @@ CODE = "*123#"
 @pytest.fixture
 def tree(tmp_path):
     """Return a copy of the real content tree, free to break."""
-    return shutil.copytree(ROOT / "content", tmp_path / "content")
+    return shutil.copytree(ROOT / "content", tmp_path / "content", ignore=NO_AUDIO)
 
 
 def write(path: Path, text: str) -> None:

@@ -9,6 +9,8 @@ from app.content import ContentError, load
 from app.messaging.keywords import BASE, MEANINGS, keyword, table
 from flows import Catalog
 
+from .helpers import NO_AUDIO
+
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG, _ = load(ROOT / "content")
 # Every meaning with one word, so that a table of sections below lacks nothing else.
@@ -137,7 +139,7 @@ def test_table_rejects(sections, expected):
 @pytest.fixture
 def tree(tmp_path):
     """Return a copy of the real content tree, free to break."""
-    return shutil.copytree(ROOT / "content", tmp_path / "content")
+    return shutil.copytree(ROOT / "content", tmp_path / "content", ignore=NO_AUDIO)
 
 
 def test_a_second_language_adds_its_words_for_everyone(tree):

@@ -13,6 +13,8 @@ from app.infra.config import DEFAULTS
 from app.training.translation import load_glossary
 from flows.gsm import SPELLING, is_gsm7, respell
 
+from .helpers import NO_AUDIO
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFINITION = "01-definition.yaml"  # m1: six lessons, m1q1 right on option 2
 
@@ -20,7 +22,7 @@ DEFINITION = "01-definition.yaml"  # m1: six lessons, m1q1 right on option 2
 @pytest.fixture
 def tree(tmp_path):
     """Return a copy of the real content tree, free to break."""
-    return shutil.copytree(ROOT / "content", tmp_path / "content")
+    return shutil.copytree(ROOT / "content", tmp_path / "content", ignore=NO_AUDIO)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from app.infra.config import ROOT
 from flows.gsm import is_gsm7
 
 from .conftest import CODE, PHONE, Dial, phone_key, serve
+from .helpers import NO_AUDIO
 
 MENU = "CON Kalan - Menu principal"
 
@@ -29,12 +30,13 @@ def complete_copy(root, code: str, name: str, partial: bool) -> str:
     """Return a content folder with French and code: all French's files renamed, or one line."""
     import shutil
 
-    shutil.copytree(ROOT / "content", root)  # French, and the facts and glossary beside it
+    # French, and the facts and glossary beside it.
+    shutil.copytree(ROOT / "content", root, ignore=NO_AUDIO)
     if partial:
         (root / code).mkdir()
         (root / code / "ussd.yaml").write_text(f'lang:\n  name: "{name}"\n', "utf-8")
     else:
-        shutil.copytree(ROOT / "content" / "fr", root / code)
+        shutil.copytree(ROOT / "content" / "fr", root / code, ignore=NO_AUDIO)
         ussd = root / code / "ussd.yaml"
         ussd.write_text(ussd.read_text("utf-8").replace('name: "Francais"', f'name: "{name}"'))
     return str(root)

@@ -1,25 +1,33 @@
 """POST /voice over HTTP: the journeys by phone call, the XML Africa's Talking reads, and turns."""
 
+import io
 import random
 import re
+import wave
+from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import select
 
+from app.content import load
+from app.infra.config import ROOT
 from app.infra.models import Case
+from app.voice import placeholders
+from app.voice.placeholders import missing_tools
 
 from .conftest import Call, Dial
 
 VERBS = {"Say", "Play", "GetDigits", "Record", "Redirect", "Reject"}  # Africa's Talking's own
 PROMPTS = {"Say", "Play"}  # what may be nested in GetDigits or Record
+CATALOG, _ = load(Path(ROOT) / "content")
 DIGIT_WORDS = "zéro un deux trois quatre cinq six sept huit neuf".split()
 
 
 @pytest.fixture
-def app(make_app):
-    """Kalan with no recordings built: prompts are said by Say, as in development."""
-    return make_app(VOICE_SAY_MISSING=True)
+def app(make_app, tmp_path):
+    """Kalan with no recordings at all: prompts are said by Say, as in development."""
+    return make_app(VOICE_SAY_MISSING=True, AUDIO_DIR=str(tmp_path))
 
 
 @pytest.fixture
@@ -41,7 +49,7 @@ def check_xml(body: str) -> ElementTree.Element:
             assert n + 1 < len(actions) and actions[n + 1].tag == "Redirect", body
             assert action.get("callbackUrl", "").startswith("http"), body
             assert {child.tag for child in action} <= PROMPTS, body
-            assert len(action) == 1, body  # one prompt: keys pressed during it are heard
+            assert len(action) <= 1, body  # one prompt: keys pressed during it are heard
         if action.tag == "GetDigits":
             assert int(action.get("numDigits")) >= 1 and int(action.get("timeout")) >= 1
         if action.tag == "Redirect":
@@ -157,8 +165,8 @@ def test_malformed_requests_are_refused_with_a_reason(client, fields, message):
     assert message in response.data
 
 
-def test_the_webhook_token_guards_calls(make_app):
-    app = make_app(WEBHOOK_TOKEN="s" * 40, VOICE_SAY_MISSING=True)
+def test_the_webhook_token_guards_calls(make_app, tmp_path):
+    app = make_app(WEBHOOK_TOKEN="s" * 40, VOICE_SAY_MISSING=True, AUDIO_DIR=str(tmp_path))
     client = app.test_client()
     assert client.post("/voice", data={"sessionId": "x", "isActive": "1"}).status_code == 403
     call = Call(client, token="s" * 40)
@@ -168,8 +176,7 @@ def test_the_webhook_token_guards_calls(make_app):
     assert call("5").startswith("Mon compte")
 
 
-def test_every_answer_of_a_random_walk_is_xml_at_can_run(make_app, agent):
-    app = make_app(VOICE_SAY_MISSING=True)
+def test_every_answer_of_a_random_walk_is_xml_at_can_run(app, agent):
     rng = random.Random(17)
     for phone in ("+22370000123", agent):
         call = Call(app.test_client(), phone=phone)
@@ -189,15 +196,53 @@ def test_every_answer_of_a_random_walk_is_xml_at_can_run(make_app, agent):
             check_xml(call.answers[-1])
 
 
-def test_no_say_without_development_settings(make_app):
-    client = make_app().test_client()  # VOICE_SAY_MISSING off, as production must have it
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """Build the French placeholders once, into a folder of this module's own."""
+    if missing_tools():
+        pytest.skip("needs Debian's espeak-ng and sox: run deploy/audio-setup.sh (as root)")
+    root = tmp_path_factory.mktemp("audio")
+    built = placeholders.build(CATALOG, "fr", root)
+    assert not built.failed
+    return root
+
+
+def test_with_recordings_every_prompt_is_one_play_that_answers_audio(make_app, agent, recorded):
+    app = make_app(AUDIO_DIR=str(recorded))  # VOICE_SAY_MISSING off, as production has it
+    client = app.test_client()
+    rng, urls = random.Random(5), set()
+    for phone in ("+22370000124", agent):
+        call = Call(client, phone=phone)
+        call()
+        for _ in range(60):
+            root = check_xml(call.answers[-1])
+            assert root.find(".//Say") is None
+            urls.update(play.get("url") for play in root.iter("Play"))
+            if root.find("GetDigits") is not None:
+                call(rng.choice("1111222334567890*#"))
+            elif root.find("Record") is not None:
+                call.record("http://127.0.0.1:9/site.wav")
+            else:
+                call.session_id = None
+                call()
+    assert len(urls) > 25
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.mimetype == "audio/wav"
+        with wave.open(io.BytesIO(response.data)) as audio:
+            assert (audio.getnchannels(), audio.getframerate()) == (1, 8000)
+            assert audio.getnframes() > 800  # a tenth of a second at least
+
+
+def test_with_no_recordings_production_says_nothing_rather_than_french(make_app):
+    client = make_app(AUDIO_DIR=str(ROOT / "tests"), VOICE_SAY_MISSING=False).test_client()
     call = Call(client)
     call()
-    for key in ("1", "2", "1"):
-        call(key)
+    call("1", "2")
     assert not any("<Say" in body for body in call.answers)
     for body in call.answers:
-        check_xml(body)
+        assert len(check_xml(body).find("GetDigits")) == 0  # nothing to say: silence, and keys
 
 
 def test_module_one_by_voice_then_resumed_by_ussd_at_the_exact_question(app, client, call):

@@ -6,6 +6,7 @@ the production package never imports the sandbox.
 """
 
 from app.cli import (  # noqa: F401 (each module adds its commands to main)
+    audio,
     campaigns,
     cases,
     contacts,

@@ -71,6 +71,10 @@ DEFAULTS: dict[str, str] = {
     "TZ": "Africa/Bamako",
     "PROXY_HOPS": "0",
     "CONTENT_DIR": str(ROOT / "content"),
+    # Recordings of calls' prompts, in <lang>/audio/ under it; empty: CONTENT_DIR.
+    "AUDIO_DIR": "",
+    # Where callers' phones fetch them; empty: this host's /audio/.
+    "AUDIO_BASE_URL": "",
     "REDIS_PREFIX": "kalan:",
     # How long a call waits for keys after a prompt before saying it again.
     "VOICE_DIGITS_TIMEOUT_S": "10",
@@ -315,6 +319,15 @@ def validate(config: dict) -> dict:
         raise ConfigError(f"TZ is not a known time zone: {config['TZ']!r}") from None
     if not Path(config["CONTENT_DIR"]).is_dir():
         raise ConfigError(f"CONTENT_DIR does not exist: {config['CONTENT_DIR']}")
+    config["AUDIO_DIR"] = config["AUDIO_DIR"] or config["CONTENT_DIR"]
+    if not Path(config["AUDIO_DIR"]).is_dir():
+        raise ConfigError(f"AUDIO_DIR does not exist: {config['AUDIO_DIR']}")
+    base = config["AUDIO_BASE_URL"].strip()
+    if base and (not base.startswith(("http://", "https://")) or not urlsplit(base).hostname):
+        raise ConfigError(
+            f"AUDIO_BASE_URL must be empty or a URL such as https://cdn.example.org, not {base!r}"
+        )
+    config["AUDIO_BASE_URL"] = base.rstrip("/")
     return config
 
 

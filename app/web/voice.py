@@ -10,6 +10,7 @@ from app import cases
 from app.conversation.hop import Refused, answer
 from app.infra.sessions import Busy
 from app.people import contacts
+from app.voice import prompt
 from app.web import voice_xml
 from app.web.callbacks import check_token, read_form
 from app.web.hop_keys import VoiceKeys
@@ -104,10 +105,11 @@ def _callback(turn: int, via: str) -> str:
 
 def _prompt_url(parts: list) -> str | None:
     """Return one audio URL saying every part, or None when a part has no recording."""
-    library = current_app.extensions.get("audio")
-    if library is None:
-        return None
-    return library.prompt_url(parts, current_app.config.get("AUDIO_BASE_URL") or request.url_root)
+    config = current_app.config
+    base = config["AUDIO_BASE_URL"] or request.url_root
+    # Without Say to fall back on, a prompt with a clip missing is said without it.
+    partial = not config["VOICE_SAY_MISSING"]
+    return prompt.url(current_app.extensions["audio"], parts, base, partial)
 
 
 def _notice(key: str) -> dict:

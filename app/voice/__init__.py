@@ -1,0 +1,1 @@
+"""Voice calls' audio: recorded prompts on disk, their coverage, and placeholder builds."""
