@@ -43,12 +43,14 @@ def test_the_image_runs_as_a_user_without_privileges():
 
 
 def test_the_image_installs_exactly_what_the_lock_pins():
-    [install, kalan] = instruction("RUN")
+    [tools, install, kalan] = instruction("RUN")
+    assert "apt-get install -y --no-install-recommends espeak-ng sox" in tools
     assert "pip install --quiet --require-hashes --no-deps -r requirements.lock" in install
     # The same pip as `make install`.
     pip = re.search(r"^PIP_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
     assert f"'pip=={pip.group(1)}'" in install
     assert "pip install --quiet --no-deps --no-build-isolation -e ." in kalan
+    assert "kalan audio build --lang fr" in kalan  # the calls' prompts, made in the image
     assert instruction("FROM") == ["python:3.11-slim-bookworm"]
 
 
