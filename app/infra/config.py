@@ -71,6 +71,7 @@ DEFAULTS: dict[str, str] = {
     "TZ": "Africa/Bamako",
     "PROXY_HOPS": "0",
     "CONTENT_DIR": str(ROOT / "content"),
+    "RECORDINGS_DIR": str(VAR / "recordings"),
     "REDIS_PREFIX": "kalan:",
 }
 
@@ -305,9 +306,19 @@ def validate(config: dict) -> dict:
         ZoneInfo(config["TZ"])
     except (KeyError, ValueError, OSError):
         raise ConfigError(f"TZ is not a known time zone: {config['TZ']!r}") from None
+    config["RECORDINGS_DIR"] = recordings_dir(config["RECORDINGS_DIR"])
     if not Path(config["CONTENT_DIR"]).is_dir():
         raise ConfigError(f"CONTENT_DIR does not exist: {config['CONTENT_DIR']}")
     return config
+
+
+def recordings_dir(value) -> str:
+    """Return RECORDINGS_DIR as an absolute path: a relative one is under the checkout."""
+    if not str(value).strip():
+        raise ConfigError("RECORDINGS_DIR must name a folder")
+    path = Path(str(value).strip())
+    # The web process and the worker may not share a working directory: one path for both.
+    return str(path if path.is_absolute() else ROOT / path)
 
 
 def parse_org_codes(text) -> dict[str, str]:
