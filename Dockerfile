@@ -34,10 +34,13 @@ RUN pip install --quiet --no-deps --no-build-isolation -e . \
  && APP_ENV=development kalan audio build --lang fr \
  && groupadd --system --gid 10001 kalan \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
-      --shell /usr/sbin/nologin kalan
+      --shell /usr/sbin/nologin kalan \
+ && install -d -o 10001 -g 10001 -m 0700 /app/var/recordings
 
 # Owned by root and read-only to the service: it writes nothing to disk but gunicorn's
-# control socket, in /tmp (XDG_RUNTIME_DIR; a tmpfs in compose.yaml), as its home has none.
+# control socket, in /tmp (XDG_RUNTIME_DIR; a tmpfs in compose.yaml), as its home has none,
+# and the reports' recordings, in /app/var/recordings (the volume compose.yaml mounts
+# there takes the folder's owner and mode from the image).
 USER 10001:10001
 EXPOSE 5000
 # Meant for web; compose.yaml turns it off for the other processes.

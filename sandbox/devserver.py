@@ -104,6 +104,8 @@ def serve() -> int:
     env["PORT"] = env.get("PORT") or "5000"
     env["SANDBOX_PORT"] = env.get("SANDBOX_PORT") or "5001"
     env["DATABASE_URL"] = env.get("DATABASE_URL") or f"sqlite:///{var / 'kalan.db'}"
+    # Reports' recordings too: the worker fetches them from the sandbox and keeps them here.
+    env["RECORDINGS_DIR"] = env.get("RECORDINGS_DIR") or str(var / "recordings")
     env["KALAN_URL"] = f"http://127.0.0.1:{env['PORT']}"
     # The sandbox stands in for Africa's Talking: SMS go to it, never out.
     env["AT_API_BASE_URL"] = env.get("AT_API_BASE_URL") or (

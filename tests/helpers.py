@@ -1,13 +1,17 @@
 """Helpers and constants that several test modules share: reports over the webhook, console sign-in,
-and what a test must never see (an apology screen, an ERROR line in the log)."""
+what a test must never see (an apology screen, an ERROR line in the log), and recordings served
+over HTTP."""
 
 import contextlib
 import functools
 import html
+import http.server
+import io
 import logging
 import re
 import shutil
 import threading
+import wave
 from urllib.parse import urlencode
 
 from argon2 import PasswordHasher
@@ -222,3 +226,114 @@ def race(engine, hold, target, timeout: float) -> None:
             thread.join(timeout=timeout)
     finally:
         event.remove(engine, "after_cursor_execute", hold)
+
+
+# -- recordings served over real HTTP -----------------------------------------------------------
+
+
+def wav(frames: int = 1600) -> bytes:
+    """Return a short WAV as telephony sends it: 8 kHz, mono, 16 bits (1600 frames: 0.2 s)."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(8000)
+        audio.writeframes(bytes(range(256)) * (frames * 2 // 256) + b"\0" * (frames * 2 % 256))
+    return out.getvalue()
+
+
+class Media:
+    """A tiny file server in a thread: each path answers what routes says, and hits counts."""
+
+    def __init__(self):
+        self.routes: dict[str, tuple] = {}  # path: (status, headers, body), or a callable
+        self.hits: list[str] = []
+        self.url = ""
+
+    def serve(self, path: str, body: bytes, status: int = 200, **headers) -> str:
+        """Answer path with body, typed audio/wav unless Content_Type says otherwise (chunked:
+        with no length said); return its full URL."""
+        headers = {name.replace("_", "-"): value for name, value in headers.items()}
+        headers.setdefault("Content-Type", "audio/wav")
+        self.routes[path] = (status, headers, body)
+        return self.url + path
+
+
+class _MediaHandler(http.server.BaseHTTPRequestHandler):
+    media: Media
+
+    def do_GET(self):  # noqa: N802  (http.server's name)
+        try:
+            self._answer()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the reader stopped early, as it should past the size cap
+
+    def _answer(self):
+        self.media.hits.append(self.path)
+        route = self.media.routes.get(self.path, (404, {}, b""))
+        if callable(route):
+            route = route()
+        status, headers, body = route
+        self.send_response(status)
+        headers = dict(headers)
+        chunked = headers.pop("chunked", False)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if chunked:  # no length said: the reader must count for itself
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(body), 65536):
+                part = body[start : start + 65536]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):  # quiet: pytest shows what matters
+        pass
+
+
+@contextlib.contextmanager
+def media_server():
+    """Serve recordings over real HTTP on a free port, as a provider would; yield a Media."""
+    media = Media()
+    handler = type("Handler", (_MediaHandler,), {"media": media, "protocol_version": "HTTP/1.1"})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    media.url = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield media
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def file_by_voice(app, url, reference: str = "400001", phone: str = REPORTER, **answers):
+    """File an anonymous report as a call does, its site said aloud and kept at url (the
+    place left blank); return the id of its recording, or None if none was kept."""
+    from sqlalchemy import select
+
+    from app.conversation.effects import apply_effects
+    from app.infra.media import Recording
+    from app.infra.models import Case, utcnow
+    from flows.effects import OpenCase
+
+    facts = {**OLD_ANSWERS, "place": None, "recording": url, **answers}
+    effect = OpenCase(reference, tuple(facts.items()))
+    services = app.extensions["conversation"]
+    with app.app_context(), app.extensions["db"]() as db:
+        apply_effects(services, db, [effect], phone, None, None, utcnow())
+        query = select(Recording.id).join(Case, Case.id == Recording.case_id)
+        return db.scalar(query.where(Case.reference == reference))
+
+
+def fetch_now(app, recording_id: int) -> str:
+    """Run the worker's fetch of one recording in this process, as a worker's job runs."""
+    from workers import jobs
+
+    with app.app_context():
+        return jobs.fetch_recording(recording_id)

@@ -473,3 +473,13 @@ def test_bad_org_codes(value):
     with pytest.raises(ConfigError) as caught:
         parse_org_codes(value)
     assert "ORG_CODES" in str(caught.value)
+
+
+def test_the_recordings_folder_is_absolute_whatever_the_working_directory():
+    assert validate(settings())["RECORDINGS_DIR"] == str(ROOT / "var" / "recordings")
+    assert validate(settings(RECORDINGS_DIR="data/rec"))["RECORDINGS_DIR"] == str(
+        ROOT / "data" / "rec"
+    )
+    assert validate(settings(RECORDINGS_DIR="/srv/rec"))["RECORDINGS_DIR"] == "/srv/rec"
+    with pytest.raises(ConfigError, match="RECORDINGS_DIR must name a folder"):
+        validate(settings(RECORDINGS_DIR=" "))

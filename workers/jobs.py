@@ -7,7 +7,7 @@ from rq import Queue
 from rq.job import JobStatus
 
 from app import training
-from app.cases import alerts
+from app.cases import alerts, recordings
 from app.infra.models import Campaign, utcnow
 from app.messaging import delivery, outbox
 from app.messaging.campaigns import expansion, lifecycle
@@ -92,6 +92,9 @@ def tick() -> dict:
             db.rollback()
             app.logger.exception("recall questions could not be texted")
         starting = expansion.due(db, now)
+        lost = recordings.due(db, now)
+    for recording_id in lost:  # a fetch whose job Redis lost, or a worker killed mid-way
+        recordings.queue(app.extensions["workers"], recording_id)
     for campaign_id in starting:
         try:
             expand_campaign(campaign_id)
@@ -101,6 +104,20 @@ def tick() -> dict:
                 lifecycle.stop(db, campaign_id, "expansion failed: see the worker log")
     result = dispatch()
     return {"reaped": reaped, "started": starting, **result}
+
+
+def fetch_recording(recording_id: int) -> str:
+    """Fetch one case recording and keep it, encrypted; after a passing failure, queue the
+    next try. Only development may fetch from this machine (the sandbox serves there)."""
+    app = current_app
+    local = app.config["APP_ENV"] != "production"
+    with app.extensions["db"]() as db:
+        outcome = recordings.fetch(db, app.config, recording_id, utcnow(), allow_local=local)
+    if outcome.retry_at is not None:
+        recordings.queue(app.extensions["workers"], recording_id, at=outcome.retry_at)
+    if outcome.error:  # never the URL: it may carry a token, and the call it came from
+        app.logger.warning("recording %s %s: %s", recording_id, outcome.status, outcome.error)
+    return outcome.status
 
 
 def enqueue_tick(app) -> bool:

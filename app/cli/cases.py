@@ -1,4 +1,4 @@
-"""`kalan` commands: cases: list, export, show, update, assign."""
+"""`kalan` commands: cases: list, export, show, update, assign, erase-recordings."""
 
 import sys
 from pathlib import Path
@@ -205,3 +205,24 @@ def case_assign(reference, phone):
         session.commit()
         click.echo(f"case {c.reference} assigned to {number}")
     current_app.extensions["workers"].kick()  # the agent's SMS goes now
+
+
+@case_group.command("erase-recordings")
+@click.argument("reference")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def case_erase_recordings(reference, yes):
+    """Delete a case's voice recordings, files and rows; noted in the case's history."""
+    from app.cases import note
+    from app.cases.recordings import erase
+    from app.infra.models import utcnow
+
+    with current_app.extensions["db"]() as session:
+        c = _case_or_exit(session, reference, lock=True)
+        if not yes:
+            click.confirm(f"delete every recording of case {c.reference}?", abort=True)
+        count = erase(session, current_app.config["RECORDINGS_DIR"], [c.id])
+        if count:
+            note(session, c, f"recordings deleted ({count})", "cli", utcnow())
+        session.commit()
+    click.echo(f"{count} recording(s) of case {c.reference} deleted")

@@ -1,17 +1,21 @@
 """A step's effects, carried out in SQL: a profile field, a report, a case moved, training."""
 
+import logging
 from datetime import datetime
 
+from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 from app import cases, training
-from app.cases import focal_points
+from app.cases import focal_points, recordings
 from app.conversation.needs import Hop, desk
 from app.conversation.services import Services
 from app.infra.db import commit_soon
 from app.people import contacts
 from flows.desk import FOLLOW_UP
 from flows.effects import Enrol, FinishModule, MoveCase, OpenCase, SetData, SetLanguage, SetName
+
+log = logging.getLogger(__name__)
 
 
 def apply_effects(
@@ -36,8 +40,14 @@ def apply_effects(
             changes["name"] = effect.name
         elif isinstance(effect, OpenCase):
             answers = dict(effect.answers)
+            # Said on a call: a file to fetch and keep with the case, not one of its fields.
+            url = answers.pop("recording", None)
             _, new = cases.file_report(db, config, catalog, phone, effect.reference, answers, now)
+            # A report sent again keeps the first one's recording: one copy of a voice is enough.
+            recording = _attach(db, effect.reference, url, now) if url and new else None
             db.commit()
+            if recording is not None:
+                _fetch_soon(services, recording.id)
             sent = (effect.reference, answers, new)
             wake = True  # the receipt goes out now
         elif isinstance(effect, MoveCase):
@@ -64,6 +74,24 @@ def apply_effects(
         changes["tests"] = training.tests(db, catalog.course, contact.id)
         changes["recalls"] = training.recall.pending(db, contact.id)
     return changes, wake, sent
+
+
+def _attach(db: Session, reference: str, url, now: datetime):
+    """Keep a report's recording to fetch; a URL we would not fetch is dropped, the report kept."""
+    try:
+        return recordings.attach(db, cases.find(db, reference), url, now)
+    except recordings.BadRecording as exc:
+        # Neither the URL nor the phone: either could tie the report to its caller.
+        log.warning("a report's recording was dropped: %s", exc)
+        return None
+
+
+def _fetch_soon(services: Services, recording_id: int) -> None:
+    """Queue a recording's fetch; if Redis does not answer, the worker's tick queues it later."""
+    try:
+        recordings.queue(services.workers, recording_id)
+    except RedisError:
+        log.warning("could not queue recording %s's fetch; the next tick will", recording_id)
 
 
 def _move(

@@ -75,6 +75,7 @@ DEFAULTS: dict[str, str] = {
     "AUDIO_DIR": "",
     # Where callers' phones fetch them; empty: this host's /audio/.
     "AUDIO_BASE_URL": "",
+    "RECORDINGS_DIR": str(VAR / "recordings"),
     "REDIS_PREFIX": "kalan:",
     # How long a call waits for keys after a prompt before saying it again.
     "VOICE_DIGITS_TIMEOUT_S": "10",
@@ -317,6 +318,7 @@ def validate(config: dict) -> dict:
         ZoneInfo(config["TZ"])
     except (KeyError, ValueError, OSError):
         raise ConfigError(f"TZ is not a known time zone: {config['TZ']!r}") from None
+    config["RECORDINGS_DIR"] = recordings_dir(config["RECORDINGS_DIR"])
     if not Path(config["CONTENT_DIR"]).is_dir():
         raise ConfigError(f"CONTENT_DIR does not exist: {config['CONTENT_DIR']}")
     config["AUDIO_DIR"] = config["AUDIO_DIR"] or config["CONTENT_DIR"]
@@ -329,6 +331,15 @@ def validate(config: dict) -> dict:
         )
     config["AUDIO_BASE_URL"] = base.rstrip("/")
     return config
+
+
+def recordings_dir(value) -> str:
+    """Return RECORDINGS_DIR as an absolute path: a relative one is under the checkout."""
+    if not str(value).strip():
+        raise ConfigError("RECORDINGS_DIR must name a folder")
+    path = Path(str(value).strip())
+    # The web process and the worker may not share a working directory: one path for both.
+    return str(path if path.is_absolute() else ROOT / path)
 
 
 def parse_org_codes(text) -> dict[str, str]:

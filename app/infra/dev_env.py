@@ -22,6 +22,7 @@ SHARED = (
     "SANDBOX_PORT",
     "KALAN_URL",
     "DATABASE_URL",
+    "RECORDINGS_DIR",
     "REDIS_URL",
     "AT_API_BASE_URL",
     "SMS_SEND_WINDOW",

@@ -5,7 +5,8 @@ they sent, their number wherever a row kept it (cases they held included), and t
 every SMS sent to them.
 What stays: each SMS sent to them as a row with neither number nor text (its kind, campaign,
 status and cost), so that campaign counts, delivery rates and spending stay true; the
-cases they reported (which never held their number, or held it encrypted: that goes).
+cases they reported (which never held their number, or held it encrypted: that goes), but
+not the recordings of their voice in those that held it (nothing ties an anonymous one).
 """
 
 from datetime import datetime
@@ -14,6 +15,7 @@ from cryptography.fernet import InvalidToken, MultiFernet
 from sqlalchemy import String, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from app.cases import recordings
 from app.infra.models import (
     AuditEntry,
     Case,
@@ -38,10 +40,13 @@ class ErasureRefused(Exception):
     """A contact that cannot be deleted yet; the message is the console's code for why."""
 
 
-def erase(db: Session, contact: Contact, cipher: MultiFernet, now: datetime) -> None:
+def erase(
+    db: Session, contact: Contact, cipher: MultiFernet, now: datetime, recordings_dir
+) -> None:
     """Delete a contact with their data (see the module's docstring). Caller commits.
 
-    cipher opens contactable reporters' numbers: one that is this contact's is dropped.
+    cipher opens contactable reporters' numbers: one that is this contact's is dropped, with
+    the recordings of that report (files under recordings_dir, deleted at once).
     Refused for a focal point: cases are routed to that number until it is removed.
     """
     phone = contact.phone
@@ -69,7 +74,7 @@ def erase(db: Session, contact: Contact, cipher: MultiFernet, now: datetime) -> 
     db.execute(update(UssdEvent).where(UssdEvent.phone == phone).values(phone=None))
     db.execute(update(AuditEntry).where(AuditEntry.target == phone).values(target=None))
     _forget_handler(db, phone, f"contact:{contact.id}")
-    _forget_reporter(db, phone, cipher)
+    _forget_reporter(db, phone, cipher, recordings_dir)
     db.execute(delete(Contact).where(Contact.id == contact.id))
     db.expunge(contact)
 
@@ -91,8 +96,9 @@ def _forget_handler(db: Session, phone: str, instead: str) -> None:
         )
 
 
-def _forget_reporter(db: Session, phone: str, cipher: MultiFernet) -> None:
-    """Drop this number from the cases it reported as a contactable reporter.
+def _forget_reporter(db: Session, phone: str, cipher: MultiFernet, recordings_dir) -> None:
+    """Drop this number, and the recordings of its voice, from the cases it reported as a
+    contactable reporter.
 
     Nothing is said or logged of which, nor whether any: that would tie the number to a
     case. The case keeps its answers and stays marked contactable.
@@ -108,3 +114,4 @@ def _forget_reporter(db: Session, phone: str, cipher: MultiFernet) -> None:
             continue  # under a key no longer configured: not readable, so not matched
     if theirs:
         db.execute(update(Case).where(Case.id.in_(theirs)).values(reporter_phone=None))
+        recordings.erase(db, recordings_dir, theirs)

@@ -6,6 +6,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from app.cases import alerts
+from app.infra.media import Recording
 from app.infra.models import (
     AuditEntry,
     Base,
@@ -24,10 +25,21 @@ from app.messaging.campaigns import lifecycle
 from app.people import users
 
 from ..conftest import AGENT, CODE, Dial, phone_key
-from ..helpers import CALM, SMS, assert_french, report
+from ..helpers import (
+    CALM,
+    REPORTER,
+    SMS,
+    AuthActions,
+    assert_french,
+    fetch_now,
+    file_by_voice,
+    media_server,
+    report,
+    wav,
+)
 from ..test_recall import passed_module_one
 from ..test_sms import inbound
-from .conftest import add_campaign, add_contact, expand, flashed
+from .conftest import add_campaign, add_contact, add_user, expand, flashed
 
 OTHER = "+22370000402"  # another agent, whose data must stay as it was
 
@@ -181,3 +193,27 @@ def test_a_field_agent_deleted_leaves_their_cases_to_no_one_and_the_log_without_
     assert case.assignee is None
     assert given == [f"contact:{contact_id}"]  # who it was given to, without the number
     assert phone not in reminded and queued == []
+
+
+def test_a_contactable_reporters_recordings_go_with_them_an_anonymous_ones_stay(make_app, tmp_path):
+    """Their voice is their data: the recording of a report that kept their number goes,
+    file and row; nothing ties an anonymous report's recording to anyone, so it stays."""
+    folder = tmp_path / "recordings"
+    app = make_app(RECORDINGS_DIR=str(folder))
+    contact_id = add_contact(app, REPORTER, "Awa", "kadiolo")
+    with media_server() as media:
+        theirs = file_by_voice(app, media.serve("/1.wav", wav()), contactable=True)
+        anonymous = file_by_voice(app, media.serve("/2.wav", wav()), reference="400002",
+                                  phone=OTHER, age="6to9")  # fmt: skip
+        for recording_id in (theirs, anonymous):
+            assert fetch_now(app, recording_id) == "fetched"
+    with app.extensions["db"]() as db:
+        kept = {r.id: r.path for r in db.scalars(select(Recording))}
+    auth = AuthActions(app.test_client())
+    assert auth.login(add_user(app, "admin")).status_code == 302
+    done = auth.post(f"/console/contacts/{contact_id}/delete", confirm="yes")
+    assert flashed(done) == ["Contact supprimé avec ses données."]
+    with app.extensions["db"]() as db:
+        assert db.scalars(select(Recording.id)).all() == [anonymous]
+    assert not (folder / kept[theirs]).exists()
+    assert (folder / kept[anonymous]).exists()

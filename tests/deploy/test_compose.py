@@ -7,12 +7,13 @@ import sys
 import pytest
 import yaml
 
-from app.infra.config import REQUIRED_IN_PRODUCTION, ROOT
+from app.infra.config import DEFAULTS, REQUIRED_IN_PRODUCTION, ROOT
 
 from .conftest import GRACE_S
 
 COMPOSE = ROOT / "compose.yaml"
 APP = ("migrate", "web", "worker", "clock")  # the services that run Kalan's image
+RECORDINGS_DIR = DEFAULTS["RECORDINGS_DIR"]
 REQUIRED = re.compile(r"^\$\{(\w+):\?[^}]+\}$")  # compose refuses to start without it
 
 
@@ -97,6 +98,18 @@ def test_postgresql_keeps_its_data_and_redis_keeps_nothing(compose, services):
     # Queues must never be evicted to make room.
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
     assert "volumes" not in services["redis"]
+
+
+def test_web_plays_the_recordings_the_worker_keeps(compose, services):
+    """The one folder Kalan writes to, on a read-only file system: a volume both share,
+    where the image makes a folder its user owns (Docker gives a new volume its owner)."""
+    for name in ("web", "worker"):
+        assert services[name]["volumes"] == ["recordings:/app/var/recordings"]
+    assert "volumes" not in services["clock"] and "volumes" not in services["migrate"]
+    assert "recordings" in compose["volumes"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "install -d -o 10001 -g 10001 -m 0700 /app/var/recordings" in dockerfile
+    assert RECORDINGS_DIR == str(ROOT / "var" / "recordings")  # /app/var/recordings there
 
 
 def test_only_the_proxy_faces_the_network(services):

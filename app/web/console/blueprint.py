@@ -105,8 +105,10 @@ def _security_headers(response):
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
-    # Cases, exports and reporters' numbers must not stay in a shared browser's cache.
-    response.headers["Cache-Control"] = "no-store"
+    # Cases, exports and reporters' numbers must not stay in a shared browser's cache
+    # (a recording says so itself, adding private for the proxies on the way).
+    if "no-store" not in response.headers.get("Cache-Control", ""):
+        response.headers["Cache-Control"] = "no-store"
     if current_app.config["APP_ENV"] == "production":
         response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response

@@ -19,7 +19,7 @@ from flask import (
 from sqlalchemy import func, select
 
 from app import cases
-from app.cases import alerts, focal_points
+from app.cases import alerts, focal_points, recordings
 from app.infra import keyring
 from app.infra.models import Case, utcnow
 from app.people import users
@@ -110,7 +110,31 @@ def case_detail(reference: str):
         place=alerts.place(current_app.extensions["catalog"], case),
         can_act=g.user.role != "viewer" and host is None,
         focal=[p.phone for p in focal_points.covering(db, case)],
+        recordings=recordings.of_case(db, case),
     )  # fmt: skip
+
+
+@bp.get("/cases/<reference>/recordings/<int:recording_id>")
+@requires()
+def case_recording(reference: str, recording_id: int):
+    """Play a case's recording to whoever may see the case; audited as the case's view is."""
+    case = _case(reference)
+    db = get_db()
+    recording = recordings.find(db, case, recording_id)
+    if recording is None:
+        abort(404)
+    try:
+        audio = recordings.read(current_app.config, recording)
+    except recordings.Unreadable:
+        abort(404)
+    # A player asks again for each part it seeks to: one line per listen, not per part.
+    if request.headers.get("Range", "bytes=0-").startswith("bytes=0-"):
+        target = f"{case.reference}/{recording.id}"
+        users.audit(db, g.user.email, "case.listen", target, utcnow())
+        db.commit()
+    response = Response(audio, mimetype=recording.content_type)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response.make_conditional(request, accept_ranges=True, complete_length=len(audio))
 
 
 @bp.post("/cases/<reference>/move")

@@ -180,7 +180,7 @@ def contact_delete(contact_id: int):
     db, phone, target = get_db(), contact.phone, f"contact:{contact.id}"
     cipher = keyring.fernet(current_app.config["REPORTER_KEY"])
     try:
-        erasure.erase(db, contact, cipher, utcnow())
+        erasure.erase(db, contact, cipher, utcnow(), current_app.config["RECORDINGS_DIR"])
     except erasure.ErasureRefused as refused:
         db.rollback()
         flash(f"console.contact.refused.{refused}", "error")

@@ -34,6 +34,7 @@ NOTES = {
         "the area"
     ),  # fmt: skip
     "escalated": re.compile(rf"escalated \({WHAT}\) to (?P<phones>.+)"),
+    "recordings_deleted": re.compile(r"recordings deleted \((?P<n>\d+)\)"),
 }
 FOLLOW_UP = re.compile(r"follow-up (?P<number>\d+)(?:: (?P<note>.*))?", re.S)
 REFERRAL = re.compile(rf"(?P<service>{'|'.join(SERVICES)})(?:: (?P<note>.*))?", re.S)
