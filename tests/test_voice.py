@@ -10,13 +10,16 @@ from xml.etree import ElementTree
 import pytest
 from sqlalchemy import select
 
+from app.cases import recordings
 from app.content import load
 from app.infra.config import ROOT
+from app.infra.media import Recording
 from app.infra.models import Case
 from app.voice import placeholders
 from app.voice.placeholders import missing_tools
 
 from .conftest import Call, Dial
+from .helpers import fetch_now, media_server, wav
 
 VERBS = {"Say", "Play", "GetDigits", "Record", "Redirect", "Reject"}  # Africa's Talking's own
 PROMPTS = {"Say", "Play"}  # what may be nested in GetDigits or Record
@@ -267,17 +270,29 @@ def test_module_one_by_voice_then_resumed_by_ussd_at_the_exact_question(app, cli
     assert question in " ".join(screen.split())
 
 
-def test_a_report_by_voice_records_the_site_and_reads_the_reference_digit_by_digit(app, call):
+def test_a_report_by_voice_records_the_site_and_reads_the_reference_digit_by_digit(
+    make_app, tmp_path
+):
+    app = make_app(VOICE_SAY_MISSING=True, AUDIO_DIR=str(tmp_path),
+                   RECORDINGS_DIR=str(tmp_path / "recordings"))  # fmt: skip
+    call = Call(app.test_client())
     call()
     call("1", "2")  # French, Signaler
     words = call("1", "1", "2")  # Orpaillage, Sikasso, Kadiolo
     assert words.startswith("Dites le nom du village ou du site")
-    call.record("http://127.0.0.1:9/site.wav")
-    words = call("2", "2", "1", "2", "3", "2")  # children, age, sex, school, mercury, anonymous
-    assert "(lieu enregistré par la voix)" in words
-    done = call("1")  # Envoyer
-    with app.extensions["db"]() as db:
-        case = db.scalars(select(Case)).one()
+    with media_server() as media:
+        call.record(media.serve("/site.wav", wav()))
+        words = call("2", "2", "1", "2", "3", "2")  # children, age, sex, school, mercury, anonymous
+        assert "(lieu enregistré par la voix)" in words
+        done = call("1")  # Envoyer
+        with app.extensions["db"]() as db:
+            case = db.scalars(select(Case)).one()
+            recording = db.scalars(select(Recording)).one()
+        assert recording.case_id == case.id
+        assert fetch_now(app, recording.id) == "fetched"  # what the worker does
+    with app.app_context(), app.extensions["db"]() as db:
+        kept = db.get(Recording, recording.id)
+        assert recordings.read(app.config, kept) == wav()  # what the console plays
     spelled = " ".join(DIGIT_WORDS[int(d)] for d in case.reference)
     assert done.startswith(f"Merci. Votre référence est : {spelled}. Je répète : {spelled}.")
     assert case.place in (None, "")  # nothing written: the name is in the recording
