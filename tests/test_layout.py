@@ -114,9 +114,11 @@ def test_the_production_package_needs_neither_the_sandbox_nor_the_workers():
 
 # Each layer of app/ and what it may import of app/, besides itself (README, "What runs").
 INFRA = ("app.infra",)
-DOMAIN = (*INFRA, "app.training", "app.cases", "app.messaging", "app.people", "app.content")
+DOMAIN = (*INFRA, "app.training", "app.cases", "app.messaging", "app.people", "app.content",
+          "app.voice")  # fmt: skip
 BELOW = {
     "app.infra": INFRA,
+    "app.voice": DOMAIN,
     "app.training": DOMAIN,
     "app.cases": DOMAIN,
     "app.messaging": DOMAIN,

@@ -27,6 +27,7 @@ SHARED = (
     "SMS_SEND_WINDOW",
     "TRAINING_RECALL_SMS",
     "ORG_CODES",
+    "VOICE_CALLBACK_NUMBERS",
 )
 HEADER = (
     "# Written by `make run` (kalan dev) each time it starts: the settings it runs with.\n"

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from app.infra import calls  # noqa: F401  (its tables join Base.metadata)
 from app.infra.models import Base
 
 connection = context.config.attributes["connection"]

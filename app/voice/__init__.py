@@ -1,0 +1,1 @@
+"""Voice calls: the calls themselves, missed-call callbacks, and calls Kalan places."""
