@@ -17,6 +17,7 @@ from app.infra import db, sessions
 from app.infra.config import ConfigError, from_env, validate
 from app.infra.gateway import AfricasTalking
 from app.infra.models import utcnow
+from app.infra.voice_gateway import AfricasTalkingVoice
 from app.messaging.notify import Workers
 from app.voice.audio import Library
 from app.web import audio, console, errors, health, root, sms, ussd, voice
@@ -95,6 +96,9 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
         app.config["AT_API_KEY"],
         sender_id=app.config["AT_SENDER_ID"],
         base_url=app.config["AT_API_BASE_URL"],
+    )
+    app.extensions["voice_gateway"] = AfricasTalkingVoice(
+        app.config["AT_USERNAME"], app.config["AT_API_KEY"], base_url=app.config["AT_API_BASE_URL"]
     )
     # The conversation's dependencies, handed over once: it never reads the app.
     app.extensions["conversation"] = Services(

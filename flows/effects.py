@@ -18,6 +18,16 @@ class SetName:
 
 
 @dataclass(frozen=True)
+class SetCallHour:
+    """Call the agent at this local hour for the next lesson, and for reminders instead of SMS.
+
+    None: no more calls; reminders come by SMS again.
+    """
+
+    hour: int | None
+
+
+@dataclass(frozen=True)
 class SetData:
     """Keep a value in the session for later screens (the engine applies it)."""
 

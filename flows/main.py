@@ -2,12 +2,14 @@
 
 from collections.abc import Callable, Mapping
 
-from .effects import SetData, SetLanguage, SetName
+from .effects import SetCallHour, SetData, SetLanguage, SetName
 from .engine import CLEAR, KEEP, MENU, RESUME, Ask, Copy, End, Menu, Option, Route
 from .gsm import fold
 
 NAME_MIN, NAME_MAX = 2, 40
 NAME_PUNCTUATION = frozenset(" -'.")
+# The local hours an agent may be called at for lessons: inside the default send window.
+CALL_HOURS = (8, 12, 16, 18)
 # Copy the resume offer names from a function, out of the flow's reach for checks.
 COPY = ("resume.continue", "resume.restart", "resume.at", "resume.report")
 
@@ -94,6 +96,20 @@ def _by_voice(ctx: Mapping) -> bool:
     return ctx.get("channel") == "voice"
 
 
+def _agent(ctx: Mapping) -> bool:
+    """Tell whether the caller is an agent, who takes the training."""
+    return (ctx.get("profile") or {}).get("role") == "agent"
+
+
+def _call_hours() -> tuple[Option, ...]:
+    """Build the choice of an hour for lesson calls, and the way back to SMS reminders."""
+    hours = tuple(
+        Option(f"account.calls_{hour}", "account.calls_done", (SetCallHour(hour),))
+        for hour in CALL_HOURS
+    )
+    return (*hours, Option("account.calls_off", "account.calls_stopped", (SetCallHour(None),)))
+
+
 def _focal(ctx: Mapping) -> bool:
     """Tell whether the caller is a focal point, who gets the case desk."""
     return bool((ctx.get("profile") or {}).get("focal"))
@@ -131,6 +147,8 @@ NODES = {
             Option("account.lang_opt", "account.lang"),
             Option("account.help_opt", "help"),
             Option("account.about_opt", "about"),
+            # Last, so that the numbers above stay what callers learnt.
+            Option("account.calls_opt", "account.calls", show=_agent),
         ),
         checkpoint=CLEAR,
     ),
@@ -149,6 +167,10 @@ NODES = {
         "account.name_done", params=lambda data, ctx: {"name": data.get("name", "")}
     ),
     "account.lang": Menu("lang.choose", _languages("account"), checkpoint=CLEAR),
+    # Lesson calls: the next lesson at the hour chosen, then reminders by call, not SMS.
+    "account.calls": Menu("account.calls", _call_hours(), checkpoint=CLEAR),
+    "account.calls_done": End("account.calls_done"),
+    "account.calls_stopped": End("account.calls_stopped"),
     "help": Menu("help.navigation", params=_code, checkpoint=CLEAR),
     "about": Menu("help.about", checkpoint=CLEAR),
 }

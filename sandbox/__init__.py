@@ -5,7 +5,7 @@ import os
 
 from flask import Flask
 
-from sandbox import control, inbox, messaging, simulator, words
+from sandbox import control, inbox, messaging, outbound, simulator, voice_api, words
 from sandbox.calls import Calls
 from sandbox.courier import Courier
 from sandbox.faults import Faults, Injector
@@ -46,6 +46,7 @@ def create_app(test_config=None):
     # runs as a single process (threads are fine): another would not know them.
     app.extensions["ussd_calls"] = Calls()
     app.extensions["sms_store"] = SmsStore()
+    app.extensions["voice_outbound"] = outbound.OutboundCalls()
     faults = app.config["SANDBOX_FAULTS"]
     try:
         app.extensions["sms_tariff"] = Tariff.parse(app.config["SANDBOX_SMS_PART_COST"])
@@ -60,6 +61,6 @@ def create_app(test_config=None):
     app.extensions["sms_courier"] = Courier(
         retries=app.config["SANDBOX_DLR_RETRIES"], backoff=app.config["SANDBOX_DLR_BACKOFF_S"]
     )
-    for blueprint in (simulator.bp, messaging.bp, control.bp, inbox.bp):
+    for blueprint in (simulator.bp, messaging.bp, control.bp, inbox.bp, voice_api.bp, outbound.bp):
         app.register_blueprint(blueprint)
     return app

@@ -16,6 +16,7 @@ from app.infra.config import ROOT, VAR
 from sandbox.embedded import EmbeddedRedis, free_port, server_version
 
 DEMO_ORG_CODES = "RMCR=1111,CAEB=2222,CMDT=3333,CPC=4444,Alphalog=5555,CRK=6666"
+DEMO_CALLBACK_NUMBER = "+22320000002"  # a missed call to it is called back, by the sandbox
 REDIS_PORT = 6390  # not 6379, so a system Redis and `make run` never share data
 # Hides the webhook token from the access and error logs.
 GUNICORN_CONF = "python:app.web.gunicorn_conf"
@@ -120,6 +121,8 @@ def serve() -> int:
     env["VOICE_SAY_MISSING"] = env.get("VOICE_SAY_MISSING") or "on"
     # Demo enrolment codes, so a new caller can try becoming an agent.
     env["ORG_CODES"] = env.get("ORG_CODES") or DEMO_ORG_CODES
+    # A number to try the missed-call callback with, from the simulator.
+    env["VOICE_CALLBACK_NUMBERS"] = env.get("VOICE_CALLBACK_NUMBERS") or DEMO_CALLBACK_NUMBER
     for name in ("PORT", "SANDBOX_PORT"):
         if not env[name].isdigit() or not 0 < int(env[name]) < 65536:
             print(f"kalan: {name} must be a port number, not {env[name]!r}", file=sys.stderr)

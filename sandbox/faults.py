@@ -1,4 +1,4 @@
-"""Faults the fake SMS API can be told to inject, and the dice that decide them."""
+"""Faults the fake SMS and voice APIs can be told to inject, and the dice that decide them."""
 
 import random
 import threading
@@ -28,6 +28,8 @@ DLR_STATUSES = {
     "AbsentSubscriber",
     "Expired",
 }
+# AT's per-number statuses for a call it will not place (voice API, POST /call).
+CALL_STATUSES = ("InvalidPhoneNumber", "DestinationNotSupported", "InsufficientCredit")
 # AT gives a failure reason with these statuses only.
 WITH_REASON = {"Rejected", "Failed"}
 DEFAULT_REASON = "DeliveryFailure"
@@ -50,6 +52,8 @@ class Faults:
     dlr_status: dict = field(default_factory=dict)
     dlr_duplicate: bool = False
     dlr_shuffle: bool = False
+    # Phone number -> status of a call to it that AT will not place.
+    call_status: dict = field(default_factory=dict)
     seed: int | None = None
 
     @classmethod
@@ -68,6 +72,7 @@ class Faults:
             dlr_status=_dlr_status(raw.get("dlr_status", {})),
             dlr_duplicate=_flag(raw, "dlr_duplicate"),
             dlr_shuffle=_flag(raw, "dlr_shuffle"),
+            call_status=_call_status(raw.get("call_status", {})),
             seed=_count(raw, "seed") if raw.get("seed") is not None else None,
         )
 
@@ -164,3 +169,13 @@ def _dlr_status(value) -> dict:
             raise FaultError(f"dlr_status for {number}: failureReason must be text")
         outcomes[number] = {"status": status, "failureReason": reason}
     return outcomes
+
+
+def _call_status(value) -> dict:
+    if not isinstance(value, dict):
+        raise FaultError("call_status must map numbers to call statuses")
+    for number, status in value.items():
+        if status not in CALL_STATUSES:
+            known = ", ".join(CALL_STATUSES)
+            raise FaultError(f"call_status for {number}: {status!r} is not one of {known}")
+    return dict(value)

@@ -281,6 +281,17 @@ def test_validate_converts_whole_numbers():
         ),
         ({"AUDIO_BASE_URL": "ftp://cdn.example.org"}, "AUDIO_BASE_URL must be empty or a URL"),
         ({"AUDIO_BASE_URL": "https://"}, "AUDIO_BASE_URL must be empty or a URL"),
+        (
+            {"VOICE_CALLBACK_NUMBERS": "+22320000001,20000002"},
+            "VOICE_CALLBACK_NUMBERS must be numbers in international format such as "
+            "+22320000001, separated by commas, not '20000002'",
+        ),
+        (
+            {"VOICE_FROM_NUMBER": "Kalan"},
+            "VOICE_FROM_NUMBER must be a number in international format such as +22320000001",
+        ),
+        ({"VOICE_CALLBACK_EVERY_S": "0"}, "VOICE_CALLBACK_EVERY_S must be positive, not 0"),
+        ({"VOICE_DAILY_BUDGET": "-1"}, "VOICE_DAILY_BUDGET must be positive, not -1"),
     ],
 )
 def test_validate_rejects(overrides, message):
@@ -318,6 +329,20 @@ def test_audio_settings_default_to_the_content_and_this_host(tmp_path):
     )
     assert config["AUDIO_DIR"] == str(tmp_path)
     assert config["AUDIO_BASE_URL"] == "https://cdn.example.org/k"  # audio_url adds the slash
+
+
+@pytest.mark.parametrize(
+    ("numbers", "from_number", "expected"),
+    [
+        ("", "", ((), "")),
+        (" +22320000001 , +22320000002,", "", (("+22320000001", "+22320000002"), "+22320000001")),
+        ("+22320000001", "+22320000009", (("+22320000001",), "+22320000009")),
+    ],
+)
+def test_voice_numbers_and_the_number_calls_come_from(numbers, from_number, expected):
+    config = validate(settings(VOICE_CALLBACK_NUMBERS=numbers, VOICE_FROM_NUMBER=from_number))
+    assert (config["VOICE_CALLBACK_NUMBERS"], config["VOICE_FROM_NUMBER"]) == expected
+    assert validate(settings(VOICE_DAILY_BUDGET="0"))["VOICE_DAILY_BUDGET"] == 0  # no calls
 
 
 def test_validate_accepts_production():

@@ -118,12 +118,12 @@ DOMAIN = (*INFRA, "app.training", "app.cases", "app.messaging", "app.people", "a
           "app.voice")  # fmt: skip
 BELOW = {
     "app.infra": INFRA,
+    "app.voice": DOMAIN,
     "app.training": DOMAIN,
     "app.cases": DOMAIN,
     "app.messaging": DOMAIN,
     "app.people": DOMAIN,
     "app.content": DOMAIN,
-    "app.voice": DOMAIN,
     "app.conversation": (*DOMAIN, "app.conversation"),
 }
 

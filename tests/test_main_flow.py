@@ -6,7 +6,7 @@ import pytest
 
 import flows
 from app.content import load, sample_context
-from flows.effects import SetLanguage, SetName
+from flows.effects import SetCallHour, SetLanguage, SetName
 from flows.engine import MENU, Route
 from flows.gsm import is_gsm7
 from flows.main import NAME_MAX, parse_name
@@ -24,7 +24,7 @@ MENU_SCREEN = (
 )
 ACCOUNT = (
     "CON Mon compte / Aide\n1. Mon profil\n2. Mon nom\n3. Langue\n"
-    "4. Comment utiliser Kalan\n5. Kalan, c'est quoi ?\n" + NAV
+    "4. Comment utiliser Kalan\n5. Kalan, c'est quoi ?\n6. Appels de formation\n" + NAV
 )
 LANGUAGE = "CON Bienvenue sur Kalan.\nChoisissez votre langue :\n1. Francais"
 CHOOSE_LANGUAGE = "CON Choisissez votre langue :\n1. Francais"
@@ -281,3 +281,11 @@ def test_long_help_texts_page_without_losing_words(limit, inputs, key):
     assert len(shown) > 1
     expected = CATALOG.get(key, code=CODE)
     assert " ".join(shown).split() == expected.split()
+
+
+@pytest.mark.parametrize(("key", "effect"), [("1", SetCallHour(8)), ("4", SetCallHour(18)),
+                                             ("5", SetCallHour(None))])  # fmt: skip
+def test_an_agent_chooses_lesson_calls_and_a_community_member_cannot(key, effect):
+    result = run("5", "6", key)
+    assert result.end and result.effects == (effect,)
+    assert run("5", "6", ctx=context(profile={})).reply.startswith("CON Choix invalide.")

@@ -14,6 +14,7 @@ from app.messaging.campaigns import expansion, lifecycle
 from app.messaging.notify import EXPAND
 from app.messaging.sender import Sender
 from app.messaging.throttle import Throttle
+from app.voice import dialer
 
 
 def _sender(db, clock=None, sleep=time.sleep) -> Sender:
@@ -75,6 +76,15 @@ def expand_campaign(campaign_id: int) -> int:
     return recipients
 
 
+def place_calls() -> dict:
+    """Place the voice calls due now (callbacks, lessons), each at most once."""
+    app = current_app
+    with app.extensions["db"]() as db:
+        return dialer.send_due(
+            db, app.extensions["redis"], app.config, app.extensions["voice_gateway"], utcnow()
+        )
+
+
 def tick() -> dict:
     """Do the periodic work: recover lost rows, start campaigns, send what is due."""
     app = current_app
@@ -95,6 +105,11 @@ def tick() -> dict:
         lost = recordings.due(db, now)
     for recording_id in lost:  # a fetch whose job Redis lost, or a worker killed mid-way
         recordings.queue(app.extensions["workers"], recording_id)
+    try:
+        calls = place_calls()
+    except Exception:  # a call is worth less than the cases' alerts and the campaigns
+        app.logger.exception("voice calls could not be placed")
+        calls = {}
     for campaign_id in starting:
         try:
             expand_campaign(campaign_id)
@@ -103,7 +118,7 @@ def tick() -> dict:
             with app.extensions["db"]() as db:
                 lifecycle.stop(db, campaign_id, "expansion failed: see the worker log")
     result = dispatch()
-    return {"reaped": reaped, "started": starting, **result}
+    return {"reaped": reaped, "started": starting, "calls": calls, **result}
 
 
 def fetch_recording(recording_id: int) -> str:

@@ -12,8 +12,18 @@ from app.conversation.needs import Hop, desk
 from app.conversation.services import Services
 from app.infra.db import commit_soon
 from app.people import contacts
+from app.voice import lessons
 from flows.desk import FOLLOW_UP
-from flows.effects import Enrol, FinishModule, MoveCase, OpenCase, SetData, SetLanguage, SetName
+from flows.effects import (
+    Enrol,
+    FinishModule,
+    MoveCase,
+    OpenCase,
+    SetCallHour,
+    SetData,
+    SetLanguage,
+    SetName,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +62,9 @@ def apply_effects(
             wake = True  # the receipt goes out now
         elif isinstance(effect, MoveCase):
             _move(services, db, effect, phone, hop, now)
+        elif isinstance(effect, SetCallHour):
+            lessons.choose(db, config, phone, effect.hour, now)
+            db.commit()
         elif isinstance(effect, Enrol):
             contacts.update_contact(db, phone, role="agent", organisation=effect.organisation)
             changes.update(role="agent", organisation=effect.organisation)

@@ -54,6 +54,12 @@ DEFAULTS: dict[str, str] = {
     "SMS_RECONCILE_S": "120",
     "SMS_UNREACHABLE_AFTER": "5",
     "SMS_TICK_S": "10",
+    # Our voice numbers where a call is answered <Reject/> (free for the caller) and called back.
+    "VOICE_CALLBACK_NUMBERS": "",
+    # The number outbound calls come from; empty: the first callback number.
+    "VOICE_FROM_NUMBER": "",
+    "VOICE_CALLBACK_EVERY_S": "600",
+    "VOICE_DAILY_BUDGET": "200",
     "CAMPAIGN_PAUSE_FAILURE_RATE": "0.5",
     "TRAINING_PASS_MARK": str(PASS_MARK),
     "ORG_CODES": "",
@@ -96,6 +102,8 @@ INTEGERS = (
     "SMS_RECONCILE_S",
     "SMS_UNREACHABLE_AFTER",
     "SMS_TICK_S",
+    "VOICE_CALLBACK_EVERY_S",
+    "VOICE_DAILY_BUDGET",
     "TRAINING_PASS_MARK",
     "TRAINING_RETAKE_COOLDOWN_S",
     "TRAINING_REMINDER_DAYS",
@@ -111,7 +119,10 @@ INTEGERS = (
 FLAGS = ("SMS_ASCII_FOLD", "TRAINING_RECALL_SMS", "VOICE_SAY_MISSING")  # on or off
 # No cool-down at all is a valid choice, and a recall at the next dial (to try it out);
 # no proxy in front is the default.
-MAY_BE_ZERO = ("TRAINING_RETAKE_COOLDOWN_S", "TRAINING_RECALL_DAYS", "PROXY_HOPS", "USSD_RETRY_S")
+MAY_BE_ZERO = (
+    "TRAINING_RETAKE_COOLDOWN_S", "TRAINING_RECALL_DAYS", "PROXY_HOPS", "USSD_RETRY_S",
+    "VOICE_DAILY_BUDGET",  # 0: Kalan places no call at all
+)  # fmt: skip
 PART_COST = re.compile(r"^([A-Z]{3}) (\d+(\.\d+)?)$")
 REQUIRED_IN_PRODUCTION = (
     "REDIS_URL",
@@ -139,6 +150,7 @@ PLACEHOLDERS = frozenset(
         "kalan",
     }
 )  # fmt: skip
+E164 = re.compile(r"^\+\d{6,15}$")
 WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -305,6 +317,8 @@ def validate(config: dict) -> dict:
         raise ConfigError("CAMPAIGN_PAUSE_FAILURE_RATE must be a fraction between 0 and 1")
     config["CAMPAIGN_PAUSE_FAILURE_RATE"] = rate
     config["ORG_CODES"] = parse_org_codes(config["ORG_CODES"])
+    config["VOICE_CALLBACK_NUMBERS"] = parse_numbers(config["VOICE_CALLBACK_NUMBERS"])
+    config["VOICE_FROM_NUMBER"] = parse_from_number(config)
     config["CASE_FOLLOW_UP_DAYS"] = parse_follow_ups(config["CASE_FOLLOW_UP_DAYS"])
     config["REPORTER_KEY"] = parse_reporter_key(config["REPORTER_KEY"])
     window = config["SMS_SEND_WINDOW"]
@@ -356,3 +370,29 @@ def parse_org_codes(text) -> dict[str, str]:
             raise ConfigError(f"ORG_CODES gives code {code} twice")
         codes[code] = organisation
     return codes
+
+
+def parse_numbers(text) -> tuple[str, ...]:
+    """Read "+22320000001,+22320000002" into our voice numbers; raise ConfigError if malformed."""
+    if isinstance(text, tuple):
+        return text
+    numbers = tuple(part.strip() for part in str(text).split(",") if part.strip())
+    for number in numbers:
+        if not E164.match(number):
+            raise ConfigError(
+                "VOICE_CALLBACK_NUMBERS must be numbers in international format such as "
+                f"+22320000001, separated by commas, not {number!r}"
+            )
+    return numbers
+
+
+def parse_from_number(config: dict) -> str:
+    """Return the number calls are placed from: VOICE_FROM_NUMBER, else the first callback one."""
+    number = str(config["VOICE_FROM_NUMBER"]).strip()
+    if number and not E164.match(number):
+        raise ConfigError(
+            f"VOICE_FROM_NUMBER must be a number in international format such as +22320000001, "
+            f"not {number!r}"
+        )
+    callbacks = config["VOICE_CALLBACK_NUMBERS"]
+    return number or (callbacks[0] if callbacks else "")

@@ -29,6 +29,7 @@ SHARED = (
     "TRAINING_RECALL_SMS",
     "VOICE_SAY_MISSING",
     "ORG_CODES",
+    "VOICE_CALLBACK_NUMBERS",
 )
 HEADER = (
     "# Written by `make run` (kalan dev) each time it starts: the settings it runs with.\n"

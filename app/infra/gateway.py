@@ -86,18 +86,23 @@ class AfricasTalking:
             return rejected
         try:
             answer = self.service.send(text, good, sender_id=self.sender_id, enqueue=True)
-        except requests.ConnectionError as exc:
-            unknown = not _never_connected(exc)
-            raise GatewayError(f"connection error: {type(exc).__name__}", unknown) from exc
-        except requests.Timeout as exc:
-            unknown = not isinstance(exc, requests.ConnectTimeout)
-            raise GatewayError(f"timeout: {type(exc).__name__}", unknown) from exc
-        except requests.RequestException as exc:
-            raise GatewayError(f"request error: {type(exc).__name__}", True) from exc
-        except AfricasTalkingException as exc:
-            # Non-2xx: the provider answered, so it did not take the messages.
-            raise GatewayError(f"provider refused: {str(exc)[:200]}", False) from exc
+        except (requests.RequestException, AfricasTalkingException) as exc:
+            raise failure(exc) from exc
         return parse(answer, good) + rejected
+
+
+def failure(exc: Exception) -> GatewayError:
+    """Turn what the SDK raised for a request into a GatewayError, unknown if it may have left."""
+    if isinstance(exc, AfricasTalkingException):
+        # Non-2xx: the provider answered, so it did not take the request.
+        return GatewayError(f"provider refused: {str(exc)[:200]}", False)
+    if isinstance(exc, requests.ConnectionError):
+        unknown = not _never_connected(exc)
+        return GatewayError(f"connection error: {type(exc).__name__}", unknown)
+    if isinstance(exc, requests.Timeout):
+        unknown = not isinstance(exc, requests.ConnectTimeout)
+        return GatewayError(f"timeout: {type(exc).__name__}", unknown)
+    return GatewayError(f"request error: {type(exc).__name__}", True)
 
 
 def parse(answer, phones: list[str]) -> list[Result]:

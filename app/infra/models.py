@@ -87,6 +87,8 @@ class Contact(Base):
     consent_note: Mapped[str | None] = mapped_column(String(200))
     unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failed_streak: Mapped[int] = mapped_column(Integer, default=0)
+    # The local hour an agent asked to be called at for lessons; None: reminders by SMS.
+    call_hour: Mapped[int | None] = mapped_column(Integer)
     # To the day only: a first call in the same minute as a report would name its reporter.
     first_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())

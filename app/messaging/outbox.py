@@ -7,9 +7,9 @@ provider and no answer came back; see `settle_unknown` for the rule.
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -154,6 +154,30 @@ def reap(db: Session, config: Mapping, now: datetime) -> dict[str, int]:
             counts["resent"] += 1
     db.commit()
     return counts
+
+
+def spend(db: Session, start: datetime, end: datetime) -> dict[str, tuple[int, Decimal]]:
+    """Return, per currency, the SMS sent in [start, end) and what the provider charged for them.
+
+    Only what the provider priced counts: its cost per message, such as "XOF 25.0000".
+    """
+    rows = db.execute(
+        select(Message.cost, func.count())
+        .where(Message.sent_at >= start, Message.sent_at < end, Message.cost.is_not(None))
+        .group_by(Message.cost)
+    )
+    totals: dict[str, tuple[int, Decimal]] = {}
+    for cost, count in rows:
+        currency, _, amount = cost.strip().partition(" ")
+        try:
+            price = Decimal(amount)
+        except InvalidOperation:
+            price = None
+        if price is None or not price.is_finite() or len(currency) != 3:
+            continue  # a cost the provider wrote otherwise: not a price we can add
+        sent, charged = totals.get(currency, (0, Decimal(0)))
+        totals[currency] = (sent + count, charged + price * count)
+    return totals
 
 
 def forget_receipts(db: Session, now: datetime, wait_s: int = 2 * 24 * 3600) -> int:

@@ -1,12 +1,13 @@
 """Deleting a contact with their data, and keeping what others' figures rest on.
 
 What goes: the contact, their training (progress, answers, recalls, certificate), the SMS
-they sent, their number wherever a row kept it (cases they held included), and the text of
-every SMS sent to them.
+they sent, their number wherever a row kept it (cases they held included, and calls), the
+text of every SMS sent to them, and the calls still to be placed to them.
 What stays: each SMS sent to them as a row with neither number nor text (its kind, campaign,
-status and cost), so that campaign counts, delivery rates and spending stay true; the
-cases they reported (which never held their number, or held it encrypted: that goes), but
-not the recordings of their voice in those that held it (nothing ties an anonymous one).
+status and cost), and each call without its number, so that campaign counts, delivery
+rates and spending stay true; the cases they reported (which never held their number, or
+held it encrypted: that goes), but not the recordings of their voice in those that held it
+(nothing ties an anonymous one).
 """
 
 from datetime import datetime
@@ -16,6 +17,7 @@ from sqlalchemy import String, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.cases import recordings
+from app.infra.calls import Call, CallRequest
 from app.infra.models import (
     AuditEntry,
     Case,
@@ -73,10 +75,24 @@ def erase(
     db.execute(delete(InboundMessage).where(InboundMessage.phone == phone))
     db.execute(update(UssdEvent).where(UssdEvent.phone == phone).values(phone=None))
     db.execute(update(AuditEntry).where(AuditEntry.target == phone).values(target=None))
+    _forget_calls(db, phone)
     _forget_handler(db, phone, f"contact:{contact.id}")
     _forget_reporter(db, phone, cipher, recordings_dir)
     db.execute(delete(Contact).where(Contact.id == contact.id))
     db.expunge(contact)
+
+
+def _forget_calls(db: Session, phone: str) -> None:
+    """Place no more calls to the number, and keep none of it in the calls' records."""
+    theirs = CallRequest.phone == phone
+    db.execute(
+        update(CallRequest)
+        .where(theirs, CallRequest.status == "queued")
+        .values(status="skipped", error="contact deleted")
+    )
+    renamed = "erased:" + cast(CallRequest.id, String)
+    db.execute(update(CallRequest).where(theirs).values(phone="", key=renamed))
+    db.execute(update(Call).where(Call.phone == phone).values(phone=None))
 
 
 def _forget_handler(db: Session, phone: str, instead: str) -> None:

@@ -13,6 +13,7 @@ from app.infra.db import NO_WAIT, soon
 from app.infra.models import Contact, ModuleProgress, QuizAnswer, UTCDateTime
 from app.messaging import outbox
 from app.training import certificate, recall
+from app.voice import lessons
 from flows import Catalog
 from flows.effects import FinishModule, PostponeRecall, RecallAnswer, RecordAnswer, SaveProgress
 from flows.training import POST, PRE, PRETEST
@@ -315,7 +316,8 @@ def finish(
 def remind(db: Session, config: Mapping, catalog: Catalog, now: datetime) -> int:
     """Remind each idle agent once per idle spell, of one unfinished module; return how many.
 
-    An agent gets at most TRAINING_REMINDERS_MAX reminders in all, not per module.
+    An agent gets at most TRAINING_REMINDERS_MAX reminders in all, not per module; one who
+    chose lesson calls is called at their hour instead of texted.
     """
     idle = now - timedelta(days=config["TRAINING_REMINDER_DAYS"])
     rows = db.execute(
@@ -341,6 +343,11 @@ def remind(db: Session, config: Mapping, catalog: Catalog, now: datetime) -> int
         if not unfinished:
             continue
         row = unfinished[0]  # the module touched last
+        row.reminders += 1
+        row.reminded_at = now
+        sent += 1
+        if lessons.remind(db, config, contact, now):
+            continue  # a call at the agent's hour, rather than an SMS
         lang = contact.language or "fr"
         text = catalog.get(
             "sms.reminder",
@@ -348,11 +355,8 @@ def remind(db: Session, config: Mapping, catalog: Catalog, now: datetime) -> int
             title=catalog.get(f"course.{row.module}.title", lang),
             code=config["USSD_CODE"],
         )
-        row.reminders += 1
-        row.reminded_at = now
         total = sum(r.reminders for r in progress)
         # The window and opt-outs apply: a reminder is a bulk kind.
         outbox.add(db, config, "reminder", f"training.{total}", contact.phone, text)
-        sent += 1
     db.commit()
     return sent

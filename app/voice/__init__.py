@@ -1,1 +1,2 @@
-"""Voice calls' audio: recorded prompts on disk, their coverage, and placeholder builds."""
+"""Voice calls: recorded prompts and their coverage, the calls themselves, missed-call
+callbacks, and calls Kalan places."""

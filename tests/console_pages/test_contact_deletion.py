@@ -6,6 +6,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from app.cases import alerts
+from app.infra.calls import Call, CallRequest
 from app.infra.media import Recording
 from app.infra.models import (
     AuditEntry,
@@ -23,6 +24,7 @@ from app.infra.models import (
 )
 from app.messaging.campaigns import lifecycle
 from app.people import users
+from app.voice import calls, dialer
 
 from ..conftest import AGENT, CODE, Dial, phone_key
 from ..helpers import (
@@ -74,6 +76,10 @@ def a_full_history(app, client) -> int:
         db.commit()
     delivered = {"id": "ATXid_m1", "status": "Success", "phoneNumber": AGENT}
     assert client.post("/sms/delivery", data=delivered).status_code == 200
+    with app.extensions["db"]() as db:  # a call of theirs, and a call back still to come
+        calls.record_start(db, "ATVId_1", "Inbound", "+22320000002", AGENT, utcnow())
+        dialer.queue(db, AGENT, "callback", utcnow(), utcnow())
+        db.commit()
     caller = Dial(client, phone=AGENT)
     caller()
     caller("1", "1", "1")  # Formation, Continuer: module 2, its second lesson; then cut off
@@ -96,7 +102,8 @@ def test_deleting_a_contact_forgets_their_number_everywhere_and_keeps_the_counts
         assert case.contactable and case.reporter_phone is not None
     spots = holding(app, AGENT[1:])
     for place in ("contacts.phone", "outbox.phone", "outbox.key", "inbound_messages.phone",
-                  "delivery_reports.phone", "ussd_events.phone", "audit_log.target"):  # fmt: skip
+                  "delivery_reports.phone", "ussd_events.phone", "audit_log.target",
+                  "calls.phone", "call_requests.phone", "call_requests.key"):  # fmt: skip
         assert place in spots  # the history really holds the number, where it is looked for
     assert redis.exists(phone_key(app, "profile", AGENT), phone_key(app, "resume", AGENT)) == 2
     email = sign_in("admin")
@@ -119,6 +126,7 @@ def test_deleting_a_contact_forgets_their_number_everywhere_and_keeps_the_counts
         deletion = db.scalars(select(AuditEntry).where(AuditEntry.action == "contact.delete")).one()
         others = db.scalars(select(Message).where(Message.phone == OTHER)).all()
         reports = db.scalars(select(DeliveryReport).order_by(DeliveryReport.id)).all()
+        call, request = db.scalars(select(Call)).one(), db.scalars(select(CallRequest)).one()
     # The campaign still counts both recipients; the one deleted is not sent.
     assert after["total"] == before["total"] == 2
     assert (before["queued"], after["queued"], after["cancelled"]) == (2, 1, 1)
@@ -128,6 +136,8 @@ def test_deleting_a_contact_forgets_their_number_everywhere_and_keeps_the_counts
     assert [m.status for m in sent if m.kind == "module"] == ["delivered"]
     assert [(m.kind, m.body) for m in others] == [("campaign", "Bonjour Bakary")]
     assert [r.status for r in reports] == ["Success", "Sent"]  # kept, without the number
+    assert (call.reason, call.phone) == ("inbound", None)  # it still counts, without it
+    assert (request.status, request.error) == ("skipped", "contact deleted")  # never placed
     # The case stays as it was reported, without the number its reporter left.
     assert case.reporter_phone is None and case.contactable
     assert (deletion.actor, deletion.target) == (email, f"contact:{contact_id}")

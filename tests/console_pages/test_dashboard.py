@@ -9,11 +9,21 @@ from sqlalchemy import func, select, update
 
 from app.cases.focal_points import DESK
 from app.infra.models import Case, Certificate, Contact, Message, ModuleProgress, QuizAnswer, utcnow
+from app.messaging import outbox
+from app.voice import budget, calls
 from app.web.console.dashboard import _months
 from flows.training import PRE
 
 from ..helpers import ANONYMOUS, assert_french, body, page, report, visible
-from .conftest import AGENTS, add_campaign, expand, plotted, seeded_agent, took_both_tests
+from .conftest import (
+    AGENTS,
+    add_campaign,
+    cells,
+    expand,
+    plotted,
+    seeded_agent,
+    took_both_tests,
+)
 
 
 def chart_rows(response) -> dict[str, list[tuple[str, str]]]:
@@ -275,3 +285,68 @@ def test_beyond_six_lines_the_rest_are_summed_as_others(app, client, sign_in, se
     assert {name: points[-1].rsplit(": ", 1)[1] for name, points in trained.items()} == {
         "ORG0": "8", "ORG1": "7", "ORG2": "6", "ORG3": "5", "ORG4": "4", "ORG5": "3",
         "autres": "3"}  # fmt: skip
+
+
+def priced_sms(app, sent_days_ago: dict[str, int]) -> None:
+    """Store SMS the provider took, sent so many days ago, each at its price ("#" tells apart
+    two messages at the same price)."""
+    with app.extensions["db"]() as db:
+        for n, (cost, days) in enumerate(sent_days_ago.items()):
+            phone = f"+2237900{n:04d}"
+            outbox.add(db, app.config, "receipt", f"R{n}", phone, "Reçu")
+            sent = {"status": "sent", "cost": cost.split("#")[0],
+                    "sent_at": utcnow() - timedelta(days=days)}  # fmt: skip
+            db.execute(update(Message).where(Message.phone == phone).values(**sent))
+        db.commit()
+
+
+def ended_call(app, session_id: str, days_ago: int, **fields) -> None:
+    """Store a call that ended so many days ago, with the gateway's last fields."""
+    form = {"sessionId": session_id, "direction": "Inbound", "callerNumber": "+22370000001",
+            "destinationNumber": "+22320000001", "durationInSeconds": "90",
+            "currencyCode": "XOF", "amount": "150", **fields}  # fmt: skip
+    with app.extensions["db"]() as db:
+        calls.record_end(db, form, "+22370000001", utcnow() - timedelta(days=days_ago))
+
+
+def test_the_dashboard_shows_call_minutes_and_cost_beside_sms_cost(app, client, sign_in):
+    """Per currency, over the period chosen: what the provider charged for SMS and calls."""
+    priced_sms(app, {"XOF 25.0000#1": 1, "XOF 25.0000#2": 2, "XOF 50.0000": 3, "XOF 25.0000": 45,
+                     "KES 0.8000": 1, "not a price": 1})  # fmt: skip
+    ended_call(app, "ATVId_1", 1, durationInSeconds="90")
+    ended_call(app, "ATVId_2", 8, durationInSeconds="45", amount="75.5")
+    ended_call(app, "ATVId_3", 2, currencyCode="", amount="")  # its price never came
+    ended_call(app, "ATVId_4", 100)
+    redis, config = app.extensions["redis"], app.config
+    budget.take(redis, config["REDIS_PREFIX"], config, utcnow())
+    budget.refuse(redis, config["REDIS_PREFIX"], config, utcnow())
+    sign_in("national")
+    month = client.get("/console/dashboard")
+    assert "<th>Minutes d'appel</th><th>Coût des appels</th>" in page(month)
+    assert cells(month, "spend") == [
+        ["KES", "1", "KES 1", "0", "0,0", "KES 0", "KES 1"],
+        ["XOF", "3", "XOF 100", "2", "2,2", "XOF 226", "XOF 326"],
+    ]  # fmt: skip
+    shown = visible(month)
+    assert "1 appel sans prix" in shown
+    assert "Appels passés par Kalan aujourd'hui : 1 sur 200 par jour au plus ; non passés " \
+           "faute de budget : 1." in shown  # fmt: skip
+    week = client.get("/console/dashboard?period=7")
+    assert cells(week, "spend")[1] == ["XOF", "3", "XOF 100", "1", "1,5", "XOF 150", "XOF 250"]
+    year = client.get("/console/dashboard?period=365")
+    assert cells(year, "spend")[1][1:4] == ["4", "XOF 125", "3"]
+    assert cells(client.get("/console/dashboard?period=abc"), "spend") == cells(month, "spend")
+    assert "<strong>30 jours</strong>" in page(client.get("/console/dashboard?period=12"))
+
+
+def test_without_costs_the_dashboard_says_so_and_a_scoped_user_sees_none(app, client, sign_in):
+    sign_in("national")
+    assert "Aucun SMS ni appel facturé sur cette période." in visible(
+        client.get("/console/dashboard")
+    )
+    client.post("/console/logout")
+    ended_call(app, "ATVId_1", 1)
+    sign_in("scoped")
+    response = client.get("/console/dashboard")
+    assert response.status_code == 200
+    assert "Coûts des SMS et des appels" not in visible(response)

@@ -2,7 +2,10 @@
 
 from alembic import context
 
-from app.infra import media  # noqa: F401  (its tables join the same metadata)
+from app.infra import (
+    calls,  # noqa: F401  (its tables join Base.metadata)
+    media,  # noqa: F401  (its tables join the same metadata)
+)
 from app.infra.models import Base
 
 connection = context.config.attributes["connection"]

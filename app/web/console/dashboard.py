@@ -1,15 +1,18 @@
-"""The console's dashboard: training, reports, cases and campaigns at a glance."""
+"""The console's dashboard: training, reports, cases, campaigns and costs at a glance."""
 
 from datetime import datetime, timedelta
 
-from flask import current_app, render_template
+from flask import current_app, g, render_template, request
 from markupsafe import Markup
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from app.cases.focal_points import DESK
 from app.infra.models import Campaign, Case, Certificate, Contact, ModuleProgress, utcnow
+from app.messaging import outbox
 from app.messaging.campaigns import lifecycle
 from app.training import report
+from app.voice import budget, calls
 from app.web.console import charts
 from app.web.console.auth import requires
 from app.web.console.blueprint import bp, label
@@ -20,6 +23,7 @@ from app.web.db import get_db
 from flows.desk import TO_VERIFY
 
 SERIES = 6  # lines on one chart; the rest are summed into "others"
+PERIODS = (7, 30, 90, 365)  # days the costs can be summed over; the second is the default
 
 
 @bp.get("/dashboard")
@@ -33,6 +37,8 @@ def dashboard():
         **_training(db, months),
         **_cases(db, months),
         campaigns=_campaigns(db),
+        # Costs are the programme's: a user kept to an area sees none (a call may have no phone).
+        spend=None if g.user.scope else _spend(db, utcnow()),
     )
 
 
@@ -144,9 +150,55 @@ def _campaigns(db) -> list[dict]:
         rows.append(
             {"id": campaign.id, "name": campaign.name, "status": campaign.status, "total": total,
              "rate": round(100 * delivered / total) if total else 0,
-             "cost": f"{currency} {campaign.estimated_cost:,.0f}".replace(",", " ")}
+             "cost": _money(currency, campaign.estimated_cost)}
         )  # fmt: skip
     return rows
+
+
+def _spend(db, now: datetime) -> dict:
+    """What SMS and calls cost over the chosen period, per currency, and today's call budget."""
+    raw = request.args.get("period", "")
+    days = int(raw) if raw.isdigit() and int(raw) in PERIODS else PERIODS[1]
+    start = now - timedelta(days=days)
+    sms = outbox.spend(db, start, now)
+    voice = calls.spend(db, start, now)
+    priced = {row["currency"]: row for row in voice if row["currency"]}
+    rows = []
+    for currency in sorted(set(sms) | set(priced)):
+        sent, sms_cost = sms.get(currency, (0, 0))
+        call = priced.get(currency, {"calls": 0, "seconds": 0, "amount": 0})
+        rows.append(
+            {"currency": currency, "sms": sent, "sms_cost": _money(currency, sms_cost),
+             "calls": call["calls"], "minutes": _minutes(call["seconds"]),
+             "call_cost": _money(currency, call["amount"]),
+             "total": _money(currency, sms_cost + call["amount"])}
+        )  # fmt: skip
+    unpriced = next((row for row in voice if not row["currency"]), None)
+    config, redis = current_app.config, current_app.extensions["redis"]
+    try:
+        placed, refused = budget.today(redis, config["REDIS_PREFIX"], config, now)
+    except RedisError:  # the costs are in the database: show them all the same
+        current_app.logger.warning("the day's call budget is unknown: Redis did not answer")
+        placed = refused = None
+    return {
+        "days": days,
+        "periods": PERIODS,
+        "rows": rows,
+        "unpriced": unpriced["calls"] if unpriced else 0,
+        "placed": placed,
+        "refused": refused,
+        "budget": config["VOICE_DAILY_BUDGET"],
+    }
+
+
+def _money(currency: str, amount) -> str:
+    """Write an amount as the dashboard does: XOF 12 500."""
+    return f"{currency} {amount:,.0f}".replace(",", " ")
+
+
+def _minutes(seconds: int) -> str:
+    """Write seconds as minutes to the tenth, with a decimal comma: 12,5."""
+    return f"{seconds / 60:.1f}".replace(".", ",")
 
 
 def _of(contact_id, place):
