@@ -36,6 +36,8 @@ def start(first: Callable[[Mapping], str | None] = lambda ctx: None) -> Route:
     """Build the first screen's route; first names a screen due before the menu, or None."""
 
     def pick(data: Mapping, ctx: Mapping) -> str:
+        if ctx.get("entry") == "lesson" and ctx.get("lang"):
+            return "t.continue"  # Kalan called for the next lesson: no menu first
         if ctx.get("resume"):
             return "resume"
         # A screen with a single choice is no question: while one language alone has all

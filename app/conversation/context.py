@@ -34,6 +34,7 @@ def context(
     resume: dict | None,
     now: datetime,
     channel: str = "ussd",
+    entry: str | None = None,
 ) -> Context:
     """Gather the read-only facts a flow may use."""
     config, catalog = services.config, services.catalog
@@ -43,6 +44,7 @@ def context(
         {
             "phone": phone,
             "channel": channel,  # "ussd" or "voice": a call cannot type a name
+            "entry": entry,  # why Kalan placed this call ("lesson"), on its first screen
             "code": config["USSD_CODE"],
             "lang": profile.get("lang"),
             "profile": profile,

@@ -1,4 +1,4 @@
-"""One hop of a conversation, whatever the channel: the USSD gateway today, voice next.
+"""One hop of a conversation, whatever the channel: a USSD session's hop or a call's turn.
 
 A hop loads and locks its session, binds it to its caller, fetches what the
 screen needs, calls the pure flows.step(), applies the effects in SQL, and
@@ -93,7 +93,9 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
             "recalls": training.recall.pending(db, contact.id),
             "focal": focal_points.role(db, phone),
         }
-    ctx = context(services, phone, profile, resume_point, now, channel.name)
+    # A call Kalan placed for a lesson opens on it (USSD has no such entry).
+    entry = getattr(channel, "entry", None) if state is None else None
+    ctx = context(services, phone, profile, resume_point, now, channel.name, entry)
     needs = getattr(flow[state["node"]], "needs", ()) if state is not None else ()
     hop = None  # a session's first screen answers nothing: it has no hop to look at
     if state is not None:

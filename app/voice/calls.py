@@ -19,7 +19,7 @@ from app.infra.calls import Call, CallRequest
 from app.infra.models import hour_of
 from app.voice.callback import is_callback_number, missed
 
-__all__ = ["is_callback_number", "missed", "record_end", "record_start", "spend"]
+__all__ = ["is_callback_number", "missed", "reason_of", "record_end", "record_start", "spend"]
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 MAX_AMOUNT = Decimal(10) ** 8  # Numeric(12, 4) holds less than this
@@ -99,6 +99,9 @@ def record_end(db: Session, form: Mapping, phone: str | None, now: datetime) -> 
     }
     if phone is None:
         ended.update(_forgotten(ended["started_at"], now))
+        _unlink_request(db, session_id)
+    else:  # a call's number is kept only once it is known to have made no report
+        ended["phone"] = phone
     # Only while not ended: of two copies of the last request at once, one is recorded.
     recorded = db.execute(
         update(Call).where(Call.id == call.id, Call.ended_at.is_(None)).values(**ended)
@@ -143,6 +146,22 @@ def _reason(db: Session, session_id: str, outbound: bool, rejected: bool) -> str
         return "missed" if rejected else "inbound"
     query = select(CallRequest.reason).where(CallRequest.session_id == session_id)
     return db.scalars(query).first() or "callback"
+
+
+def reason_of(db: Session, session_id: str) -> str | None:
+    """Return why a call noted by record_start happened (inbound, missed, callback, lesson)."""
+    return db.scalars(select(Call.reason).where(Call.session_id == session_id[:64])).first()
+
+
+def _unlink_request(db: Session, session_id: str) -> None:
+    """Forget which request placed a call that made a report: its row names the phone called."""
+    request = db.scalars(select(CallRequest).where(CallRequest.session_id == session_id)).first()
+    if request is not None:
+        # Its key names the phone too: renamed as an erased contact's are.
+        request.session_id, request.phone, request.key = None, "", f"anonymous:{request.id}"
+        for name in ("due_at", "sent_at", "created_at"):
+            if getattr(request, name, None) is not None:
+                setattr(request, name, hour_of(getattr(request, name)))
 
 
 def _find(db: Session, session_id: str) -> Call | None:

@@ -17,6 +17,7 @@ class VoiceKeys:
     limit = voice.FRAME
     name = "voice"
     turn: int = field(default=1)
+    entry: str | None = None  # why Kalan placed this call (a lesson), for its first screen
 
     def read(self, session: dict, raw: dict, waited: bool, now: float) -> tuple[str | None, dict]:
         """Return this turn's input and how it was read; None when the turn is a copy."""

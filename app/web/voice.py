@@ -6,11 +6,12 @@ from flask import Blueprint, Response, abort, current_app, request, url_for
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+import flows
 from app import cases
 from app.conversation.hop import Refused, answer
 from app.infra.sessions import Busy
 from app.people import contacts
-from app.voice import prompt
+from app.voice import calls, prompt
 from app.web import voice_xml
 from app.web.callbacks import check_token, read_form
 from app.web.hop_keys import VoiceKeys
@@ -48,13 +49,25 @@ def call():
     # The person is the caller of an inbound call, the called of an outbound one.
     phone = contacts.normalize(form["destinationNumber" if outbound else "callerNumber"])
     if form["isActive"] == "0":
-        return _xml(voice_xml.empty())  # the call is over: its progress was saved turn by turn
+        _ended(form, phone)  # the call is over: its progress was saved turn by turn
+        return _xml(voice_xml.empty())
     if phone is None:
         abort(400, "callerNumber is not a valid phone number")
     raw = _turn(form)
     channel = VoiceKeys()
+    services = current_app.extensions["conversation"]
+    if raw["turn"] is None:  # a call's first request: noted, and maybe rejected
+        ours = form["callerNumber" if outbound else "destinationNumber"]
+        try:
+            if not outbound and calls.is_callback_number(current_app.config, ours):
+                _missed(services, form, ours, phone)
+                return _xml(voice_xml.reject())
+            channel.entry = _opened(services, form, ours)
+        except (RedisError, SQLAlchemyError):
+            current_app.logger.exception("could not note the start of a call")
+            if not outbound and calls.is_callback_number(current_app.config, ours):
+                return _xml(voice_xml.reject())  # free for the caller all the same
     try:
-        services = current_app.extensions["conversation"]
         speech, _node = answer(services, PREFIX + form["sessionId"], SERVICE, phone, raw, channel)
     except Refused as exc:
         abort(403, str(exc))
@@ -79,6 +92,43 @@ def call():
         config["VOICE_SAY_MISSING"],
     )
     return _xml(body)
+
+
+def _missed(services, form: dict, ours: str, phone: str) -> None:
+    """Note a rejected call, without its number, and queue the call back."""
+    now = services.clock()
+    with services.open_db() as db:
+        calls.record_start(db, form["sessionId"], "Inbound", ours, None, now, rejected=True)
+        calls.missed(db, services.redis, services.config, phone, now)
+
+
+def _opened(services, form: dict, ours: str) -> str | None:
+    """Note a call's start, without its number (a report may follow); return its reason."""
+    with services.open_db() as db:
+        calls.record_start(db, form["sessionId"], form["direction"], ours, None, services.clock())
+        return calls.reason_of(db, form["sessionId"])
+
+
+def _ended(form: dict, phone: str | None) -> None:
+    """Record a call's last request: its length, price and hang-up cause.
+
+    The number is kept only for a call known to have been elsewhere than in a report,
+    as for a USSD session's end (app/web/ussd.py).
+    """
+    services = current_app.extensions["conversation"]
+    last = None
+    try:
+        last = services.sessions.peek(PREFIX + form["sessionId"])
+    except RedisError:
+        current_app.logger.warning("redis unavailable: a call's end recorded without its number")
+    node = ((last or {}).get("state") or {}).get("node")
+    anonymous = last is None or last.get("report") or flows.report.is_report(node)
+    try:
+        with services.open_db() as db:
+            calls.record_end(db, form, None if anonymous else phone, services.clock())
+    except SQLAlchemyError:
+        current_app.logger.exception("could not record the end of a call")
+        abort(503)
 
 
 def _turn(form: dict) -> dict:
