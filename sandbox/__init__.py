@@ -5,12 +5,30 @@ import os
 
 from flask import Flask
 
-from sandbox import control, inbox, messaging, outbound, simulator, voice_api, words
+from sandbox import (
+    control,
+    inbox,
+    messaging,
+    outbound,
+    recordings,
+    simulator,
+    voice_api,
+    voice_simulator,
+    words,
+)
 from sandbox.calls import Calls
 from sandbox.courier import Courier
 from sandbox.faults import Faults, Injector
 from sandbox.sms_store import SmsStore
 from sandbox.tariff import Tariff
+
+VOICE_NUMBER = "+22320000001"  # Kalan's number in the sandbox: a Bamako landline's shape
+CALLBACK_NUMBER = "+22320000002"  # make run's VOICE_CALLBACK_NUMBERS
+
+
+def first(numbers: str) -> str:
+    """Return the first number of a list written with commas or spaces."""
+    return (numbers.replace(",", " ").split() or [""])[0]
 
 
 def create_app(test_config=None):
@@ -39,17 +57,31 @@ def create_app(test_config=None):
         SANDBOX_DLR_BACKOFF_S=float(env("SANDBOX_DLR_BACKOFF_S", "0.5")),
         SANDBOX_DROP_SLEEP_S=float(env("SANDBOX_DROP_SLEEP_S", "12")),
         SANDBOX_FAULTS=env("SANDBOX_FAULTS", "{}"),
+        # Kalan's numbers: one answered, one that rejects calls and calls back (the
+        # first of Kalan's VOICE_CALLBACK_NUMBERS, which make run sets).
+        SANDBOX_VOICE_NUMBER=env("SANDBOX_VOICE_NUMBER", VOICE_NUMBER),
+        SANDBOX_VOICE_CALLBACK_NUMBER=env(
+            "SANDBOX_VOICE_CALLBACK_NUMBER", first(env("VOICE_CALLBACK_NUMBERS", CALLBACK_NUMBER))
+        ),
+        # Mali's voice prices are not public; AT bills the account per minute (Kenya: KES 1).
+        SANDBOX_VOICE_MINUTE_COST=env("SANDBOX_VOICE_MINUTE_COST", "XOF 50.0000"),
+        SANDBOX_VOICE_DEADLINE_S=float(env("SANDBOX_VOICE_DEADLINE_S", "10")),
+        SANDBOX_VOICE_IDLE_S=float(env("SANDBOX_VOICE_IDLE_S", "300")),
     )
     if test_config is not None:
         app.config.update(test_config)
     # Live calls and messages are kept in this process's memory, so the sandbox
     # runs as a single process (threads are fine): another would not know them.
     app.extensions["ussd_calls"] = Calls()
+    app.extensions["voice_calls"] = Calls()
+    app.extensions["voice_outbound"] = outbound.OutboundCalls()
+    app.extensions["voice_recordings"] = recordings.Recordings()
     app.extensions["sms_store"] = SmsStore()
     app.extensions["voice_outbound"] = outbound.OutboundCalls()
     faults = app.config["SANDBOX_FAULTS"]
     try:
         app.extensions["sms_tariff"] = Tariff.parse(app.config["SANDBOX_SMS_PART_COST"])
+        app.extensions["voice_tariff"] = Tariff.parse(app.config["SANDBOX_VOICE_MINUTE_COST"])
         app.extensions["sms_start_faults"] = Faults.parse(
             json.loads(faults) if isinstance(faults, str) else faults
         )
@@ -61,6 +93,8 @@ def create_app(test_config=None):
     app.extensions["sms_courier"] = Courier(
         retries=app.config["SANDBOX_DLR_RETRIES"], backoff=app.config["SANDBOX_DLR_BACKOFF_S"]
     )
-    for blueprint in (simulator.bp, messaging.bp, control.bp, inbox.bp, voice_api.bp, outbound.bp):
+    blueprints = (simulator.bp, messaging.bp, control.bp, inbox.bp, voice_api.bp,
+                  voice_simulator.bp, outbound.bp, recordings.bp)  # fmt: skip
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app

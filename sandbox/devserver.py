@@ -117,8 +117,10 @@ def serve() -> int:
     env["SMS_SEND_WINDOW"] = env.get("SMS_SEND_WINDOW") or "always"
     # The sandbox's SMS simulator sends replies back, so recall questions may go by SMS.
     env["TRAINING_RECALL_SMS"] = env.get("TRAINING_RECALL_SMS") or "on"
-    # A prompt not yet recorded is said by <Say>: the voice simulator reads it aloud.
-    env["VOICE_SAY_MISSING"] = env.get("VOICE_SAY_MISSING") or "on"
+    if (env.get("APP_ENV") or "development") == "development":
+        # Prompts not recorded yet are said by <Say>, which the phone simulator speaks in
+        # French; production refuses it, as AT's Say speaks English.
+        env["VOICE_SAY_MISSING"] = env.get("VOICE_SAY_MISSING") or "on"
     # Demo enrolment codes, so a new caller can try becoming an agent.
     env["ORG_CODES"] = env.get("ORG_CODES") or DEMO_ORG_CODES
     # A number to try the missed-call callback with, from the simulator.

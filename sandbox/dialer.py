@@ -22,7 +22,7 @@ def converse(
     if number is None:
         click.echo(catalog.get("dial.bad_phone", phone=phone), err=True)
         return 2
-    if not _answers(url):
+    if not reachable(url):
         click.echo(catalog.get("dial.no_server", url=url), err=True)
         return 1
     query = "?" + urlencode({"token": token}) if token else ""
@@ -57,7 +57,7 @@ def converse(
         hop = call.reply(answer)
 
 
-def _answers(url: str) -> bool:
+def reachable(url: str) -> bool:
     """Tell whether anything answers at url; a refused connection means Kalan is not running."""
     try:
         requests.get(url.rstrip("/") + "/healthz", timeout=5)

@@ -27,11 +27,13 @@ def kalan_urls() -> tuple[str, str]:
 
 @bp.get("/")
 def page():
-    """Show the phone, in the words of sandbox/content/."""
+    """Show the phone (USSD, SMS and calls), in the words of sandbox/content/."""
     return render_template(
         "simulator.html",
         code=current_app.config["USSD_CODE"],
         max_chars=current_app.config["USSD_MAX_CHARS"],
+        voice_number=current_app.config["SANDBOX_VOICE_NUMBER"],
+        voice_callback_number=current_app.config["SANDBOX_VOICE_CALLBACK_NUMBER"],
         words=current_app.extensions["simulator_words"],
     )
 

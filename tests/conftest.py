@@ -75,8 +75,14 @@ def database_url(tmp_path_factory):
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def no_recordings(tmp_path_factory):
+    """An audio folder with no recordings: a checkout's built prompts must not change a test."""
+    return str(tmp_path_factory.mktemp("no-recordings"))
+
+
 @pytest.fixture
-def make_app(redis_url, database_url):
+def make_app(redis_url, database_url, no_recordings):
     """Return a factory of apps on the test services; clean up what they wrote."""
     prefix = f"kalan-test:{uuid.uuid4().hex[:12]}:"
     apps = []
@@ -89,6 +95,7 @@ def make_app(redis_url, database_url):
             "REDIS_PREFIX": prefix,
             "WEBHOOK_TOKEN": "",
             "USSD_CODE": CODE,
+            "AUDIO_DIR": no_recordings,
             **overrides,
         }
         app = create_app(config)

@@ -100,6 +100,8 @@ def test_the_page_before_any_call(browser, site):
     assert [s.get_attribute("aria-label") for s in sections] == [
         "Téléphone",
         "Journal des échanges",
+        "Appel vocal",
+        "Ce que dit Kalan",
         "SMS",
     ]
     shown = {

@@ -9,13 +9,19 @@ import pytest
 
 from sandbox import create_app, ussd, words
 
-TEMPLATE = Path(words.__file__).parent / "templates" / "simulator.html"
+FOLDER = Path(words.__file__).parent / "templates"
+# The page, and the voice call it includes.
+TEMPLATES = [FOLDER / name for name in ("simulator.html", "voice_phone.html", "voice_script.html")]
 WORDS = words.load()
 MARK = "¤"
 
 
+def template_source() -> str:
+    return "".join(path.read_text(encoding="utf-8") for path in TEMPLATES)
+
+
 def test_every_word_the_page_asks_for_is_in_the_file():
-    source = TEMPLATE.read_text(encoding="utf-8")
+    source = template_source()
     asked = {
         "page": set(re.findall(r"\bpage\.(\w+)", source)),
         "script": set(re.findall(r"\bWORDS\.(\w+)", source)),
@@ -29,7 +35,7 @@ def test_every_word_the_page_asks_for_is_in_the_file():
 
 def test_the_template_is_plain_ascii():
     """French needs accents often enough that a sentence written back into the page shows."""
-    source = TEMPLATE.read_text(encoding="utf-8")
+    source = template_source()
     assert re.findall(r"[^\x00-\x7f]", source) == []
 
 
@@ -76,8 +82,21 @@ def test_every_error_the_sandbox_may_send_is_worded():
     sent |= {f"missing_{name}" for name in ("phone", "sessionId", "input", "from", "text")}
     sent |= {ussd.MALFORMED, "Request timed out", "Connection refused", "Connection failed"}
     sent.add("session_expired")
+    # Why a call failed or a recording was refused: codes, some followed by ":detail".
+    sources = _sources()
+    sent |= set(re.findall(r'(?:XmlError|RecordingError)\(f?"(\w+)[:"]', sources))
+    sent |= set(re.findall(r'(?:turn\.error = |jsonify\(error=)"(\w+)"', sources))
+    sent.discard("bad_faults")  # the faults API answers tests, never the page
     assert {"bad_json", "bad_phone", "unknown_session"} <= sent  # the pattern still works
+    assert {"unknown_verb", "not_wav", "redirect_loop", "unknown_recording"} <= sent
     assert sent <= set(WORDS["script"]["errors"]), sent - set(WORDS["script"]["errors"])
+
+
+def test_every_warning_of_a_call_is_worded():
+    sent = set(re.findall(r'warnings(?:\.append\(|\s*\+=\s*\[\s*)f"(\w+):', _sources()))
+    assert {"unexpected_verb", "unknown_attribute", "no_redirect", "play_unavailable",
+            "play_not_audio"} <= sent  # fmt: skip
+    assert sent <= set(WORDS["script"]["warnings"]), sent - set(WORDS["script"]["warnings"])
 
 
 def _sources() -> str:
