@@ -2,6 +2,7 @@
 
 import io
 import wave
+from urllib.parse import unquote
 
 import pytest
 
@@ -94,3 +95,9 @@ def test_recordings_of_another_format_are_not_joined(make_app, root):
     odd.write_bytes(wav(300, rate=16000))
     client = make_app(AUDIO_DIR=str(root)).test_client()
     assert client.get(prompt.url(Library(root), PARTS, "http://localhost")).status_code == 404
+
+
+def test_a_join_tells_its_words_for_the_simulators(make_app, root):
+    client = make_app(AUDIO_DIR=str(root)).test_client()
+    response = client.get(prompt.url(Library(root), PARTS, "http://localhost"))
+    assert unquote(response.headers["X-Prompt-Text"]) == "Pour Formation un"

@@ -94,7 +94,8 @@ def test_the_app_shares_its_library_with_the_web(audio, tmp_path):
     assert library.find("fr", "voice.star", "étoile") == NAME
 
 
-def test_audio_dir_defaults_to_the_content(app):
+def test_audio_dir_defaults_to_the_content(make_app):
+    app = make_app(AUDIO_DIR="")  # the tests' own default is a folder with no recordings
     assert app.config["AUDIO_DIR"] == app.config["CONTENT_DIR"]
     assert app.extensions["audio"].root == Path(app.config["CONTENT_DIR"])
 

@@ -8,13 +8,18 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
+from urllib.parse import quote
+
 from flask import Blueprint, Response, abort, current_app, request, send_file
 
 from app.voice import prompt
-from app.voice.audio import TYPES
+from app.voice.audio import TYPES, parse
+from flows import speech
 
 bp = Blueprint("audio", __name__)
 YEAR_S = 365 * 24 * 3600
+# The words a recording says, for the simulators to show: public copy, percent-encoded.
+TEXT_HEADER = "X-Prompt-Text"
 
 
 @lru_cache(maxsize=4096)
@@ -46,6 +51,8 @@ def recording(lang: str, name: str):
         max_age=YEAR_S,
     )
     response.cache_control.immutable = True
+    recorded = parse(name)
+    _words(response, [_text(lang, recorded.digest)])
     return response
 
 
@@ -68,4 +75,22 @@ def joined(joined: str):
     response.cache_control.public = True
     response.cache_control.max_age = YEAR_S
     response.cache_control.immutable = True
+    tokens = [prompt.TOKEN.match(token) for token in joined.split("-")]
+    _words(response, [_text(t["lang"], t["digest"]) for t in tokens])
     return response
+
+
+def _text(lang: str, digest: str) -> str:
+    """Return the words of a recording by its language and text hash ("" if unknown)."""
+    texts = current_app.extensions.get("prompt_texts")
+    if texts is None:  # once per process: every clip of every language, by hash
+        catalog = current_app.extensions["catalog"]
+        texts = {(code, speech.digest(text)): text for code in catalog.languages
+                 for text in speech.clips(catalog, code).values()}  # fmt: skip
+        current_app.extensions["prompt_texts"] = texts
+    return texts.get((lang, digest), "")
+
+
+def _words(response: Response, texts: list[str]) -> None:
+    """Tell the words of a response's audio, for the simulators."""
+    response.headers[TEXT_HEADER] = quote(" ".join(t for t in texts if t))
