@@ -213,6 +213,37 @@ class Dial:
         self.session_id = None
 
 
+class Http:
+    """A test client's post() and get() over real HTTP, to a served app (see serve)."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+
+    def post(self, url: str, data: dict) -> "HttpAnswer":
+        """Post a form to url (absolute, or a path on the served app)."""
+        return HttpAnswer(requests.post(self._absolute(url), data=data, timeout=10))
+
+    def get(self, url: str, headers: dict | None = None) -> "HttpAnswer":
+        """Get url (absolute, or a path on the served app)."""
+        return HttpAnswer(requests.get(self._absolute(url), headers=headers, timeout=10))
+
+    def _absolute(self, url: str) -> str:
+        return url if url.startswith("http") else self.base_url + url
+
+
+class HttpAnswer:
+    """A requests response read as Flask's test responses are."""
+
+    def __init__(self, response):
+        self.status_code = response.status_code
+        self.data = response.content
+        self.headers = response.headers
+        self.mimetype = response.headers.get("Content-Type", "").split(";")[0]
+
+    def get_data(self, as_text: bool = False):
+        return self.data.decode() if as_text else self.data
+
+
 class Call:
     """Replay a voice call the way Africa's Talking makes it: follow the XML's own URLs."""
 

@@ -18,7 +18,7 @@ from app.infra.models import Case
 from app.voice import placeholders
 from app.voice.placeholders import missing_tools
 
-from .conftest import Call, Dial
+from .conftest import Call, Dial, Http, serve
 from .helpers import fetch_now, media_server, wav
 
 VERBS = {"Say", "Play", "GetDigits", "Record", "Redirect", "Reject"}  # Africa's Talking's own
@@ -179,10 +179,11 @@ def test_the_webhook_token_guards_calls(make_app, tmp_path):
     assert call("5").startswith("Mon compte")
 
 
-def test_every_answer_of_a_random_walk_is_xml_at_can_run(app, agent):
+def test_every_answer_of_a_random_walk_is_xml_at_can_run(live_server, agent):
+    """Over real HTTP: 140 turns of two callers, keys, silences and recordings at random."""
     rng = random.Random(17)
     for phone in ("+22370000123", agent):
-        call = Call(app.test_client(), phone=phone)
+        call = Call(Http(live_server), phone=phone)
         call()
         check_xml(call.answers[-1])
         for _ in range(70):
@@ -211,8 +212,13 @@ def recorded(tmp_path_factory):
 
 
 def test_with_recordings_every_prompt_is_one_play_that_answers_audio(make_app, agent, recorded):
+    """Over real HTTP, as AT calls and fetches: every answer AT's XML, every Play audio."""
     app = make_app(AUDIO_DIR=str(recorded))  # VOICE_SAY_MISSING off, as production has it
-    client = app.test_client()
+    with serve(app) as base_url:
+        _walk_and_fetch(Http(base_url), agent)
+
+
+def _walk_and_fetch(client, agent) -> None:
     rng, urls = random.Random(5), set()
     for phone in ("+22370000124", agent):
         call = Call(client, phone=phone)
