@@ -81,7 +81,8 @@ def test_every_clip_of_the_real_catalog_names_a_file():
         assert rec is not None and rec.clip == clip, clip
 
 
-def test_find_prefers_a_person_to_a_placeholder_and_wav_to_mp3(tmp_path):
+def test_find_prefers_wav_then_a_person_to_a_placeholder(tmp_path):
+    """Only WAV is joined into a call's prompts: a person's MP3 must not silence a clip."""
     library = Library(tmp_path)
     text = CLIPS["menu.title"]
     placeholder = file_name("menu.title", text, placeholder=True)
@@ -90,7 +91,7 @@ def test_find_prefers_a_person_to_a_placeholder_and_wav_to_mp3(tmp_path):
     mp3 = file_name("menu.title", text).replace(".wav", ".mp3")
     touch(tmp_path, "fr", mp3)
     library.scan()
-    assert library.find("fr", "menu.title", text) == mp3
+    assert library.find("fr", "menu.title", text) == placeholder
     touch(tmp_path, "fr", file_name("menu.title", text))
     library.scan()
     assert library.find("fr", "menu.title", text) == file_name("menu.title", text)
@@ -228,3 +229,12 @@ def test_coverage_lists_files_that_name_no_clip(tmp_path):
     report = coverage(CATALOG, "fr", Library(tmp_path))
     assert report.orphans == (file_name("menu.gone", "Parti"), "notes.txt")
     assert len(report.missing) == 4
+
+
+def test_an_mp3_is_not_played_so_its_clip_is_still_missing(tmp_path):
+    text = CLIPS["menu.title"]
+    mp3 = file_name("menu.title", text).replace(".wav", ".mp3")
+    touch(tmp_path, "fr", mp3)
+    report = coverage(CATALOG, "fr", Library(tmp_path))
+    assert "menu.title" in {p.clip for p in report.missing}
+    assert mp3 in report.orphans and "menu.title" not in report.human

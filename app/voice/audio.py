@@ -4,7 +4,8 @@ A recording is named `<clip>-<digest>.wav` in `<root>/<lang>/audio/`: the clip
 (flows/speech.py) and the hash of the exact text it says, so that a text that
 changes leaves its old recording unplayed, and reported stale. A name ending in
 `.tts.wav` is a placeholder that espeak-ng made (app/voice/placeholders.py); a
-human recording of the same text wins over it. MP3 is accepted for recordings too.
+human recording of the same text wins over it. An MP3 is served, but calls play
+only WAV (a prompt's clips are joined into one WAV): coverage lists MP3s as unplayed.
 """
 
 import os
@@ -42,8 +43,8 @@ class Recording:
 
     @property
     def rank(self) -> tuple[bool, bool]:
-        """Sort key: a human recording first, and WAV before MP3."""
-        return (self.placeholder, self.ext != "wav")
+        """Sort key: WAV first (only WAV is joined into prompts), then a person's recording."""
+        return (self.ext != "wav", self.placeholder)
 
 
 def parse(name: str) -> Recording | None:
@@ -167,7 +168,7 @@ class Coverage:
     placeholder: tuple[Prompt, ...]  # clips only a placeholder says
     missing: tuple[Prompt, ...]  # no recording of any text of the clip
     stale: tuple[Prompt, ...]  # recordings of older texts, and none by a person of this one
-    orphans: tuple[str, ...]  # files that name no clip of the catalog
+    orphans: tuple[str, ...]  # files that name no clip of the catalog, or that calls cannot play
 
     @property
     def complete(self) -> bool:
@@ -187,7 +188,7 @@ def coverage(catalog: Catalog, lang: str, library: Library) -> Coverage:
     by_clip: dict[str, list[Recording]] = {}
     orphans = []
     for rec in library.recordings(lang):
-        if isinstance(rec, Recording) and rec.clip in clips:
+        if isinstance(rec, Recording) and rec.clip in clips and rec.ext == "wav":
             by_clip.setdefault(rec.clip, []).append(rec)
         else:
             orphans.append(rec.name if isinstance(rec, Recording) else rec)
