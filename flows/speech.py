@@ -178,8 +178,12 @@ def say(catalog: Catalog, key: str, lang: str, params: Mapping, resolve) -> list
         if isinstance(part, tuple):
             raw = params.get(part[0], "")
             out.extend(resolve(raw) if not isinstance(raw, str | int | bool) and raw else [])
-            if isinstance(raw, str | int) and not isinstance(raw, bool):
-                out.extend(value(catalog, raw, lang))
+            if isinstance(raw, int) and not isinstance(raw, bool):
+                out.extend(value(catalog, raw, lang))  # a count, a position: nobody's
+            elif isinstance(raw, str):
+                # A number, a name, a reference, a code: the caller's, maybe a secret. A prompt
+                # holding one must not be fetched by a URL that says it (app/voice/prompt.py).
+                out.extend({**part, "private": True} for part in value(catalog, raw, lang))
         elif sayable(part):
             out.append({"clip": clip_id(key, i, whole), "text": part.strip(), "lang": lang})
     return out

@@ -101,3 +101,45 @@ def test_a_join_tells_its_words_for_the_simulators(make_app, root):
     client = make_app(AUDIO_DIR=str(root)).test_client()
     response = client.get(prompt.url(Library(root), PARTS, "http://localhost"))
     assert unquote(response.headers["X-Prompt-Text"]) == "Pour Formation un"
+
+
+def test_a_prompt_with_a_callers_value_is_kept_under_a_random_name(make_app, root):
+    app = make_app(AUDIO_DIR=str(root))
+    redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
+    private = [*PARTS[:2], {**PARTS[2], "private": True}]  # "un": a digit of a reference
+    assert prompt.url(Library(root), private, BASE) is None  # never by a telling URL
+    url = prompt.url(Library(root), private, "http://localhost", keep=prompt.keeper(redis, prefix))
+    name = url.rsplit("/", 1)[1][: -len(".wav")]
+    assert url.startswith("http://localhost/audio/said/") and prompt.SAID_ID.match(name)
+    assert prompt.url(Library(root), PARTS, BASE).rsplit("/", 1)[1][:-4] not in url
+    response = app.test_client().get(url)
+    assert response.status_code == 200 and response.mimetype == "audio/wav"
+    assert response.headers["Cache-Control"] == "private, no-store"
+    assert "ETag" not in response.headers and "X-Prompt-Text" not in response.headers
+    assert redis.ttl(f"{prefix}voice:said:{name}") <= prompt.SAID_TTL_S
+    redis.delete(f"{prefix}voice:said:{name}")  # minutes later: gone
+    assert app.test_client().get(url).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["x" * 22, "short", "../../etc/passwd0000000"])
+def test_an_unknown_said_prompt_is_not_found(make_app, root, name):
+    assert (
+        make_app(AUDIO_DIR=str(root)).test_client().get(f"/audio/said/{name}.wav").status_code
+        == 404
+    )
+
+
+def test_a_join_longer_than_three_minutes_is_refused(make_app, tmp_path):
+    folder = tmp_path / "fr" / "audio"
+    folder.mkdir(parents=True)
+    name = file_name("help.about", "long", placeholder=True)
+    (folder / name).write_bytes(wav(8000 * 100))  # 100 s
+    token = "fr" + name.split("-")[1].split(".")[0] + "t"
+    client = make_app(AUDIO_DIR=str(tmp_path)).test_client()
+    assert client.get(f"/audio/join/{token}-{token}.wav").status_code == 404
+
+
+def test_the_words_are_told_in_development_only(make_app, root):
+    url = prompt.url(Library(root), PARTS, "http://localhost")
+    production = make_app(AUDIO_DIR=str(root), APP_ENV="production").test_client().get(url)
+    assert production.status_code == 200 and "X-Prompt-Text" not in production.headers

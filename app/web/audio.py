@@ -7,13 +7,13 @@ may keep each file forever, since its name holds the hash of the text it says.
 import hashlib
 from functools import lru_cache
 from pathlib import Path
-
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, request, send_file
 
 from app.voice import prompt
 from app.voice.audio import TYPES, parse
+from app.web.voice_xml import TIGHT
 from flows import speech
 
 bp = Blueprint("audio", __name__)
@@ -59,13 +59,31 @@ def recording(lang: str, name: str):
 @bp.get(f"/audio/{prompt.JOIN}/<joined>.wav")
 def joined(joined: str):
     """Send the recordings a prompt's URL lists as one WAV; 404 when one is unknown."""
+    return _joined(joined, cached=True)
+
+
+@bp.get(f"/audio/{prompt.SAID}/<name>.wav")
+def said(name: str):
+    """Send a prompt that says a caller's values, kept briefly under a random name; never cached."""
+    config = current_app.config
+    tokens = prompt.kept(current_app.extensions["redis"], config["REDIS_PREFIX"], name)
+    if tokens is None:
+        abort(404)
+    return _joined(tokens, cached=False, least=1)
+
+
+def _joined(tokens: str, cached: bool, least: int = 2) -> Response:
+    """Join the recordings tokens list into one WAV response."""
     library = current_app.extensions["audio"]
     try:
-        paths = prompt.files(library, joined)
-        body = prompt.join(paths)
+        body = prompt.join(prompt.files(library, tokens, least))
     except prompt.Unjoinable as exc:
         current_app.logger.warning("audio join refused: %s", exc)
         abort(404)
+    if not cached:
+        response = Response(body, mimetype=TYPES["wav"])
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
     etag = hashlib.sha256(body).hexdigest()[:32]
     if request.if_none_match.contains(etag):
         response = Response(status=304)
@@ -75,8 +93,8 @@ def joined(joined: str):
     response.cache_control.public = True
     response.cache_control.max_age = YEAR_S
     response.cache_control.immutable = True
-    tokens = [prompt.TOKEN.match(token) for token in joined.split("-")]
-    _words(response, [_text(t["lang"], t["digest"]) for t in tokens])
+    matches = [prompt.TOKEN.match(token) for token in tokens.split("-")]
+    _words(response, [_text(m["lang"], m["digest"]) for m in matches])
     return response
 
 
@@ -92,5 +110,6 @@ def _text(lang: str, digest: str) -> str:
 
 
 def _words(response: Response, texts: list[str]) -> None:
-    """Tell the words of a response's audio, for the simulators."""
-    response.headers[TEXT_HEADER] = quote(" ".join(t for t in texts if t))
+    """Tell the words of a response's audio, for the simulators: in development only."""
+    if current_app.config["APP_ENV"] == "development":
+        response.headers[TEXT_HEADER] = quote(TIGHT.sub(r"\1", " ".join(t for t in texts if t)))

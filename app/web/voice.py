@@ -159,7 +159,8 @@ def _prompt_url(parts: list) -> str | None:
     base = config["AUDIO_BASE_URL"] or request.url_root
     # Without Say to fall back on, a prompt with a clip missing is said without it.
     partial = not config["VOICE_SAY_MISSING"]
-    return prompt.url(current_app.extensions["audio"], parts, base, partial)
+    keep = prompt.keeper(current_app.extensions["redis"], config["REDIS_PREFIX"])
+    return prompt.url(current_app.extensions["audio"], parts, base, partial, keep)
 
 
 def _notice(key: str) -> dict:
