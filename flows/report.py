@@ -35,6 +35,7 @@ FIELDS = ("urgent", "sector", "region", "cercle", "place", "children", "age", "s
           "hazard", "contactable", "receipt")  # fmt: skip
 PLACE_MAX = 60
 REFERENCE = 6  # digits: letters take several presses on a basic phone's keypad
+SENT = "r.done"  # the screen after a report is filed
 THROTTLED = "throttled"  # ctx["case_status"] when this phone missed too many lookups lately
 # Copy the screens name through their parameters, which flows.check cannot see.
 COPY = (

@@ -139,3 +139,19 @@ def test_a_last_request_with_a_bad_price_is_recorded_without_it(app, client, amo
     call.hang_up(seconds=12, amount=amount)
     [row] = rows(app, CallRow)
     assert row.amount is None and row.duration_s == 12
+
+
+def test_a_call_back_that_files_a_report_is_untied_at_once_not_at_its_end(app, client, sandbox):
+    Call(client, number=CALLBACK)()
+    place(app, utcnow() + timedelta(seconds=30))
+    [back] = ringing(sandbox, "+22370000099")
+    call = Call(client, number=CALLBACK, outbound=True)
+    call.session_id = back["sessionId"]
+    call.post("/voice")
+    call("1", "2", "1", "1", "2")
+    call.record(None)
+    call("2", "2", "1", "2", "3", "2", "1")  # sent: and the last request never comes
+    [request] = rows(app, CallRequest)
+    assert (request.phone, request.session_id) == ("", None)
+    answered = rows(app, CallRow)[-1]
+    assert answered.phone is None and answered.started_at.minute == 0

@@ -78,7 +78,7 @@ def attach(db: Session, case: Case, url, now: datetime) -> Recording:
         path=f"{case.id}/{secrets.token_hex(16)}",
         status="pending",
         attempts=0,
-        not_before=now,
+        not_before=now,  # exact while pending (the tick's grace); cleared once fetched
         created_at=hour_of(now),
     )
     db.add(recording)

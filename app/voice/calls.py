@@ -19,7 +19,9 @@ from app.infra.calls import Call, CallRequest
 from app.infra.models import hour_of
 from app.voice.callback import is_callback_number, missed
 
-__all__ = ["is_callback_number", "missed", "reason_of", "record_end", "record_start", "spend"]
+__all__ = [
+    "forget", "is_callback_number", "missed", "reason_of", "record_end", "record_start", "spend",
+]  # fmt: skip
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 MAX_AMOUNT = Decimal(10) ** 8  # Numeric(12, 4) holds less than this
@@ -146,6 +148,19 @@ def _reason(db: Session, session_id: str, outbound: bool, rejected: bool) -> str
         return "missed" if rejected else "inbound"
     query = select(CallRequest.reason).where(CallRequest.session_id == session_id)
     return db.scalars(query).first() or "callback"
+
+
+def forget(db: Session, session_id: str) -> None:
+    """Untie a call from its caller as soon as it files a report, not at its end. Commits.
+
+    The last request may never come: its start goes to the hour now, and the request
+    that placed it (a callback, a lesson call) loses its number.
+    """
+    call = _find(db, session_id[:64])
+    if call is not None:
+        call.phone, call.started_at = None, hour_of(call.started_at)
+    _unlink_request(db, session_id[:64])
+    db.commit()
 
 
 def reason_of(db: Session, session_id: str) -> str | None:

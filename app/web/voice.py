@@ -67,8 +67,9 @@ def call():
             current_app.logger.exception("could not note the start of a call")
             if not outbound and calls.is_callback_number(current_app.config, ours):
                 return _xml(voice_xml.reject())  # free for the caller all the same
+    node = None
     try:
-        speech, _node = answer(services, PREFIX + form["sessionId"], SERVICE, phone, raw, channel)
+        speech, node = answer(services, PREFIX + form["sessionId"], SERVICE, phone, raw, channel)
     except Refused as exc:
         abort(403, str(exc))
     except cases.CaseError as exc:
@@ -83,6 +84,8 @@ def call():
     except Exception:
         current_app.logger.exception("flow error during a voice turn")
         speech = _notice("error.unexpected")
+    if node == flows.report.SENT:
+        _reported(services, form["sessionId"])
     config = current_app.config
     body = voice_xml.document(
         speech,
@@ -92,6 +95,15 @@ def call():
         config["VOICE_SAY_MISSING"],
     )
     return _xml(body)
+
+
+def _reported(services, session_id: str) -> None:
+    """Untie the call from its caller now that it filed a report (its end may never come)."""
+    try:
+        with services.open_db() as db:
+            calls.forget(db, session_id)
+    except SQLAlchemyError:
+        current_app.logger.exception("could not untie a call from its report; its end will")
 
 
 def _missed(services, form: dict, ours: str, phone: str) -> None:
