@@ -105,3 +105,14 @@ def test_reminders_call_an_agent_who_chose_calls_rather_than_text(app, client, a
     calls = lesson_calls(app)
     assert len(calls) == 2  # the one asked for, and the reminder's
     assert calls[1][1] == lessons.next_at(18, later, app.config["TZ"])
+
+
+def test_another_hour_replaces_the_lesson_call_queued(app, agent):
+    now = datetime(2026, 12, 7, 7, 0, tzinfo=UTC)
+    with app.extensions["db"]() as db:
+        assert lessons.choose(db, app.config, agent, 8, now)
+        assert lessons.choose(db, app.config, agent, 12, now + timedelta(minutes=1))
+        db.commit()
+    calls = lesson_calls(app)
+    assert [status for _, _, status, _ in calls] == ["skipped", "queued"]
+    assert calls[1][1].hour == 12

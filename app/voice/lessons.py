@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import true, update
 from sqlalchemy.orm import Session
 
 from app.infra.calls import CallRequest
@@ -31,18 +31,21 @@ def choose(db: Session, config: Mapping, phone: str, hour: int | None, now: date
     Caller commits.
     """
     db.execute(update(Contact).where(Contact.phone == phone).values(call_hour=hour))
-    if hour is None:
-        db.execute(
-            update(CallRequest)
-            .where(
-                CallRequest.phone == phone,
-                CallRequest.reason == REASON,
-                CallRequest.status == "queued",
-            )
-            .values(status="skipped", error="lesson calls turned off")
+    due = next_at(hour, now, config["TZ"]) if hour is not None else None
+    # Another hour, or none, replaces the lesson call still queued: one call, never two.
+    db.execute(
+        update(CallRequest)
+        .where(
+            CallRequest.phone == phone,
+            CallRequest.reason == REASON,
+            CallRequest.status == "queued",
+            CallRequest.due_at != due if due is not None else true(),
         )
+        .values(status="skipped", error="hour changed" if due else "lesson calls turned off")
+    )
+    if due is None:
         return False
-    return dialer.queue(db, phone, REASON, next_at(hour, now, config["TZ"]), now)
+    return dialer.queue(db, phone, REASON, due, now)
 
 
 def remind(db: Session, config: Mapping, contact: Contact, now: datetime) -> bool:
