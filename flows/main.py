@@ -84,7 +84,9 @@ def _profile(data: Mapping, ctx: Mapping) -> dict:
         "name": profile.get("name") or unknown,
         "role": Copy("role." + (profile.get("role") or "community")),
         "organisation": profile.get("organisation") or unknown,
-        "language": dict(ctx.get("languages", ())).get(profile.get("lang"), unknown),
+        # The language's own name, as copy: a call says it rather than spell it.
+        "language": Copy("lang.name") if profile.get("lang") in dict(ctx.get("languages", ()))
+        else unknown,
     }
 
 

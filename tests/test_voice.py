@@ -322,3 +322,10 @@ def test_a_report_by_voice_records_the_site_and_reads_the_reference_digit_by_dig
     assert done.startswith(f"Merci. Votre référence est : {spelled}. Je répète : {spelled}.")
     assert case.place in (None, "")  # nothing written: the name is in the recording
     assert call.xml.find("GetDigits") is None  # the call ends on the reference
+
+
+def test_a_nul_in_a_calls_last_request_is_a_bad_request(client):
+    form = {"sessionId": "ATVId_n", "isActive": "0", "callerNumber": "+22370000099",
+            "hangupCause": "NORMAL\x00CLEARING"}  # fmt: skip
+    response = client.post("/voice", data=form)
+    assert response.status_code == 400 and b"NUL" in response.data

@@ -38,7 +38,8 @@ def _authenticate():
 @bp.post("/voice")
 def call():
     """Answer one request of a call with voice XML."""
-    form = read_form(FIELDS, required=("sessionId", "isActive"), stored=False)
+    # A call's last request is stored: no field may hold a NUL (no gateway sends one).
+    form = read_form(FIELDS, required=("sessionId", "isActive"))
     if not SESSION_ID.match(form["sessionId"]):
         abort(400, "sessionId is not a valid session id")
     if form["isActive"] not in ("0", "1"):
