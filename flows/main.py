@@ -85,7 +85,8 @@ def _profile(data: Mapping, ctx: Mapping) -> dict:
         "role": Copy("role." + (profile.get("role") or "community")),
         "organisation": profile.get("organisation") or unknown,
         # The language's own name, as copy: a call says it rather than spell it.
-        "language": Copy("lang.name") if profile.get("lang") in dict(ctx.get("languages", ()))
+        "language": Copy("lang.name")
+        if profile.get("lang") in dict(ctx.get("languages", ()))
         else unknown,
     }
 

@@ -45,12 +45,23 @@ def test_a_prompt_url_names_each_recording_by_text_and_kind(root):
     url = prompt.url(Library(root), PARTS, BASE + "/")
     assert url.startswith(BASE + "/audio/join/") and url.endswith(".wav")
     tokens = url.rsplit("/", 1)[1][: -len(".wav")].split("-")
-    assert [t[-1] == "t" for t in tokens] == [True, False, True]  # placeholder or a person's
+    kinds = [prompt.TOKEN.match(t)["tts"] == "t" for t in tokens]
+    assert kinds == [True, False, True]  # a placeholder's or a person's
 
 
 def test_one_part_is_its_own_file(root):
     url = prompt.url(Library(root), PARTS[1:2], BASE)
-    assert url == BASE + "/audio/fr/" + file_name("menu.training", "Formation")
+    name = file_name("menu.training", "Formation")
+    assert url.startswith(BASE + "/audio/fr/" + name + "?v=")
+
+
+def test_a_new_take_of_the_same_text_gets_a_new_url(root):
+    before = prompt.url(Library(root), PARTS, BASE)
+    person = root / "fr" / "audio" / file_name("menu.training", "Formation")
+    person.write_bytes(wav(250, value=7))  # recorded again: same text, same name
+    after = prompt.url(Library(root), PARTS, BASE)
+    assert after != before
+    assert prompt.url(Library(root), PARTS, BASE) == after  # and stable from then on
 
 
 def test_a_missing_part_gives_no_url_unless_partial(root):

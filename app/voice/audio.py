@@ -8,6 +8,7 @@ human recording of the same text wins over it. An MP3 is served, but calls play
 only WAV (a prompt's clips are joined into one WAV): coverage lists MP3s as unplayed.
 """
 
+import hashlib
 import os
 import re
 import time
@@ -108,6 +109,12 @@ class Library:
                     texts[(lang, rec.digest, rec.placeholder)] = rec.name
             index[lang] = best
         self._texts = texts
+        # A person's new take of a text keeps its name: its size and time make a new URL.
+        self._versions = {
+            (lang, name): _version(self.folder(lang) / name)
+            for lang, best in index.items()
+            for name in best.values()
+        }
         self._index = index  # one assignment: a reader in another thread sees old or new
         self._scanned = self.clock()
 
@@ -121,6 +128,10 @@ class Library:
             self.scan()
             name = self._index.get(lang, {}).get(key)
         return name
+
+    def version(self, lang: str, name: str) -> str:
+        """Return a short tag of a recording's bytes as scanned, for its URLs."""
+        return self._versions.get((lang, name), "0000")
 
     def by_digest(self, lang: str, digest: str, placeholder: bool) -> Path | None:
         """Return the WAV recording of a text by its hash and kind, as a join names it."""
@@ -138,6 +149,15 @@ class Library:
             return None
         path = self.folder(lang) / name
         return path if path.is_file() else None
+
+
+def _version(path: Path) -> str:
+    """Tag a file by its size and modification time: a new take of a text, a new tag."""
+    try:
+        info = path.stat()
+    except OSError:
+        return "0000"
+    return hashlib.sha256(f"{info.st_size}:{info.st_mtime_ns}".encode()).hexdigest()[:4]
 
 
 def _folders(root: Path) -> list[Path]:

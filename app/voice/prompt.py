@@ -22,7 +22,8 @@ from pathlib import Path
 from app.voice.audio import Library, audio_url
 
 log = logging.getLogger(__name__)
-TOKEN = re.compile(r"^(?P<lang>[a-z]{2,3})(?P<digest>[0-9a-f]{10})(?P<tts>t?)$")
+# A clip in a prompt's URL: its language, text hash, kind (t: a placeholder) and version.
+TOKEN = re.compile(r"^(?P<lang>[a-z]{2,3})(?P<digest>[0-9a-f]{10})(?P<tts>t?)(v[0-9a-f]{4})?$")
 JOIN = "join"  # /audio/join/<tokens>.wav
 SAID = "said"  # /audio/said/<random>.wav: a prompt with a caller's values, briefly kept
 SAID_TTL_S = 600  # AT fetches a prompt as the call plays it: minutes are plenty
@@ -55,8 +56,9 @@ def url(
                           part["lang"])  # fmt: skip
                 continue
             return None  # said some other way (or not at all): the caller decides
-        tokens.append(part["lang"] + name.rsplit("-", 1)[1].split(".")[0] + (
-            "t" if ".tts." in name else ""))  # fmt: skip
+        kind = "t" if ".tts." in name else ""
+        version = "v" + library.version(part["lang"], name)
+        tokens.append(part["lang"] + name.rsplit("-", 1)[1].split(".")[0] + kind + version)
         names.append((part["lang"], name))
     if not names:
         return None
@@ -65,7 +67,7 @@ def url(
             return None
         return f"{base_url.rstrip('/')}/audio/{SAID}/{keep('-'.join(tokens))}.wav"
     if len(names) == 1:
-        return audio_url(base_url, *names[0])
+        return audio_url(base_url, *names[0]) + tokens[0][-5:].replace("v", "?v=")
     return f"{base_url.rstrip('/')}/audio/{JOIN}/{'-'.join(tokens)}.wav"
 
 
