@@ -105,13 +105,19 @@ def failure(exc: Exception) -> GatewayError:
     return GatewayError(f"request error: {type(exc).__name__}", True)
 
 
-def parse(answer, phones: list[str]) -> list[Result]:
-    """Turn an SMSMessageData answer into one Result per phone."""
-    if isinstance(answer, str):  # the SDK returns text when the type is not exactly JSON
+def decode(answer):
+    """Return the provider's answer as data: the SDK gives text when the type is not JSON."""
+    if isinstance(answer, str):
         try:
-            answer = json.loads(answer)
+            return json.loads(answer)
         except ValueError:
             raise GatewayError("unreadable answer from the provider", True) from None
+    return answer
+
+
+def parse(answer, phones: list[str]) -> list[Result]:
+    """Turn an SMSMessageData answer into one Result per phone."""
+    answer = decode(answer)
     try:
         data = answer["SMSMessageData"]
         recipients = data["Recipients"]

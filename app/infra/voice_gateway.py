@@ -1,6 +1,5 @@
 """The voice gateway: outbound calls behind one interface, and its Africa's Talking adapter."""
 
-import json
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -8,7 +7,16 @@ import requests
 from africastalking.Service import AfricasTalkingException
 from africastalking.Voice import VoiceService
 
-from app.infra.gateway import FAILED, RETRY, SDK_PHONE, SENT, UNKNOWN, GatewayError, failure
+from app.infra.gateway import (
+    FAILED,
+    RETRY,
+    SDK_PHONE,
+    SENT,
+    UNKNOWN,
+    GatewayError,
+    decode,
+    failure,
+)
 
 QUEUED = SENT  # the gateway took the call and will ring the phone
 # Where a base URL (the sandbox's) serves the voice API; AT's own is https://voice.africastalking.com.
@@ -74,11 +82,7 @@ class AfricasTalkingVoice:
 
 def parse(answer, phone: str) -> CallResult:
     """Turn AT's answer to a call request into the CallResult for phone."""
-    if isinstance(answer, str):  # the SDK returns text when the type is not exactly JSON
-        try:
-            answer = json.loads(answer)
-        except ValueError:
-            raise GatewayError("unreadable answer from the provider", True) from None
+    answer = decode(answer)
     try:
         entries = answer["entries"] or []
         error = answer.get("errorMessage")

@@ -7,13 +7,12 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 import flows
-from app import cases
 from app.conversation import events
-from app.conversation.hop import Refused, answer
-from app.infra.sessions import Busy
+from app.conversation.hop import answer
 from app.people import contacts
 from app.web.callbacks import check_token, read_form
 from app.web.db import get_db
+from app.web.hop_guard import guarded
 from app.web.hop_text import UssdText
 from flows.render import Page, compose
 
@@ -43,31 +42,17 @@ def hop():
     phone = contacts.normalize(form["phoneNumber"])
     if phone is None:
         abort(400, "phoneNumber is not a valid phone number")
-    node = None
-    try:
-        config = current_app.config
-        channel = UssdText(config["USSD_RETRY_S"], config["USSD_MAX_CHARS"])
-        services = current_app.extensions["conversation"]
-        reply, node = answer(
+    config = current_app.config
+    channel = UssdText(config["USSD_RETRY_S"], config["USSD_MAX_CHARS"])
+    services = current_app.extensions["conversation"]
+    reply, node, sorry = guarded(
+        lambda: answer(
             services, form["sessionId"], form["serviceCode"], phone, form["text"], channel
-        )
-    except Refused as exc:
-        abort(403, str(exc))
-    except cases.CaseError as exc:
-        # The case moved, or left the caller's hands, since the screen was shown.
-        current_app.logger.info("desk change refused: %s", exc)
-        reply = apology("desk.conflict")
-    except Busy:
-        # The first copy of this hop is still running after LOCK_WAIT_S: it will answer.
-        current_app.logger.warning("a doubled hop gave up waiting for its session")
-        reply = apology("error.unavailable")
-    except (RedisError, SQLAlchemyError):
-        current_app.logger.exception("storage unavailable during a USSD hop")
-        reply = apology("error.unavailable")
-    except Exception:
-        # The hop's changes were never saved, so stored progress is intact.
-        current_app.logger.exception("flow error during a USSD hop")
-        reply = apology("error.unexpected")
+        ),
+        "USSD",
+    )
+    if sorry:
+        reply = apology(sorry)
     response = Response(reply, mimetype="text/plain")
     if node:
         # Africa's Talking shows this label per hop and sums the labels up in

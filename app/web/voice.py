@@ -7,13 +7,12 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 import flows
-from app import cases
-from app.conversation.hop import Refused, answer
-from app.infra.sessions import Busy
+from app.conversation.hop import answer
 from app.people import contacts
 from app.voice import calls, prompt
 from app.web import voice_xml
 from app.web.callbacks import check_token, read_form
+from app.web.hop_guard import guarded
 from app.web.hop_keys import VoiceKeys
 from flows import voice
 
@@ -68,23 +67,12 @@ def call():
             current_app.logger.exception("could not note the start of a call")
             if not outbound and calls.is_callback_number(current_app.config, ours):
                 return _xml(voice_xml.reject())  # free for the caller all the same
-    node = None
-    try:
-        speech, node = answer(services, PREFIX + form["sessionId"], SERVICE, phone, raw, channel)
-    except Refused as exc:
-        abort(403, str(exc))
-    except cases.CaseError as exc:
-        current_app.logger.info("desk change refused: %s", exc)
-        speech = _notice("desk.conflict")
-    except Busy:
-        current_app.logger.warning("a doubled voice turn gave up waiting for its session")
-        speech = _notice("error.unavailable")
-    except (RedisError, SQLAlchemyError):
-        current_app.logger.exception("storage unavailable during a voice turn")
-        speech = _notice("error.unavailable")
-    except Exception:
-        current_app.logger.exception("flow error during a voice turn")
-        speech = _notice("error.unexpected")
+    speech, node, sorry = guarded(
+        lambda: answer(services, PREFIX + form["sessionId"], SERVICE, phone, raw, channel),
+        "voice",
+    )
+    if sorry:
+        speech = _notice(sorry)
     if node == flows.report.SENT:
         _reported(services, form["sessionId"])
     config = current_app.config

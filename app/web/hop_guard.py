@@ -1,0 +1,39 @@
+"""What a gateway's hop answers when the conversation fails: the same for USSD and calls."""
+
+from collections.abc import Callable
+
+from flask import abort, current_app
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from app import cases
+from app.conversation.hop import Refused
+from app.infra.sessions import Busy
+
+
+def guarded(run: Callable[[], tuple], channel: str) -> tuple[object, str | None, str | None]:
+    """Run a hop; return (reply, node, None), or (None, None, the apology's copy key).
+
+    A hop that names another caller's session is refused (403). The hop's changes
+    were never saved when it fails, so stored progress is intact.
+    """
+    log = current_app.logger
+    try:
+        reply, node = run()
+        return reply, node, None
+    except Refused as exc:
+        abort(403, str(exc))
+    except cases.CaseError as exc:
+        # The case moved, or left the caller's hands, since the screen was shown.
+        log.info("desk change refused: %s", exc)
+        return None, None, "desk.conflict"
+    except Busy:
+        # The first copy of this hop is still running after LOCK_WAIT_S: it will answer.
+        log.warning("a doubled %s hop gave up waiting for its session", channel)
+        return None, None, "error.unavailable"
+    except (RedisError, SQLAlchemyError):
+        log.exception("storage unavailable during a %s hop", channel)
+        return None, None, "error.unavailable"
+    except Exception:
+        log.exception("flow error during a %s hop", channel)
+        return None, None, "error.unexpected"
