@@ -147,10 +147,15 @@ def test_an_older_turn_replayed_late_changes_nothing(call):
     assert call.post(old, dtmfDigits="2") == now
 
 
-def test_a_first_call_from_an_unknown_number_with_no_keys_is_a_bad_request(client):
-    response = client.post("/voice", data={"sessionId": "ATVId_x", "isActive": "1"})
+def test_a_call_from_no_number_is_a_bad_request(client):
+    form = {"sessionId": "ATVId_x", "isActive": "1", "destinationNumber": "+22320000000"}
+    response = client.post("/voice", data={**form, "callerNumber": "anonymous"})
     assert response.status_code == 400
-    assert b"callerNumber" in response.data
+    assert (
+        response.get_data(as_text=True).strip().endswith("callerNumber is not a valid phone number")
+    )
+    response = client.post("/voice", data=form)
+    assert response.status_code == 400 and b"missing field: callerNumber" in response.data
 
 
 @pytest.mark.parametrize(
@@ -163,7 +168,8 @@ def test_a_first_call_from_an_unknown_number_with_no_keys_is_a_bad_request(clien
     ],
 )
 def test_malformed_requests_are_refused_with_a_reason(client, fields, message):
-    response = client.post("/voice", data={"callerNumber": "+22370000099", **fields})
+    number = {"callerNumber": "+22370000099", "destinationNumber": "+22320000000"}
+    response = client.post("/voice", data={**number, **fields})
     assert response.status_code == 400
     assert message in response.data
 
@@ -326,6 +332,6 @@ def test_a_report_by_voice_records_the_site_and_reads_the_reference_digit_by_dig
 
 def test_a_nul_in_a_calls_last_request_is_a_bad_request(client):
     form = {"sessionId": "ATVId_n", "isActive": "0", "callerNumber": "+22370000099",
-            "hangupCause": "NORMAL\x00CLEARING"}  # fmt: skip
+            "destinationNumber": "+22320000000", "hangupCause": "NORMAL\x00CLEARING"}  # fmt: skip
     response = client.post("/voice", data=form)
     assert response.status_code == 400 and b"NUL" in response.data

@@ -22,6 +22,8 @@ FIELDS = (
     "isActive", "sessionId", "direction", "callerNumber", "destinationNumber", "callSessionState",
     "dtmfDigits", "recordingUrl", "durationInSeconds", "currencyCode", "amount", "hangupCause",
 )  # fmt: skip
+# What Africa's Talking sends on every request of a call, the last one included.
+REQUIRED = ("sessionId", "isActive", "callerNumber", "destinationNumber")
 SESSION_ID = re.compile(r"^[\w.:-]{1,64}$")
 DIGITS = re.compile(r"^[0-9*#]{0,32}$")
 SERVICE = "voice"  # a call's sessions are apart from the USSD codes'
@@ -38,7 +40,7 @@ def _authenticate():
 def call():
     """Answer one request of a call with voice XML."""
     # A call's last request is stored: no field may hold a NUL (no gateway sends one).
-    form = read_form(FIELDS, required=("sessionId", "isActive"))
+    form = read_form(FIELDS, required=REQUIRED)
     if not SESSION_ID.match(form["sessionId"]):
         abort(400, "sessionId is not a valid session id")
     if form["isActive"] not in ("0", "1"):

@@ -9,7 +9,7 @@ import yaml
 from hypothesis import HealthCheck, settings
 
 from app.conversation import events
-from app.web import sms, ussd
+from app.web import sms, ussd, voice
 
 SPEC = Path(ussd.__file__).resolve().parent / "openapi.yaml"
 # What the code reads, endpoint by endpoint: fields, and the required ones.
@@ -19,6 +19,7 @@ CODE = {
     "/sms/inbound": (sms.INBOUND_FIELDS, ("from", "id", "text")),
     "/sms/delivery": (sms.DELIVERY_FIELDS, ("id", "status")),
     "/sms/optout": (sms.OPTOUT_FIELDS, ("phoneNumber",)),
+    "/voice": (voice.FIELDS, voice.REQUIRED),
 }
 
 
