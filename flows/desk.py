@@ -237,6 +237,7 @@ NODES = {
         "desk.confirming",
         error="desk.note_error",
         checkpoint=CLEAR,
+        keypad=False,  # by voice, only 1 (no note) is read
         needs=NEEDS,
     ),
     "desk.confirming": _referring("desk.confirm"),

@@ -74,6 +74,8 @@ def step(flow, state: dict | None, text: str | None, ctx: Mapping, catalog: Cata
             text = str(group * GROUP + int(text))
         elif text == MORE:
             text = "#"  # no further options: the engine refuses it as a choice
+    if isinstance(node, Ask) and not node.keypad and text not in ("1", BACK):
+        text = ""  # keys cannot write it: only 1 (to pass, where it may) and 0 are read
     if isinstance(node, Ask) and node.record and text.startswith(RECORDING):
         if text[len(RECORDING) :]:
             state["data"][node.record] = text[len(RECORDING) :]
@@ -164,6 +166,8 @@ def speak(flow, state: Mapping, ctx: Mapping, catalog: Catalog, error: str, lead
 def _option(catalog: Catalog, option: engine.Option, n: int, lang: str, params) -> list[dict]:
     """Say "Pour <option>, tapez <n>", a language's name in that language."""
     own = [e.lang for e in option.effects if isinstance(e, SetLanguage)]
+    if option.text and own and catalog.texts.get(own[0], {}).get("voice.lang_option"):
+        return _say(catalog, "voice.lang_option", own[0], {"n": n})  # "Pour le français…"
     if option.text and own:
         lang = own[0]
         label = _say(catalog, "lang.name", lang, {})

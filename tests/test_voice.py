@@ -63,7 +63,7 @@ def check_xml(body: str) -> ElementTree.Element:
 def test_a_first_call_opens_on_the_language_choice_said_in_it(call):
     words = call()
     assert words.startswith("Bienvenue sur Kalan. Choisissez votre langue")
-    assert "Pour Francais, tapez un" in words
+    assert "Pour le français, tapez un" in words
     digits = call.action("GetDigits")
     assert digits.get("numDigits") == "1" and digits.get("finishOnKey") is None
     assert call("1").startswith("Kalan - Menu principal Pour Formation, tapez un")

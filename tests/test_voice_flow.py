@@ -92,7 +92,7 @@ def test_each_language_is_offered_in_its_own_words():
     ctx = {**CTX, "lang": None, "languages": tuple(catalog.names.items())}
     result = walk(ctx=ctx, catalog=catalog)
     parts = result.reply["parts"]
-    assert words(result).endswith("Pour Francais , tapez un Bamanankan kama, deux digi.")
+    assert words(result).endswith("Pour le français, tapez un Bamanankan kama, deux digi.")
     assert {p["lang"] for p in parts if p["text"] == "Bamanankan"} == {"bm"}
 
 
@@ -101,3 +101,14 @@ def test_a_new_caller_hears_the_language_choice_even_with_one_language():
     ussd = flows.step(FLOW, None, None, {**CTX, "lang": None, "channel": "ussd"}, CATALOG, 160)
     assert ussd.state["node"] == "menu"
     assert walk().state["node"] == "menu" and walk().checkpoint == CLEAR
+
+
+@pytest.mark.parametrize(("key", "node"), [("1", "desk.confirm"), ("5", "desk.note")])
+def test_a_note_cannot_be_typed_by_voice_only_passed(key, node):
+    note = flows.FLOW["desk.note"]
+    assert not note.keypad
+    state = {"node": "desk.note", "page": 0, "back": [["menu", 0]], "lang": "fr",
+             "data": {"case": "400001", "to": "followup"}}  # fmt: skip
+    result = voice.step(FLOW, state, key, {**CTX, "desk": {"cases": []}}, CATALOG)
+    assert result.state["node"] == node
+    assert result.state["data"].get("note", None) in ("", None)
