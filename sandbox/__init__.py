@@ -9,6 +9,7 @@ from sandbox import (
     control,
     inbox,
     messaging,
+    orange,
     outbound,
     recordings,
     simulator,
@@ -57,6 +58,11 @@ def create_app(test_config=None):
         SANDBOX_DLR_BACKOFF_S=float(env("SANDBOX_DLR_BACKOFF_S", "0.5")),
         SANDBOX_DROP_SLEEP_S=float(env("SANDBOX_DROP_SLEEP_S", "12")),
         SANDBOX_FAULTS=env("SANDBOX_FAULTS", "{}"),
+        # Orange's SMS API: the application's credentials, its tokens' life, its units.
+        ORANGE_CLIENT_ID=env("ORANGE_CLIENT_ID", "sandbox-client"),
+        ORANGE_CLIENT_SECRET=env("ORANGE_CLIENT_SECRET", "sandbox-secret"),
+        SANDBOX_ORANGE_TOKEN_TTL_S=int(env("SANDBOX_ORANGE_TOKEN_TTL_S", "3600")),
+        SANDBOX_ORANGE_UNITS=int(env("SANDBOX_ORANGE_UNITS", "1000")),
         # Kalan's numbers: one answered, one that rejects calls and calls back (the
         # first of Kalan's VOICE_CALLBACK_NUMBERS, which make run sets).
         SANDBOX_VOICE_NUMBER=env("SANDBOX_VOICE_NUMBER", VOICE_NUMBER),
@@ -77,6 +83,7 @@ def create_app(test_config=None):
     app.extensions["voice_outbound"] = outbound.OutboundCalls()
     app.extensions["voice_recordings"] = recordings.Recordings()
     app.extensions["sms_store"] = SmsStore()
+    app.extensions["orange"] = orange.OrangeState(app.config["SANDBOX_ORANGE_UNITS"])
     app.extensions["voice_outbound"] = outbound.OutboundCalls()
     faults = app.config["SANDBOX_FAULTS"]
     try:
@@ -94,7 +101,7 @@ def create_app(test_config=None):
         retries=app.config["SANDBOX_DLR_RETRIES"], backoff=app.config["SANDBOX_DLR_BACKOFF_S"]
     )
     blueprints = (simulator.bp, messaging.bp, control.bp, inbox.bp, voice_api.bp,
-                  voice_simulator.bp, outbound.bp, recordings.bp)  # fmt: skip
+                  voice_simulator.bp, outbound.bp, recordings.bp, orange.bp)  # fmt: skip
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app

@@ -28,6 +28,9 @@ DLR_STATUSES = {
     "AbsentSubscriber",
     "Expired",
 }
+# Orange's send errors a phone can be given: id -> HTTP status (see sandbox/orange.py).
+ORANGE_ERRORS = {"SVC0002": 400, "SVC0004": 400, "POL0001": 403, "TooManyRequests": 429,
+                 "ServiceUnavailable": 503}  # fmt: skip
 # AT's per-number statuses for a call it will not place (voice API, POST /call).
 CALL_STATUSES = ("InvalidPhoneNumber", "DestinationNotSupported", "InsufficientCredit")
 # AT gives a failure reason with these statuses only.
@@ -54,6 +57,10 @@ class Faults:
     dlr_shuffle: bool = False
     # Phone number -> status of a call to it that AT will not place.
     call_status: dict = field(default_factory=dict)
+    # Phone number -> Orange error id its send request gets.
+    orange_status: dict = field(default_factory=dict)
+    # Orange refuses, as expired, every token issued before these faults took effect.
+    orange_token_expired: bool = False
     seed: int | None = None
 
     @classmethod
@@ -73,6 +80,8 @@ class Faults:
             dlr_duplicate=_flag(raw, "dlr_duplicate"),
             dlr_shuffle=_flag(raw, "dlr_shuffle"),
             call_status=_call_status(raw.get("call_status", {})),
+            orange_status=_orange_status(raw.get("orange_status", {})),
+            orange_token_expired=_flag(raw, "orange_token_expired"),
             seed=_count(raw, "seed") if raw.get("seed") is not None else None,
         )
 
@@ -86,6 +95,7 @@ class Injector:
 
     def __init__(self, faults: Faults | None = None) -> None:
         self._lock = threading.Lock()
+        self.generation = 0  # how many times faults were put in force
         self.replace(faults or Faults())
 
     @property
@@ -99,6 +109,7 @@ class Injector:
         with self._lock:
             self._faults = faults
             self._random = random.Random(faults.seed)
+            self.generation += 1
 
     def happens(self, rate: float) -> bool:
         """Draw whether an event of this probability happens this time."""
@@ -178,4 +189,14 @@ def _call_status(value) -> dict:
         if status not in CALL_STATUSES:
             known = ", ".join(CALL_STATUSES)
             raise FaultError(f"call_status for {number}: {status!r} is not one of {known}")
+    return dict(value)
+
+
+def _orange_status(value) -> dict:
+    if not isinstance(value, dict):
+        raise FaultError("orange_status must map numbers to Orange error ids")
+    for number, error in value.items():
+        if error not in ORANGE_ERRORS:
+            known = ", ".join(ORANGE_ERRORS)
+            raise FaultError(f"orange_status for {number}: {error!r} is not one of {known}")
     return dict(value)

@@ -27,6 +27,7 @@ class Outgoing:
     cost: str
     status: str = "Success"
     at: str = field(default_factory=now_iso)
+    provider: str = "africastalking"  # whose API Kalan sent it through
 
     def as_dict(self) -> dict:
         """Describe the message for the control API and the simulator page."""
@@ -39,6 +40,7 @@ class Outgoing:
             "parts": self.parts,
             "cost": self.cost,
             "at": self.at,
+            "provider": self.provider,
         }
 
 

@@ -291,6 +291,16 @@ def test_validate_converts_whole_numbers():
             "VOICE_FROM_NUMBER must be a number in international format such as +22320000001",
         ),
         ({"VOICE_CALLBACK_EVERY_S": "0"}, "VOICE_CALLBACK_EVERY_S must be positive, not 0"),
+        (
+            {"ORANGE_SENDER": "22370009999"},
+            "ORANGE_SENDER must be a number such as +22370000000, not '22370009999'",
+        ),
+        (
+            {"ORANGE_API_BASE_URL": "api.orange.com"},
+            "ORANGE_API_BASE_URL must be a URL such as https://api.orange.com, "
+            "not 'api.orange.com'",
+        ),
+        ({"ORANGE_API_BASE_URL": "https://"}, "ORANGE_API_BASE_URL must be a URL"),
         ({"VOICE_DAILY_BUDGET": "-1"}, "VOICE_DAILY_BUDGET must be positive, not -1"),
     ],
 )

@@ -37,6 +37,12 @@ DEFAULTS: dict[str, str] = {
     "AT_SENDER_ID": "",
     "AT_SHORTCODE": "",
     "AT_API_BASE_URL": "",
+    # Orange's SMS API (issue 18): empty credentials leave it unused.
+    "ORANGE_CLIENT_ID": "",
+    "ORANGE_CLIENT_SECRET": "",
+    "ORANGE_SENDER": "",  # the application's number, +223...
+    "ORANGE_SENDER_NAME": "",  # optional: needs Orange's approval
+    "ORANGE_API_BASE_URL": "https://api.orange.com",
     "USSD_CODE": "*123#",
     "USSD_MAX_CHARS": "160",
     "SESSION_TTL_S": "300",
@@ -90,32 +96,14 @@ DEFAULTS: dict[str, str] = {
 }
 
 INTEGERS = (
-    "USSD_MAX_CHARS",
-    "SESSION_TTL_S",
-    "RESUME_TTL_S",
-    "REPORT_RESUME_TTL_S",
-    "USSD_RETRY_S",
-    "SMS_BATCH_SIZE",
-    "SMS_RATE",
-    "SMS_MAX_ATTEMPTS",
-    "SMS_LEASE_S",
-    "SMS_RECONCILE_S",
-    "SMS_UNREACHABLE_AFTER",
-    "SMS_TICK_S",
-    "VOICE_CALLBACK_EVERY_S",
-    "VOICE_DAILY_BUDGET",
-    "TRAINING_PASS_MARK",
-    "TRAINING_RETAKE_COOLDOWN_S",
-    "TRAINING_REMINDER_DAYS",
-    "TRAINING_REMINDERS_MAX",
-    "TRAINING_RECALL_DAYS",
-    "REPORT_DAILY_LIMIT",
-    "REPORT_REPEAT_WINDOW_S",
-    "CASE_LINK_WINDOW_DAYS",
-    "CASE_ESCALATE_AFTER_H",
-    "PROXY_HOPS",
+    "USSD_MAX_CHARS", "SESSION_TTL_S", "RESUME_TTL_S", "REPORT_RESUME_TTL_S", "USSD_RETRY_S",
+    "SMS_BATCH_SIZE", "SMS_RATE", "SMS_MAX_ATTEMPTS", "SMS_LEASE_S", "SMS_RECONCILE_S",
+    "SMS_UNREACHABLE_AFTER", "SMS_TICK_S", "VOICE_CALLBACK_EVERY_S", "VOICE_DAILY_BUDGET",
+    "TRAINING_PASS_MARK", "TRAINING_RETAKE_COOLDOWN_S", "TRAINING_REMINDER_DAYS",
+    "TRAINING_REMINDERS_MAX", "TRAINING_RECALL_DAYS", "REPORT_DAILY_LIMIT",
+    "REPORT_REPEAT_WINDOW_S", "CASE_LINK_WINDOW_DAYS", "CASE_ESCALATE_AFTER_H", "PROXY_HOPS",
     "VOICE_DIGITS_TIMEOUT_S",
-)
+)  # fmt: skip
 FLAGS = ("SMS_ASCII_FOLD", "TRAINING_RECALL_SMS", "VOICE_SAY_MISSING")  # on or off
 # No cool-down at all is a valid choice, and a recall at the next dial (to try it out);
 # no proxy in front is the default.
@@ -319,6 +307,14 @@ def validate(config: dict) -> dict:
     config["ORG_CODES"] = parse_org_codes(config["ORG_CODES"])
     config["VOICE_CALLBACK_NUMBERS"] = parse_numbers(config["VOICE_CALLBACK_NUMBERS"])
     config["VOICE_FROM_NUMBER"] = parse_from_number(config)
+    sender = config["ORANGE_SENDER"]
+    if sender and not E164.match(sender):
+        raise ConfigError(f"ORANGE_SENDER must be a number such as +22370000000, not {sender!r}")
+    orange = config["ORANGE_API_BASE_URL"].strip()
+    if not orange.startswith(("http://", "https://")) or not urlsplit(orange).hostname:
+        example = DEFAULTS["ORANGE_API_BASE_URL"]
+        raise ConfigError(f"ORANGE_API_BASE_URL must be a URL such as {example}, not {orange!r}")
+    config["ORANGE_API_BASE_URL"] = orange.rstrip("/")
     config["CASE_FOLLOW_UP_DAYS"] = parse_follow_ups(config["CASE_FOLLOW_UP_DAYS"])
     config["REPORTER_KEY"] = parse_reporter_key(config["REPORTER_KEY"])
     window = config["SMS_SEND_WINDOW"]

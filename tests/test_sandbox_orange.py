@@ -1,0 +1,112 @@
+"""The sandbox's Orange SMS API, asked directly over HTTP as Orange's clients do."""
+
+import pytest
+import requests
+
+CREDENTIALS = ("sandbox-client", "sandbox-secret")
+SENDER = "tel:+22370009999"
+SEND_PATH = "/smsmessaging/v1/outbound/tel%3A%2B22370009999/requests"
+
+
+def get_token(sandbox, auth=CREDENTIALS, grant="client_credentials"):
+    return requests.post(sandbox.url + "/oauth/v3/token", auth=auth,
+                         data={"grant_type": grant}, timeout=5)  # fmt: skip
+
+
+def post_sms(sandbox, token, request):
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"outboundSMSMessageRequest": request}
+    return requests.post(sandbox.url + SEND_PATH, json=body, headers=headers, timeout=5)
+
+
+def sms(address="tel:+22370000001", text="Bonjour"):
+    return {"address": address, "senderAddress": SENDER,
+            "outboundSMSTextMessage": {"message": text}}  # fmt: skip
+
+
+def test_token_answers_like_orange(sandbox):
+    answer = get_token(sandbox)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["token_type"], body["expires_in"]) == ("Bearer", 3600)
+    assert body["access_token"]
+
+
+@pytest.mark.parametrize(
+    ("auth", "grant", "status", "error"),
+    [(("sandbox-client", "wrong"), "client_credentials", 401, "invalid_client"),
+     (None, "client_credentials", 401, "invalid_client"),
+     (CREDENTIALS, "password", 400, "unsupported_grant_type")],
+)  # fmt: skip
+def test_token_refusals(sandbox, auth, grant, status, error):
+    answer = get_token(sandbox, auth=auth, grant=grant)
+    assert (answer.status_code, answer.json()["error"]) == (status, error)
+    assert requests.get(sandbox.url + "/sandbox/orange", timeout=5).json()["token_requests"] == 0
+
+
+def test_send_answers_201_with_a_resource_url(sandbox):
+    token = get_token(sandbox).json()["access_token"]
+    answer = post_sms(sandbox, token, {**sms(), "senderName": "KALAN"})
+    assert answer.status_code == 201
+    request = answer.json()["outboundSMSMessageRequest"]
+    assert request["address"] == ["tel:+22370000001"]
+    assert request["senderName"] == "KALAN"
+    (message,) = sandbox.messages()
+    assert request["resourceURL"].endswith(f"/requests/{message['messageId']}")
+    assert (message["provider"], message["from"], message["cost"]) == (
+        "orange",
+        "KALAN",
+        "1 unit(s)",
+    )
+
+
+def test_unknown_and_missing_tokens_are_refused(sandbox):
+    answer = post_sms(sandbox, "made-up", sms())
+    assert answer.status_code == 401
+    assert answer.json()["code"] == 41 and "WWW-Authenticate" in answer.headers
+    bare = requests.get(sandbox.url + "/sms/admin/v1/contracts", timeout=5)
+    assert bare.status_code == 401
+    assert sandbox.messages() == []
+
+
+def test_expired_token_fault(sandbox):
+    old = get_token(sandbox).json()["access_token"]
+    sandbox.faults(orange_token_expired=True)
+    answer = post_sms(sandbox, old, sms())
+    assert (answer.status_code, answer.json()["code"]) == (401, 42)
+    new = get_token(sandbox).json()["access_token"]
+    assert post_sms(sandbox, new, sms()).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("request_", "error", "variable"),
+    [(sms(address="tel:22370000001"), "SVC0004", "address"),
+     (sms(address="+22370000001"), "SVC0004", "address"),
+     (sms(text=""), "SVC0002", "message"),
+     ({**sms(), "senderAddress": "tel:+22370000000"}, "SVC0002", "senderAddress")],
+)  # fmt: skip
+def test_bad_requests(sandbox, request_, error, variable):
+    token = get_token(sandbox).json()["access_token"]
+    answer = post_sms(sandbox, token, request_)
+    assert answer.status_code == 400
+    exception = answer.json()["requestError"]["serviceException"]
+    assert (exception["messageId"], exception["variables"]) == (error, [variable])
+    assert sandbox.messages() == []
+
+
+def test_orange_faults_are_checked(sandbox):
+    bad = {"orange_status": {"+22370000001": "SVC9999"}}
+    answer = requests.post(sandbox.url + "/sandbox/faults", json=bad, timeout=5)
+    assert answer.status_code == 400
+    assert "orange_status for +22370000001: 'SVC9999' is not one of" in answer.json()["detail"]
+    answer = requests.post(sandbox.url + "/sandbox/faults",
+                           json={"orange_token_expired": "yes"}, timeout=5)  # fmt: skip
+    assert answer.status_code == 400
+
+
+def test_policy_error_shape(sandbox):
+    sandbox.faults(orange_status={"+22370000001": "POL0001"})
+    token = get_token(sandbox).json()["access_token"]
+    answer = post_sms(sandbox, token, sms())
+    assert answer.status_code == 403
+    assert answer.json()["requestError"]["policyException"]["messageId"] == "POL0001"
