@@ -26,6 +26,7 @@ class Outgoing:
     parts: int
     cost: str
     status: str = "Success"
+    provider: str = "africastalking"  # which emulated API carried it
     at: str = field(default_factory=now_iso)
 
     def as_dict(self) -> dict:
@@ -38,6 +39,7 @@ class Outgoing:
             "status": self.status,
             "parts": self.parts,
             "cost": self.cost,
+            "provider": self.provider,
             "at": self.at,
         }
 

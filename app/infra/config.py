@@ -37,6 +37,10 @@ DEFAULTS: dict[str, str] = {
     "AT_SENDER_ID": "",
     "AT_SHORTCODE": "",
     "AT_API_BASE_URL": "",
+    # Infobip's SMS API, off while the key is empty; the URL is the account's own base.
+    "INFOBIP_API_KEY": "",
+    "INFOBIP_BASE_URL": "",
+    "INFOBIP_SENDER": "",
     "USSD_CODE": "*123#",
     "USSD_MAX_CHARS": "160",
     "SESSION_TTL_S": "300",
@@ -90,32 +94,14 @@ DEFAULTS: dict[str, str] = {
 }
 
 INTEGERS = (
-    "USSD_MAX_CHARS",
-    "SESSION_TTL_S",
-    "RESUME_TTL_S",
-    "REPORT_RESUME_TTL_S",
-    "USSD_RETRY_S",
-    "SMS_BATCH_SIZE",
-    "SMS_RATE",
-    "SMS_MAX_ATTEMPTS",
-    "SMS_LEASE_S",
-    "SMS_RECONCILE_S",
-    "SMS_UNREACHABLE_AFTER",
-    "SMS_TICK_S",
-    "VOICE_CALLBACK_EVERY_S",
-    "VOICE_DAILY_BUDGET",
-    "TRAINING_PASS_MARK",
-    "TRAINING_RETAKE_COOLDOWN_S",
-    "TRAINING_REMINDER_DAYS",
-    "TRAINING_REMINDERS_MAX",
-    "TRAINING_RECALL_DAYS",
-    "REPORT_DAILY_LIMIT",
-    "REPORT_REPEAT_WINDOW_S",
-    "CASE_LINK_WINDOW_DAYS",
-    "CASE_ESCALATE_AFTER_H",
-    "PROXY_HOPS",
+    "USSD_MAX_CHARS", "SESSION_TTL_S", "RESUME_TTL_S", "REPORT_RESUME_TTL_S", "USSD_RETRY_S",
+    "SMS_BATCH_SIZE", "SMS_RATE", "SMS_MAX_ATTEMPTS", "SMS_LEASE_S", "SMS_RECONCILE_S",
+    "SMS_UNREACHABLE_AFTER", "SMS_TICK_S", "VOICE_CALLBACK_EVERY_S", "VOICE_DAILY_BUDGET",
+    "TRAINING_PASS_MARK", "TRAINING_RETAKE_COOLDOWN_S", "TRAINING_REMINDER_DAYS",
+    "TRAINING_REMINDERS_MAX", "TRAINING_RECALL_DAYS", "REPORT_DAILY_LIMIT",
+    "REPORT_REPEAT_WINDOW_S", "CASE_LINK_WINDOW_DAYS", "CASE_ESCALATE_AFTER_H", "PROXY_HOPS",
     "VOICE_DIGITS_TIMEOUT_S",
-)
+)  # fmt: skip
 FLAGS = ("SMS_ASCII_FOLD", "TRAINING_RECALL_SMS", "VOICE_SAY_MISSING")  # on or off
 # No cool-down at all is a valid choice, and a recall at the next dial (to try it out);
 # no proxy in front is the default.
@@ -344,7 +330,20 @@ def validate(config: dict) -> dict:
             f"AUDIO_BASE_URL must be empty or a URL such as https://cdn.example.org, not {base!r}"
         )
     config["AUDIO_BASE_URL"] = base.rstrip("/")
+    config["INFOBIP_BASE_URL"] = parse_infobip_url(config)
     return config
+
+
+def parse_infobip_url(config: dict) -> str:
+    """Check Infobip's base URL, required once its key is set; return it without a final /."""
+    base = config["INFOBIP_BASE_URL"].strip().rstrip("/")
+    if base and (not base.startswith(("http://", "https://")) or not urlsplit(base).hostname):
+        raise ConfigError(
+            f"INFOBIP_BASE_URL must be a URL such as https://xxxx.api.infobip.com, not {base!r}"
+        )
+    if config["INFOBIP_API_KEY"].strip() and not base:
+        raise ConfigError("INFOBIP_BASE_URL is required with INFOBIP_API_KEY: your account's URL")
+    return base
 
 
 def recordings_dir(value) -> str:

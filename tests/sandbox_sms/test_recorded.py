@@ -27,6 +27,7 @@ def test_messages_are_listed_per_number(sandbox):
         "status": "Success",
         "parts": 1,
         "cost": "XOF 25.0000",
+        "provider": "africastalking",
     }
     assert escaped[0]["from"] == "AFRICASTKNG", "AT's sender when none is given"
     assert [m["to"] for m in sandbox.messages()] == [A, B, A]
