@@ -8,6 +8,7 @@ from flask import Flask
 from sandbox import (
     control,
     inbox,
+    infobip,
     messaging,
     orange,
     outbound,
@@ -51,6 +52,7 @@ def create_app(test_config=None):
         AT_USERNAME=env("AT_USERNAME", "sandbox"),
         AT_API_KEY=env("AT_API_KEY", "sandbox-key"),
         AT_SHORTCODE=env("AT_SHORTCODE", "36000"),
+        INFOBIP_API_KEY=env("INFOBIP_API_KEY", "sandbox-key"),
         SANDBOX_SMS_PART_COST=env("SANDBOX_SMS_PART_COST", "XOF 25.0000"),
         SANDBOX_DLR=env("SANDBOX_DLR", "1") not in ("0", "off", "false", "no"),
         SANDBOX_DLR_DELAY_S=float(env("SANDBOX_DLR_DELAY_S", "0.2")),
@@ -101,7 +103,8 @@ def create_app(test_config=None):
         retries=app.config["SANDBOX_DLR_RETRIES"], backoff=app.config["SANDBOX_DLR_BACKOFF_S"]
     )
     blueprints = (simulator.bp, messaging.bp, control.bp, inbox.bp, voice_api.bp,
-                  voice_simulator.bp, outbound.bp, recordings.bp, orange.bp)  # fmt: skip
+                  voice_simulator.bp, outbound.bp, recordings.bp, orange.bp,
+                  infobip.bp)  # fmt: skip
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app

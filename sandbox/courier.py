@@ -23,7 +23,7 @@ class _Job:
     due: float
     seq: int
     url: str = field(compare=False)
-    form: list = field(compare=False)
+    form: list | dict = field(compare=False)
     on_due: Callable[[], None] | None = field(compare=False, default=None)
     attempt: int = field(compare=False, default=0)
 
@@ -48,7 +48,7 @@ class Courier:
         self._wake = threading.Condition()
 
     def schedule(
-        self, url: str, form: list, delay: float, on_due: Callable[[], None] | None = None
+        self, url: str, form: list | dict, delay: float, on_due: Callable[[], None] | None = None
     ) -> None:
         """Post form to url in delay seconds; call on_due just before the first try."""
         with self._wake:

@@ -26,6 +26,7 @@ class Outgoing:
     parts: int
     cost: str
     status: str = "Success"
+    provider: str = "africastalking"  # which emulated API carried it
     at: str = field(default_factory=now_iso)
     provider: str = "africastalking"  # whose API Kalan sent it through
 
@@ -39,6 +40,7 @@ class Outgoing:
             "status": self.status,
             "parts": self.parts,
             "cost": self.cost,
+            "provider": self.provider,
             "at": self.at,
             "provider": self.provider,
         }

@@ -33,10 +33,12 @@ def kalan_url(path: str) -> str:
     return f"{base}{path}{query}"
 
 
-def post_form(http: requests.Session, url: str, form: list, timeout: float) -> Delivery:
-    """Post form-encoded fields, turning every failure into a Delivery."""
+def post_form(http: requests.Session, url: str, form: list | dict, timeout: float) -> Delivery:
+    """Post form-encoded fields (a dict: as JSON), turning every failure into a Delivery."""
+    # AT posts forms; Infobip posts its delivery reports as JSON.
+    body = {"json": form} if isinstance(form, dict) else {"data": form}
     try:
-        response = http.post(url, data=form, timeout=timeout)
+        response = http.post(url, timeout=timeout, **body)
     except requests.Timeout:
         return Delivery(error="Request timed out")
     except requests.ConnectionError as exc:

@@ -282,6 +282,15 @@ def test_validate_converts_whole_numbers():
         ({"AUDIO_BASE_URL": "ftp://cdn.example.org"}, "AUDIO_BASE_URL must be empty or a URL"),
         ({"AUDIO_BASE_URL": "https://"}, "AUDIO_BASE_URL must be empty or a URL"),
         (
+            {"INFOBIP_BASE_URL": "xxxx.api.infobip.com"},
+            "INFOBIP_BASE_URL must be a URL such as https://xxxx.api.infobip.com, "
+            "not 'xxxx.api.infobip.com'",
+        ),
+        (
+            {"INFOBIP_API_KEY": "k" * 40},
+            "INFOBIP_BASE_URL is required with INFOBIP_API_KEY",
+        ),
+        (
             {"VOICE_CALLBACK_NUMBERS": "+22320000001,20000002"},
             "VOICE_CALLBACK_NUMBERS must be numbers in international format such as "
             "+22320000001, separated by commas, not '20000002'",
@@ -339,6 +348,15 @@ def test_audio_settings_default_to_the_content_and_this_host(tmp_path):
     )
     assert config["AUDIO_DIR"] == str(tmp_path)
     assert config["AUDIO_BASE_URL"] == "https://cdn.example.org/k"  # audio_url adds the slash
+
+
+def test_infobip_is_off_by_default_and_its_url_loses_the_slash():
+    config = validate(settings())
+    assert config["INFOBIP_API_KEY"] == config["INFOBIP_BASE_URL"] == ""
+    config = validate(
+        settings(INFOBIP_API_KEY="k" * 40, INFOBIP_BASE_URL=" https://xxxx.api.infobip.com/ ")
+    )
+    assert config["INFOBIP_BASE_URL"] == "https://xxxx.api.infobip.com"
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from app.infra import keyring
+from app.infra import keyring, providers
+from app.infra.config_error import ConfigError
 from flows.training import PASS_MARK
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: app/infra/config.py
@@ -43,6 +44,10 @@ DEFAULTS: dict[str, str] = {
     "ORANGE_SENDER": "",  # the application's number, +223...
     "ORANGE_SENDER_NAME": "",  # optional: needs Orange's approval
     "ORANGE_API_BASE_URL": "https://api.orange.com",
+    # Infobip's SMS API, off while the key is empty; the URL is the account's own base.
+    "INFOBIP_API_KEY": "",
+    "INFOBIP_BASE_URL": "",
+    "INFOBIP_SENDER": "",
     "USSD_CODE": "*123#",
     "USSD_MAX_CHARS": "160",
     "SESSION_TTL_S": "300",
@@ -138,12 +143,7 @@ PLACEHOLDERS = frozenset(
         "kalan",
     }
 )  # fmt: skip
-E164 = re.compile(r"^\+\d{6,15}$")
 WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
-
-
-class ConfigError(Exception):
-    """The configuration cannot start the service; the message says why in one line."""
 
 
 def parse_follow_ups(text) -> tuple[int, ...]:
@@ -305,16 +305,6 @@ def validate(config: dict) -> dict:
         raise ConfigError("CAMPAIGN_PAUSE_FAILURE_RATE must be a fraction between 0 and 1")
     config["CAMPAIGN_PAUSE_FAILURE_RATE"] = rate
     config["ORG_CODES"] = parse_org_codes(config["ORG_CODES"])
-    config["VOICE_CALLBACK_NUMBERS"] = parse_numbers(config["VOICE_CALLBACK_NUMBERS"])
-    config["VOICE_FROM_NUMBER"] = parse_from_number(config)
-    sender = config["ORANGE_SENDER"]
-    if sender and not E164.match(sender):
-        raise ConfigError(f"ORANGE_SENDER must be a number such as +22370000000, not {sender!r}")
-    orange = config["ORANGE_API_BASE_URL"].strip()
-    if not orange.startswith(("http://", "https://")) or not urlsplit(orange).hostname:
-        example = DEFAULTS["ORANGE_API_BASE_URL"]
-        raise ConfigError(f"ORANGE_API_BASE_URL must be a URL such as {example}, not {orange!r}")
-    config["ORANGE_API_BASE_URL"] = orange.rstrip("/")
     config["CASE_FOLLOW_UP_DAYS"] = parse_follow_ups(config["CASE_FOLLOW_UP_DAYS"])
     config["REPORTER_KEY"] = parse_reporter_key(config["REPORTER_KEY"])
     window = config["SMS_SEND_WINDOW"]
@@ -331,16 +321,7 @@ def validate(config: dict) -> dict:
     config["RECORDINGS_DIR"] = recordings_dir(config["RECORDINGS_DIR"])
     if not Path(config["CONTENT_DIR"]).is_dir():
         raise ConfigError(f"CONTENT_DIR does not exist: {config['CONTENT_DIR']}")
-    config["AUDIO_DIR"] = config["AUDIO_DIR"] or config["CONTENT_DIR"]
-    if not Path(config["AUDIO_DIR"]).is_dir():
-        raise ConfigError(f"AUDIO_DIR does not exist: {config['AUDIO_DIR']}")
-    base = config["AUDIO_BASE_URL"].strip()
-    if base and (not base.startswith(("http://", "https://")) or not urlsplit(base).hostname):
-        raise ConfigError(
-            f"AUDIO_BASE_URL must be empty or a URL such as https://cdn.example.org, not {base!r}"
-        )
-    config["AUDIO_BASE_URL"] = base.rstrip("/")
-    return config
+    return providers.check(config)
 
 
 def recordings_dir(value) -> str:
@@ -366,29 +347,3 @@ def parse_org_codes(text) -> dict[str, str]:
             raise ConfigError(f"ORG_CODES gives code {code} twice")
         codes[code] = organisation
     return codes
-
-
-def parse_numbers(text) -> tuple[str, ...]:
-    """Read "+22320000001,+22320000002" into our voice numbers; raise ConfigError if malformed."""
-    if isinstance(text, tuple):
-        return text
-    numbers = tuple(part.strip() for part in str(text).split(",") if part.strip())
-    for number in numbers:
-        if not E164.match(number):
-            raise ConfigError(
-                "VOICE_CALLBACK_NUMBERS must be numbers in international format such as "
-                f"+22320000001, separated by commas, not {number!r}"
-            )
-    return numbers
-
-
-def parse_from_number(config: dict) -> str:
-    """Return the number calls are placed from: VOICE_FROM_NUMBER, else the first callback one."""
-    number = str(config["VOICE_FROM_NUMBER"]).strip()
-    if number and not E164.match(number):
-        raise ConfigError(
-            f"VOICE_FROM_NUMBER must be a number in international format such as +22320000001, "
-            f"not {number!r}"
-        )
-    callbacks = config["VOICE_CALLBACK_NUMBERS"]
-    return number or (callbacks[0] if callbacks else "")

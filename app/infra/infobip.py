@@ -1,0 +1,187 @@
+"""The Infobip SMS adapter: the Gateway interface over its /sms/2/text/advanced API."""
+
+from typing import NamedTuple
+
+import requests
+
+from app.infra.gateway import FAILED, RETRY, SENT, UNKNOWN, GatewayError, Result, failure
+
+SEND_PATH = "/sms/2/text/advanced"
+TIMEOUT_S = (3.05, 9.05)  # connect, read: as long as the AT SDK waits
+# Status groups (infobip.com/docs/essentials/response-status-and-error-codes):
+# 0 OK and 1 PENDING mean Infobip took the message; 5 REJECTED means it did not.
+_TAKEN = {"OK", "ACCEPTED", "PENDING", "DELIVERED"}
+# REJECTED statuses that a later try can get past: the account is topped up, the
+# route or Infobip's system comes back, the flood filter cools down. Every other
+# rejection (destination, sender, DND, prefix, text) fails the same way each time.
+_TRANSIENT_REJECTIONS = {
+    "REJECTED_NOT_ENOUGH_CREDITS",
+    "REJECTED_PREPAID_PACKAGE_EXPIRED",
+    "REJECTED_ROUTE_NOT_AVAILABLE",
+    "REJECTED_FLOODING_FILTER",
+    "REJECTED_SYSTEM_ERROR",
+}
+# A delivery report's status group, as the statuses the outbox already applies
+# for Africa's Talking (app/messaging/delivery.py).
+REPORT_STATUSES = {
+    "OK": "Sent",
+    "ACCEPTED": "Sent",
+    "PENDING": "Submitted",
+    "DELIVERED": "Success",
+    "UNDELIVERABLE": "Failed",
+    "EXPIRED": "Expired",
+    "REJECTED": "Rejected",
+}
+
+
+class Report(NamedTuple):
+    """One delivery report: Infobip's message id, the outbox's status, the error's name."""
+
+    message_id: str
+    status: str
+    error: str | None
+
+
+class Infobip:
+    """Send one message object per phone, so each gets its own messageId."""
+
+    name = "infobip"
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str,
+        sender: str = "",
+        notify_url: str = "",
+        batch_size: int = 100,
+        timeout=TIMEOUT_S,
+    ):
+        self.api_key = api_key
+        self.url = base_url.rstrip("/") + SEND_PATH
+        self.sender = sender
+        self.notify_url = notify_url
+        self.batch_size = batch_size
+        self.timeout = timeout
+        self.http = requests.Session()
+
+    def send(self, phones: list[str], text: str) -> list[Result]:
+        """Send in batches of at most batch_size; see Gateway.send."""
+        results: list[Result] = []
+        for start in range(0, len(phones), self.batch_size):
+            batch = phones[start : start + self.batch_size]
+            try:
+                results += self._send_batch(batch, text)
+            except GatewayError as exc:
+                if not results:
+                    raise  # nothing went yet: the request as a whole failed
+                # Earlier batches went: keep their ids, and settle this one per phone.
+                outcome = UNKNOWN if exc.unknown else RETRY
+                results += [Result(p, outcome, status=exc.reason[:64]) for p in batch]
+        return results
+
+    def _send_batch(self, phones: list[str], text: str) -> list[Result]:
+        """Send one request; return one Result per phone or raise GatewayError."""
+        body = {"messages": [self._message(phone, text) for phone in phones]}
+        headers = {"Authorization": f"App {self.api_key}", "Accept": "application/json"}
+        try:
+            response = self.http.post(self.url, json=body, headers=headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise failure(exc) from exc
+        if response.status_code != 200:
+            # An answer, so Infobip did not take the request: resending is safe. A 401
+            # is a key to fix, not a reason to fail the messages for good; 429 and 5xx
+            # pass. The outbox retries all three later, a bounded number of times.
+            raise GatewayError(f"provider refused: {_refusal(response)}", False)
+        try:
+            answer = response.json()
+        except ValueError:
+            raise GatewayError("unreadable answer from the provider", True) from None
+        return parse(answer, phones)
+
+    def _message(self, phone: str, text: str) -> dict:
+        """Describe one message object of the request."""
+        message = {"destinations": [{"to": phone.removeprefix("+")}], "text": text}
+        if self.sender:
+            message["from"] = self.sender
+        if self.notify_url:
+            message["notifyUrl"] = self.notify_url
+        return message
+
+
+def parse(answer, phones: list[str]) -> list[Result]:
+    """Turn Infobip's answer into one Result per phone, in the phones' order."""
+    try:
+        entries = answer["messages"]
+        by_number: dict[str, list[dict]] = {}
+        for entry in entries:
+            by_number.setdefault(str(entry["to"]).removeprefix("+"), []).append(entry)
+    except (KeyError, TypeError):
+        raise GatewayError("unexpected answer from the provider", True) from None
+    results = []
+    for phone in phones:
+        matches = by_number.get(phone.removeprefix("+"))
+        if not matches:
+            # A phone the provider did not mention may or may not have been taken.
+            results.append(Result(phone, UNKNOWN, status="NotInAnswer"))
+            continue
+        results.append(_result(phone, matches.pop(0)))
+    return results
+
+
+def classify(status: dict) -> str:
+    """Map an Infobip status object of a send answer to an outbox outcome."""
+    group, name = status.get("groupName"), status.get("name")
+    if group in _TAKEN:
+        return SENT
+    if group == "REJECTED":
+        return RETRY if name in _TRANSIENT_REJECTIONS else FAILED
+    if group in ("UNDELIVERABLE", "EXPIRED"):
+        return FAILED
+    return RETRY  # an unknown group: retrying is bounded, losing is not
+
+
+def reports(body) -> list[Report]:
+    """Read a delivery-report callback's JSON; raise ValueError if it is not one."""
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        raise ValueError("a delivery report must be a JSON object with a list of results")
+    found = []
+    for entry in body["results"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("status"), dict):
+            raise ValueError("each result needs a status object")
+        message_id, group = entry.get("messageId"), entry["status"].get("groupName")
+        if not isinstance(message_id, str) or not message_id:
+            raise ValueError("each result needs a messageId")
+        if group not in REPORT_STATUSES:
+            raise ValueError(f"unknown status group: {str(group)[:32]!r}")
+        error = entry.get("error") if isinstance(entry.get("error"), dict) else {}
+        # Infobip sends an error object with id 0 ("NO_ERROR") on success.
+        failed = error.get("id") not in (None, 0) and error.get("name")
+        found.append(Report(message_id, REPORT_STATUSES[group], failed or None))
+    return found
+
+
+def _result(phone: str, entry: dict) -> Result:
+    """Describe one message object of the answer."""
+    status = entry.get("status") if isinstance(entry.get("status"), dict) else {}
+    outcome = classify(status)
+    provider_id = entry.get("messageId") if outcome == SENT else None
+    if outcome == SENT and not provider_id:
+        return Result(phone, UNKNOWN, status="NoMessageId")
+    code = status.get("id")
+    return Result(
+        phone=phone,
+        outcome=outcome,
+        provider_id=provider_id,
+        status_code=code if isinstance(code, int) else None,
+        status=status.get("name") or status.get("groupName"),
+    )
+
+
+def _refusal(response: requests.Response) -> str:
+    """Describe a non-200 answer: its status and Infobip's own words, if any."""
+    try:
+        error = response.json()["requestError"]["serviceException"]
+        words = f"{error.get('messageId')}: {error.get('text')}"
+    except (ValueError, KeyError, TypeError):
+        words = response.text
+    return f"HTTP {response.status_code} {words}"[:200]

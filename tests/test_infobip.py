@@ -1,0 +1,220 @@
+"""The Infobip adapter against the sandbox's emulation of its API, over real HTTP."""
+
+import threading
+import time
+
+import pytest
+import requests
+from flask import Flask, request
+from werkzeug.serving import make_server
+
+from app.infra.gateway import FAILED, RETRY, SENT, UNKNOWN, GatewayError
+from app.infra.infobip import Infobip, Report, classify, parse, reports
+
+PHONES = ["+22370000001", "+22370000002", "+22370000003"]
+
+
+def gateway(sandbox, key="sandbox-key", **options) -> Infobip:
+    return Infobip(key, sandbox.url, **options)
+
+
+class Receiver:
+    """A stand-in for Kalan's report endpoint on a real socket: keeps each JSON body."""
+
+    def __init__(self):
+        self.bodies: list = []
+        app = Flask(__name__)
+
+        @app.post("/sms/delivery/infobip")
+        def take():
+            self.bodies.append(request.get_json())
+            return ""
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.port}/sms/delivery/infobip"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait(self, count: int) -> list:
+        """Return the bodies once count have come, failing after 5 s."""
+        deadline = time.monotonic() + 5
+        while len(self.bodies) < count:
+            assert time.monotonic() < deadline, f"{len(self.bodies)} of {count} reports came"
+            time.sleep(0.01)
+        return self.bodies
+
+
+@pytest.fixture
+def receiver():
+    """Serve a report receiver; stop it after the test."""
+    kalan = Receiver()
+    yield kalan
+    kalan.server.shutdown()
+    kalan.thread.join()
+
+
+def test_batches_one_message_per_phone(sandbox):
+    results = gateway(sandbox, sender="KALAN", batch_size=2).send(PHONES, "Bonjour de Kalan")
+    assert [r.phone for r in results] == PHONES
+    assert all(r.outcome == SENT and r.status == "PENDING_ACCEPTED" for r in results)
+    ids = [r.provider_id for r in results]
+    assert len(set(ids)) == 3 and all(ids)
+    carried = sandbox.messages()
+    assert [(m["to"], m["messageId"], m["from"]) for m in carried] == [
+        (phone, id_, "KALAN") for phone, id_ in zip(PHONES, ids, strict=True)
+    ]
+    assert {m["provider"] for m in carried} == {"infobip"}
+
+
+def test_emulation_answers_infobip_shape(sandbox):
+    body = {"messages": [{"destinations": [{"to": "22370000001"}], "text": "Salut"}]}
+    answer = requests.post(
+        sandbox.url + "/sms/2/text/advanced",
+        json=body,
+        headers={"Authorization": "App sandbox-key"},
+        timeout=5,
+    )
+    assert answer.status_code == 200
+    data = answer.json()
+    assert set(data) == {"bulkId", "messages"}
+    [message] = data["messages"]
+    assert message["to"] == "22370000001" and message["status"]["groupId"] == 1
+    assert sandbox.messages()[0]["from"] == "InfoSMS"
+
+
+@pytest.mark.parametrize(
+    ("code", "name", "outcome"),
+    [(403, "REJECTED_DESTINATION", FAILED), (406, "REJECTED_DND", FAILED),
+     (405, "REJECTED_NOT_ENOUGH_CREDITS", RETRY), (407, "REJECTED_ROUTE_NOT_AVAILABLE", RETRY),
+     (500, "REJECTED_SYSTEM_ERROR", RETRY)],
+)  # fmt: skip
+def test_rejections(sandbox, code, name, outcome):
+    sandbox.faults(recipient_status={PHONES[1]: code})
+    results = gateway(sandbox).send(PHONES, "Bonjour")
+    assert [r.outcome for r in results] == [SENT, outcome, SENT]
+    assert results[1].status == name and results[1].provider_id is None
+    assert [m["to"] for m in sandbox.messages()] == [PHONES[0], PHONES[2]]
+
+
+def test_invalid_number_is_rejected_alone(sandbox):
+    results = gateway(sandbox).send(["+22370000001", "+1"], "Bonjour")
+    assert [r.outcome for r in results] == [SENT, FAILED]
+
+
+def test_wrong_key_is_a_refusal_to_retry(sandbox):
+    with pytest.raises(GatewayError) as caught:
+        gateway(sandbox, key="wrong").send(PHONES, "Bonjour")
+    assert "HTTP 401 UNAUTHORIZED" in caught.value.reason
+    assert not caught.value.unknown
+    assert sandbox.messages() == []
+
+
+def test_server_errors_are_retried(sandbox):
+    sandbox.faults(error_rate=1.0)
+    with pytest.raises(GatewayError) as caught:
+        gateway(sandbox).send(PHONES, "Bonjour")
+    assert "HTTP 500 GENERAL_ERROR" in caught.value.reason and not caught.value.unknown
+
+
+def test_a_later_batch_failing_keeps_the_earlier_ids(sandbox):
+    sandbox.faults(seed=0, error_rate=0.8)  # seed 0 draws 0.84 (no error), then 0.76 (error)
+    results = gateway(sandbox, batch_size=2).send(PHONES, "Bonjour")
+    assert [r.outcome for r in results] == [SENT, SENT, RETRY]
+    assert results[0].provider_id and results[2].provider_id is None
+
+
+def test_a_lost_answer_is_unknown(sandbox):
+    sandbox.faults(drop_rate=1.0)
+    with pytest.raises(GatewayError) as caught:
+        gateway(sandbox).send(PHONES, "Bonjour")
+    assert caught.value.unknown  # the messages did go: resending would duplicate them
+    assert len(sandbox.messages()) == 3
+
+
+def test_timeout_after_sending_is_unknown(sandbox):
+    sandbox.faults(latency_ms=500)
+    with pytest.raises(GatewayError) as caught:
+        gateway(sandbox, timeout=(1, 0.1)).send(PHONES, "Bonjour")
+    assert caught.value.unknown
+
+
+def test_unreachable_provider_is_safe_to_retry():
+    with pytest.raises(GatewayError) as caught:
+        Infobip("k", "http://127.0.0.1:1").send(PHONES, "x")
+    assert not caught.value.unknown
+
+
+def test_delivery_reports_reach_the_notify_url(sandbox, receiver):
+    sandbox.faults(dlr_status={PHONES[1]: {"status": "Failed", "failureReason": "EC_ABSENT"}})
+    results = gateway(sandbox, notify_url=receiver.url).send(PHONES[:2], "Bonjour")
+    found = sorted(r for body in receiver.wait(2) for r in reports(body))
+    assert found == sorted(
+        [Report(results[0].provider_id, "Success", None),
+         Report(results[1].provider_id, "Failed", "EC_ABSENT")]
+    )  # fmt: skip
+    assert {m["status"] for m in sandbox.messages()} == {"Success", "Failed"}
+
+
+def test_duplicate_reports_are_injectable(sandbox, receiver):
+    sandbox.faults(dlr_duplicate=True)
+    [result] = gateway(sandbox, notify_url=receiver.url).send(PHONES[:1], "Bonjour")
+    bodies = receiver.wait(2)
+    assert [reports(b) for b in bodies] == [[Report(result.provider_id, "Success", None)]] * 2
+
+
+def test_no_notify_url_no_reports(sandbox, receiver):
+    gateway(sandbox).send(PHONES[:1], "Bonjour")
+    # A scheduled report would still be queued, or already received.
+    assert sandbox.app.extensions["sms_courier"].idle() and receiver.bodies == []
+
+
+@pytest.mark.parametrize(
+    ("group", "status"),
+    [("DELIVERED", "Success"), ("PENDING", "Submitted"), ("UNDELIVERABLE", "Failed"),
+     ("EXPIRED", "Expired"), ("REJECTED", "Rejected")],
+)  # fmt: skip
+def test_reports_map_groups(group, status):
+    body = {"results": [{"messageId": "m1", "status": {"groupName": group}}]}
+    assert reports(body) == [Report("m1", status, None)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [[], {"results": "x"}, {"results": [{"messageId": "m"}]},
+     {"results": [{"status": {"groupName": "DELIVERED"}}]},
+     {"results": [{"messageId": "m", "status": {"groupName": "WHATEVER"}}]}],
+)  # fmt: skip
+def test_reports_refuse_what_is_not_a_report(body):
+    with pytest.raises(ValueError):
+        reports(body)
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [({"groupName": "PENDING"}, SENT),
+     ({"groupName": "REJECTED", "name": "REJECTED_SENDER"}, FAILED),
+     ({"groupName": "REJECTED", "name": "REJECTED_FLOODING_FILTER"}, RETRY),
+     ({"groupName": "UNDELIVERABLE"}, FAILED), ({}, RETRY)],
+)  # fmt: skip
+def test_classify(status, outcome):
+    assert classify(status) == outcome
+
+
+def test_parse_maps_by_number_and_marks_the_missing_unknown():
+    answer = {"messages": [
+        {"to": "22370000002", "messageId": "b", "status": {"groupName": "PENDING"}},
+        {"to": "22370000001", "messageId": "a", "status": {"groupName": "PENDING"}},
+        {"to": "22370000001", "status": {"groupName": "PENDING"}},
+    ]}  # fmt: skip
+    phones = ["+22370000001", "+22370000002", "+22370000001", "+22370000003"]
+    results = parse(answer, phones)
+    assert [(r.outcome, r.provider_id) for r in results] == [
+        (SENT, "a"), (SENT, "b"), (UNKNOWN, None), (UNKNOWN, None)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("answer", [{"nothing": 1}, {"messages": 3}, {"messages": [{}]}])
+def test_parse_unreadable_answers_are_unknown(answer):
+    with pytest.raises(GatewayError) as caught:
+        parse(answer, PHONES)
+    assert caught.value.unknown
