@@ -28,7 +28,6 @@ class Outgoing:
     status: str = "Success"
     provider: str = "africastalking"  # which emulated API carried it
     at: str = field(default_factory=now_iso)
-    provider: str = "africastalking"  # whose API Kalan sent it through
 
     def as_dict(self) -> dict:
         """Describe the message for the control API and the simulator page."""
@@ -42,7 +41,6 @@ class Outgoing:
             "cost": self.cost,
             "provider": self.provider,
             "at": self.at,
-            "provider": self.provider,
         }
 
 
