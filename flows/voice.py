@@ -83,14 +83,9 @@ def step(flow, state: dict | None, text: str | None, ctx: Mapping, catalog: Cata
     if text == HOME:
         text = engine.HOME
     result = engine.step(flow, state, text, ctx, catalog, WHOLE)
-    if result.state["node"] != node_id(state):
+    if result.state["node"] != state["node"]:
         result.state["group"] = 0
     return _said(flow, result, ctx, catalog, lead)
-
-
-def node_id(state: Mapping) -> str:
-    """Return the node a state is on."""
-    return state["node"]
 
 
 def _again(flow, state: dict, ctx, catalog, lead) -> Step:
