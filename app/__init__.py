@@ -13,12 +13,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import flows
 from app import content
 from app.conversation.services import Services
-from app.infra import db, sessions
+from app.infra import db, sessions, sms_gateways
 from app.infra.config import ConfigError, from_env, validate
-from app.infra.gateway import AfricasTalking
 from app.infra.models import utcnow
 from app.infra.voice_gateway import AfricasTalkingVoice
+from app.messaging.circuit import Circuit
 from app.messaging.notify import Workers
+from app.messaging.routing import Routing
 from app.voice.audio import Library
 from app.web import audio, console, errors, health, root, sms, ussd, voice
 from app.web import db as web_db
@@ -90,12 +91,19 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
     app.extensions["workers"] = Workers(
         app.extensions["queue"], app.extensions["redis"], app.config["REDIS_PREFIX"]
     )
-    # Built here, not through the SDK's module globals; it connects only to send.
-    app.extensions["gateway"] = AfricasTalking(
-        app.config["AT_USERNAME"],
-        app.config["AT_API_KEY"],
-        sender_id=app.config["AT_SENDER_ID"],
-        base_url=app.config["AT_API_BASE_URL"],
+    # Built here, not through the SDKs' module globals; each connects only to send.
+    app.extensions["gateways"] = sms_gateways.build(app.config, redis)
+    app.extensions["routing"] = Routing(
+        app.extensions["gateways"],
+        app.config["SMS_ROUTES"],
+        app.config["SMS_PORTED"],
+        Circuit(
+            redis,
+            app.config["REDIS_PREFIX"],
+            window_s=app.config["SMS_CIRCUIT_WINDOW_S"],
+            failures_min=app.config["SMS_CIRCUIT_FAILURES"],
+            open_s=app.config["SMS_CIRCUIT_OPEN_S"],
+        ),
     )
     app.extensions["voice_gateway"] = AfricasTalkingVoice(
         app.config["AT_USERNAME"], app.config["AT_API_KEY"], base_url=app.config["AT_API_BASE_URL"]

@@ -38,7 +38,7 @@ def worker(args) -> None:
         expand(db, campaign.id, app.config)
         expanded = time.perf_counter()
         throttle = Throttle(app.extensions["redis"], app.config["REDIS_PREFIX"] + "t", 10**6)
-        sender = Sender(db, app.extensions["gateway"], throttle, app.config)
+        sender = Sender(db, app.extensions["routing"], lambda provider: throttle, app.config)
         sent = 0
         while True:
             tally = sender.run(budget_s=3600)

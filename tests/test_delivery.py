@@ -6,7 +6,8 @@ import pytest
 from flask import current_app
 from sqlalchemy import select
 
-from app.infra.models import Contact, DeliveryReport, Message
+from app.infra.models import Contact, Message
+from app.infra.sms_records import DeliveryReport
 from app.messaging import delivery, outbox
 
 PHONE = "+22370000001"

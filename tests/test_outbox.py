@@ -7,7 +7,8 @@ import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
-from app.infra.models import DeliveryReport, Message
+from app.infra.models import Message
+from app.infra.sms_records import DeliveryReport
 from app.messaging import delivery, outbox
 
 PHONE = "+22370000001"

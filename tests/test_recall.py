@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.infra.models import Contact, InboundMessage, Message, QuizAnswer, Recall, utcnow
+from app.infra.models import Contact, Message, QuizAnswer, Recall, utcnow
+from app.infra.sms_records import InboundMessage
 from app.training import recall
 from flows.training import RECALL
 from flows.training.recall import pick

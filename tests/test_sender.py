@@ -39,7 +39,7 @@ class Clock:
 def sender_for(app, db, rate=1000) -> Sender:
     prefix = app.config["REDIS_PREFIX"]
     throttle = Throttle(app.extensions["redis"], prefix + "throttle:test", rate)
-    return Sender(db, app.extensions["gateway"], throttle, app.config)
+    return Sender(db, app.extensions["routing"], lambda provider: throttle, app.config)
 
 
 def queue(app, db, n, kind="receipt", text="Votre signalement est reçu.", **fields) -> list[str]:

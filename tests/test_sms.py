@@ -8,7 +8,8 @@ import pytest
 from flask import current_app
 from sqlalchemy import select
 
-from app.infra.models import Contact, InboundMessage, Message, utcnow
+from app.infra.models import Contact, Message, utcnow
+from app.infra.sms_records import InboundMessage
 from app.messaging import outbox
 
 from .helpers import NO_AUDIO
@@ -208,7 +209,7 @@ def test_oversized_or_nul_callback_fields_get_400(client, path, form, line):
 def test_odd_retry_counts_are_ignored(app, client, count):
     form = {"id": "ATXid_9", "status": "Success", "phoneNumber": PHONE, "retryCount": count}
     assert client.post("/sms/delivery", data=form).status_code == 200
-    from app.infra.models import DeliveryReport
+    from app.infra.sms_records import DeliveryReport
 
     with app.extensions["db"]() as db:
         assert db.query(DeliveryReport).one().retry_count is None

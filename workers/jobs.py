@@ -21,19 +21,19 @@ def _sender(db, clock=None, sleep=time.sleep) -> Sender:
     """Build the worker's sender; a test may give it a clock (seconds) and a sleep of its own."""
     app = current_app
     redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
-    gateway = app.extensions["gateway"]
 
     def campaign_throttle(campaign_id: int):
         rate = db.get(Campaign, campaign_id).rate
         key = f"{prefix}throttle:campaign:{campaign_id}"
         return Throttle(redis, key, rate, clock=clock) if rate else None
 
+    def throttle(provider: str) -> Throttle:
+        return Throttle(redis, f"{prefix}throttle:{provider}", app.config["SMS_RATE"], clock=clock)
+
     return Sender(
         db=db,
-        gateway=gateway,
-        throttle=Throttle(
-            redis, f"{prefix}throttle:{gateway.name}", app.config["SMS_RATE"], clock=clock
-        ),
+        routing=app.extensions["routing"],
+        throttle=throttle,
         config=app.config,
         campaign_throttle=campaign_throttle,
         sleep=sleep,

@@ -38,12 +38,28 @@ DEFAULTS: dict[str, str] = {
     "AT_SENDER_ID": "",
     "AT_SHORTCODE": "",
     "AT_API_BASE_URL": "",
-    # Orange's SMS API (issue 18): empty credentials leave it unused.
+    # Kalan's address as the providers reach it (https://kalan.example.org): where
+    # Infobip posts delivery reports. Empty: the webhook set in Infobip's portal.
+    "PUBLIC_URL": "",
+    # Which providers carry SMS: one for everything, or routes per operator
+    # (orange-ml=orange,infobip; moov-ml=infobip; *=africastalking), with prefixes of
+    # numbers ported to another operator (+2237612=moov-ml).
+    "SMS_PROVIDER": "africastalking",
+    "SMS_ROUTES": "",
+    "SMS_PORTED": "",
+    # A provider's circuit opens after this many retryable failures (half the outcomes at
+    # least) within the window, for OPEN_S; then one message probes it.
+    "SMS_CIRCUIT_FAILURES": "5",
+    "SMS_CIRCUIT_WINDOW_S": "120",
+    "SMS_CIRCUIT_OPEN_S": "60",
+    # Orange's SMS API: empty credentials leave it unused.
     "ORANGE_CLIENT_ID": "",
     "ORANGE_CLIENT_SECRET": "",
     "ORANGE_SENDER": "",  # the application's number, +223...
     "ORANGE_SENDER_NAME": "",  # optional: needs Orange's approval
     "ORANGE_API_BASE_URL": "https://api.orange.com",
+    # What one SMS of your Orange bundle cost: Orange's answer gives no price.
+    "ORANGE_PART_COST": "",
     # Infobip's SMS API, off while the key is empty; the URL is the account's own base.
     "INFOBIP_API_KEY": "",
     "INFOBIP_BASE_URL": "",
@@ -107,7 +123,8 @@ INTEGERS = (
     "TRAINING_PASS_MARK", "TRAINING_RETAKE_COOLDOWN_S", "TRAINING_REMINDER_DAYS",
     "TRAINING_REMINDERS_MAX", "TRAINING_RECALL_DAYS", "REPORT_DAILY_LIMIT",
     "REPORT_REPEAT_WINDOW_S", "CASE_LINK_WINDOW_DAYS", "CASE_ESCALATE_AFTER_H", "PROXY_HOPS",
-    "VOICE_DIGITS_TIMEOUT_S",
+    "VOICE_DIGITS_TIMEOUT_S", "SMS_CIRCUIT_FAILURES", "SMS_CIRCUIT_WINDOW_S",
+    "SMS_CIRCUIT_OPEN_S",
 )  # fmt: skip
 FLAGS = ("SMS_ASCII_FOLD", "TRAINING_RECALL_SMS", "VOICE_SAY_MISSING")  # on or off
 # No cool-down at all is a valid choice, and a recall at the next dial (to try it out);
@@ -210,6 +227,7 @@ def check_production(environ) -> None:
             f"AT_API_BASE_URL points at this machine ({base_url}), as for the sandbox: "
             "leave it empty in production"
         )
+    providers.check_production(environ, check_secret, examples, is_local)
 
 
 def check_secret(name: str, value: str, minimum: int, examples: set[str], hint: str) -> None:

@@ -12,6 +12,7 @@ from africastalking.SMS import SMSService
 
 # What a recipient's outcome means for the outbox; UNKNOWN is "it may have gone".
 SENT, RETRY, FAILED, UNKNOWN = "sent", "retry", "failed", "unknown"
+NOT_TRIED = "NotTried"  # the status of phones an adapter left for a later attempt
 SDK_PHONE = re.compile(r"^\+\d{1,3}\d{3,}$")  # what the SDK accepts before sending
 
 # Africa's Talking per-recipient status codes, classified once, here.
@@ -51,8 +52,9 @@ class Gateway(Protocol):
 
     name: str
 
-    def send(self, phones: list[str], text: str) -> list[Result]:
-        """Send text to phones; return one Result per phone or raise GatewayError."""
+    def send(self, phones: list[str], text: str, sender: str | None = None) -> list[Result]:
+        """Send text to phones, from sender if given (else the configured one); return one
+        Result per phone or raise GatewayError."""
 
 
 def classify(code: int | None) -> str:
@@ -77,7 +79,7 @@ class AfricasTalking:
             self.service._baseUrl = self.service._contentUrl = base_url.rstrip("/") + "/version1"
         self.sender_id = sender_id or None
 
-    def send(self, phones: list[str], text: str) -> list[Result]:
+    def send(self, phones: list[str], text: str, sender: str | None = None) -> list[Result]:
         """Send one bulk request; see Gateway.send."""
         bad = [p for p in phones if not SDK_PHONE.match(p)]
         good = [p for p in phones if SDK_PHONE.match(p)]
@@ -85,7 +87,7 @@ class AfricasTalking:
         if not good:
             return rejected
         try:
-            answer = self.service.send(text, good, sender_id=self.sender_id, enqueue=True)
+            answer = self.service.send(text, good, sender_id=sender or self.sender_id, enqueue=True)
         except (requests.RequestException, AfricasTalkingException) as exc:
             raise failure(exc) from exc
         return parse(answer, good) + rejected

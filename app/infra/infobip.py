@@ -64,13 +64,13 @@ class Infobip:
         self.timeout = timeout
         self.http = requests.Session()
 
-    def send(self, phones: list[str], text: str) -> list[Result]:
+    def send(self, phones: list[str], text: str, sender: str | None = None) -> list[Result]:
         """Send in batches of at most batch_size; see Gateway.send."""
         results: list[Result] = []
         for start in range(0, len(phones), self.batch_size):
             batch = phones[start : start + self.batch_size]
             try:
-                results += self._send_batch(batch, text)
+                results += self._send_batch(batch, text, sender or self.sender)
             except GatewayError as exc:
                 if not results:
                     raise  # nothing went yet: the request as a whole failed
@@ -79,9 +79,9 @@ class Infobip:
                 results += [Result(p, outcome, status=exc.reason[:64]) for p in batch]
         return results
 
-    def _send_batch(self, phones: list[str], text: str) -> list[Result]:
+    def _send_batch(self, phones: list[str], text: str, sender: str) -> list[Result]:
         """Send one request; return one Result per phone or raise GatewayError."""
-        body = {"messages": [self._message(phone, text) for phone in phones]}
+        body = {"messages": [self._message(phone, text, sender) for phone in phones]}
         headers = {"Authorization": f"App {self.api_key}", "Accept": "application/json"}
         try:
             response = self.http.post(self.url, json=body, headers=headers, timeout=self.timeout)
@@ -98,11 +98,11 @@ class Infobip:
             raise GatewayError("unreadable answer from the provider", True) from None
         return parse(answer, phones)
 
-    def _message(self, phone: str, text: str) -> dict:
+    def _message(self, phone: str, text: str, sender: str) -> dict:
         """Describe one message object of the request."""
         message = {"destinations": [{"to": phone.removeprefix("+")}], "text": text}
-        if self.sender:
-            message["from"] = self.sender
+        if sender:
+            message["from"] = sender
         if self.notify_url:
             message["notifyUrl"] = self.notify_url
         return message

@@ -167,6 +167,11 @@ class Message(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lease_owner: Mapped[str | None] = mapped_column(String(40))
+    # Who carries it (set as the request starts); a reply may be pinned to the provider
+    # (via) and our number (sender) the person wrote to.
+    provider: Mapped[str | None] = mapped_column(String(24))
+    via: Mapped[str | None] = mapped_column(String(24))
+    sender: Mapped[str | None] = mapped_column(String(32))
     provider_id: Mapped[str | None] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer)
     provider_status: Mapped[str | None] = mapped_column(String(40))
@@ -177,47 +182,6 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class DeliveryReport(Base):
-    """A delivery report as received; the pair (id, status) is applied once."""
-
-    __tablename__ = "delivery_reports"
-    __table_args__ = (
-        UniqueConstraint("provider_id", "status", name="uq_delivery_reports_id_status"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    provider_id: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(32))
-    phone: Mapped[str | None] = mapped_column(String(16))
-    network_code: Mapped[str | None] = mapped_column(String(16))
-    failure_reason: Mapped[str | None] = mapped_column(String(64))
-    retry_count: Mapped[int | None] = mapped_column(Integer)
-    applied: Mapped[bool] = mapped_column(Boolean, default=False)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-class InboundMessage(Base):
-    """An SMS a phone sent to the service, stored once per provider id."""
-
-    __tablename__ = "inbound_messages"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    provider_id: Mapped[str] = mapped_column(String(64), unique=True)
-    phone: Mapped[str | None] = mapped_column(String(16), index=True)
-    to: Mapped[str | None] = mapped_column(String(32))
-    text: Mapped[str] = mapped_column(Text)
-    link_id: Mapped[str | None] = mapped_column(String(64))
-    network_code: Mapped[str | None] = mapped_column(String(16))
-    date: Mapped[str | None] = mapped_column(String(40))
-    keyword: Mapped[str | None] = mapped_column(String(16))
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    recall: Mapped[bool] = mapped_column(Boolean, default=False)  # a recall quiz's answer
-    # Neither a keyword nor a recall answer: a supervisor reads it, answers it or sets it aside.
-    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    handled_by: Mapped[str | None] = mapped_column(String(254))
-    answer_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
 
 
 class ModuleProgress(Base):

@@ -2,13 +2,24 @@
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from urllib.parse import quote
 
 import requests
 from redis.exceptions import RedisError
 
-from app.infra.gateway import FAILED, RETRY, SENT, UNKNOWN, GatewayError, Result, failure
+from app.infra.gateway import (
+    FAILED,
+    NOT_TRIED,
+    RETRY,
+    SENT,
+    UNKNOWN,
+    GatewayError,
+    Result,
+    failure,
+)
+from app.messaging import segments
 
 DEFAULT_BASE_URL = "https://api.orange.com"
 TIMEOUT = (5, 15)  # connect, read: seconds
@@ -39,7 +50,8 @@ class Orange:
     name = "orange"
 
     def __init__(self, redis, prefix: str, client_id: str, client_secret: str, sender: str,
-                 sender_name: str = "", base_url: str = "") -> None:  # fmt: skip
+                 sender_name: str = "", base_url: str = "",
+                 part_cost: str = "") -> None:  # fmt: skip
         self.redis = redis
         self.token_key = f"{prefix}orange:token"
         self.lock_key = f"{prefix}orange:token-lock"
@@ -47,10 +59,14 @@ class Orange:
         self.sender = sender
         self.sender_name = sender_name or None
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        # Orange's answer carries no price: a message costs its parts at the bundle's price.
+        currency, _, amount = part_cost.partition(" ")
+        self.price = (currency, Decimal(amount)) if amount else None
         self.http = requests.Session()
 
-    def send(self, phones: list[str], text: str) -> list[Result]:
+    def send(self, phones: list[str], text: str, sender: str | None = None) -> list[Result]:
         """Send text to each phone in turn; see Gateway.send."""
+        sender = sender if sender and valid_phone(sender) else self.sender
         token = self.token()
         results = []
         for index, phone in enumerate(phones):
@@ -58,16 +74,24 @@ class Orange:
                 results.append(Result(phone, FAILED, status_code=400, status="InvalidPhoneNumber"))
                 continue
             try:
-                result, token = self._send_one(phone, text, token)
+                result, token = self._send_one(phone, text, token, sender)
             except GatewayError as exc:
                 # The provider is out of reach: the rest wait for the next attempt
                 # rather than each spending a timeout.
                 outcome = UNKNOWN if exc.unknown else RETRY
                 results.append(Result(phone, outcome, status=exc.reason))
-                results += [Result(p, RETRY, status="NotTried") for p in phones[index + 1 :]]
+                results += [Result(p, RETRY, status=NOT_TRIED) for p in phones[index + 1 :]]
                 break
-            results.append(result)
+            results.append(self._priced(result, text))
         return results
+
+    def _priced(self, result: Result, text: str) -> Result:
+        """Give a taken message its parts and, when the bundle's price is known, its cost."""
+        if result.outcome != SENT:
+            return result
+        parts = segments.parts(text)
+        cost = f"{self.price[0]} {self.price[1] * parts:.4f}" if self.price else None
+        return replace(result, parts=parts, cost=cost)
 
     def balance(self) -> list[Contract]:
         """Return the units left on each of the application's SMS contracts."""
@@ -146,9 +170,9 @@ class Orange:
             self.redis.set(self.token_key, token, ex=keep)
         return token
 
-    def _send_one(self, phone: str, text: str, token: str) -> tuple[Result, str]:
+    def _send_one(self, phone: str, text: str, token: str, sender: str) -> tuple[Result, str]:
         """Send to one phone, renewing the token once if Orange refuses it."""
-        sender = "tel:" + self.sender
+        sender = "tel:" + sender
         request = {"address": "tel:" + phone, "senderAddress": sender,
                    "outboundSMSTextMessage": {"message": text}}  # fmt: skip
         if self.sender_name:

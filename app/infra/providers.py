@@ -5,9 +5,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from app.infra.config_error import ConfigError
+from app.messaging.routes import ANY, PROVIDERS, RouteError, parse_ported, parse_routes
 
 E164 = re.compile(r"^\+\d{6,15}$")
 ORANGE_API = "https://api.orange.com"
+PRICE = re.compile(r"^[A-Z]{3} \d+(\.\d+)?$")
+# What each provider needs before a route may name it.
+NEEDS = {
+    "orange": ("ORANGE_CLIENT_ID", "ORANGE_CLIENT_SECRET", "ORANGE_SENDER"),
+    "infobip": ("INFOBIP_API_KEY", "INFOBIP_BASE_URL"),
+}
 
 
 def check(config: dict) -> dict:
@@ -31,7 +38,57 @@ def check(config: dict) -> dict:
         )
     config["AUDIO_BASE_URL"] = base.rstrip("/")
     config["INFOBIP_BASE_URL"] = parse_infobip_url(config)
+    config["ORANGE_PART_COST"] = (config["ORANGE_PART_COST"] or config["SMS_PART_COST"]).strip()
+    if not PRICE.match(config["ORANGE_PART_COST"]):
+        raise ConfigError(
+            f"ORANGE_PART_COST must look like 'XOF 25', not {config['ORANGE_PART_COST']!r}"
+        )
+    public = config["PUBLIC_URL"].strip().rstrip("/")
+    if public and (not public.startswith(("http://", "https://")) or not urlsplit(public).hostname):
+        raise ConfigError(f"PUBLIC_URL must be Kalan's address, such as https://kalan.example.org, "
+                          f"not {public!r}")  # fmt: skip
+    config["PUBLIC_URL"] = public
+    config["SMS_ROUTES"], config["SMS_PORTED"] = parse_sms_routes(config)
     return config
+
+
+def parse_sms_routes(config: dict) -> tuple[dict, list]:
+    """Read SMS_PROVIDER, SMS_ROUTES and SMS_PORTED; refuse a route to a provider not set up."""
+    default = config["SMS_PROVIDER"].strip()
+    if default not in PROVIDERS:
+        raise ConfigError(f"SMS_PROVIDER must be one of {', '.join(PROVIDERS)}, not {default!r}")
+    config["SMS_PROVIDER"] = default
+    routes, ported = config["SMS_ROUTES"], config["SMS_PORTED"]
+    try:
+        routes = dict(routes) if isinstance(routes, dict) else parse_routes(routes)
+        ported = list(ported) if isinstance(ported, list) else parse_ported(ported)
+    except RouteError as exc:
+        raise ConfigError(f"SMS_ROUTES or SMS_PORTED: {exc}") from None
+    # A number of no routed operator (or of none known) goes the default way.
+    routes.setdefault(ANY, (default,))
+    for provider in sorted({p for route in routes.values() for p in route}):
+        missing = [name for name in NEEDS.get(provider, ()) if not str(config[name]).strip()]
+        if missing:
+            raise ConfigError(
+                f"SMS routes use {provider}, which needs {', '.join(missing)}: set "
+                f"{'them' if len(missing) > 1 else 'it'}, or route through another provider"
+            )
+    return routes, ported
+
+
+def check_production(environ, check_secret, examples: set[str], is_local) -> None:
+    """Refuse, in production, a provider's placeholder secret or an address on this machine."""
+    for name, minimum in (("ORANGE_CLIENT_SECRET", 16), ("INFOBIP_API_KEY", 32)):
+        if (environ.get(name) or "").strip():
+            check_secret(name, environ[name], minimum, examples,
+                         "use the one the provider's portal gives your application")  # fmt: skip
+    for name in ("ORANGE_API_BASE_URL", "INFOBIP_BASE_URL", "PUBLIC_URL"):
+        url = (environ.get(name) or "").strip()
+        if url and is_local(url):
+            raise ConfigError(
+                f"{name} points at this machine ({url}), as for the sandbox: "
+                "use the provider's (or Kalan's public) address in production"
+            )
 
 
 def parse_infobip_url(config: dict) -> str:

@@ -77,6 +77,12 @@ class Circuit:
         until = float(self.redis.get(self._key(provider, "until")) or 0)
         return OPEN if self.clock() < until else PROBING
 
+    def until(self, provider: str) -> float | None:
+        """Return when an open circuit may take its probe (epoch seconds); None if closed."""
+        if not self.redis.exists(self._key(provider, "open")):
+            return None
+        return float(self.redis.get(self._key(provider, "until")) or 0)
+
     def may_send(self, provider: str) -> bool:
         """Tell whether this worker may send through provider now: closed, or its turn to probe."""
         state = self.state(provider)

@@ -7,7 +7,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.infra.models import Contact, DeliveryReport, Message
+from app.infra.models import Contact, Message
+from app.infra.sms_records import DeliveryReport
 
 RETRY_COUNT = re.compile(r"[0-9]{1,6}")
 DELIVERED = frozenset({"Success"})

@@ -10,7 +10,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.infra.models import Contact, InboundMessage, Message
+from app.infra.models import Contact, Message
+from app.infra.sms_records import InboundMessage
 from app.messaging import outbox
 from app.messaging.segments import estimate, prepare
 

@@ -13,7 +13,8 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.infra.models import DeliveryReport, Message, utcnow
+from app.infra.models import Message, utcnow
+from app.infra.sms_records import DeliveryReport
 from app.messaging import delivery
 from app.messaging.segments import estimate, prepare
 

@@ -1,4 +1,5 @@
-"""Send due outbox rows through the gateway: claim with a lease, batch, throttle, record."""
+"""Send due outbox rows through their providers: claim with a lease, route, batch, throttle,
+record."""
 
 import time
 import uuid
@@ -9,10 +10,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.infra.gateway import FAILED, RETRY, SENT, UNKNOWN, Gateway, GatewayError
+from app.infra.gateway import FAILED, RETRY, SENT, UNKNOWN, GatewayError
 from app.infra.models import Campaign, Contact, Message, utcnow
 from app.messaging import delivery, window
 from app.messaging.outbox import BULK_KINDS, cancel, fail, release, retry, settle_unknown
+from app.messaging.routing import Routing
 from app.messaging.throttle import Throttle
 
 LIVE = ("sending", "expanding")  # the campaign states whose rows may go out
@@ -22,6 +24,8 @@ HELD_WAIT = timedelta(seconds=5)
 # A bucketful asked for this early (the worker woke a few milliseconds before the bucket
 # was full again) is waited for, not cut short by one message.
 TAKE_GRACE_S = 0.05
+# A row no provider of its route may take now (every circuit open) waits at least this long.
+SHUT_WAIT = timedelta(seconds=5)
 
 
 @dataclass
@@ -47,8 +51,8 @@ class Sender:
     """Everything a dispatch run needs, passed in rather than looked up."""
 
     db: Session
-    gateway: Gateway
-    throttle: Throttle
+    routing: Routing
+    throttle: callable  # provider -> its Throttle: each provider has its own rate
     config: dict
     campaign_throttle: callable = None  # (campaign_id, rate) -> Throttle
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -129,25 +133,53 @@ class Sender:
         return due if due is not None and due - now <= HELD_WAIT else None
 
     def send(self, messages: list[Message], now_fn=utcnow) -> Tally:
-        """Send claimed rows in bulk requests of one text each; record every outcome."""
+        """Send claimed rows in requests of one text and provider each; record every outcome."""
         tally = Tally(claimed=len(messages))
         for chunk in _chunks(messages, self.config["SMS_BATCH_SIZE"]):
             chunk = self._within_campaign_rate(chunk, now_fn())
-            if not chunk:
-                continue
-            self.throttle.acquire(len(chunk), sleep=self.sleep)
-            chunk = self._start(chunk, now_fn(), tally)
-            if not chunk:
-                continue
-            try:
-                results = self.gateway.send([m.phone for m in chunk], chunk[0].body)
-            except GatewayError as exc:
-                self._whole(chunk, exc, now_fn(), tally)
-            else:
-                self._each(chunk, results, now_fn(), tally)
-            self.db.commit()
-            tally.campaigns.update(m.campaign_id for m in chunk if m.campaign_id)
+            for provider, sender, part in self._routed(chunk, now_fn()):
+                self.throttle(provider).acquire(len(part), sleep=self.sleep)
+                part = self._start(part, provider, now_fn(), tally)
+                if not part:
+                    continue
+                gateway = self.routing.gateways[provider]
+                try:
+                    results = gateway.send([m.phone for m in part], part[0].body, sender=sender)
+                except GatewayError as exc:
+                    self.routing.failed(provider)
+                    self._whole(part, exc, now_fn(), tally)
+                else:
+                    self.routing.sent(provider, results)
+                    self._each(part, results, now_fn(), tally)
+                self.db.commit()
+                tally.campaigns.update(m.campaign_id for m in part if m.campaign_id)
         return tally
+
+    def _routed(self, chunk: list[Message], now: datetime):
+        """Yield (provider, sender, rows) for the rows a provider may take now.
+
+        The rest wait, no attempt spent, until the first circuit of their route may
+        be probed: a message is never handed to a provider whose circuit is open.
+        """
+        groups: dict[tuple, list[Message]] = defaultdict(list)
+        shut = []
+        for message in chunk:
+            provider = self.routing.pick(message.phone, message.via)
+            if provider is None:
+                shut.append(message)
+                continue
+            sender = message.sender if provider == message.via else None
+            groups[(provider, sender)].append(message)
+        for message in shut:
+            reopens = self.routing.reopens(message.phone, message.via)
+            when = now + SHUT_WAIT
+            if reopens is not None:
+                when = max(when, datetime.fromtimestamp(reopens, now.tzinfo))
+            release(message, when)
+        if shut:
+            self.db.commit()
+        for (provider, sender), rows in groups.items():
+            yield provider, sender, rows
 
     def _within_campaign_rate(self, chunk: list[Message], now: datetime) -> list[Message]:
         """Keep what the campaign's own rate allows now; put the rest back for later.
@@ -184,8 +216,11 @@ class Sender:
         self._slots[campaign_id] = (at, used + 1)
         return at
 
-    def _start(self, chunk: list[Message], now: datetime, tally: Tally) -> list[Message]:
-        """Move rows we still own from claimed to sending, re-checking opt-outs and pauses.
+    def _start(
+        self, chunk: list[Message], provider: str, now: datetime, tally: Tally
+    ) -> list[Message]:
+        """Move rows we still own from claimed to sending through provider, re-checking
+        opt-outs and pauses.
 
         The conditional update is what makes a send safe: a row whose lease ran
         out, whose phone opted out, or whose campaign stopped since the claim
@@ -206,7 +241,7 @@ class Sender:
                     or_(Message.kind.not_in(BULK_KINDS), Message.phone.not_in(blocked)),
                     or_(Message.campaign_id.is_(None), Message.campaign_id.in_(live)),
                 )
-                .values(status="sending", lease_until=lease)
+                .values(status="sending", lease_until=lease, provider=provider)
                 .returning(Message.id)
                 .execution_options(synchronize_session=False)
             )
@@ -214,6 +249,7 @@ class Sender:
         for message in chunk:
             if message.id in started:
                 message.status, message.lease_until = "sending", lease
+                message.provider = provider
             else:
                 self.db.refresh(message)
                 self._not_started(message, now, tally)

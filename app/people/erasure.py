@@ -24,15 +24,14 @@ from app.infra.models import (
     CaseEvent,
     Certificate,
     Contact,
-    DeliveryReport,
     FocalPoint,
-    InboundMessage,
     Message,
     ModuleProgress,
     QuizAnswer,
     Recall,
     UssdEvent,
 )
+from app.infra.sms_records import DeliveryReport, InboundMessage
 
 UNSENT = ("queued", "claimed")
 TRAINING = (QuizAnswer, Recall, ModuleProgress, Certificate)

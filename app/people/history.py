@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.infra.models import Campaign, Certificate, Contact, InboundMessage, Message, ModuleProgress
+from app.infra.models import Campaign, Certificate, Contact, Message, ModuleProgress
+from app.infra.sms_records import InboundMessage
 
 SHOWN = 100  # messages listed each way; the count says how many there are
 HIDDEN_KINDS = ("receipt",)  # would tie the phone to a case

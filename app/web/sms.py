@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app.infra.models import Contact, InboundMessage, utcnow
+from app.infra.models import Contact, utcnow
+from app.infra.sms_records import InboundMessage
 from app.messaging import delivery, outbox
 from app.messaging.keywords import keyword
 from app.people import consent, contacts

@@ -15,13 +15,13 @@ from app.infra.models import (
     CaseEvent,
     Certificate,
     Contact,
-    DeliveryReport,
     Message,
     ModuleProgress,
     QuizAnswer,
     Recall,
     utcnow,
 )
+from app.infra.sms_records import DeliveryReport
 from app.messaging.campaigns import lifecycle
 from app.people import users
 from app.voice import calls, dialer

@@ -4,7 +4,8 @@ outbox (with the answer's delivery status), or set aside; within the user's area
 import pytest
 from sqlalchemy import select
 
-from app.infra.models import AuditEntry, InboundMessage, Message
+from app.infra.models import AuditEntry, Message
+from app.infra.sms_records import InboundMessage
 
 from ..conftest import AGENT
 from ..helpers import AuthActions, assert_french, page, visible

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
 
-from app.infra.models import Contact, DeliveryReport, InboundMessage, Message, UssdEvent
+from app.infra.models import Contact, Message, UssdEvent
+from app.infra.sms_records import DeliveryReport, InboundMessage
 from app.messaging import outbox
 
 # Each message's reports as the gateway would send them, in their true order.

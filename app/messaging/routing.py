@@ -1,0 +1,59 @@
+"""Which gateway carries each outbox row: its operator's route, the circuits, a reply's pin.
+
+Nothing outside the adapters knows a provider's API: the sender asks here which
+provider may take a message now, sends through that gateway, and tells here how
+it went, so the provider's circuit can open or close.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from app.infra.gateway import FAILED, NOT_TRIED, SENT, Gateway, Result
+from app.messaging.circuit import Circuit
+from app.messaging.routes import providers_for
+
+
+@dataclass
+class Routing:
+    """The gateways by name, the routes per operator, and the providers' circuits."""
+
+    gateways: Mapping[str, Gateway]
+    routes: Mapping[str, tuple[str, ...]]
+    ported: Sequence[tuple[str, str]] = ()
+    circuit: Circuit | None = None
+
+    def route(self, phone: str, via: str | None = None) -> tuple[str, ...]:
+        """Return the providers to try for a phone, in order; a reply's provider first."""
+        route = providers_for(phone, self.routes, self.ported)
+        if via:
+            # Back the way the person wrote; the route still serves if that way is shut.
+            route = (via, *(p for p in route if p != via))
+        return tuple(p for p in route if p in self.gateways)
+
+    def pick(self, phone: str, via: str | None = None) -> str | None:
+        """Return the provider to send through now, or None while every circuit is open."""
+        route = self.route(phone, via)
+        if self.circuit is None:
+            return route[0] if route else None
+        return self.circuit.pick(route)
+
+    def reopens(self, phone: str, via: str | None = None) -> float | None:
+        """Return when the first of a phone's providers may be tried again (epoch seconds)."""
+        if self.circuit is None:
+            return None
+        times = [self.circuit.until(p) for p in self.route(phone, via)]
+        return min((t for t in times if t is not None), default=None)
+
+    def sent(self, provider: str, results: list[Result]) -> None:
+        """Count each recipient's outcome against the provider's circuit."""
+        if self.circuit is None:
+            return
+        for result in results:
+            if result.outcome == FAILED or result.status == NOT_TRIED:
+                continue  # the number was refused, or nothing was asked: no sign of health
+            self.circuit.record(provider, result.outcome == SENT)
+
+    def failed(self, provider: str) -> None:
+        """Count a request the provider failed as a whole: once, whatever its size."""
+        if self.circuit is not None:
+            self.circuit.record(provider, False)
