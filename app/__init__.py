@@ -21,7 +21,7 @@ from app.messaging.circuit import Circuit
 from app.messaging.notify import Workers
 from app.messaging.routing import Routing
 from app.voice.audio import Library
-from app.web import audio, console, errors, health, root, sms, ussd, voice
+from app.web import audio, console, errors, health, root, sms, sms_json, ussd, voice
 from app.web import db as web_db
 from app.web.callbacks import MAX_BODY
 from app.web.gunicorn_conf import HIDE_TOKEN
@@ -125,6 +125,7 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
     errors.init_app(app)
     app.register_blueprint(ussd.bp)
     app.register_blueprint(sms.bp)
+    app.register_blueprint(sms_json.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(console.bp)

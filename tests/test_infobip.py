@@ -149,8 +149,8 @@ def test_delivery_reports_reach_the_notify_url(sandbox, receiver):
     results = gateway(sandbox, notify_url=receiver.url).send(PHONES[:2], "Bonjour")
     found = sorted(r for body in receiver.wait(2) for r in reports(body))
     assert found == sorted(
-        [Report(results[0].provider_id, "Success", None),
-         Report(results[1].provider_id, "Failed", "EC_ABSENT")]
+        [Report(results[0].provider_id, "Success", None, PHONES[0], "XOF 25.0000"),
+         Report(results[1].provider_id, "Failed", "EC_ABSENT", PHONES[1], "XOF 25.0000")]
     )  # fmt: skip
     assert {m["status"] for m in sandbox.messages()} == {"Success", "Failed"}
 
@@ -159,7 +159,8 @@ def test_duplicate_reports_are_injectable(sandbox, receiver):
     sandbox.faults(dlr_duplicate=True)
     [result] = gateway(sandbox, notify_url=receiver.url).send(PHONES[:1], "Bonjour")
     bodies = receiver.wait(2)
-    assert [reports(b) for b in bodies] == [[Report(result.provider_id, "Success", None)]] * 2
+    expected = Report(result.provider_id, "Success", None, PHONES[0], "XOF 25.0000")
+    assert [reports(b) for b in bodies] == [[expected]] * 2
 
 
 def test_no_notify_url_no_reports(sandbox, receiver):

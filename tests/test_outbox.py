@@ -194,6 +194,8 @@ def put(db, kind: str, subject, status: str, *, lease=None, not_before=None, att
     if not_before is not None:
         message.not_before = not_before
     message.reason = "timeout" if status == "unknown" else None
+    if status in ("sending", "unknown", "sent"):  # the sender names the provider as it starts
+        message.provider = "africastalking"
     db.commit()
     return key
 

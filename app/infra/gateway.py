@@ -4,7 +4,7 @@ import json
 import re
 import socket
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import requests
 from africastalking.Service import AfricasTalkingException
@@ -32,6 +32,26 @@ class Result:
     status: str | None = None
     cost: str | None = None
     parts: int | None = None
+
+
+class Report(NamedTuple):
+    """A provider's delivery report, in the outbox's statuses (app/messaging/delivery.py)."""
+
+    message_id: str
+    status: str
+    error: str | None = None
+    phone: str | None = None  # E.164
+    cost: str | None = None  # "EUR 0.0100": what the provider charged, when it says
+
+
+class Incoming(NamedTuple):
+    """An SMS a phone sent us through a provider."""
+
+    message_id: str
+    phone: str  # as the provider wrote it; the web layer checks it
+    to: str  # our number or short code the person wrote to
+    text: str
+    date: str | None = None
 
 
 class GatewayError(Exception):

@@ -1,10 +1,20 @@
 """The Infobip SMS adapter: the Gateway interface over its /sms/2/text/advanced API."""
 
-from typing import NamedTuple
+from decimal import Decimal
 
 import requests
 
-from app.infra.gateway import FAILED, RETRY, SENT, UNKNOWN, GatewayError, Result, failure
+from app.infra.gateway import (
+    FAILED,
+    RETRY,
+    SENT,
+    UNKNOWN,
+    GatewayError,
+    Incoming,
+    Report,
+    Result,
+    failure,
+)
 
 SEND_PATH = "/sms/2/text/advanced"
 TIMEOUT_S = (3.05, 9.05)  # connect, read: as long as the AT SDK waits
@@ -32,14 +42,6 @@ REPORT_STATUSES = {
     "EXPIRED": "Expired",
     "REJECTED": "Rejected",
 }
-
-
-class Report(NamedTuple):
-    """One delivery report: Infobip's message id, the outbox's status, the error's name."""
-
-    message_id: str
-    status: str
-    error: str | None
 
 
 class Infobip:
@@ -142,11 +144,9 @@ def classify(status: dict) -> str:
 
 def reports(body) -> list[Report]:
     """Read a delivery-report callback's JSON; raise ValueError if it is not one."""
-    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
-        raise ValueError("a delivery report must be a JSON object with a list of results")
     found = []
-    for entry in body["results"]:
-        if not isinstance(entry, dict) or not isinstance(entry.get("status"), dict):
+    for entry in _results(body, "delivery report"):
+        if not isinstance(entry.get("status"), dict):
             raise ValueError("each result needs a status object")
         message_id, group = entry.get("messageId"), entry["status"].get("groupName")
         if not isinstance(message_id, str) or not message_id:
@@ -156,8 +156,50 @@ def reports(body) -> list[Report]:
         error = entry.get("error") if isinstance(entry.get("error"), dict) else {}
         # Infobip sends an error object with id 0 ("NO_ERROR") on success.
         failed = error.get("id") not in (None, 0) and error.get("name")
-        found.append(Report(message_id, REPORT_STATUSES[group], failed or None))
+        found.append(Report(message_id, REPORT_STATUSES[group], failed or None,
+                            _number(entry.get("to")), _cost(entry)))  # fmt: skip
     return found
+
+
+def inbound(body) -> list[Incoming]:
+    """Read a forwarded inbound SMS callback's JSON; raise ValueError if it is not one."""
+    found = []
+    for entry in _results(body, "forwarded SMS"):
+        fields = [entry.get(name) for name in ("messageId", "from", "to", "text")]
+        if not all(isinstance(value, str) for value in fields) or not fields[0]:
+            raise ValueError("each result needs messageId, from, to and text as strings")
+        received = entry.get("receivedAt")
+        found.append(Incoming(fields[0], _number(fields[1]) or fields[1], fields[2], fields[3],
+                              received if isinstance(received, str) else None))  # fmt: skip
+    return found
+
+
+def _results(body, what: str) -> list[dict]:
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        raise ValueError(f"a {what} must be a JSON object with a list of results")
+    if not all(isinstance(entry, dict) for entry in body["results"]):
+        raise ValueError("each result must be a JSON object")
+    return body["results"]
+
+
+def _number(value) -> str | None:
+    """Return Infobip's number (international digits, no +) as E.164."""
+    if isinstance(value, str) and value.removeprefix("+").isdigit():
+        return "+" + value.removeprefix("+")
+    return None
+
+
+def _cost(entry: dict) -> str | None:
+    """Return what a report says the message cost: its price per part times its parts."""
+    price = entry.get("price") if isinstance(entry.get("price"), dict) else {}
+    amount, currency = price.get("pricePerMessage"), price.get("currency")
+    parts = entry.get("smsCount", 1)
+    numbers = (int, float)
+    if not isinstance(amount, numbers) or isinstance(amount, bool) or not isinstance(parts, int):
+        return None
+    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
+        return None
+    return f"{currency.upper()} {Decimal(str(amount)) * max(1, parts):.4f}"
 
 
 def _result(phone: str, entry: dict) -> Result:

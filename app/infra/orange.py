@@ -16,6 +16,8 @@ from app.infra.gateway import (
     SENT,
     UNKNOWN,
     GatewayError,
+    Incoming,
+    Report,
     Result,
     failure,
 )
@@ -32,6 +34,17 @@ LOCK_MS = (TIMEOUT[0] + TIMEOUT[1] + 1) * 1000
 POLL_S = 0.05
 # Compare-and-delete: release the lock only if it is still ours.
 RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+
+
+# Orange's delivery statuses (GSMA OneAPI), in the outbox's statuses (app/messaging/delivery.py).
+REPORT_STATUSES = {
+    "DeliveredToTerminal": "Success",
+    "DeliveryImpossible": "Failed",
+    "MessageWaiting": "Buffered",
+    "DeliveredToNetwork": "Submitted",
+    "DeliveryUncertain": "Sent",
+    "DeliveryNotificationNotSupported": "Sent",
+}
 
 
 @dataclass(frozen=True)
@@ -247,3 +260,44 @@ def valid_phone(phone: str) -> bool:
     """Tell whether a phone looks like +<6 to 15 digits>."""
     digits = phone[1:]
     return phone.startswith("+") and digits.isdigit() and 6 <= len(digits) <= 15
+
+
+def receipt(body) -> Report:
+    """Read a deliveryInfoNotification; raise ValueError if it is not one.
+
+    Its callbackData names the message: the id Orange gave in the send's resourceURL.
+    """
+    note = body.get("deliveryInfoNotification") if isinstance(body, dict) else None
+    info = note.get("deliveryInfo") if isinstance(note, dict) else None
+    if not isinstance(info, dict):
+        raise ValueError("expected a deliveryInfoNotification with its deliveryInfo")
+    message_id, status = note.get("callbackData"), info.get("deliveryStatus")
+    if not isinstance(message_id, str) or not message_id.strip():
+        raise ValueError("callbackData must name the message")
+    if status not in REPORT_STATUSES:
+        raise ValueError(f"unknown deliveryStatus: {str(status)[:40]!r}")
+    failed = status if REPORT_STATUSES[status] == "Failed" else None
+    return Report(message_id, REPORT_STATUSES[status], failed, _address(info.get("address")))
+
+
+def inbound(body) -> Incoming:
+    """Read an inboundSMSMessageNotification; raise ValueError if it is not one."""
+    note = body.get("inboundSMSMessageNotification") if isinstance(body, dict) else None
+    message = note.get("inboundSMSMessage") if isinstance(note, dict) else None
+    if not isinstance(message, dict):
+        raise ValueError("expected an inboundSMSMessageNotification with its inboundSMSMessage")
+    names = ("messageId", "senderAddress", "destinationAddress", "message")
+    fields = [message.get(name) for name in names]
+    if not all(isinstance(value, str) for value in fields) or not fields[0]:
+        raise ValueError("messageId, senderAddress, destinationAddress and message are needed")
+    date = message.get("dateTime")
+    phone = _address(fields[1]) or fields[1]
+    to = _address(fields[2]) or fields[2].removeprefix("tel:")
+    return Incoming(fields[0], phone, to, fields[3], date if isinstance(date, str) else None)
+
+
+def _address(value) -> str | None:
+    """Return a tel:+223... address as the E.164 number it holds."""
+    if isinstance(value, str) and value.startswith("tel:") and valid_phone(value[4:]):
+        return value[4:]
+    return None

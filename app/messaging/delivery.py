@@ -22,8 +22,10 @@ def record(db: Session, form: dict, now: datetime, unreachable_after: int) -> st
 
     unreachable_after: how many failed deliveries in a row mark a phone unreachable.
     """
+    provider = form.get("provider") or "africastalking"
     report = DeliveryReport(
         provider_id=form["id"],
+        provider=provider,
         status=form["status"],
         phone=form["phoneNumber"] or None,
         network_code=form["networkCode"] or None,
@@ -37,7 +39,7 @@ def record(db: Session, form: dict, now: datetime, unreachable_after: int) -> st
     except IntegrityError:  # the same (id, status) again: already applied
         db.rollback()
         return "duplicate"
-    message = db.scalars(select(Message).where(Message.provider_id == report.provider_id)).first()
+    message = _carried(db, report.provider, report.provider_id)
     if message is None:
         message = adopt(db, report)
     if message is None:
@@ -45,9 +47,19 @@ def record(db: Session, form: dict, now: datetime, unreachable_after: int) -> st
         return "unknown id"  # kept: the send result may not be recorded yet
     if not message.phone:
         report.phone = None  # its number was forgotten (a receipt done with, a contact deleted)
+    if form.get("cost") and message.cost is None:
+        message.cost = form["cost"]  # a provider that prices a message only once it went
     apply(db, message, report, now, unreachable_after)
     db.commit()
     return "applied"
+
+
+def _carried(db: Session, provider: str | None, provider_id: str) -> Message | None:
+    """Return the message a provider knows by provider_id: ids are the provider's own."""
+    query = select(Message).where(Message.provider_id == provider_id)
+    if provider:
+        query = query.where(Message.provider == provider)
+    return db.scalars(query).first()
 
 
 def adopt(db: Session, report: DeliveryReport) -> Message | None:
@@ -60,6 +72,8 @@ def adopt(db: Session, report: DeliveryReport) -> Message | None:
                 Message.phone == report.phone,
                 Message.status == "unknown",
                 Message.provider_id.is_(None),
+                # Only the provider the request went to can report on it.
+                Message.provider == report.provider,
             )
         )
     )
@@ -101,9 +115,7 @@ def apply_pending(
         .order_by(DeliveryReport.id)
     )
     for report in list(waiting):
-        message = db.scalars(
-            select(Message).where(Message.provider_id == report.provider_id)
-        ).first()
+        message = _carried(db, report.provider, report.provider_id)
         if message is not None:
             apply(db, message, report, now, unreachable_after)
 
@@ -139,6 +151,7 @@ def adopt_waiting(
             select(DeliveryReport.provider_id)
             .where(
                 DeliveryReport.phone == message.phone,
+                DeliveryReport.provider == message.provider,
                 DeliveryReport.applied.is_(False),
                 ~exists().where(Message.provider_id == DeliveryReport.provider_id),
             )
@@ -163,7 +176,11 @@ def sweep(db: Session, now: datetime, unreachable_after: int) -> int:
     ids = list(
         db.scalars(
             select(DeliveryReport.provider_id)
-            .join(Message, Message.provider_id == DeliveryReport.provider_id)
+            .join(
+                Message,
+                (Message.provider_id == DeliveryReport.provider_id)
+                & (Message.provider == DeliveryReport.provider),
+            )
             .where(DeliveryReport.applied.is_(False))
             .distinct()
         )

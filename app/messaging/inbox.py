@@ -80,7 +80,9 @@ def answer(
     if message.answer_id is not None or not message.phone:
         raise AnswerRefused("answered")
     key = f"{KIND}:{message.id}:{message.phone}"  # as outbox.row names it
-    if not outbox.add(db, config, KIND, message.id, message.phone, text):
+    # Back through the provider and to the number the person wrote to.
+    back = {"via": message.provider, "sender": message.to}
+    if not outbox.add(db, config, KIND, message.id, message.phone, text, **back):
         raise AnswerRefused("answered")  # another supervisor's, a moment ago
     sent = db.scalars(select(Message).where(Message.key == key)).one()
     # Who answered, even if someone had set it aside before.

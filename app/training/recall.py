@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -180,11 +181,12 @@ def send_due(db: Session, config: Mapping, catalog: Catalog, now: datetime) -> i
 
 
 def reply(db: Session, config: Mapping, catalog: Catalog, contact: Contact, text: str,
-          subject: str, now: datetime) -> bool:  # fmt: skip
+          subject: str, now: datetime, back: Mapping = MappingProxyType({})) -> bool:  # fmt: skip
     """Take an SMS as the answer to the recall question it was asked; False if it is not one.
 
     The reply is the number of an option as the SMS showed it. What follows (the
-    feedback with the next question, or the result) is queued under subject.
+    feedback with the next question, or the result) is queued under subject, sent back
+    as back says (the provider and number the SMS came through).
     """
     first = words(text)[:1]
     if not first or not first[0].isdigit():
@@ -203,7 +205,7 @@ def reply(db: Session, config: Mapping, catalog: Catalog, contact: Contact, text
     position = int(first[0]) if len(first[0]) < 3 else 0
     if not 1 <= position <= len(shown):  # not one of the options: ask again
         body = _question(catalog, contact, recall, question.id)
-        outbox.add(db, config, "keyword", subject, contact.phone, body)
+        outbox.add(db, config, "keyword", subject, contact.phone, body, **back)
         return True
     k = shown[position - 1]
     effect = RecallAnswer(recall.module, question.id, k, question.answers[k - 1].correct)
@@ -220,7 +222,7 @@ def reply(db: Session, config: Mapping, catalog: Catalog, contact: Contact, text
             catalog.get("sms.recall_end", lang, right=recall.right or 0,
                         total=recall.questions or 0, takeaway=takeaway)
         )  # fmt: skip
-    outbox.add(db, config, "keyword", subject, contact.phone, "\n".join(parts))
+    outbox.add(db, config, "keyword", subject, contact.phone, "\n".join(parts), **back)
     return True
 
 

@@ -9,13 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from app.infra.db import holds_nul
+from app.infra.gateway import Incoming
 from app.infra.models import Contact, utcnow
 from app.infra.sms_records import InboundMessage
 from app.messaging import delivery, outbox
 from app.messaging.keywords import keyword
 from app.people import consent, contacts
 from app.training import recall
-from app.web.callbacks import check_token, read_form
+from app.web.callbacks import MAX_FIELD, check_token, read_form
 from app.web.db import get_db
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
@@ -38,12 +40,21 @@ def _ok() -> Response:
 def delivery_report():
     """Apply a delivery report; twice or out of order changes nothing more."""
     form = read_form(DELIVERY_FIELDS, required=("id", "status"))
+    form["phoneNumber"] = contacts.normalize(form["phoneNumber"]) or ""
+    return record(dict(form, provider="africastalking"))
+
+
+def record(form: dict) -> Response:
+    """Apply one provider's delivery report, in the outbox's terms; see delivery.record."""
     if not form["id"].strip() or not form["status"].strip():
         abort(400, "id and status must be set")
     if len(form["id"]) > 64 or len(form["status"]) > 32:
         abort(400, "id must be at most 64 characters and status at most 32")
-    form["networkCode"] = form["networkCode"][:16]
-    form["phoneNumber"] = contacts.normalize(form["phoneNumber"]) or ""
+    if any(holds_nul(str(value)) for value in form.values()):
+        abort(400, "a field contains a NUL character")
+    form["networkCode"] = form.get("networkCode", "")[:16]
+    form["failureReason"], form["retryCount"] = form.get("failureReason") or "", form.get(
+        "retryCount", "")  # fmt: skip
     try:
         outcome = delivery.record(
             get_db(), form, utcnow(), current_app.config["SMS_UNREACHABLE_AFTER"]
@@ -60,19 +71,30 @@ def delivery_report():
 def inbound():
     """Store an incoming SMS once, then answer its keyword."""
     form = read_form(INBOUND_FIELDS, required=("from", "id", "text"))
-    phone = contacts.normalize(form["from"])
-    if phone is None or not form["id"].strip() or len(form["id"]) > 64:
+    message = Incoming(form["id"], form["from"], form["to"], form["text"], form["date"])
+    return take("africastalking", message, form["linkId"], form["networkCode"])
+
+
+def take(provider: str, incoming: Incoming, link_id: str = "", network_code: str = "") -> Response:
+    """Store an SMS a provider passed on, once, then answer its keyword the same way for all."""
+    phone = contacts.normalize(incoming.phone)
+    if phone is None or not incoming.message_id.strip() or len(incoming.message_id) > 64:
         abort(400, "from must be a phone number and id must be set (64 characters at most)")
-    meaning = keyword(form["text"], current_app.extensions["catalog"])
+    if any(holds_nul(value or "") for value in incoming):
+        abort(400, "a field contains a NUL character")
+    if len(incoming.text.encode("utf-8", "surrogatepass")) > MAX_FIELD:
+        abort(400, f"text over {MAX_FIELD} bytes")
+    meaning = keyword(incoming.text, current_app.extensions["catalog"])
     db = get_db()
     message = InboundMessage(
-        provider_id=form["id"],
+        provider_id=incoming.message_id,
+        provider=provider,
         phone=phone,
-        to=form["to"][:32] or None,
-        text=form["text"],
-        link_id=form["linkId"][:64] or None,
-        network_code=form["networkCode"][:16] or None,
-        date=form["date"][:40] or None,
+        to=incoming.to[:32] or None,
+        text=incoming.text,
+        link_id=link_id[:64] or None,
+        network_code=network_code[:16] or None,
+        date=(incoming.date or "")[:40] or None,
         keyword=meaning,
     )
     db.add(message)
@@ -84,8 +106,10 @@ def inbound():
     except SQLAlchemyError:
         current_app.logger.exception("could not store an inbound SMS")
         abort(503)  # the provider retries
+    # Replies go back through the provider and to the number the person wrote to.
+    back = {"via": provider, "sender": message.to}
     try:
-        recalled = answer(db, phone, meaning, form["id"], form["text"])
+        recalled = answer(db, phone, meaning, incoming.message_id, incoming.text, back)
         message.recall = recalled  # handled by the quiz: no supervisor needs to read it
         db.commit()
     except SQLAlchemyError:
@@ -120,13 +144,16 @@ def provider_optout():
     return _ok()
 
 
-def answer(db: Session, phone: str, meaning: str | None, inbound_id: str, text: str) -> bool:
-    """Carry out a keyword or take a recall answer, and queue the reply; True if a recall's."""
+def answer(
+    db: Session, phone: str, meaning: str | None, inbound_id: str, text: str, back: dict
+) -> bool:
+    """Carry out a keyword or take a recall answer, and queue the reply (sent back as back
+    says); True if a recall's."""
     catalog, config = current_app.extensions["catalog"], current_app.config
     if meaning is None:  # a digit may answer the recall question texted to this phone
         contact = db.scalars(select(Contact).where(Contact.phone == phone)).first()
         if contact is not None and recall.reply(
-            db, config, catalog, contact, text, inbound_id, utcnow()
+            db, config, catalog, contact, text, inbound_id, utcnow(), back
         ):
             return True
     profile = db.scalars(select(Contact.language).where(Contact.phone == phone)).first()
@@ -145,5 +172,5 @@ def answer(db: Session, phone: str, meaning: str | None, inbound_id: str, text: 
         today = datetime.now(ZoneInfo(config["TZ"])).date().isoformat()
         reply, subject = "sms.help", f"unknown-{today}"
     kind = "keyword" if subject == inbound_id else "help"
-    outbox.add(db, config, kind, subject, phone, catalog.get(reply, lang, code=code))
+    outbox.add(db, config, kind, subject, phone, catalog.get(reply, lang, code=code), **back)
     return False

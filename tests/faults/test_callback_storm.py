@@ -85,6 +85,7 @@ def reset(app) -> None:
         db.flush()
         for n, message in enumerate(db.scalars(select(Message).order_by(Message.id))):
             message.status, message.provider_id = "sent", f"ATXid_storm{n}"
+            message.provider = "africastalking"
         db.commit()
 
 

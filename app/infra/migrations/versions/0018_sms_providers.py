@@ -23,8 +23,12 @@ def upgrade():
         batch.add_column(sa.Column("provider", sa.String(24)))
     with op.batch_alter_table("inbound_messages") as batch:
         batch.add_column(sa.Column("provider", sa.String(24)))
-    # Everything before went through Africa's Talking, the only provider there was.
-    op.execute("UPDATE outbox SET provider = 'africastalking' WHERE provider_id IS NOT NULL")
+    # Everything before went through Africa's Talking, the only provider there was: what it
+    # took, and what may have reached it (a report may yet settle those).
+    op.execute(
+        "UPDATE outbox SET provider = 'africastalking' "
+        "WHERE provider_id IS NOT NULL OR status IN ('sending', 'unknown')"
+    )
     op.execute("UPDATE delivery_reports SET provider = 'africastalking'")
     op.execute("UPDATE inbound_messages SET provider = 'africastalking'")
 

@@ -1,0 +1,77 @@
+"""POST /sms/delivery/<provider> and /sms/inbound/<provider>: the JSON callbacks of Orange
+and Infobip, applied exactly as Africa's Talking's (app/web/sms.py)."""
+
+import json
+
+from flask import Blueprint, Response, abort, request
+
+from app.infra import infobip, orange
+from app.infra.gateway import Report
+from app.web.callbacks import check_token
+from app.web.sms import record, take
+
+bp = Blueprint("sms_json", __name__, url_prefix="/sms")
+
+# Infobip posts up to many reports in one request; each is a few hundred bytes.
+MAX_JSON = 256 * 1024
+
+
+@bp.before_request
+def _authenticate():
+    check_token()
+    request.max_content_length = MAX_JSON + 1
+
+
+def read_json():
+    """Return the request's JSON body, or abort with 400 saying what is wrong."""
+    body = request.get_data(cache=True)
+    if len(body) > MAX_JSON:
+        abort(400, f"request body over {MAX_JSON} bytes")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        abort(400, "the body must be JSON")
+
+
+def _parsed(parse):
+    try:
+        return parse(read_json())
+    except ValueError as exc:
+        abort(400, str(exc)[:200])
+
+
+def _record(provider: str, report: Report) -> Response:
+    form = {"id": report.message_id, "status": report.status, "phoneNumber": report.phone or "",
+            "failureReason": (report.error or "")[:64], "provider": provider,
+            "cost": report.cost}  # fmt: skip
+    return record(form)
+
+
+@bp.post("/delivery/orange")
+def orange_delivery():
+    """Apply Orange's delivery receipt for one message; a repeat changes nothing more."""
+    return _record("orange", _parsed(orange.receipt))
+
+
+@bp.post("/inbound/orange")
+def orange_inbound():
+    """Take an SMS a phone sent to our Orange number, as any other."""
+    return take("orange", _parsed(orange.inbound))
+
+
+@bp.post("/delivery/infobip")
+def infobip_delivery():
+    """Apply each of Infobip's delivery reports in the request."""
+    response = None
+    for report in _parsed(infobip.reports):
+        response = _record("infobip", report)
+    return response or Response("OK", mimetype="text/plain")
+
+
+@bp.post("/inbound/infobip")
+def infobip_inbound():
+    """Take each SMS Infobip forwarded in the request."""
+    response = None
+    for message in _parsed(infobip.inbound):
+        response = take("infobip", message)
+    return response or Response("OK", mimetype="text/plain")
