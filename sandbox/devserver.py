@@ -17,6 +17,13 @@ from sandbox.embedded import EmbeddedRedis, free_port, server_version
 
 DEMO_ORG_CODES = "RMCR=1111,CAEB=2222,CMDT=3333,CPC=4444,Alphalog=5555,CRK=6666"
 DEMO_CALLBACK_NUMBER = "+22320000002"  # a missed call to it is called back, by the sandbox
+# What the sandbox's emulations of Orange and Infobip accept (sandbox/__init__.py).
+SANDBOX_ORANGE = (
+    ("ORANGE_CLIENT_ID", "sandbox-client"),
+    ("ORANGE_CLIENT_SECRET", "sandbox-secret"),
+    ("ORANGE_SENDER", "+22344000000"),
+)
+SANDBOX_INFOBIP = (("INFOBIP_API_KEY", "sandbox-key"), ("INFOBIP_SENDER", "Kalan"))
 REDIS_PORT = 6390  # not 6379, so a system Redis and `make run` never share data
 # Hides the webhook token from the access and error logs.
 GUNICORN_CONF = "python:app.web.gunicorn_conf"
@@ -112,6 +119,14 @@ def serve() -> int:
     env["AT_API_BASE_URL"] = env.get("AT_API_BASE_URL") or (
         f"http://127.0.0.1:{env['SANDBOX_PORT']}"
     )
+    # Orange and Infobip are emulated by the same sandbox: SMS_PROVIDER=orange (or
+    # infobip) or SMS_ROUTES then needs no other setting. The credentials are the
+    # sandbox's own, no secret; Infobip posts its reports to PUBLIC_URL.
+    sandbox_url = f"http://127.0.0.1:{env['SANDBOX_PORT']}"
+    for name, value in (("ORANGE_API_BASE_URL", sandbox_url), *SANDBOX_ORANGE,
+                        ("INFOBIP_BASE_URL", sandbox_url), *SANDBOX_INFOBIP,
+                        ("PUBLIC_URL", env["KALAN_URL"])):  # fmt: skip
+        env[name] = env.get(name) or value
     # A sandbox sends nothing real, so it need not wait for daytime; set
     # SMS_SEND_WINDOW to try the window out.
     env["SMS_SEND_WINDOW"] = env.get("SMS_SEND_WINDOW") or "always"

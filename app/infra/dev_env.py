@@ -30,7 +30,17 @@ SHARED = (
     "VOICE_SAY_MISSING",
     "ORG_CODES",
     "VOICE_CALLBACK_NUMBERS",
+    "PUBLIC_URL",
+    "ORANGE_API_BASE_URL",
+    "ORANGE_CLIENT_ID",
+    "ORANGE_SENDER",
+    "INFOBIP_BASE_URL",
+    "INFOBIP_SENDER",
+    # Secrets, written only as the sandbox's own (SANDBOX_VALUES): never a real one.
+    "ORANGE_CLIENT_SECRET",
+    "INFOBIP_API_KEY",
 )
+SANDBOX_VALUES = {"ORANGE_CLIENT_SECRET": "sandbox-secret", "INFOBIP_API_KEY": "sandbox-key"}
 HEADER = (
     "# Written by `make run` (kalan dev) each time it starts: the settings it runs with.\n"
     "# The `kalan` command reads them in development, after the shell and .env; edit .env\n"
@@ -46,7 +56,11 @@ def path(environ: Mapping) -> Path:
 def write(environ: Mapping) -> Path:
     """Write the shared settings environ holds; return the file's path."""
     target = path(environ)
-    lines = [f"{name}={_quoted(environ[name])}\n" for name in SHARED if environ.get(name)]
+    lines = [
+        f"{name}={_quoted(environ[name])}\n"
+        for name in SHARED
+        if environ.get(name) and SANDBOX_VALUES.get(name, environ[name]) == environ[name]
+    ]
     partial = target.with_name(NAME + ".partial")
     # Readable by this user only, as the rest of var/; replaced whole, never half written.
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
