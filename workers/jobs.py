@@ -9,7 +9,7 @@ from rq.job import JobStatus
 from app import training
 from app.cases import alerts, recordings
 from app.infra.models import Campaign, utcnow
-from app.messaging import delivery, outbox
+from app.messaging import balance, delivery, outbox
 from app.messaging.campaigns import expansion, lifecycle
 from app.messaging.notify import EXPAND
 from app.messaging.sender import Sender
@@ -118,6 +118,12 @@ def tick() -> dict:
             with app.extensions["db"]() as db:
                 lifecycle.stop(db, campaign_id, "expansion failed: see the worker log")
     result = dispatch()
+    # Last: a provider slow to answer must not hold up what is due to be sent.
+    try:
+        balance.refresh(app.extensions["redis"], app.config["REDIS_PREFIX"],
+                        app.extensions["gateways"], now)  # fmt: skip
+    except Exception:  # a balance is shown, never needed to send
+        app.logger.exception("the SMS balance could not be read")
     return {"reaped": reaped, "started": starting, "calls": calls, **result}
 
 

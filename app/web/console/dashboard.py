@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.cases.focal_points import DESK
 from app.infra.models import Campaign, Case, Certificate, Contact, ModuleProgress, utcnow
-from app.messaging import outbox
+from app.messaging import balance, outbox
 from app.messaging.campaigns import lifecycle
 from app.training import report
 from app.voice import budget, calls
@@ -23,6 +23,7 @@ from app.web.db import get_db
 from flows.desk import TO_VERIFY
 
 SERIES = 6  # lines on one chart; the rest are summed into "others"
+WHOLE = frozenset({"XOF", "XAF", "GNF", "JPY", "KRW"})  # currencies with no cents
 PERIODS = (7, 30, 90, 365)  # days the costs can be summed over; the second is the default
 
 
@@ -39,7 +40,19 @@ def dashboard():
         campaigns=_campaigns(db),
         # Costs are the programme's: a user kept to an area sees none (a call may have no phone).
         spend=None if g.user.scope else _spend(db, utcnow()),
+        balances=None if g.user.scope else _balances(),
     )
+
+
+def _balances() -> list[dict]:
+    """The last reading of each provider's SMS bundles that the worker could take."""
+    config, redis = current_app.config, current_app.extensions["redis"]
+    found = []
+    for name in current_app.extensions["gateways"]:
+        reading = balance.last(redis, config["REDIS_PREFIX"], name)
+        if reading is not None:
+            found.append({"provider": name, **reading})
+    return found
 
 
 def _bars(rows: list, key: str, unit: str = "") -> Markup:
@@ -192,8 +205,9 @@ def _spend(db, now: datetime) -> dict:
 
 
 def _money(currency: str, amount) -> str:
-    """Write an amount as the dashboard does: XOF 12 500."""
-    return f"{currency} {amount:,.0f}".replace(",", " ")
+    """Write an amount as the dashboard does: XOF 12 500, EUR 3.25 (cents where they exist)."""
+    places = 0 if currency in WHOLE else 2
+    return f"{currency} {amount:,.{places}f}".replace(",", " ")
 
 
 def _minutes(seconds: int) -> str:
