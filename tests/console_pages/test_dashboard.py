@@ -324,7 +324,7 @@ def test_the_dashboard_shows_call_minutes_and_cost_beside_sms_cost(app, client, 
     month = client.get("/console/dashboard")
     assert "<th>Minutes d'appel</th><th>Coût des appels</th>" in page(month)
     assert cells(month, "spend") == [
-        ["KES", "1", "KES 1", "0", "0,0", "KES 0", "KES 1"],
+        ["KES", "1", "KES 0.80", "0", "0,0", "KES 0.00", "KES 0.80"],  # cents where they exist
         ["XOF", "3", "XOF 100", "2", "2,2", "XOF 226", "XOF 326"],
     ]  # fmt: skip
     shown = visible(month)
