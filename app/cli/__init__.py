@@ -14,6 +14,7 @@ from app.cli import (  # noqa: F401 (each module adds its commands to main)
     db,
     focal_points,
     keys,
+    sms,
     training,
     users,
     ussd,
