@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 from flask import Flask
 
@@ -33,6 +34,13 @@ def first(numbers: str) -> str:
     return (numbers.replace(",", " ").split() or [""])[0]
 
 
+def _check_number(config, name: str, example: str) -> None:
+    """Refuse a number not written as the provider writes it (example's shape)."""
+    plus = "+" if example.startswith("+") else ""
+    if not re.fullmatch(re.escape(plus) + r"\d{6,15}", config[name]):
+        raise ValueError(f"{name} must be a number such as {example}, not {config[name]!r}")
+
+
 def create_app(test_config=None):
     """Create the sandbox web app, configured from the environment."""
     app = Flask(__name__)
@@ -53,6 +61,10 @@ def create_app(test_config=None):
         AT_API_KEY=env("AT_API_KEY", "sandbox-key"),
         AT_SHORTCODE=env("AT_SHORTCODE", "36000"),
         INFOBIP_API_KEY=env("INFOBIP_API_KEY", "sandbox-key"),
+        # The numbers a phone's reply reaches when no message told it Kalan's: Orange's
+        # (as its senderAddress writes it) and Infobip's (as its "to" writes it).
+        SANDBOX_ORANGE_NUMBER=env("SANDBOX_ORANGE_NUMBER", "+22370000000"),
+        SANDBOX_INFOBIP_NUMBER=env("SANDBOX_INFOBIP_NUMBER", "22320000003"),
         SANDBOX_SMS_PART_COST=env("SANDBOX_SMS_PART_COST", "XOF 25.0000"),
         SANDBOX_DLR=env("SANDBOX_DLR", "1") not in ("0", "off", "false", "no"),
         SANDBOX_DLR_DELAY_S=float(env("SANDBOX_DLR_DELAY_S", "0.2")),
@@ -95,6 +107,8 @@ def create_app(test_config=None):
             json.loads(faults) if isinstance(faults, str) else faults
         )
         app.extensions["simulator_words"] = words.load()
+        _check_number(app.config, "SANDBOX_ORANGE_NUMBER", "+22370000000")
+        _check_number(app.config, "SANDBOX_INFOBIP_NUMBER", "22320000003")
     except ValueError as exc:  # FaultError, WordsError and JSON errors are ValueErrors too
         # One clear line for whoever set the variable or edited the words, not a traceback.
         raise SystemExit(f"sandbox: cannot start: {exc}") from None

@@ -127,6 +127,8 @@ def serve() -> int:
                         ("INFOBIP_BASE_URL", sandbox_url), *SANDBOX_INFOBIP,
                         ("PUBLIC_URL", env["KALAN_URL"])):  # fmt: skip
         env[name] = env.get(name) or value
+    # The sandbox's phones text Kalan's Orange number, as they would in Mali.
+    env["SANDBOX_ORANGE_NUMBER"] = env.get("SANDBOX_ORANGE_NUMBER") or env["ORANGE_SENDER"]
     # A sandbox sends nothing real, so it need not wait for daytime; set
     # SMS_SEND_WINDOW to try the window out.
     env["SMS_SEND_WINDOW"] = env.get("SMS_SEND_WINDOW") or "always"

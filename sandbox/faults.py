@@ -55,6 +55,8 @@ class Faults:
     dlr_status: dict = field(default_factory=dict)
     dlr_duplicate: bool = False
     dlr_shuffle: bool = False
+    # Each text from a phone is posted to Kalan twice, as a provider retrying does.
+    inbound_duplicate: bool = False
     # Phone number -> status of a call to it that AT will not place.
     call_status: dict = field(default_factory=dict)
     # Phone number -> Orange error id its send request gets.
@@ -79,6 +81,7 @@ class Faults:
             dlr_status=_dlr_status(raw.get("dlr_status", {})),
             dlr_duplicate=_flag(raw, "dlr_duplicate"),
             dlr_shuffle=_flag(raw, "dlr_shuffle"),
+            inbound_duplicate=_flag(raw, "inbound_duplicate"),
             call_status=_call_status(raw.get("call_status", {})),
             orange_status=_orange_status(raw.get("orange_status", {})),
             orange_token_expired=_flag(raw, "orange_token_expired"),

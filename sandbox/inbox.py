@@ -3,10 +3,11 @@
 import re
 
 import requests
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
+from sandbox import replies
 from sandbox.control import phone_arg
-from sandbox.messaging import NETWORK_CODE, get_store
+from sandbox.messaging import get_injector, get_store
 from sandbox.simulator import PHONE
 from sandbox.transport import kalan_url, post_form
 
@@ -28,7 +29,12 @@ def inbox():
 
 @bp.post("/send")
 def send():
-    """Text Kalan's short code from the phone, and tell whether Kalan took it."""
+    """Text Kalan from the phone, and tell whether Kalan took it.
+
+    The text goes back the way the phone's newest message came: through the
+    provider that carried it, to its sender (people reply to what they got).
+    With none yet, it goes through AT to the short code. "provider" forces one.
+    """
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return _error("bad_json", 400)
@@ -39,19 +45,23 @@ def send():
     sender = re.sub(r"[\s.-]", "", body["from"])
     if not PHONE.match(sender):
         return _error("bad_phone", 400)
-    message = get_store().receive(sender, current_app.config["AT_SHORTCODE"], body["text"])
-    form = [
-        ("date", message.date),
-        ("from", message.sender),
-        ("id", str(message.id)),
-        ("linkId", message.link_id),
-        ("text", message.text),
-        ("to", message.to),
-        ("networkCode", NETWORK_CODE),
-    ]
+    forced = body.get("provider")
+    if forced is not None and forced not in replies.PROVIDERS:
+        return _error("unknown_provider", 400)
+    store = get_store()
+    last = store.latest(sender, forced)
+    provider = forced or (last.provider if last else "africastalking")
+    to = (last and last.reply_to) or replies.kalan_number(provider)
+    message = store.receive(sender, to, body["text"], provider)
+    path, payload = replies.write(message)
+    # Providers post again what they think Kalan missed: the same message, same ids.
+    copies = 2 if get_injector().faults.inbound_duplicate else 1
     with requests.Session() as http:
-        delivery = post_form(http, kalan_url("/sms/inbound"), form, FORWARD_TIMEOUT_S)
-    return jsonify(id=message.id, delivered=delivery.ok, status=delivery.outcome)
+        deliveries = [
+            post_form(http, kalan_url(path), payload, FORWARD_TIMEOUT_S) for _ in range(copies)
+        ]
+    worst = next((d for d in deliveries if not d.ok), deliveries[0])
+    return jsonify(id=message.id, delivered=worst.ok, status=worst.outcome, provider=provider)
 
 
 def _error(code: str, status: int):

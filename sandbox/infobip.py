@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from app.messaging import segments  # the provider bills by the same rules the app estimates with
 from sandbox import messaging
-from sandbox.messaging import get_courier, get_injector, get_store, get_tariff
+from sandbox.messaging import get_injector, get_store, get_tariff
 from sandbox.sms_store import Outgoing, now_iso
 
 bp = Blueprint("infobip", __name__)
@@ -32,17 +32,43 @@ REJECTIONS = {
     501: (21, "REJECTED_SYSTEM_ERROR"),
     502: (6, "REJECTED_NETWORK"),
 }
-# The faults name AT's delivery statuses; each becomes Infobip's (group id, group, id, name).
+# The faults name AT's delivery statuses; each becomes Infobip's status in a report:
+# (group id, group, id, name, description).
+WAITING = (1, "PENDING", 3, "PENDING_WAITING_DELIVERY", "Message sent, waiting for delivery report")
+NOT_DELIVERED = (2, "UNDELIVERABLE", 9, "UNDELIVERABLE_NOT_DELIVERED", "Message sent not delivered")
 REPORTS = {
-    "Success": (3, "DELIVERED", 5, "DELIVERED_TO_HANDSET"),
-    "Sent": (1, "PENDING", 7, "PENDING_ENROUTE"),
-    "Submitted": (1, "PENDING", 3, "PENDING_WAITING_DELIVERY"),
-    "Buffered": (1, "PENDING", 3, "PENDING_WAITING_DELIVERY"),
-    "Failed": (2, "UNDELIVERABLE", 9, "UNDELIVERABLE_NOT_DELIVERED"),
-    "Rejected": (2, "UNDELIVERABLE", 4, "UNDELIVERABLE_REJECTED_OPERATOR"),
-    "AbsentSubscriber": (2, "UNDELIVERABLE", 9, "UNDELIVERABLE_NOT_DELIVERED"),
-    "Expired": (4, "EXPIRED", 15, "EXPIRED_EXPIRED"),
+    "Success": (3, "DELIVERED", 5, "DELIVERED_TO_HANDSET", "Message delivered to handset"),
+    "Sent": (1, "PENDING", 7, "PENDING_ENROUTE", "Message sent to next instance"),
+    "Submitted": WAITING,
+    "Buffered": WAITING,
+    "Failed": NOT_DELIVERED,
+    "AbsentSubscriber": NOT_DELIVERED,
+    "Expired": (4, "EXPIRED", 15, "EXPIRED_EXPIRED", "Message expired"),
+    "Rejected": (5, "REJECTED", 6, "REJECTED_NETWORK", "Network is forbidden"),
 }
+# A rejection's failureReason (AT's) picks Infobip's nearer REJECTED status.
+REJECTED_BY_REASON = {
+    "UserInBlackList": (5, "REJECTED", 10, "REJECTED_DND", "Destination on DND list"),
+    "InsufficientCredit": (5, "REJECTED", 12, "REJECTED_NOT_ENOUGH_CREDITS", "Not enough credits"),
+    "UserDoesNotExist": (5, "REJECTED", 52, "REJECTED_DESTINATION", "Invalid destination address"),
+}
+# Why an undeliverable message failed, by AT's failureReason (or AbsentSubscriber):
+# Infobip's handset error (id, name, description, permanent).
+HANDSET_ERRORS = {
+    "AbsentSubscriber": (27, "EC_ABSENT_SUBSCRIBER", "Absent Subscriber", False),
+    "DeliveryFailure": (32, "EC_SM_DELIVERY_FAILURE", "SM Delivery Failure", False),
+    "UserDoesNotExist": (1, "EC_UNKNOWN_SUBSCRIBER", "Unknown Subscriber", True),
+    "NotNetworkSubcriber": (1, "EC_UNKNOWN_SUBSCRIBER", "Unknown Subscriber", True),
+    "UserIsInactive": (13, "EC_CALL_BARRED", "Call Barred", False),
+    "UserAccountSuspended": (13, "EC_CALL_BARRED", "Call Barred", False),
+    "InsufficientCredit": (581, "EC_USER_OUT_OF_CREDIT", "User out of credit", False),
+    "UserInBlackList": (573, "EC_SC_BLOCKED_BY_END_USER", "Blocked by end user", True),
+}
+# A failureReason may name Infobip's error itself; any other is Infobip's unknown error.
+ERRORS_BY_NAME = {error[1]: error for error in HANDSET_ERRORS.values()}
+UNKNOWN_ERROR = (255, "EC_UNKNOWN_ERROR", "Unknown Error", False)
+STATUS_KEYS = ("groupId", "groupName", "id", "name", "description")
+ERROR_KEYS = (*STATUS_KEYS, "permanent")
 NO_ERROR = {"groupId": 0, "groupName": "OK", "id": 0, "name": "NO_ERROR",
             "description": "No Error", "permanent": False}  # fmt: skip
 
@@ -123,60 +149,46 @@ def _take(message: dict, to: str) -> tuple[dict, Outgoing | None]:
         parts=parts,
         cost=tariff.price(tariff.cost(parts)),
         provider="infobip",
+        reply_to=message.get("from") or current_app.config["SANDBOX_INFOBIP_NUMBER"],
     )
     return {"messageId": message_id, "status": PENDING, "to": to}, outgoing
 
 
 def _report(bulk_id: str, accepted: list[tuple[Outgoing, str | None]]) -> None:
-    """Schedule a JSON delivery report to each message's notifyUrl, as the faults shape them."""
-    if not current_app.config["SANDBOX_DLR"]:
-        return
-    faults = get_injector().faults
-    delay = current_app.config["SANDBOX_DLR_DELAY_S"]
-    copies = 2 if faults.dlr_duplicate else 1
+    """Schedule a JSON delivery report to each message's notifyUrl."""
     # Infobip pushes reports only where the request asked for them.
-    jobs = [(m, url) for m, url in accepted if url for _ in range(copies)]
-    if faults.dlr_shuffle:
-        get_injector().shuffle(jobs)
-    store = get_store()
-    for message, url in jobs:
-        outcome = faults.dlr_status.get(message.to, {"status": "Success"})
-        body = {"results": [_result(bulk_id, message, outcome)]}
-        due = get_injector().spread(delay) if faults.dlr_shuffle else delay
-        get_courier().schedule(
-            url,
-            body,
-            due,
-            lambda m=message, s=outcome["status"]: store.set_status(m.message_id, s),
-        )
+    jobs = [(message, url) for message, url in accepted if url]
+    messaging.schedule_reports(jobs, lambda m, outcome: {"results": [_result(bulk_id, m, outcome)]})
 
 
 def _result(bulk_id: str, message: Outgoing, outcome: dict) -> dict:
     """Describe one message's delivery as Infobip's report does."""
-    group_id, group, status_id, name = REPORTS[outcome["status"]]
+    reason = outcome.get("failureReason")
+    status = REPORTS[outcome["status"]]
+    if outcome["status"] == "Rejected":
+        status = REJECTED_BY_REASON.get(reason, status)
     error = NO_ERROR
-    if group_id in (2, 4):
-        reason = outcome.get("failureReason") or "EC_UNKNOWN_ERROR"
-        error = {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 1, "name": reason,
-                 "description": reason, "permanent": group_id == 2}  # fmt: skip
-    price, currency = message.cost.split(" ")[1], message.cost.split(" ")[0]
+    if status[1] == "UNDELIVERABLE":
+        key = reason or outcome["status"]
+        found = HANDSET_ERRORS.get(key) or ERRORS_BY_NAME.get(key) or UNKNOWN_ERROR
+        error = dict(zip(ERROR_KEYS, (1, "HANDSET_ERRORS", *found), strict=True))
+    currency, _, amount = message.cost.partition(" ")  # the tariff's price of all its parts
     return {
         "bulkId": bulk_id,
         "messageId": message.message_id,
         "to": message.to.removeprefix("+"),
-        "sentAt": message.at,
-        "doneAt": now_iso(),
+        "sentAt": infobip_time(message.at),
+        "doneAt": infobip_time(now_iso()),
         "smsCount": message.parts,
-        "price": {"pricePerMessage": float(price), "currency": currency},
-        "status": {
-            "groupId": group_id,
-            "groupName": group,
-            "id": status_id,
-            "name": name,
-            "description": name.replace("_", " ").capitalize(),
-        },  # fmt: skip
+        "price": {"pricePerMessage": float(amount), "currency": currency},
+        "status": dict(zip(STATUS_KEYS, status, strict=True)),
         "error": error,
     }
+
+
+def infobip_time(iso_z: str) -> str:
+    """Write a time as Infobip does: milliseconds and "+0000", not "Z"."""
+    return iso_z.removesuffix("Z") + "+0000"
 
 
 def _error(status: int, message_id: str, text: str) -> Response:

@@ -5,6 +5,7 @@ import re
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 
 from flask import Blueprint, Response, current_app, request
@@ -88,6 +89,7 @@ def send():
             message_id="ATXid_" + uuid.uuid4().hex,
             parts=parts,
             cost=cost,
+            reply_to=form.get("from") or current_app.config["AT_SHORTCODE"],
         )
         accepted.append(message)
         recipients.append(
@@ -120,7 +122,9 @@ def fetch():
         after = int(request.args.get("lastReceivedId", "0"))
     except ValueError:
         return _text("The request content was malformed: lastReceivedId is not a number", 400)
-    return _json({"SMSMessageData": {"Messages": get_store().received(after)}}, 200)
+    # AT lists only what phones sent through it, not what Orange or Infobip carried.
+    received = get_store().received(after, provider="africastalking")
+    return _json({"SMSMessageData": {"Messages": received}}, 200)
 
 
 @bp.get("/user")
@@ -132,32 +136,49 @@ def user():
 
 
 def _report(messages: list[Outgoing]) -> None:
-    """Schedule a delivery report for each message, as the faults in force shape them."""
+    """Schedule AT's form delivery report for each message."""
+    schedule_reports([(message, kalan_url("/sms/delivery")) for message in messages], _at_report)
+
+
+def _at_report(message: Outgoing, outcome: dict) -> list:
+    """Write one message's delivery report as AT's form."""
+    form = [
+        ("id", message.message_id),
+        ("status", outcome["status"]),
+        ("phoneNumber", message.to),
+        ("networkCode", NETWORK_CODE),
+    ]
+    if outcome.get("failureReason"):
+        form.append(("failureReason", outcome["failureReason"]))
+    return form
+
+
+def schedule_reports(
+    jobs: list[tuple[Outgoing, str]], write: Callable[[Outgoing, dict], list | dict]
+) -> None:
+    """Schedule a report of each message to its URL, as the faults in force shape them.
+
+    write turns a message and its outcome ({"status": AT's name, "failureReason": ...})
+    into the provider's body: a list of fields is posted as a form, a dict as JSON.
+    """
     if not current_app.config["SANDBOX_DLR"]:
         return  # benchmarks measure sending alone
     faults = get_injector().faults
     delay = current_app.config["SANDBOX_DLR_DELAY_S"]
-    url = kalan_url("/sms/delivery")
     copies = 2 if faults.dlr_duplicate else 1
-    jobs = [message for message in messages for _ in range(copies)]
+    jobs = [job for job in jobs for _ in range(copies)]
     if faults.dlr_shuffle:
         get_injector().shuffle(jobs)
-    for message in jobs:
+    for message, url in jobs:
         outcome = faults.dlr_status.get(message.to, {"status": "Success"})
-        form = [
-            ("id", message.message_id),
-            ("status", outcome["status"]),
-            ("phoneNumber", message.to),
-            ("networkCode", NETWORK_CODE),
-        ]
-        if outcome.get("failureReason"):
-            form.append(("failureReason", outcome["failureReason"]))
         due = get_injector().spread(delay) if faults.dlr_shuffle else delay
-        get_courier().schedule(url, form, due, _status_setter(message.message_id, outcome))
+        setter = _status_setter(message.message_id, outcome)
+        get_courier().schedule(url, write(message, outcome), due, setter)
 
 
 def _status_setter(message_id: str, outcome: dict):
     """Return what records the delivery status once its report falls due."""
+    # The store keeps AT's names whatever the provider: the page words those.
     store = get_store()
     return lambda: store.set_status(message_id, outcome["status"])
 

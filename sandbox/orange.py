@@ -1,4 +1,5 @@
-"""The fake of Orange's SMS API: OAuth2 tokens, one-address sends, contracts' units."""
+"""The fake of Orange's SMS API: OAuth2 tokens, one-address sends, their delivery receipts
+to Kalan, contracts' units."""
 
 import base64
 import secrets
@@ -12,8 +13,9 @@ from flask import Blueprint, current_app, jsonify, request
 
 from app.messaging import segments  # Orange counts units by parts, as the app estimates
 from sandbox.faults import ORANGE_ERRORS
-from sandbox.messaging import get_injector, get_store
+from sandbox.messaging import get_injector, get_store, schedule_reports
 from sandbox.sms_store import Outgoing
+from sandbox.transport import kalan_url
 
 bp = Blueprint("orange", __name__)
 
@@ -37,6 +39,17 @@ GATEWAY_ERRORS = {
                 "The requested service needs credentials, but the ones provided were invalid."),
     "error": (1, "Internal error", "An internal error occurred"),
 }  # fmt: skip
+# The faults name AT's delivery statuses; each becomes the deliveryStatus Orange reports.
+RECEIPTS = {
+    "Success": "DeliveredToTerminal",
+    "Sent": "DeliveredToNetwork",
+    "Submitted": "DeliveredToNetwork",
+    "Buffered": "MessageWaiting",
+    "Failed": "DeliveryImpossible",
+    "Rejected": "DeliveryImpossible",
+    "AbsentSubscriber": "DeliveryImpossible",
+    "Expired": "DeliveryImpossible",
+}
 
 
 @dataclass(frozen=True)
@@ -150,9 +163,12 @@ def send(sender):
         return _service_error("POL0001", "Insufficient SMS units")
     request_id = uuid.uuid4().hex
     name = message.get("senderName")
-    get_store().add_sent([Outgoing(to=phone, message=text, sender=name or sender[len("tel:") :],
-                                   message_id=request_id, parts=parts, cost=f"{parts} unit(s)",
-                                   provider="orange")])  # fmt: skip
+    number = sender[len("tel:") :]
+    sent = Outgoing(to=phone, message=text, sender=name or number, message_id=request_id,
+                    parts=parts, cost=f"{parts} unit(s)", provider="orange",
+                    reply_to=number)  # fmt: skip
+    get_store().add_sent([sent])
+    schedule_reports([(sent, kalan_url("/sms/delivery/orange"))], _receipt)
     answer = dict(message, address=[address])
     answer["resourceURL"] = (
         f"{request.host_url}smsmessaging/v1/outbound/{sender}/requests/{request_id}"
@@ -176,6 +192,13 @@ def contracts():
 def state():
     """Tell tests how many tokens were asked for and how many units are left."""
     return jsonify(token_requests=get_state().token_requests, units=get_state().units)
+
+
+def _receipt(message: Outgoing, outcome: dict) -> dict:
+    """Write one message's delivery receipt as Orange posts it (JSON)."""
+    # callbackData names the request: the last segment of the resourceURL the send answered.
+    info = {"address": "tel:" + message.to, "deliveryStatus": RECEIPTS[outcome["status"]]}
+    return {"deliveryInfoNotification": {"callbackData": message.message_id, "deliveryInfo": info}}
 
 
 def _bearer_refused():

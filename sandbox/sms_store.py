@@ -27,6 +27,9 @@ class Outgoing:
     cost: str
     status: str = "Success"
     provider: str = "africastalking"  # which emulated API carried it
+    # Where the phone's reply goes: the sender's number, or the provider's when
+    # Kalan gave none (AT's short code, the sandbox's Infobip number).
+    reply_to: str = ""
     at: str = field(default_factory=now_iso)
 
     def as_dict(self) -> dict:
@@ -46,12 +49,13 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Incoming:
-    """A message a phone sent to Kalan's short code."""
+    """A message a phone sent to Kalan, through one of the emulated providers."""
 
     id: int
     sender: str
     to: str
     text: str
+    provider: str = "africastalking"  # which emulated API carried it to Kalan
     link_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     date: str = field(default_factory=now_iso)
 
@@ -98,19 +102,33 @@ class SmsStore:
             if message is not None:
                 message.status = status
 
-    def receive(self, sender: str, to: str, text: str) -> Incoming:
+    def latest(self, to: str, provider: str | None = None) -> Outgoing | None:
+        """Return the newest message sent to a phone (by one provider), if any is kept."""
+        with self._lock:
+            for message in reversed(self._sent.values()):
+                if message.to == to and provider in (None, message.provider):
+                    return message
+        return None
+
+    def receive(
+        self, sender: str, to: str, text: str, provider: str = "africastalking"
+    ) -> Incoming:
         """Keep a message from a phone under the next id and return it."""
         with self._lock:
             self._last_id += 1
-            message = Incoming(self._last_id, sender, to, text)
+            message = Incoming(self._last_id, sender, to, text, provider)
             self._received.append(message)
             del self._received[: -self._limit]
             return message
 
-    def received(self, after_id: int = 0, limit: int = 100) -> list[dict]:
-        """Describe up to limit messages from phones with an id above after_id."""
+    def received(
+        self, after_id: int = 0, limit: int = 100, provider: str | None = None
+    ) -> list[dict]:
+        """Describe up to limit messages from phones (through one provider) above after_id."""
         with self._lock:
-            newer = [m for m in self._received if m.id > after_id][:limit]
+            newer = [
+                m for m in self._received if m.id > after_id and provider in (None, m.provider)
+            ][:limit]
         return [m.as_dict() for m in newer]
 
     def clear(self) -> None:

@@ -24,6 +24,8 @@ from app.infra.models import Base, Contact, utcnow
 from sandbox import create_app as create_sandbox
 from sandbox.embedded import EmbeddedRedis
 
+from .kalan_standin import POLL_S, Kalan
+
 PHONE = "+22370000099"
 AGENT = "+22370000401"  # the agent fixture's phone
 CODE = "*123#"
@@ -364,6 +366,19 @@ def sandbox():
     app = create_sandbox({"SANDBOX_DLR_DELAY_S": 0.05, "KALAN_URL": "http://127.0.0.1:1"})
     with serve(app) as url:
         yield Sandbox(url, app)
+    app.extensions["sms_courier"].close()  # no callback outlives its test
+
+
+@pytest.fixture(name="kalan")
+def _kalan():
+    """Serve a stand-in for Kalan's SMS callbacks on a free port; stop it after the test."""
+    kalan = Kalan()
+    thread = threading.Thread(target=kalan.server.serve_forever, args=(POLL_S,), daemon=True)
+    thread.start()
+    yield kalan
+    kalan.server.shutdown()
+    kalan.server.server_close()
+    thread.join()
 
 
 @pytest.fixture

@@ -1,56 +1,22 @@
 """The Infobip adapter against the sandbox's emulation of its API, over real HTTP."""
 
-import threading
-import time
+import re
 
 import pytest
 import requests
-from flask import Flask, request
-from werkzeug.serving import make_server
 
 from app.infra.gateway import FAILED, RETRY, SENT, UNKNOWN, GatewayError
 from app.infra.infobip import Infobip, Report, classify, parse, reports
 
+from .kalan_standin import wait_for
+
 PHONES = ["+22370000001", "+22370000002", "+22370000003"]
+REPORTS = "/sms/delivery/infobip"
+INFOBIP_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000")
 
 
 def gateway(sandbox, key="sandbox-key", **options) -> Infobip:
     return Infobip(key, sandbox.url, **options)
-
-
-class Receiver:
-    """A stand-in for Kalan's report endpoint on a real socket: keeps each JSON body."""
-
-    def __init__(self):
-        self.bodies: list = []
-        app = Flask(__name__)
-
-        @app.post("/sms/delivery/infobip")
-        def take():
-            self.bodies.append(request.get_json())
-            return ""
-
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.port}/sms/delivery/infobip"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def wait(self, count: int) -> list:
-        """Return the bodies once count have come, failing after 5 s."""
-        deadline = time.monotonic() + 5
-        while len(self.bodies) < count:
-            assert time.monotonic() < deadline, f"{len(self.bodies)} of {count} reports came"
-            time.sleep(0.01)
-        return self.bodies
-
-
-@pytest.fixture
-def receiver():
-    """Serve a report receiver; stop it after the test."""
-    kalan = Receiver()
-    yield kalan
-    kalan.server.shutdown()
-    kalan.thread.join()
 
 
 def test_batches_one_message_per_phone(sandbox):
@@ -144,29 +110,122 @@ def test_unreachable_provider_is_safe_to_retry():
     assert not caught.value.unknown
 
 
-def test_delivery_reports_reach_the_notify_url(sandbox, receiver):
-    sandbox.faults(dlr_status={PHONES[1]: {"status": "Failed", "failureReason": "EC_ABSENT"}})
-    results = gateway(sandbox, notify_url=receiver.url).send(PHONES[:2], "Bonjour")
-    found = sorted(r for body in receiver.wait(2) for r in reports(body))
+def bodies(kalan, count: int) -> list:
+    """Return the JSON reports Kalan's stand-in got, once count have come."""
+    wait_for(lambda: len(kalan.posts(REPORTS)) >= count)
+    return [seen.json for seen in kalan.posts(REPORTS)]
+
+
+def test_delivery_reports_reach_the_notify_url(sandbox, kalan):
+    failure = {"status": "Failed", "failureReason": "EC_ABSENT_SUBSCRIBER"}
+    sandbox.faults(dlr_status={PHONES[1]: failure})
+    notify = kalan.url + REPORTS
+    results = gateway(sandbox, notify_url=notify).send(PHONES[:2], "Bonjour")
+    found = sorted(r for body in bodies(kalan, 2) for r in reports(body))
     assert found == sorted(
         [Report(results[0].provider_id, "Success", None, PHONES[0], "XOF 25.0000"),
-         Report(results[1].provider_id, "Failed", "EC_ABSENT", PHONES[1], "XOF 25.0000")]
+         Report(results[1].provider_id, "Failed", "EC_ABSENT_SUBSCRIBER", PHONES[1], "XOF 25.0000")]
     )  # fmt: skip
     assert {m["status"] for m in sandbox.messages()} == {"Success", "Failed"}
 
 
-def test_duplicate_reports_are_injectable(sandbox, receiver):
+def post_advanced(sandbox, notify_url, destinations, text="Salut", **fields):
+    """Send one message object straight to the emulation; return its answer's JSON."""
+    message = {"destinations": [{"to": to} for to in destinations], "text": text,
+               "notifyUrl": notify_url, **fields}  # fmt: skip
+    answer = requests.post(sandbox.url + "/sms/2/text/advanced", json={"messages": [message]},
+                           headers={"Authorization": "App sandbox-key"}, timeout=5)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_delivery_report_wire_format(sandbox, kalan):
+    notify = kalan.url + REPORTS + "?token=abc"  # Infobip posts to notifyUrl as given
+    answer = post_advanced(sandbox, notify, ["22370000001"], text="a" * 161, **{"from": "KALAN"})
+    [seen] = wait_for(lambda: kalan.posts(REPORTS))
+    assert (seen.query, seen.content_type) == ("token=abc", "application/json")
+    [result] = seen.json["results"]
+    assert list(seen.json) == ["results"]
+    assert INFOBIP_TIME.fullmatch(result.pop("sentAt"))
+    assert INFOBIP_TIME.fullmatch(result.pop("doneAt"))
+    assert result == {
+        "bulkId": answer["bulkId"],
+        "messageId": answer["messages"][0]["messageId"],
+        "to": "22370000001",
+        "smsCount": 2,
+        "price": {"pricePerMessage": 50.0, "currency": "XOF"},  # SANDBOX_SMS_PART_COST × 2
+        "status": {"groupId": 3, "groupName": "DELIVERED", "id": 5,
+                   "name": "DELIVERED_TO_HANDSET", "description": "Message delivered to handset"},
+        "error": {"groupId": 0, "groupName": "OK", "id": 0, "name": "NO_ERROR",
+                  "description": "No Error", "permanent": False},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "error"),
+    [("Sent", (1, "PENDING", 7, "PENDING_ENROUTE"), None),
+     ("Submitted", (1, "PENDING", 3, "PENDING_WAITING_DELIVERY"), None),
+     ("Buffered", (1, "PENDING", 3, "PENDING_WAITING_DELIVERY"), None),
+     ("Failed", (2, "UNDELIVERABLE", 9, "UNDELIVERABLE_NOT_DELIVERED"),
+      (32, "EC_SM_DELIVERY_FAILURE", False)),
+     ({"status": "Failed", "failureReason": "UserDoesNotExist"},
+      (2, "UNDELIVERABLE", 9, "UNDELIVERABLE_NOT_DELIVERED"), (1, "EC_UNKNOWN_SUBSCRIBER", True)),
+     ({"status": "Failed", "failureReason": "Whatever"},
+      (2, "UNDELIVERABLE", 9, "UNDELIVERABLE_NOT_DELIVERED"), (255, "EC_UNKNOWN_ERROR", False)),
+     ("AbsentSubscriber", (2, "UNDELIVERABLE", 9, "UNDELIVERABLE_NOT_DELIVERED"),
+      (27, "EC_ABSENT_SUBSCRIBER", False)),
+     ("Expired", (4, "EXPIRED", 15, "EXPIRED_EXPIRED"), None),
+     ("Rejected", (5, "REJECTED", 6, "REJECTED_NETWORK"), None),
+     ({"status": "Rejected", "failureReason": "UserInBlackList"},
+      (5, "REJECTED", 10, "REJECTED_DND"), None),
+     ({"status": "Rejected", "failureReason": "InsufficientCredit"},
+      (5, "REJECTED", 12, "REJECTED_NOT_ENOUGH_CREDITS"), None)],
+)  # fmt: skip
+def test_delivery_status_is_forced(sandbox, kalan, outcome, status, error):
+    sandbox.faults(dlr_status={PHONES[0]: outcome})
+    post_advanced(sandbox, kalan.url + REPORTS, [PHONES[0]])
+    [result] = bodies(kalan, 1)[0]["results"]
+    keys = ("groupId", "groupName", "id", "name")
+    assert tuple(result["status"][k] for k in keys) == status
+    assert result["status"]["description"]
+    if error is None:
+        assert result["error"]["name"] == "NO_ERROR"
+    else:
+        assert (result["error"]["groupId"], result["error"]["groupName"]) == (1, "HANDSET_ERRORS")
+        assert tuple(result["error"][k] for k in ("id", "name", "permanent")) == error
+    at_status = outcome if isinstance(outcome, str) else outcome["status"]
+    assert wait_for(lambda: sandbox.messages()[0]["status"] == at_status)
+
+
+def test_duplicate_reports_are_injectable(sandbox, kalan):
     sandbox.faults(dlr_duplicate=True)
-    [result] = gateway(sandbox, notify_url=receiver.url).send(PHONES[:1], "Bonjour")
-    bodies = receiver.wait(2)
+    [result] = gateway(sandbox, notify_url=kalan.url + REPORTS).send(PHONES[:1], "Bonjour")
+    assert wait_for(lambda: sandbox.app.extensions["sms_courier"].idle())
+    found = [reports(body) for body in bodies(kalan, 2)]
     expected = Report(result.provider_id, "Success", None, PHONES[0], "XOF 25.0000")
-    assert [reports(b) for b in bodies] == [[expected]] * 2
+    assert found == [[expected]] * 2
 
 
-def test_no_notify_url_no_reports(sandbox, receiver):
-    gateway(sandbox).send(PHONES[:1], "Bonjour")
+def test_shuffled_reports(sandbox, kalan):
+    sandbox.faults(dlr_shuffle=True, seed=3)
+    numbers = [f"2237000001{i}" for i in range(8)]
+    answer = post_advanced(sandbox, kalan.url + REPORTS, numbers)
+    sent = [m["messageId"] for m in answer["messages"]]
+    reported = [body["results"][0]["messageId"] for body in bodies(kalan, 8)]
+    assert sorted(reported) == sorted(sent)
+    assert reported != sent
+
+
+def test_no_reports_when_turned_off(sandbox, kalan):
+    sandbox.app.config["SANDBOX_DLR"] = False
+    post_advanced(sandbox, kalan.url + REPORTS, [PHONES[0]])
     # A scheduled report would still be queued, or already received.
-    assert sandbox.app.extensions["sms_courier"].idle() and receiver.bodies == []
+    assert sandbox.app.extensions["sms_courier"].idle() and kalan.seen == []
+
+
+def test_no_notify_url_no_reports(sandbox, kalan):
+    gateway(sandbox).send(PHONES[:1], "Bonjour")
+    assert sandbox.app.extensions["sms_courier"].idle() and kalan.seen == []
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,8 @@
 import pytest
 import requests
 
+from .kalan_standin import wait_for
+
 CREDENTIALS = ("sandbox-client", "sandbox-secret")
 SENDER = "tel:+22370009999"
 SEND_PATH = "/smsmessaging/v1/outbound/tel%3A%2B22370009999/requests"
@@ -110,3 +112,92 @@ def test_policy_error_shape(sandbox):
     answer = post_sms(sandbox, token, sms())
     assert answer.status_code == 403
     assert answer.json()["requestError"]["policyException"]["messageId"] == "POL0001"
+
+
+# -- delivery receipts, posted to Kalan's stand-in ---------------------------------------------
+
+TOKEN = "s3cr&t"
+RECEIPTS = "/sms/delivery/orange"
+
+
+@pytest.fixture
+def wired(sandbox, kalan):
+    """The sandbox, calling back to Kalan's stand-in with a webhook token."""
+    sandbox.app.config.update(KALAN_URL=kalan.url, WEBHOOK_TOKEN=TOKEN)
+    return sandbox
+
+
+def send(sandbox, address="tel:+22370000001"):
+    """Send one message through the Orange API; return its request id."""
+    answer = post_sms(sandbox, get_token(sandbox).json()["access_token"], sms(address=address))
+    assert answer.status_code == 201, answer.text
+    return answer.json()["outboundSMSMessageRequest"]["resourceURL"].rsplit("/", 1)[1]
+
+
+def receipt(request_id, status, address="tel:+22370000001"):
+    return {"deliveryInfoNotification": {"callbackData": request_id, "deliveryInfo": {
+        "address": address, "deliveryStatus": status}}}  # fmt: skip
+
+
+def test_delivery_receipt_wire_format(wired, kalan):
+    request_id = send(wired)
+    [seen] = wait_for(lambda: kalan.posts(RECEIPTS))
+    assert seen.query == "token=s3cr%26t"
+    assert seen.content_type == "application/json"
+    assert seen.json == receipt(request_id, "DeliveredToTerminal")
+    assert wait_for(lambda: wired.app.extensions["sms_courier"].idle())
+    assert kalan.posts("/sms/delivery") == [], "AT's endpoint hears nothing of Orange"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status"),
+    [("Success", "DeliveredToTerminal"), ("Sent", "DeliveredToNetwork"),
+     ("Submitted", "DeliveredToNetwork"), ("Buffered", "MessageWaiting"),
+     ("Failed", "DeliveryImpossible"), ("Rejected", "DeliveryImpossible"),
+     ("AbsentSubscriber", "DeliveryImpossible"), ("Expired", "DeliveryImpossible")],
+)  # fmt: skip
+def test_delivery_status_is_forced(wired, kalan, outcome, status):
+    wired.faults(dlr_status={"+22370000002": outcome})
+    first, second = send(wired), send(wired, "tel:+22370000002")
+    wait_for(lambda: len(kalan.posts(RECEIPTS)) == 2)
+    bodies = [seen.json for seen in kalan.posts(RECEIPTS)]
+    assert sorted(bodies, key=str) == sorted(
+        [receipt(first, "DeliveredToTerminal"), receipt(second, status, "tel:+22370000002")],
+        key=str,
+    )
+    # The store keeps AT's name, which the simulator's page words.
+    assert wait_for(lambda: wired.messages("+22370000002")[0]["status"] == outcome)
+    assert wired.messages("+22370000001")[0]["status"] == "Success"
+
+
+def test_duplicate_receipts(wired, kalan):
+    wired.faults(dlr_duplicate=True)
+    request_id = send(wired)
+    wait_for(lambda: wired.app.extensions["sms_courier"].idle())
+    assert [seen.json for seen in kalan.posts(RECEIPTS)] == [
+        receipt(request_id, "DeliveredToTerminal")
+    ] * 2
+
+
+def test_shuffled_receipts(wired, kalan):
+    wired.app.config["SANDBOX_DLR_DELAY_S"] = 0.2
+    # Seed 15 puts the first receipt 0.386 s out and the second 0.005 s: the second comes first.
+    wired.faults(dlr_shuffle=True, seed=15)
+    sent = [send(wired), send(wired, "tel:+22370000002")]
+    wait_for(lambda: len(kalan.posts(RECEIPTS)) == 2)
+    assert [seen.json["deliveryInfoNotification"]["callbackData"]
+            for seen in kalan.posts(RECEIPTS)] == sent[::-1]  # fmt: skip
+
+
+def test_no_receipts_when_turned_off(wired, kalan):
+    wired.app.config["SANDBOX_DLR"] = False
+    send(wired)
+    # A scheduled receipt would still be queued, or already received.
+    assert wired.app.extensions["sms_courier"].idle() and kalan.seen == []
+
+
+def test_no_receipt_for_a_refused_send(wired, kalan):
+    wired.faults(orange_status={"+22370000001": "SVC0004"})
+    answer = post_sms(wired, get_token(wired).json()["access_token"], sms())
+    assert answer.status_code == 400
+    assert wired.app.extensions["sms_courier"].idle() and kalan.seen == []

@@ -16,6 +16,8 @@ CONFIG_ENV = [
     "SANDBOX_DLR_BACKOFF_S",
     "SANDBOX_DROP_SLEEP_S",
     "SANDBOX_FAULTS",
+    "SANDBOX_ORANGE_NUMBER",
+    "SANDBOX_INFOBIP_NUMBER",
 ]
 
 
@@ -34,6 +36,8 @@ CONFIG_ENV = [
                 "SANDBOX_DLR_BACKOFF_S": 0.5,
                 "SANDBOX_DROP_SLEEP_S": 12.0,
                 "SANDBOX_FAULTS": "{}",
+                "SANDBOX_ORANGE_NUMBER": "+22370000000",
+                "SANDBOX_INFOBIP_NUMBER": "22320000003",
             },
         ),
         (
@@ -47,6 +51,8 @@ CONFIG_ENV = [
                 "SANDBOX_DLR_BACKOFF_S": "2",
                 "SANDBOX_DROP_SLEEP_S": "20",
                 "SANDBOX_FAULTS": '{"latency_ms": 50}',
+                "SANDBOX_ORANGE_NUMBER": "+22370001111",
+                "SANDBOX_INFOBIP_NUMBER": "22390001111",
             },
             {
                 "AT_USERNAME": "kalan",
@@ -58,6 +64,8 @@ CONFIG_ENV = [
                 "SANDBOX_DLR_BACKOFF_S": 2.0,
                 "SANDBOX_DROP_SLEEP_S": 20.0,
                 "SANDBOX_FAULTS": '{"latency_ms": 50}',
+                "SANDBOX_ORANGE_NUMBER": "+22370001111",
+                "SANDBOX_INFOBIP_NUMBER": "22390001111",
             },
         ),
     ],
@@ -81,6 +89,8 @@ def test_config_from_environment(monkeypatch, env, expected):
         {"SANDBOX_SMS_PART_COST": "XOF cher"},
         {"SANDBOX_FAULTS": "{"},
         {"SANDBOX_FAULTS": '{"error_rate": 2}'},
+        {"SANDBOX_ORANGE_NUMBER": "22370000000"},
+        {"SANDBOX_INFOBIP_NUMBER": "+22320000003"},
     ],
 )
 def test_bad_config_stops_the_start(config):

@@ -6,7 +6,8 @@ import pytest
 
 from sandbox.courier import Courier
 
-from .conftest import A, B, wait_for
+from ..kalan_standin import wait_for
+from .conftest import A, B
 
 DLR_FIELDS = ["id", "status", "phoneNumber", "networkCode"]
 

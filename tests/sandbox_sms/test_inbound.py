@@ -1,13 +1,14 @@
 """Messages from the simulated phone to Kalan."""
 
 import re
+from urllib.parse import quote
 
 import pytest
 import requests
 
 from sandbox import words
 
-from .conftest import ISO_Z, A
+from .conftest import ISO_Z, A, B
 
 INBOUND_FIELDS = ["date", "from", "id", "linkId", "text", "to", "networkCode"]
 
@@ -24,7 +25,7 @@ def test_inbound_sms_is_forwarded(sandbox, kalan):
 
     assert (response.status_code, response.json()) == (
         200,
-        {"id": 1, "delivered": True, "status": 200},
+        {"id": 1, "delivered": True, "status": 200, "provider": "africastalking"},
     )
     assert again.json()["id"] == 2
     first, second = kalan.posts("/sms/inbound")
@@ -87,6 +88,9 @@ def test_inbound_sms_reports_kalan_refusing(serve, kalan, kalan_url, answers, de
         ({"from": A, "text": "  "}, "missing_text"),
         ({"from": A, "text": 3}, "missing_text"),
         ({"from": "70000001", "text": "Bonjour"}, "bad_phone"),
+        ({"from": A, "text": "Bonjour", "provider": "moov"}, "unknown_provider"),
+        ({"from": A, "text": "Bonjour", "provider": ""}, "unknown_provider"),
+        ({"from": A, "text": "Bonjour", "provider": ["orange"]}, "unknown_provider"),
     ],
 )
 def test_inbound_sms_rejects_bad_requests(sandbox, kalan, payload, code):
@@ -99,3 +103,166 @@ def test_inbound_sms_rejects_bad_requests(sandbox, kalan, payload, code):
     assert (response.status_code, response.json()) == (400, {"error": code})
     assert code in words.load()["script"]["errors"], "the page words every code"
     assert kalan.seen == []
+
+
+# -- replies through the provider that carried the phone's newest message ----------------------
+
+ORANGE_SENDER = "tel:+22370009999"
+INFOBIP_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000")
+
+
+def orange_send(sandbox, to: str, name: str | None = None) -> None:
+    """Send a message to a phone through the Orange API."""
+    token = requests.post(
+        f"{sandbox.url}/oauth/v3/token",
+        auth=("sandbox-client", "sandbox-secret"),
+        data={"grant_type": "client_credentials"},
+        timeout=5,
+    ).json()
+    request = {"address": "tel:" + to, "senderAddress": ORANGE_SENDER,
+               "outboundSMSTextMessage": {"message": "Bonjour"}}  # fmt: skip
+    if name:
+        request["senderName"] = name
+    answer = requests.post(
+        f"{sandbox.url}/smsmessaging/v1/outbound/{quote(ORANGE_SENDER, safe='')}/requests",
+        json={"outboundSMSMessageRequest": request},
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+        timeout=5,
+    )
+    assert answer.status_code == 201, answer.text
+
+
+def infobip_send(sandbox, to: str, sender: str | None = None) -> None:
+    """Send a message to a phone through the Infobip API."""
+    message = {"destinations": [{"to": to.removeprefix("+")}], "text": "Bonjour"}
+    if sender:
+        message["from"] = sender
+    answer = requests.post(f"{sandbox.url}/sms/2/text/advanced", json={"messages": [message]},
+                           headers={"Authorization": "App sandbox-key"}, timeout=5)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+
+
+def text(sandbox, body: dict) -> dict:
+    """Text Kalan from the simulated phone; return the JSON answer."""
+    response = requests.post(f"{sandbox.url}/simulator/sms/send", json=body, timeout=5)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_reply_goes_through_orange(sandbox, kalan):
+    orange_send(sandbox, A, name="KALAN")
+    answer = text(sandbox, {"from": A, "text": "Oui, merci"})
+
+    assert (answer["provider"], answer["delivered"], answer["status"]) == ("orange", True, 200)
+    [seen] = kalan.posts("/sms/inbound/orange")
+    assert (seen.query, seen.content_type) == ("token=s3cr%26t", "application/json")
+    body = seen.json
+    sms = body["inboundSMSMessageNotification"]["inboundSMSMessage"]
+    message_id = sms["messageId"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", sms.pop("dateTime"))
+    assert body == {"inboundSMSMessageNotification": {"callbackData": "", "inboundSMSMessage": {
+        "destinationAddress": ORANGE_SENDER,  # the number, though the phone saw a name
+        "messageId": message_id,
+        "message": "Oui, merci",
+        "resourceURL": f"{sandbox.url}/smsmessaging/v1/inbound/registrations/22370009999"
+                       f"/messages/{message_id}",
+        "senderAddress": "tel:" + A,
+    }}}  # fmt: skip
+    assert message_id and kalan.posts("/sms/inbound") == []
+    # AT's fetch API lists only what came through AT.
+    assert sandbox.sms().fetch_messages()["SMSMessageData"]["Messages"] == []
+
+
+@pytest.mark.parametrize(("sender", "to"), [("KALAN", "KALAN"), (None, "22320000003")])
+def test_reply_goes_through_infobip(sandbox, kalan, sender, to):
+    infobip_send(sandbox, A, sender)
+    answer = text(sandbox, {"from": A, "text": "  oui  merci beaucoup"})
+
+    assert (answer["provider"], answer["delivered"]) == ("infobip", True)
+    [seen] = kalan.posts("/sms/inbound/infobip")
+    assert (seen.query, seen.content_type) == ("token=s3cr%26t", "application/json")
+    body = seen.json
+    result = body["results"][0]
+    assert re.fullmatch(r"[0-9a-f]{32}", result["messageId"])
+    assert INFOBIP_TIME.fullmatch(result.pop("receivedAt"))
+    assert body == {"results": [{
+        "messageId": result["messageId"],
+        "from": A.removeprefix("+"),
+        "to": to,  # the sender Kalan gave, else the sandbox's Infobip number
+        "text": "  oui  merci beaucoup",
+        "cleanText": "merci beaucoup",
+        "keyword": "OUI",
+        "smsCount": 1,
+        "price": {"pricePerMessage": 0, "currency": "EUR"},
+        "callbackData": None,
+    }], "messageCount": 1, "pendingMessageCount": 0}  # fmt: skip
+
+
+def test_reply_goes_through_at_to_the_sender(sandbox, kalan):
+    orange_send(sandbox, A)
+    sandbox.sms().send("Bonjour", [A], sender_id="KALAN")
+    infobip_send(sandbox, B)  # another phone's message counts for nothing
+    answer = text(sandbox, {"from": A, "text": "Oui"})
+
+    assert answer["provider"] == "africastalking"
+    assert kalan.posts("/sms/inbound")[0].form["to"] == "KALAN"
+    assert [m["to"] for m in sandbox.sms().fetch_messages()["SMSMessageData"]["Messages"]] == [
+        "KALAN"
+    ]
+
+
+def test_the_newest_message_decides(sandbox, kalan):
+    sandbox.sms().send("Bonjour", [A])
+    orange_send(sandbox, A)
+    first = text(sandbox, {"from": A, "text": "Un"})
+    infobip_send(sandbox, A)
+    second = text(sandbox, {"from": A, "text": "Deux"})
+
+    assert (first["provider"], second["provider"]) == ("orange", "infobip")
+    assert kalan.posts("/sms/inbound") == []
+
+
+@pytest.mark.parametrize(
+    ("provider", "path", "to"),
+    [("africastalking", "/sms/inbound", lambda seen: seen.form["to"]),
+     ("orange", "/sms/inbound/orange", lambda seen: seen.json["inboundSMSMessageNotification"]
+      ["inboundSMSMessage"]["destinationAddress"]),
+     ("infobip", "/sms/inbound/infobip", lambda seen: seen.json["results"][0]["to"])],
+)  # fmt: skip
+def test_provider_can_be_forced(sandbox, kalan, provider, path, to):
+    fresh = text(sandbox, {"from": A, "text": "Un", "provider": provider})
+    # With a message of that provider, even an older one, the reply goes to its sender.
+    orange_send(sandbox, A)
+    infobip_send(sandbox, A, "KALAN")
+    sandbox.sms().send("Bonjour", [A], sender_id="KALAN")
+    orange_send(sandbox, A)
+    replied = text(sandbox, {"from": A, "text": "Deux", "provider": provider})
+
+    assert (fresh["provider"], replied["provider"]) == (provider, provider)
+    first, second = kalan.posts(path)
+    defaults = {"africastalking": "36000", "orange": "tel:+22370000000", "infobip": "22320000003"}
+    senders = {"africastalking": "KALAN", "orange": ORANGE_SENDER, "infobip": "KALAN"}
+    assert (to(first), to(second)) == (defaults[provider], senders[provider])
+
+
+@pytest.mark.parametrize(
+    ("provider", "path"),
+    [(None, "/sms/inbound"), ("orange", "/sms/inbound/orange"),
+     ("infobip", "/sms/inbound/infobip")],
+)  # fmt: skip
+def test_inbound_duplicate_posts_twice(sandbox, kalan, provider, path):
+    sandbox.set_faults(inbound_duplicate=True)
+    answer = text(sandbox, {"from": A, "text": "Bonjour", "provider": provider})
+
+    first, second = kalan.posts(path)
+    assert answer["delivered"] is True
+    assert (first.body, first.query) == (second.body, second.query)  # the same message, ids and all
+    assert len(kalan.seen) == 2
+
+
+def test_inbound_duplicate_reports_a_refused_copy(sandbox, kalan):
+    sandbox.set_faults(inbound_duplicate=True)
+    kalan.answers = [200, 500]
+    answer = text(sandbox, {"from": A, "text": "Bonjour"})
+
+    assert (answer["delivered"], answer["status"]) == (False, 500)

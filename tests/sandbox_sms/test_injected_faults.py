@@ -7,7 +7,8 @@ import pytest
 import requests
 from africastalking.Service import AfricasTalkingException
 
-from .conftest import KEY, USERNAME, A, B, C, wait_for
+from ..kalan_standin import wait_for
+from .conftest import KEY, USERNAME, A, B, C
 
 
 def test_error_rate_fails_the_request_and_records_nothing(sandbox, kalan):
@@ -95,7 +96,7 @@ def test_faults_round_trip(serve):
     sandbox = serve(SANDBOX_FAULTS=json.dumps(start))
     url = f"{sandbox.url}/sandbox/faults"
     initial = requests.get(url, timeout=5).json()
-    sandbox.set_faults(dlr_status={A: "Failed"}, dlr_duplicate=True)
+    sandbox.set_faults(dlr_status={A: "Failed"}, dlr_duplicate=True, inbound_duplicate=True)
     replaced = requests.get(url, timeout=5).json()
     reset = requests.delete(url, timeout=5).json()
 
@@ -104,6 +105,7 @@ def test_faults_round_trip(serve):
     assert replaced["recipient_status"] == {}, "a post replaces every fault"
     assert replaced["dlr_status"] == {A: {"status": "Failed", "failureReason": "DeliveryFailure"}}
     assert replaced["dlr_duplicate"] is True
+    assert (initial["inbound_duplicate"], replaced["inbound_duplicate"]) == (False, True)
     assert reset == initial, "delete goes back to the faults the sandbox started with"
 
 
@@ -121,6 +123,7 @@ def test_faults_round_trip(serve):
         {"dlr_status": {A: "Delivered"}},
         {"dlr_status": {A: {"status": "Failed", "failureReason": 3}}},
         {"dlr_duplicate": "yes"},
+        {"inbound_duplicate": 1},
         {"error_rat": 1},
     ],
 )
