@@ -5,8 +5,8 @@ import re
 import pytest
 import requests
 
-from app.infra.gateway import FAILED, RETRY, SENT, UNKNOWN, GatewayError
-from app.infra.infobip import Infobip, Report, classify, parse, reports
+from app.infra.gateway import FAILED, RETRY, SENT, UNKNOWN, GatewayError, Incoming
+from app.infra.infobip import Infobip, Report, classify, inbound, parse, reports
 
 from .kalan_standin import wait_for
 
@@ -242,7 +242,8 @@ def test_reports_map_groups(group, status):
     "body",
     [[], {"results": "x"}, {"results": [{"messageId": "m"}]},
      {"results": [{"status": {"groupName": "DELIVERED"}}]},
-     {"results": [{"messageId": "m", "status": {"groupName": "WHATEVER"}}]}],
+     {"results": [{"messageId": "m", "status": {"groupName": "WHATEVER"}}]},
+     {"results": [{"messageId": "m", "status": {"groupName": ["DELIVERED"]}}]}],
 )  # fmt: skip
 def test_reports_refuse_what_is_not_a_report(body):
     with pytest.raises(ValueError):
@@ -278,3 +279,67 @@ def test_parse_unreadable_answers_are_unknown(answer):
     with pytest.raises(GatewayError) as caught:
         parse(answer, PHONES)
     assert caught.value.unknown
+
+
+def report_entry(**fields) -> dict:
+    entry = {"messageId": "m1", "to": "22370000001", "status": {"groupName": "UNDELIVERABLE"},
+             "error": {"id": 1, "name": "EC_ABSENT_SUBSCRIBER"}, "smsCount": 2,
+             "price": {"pricePerMessage": 25, "currency": "xof"}, **fields}  # fmt: skip
+    return {"results": [entry]}
+
+
+def test_reports_read_the_number_the_reason_and_the_price_of_every_part():
+    assert reports(report_entry()) == [
+        Report("m1", "Failed", "EC_ABSENT_SUBSCRIBER", PHONES[0], "XOF 50.0000")]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "error",
+    [{"id": 0, "name": "NO_ERROR"}, {"id": 1}, {"id": 1, "name": 7}, {"id": 1, "name": ["x"]},
+     {"id": 1, "name": {"a": 1}}, "EC_ABSENT", None],
+)  # fmt: skip
+def test_reports_take_only_a_named_error_for_a_reason(error):
+    (report,) = reports(report_entry(error=error))
+    assert (report.status, report.error) == ("Failed", None)
+
+
+@pytest.mark.parametrize(
+    "price",
+    [{"pricePerMessage": float("nan"), "currency": "XOF"},
+     {"pricePerMessage": float("inf"), "currency": "XOF"},
+     {"pricePerMessage": 1e300, "currency": "XOF"}, {"pricePerMessage": -1, "currency": "XOF"},
+     {"pricePerMessage": "25", "currency": "XOF"}, {"pricePerMessage": True, "currency": "XOF"},
+     {"pricePerMessage": 25, "currency": "F"}, {"pricePerMessage": 25}, "25 XOF"],
+)  # fmt: skip
+def test_reports_take_no_price_that_is_not_one(price):
+    """The cost column holds 32 characters of a real amount: NaN is no price."""
+    assert reports(report_entry(price=price))[0].cost is None
+
+
+@pytest.mark.parametrize("number", ["nobody", "", 22370000001, None, "+"])
+def test_reports_keep_no_number_that_is_not_one(number):
+    assert reports(report_entry(to=number))[0].phone is None
+
+
+def test_inbound_reads_each_forwarded_sms():
+    body = {"results": [
+        {"messageId": "a", "from": "22370000001", "to": "22344000000", "text": "AIDE",
+         "cleanText": "AIDE", "keyword": "AIDE", "receivedAt": "2026-12-01T10:00:00.000+0000"},
+        {"messageId": "b", "from": "nobody", "to": "", "text": "", "receivedAt": 5},
+    ], "messageCount": 2, "pendingMessageCount": 0}  # fmt: skip
+    assert inbound(body) == [
+        Incoming("a", PHONES[0], "22344000000", "AIDE", "2026-12-01T10:00:00.000+0000"),
+        Incoming("b", "nobody", "", "", None),  # the web layer refuses the sender
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [[], {"results": {}}, {"results": [5]},
+     {"results": [{"messageId": "a", "from": "1", "to": ""}]},
+     {"results": [{"messageId": "", "from": "1", "to": "", "text": ""}]},
+     {"results": [{"messageId": "a", "from": 1, "to": "", "text": ""}]}],
+)  # fmt: skip
+def test_inbound_refuses_what_is_not_forwarded_sms(body):
+    with pytest.raises(ValueError):
+        inbound(body)

@@ -5,12 +5,13 @@ import uuid
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from app.infra.db import make_engine
 from app.infra.migrate import current, upgrade
 
 T = "2026-11-29 10:17:43.123456"  # a case opened, its entries, a call: to the second
-HEAD = "0018"  # the newest revision: each test upgrades to it after seeding older data
+HEAD = "0019"  # the newest revision: each test upgrades to it after seeding older data
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -139,3 +140,25 @@ def test_0015_keeps_earlier_recall_answers_out_of_the_inbox(empty_database):
     assert {k: bool(v) for k, v in marked.items()} == {1: True, 2: False, 3: False, 4: False}
     assert waiting == 4
     upgrade_down_and_up(engine)
+
+
+def test_0019_keeps_each_providers_report_of_one_id(empty_database):
+    """Ids are each provider's own: another provider's report of the same id and status is
+    kept too. Going back, the first of such reports is the one kept."""
+    engine = empty_database
+    upgrade(engine, "0018")
+    report = text(
+        "INSERT INTO delivery_reports (provider_id, provider, status, applied, received_at)"
+        f" VALUES ('X1', :provider, 'Success', false, '{T}')"
+    )
+    with engine.begin() as conn:
+        conn.execute(report, {"provider": "africastalking"})
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(report, {"provider": "orange"})
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(report, {"provider": "orange"})  # a repeat is still refused
+    upgrade_down_and_up(engine)
+    with engine.connect() as conn:
+        kept = conn.execute(text("SELECT provider FROM delivery_reports")).scalars().all()
+    assert kept == ["africastalking"]

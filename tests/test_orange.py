@@ -1,4 +1,4 @@
-"""The Orange adapter against the sandbox's Orange emulation, over real HTTP."""
+"""The Orange adapter against the sandbox's Orange emulation, over real HTTP; its callbacks read."""
 
 import threading
 
@@ -6,8 +6,8 @@ import pytest
 import requests
 from redis import Redis
 
-from app.infra.gateway import FAILED, RETRY, SENT, GatewayError
-from app.infra.orange import Contract, Orange
+from app.infra.gateway import FAILED, RETRY, SENT, GatewayError, Incoming, Report
+from app.infra.orange import Contract, Orange, inbound, receipt
 from sandbox import create_app as create_sandbox
 from tests.conftest import serve
 
@@ -205,3 +205,77 @@ def test_redis_down_is_a_gateway_error(sandbox):
         gateway.send(PHONES, "Bonjour")
     assert not caught.value.unknown and "token cache unavailable" in caught.value.reason
     assert sandbox.messages() == []
+
+
+def receipt_body(request_id="req-1", status="DeliveredToTerminal", address="tel:+22370000001"):
+    info = {"address": address, "deliveryStatus": status}
+    return {"deliveryInfoNotification": {"callbackData": request_id, "deliveryInfo": info}}
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome", "error"),
+    [("DeliveredToTerminal", "Success", None),
+     ("DeliveryImpossible", "Failed", "DeliveryImpossible"),
+     ("MessageWaiting", "Buffered", None), ("DeliveredToNetwork", "Submitted", None),
+     ("DeliveryUncertain", "Sent", None), ("DeliveryNotificationNotSupported", "Sent", None)],
+)  # fmt: skip
+def test_receipt_reads_a_delivery_info_notification(status, outcome, error):
+    """In the outbox's statuses; a failure's reason is Orange's status itself."""
+    assert receipt(receipt_body("req-1", status)) == Report("req-1", outcome, error, PHONES[0])
+
+
+@pytest.mark.parametrize("address", ["tel:nobody", "22370000001", "tel:+2237", 22370000001, None])
+def test_receipt_keeps_no_address_that_is_not_a_phone(address):
+    assert receipt(receipt_body(address=address)).phone is None
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [([], "expected a deliveryInfoNotification"),
+     ({"deliveryInfoNotification": {"callbackData": "r"}}, "expected a deliveryInfoNotification"),
+     ({"deliveryInfoNotification": []}, "expected a deliveryInfoNotification"),
+     (receipt_body(request_id=""), "callbackData must name the message"),
+     (receipt_body(request_id=" "), "callbackData must name the message"),
+     (receipt_body(request_id=7), "callbackData must name the message"),
+     (receipt_body(status="Delivered"), "unknown deliveryStatus: 'Delivered'"),
+     (receipt_body(status=None), "unknown deliveryStatus: 'None'"),
+     (receipt_body(status=["DeliveredToTerminal"]), "unknown deliveryStatus")],
+)  # fmt: skip
+def test_receipt_refuses_what_is_not_one(body, words):
+    with pytest.raises(ValueError, match=words):
+        receipt(body)
+
+
+def inbound_body(**fields):
+    message = {
+        "dateTime": "2026-12-01T10:00:00Z",
+        "destinationAddress": "tel:+22344000000",
+        "messageId": "m1",
+        "message": "Bonjour",
+        "senderAddress": "tel:+22370000001",
+        "resourceURL": "https://api.orange.com/smsmessaging/v1/inbound/m1",
+        **fields,
+    }
+    return {"inboundSMSMessageNotification": {"callbackData": "", "inboundSMSMessage": message}}
+
+
+@pytest.mark.parametrize(
+    ("fields", "read"),
+    [({}, Incoming("m1", PHONES[0], "+22344000000", "Bonjour", "2026-12-01T10:00:00Z")),
+     # A short code is no E.164 number: kept as written; the web layer checks the sender.
+     ({"destinationAddress": "tel:36000", "senderAddress": "70000001", "dateTime": 5},
+      Incoming("m1", "70000001", "36000", "Bonjour", None))],
+)  # fmt: skip
+def test_inbound_reads_an_inbound_sms_notification(fields, read):
+    assert inbound(inbound_body(**fields)) == read
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"inboundSMSMessageNotification": {"inboundSMSMessage": "x"}},
+     inbound_body(message=None), inbound_body(message=5), inbound_body(messageId=""),
+     inbound_body(senderAddress=["tel:+22370000001"]), inbound_body(destinationAddress=None)],
+)  # fmt: skip
+def test_inbound_refuses_what_is_not_one(body):
+    with pytest.raises(ValueError):
+        inbound(body)

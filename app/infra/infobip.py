@@ -151,11 +151,12 @@ def reports(body) -> list[Report]:
         message_id, group = entry.get("messageId"), entry["status"].get("groupName")
         if not isinstance(message_id, str) or not message_id:
             raise ValueError("each result needs a messageId")
-        if group not in REPORT_STATUSES:
+        if not isinstance(group, str) or group not in REPORT_STATUSES:  # a list is unhashable
             raise ValueError(f"unknown status group: {str(group)[:32]!r}")
         error = entry.get("error") if isinstance(entry.get("error"), dict) else {}
         # Infobip sends an error object with id 0 ("NO_ERROR") on success.
-        failed = error.get("id") not in (None, 0) and error.get("name")
+        name = error.get("name") if isinstance(error.get("name"), str) else None
+        failed = error.get("id") not in (None, 0) and name
         found.append(Report(message_id, REPORT_STATUSES[group], failed or None,
                             _number(entry.get("to")), _cost(entry)))  # fmt: skip
     return found
@@ -199,7 +200,10 @@ def _cost(entry: dict) -> str | None:
         return None
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
         return None
-    return f"{currency.upper()} {Decimal(str(amount)) * max(1, parts):.4f}"
+    cost = Decimal(str(amount)) * max(1, parts)
+    text = f"{currency.upper()} {cost:.4f}"
+    # NaN, Infinity or a price past the column's 32 characters is no price at all.
+    return text if cost.is_finite() and cost >= 0 and len(text) <= 32 else None
 
 
 def _result(phone: str, entry: dict) -> Result:

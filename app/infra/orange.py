@@ -274,7 +274,7 @@ def receipt(body) -> Report:
     message_id, status = note.get("callbackData"), info.get("deliveryStatus")
     if not isinstance(message_id, str) or not message_id.strip():
         raise ValueError("callbackData must name the message")
-    if status not in REPORT_STATUSES:
+    if not isinstance(status, str) or status not in REPORT_STATUSES:  # a list is unhashable
         raise ValueError(f"unknown deliveryStatus: {str(status)[:40]!r}")
     failed = status if REPORT_STATUSES[status] == "Failed" else None
     return Report(message_id, REPORT_STATUSES[status], failed, _address(info.get("address")))

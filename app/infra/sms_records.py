@@ -9,11 +9,13 @@ from app.infra.models import Base, UTCDateTime, utcnow
 
 
 class DeliveryReport(Base):
-    """A delivery report as received; the pair (id, status) is applied once."""
+    """A delivery report as received; each provider's (id, status) is applied once."""
 
     __tablename__ = "delivery_reports"
     __table_args__ = (
-        UniqueConstraint("provider_id", "status", name="uq_delivery_reports_id_status"),
+        UniqueConstraint(
+            "provider", "provider_id", "status", name="uq_delivery_reports_provider_id_status"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

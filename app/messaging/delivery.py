@@ -36,7 +36,7 @@ def record(db: Session, form: dict, now: datetime, unreachable_after: int) -> st
     db.add(report)
     try:
         db.flush()
-    except IntegrityError:  # the same (id, status) again: already applied
+    except IntegrityError:  # the same provider's (id, status) again: already applied
         db.rollback()
         return "duplicate"
     message = _carried(db, report.provider, report.provider_id)

@@ -30,8 +30,10 @@ def init_app(app: Flask) -> None:
     def too_large(_exc):
         if _for_people():
             return _page(413)
-        # The rule is 400 for any oversized input, whatever layer notices it.
-        return _plain(400, f"request body over {MAX_BODY} bytes")
+        # The rule is 400 for any oversized input, whatever layer notices it; the limit is
+        # the endpoint's own (the JSON callbacks take more than a form).
+        limit = (request.max_content_length or MAX_BODY + 1) - 1
+        return _plain(400, f"request body over {limit} bytes")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

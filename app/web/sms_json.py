@@ -7,6 +7,7 @@ from flask import Blueprint, Response, abort, request
 
 from app.infra import infobip, orange
 from app.infra.gateway import Report
+from app.people import contacts
 from app.web.callbacks import check_token
 from app.web.sms import record, take
 
@@ -28,9 +29,14 @@ def read_json():
     if len(body) > MAX_JSON:
         abort(400, f"request body over {MAX_JSON} bytes")
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        value = json.loads(body)
+        # A \ud800 escape decodes to a lone surrogate, which no database column takes.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        abort(400, "the body holds an unpaired surrogate (\\ud800 to \\udfff)")
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
         abort(400, "the body must be JSON")
+    return value
 
 
 def _parsed(parse):
@@ -41,7 +47,8 @@ def _parsed(parse):
 
 
 def _record(provider: str, report: Report) -> Response:
-    form = {"id": report.message_id, "status": report.status, "phoneNumber": report.phone or "",
+    phone = contacts.normalize(report.phone or "") or ""  # as Africa's Talking's is read
+    form = {"id": report.message_id, "status": report.status, "phoneNumber": phone,
             "failureReason": (report.error or "")[:64], "provider": provider,
             "cost": report.cost}  # fmt: skip
     return record(form)

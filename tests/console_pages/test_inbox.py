@@ -9,6 +9,7 @@ from app.infra.sms_records import InboundMessage
 
 from ..conftest import AGENT
 from ..helpers import AuthActions, assert_french, page, visible
+from ..sms_callbacks import PROVIDERS, post
 from ..test_recall import WEEK, passed_module_one, send_due, shown_number, texts
 from ..test_sms import inbound
 from .conftest import add_contact, add_user, cells, flashed
@@ -89,6 +90,21 @@ def test_an_answer_goes_through_the_outbox_and_the_message_is_handled(app, clien
         assert len(db.scalars(select(Message).where(Message.kind == "answer")).all()) == 1
         handled = db.scalars(select(InboundMessage.handled_at)).one()
     assert handled == message.handled_at
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_answer_goes_back_the_way_the_sms_came(app, client, auth, sign_in, provider):
+    """Through the provider the person wrote through, from the number they wrote to: the
+    answer comes from where they expect it, and their reply reaches us again."""
+    sms = PROVIDERS[provider].sms(QUESTION, "in-1", "+22376100001")
+    assert post(client, sms).status_code == 200
+    sign_in("admin")
+    done = auth.post(f"/console/inbox/{message_id(app, QUESTION)}/answer", text=ANSWER)
+    assert flashed(done) == ["Réponse mise en file d'envoi."]
+    with app.extensions["db"]() as db:
+        sent = db.scalars(select(Message).where(Message.kind == "answer")).one()
+    assert (sent.phone, sent.body, sent.status) == ("+22376100001", ANSWER, "queued")
+    assert (sent.via, sent.sender) == (provider, PROVIDERS[provider].number)
 
 
 @pytest.mark.parametrize(

@@ -3,13 +3,17 @@
 import re
 from pathlib import Path
 
+import jsonschema
 import pytest
 import schemathesis
 import yaml
 from hypothesis import HealthCheck, settings
 
 from app.conversation import events
+from app.infra import infobip, orange
 from app.web import sms, ussd, voice
+
+from ..sms_callbacks import infobip_receipt, infobip_sms, orange_receipt, orange_sms
 
 SPEC = Path(ussd.__file__).resolve().parent / "openapi.yaml"
 # What the code reads, endpoint by endpoint: fields, and the required ones.
@@ -48,6 +52,35 @@ def test_each_form_is_described_as_the_code_reads_it(path):
     form = body["application/x-www-form-urlencoded"]["schema"]
     assert set(form["properties"]) == set(fields)
     assert set(form["required"]) == set(required)
+
+
+def json_body(path: str) -> dict:
+    """Return the schema of an endpoint's JSON body, its references resolved in the spec."""
+    pointer = f"#/paths/{path.replace('/', '~1')}/post/requestBody/content/application~1json/schema"
+    return {**spec(), "$ref": pointer}
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [orange_receipt("or-1", "failed"), orange_sms("AIDE", "m1"),
+     infobip_receipt("ib-1", "failed"), infobip_sms("AIDE", "m2")],
+    ids=lambda sent: sent[0],
+)  # fmt: skip
+def test_what_orange_and_infobip_send_is_described(sent):
+    path, body = sent
+    jsonschema.Draft4Validator(json_body(path)).validate(body["json"])
+
+
+def test_the_described_statuses_are_those_the_parsers_know():
+    receipt = spec()["paths"]["/sms/delivery/orange"]["post"]["requestBody"]["content"]
+    info = receipt["application/json"]["schema"]["properties"]["deliveryInfoNotification"]
+    status = info["properties"]["deliveryInfo"]["properties"]["deliveryStatus"]
+    assert set(status["enum"]) == set(orange.REPORT_STATUSES)
+    reports = spec()["paths"]["/sms/delivery/infobip"]["post"]["requestBody"]["content"]
+    entry = reports["application/json"]["schema"]["properties"]["results"]["items"]
+    assert set(entry["properties"]["status"]["properties"]["groupName"]["enum"]) == set(
+        infobip.REPORT_STATUSES
+    )
 
 
 schema = schemathesis.openapi.from_path(SPEC)

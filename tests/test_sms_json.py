@@ -1,0 +1,348 @@
+"""Orange's and Infobip's JSON SMS callbacks: applied exactly as Africa's Talking's forms."""
+
+import itertools
+import json
+from datetime import timedelta
+
+import pytest
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.infra.models import Contact, Message, utcnow
+from app.infra.sms_records import DeliveryReport, InboundMessage
+from app.messaging import delivery, outbox
+from app.web.sms_json import MAX_JSON
+
+from .conftest import AGENT
+from .sms_callbacks import (
+    JSON_PROVIDERS,
+    PHONE,
+    PROVIDERS,
+    infobip_receipt,
+    infobip_report,
+    infobip_sms,
+    orange_receipt,
+    orange_sms,
+    post,
+)
+from .test_recall import add_recall, course, recall_answers, send_due, shown_number, texts
+
+OTHER = "+22376000012"
+
+
+def sent(app, provider: str, provider_id: str, phone: str = PHONE, cost: str | None = None):
+    """Write an outbox row as the sender leaves it once provider took it; return its id."""
+    with app.app_context(), app.extensions["db"]() as db:
+        outbox.add(db, current_app.config, "receipt", provider_id, phone, "Votre signalement")
+        message = db.scalars(select(Message).where(Message.key.contains(provider_id))).one()
+        message.status, message.provider, message.provider_id = "sent", provider, provider_id
+        message.sent_at, message.cost = utcnow(), cost
+        db.commit()
+        return message.id
+
+
+def row(app, message_id: int) -> Message:
+    with app.extensions["db"]() as db:
+        return db.get(Message, message_id)
+
+
+def moved(message: Message) -> tuple:
+    return message.status, message.delivery_status, message.reason
+
+
+def add_contact(app, phone: str = PHONE, streak: int = 0) -> None:
+    with app.extensions["db"]() as db:
+        db.add(Contact(phone=phone, role="agent", failed_streak=streak))
+        db.commit()
+
+
+def streak(app, phone: str = PHONE) -> int:
+    with app.extensions["db"]() as db:
+        return db.scalars(select(Contact.failed_streak).where(Contact.phone == phone)).one()
+
+
+def reports(app) -> list[tuple]:
+    with app.extensions["db"]() as db:
+        found = db.scalars(select(DeliveryReport).order_by(DeliveryReport.id))
+        return [(r.provider, r.provider_id, r.status, r.phone, r.applied) for r in found]
+
+
+def replies(app, phone: str = PHONE) -> list[Message]:
+    with app.extensions["db"]() as db:
+        query = select(Message).where(Message.phone == phone).order_by(Message.id)
+        return list(db.scalars(query))
+
+
+def kept(app) -> list[InboundMessage]:
+    with app.extensions["db"]() as db:
+        return list(db.scalars(select(InboundMessage).order_by(InboundMessage.id)))
+
+
+@pytest.mark.parametrize("outcome", ["delivered", "failed", "waiting"])
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_a_receipt_moves_the_row_its_provider_sent_once(app, client, name, outcome):
+    provider = PROVIDERS[name]
+    add_contact(app, streak=2)
+    message_id = sent(app, name, "pid-1")
+    response = post(client, provider.receipt("pid-1", outcome))
+    assert (response.status_code, response.get_data(as_text=True)) == (200, "OK")
+    message = row(app, message_id)
+    assert moved(message) == provider.moves[outcome]
+    assert (message.finished_at is not None) == (outcome != "waiting")
+    # A delivery ends a failure streak, a failure adds to it, a buffered message neither.
+    assert streak(app) == {"delivered": 0, "failed": 3, "waiting": 2}[outcome]
+    assert post(client, provider.receipt("pid-1", outcome)).status_code == 200
+    again = row(app, message_id)
+    assert (moved(again), again.finished_at) == (moved(message), message.finished_at)
+    assert streak(app) == {"delivered": 0, "failed": 3, "waiting": 2}[outcome]
+    status = provider.moves[outcome][1]
+    assert reports(app) == [(name, "pid-1", status, PHONE, True)]
+
+
+def test_infobip_prices_each_row_that_had_no_cost(app, client):
+    """One request, many reports: a price counts its parts, and never replaces a cost."""
+    unpriced = sent(app, "infobip", "ib-1")
+    priced = sent(app, "infobip", "ib-2", OTHER, cost="XOF 10.0000")
+    price = {"pricePerMessage": 25, "currency": "XOF"}
+    body = infobip_report("ib-1", "DELIVERED", price=price, smsCount=2)
+    body["results"] += infobip_report("ib-2", "DELIVERED", OTHER, price=price)["results"]
+    assert client.post("/sms/delivery/infobip", json=body).status_code == 200
+    assert (row(app, unpriced).cost, row(app, unpriced).status) == ("XOF 50.0000", "delivered")
+    assert (row(app, priced).cost, row(app, priced).status) == ("XOF 10.0000", "delivered")
+
+
+@pytest.mark.parametrize(("sent_by", "reported_by"), list(itertools.permutations(PROVIDERS, 2)))
+def test_a_receipt_naming_another_providers_id_leaves_the_row_alone(
+    app, client, sent_by, reported_by
+):
+    """Ids are each provider's own: the same one from another provider is another message."""
+    add_contact(app)
+    message_id = sent(app, sent_by, "shared-1")
+    assert post(client, PROVIDERS[reported_by].receipt("shared-1", "failed")).status_code == 200
+    with app.app_context(), app.extensions["db"]() as db:
+        delivery.sweep(db, utcnow(), current_app.config["SMS_UNREACHABLE_AFTER"])
+    assert moved(row(app, message_id)) == ("sent", None, None)
+    assert streak(app) == 0
+    assert [(r[0], r[4]) for r in reports(app)] == [(reported_by, False)]
+    # The provider that sent it still reports on it, the same status included.
+    assert post(client, PROVIDERS[sent_by].receipt("shared-1", "failed")).status_code == 200
+    assert moved(row(app, message_id)) == PROVIDERS[sent_by].moves["failed"]
+    assert streak(app) == 1
+
+
+@pytest.mark.parametrize("settle", ["apply_pending", "sweep"])
+@pytest.mark.parametrize("name", JSON_PROVIDERS)
+def test_an_unknown_id_is_kept_and_applied_once_the_row_has_it(app, client, name, settle):
+    """A receipt can beat the sender's commit: it waits for the row to carry its id."""
+    add_contact(app)
+    assert post(client, PROVIDERS[name].receipt("early-1", "failed")).status_code == 200
+    status = PROVIDERS[name].moves["failed"][1]
+    assert reports(app) == [(name, "early-1", status, PHONE, False)]
+    message_id = sent(app, name, "early-1")
+    assert moved(row(app, message_id)) == ("sent", None, None)
+    with app.app_context(), app.extensions["db"]() as db:
+        limit = current_app.config["SMS_UNREACHABLE_AFTER"]
+        if settle == "sweep":
+            delivery.sweep(db, utcnow(), limit)
+        else:
+            delivery.apply_pending(db, ["early-1"], utcnow(), limit)
+            db.commit()
+    assert moved(row(app, message_id)) == PROVIDERS[name].moves["failed"]
+    assert reports(app) == [(name, "early-1", status, PHONE, True)]
+    assert streak(app) == 1
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [infobip_receipt("ib-9", "delivered", "+223" + "7" * 20),
+     orange_receipt("or-9", "delivered", "+22376 nobody")],
+    ids=["infobip-too-long", "orange-not-a-number"],
+)  # fmt: skip
+def test_a_receipt_with_a_bad_number_is_kept_without_it(app, client, request_):
+    """The number only helps find a lost message: a bad one is dropped, as from Africa's
+    Talking, rather than refused for ever (PostgreSQL took no 24-character number: 503)."""
+    assert post(client, request_).status_code == 200
+    assert [r[3] for r in reports(app)] == [None]
+
+
+def reply_of(app, kind: str) -> Message:
+    (reply,) = [m for m in replies(app) if m.kind == kind]
+    return reply
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_arret_opts_out_and_the_reply_goes_back_the_way_it_came(app, client, name):
+    provider = PROVIDERS[name]
+    response = post(client, provider.sms("ARRET", "in-1"))
+    assert (response.status_code, response.get_data(as_text=True)) == (200, "OK")
+    with app.extensions["db"]() as db:
+        person = db.scalars(select(Contact).where(Contact.phone == PHONE)).one()
+    assert person.opted_out_at is not None
+    reply = reply_of(app, "keyword")
+    assert reply.body.startswith("Kalan : vous ne recevrez plus nos messages")
+    assert (reply.via, reply.sender, reply.status) == (name, provider.number, "queued")
+    (message,) = kept(app)
+    assert (message.provider, message.provider_id, message.to) == (name, "in-1", provider.number)
+    assert (message.phone, message.keyword) == (PHONE, "stop")
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_aide_is_answered_through_the_provider(app, client, name):
+    assert post(client, PROVIDERS[name].sms("aide", "in-1")).status_code == 200
+    reply = reply_of(app, "keyword")
+    assert reply.body.startswith("Kalan : envoyez FORMATION")
+    assert (reply.via, reply.sender) == (name, PROVIDERS[name].number)
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_unknown_text_gets_the_help_once_a_day(app, client, name):
+    for n in range(3):
+        assert post(client, PROVIDERS[name].sms("bonjour", f"in-{n}")).status_code == 200
+    # Kept for the inbox, each one.
+    assert [(m.provider, m.text, m.keyword) for m in kept(app)] == [(name, "bonjour", None)] * 3
+    (reply,) = replies(app)
+    assert reply.kind == "help" and reply.body.startswith("Kalan : envoyez FORMATION")
+    assert (reply.via, reply.sender) == (name, PROVIDERS[name].number)
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_a_repeated_sms_is_stored_and_answered_once(app, client, name):
+    for _ in range(3):
+        assert post(client, PROVIDERS[name].sms("AIDE", "in-42")).status_code == 200
+    assert len(kept(app)) == 1
+    assert len(replies(app)) == 1
+
+
+def test_infobip_takes_every_sms_of_a_request(app, client):
+    _, first = infobip_sms("AIDE", "ib-in-1")
+    _, second = infobip_sms("ARRET", "ib-in-2", OTHER)
+    body = {**first["json"], "results": first["json"]["results"] + second["json"]["results"]}
+    assert client.post("/sms/inbound/infobip", json=body).status_code == 200
+    assert [(m.phone, m.keyword) for m in kept(app)] == [(PHONE, "help"), (OTHER, "stop")]
+    assert [m.body.split(":")[1].split()[0] for m in replies(app) + replies(app, OTHER)] == [
+        "envoyez", "vous"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_a_recall_answer_comes_through_any_provider(make_app, name):
+    app = make_app(TRAINING_RECALL_SMS="on")
+    add_contact(app, AGENT)
+    with app.extensions["db"]() as db:
+        db.scalars(select(Contact).where(Contact.phone == AGENT)).one().language = "fr"
+        db.commit()
+    add_recall(app, course(app).modules[0].id, utcnow() - timedelta(minutes=1))
+    assert send_due(app, utcnow()) == 1
+    digit = shown_number(app, texts(app, "recall")[-1].body, True)
+    response = post(app.test_client(), PROVIDERS[name].sms(digit, "rc-1", AGENT))
+    assert response.status_code == 200
+    assert [a.correct for a in recall_answers(app)] == [True]
+    (feedback,) = texts(app, "keyword")
+    assert feedback.body.startswith("Oui.") and "rappel 2/3" in feedback.body
+    assert (feedback.via, feedback.sender) == (name, PROVIDERS[name].number)
+    assert [m.recall for m in kept(app)] == [True]  # the quiz took it: not for the inbox
+
+
+def test_the_json_callbacks_need_the_token(make_app):
+    app = make_app(WEBHOOK_TOKEN="tok")
+    client = app.test_client()
+    sent(app, "orange", "or-1")
+    calls = [orange_receipt("or-1", "delivered"), infobip_receipt("ib-1", "delivered"),
+             orange_sms("AIDE", "in-1"), infobip_sms("AIDE", "in-2")]  # fmt: skip
+    for call in calls:
+        for token in (None, "wrong", "tok "):
+            response = post(client, call, token)
+            assert response.status_code == 403, (call[0], token)
+            assert response.get_data(as_text=True) == "missing or wrong token\n"
+    assert reports(app) == [] and kept(app) == [] and len(replies(app)) == 1
+    assert [post(client, call, "tok").status_code for call in calls] == [200] * 4
+
+
+def body_of(request: tuple[str, dict]) -> dict:
+    return request[1]["json"]
+
+
+def edit(request: tuple[str, dict], change) -> dict:
+    body = json.loads(json.dumps(body_of(request)))
+    change(body)
+    return body
+
+
+ORANGE_INFO = ("deliveryInfoNotification", "deliveryInfo")
+ORANGE_SMS = ("inboundSMSMessageNotification", "inboundSMSMessage")
+
+
+def setting(path: tuple, name: str, value):
+    """Return a change that sets one field inside a body, None to remove it."""
+
+    def change(body):
+        inner = body
+        for step in path:
+            inner = inner[step]
+        if value is None:
+            del inner[name]
+        else:
+            inner[name] = value
+
+    return change
+
+
+def orange_with(path: tuple, name: str, value, sms: bool = False) -> dict:
+    made = orange_sms("AIDE", "in-1") if sms else orange_receipt("or-1", "delivered")
+    return edit(made, setting(path, name, value))
+
+
+def infobip_with(name: str, value, sms: bool = False, inner: str | None = None) -> dict:
+    made = infobip_sms("AIDE", "in-1") if sms else infobip_receipt("ib-1", "delivered")
+    path = ("results", 0) if inner is None else ("results", 0, inner)
+    return edit(made, setting(path, name, value))
+
+
+OD, OI, ID, II = ("/sms/delivery/orange", "/sms/inbound/orange", "/sms/delivery/infobip",
+                  "/sms/inbound/infobip")  # fmt: skip
+LONE = '{"deliveryInfoNotification": {"callbackData": "\\ud800", "deliveryInfo": {}}}'
+BAD = [
+    (OD, b"deliveryStatus=DeliveredToTerminal", "the body must be JSON"),
+    (II, b"\xff\xfe{", "the body must be JSON"),
+    (OI, b"[" * 100_000, "the body must be JSON"),  # deeper than Python's recursion
+    (OD, LONE.encode(), "the body holds an unpaired surrogate"),
+    (OI, json.dumps(body_of(orange_sms("\ud83d", "in-1"))).encode(), "the body holds an unpa"),
+    (OD, b"x" * (MAX_JSON + 1), f"request body over {MAX_JSON} bytes"),
+    (II, b"x" * (MAX_JSON + 5000), f"request body over {MAX_JSON} bytes"),
+    (OD, {"deliveryInfo": {}}, "expected a deliveryInfoNotification with its deliveryInfo"),
+    (OD, orange_with(ORANGE_INFO[:1], "callbackData", " "), "callbackData must name the message"),
+    (OD, orange_with(ORANGE_INFO, "deliveryStatus", "Delivered"), "unknown deliveryStatus: 'De"),
+    (OD, orange_with(ORANGE_INFO, "deliveryStatus", ["MessageWaiting"]), "unknown deliveryStat"),
+    (OD, orange_with(ORANGE_INFO[:1], "callbackData", "x" * 65), "id must be at most 64 char"),
+    (OD, orange_with(ORANGE_INFO[:1], "callbackData", "a\x00b"), "a field contains a NUL char"),
+    (OI, [], "expected an inboundSMSMessageNotification with its inboundSMSMessage"),
+    (OI, orange_with(ORANGE_SMS, "message", None, True), "messageId, senderAddress, destinati"),
+    (OI, orange_with(ORANGE_SMS, "senderAddress", "tel:nobody", True), "from must be a phone"),
+    (OI, orange_with(ORANGE_SMS, "message", "a\x00b", True), "a field contains a NUL character"),
+    (OI, orange_with(ORANGE_SMS, "message", "é" * 600, True), "text over 1024 bytes"),
+    (ID, {"results": "x"}, "a delivery report must be a JSON object with a list of results"),
+    (ID, {"results": [[]]}, "each result must be a JSON object"),
+    (ID, infobip_with("messageId", 7), "each result needs a messageId"),
+    (ID, infobip_with("groupName", "LOST", inner="status"), "unknown status group: 'LOST'"),
+    (ID, infobip_with("groupName", ["DELIVERED"], inner="status"), "unknown status group"),
+    (ID, infobip_with("error", {"id": 1, "name": "EC\x00"}), "a field contains a NUL character"),
+    (II, {"messages": []}, "a forwarded SMS must be a JSON object with a list of results"),
+    (II, infobip_with("text", 5, sms=True), "each result needs messageId, from, to and text"),
+    (II, infobip_with("from", "nobody", sms=True), "from must be a phone number"),
+    (II, infobip_with("messageId", " ", sms=True), "from must be a phone number and id must be"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "line"), BAD)
+def test_bad_input_is_a_400_saying_what_is_wrong(app, client, path, body, line):
+    sent(app, "orange", "or-1")
+    sent(app, "infobip", "ib-1", OTHER)
+    if isinstance(body, bytes):
+        response = client.post(path, data=body, content_type="application/json")
+    else:
+        response = client.post(path, json=body)
+    assert response.status_code == 400
+    assert response.mimetype == "text/plain"
+    assert response.get_data(as_text=True).startswith(line)
+    assert reports(app) == [] and kept(app) == []
+    with app.extensions["db"]() as db:
+        assert db.scalar(select(func.count(Message.id)).where(Message.status != "sent")) == 0
