@@ -153,7 +153,10 @@ def adopt_waiting(
                 DeliveryReport.phone == message.phone,
                 DeliveryReport.provider == message.provider,
                 DeliveryReport.applied.is_(False),
-                ~exists().where(Message.provider_id == DeliveryReport.provider_id),
+                ~exists().where(
+                    Message.provider_id == DeliveryReport.provider_id,
+                    Message.provider == DeliveryReport.provider,
+                ),
             )
             .distinct()
         ).all()
