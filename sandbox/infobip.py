@@ -6,7 +6,7 @@ import uuid
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app.messaging import segments  # the provider bills by the same rules the app estimates with
+from app.infra import segments  # the provider bills by the same rules the app estimates with
 from sandbox import messaging
 from sandbox.messaging import get_injector, get_store, get_tariff
 from sandbox.sms_store import Outgoing, now_iso

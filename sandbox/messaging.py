@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from flask import Blueprint, Response, current_app, request
 
-from app.messaging import segments  # the provider bills by the same rules the app estimates with
+from app.infra import segments  # the provider bills by the same rules the app estimates with
 from sandbox.courier import Courier
 from sandbox.faults import RECIPIENT_STATUSES, Injector
 from sandbox.sms_store import Outgoing, SmsStore

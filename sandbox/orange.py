@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, current_app, jsonify, request
 
-from app.messaging import segments  # Orange counts units by parts, as the app estimates
+from app.infra import segments  # Orange counts units by parts, as the app estimates
 from sandbox.faults import ORANGE_ERRORS
 from sandbox.messaging import get_injector, get_store, schedule_reports
 from sandbox.sms_store import Outgoing

@@ -4,7 +4,7 @@ import re
 
 from flask import current_app, request
 
-from app.messaging import segments  # Infobip counts the parts of what a phone sent too
+from app.infra import segments  # Infobip counts the parts of what a phone sent too
 from sandbox.infobip import infobip_time
 from sandbox.messaging import NETWORK_CODE
 from sandbox.sms_store import Incoming

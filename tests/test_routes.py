@@ -1,8 +1,8 @@
-"""app/messaging/routes.py: a phone's operator from phonenumbers' carrier data, and its route."""
+"""app/infra/routes.py: a phone's operator from phonenumbers' carrier data, and its route."""
 
 import pytest
 
-from app.messaging.routes import (
+from app.infra.routes import (
     RouteError,
     operator,
     parse_ported,

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.messaging.segments import GSM7, UCS2, encoding, estimate, parts, prepare
+from app.infra.segments import GSM7, UCS2, encoding, estimate, parts, prepare
 
 EMOJI = "\U0001f600"  # 😀: outside the BMP, two UTF-16 code units
 

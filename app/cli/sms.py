@@ -8,8 +8,8 @@ from flask.cli import with_appcontext
 from redis.exceptions import RedisError
 
 from app.cli.group import main
+from app.infra.routes import operator
 from app.messaging import balance
-from app.messaging.routes import operator
 from app.people import contacts
 
 

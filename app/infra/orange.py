@@ -9,6 +9,7 @@ from urllib.parse import quote
 import requests
 from redis.exceptions import RedisError
 
+from app.infra import segments
 from app.infra.gateway import (
     FAILED,
     NOT_TRIED,
@@ -21,7 +22,6 @@ from app.infra.gateway import (
     Result,
     failure,
 )
-from app.messaging import segments
 
 DEFAULT_BASE_URL = "https://api.orange.com"
 TIMEOUT = (5, 15)  # connect, read: seconds

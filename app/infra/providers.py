@@ -5,7 +5,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from app.infra.config_error import ConfigError
-from app.messaging.routes import ANY, PROVIDERS, RouteError, parse_ported, parse_routes
+from app.infra.routes import ANY, PROVIDERS, RouteError, parse_ported, parse_routes
 
 E164 = re.compile(r"^\+\d{6,15}$")
 ORANGE_API = "https://api.orange.com"

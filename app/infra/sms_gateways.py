@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from app.infra.gateway import AfricasTalking, Gateway
 from app.infra.infobip import Infobip
 from app.infra.orange import Orange
-from app.messaging.routes import PROVIDERS
+from app.infra.routes import PROVIDERS
 
 
 def configured(config: Mapping) -> tuple[str, ...]:

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.infra.models import Contact, Message
+from app.infra.segments import estimate, prepare
 from app.infra.sms_records import InboundMessage
 from app.messaging import outbox
-from app.messaging.segments import estimate, prepare
 
 PAGE = 50
 MAX_PARTS = 3  # an answer, at most: a longer one belongs in a call

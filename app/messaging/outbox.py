@@ -14,9 +14,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.infra.models import Message, utcnow
+from app.infra.segments import estimate, prepare
 from app.infra.sms_records import DeliveryReport
 from app.messaging import delivery
-from app.messaging.segments import estimate, prepare
 
 # Kinds held outside the send window, skipped for opted-out numbers, and sent
 # at most once when the outcome is unknown. Everything else (receipts, alerts,

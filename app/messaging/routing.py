@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from app.infra.gateway import FAILED, NOT_TRIED, SENT, Gateway, Result
+from app.infra.routes import providers_for
 from app.messaging.circuit import Circuit
-from app.messaging.routes import providers_for
 
 
 @dataclass

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app import cases
 from app.cases import alerts, focal_points
 from app.infra.models import Case, CaseEvent, Message
-from app.messaging.segments import prepare
+from app.infra.segments import prepare
 
 REPORTER = "+22376000555"
 PIN = "4821"

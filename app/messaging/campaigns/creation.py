@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.infra.models import Campaign, Contact, utcnow
+from app.infra.segments import Estimate, estimate
 from app.messaging import outbox
 from app.messaging.campaigns.audience import recipients
 from app.messaging.campaigns.text import (
@@ -16,7 +17,6 @@ from app.messaging.campaigns.text import (
     message_for,
     render,
 )
-from app.messaging.segments import Estimate, estimate
 
 MAX_BUDGET = Decimal(10) ** 10
 

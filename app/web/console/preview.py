@@ -3,8 +3,8 @@
 from flask import current_app, render_template, request
 
 from app import content
+from app.infra.segments import estimate, prepare
 from app.messaging import outbox
-from app.messaging.segments import estimate, prepare
 from app.web.console.auth import requires
 from app.web.console.blueprint import bp
 from flows.engine import Route
