@@ -114,7 +114,7 @@ def test_a_contact_page_shows_training_campaigns_and_sms_both_ways(app, client, 
         outbox.add(db, app.config, "module", "m1.1", "+22370000001", "Bravo : module réussi.")
         db.commit()
         row = db.scalars(select(Message).where(Message.kind == "module")).one()
-        row.status, row.delivery_status = "delivered", "Success"
+        row.status, row.delivery_status, row.provider = "delivered", "Success", "orange"
         db.commit()
     inbound(app.test_client(), "Bonjour, quand est la prochaine formation ?", msg_id="i1",
             phone="+22370000001")  # fmt: skip
@@ -132,7 +132,8 @@ def test_a_contact_page_shows_training_campaigns_and_sms_both_ways(app, client, 
     assert [row[0] for row in cells(response, "campaigns")] == ["Rappel"]
     sent = {row[2]: row for row in cells(response, "sent")}
     assert sent["Bravo : module réussi."][1::2] == ["fin de module", "remis"]
-    assert sent["Bonjour Awa Traoré"][3] == "en attente"
+    assert sent["Bravo : module réussi."][4] == "Orange"  # the provider that carried it
+    assert sent["Bonjour Awa Traoré"][3:] == ["en attente", ""]  # no provider yet
     assert sent["Bonjour Awa Traoré"][1] == "campagne"
     assert any(row[1] == "aide automatique" for row in cells(response, "sent"))
     received = cells(response, "received")
