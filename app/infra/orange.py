@@ -63,8 +63,8 @@ class Orange:
     name = "orange"
 
     def __init__(self, redis, prefix: str, client_id: str, client_secret: str, sender: str,
-                 sender_name: str = "", base_url: str = "",
-                 part_cost: str = "") -> None:  # fmt: skip
+                 sender_name: str = "", base_url: str = "", part_cost: str = "",
+                 timeout=TIMEOUT) -> None:  # fmt: skip
         self.redis = redis
         self.token_key = f"{prefix}orange:token"
         self.lock_key = f"{prefix}orange:token-lock"
@@ -75,6 +75,7 @@ class Orange:
         # Orange's answer carries no price: a message costs its parts at the bundle's price.
         currency, _, amount = part_cost.partition(" ")
         self.price = (currency, Decimal(amount)) if amount else None
+        self.timeout = timeout
         self.http = requests.Session()
 
     def send(self, phones: list[str], text: str, sender: str | None = None) -> list[Result]:
@@ -164,7 +165,7 @@ class Orange:
                 auth=self.auth,
                 data={"grant_type": "client_credentials"},
                 headers={"Accept": "application/json"},
-                timeout=TIMEOUT,
+                timeout=self.timeout,
             )
         except requests.RequestException as exc:
             # No SMS rides on a token request: whatever happened, asking again is safe.
@@ -203,7 +204,7 @@ class Orange:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         try:
             return self.http.request(method, self.base_url + path, json=body, headers=headers,
-                                     timeout=TIMEOUT)  # fmt: skip
+                                     timeout=self.timeout)  # fmt: skip
         except requests.RequestException as exc:
             raise failure(exc) from exc
 

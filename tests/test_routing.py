@@ -1,0 +1,317 @@
+"""app/messaging/routing.py and the sender's use of it: a provider per operator, a reply's pin,
+circuits that send elsewhere and close again, rows that wait while their route is shut."""
+
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.infra import sms_gateways
+from app.infra.gateway import FAILED, NOT_TRIED, RETRY, SENT, UNKNOWN, Result
+from app.infra.models import Message, utcnow
+from app.infra.orange import Orange
+from app.messaging import outbox
+from app.messaging.circuit import CLOSED, OPEN, Circuit
+from app.messaging.routes import PROVIDERS, parse_routes
+from app.messaging.routing import Routing
+
+from .helpers import ORANGE_SENDER, ROUTES, carriers, queue_text, routed_app, routed_sender
+from .test_orange import token_requests
+from .test_sender import Clock, campaign_row
+
+ORANGE, MOOV, TELECEL = "+22376000001", "+22365000001", "+22350000001"
+FIXED = "+22320000001"  # a landline: no operator to route by, so the default route
+BOTH = ("orange", "infobip")
+OPEN_S = 60
+
+
+def orange_phones(count: int, first: int) -> list[str]:
+    """Return count Orange Mali numbers: +22376, then first, first + 1... in six digits."""
+    return [f"+22376{first + n:06d}" for n in range(count)]
+
+
+@pytest.fixture
+def clock():
+    """A clock the test moves by hand."""
+    return Clock(datetime.now(UTC))
+
+
+@pytest.fixture
+def routing(make_app, sandbox, clock):
+    """Return a factory of Routings over the configured gateways (or some of them), the routes
+    of ROUTES, and a circuit on the test's clock that opens at the first failure."""
+    app = routed_app(make_app, sandbox)
+    gateways = app.extensions["gateways"]
+    assert tuple(gateways) == PROVIDERS  # all three are set up
+
+    def make(configured=PROVIDERS, circuit=True, failures_min=1) -> Routing:
+        breaker = None
+        if circuit:
+            breaker = Circuit(app.extensions["redis"], app.config["REDIS_PREFIX"],
+                              failures_min=failures_min, open_s=OPEN_S,
+                              clock=clock.seconds)  # fmt: skip
+        chosen = {name: gateways[name] for name in configured}
+        return Routing(chosen, parse_routes(ROUTES), circuit=breaker)
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("phone", "via", "configured", "route"),
+    [
+        (ORANGE, None, PROVIDERS, BOTH),
+        (MOOV, None, PROVIDERS, ("infobip",)),
+        (TELECEL, None, PROVIDERS, ("africastalking",)),  # no route of its own: "*"
+        (FIXED, None, PROVIDERS, ("africastalking",)),
+        # A reply goes back the way the person wrote, then along the route.
+        (ORANGE, "infobip", PROVIDERS, ("infobip", "orange")),
+        (ORANGE, "orange", PROVIDERS, BOTH),
+        (MOOV, "orange", PROVIDERS, ("orange", "infobip")),
+        (TELECEL, "infobip", PROVIDERS, ("infobip", "africastalking")),
+        # A provider not set up is left out, pinned or routed.
+        (ORANGE, None, ("africastalking", "infobip"), ("infobip",)),
+        (MOOV, "orange", ("africastalking", "infobip"), ("infobip",)),
+        (ORANGE, None, ("africastalking",), ()),
+    ],
+)
+def test_the_route_of_a_phone(routing, phone, via, configured, route):
+    assert routing(configured).route(phone, via) == route
+
+
+@pytest.mark.parametrize(
+    ("phone", "via", "shut", "picked"),
+    [
+        (ORANGE, None, (), "orange"),
+        (ORANGE, None, ("orange",), "infobip"),
+        (ORANGE, None, BOTH, None),
+        (ORANGE, "infobip", ("infobip",), "orange"),  # a shut pin: the route serves
+        (MOOV, "orange", ("orange",), "infobip"),
+        (MOOV, None, ("infobip",), None),
+        (TELECEL, None, BOTH, "africastalking"),
+        (FIXED, "infobip", ("infobip",), "africastalking"),
+    ],
+)
+def test_pick_skips_an_open_circuit(routing, phone, via, shut, picked):
+    chosen = routing()
+    for provider in shut:
+        chosen.failed(provider)
+    assert chosen.pick(phone, via) == picked
+
+
+@pytest.mark.parametrize(
+    ("phone", "via", "after_s"),
+    [(ORANGE, None, OPEN_S), (MOOV, None, OPEN_S + 10), (ORANGE, "infobip", OPEN_S),
+     (MOOV, "orange", OPEN_S), (TELECEL, None, None)],
+)  # fmt: skip
+def test_reopens_is_when_the_first_circuit_of_the_route_may_be_probed(
+    routing, clock, phone, via, after_s
+):
+    chosen = routing()
+    start = clock.seconds()
+    chosen.failed("orange")
+    clock.sleep(10)
+    chosen.failed("infobip")
+    expected = None if after_s is None else start + after_s
+    assert chosen.reopens(phone, via) == pytest.approx(expected, abs=0.001)
+
+
+def test_without_circuits_the_first_of_the_route_always_takes_it(routing):
+    chosen = routing(circuit=False)
+    chosen.failed("orange")
+    chosen.sent("orange", [Result(ORANGE, RETRY)] * 10)
+    assert (chosen.pick(ORANGE), chosen.pick(MOOV, "orange")) == ("orange", "orange")
+    assert chosen.reopens(ORANGE) is None
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "state"),
+    [
+        (SENT, "Created", CLOSED),
+        (RETRY, "ServiceUnavailable", OPEN),
+        (UNKNOWN, "timeout: ReadTimeout", OPEN),
+        (FAILED, "SVC0004", CLOSED),  # the number was refused: nothing said of Orange
+        (RETRY, NOT_TRIED, CLOSED),  # the adapter did not ask Orange at all
+    ],
+)
+def test_sent_counts_what_says_something_of_the_provider(routing, outcome, status, state):
+    chosen = routing()
+    chosen.sent("orange", [Result(p, outcome, status=status) for p in orange_phones(3, 1)])
+    assert chosen.circuit.state("orange") == state
+
+
+def test_a_failed_request_counts_once_whatever_its_size(routing):
+    chosen = routing(failures_min=2)
+    chosen.failed("orange")
+    assert chosen.circuit.state("orange") == CLOSED
+    chosen.failed("orange")
+    assert chosen.circuit.state("orange") == OPEN
+
+
+def test_each_operator_its_provider_and_failover_while_orange_fails(make_app, sandbox):
+    """Issue 18's "Done when": one sandbox emulates the three providers."""
+    app = routed_app(make_app, sandbox, SMS_CIRCUIT_FAILURES=3, SMS_CIRCUIT_OPEN_S=OPEN_S)
+    clock = Clock(datetime.now(UTC) + timedelta(seconds=1))
+    with app.app_context(), app.extensions["db"]() as db:
+        sender = routed_sender(app, db, clock.seconds)
+        queue_text(app, db, [ORANGE, MOOV, TELECEL], "Un")
+        sender.run(now_fn=clock)
+        assert carriers(sandbox, "Un") == {ORANGE: "orange", MOOV: "infobip",
+                                           TELECEL: "africastalking"}  # fmt: skip
+        # Orange answers 503 for these numbers: three failures open its circuit.
+        failing = orange_phones(3, 10)
+        sandbox.faults(orange_status={phone: "ServiceUnavailable" for phone in failing})
+        queue_text(app, db, failing, "Deux")
+        assert sender.run(now_fn=clock).retried == 3
+        assert sender.routing.circuit.state("orange") == OPEN
+        # The next messages to Orange numbers go through Infobip, the three retried too.
+        queue_text(app, db, orange_phones(2, 20), "Trois")
+        clock.sleep(30)  # the retries' backoff; Orange's circuit stays open
+        assert sender.run(now_fn=clock).sent == 5
+        assert set(carriers(sandbox, "Deux").values()) == {"infobip"}
+        assert set(carriers(sandbox, "Trois").values()) == {"infobip"}
+        # Orange is back. Once its circuit may be probed, one message probes it; the rest
+        # of the batch, sent meanwhile, goes through Infobip...
+        sandbox.faults()
+        clock.sleep(OPEN_S)
+        queue_text(app, db, orange_phones(3, 30), "Quatre")
+        sender.run(now_fn=clock)
+        assert Counter(carriers(sandbox, "Quatre").values()) == {"orange": 1, "infobip": 2}
+        # ...and as the probe went through, the messages after it go through Orange again.
+        queue_text(app, db, orange_phones(3, 40), "Cinq")
+        sender.run(now_fn=clock)
+        assert set(carriers(sandbox, "Cinq").values()) == {"orange"}
+        rows = {(m.phone, m.body): (m.status, m.provider) for m in db.scalars(select(Message))}
+    received = [(m["to"], m["message"]) for m in sandbox.messages()]
+    assert len(rows) == 14 and sorted(received) == sorted(rows)  # each once: none lost or twice
+    assert rows == {(m["to"], m["message"]): ("sent", m["provider"]) for m in sandbox.messages()}
+
+
+def test_rows_wait_while_every_provider_of_their_route_is_shut(make_app, sandbox):
+    """Back in the queue, no attempt spent, until the first circuit of their route may be
+    probed; then out, each as its provider's probe."""
+    app = routed_app(make_app, sandbox, SMS_CIRCUIT_FAILURES=3, SMS_CIRCUIT_OPEN_S=OPEN_S)
+    clock = Clock(datetime.now(UTC) + timedelta(seconds=1))
+    with app.app_context(), app.extensions["db"]() as db:
+        sender = routed_sender(app, db, clock.seconds)
+        opened = {}
+        for provider in BOTH:  # Orange's circuit opens, then Infobip's ten seconds later
+            for _ in range(3):
+                sender.routing.failed(provider)
+            opened[provider] = clock.now
+            clock.sleep(10)
+        queue_text(app, db, [ORANGE, MOOV, TELECEL], "Un")
+        sender.run(now_fn=clock)
+        assert carriers(sandbox, "Un") == {TELECEL: "africastalking"}
+        waiting = {m.phone: m for m in db.scalars(select(Message).where(Message.phone != TELECEL))}
+        # Orange's route (orange, infobip) reopens with Orange; Moov's (infobip) with Infobip.
+        for phone, provider in ((ORANGE, "orange"), (MOOV, "infobip")):
+            row = waiting[phone]
+            assert (row.status, row.attempts, row.provider, row.lease_owner) == (
+                "queued", 0, None, None)  # fmt: skip
+            due = opened[provider] + timedelta(seconds=OPEN_S)
+            assert abs((row.not_before - due).total_seconds()) < 1
+        clock.now = opened["orange"] + timedelta(seconds=OPEN_S)
+        sender.run(now_fn=clock)
+        assert carriers(sandbox, "Un") == {ORANGE: "orange", TELECEL: "africastalking"}
+        clock.now = opened["infobip"] + timedelta(seconds=OPEN_S)
+        sender.run(now_fn=clock)
+        rows = list(db.scalars(select(Message)))
+    assert carriers(sandbox, "Un") == {ORANGE: "orange", MOOV: "infobip",
+                                       TELECEL: "africastalking"}  # fmt: skip
+    assert {(m.phone, m.status, m.provider, m.attempts) for m in rows} == {
+        (ORANGE, "sent", "orange", 0), (MOOV, "sent", "infobip", 0),
+        (TELECEL, "sent", "africastalking", 0)}  # fmt: skip
+    # Each probe went through and closed its circuit.
+    assert [sender.routing.circuit.state(p) for p in BOTH] == [CLOSED, CLOSED]
+
+
+def until(predicate, timeout_s: float = 10):
+    """Wait for predicate() to be true, or fail after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize(("kind", "carried"), [("campaign", ["orange"]),
+                                               ("alert", ["orange", "infobip"])])  # fmt: skip
+def test_an_unknown_outcome_fails_over_only_when_at_least_once(make_app, sandbox, kind, carried):
+    """Orange took the message but its answer came too late; its circuit opens. A campaign's
+    is never sent again, through Infobip or any (at most once); an alert's is (at least once)."""
+    app = routed_app(make_app, sandbox, SMS_CIRCUIT_FAILURES=1, SMS_CIRCUIT_OPEN_S=600)
+    clock = Clock(datetime.now(UTC) + timedelta(seconds=1))
+    redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
+    # The adapter waits 0.2 s for an answer; the sandbox answers after a second.
+    slow = Orange(redis, prefix, "sandbox-client", "sandbox-secret", ORANGE_SENDER,
+                  base_url=sandbox.url, timeout=(2, 0.2))  # fmt: skip
+    slow.token()  # at hand before Orange slows down: the send is what times out
+    with app.app_context(), app.extensions["db"]() as db:
+        sender = routed_sender(
+            app, db, clock.seconds, {**app.extensions["gateways"], "orange": slow}
+        )
+        campaign = campaign_row(db) if kind == "campaign" else None
+        queue_text(app, db, [ORANGE], "Alerte", kind=kind, campaign_id=campaign)
+        sandbox.faults(latency_ms=1000)
+        assert sender.run(now_fn=clock).unknown == 1
+        assert sender.routing.circuit.state("orange") == OPEN
+        until(lambda: sandbox.messages())  # it did reach Orange, after the adapter gave up
+        sandbox.faults()
+        clock.sleep(app.config["SMS_RECONCILE_S"] + 1)  # no delivery report came meanwhile
+        counts = outbox.reap(db, app.config, clock())
+        sender.run(now_fn=clock)
+        row = db.scalars(select(Message)).one()
+    assert [m["provider"] for m in sandbox.messages()] == carried
+    if kind == "campaign":
+        assert counts["closed"] == 1 and row.finished_at is not None
+        assert (row.status, row.provider, row.attempts) == ("unknown", "orange", 0)
+    else:
+        assert counts["resent"] == 1
+        assert (row.status, row.provider, row.attempts) == ("sent", "infobip", 1)
+
+
+def test_two_workers_renew_an_expired_token_once_mid_campaign(make_app, sandbox):
+    """Two workers (their own sessions and adapters; one app, one Redis) share Orange's token,
+    and renew it once when it expires halfway through a campaign."""
+    app = routed_app(make_app, sandbox)
+    redis, sessions = app.extensions["redis"], app.extensions["db"]
+    phones = orange_phones(20, 100)
+    with sessions() as db:
+        queue_text(app, db, phones, "Campagne", kind="campaign", campaign_id=campaign_row(db))
+
+    def worker(db):
+        # A worker of its own builds its own gateways; the token is shared through Redis.
+        return routed_sender(app, db, gateways=sms_gateways.build(app.config, redis))
+
+    start, sent, failures = threading.Barrier(2), [], []
+
+    def send(sender, claimed) -> None:
+        with app.app_context():
+            start.wait(timeout=10)
+            try:
+                sent.append(sender.send(claimed).sent)
+            except Exception as exc:  # shown by the assertion below, not lost in the thread
+                failures.append(exc)
+
+    with sessions() as first, sessions() as second:
+        workers = [worker(first), worker(second)]
+        for sender in workers:
+            assert sender.send(sender.claim(utcnow(), 5)).sent == 5
+        assert token_requests(sandbox.url) == 1  # one token for both
+        # The token expires; Orange answers slowly, so both workers meet the refusal together.
+        sandbox.faults(orange_token_expired=True, latency_ms=300)
+        claims = [(sender, sender.claim(utcnow(), 5)) for sender in workers]
+        threads = [threading.Thread(target=send, args=claim) for claim in claims]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert failures == [] and sent == [5, 5]
+    assert token_requests(sandbox.url) == 2  # exactly one renewal for the expiry
+    with sessions() as db:
+        rows = list(db.scalars(select(Message)))
+    assert {(m.status, m.provider) for m in rows} == {("sent", "orange")}
+    assert sorted(m["to"] for m in sandbox.messages()) == phones  # each exactly once
+    assert {m["provider"] for m in sandbox.messages()} == {"orange"}
