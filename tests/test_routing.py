@@ -13,9 +13,9 @@ from app.infra import sms_gateways
 from app.infra.gateway import FAILED, NOT_TRIED, RETRY, SENT, UNKNOWN, Result
 from app.infra.models import Message, utcnow
 from app.infra.orange import Orange
+from app.infra.routes import PROVIDERS, parse_routes
 from app.messaging import outbox
 from app.messaging.circuit import CLOSED, OPEN, Circuit
-from app.messaging.routes import PROVIDERS, parse_routes
 from app.messaging.routing import Routing
 
 from .helpers import ORANGE_SENDER, ROUTES, carriers, queue_text, routed_app, routed_sender
