@@ -69,16 +69,17 @@ def orange_inbound():
 @bp.post("/delivery/infobip")
 def infobip_delivery():
     """Apply each of Infobip's delivery reports in the request."""
-    response = None
-    for report in _parsed(infobip.reports):
-        response = _record("infobip", report)
-    return response or Response("OK", mimetype="text/plain")
+    return _each(_parsed(infobip.reports), lambda report: _record("infobip", report))
 
 
 @bp.post("/inbound/infobip")
 def infobip_inbound():
     """Take each SMS Infobip forwarded in the request."""
-    response = None
-    for message in _parsed(infobip.inbound):
-        response = take("infobip", message)
-    return response or Response("OK", mimetype="text/plain")
+    return _each(_parsed(infobip.inbound), lambda message: take("infobip", message))
+
+
+def _each(items: list, handle) -> Response:
+    """Handle each item of a batch; any bad one has aborted the request with its error."""
+    for item in items:
+        handle(item)
+    return Response("OK", mimetype="text/plain")
