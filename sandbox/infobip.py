@@ -3,6 +3,7 @@
 import re
 import time
 import uuid
+from decimal import Decimal
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -173,6 +174,8 @@ def _result(bulk_id: str, message: Outgoing, outcome: dict) -> dict:
         found = HANDSET_ERRORS.get(key) or ERRORS_BY_NAME.get(key) or UNKNOWN_ERROR
         error = dict(zip(ERROR_KEYS, (1, "HANDSET_ERRORS", *found), strict=True))
     currency, _, amount = message.cost.partition(" ")  # the tariff's price of all its parts
+    # Infobip prices one SMS: each part is one, and smsCount says how many were sent.
+    per_part = Decimal(amount) / max(1, message.parts)
     return {
         "bulkId": bulk_id,
         "messageId": message.message_id,
@@ -180,7 +183,7 @@ def _result(bulk_id: str, message: Outgoing, outcome: dict) -> dict:
         "sentAt": infobip_time(message.at),
         "doneAt": infobip_time(now_iso()),
         "smsCount": message.parts,
-        "price": {"pricePerMessage": float(amount), "currency": currency},
+        "price": {"pricePerMessage": float(per_part), "currency": currency},
         "status": dict(zip(STATUS_KEYS, status, strict=True)),
         "error": error,
     }

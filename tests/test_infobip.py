@@ -153,7 +153,7 @@ def test_delivery_report_wire_format(sandbox, kalan):
         "messageId": answer["messages"][0]["messageId"],
         "to": "22370000001",
         "smsCount": 2,
-        "price": {"pricePerMessage": 50.0, "currency": "XOF"},  # SANDBOX_SMS_PART_COST × 2
+        "price": {"pricePerMessage": 25.0, "currency": "XOF"},  # one SMS: SANDBOX_SMS_PART_COST
         "status": {"groupId": 3, "groupName": "DELIVERED", "id": 5,
                    "name": "DELIVERED_TO_HANDSET", "description": "Message delivered to handset"},
         "error": {"groupId": 0, "groupName": "OK", "id": 0, "name": "NO_ERROR",
@@ -343,3 +343,11 @@ def test_inbound_reads_each_forwarded_sms():
 def test_inbound_refuses_what_is_not_forwarded_sms(body):
     with pytest.raises(ValueError):
         inbound(body)
+
+
+def test_a_long_message_costs_its_parts_once_reported(sandbox, kalan):
+    """Price per SMS times the parts: what the sandbox bills, what the adapter reads back."""
+    [result] = gateway(sandbox, notify_url=kalan.url + REPORTS).send(PHONES[:1], "a" * 161)
+    [report] = [r for body in bodies(kalan, 1) for r in reports(body)]
+    assert (report.message_id, report.cost) == (result.provider_id, "XOF 50.0000")
+    assert sandbox.messages()[0]["cost"] == "XOF 50.0000"
