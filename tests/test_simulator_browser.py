@@ -194,7 +194,7 @@ def test_the_lines_shown_while_waiting(browser, site):
     browser.find_element("id", "sms-text").send_keys("LENT")
     browser.find_element("id", "sms-send").click()
     assert text(browser, "sms-status") == "Envoi du SMS…"
-    until(browser, "sms-status", "SMS remis à Kalan (n° 1).")
+    until(browser, "sms-status", "SMS remis à Kalan par Africa's Talking (n° 1).")
 
 
 @pytest.mark.parametrize(
@@ -235,7 +235,7 @@ def test_an_idle_call_expires(browser, site):
 @pytest.mark.parametrize(
     ("sent", "status"),
     [
-        ("AIDE", "SMS remis à Kalan (n° 1)."),
+        ("AIDE", "SMS remis à Kalan par Africa's Talking (n° 1)."),
         ("PANNE", "SMS non remis : Kalan a répondu avec le code HTTP 500."),
         ("  ", "Erreur : écrivez un message."),
     ],
@@ -247,7 +247,7 @@ def test_sending_an_sms(browser, site, sent, status):
     browser.find_element("id", "sms-send").click()
     until(browser, "sms-status", status)
     is_error = "error" in browser.find_element("id", "sms-status").get_attribute("class")
-    assert is_error == (status != "SMS remis à Kalan (n° 1).")
+    assert is_error == (status != "SMS remis à Kalan par Africa's Talking (n° 1).")
 
 
 # Each delivery status as AT reports it, and how the inbox words it.
@@ -263,13 +263,24 @@ STATUSES = {
     "Queued": "Queued",  # unforeseen: shown as it came
 }
 FAILED = {"Rejected", "Failed", "AbsentSubscriber", "Expired"}
+# Each provider a message may come through, and how the inbox names it.
+PROVIDERS = [("africastalking", "Africa's Talking"), ("orange", "Orange"), ("infobip", "Infobip")]
 
 
 def test_the_inbox_words_each_delivery_status(browser, site):
     url, app = site
     app.extensions["sms_store"].add_sent(
         [
-            Outgoing(PHONE, f"Message {n}", "KALAN", f"m{n}", parts=n, cost="0", status=status)
+            Outgoing(
+                PHONE,
+                f"Message {n}",
+                "KALAN",
+                f"m{n}",
+                parts=n,
+                cost="0",
+                status=status,
+                provider=PROVIDERS[n % 3][0],
+            )  # fmt: skip
             for n, status in enumerate(STATUSES, start=1)
         ]
     )
@@ -279,7 +290,8 @@ def test_the_inbox_words_each_delivery_status(browser, site):
     assert len(shown) == len(STATUSES)
     for n, (item, (status, words)) in enumerate(zip(shown, STATUSES.items(), strict=True), 1):
         parts = "1 partie" if n == 1 else f"{n} parties"
-        meta = rf"\d\d:\d\d:\d\d · de KALAN · {re.escape(words)} · {parts}"
+        carrier = re.escape(PROVIDERS[n % 3][1])
+        meta = rf"\d\d:\d\d:\d\d · de KALAN par {carrier} · {re.escape(words)} · {parts}"
         assert re.fullmatch(meta + f"Message {n}", item.get_attribute("textContent")), status
         assert ("failed" in item.get_attribute("class")) == (status in FAILED), status
     shot(browser, "simulator-03-inbox")
