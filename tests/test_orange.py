@@ -6,7 +6,16 @@ import pytest
 import requests
 from redis import Redis
 
-from app.infra.gateway import FAILED, RETRY, SENT, GatewayError, Incoming, Report
+from app.infra.gateway import (
+    FAILED,
+    NOT_TRIED,
+    RETRY,
+    SENT,
+    UNKNOWN,
+    GatewayError,
+    Incoming,
+    Report,
+)
 from app.infra.orange import Contract, Orange, inbound, receipt
 from sandbox import create_app as create_sandbox
 from tests.conftest import serve
@@ -130,17 +139,21 @@ def test_a_refused_token_is_renewed_once_only(orange, other_sandbox):
 
 
 @pytest.mark.parametrize(
-    ("error", "outcome", "code"),
-    [("SVC0002", FAILED, 400), ("SVC0004", FAILED, 400), ("POL0001", RETRY, 403),
-     ("TooManyRequests", RETRY, 429), ("ServiceUnavailable", RETRY, 503)],
+    ("error", "outcome", "code", "next_tried"),
+    [("SVC0002", FAILED, 400, True), ("SVC0004", FAILED, 400, True),
+     ("POL0001", RETRY, 403, True),
+     # Orange itself is busy or down: the next phone would fare no better, so it waits unasked.
+     ("TooManyRequests", RETRY, 429, False), ("ServiceUnavailable", RETRY, 503, False)],
 )  # fmt: skip
-def test_errors_are_classified(orange, sandbox, error, outcome, code):
+def test_errors_are_classified(orange, sandbox, error, outcome, code, next_tried):
     sandbox.faults(orange_status={PHONES[0]: error})
     results = orange().send(PHONES, "Bonjour")
-    assert [(r.outcome, r.status_code) for r in results] == [(outcome, code), (SENT, 201)]
+    after = (SENT, 201, "Created") if next_tried else (RETRY, None, NOT_TRIED)
+    assert [(r.outcome, r.status_code, r.status) for r in results][1] == after
+    assert (results[0].outcome, results[0].status_code) == (outcome, code)
     assert results[0].provider_id is None
     assert results[0].status == (error if code < 429 else f"code {53 if code == 429 else 5}")
-    assert [m["to"] for m in sandbox.messages()] == PHONES[1:]
+    assert [m["to"] for m in sandbox.messages()] == (PHONES[1:] if next_tried else [])
 
 
 def test_invalid_phone_fails_without_a_request(orange, sandbox):
@@ -155,12 +168,22 @@ def test_units_used_up_is_retried(orange, other_sandbox):
     assert [(r.outcome, r.status) for r in results] == [(SENT, "Created"), (RETRY, "POL0001")]
 
 
-def test_server_errors_are_retried(orange, sandbox):
+def test_a_server_error_may_have_taken_the_message_and_stops_the_batch(orange, sandbox):
+    """A 500 from Orange's gateway says nothing of the platform behind it: unknown."""
     gateway = orange()
     gateway.send(PHONES[:1], "Un")
     sandbox.faults(error_rate=1.0)
     results = gateway.send(PHONES, "Deux")
-    assert [(r.outcome, r.status_code) for r in results] == [(RETRY, 500)] * 2
+    assert [(r.outcome, r.status_code, r.status) for r in results] == [
+        (UNKNOWN, 500, "code 1"), (RETRY, None, NOT_TRIED)]  # fmt: skip
+
+
+def test_a_batch_ends_within_its_budget_and_leaves_the_rest_unasked(orange, sandbox):
+    """One request per phone: past its budget (a share of the lease) the rest wait."""
+    sandbox.faults(latency_ms=150)
+    results = orange(budget_s=0.1).send(PHONES, "Bonjour")
+    assert [(r.outcome, r.status) for r in results] == [(SENT, "Created"), (RETRY, NOT_TRIED)]
+    assert [m["to"] for m in sandbox.messages()] == PHONES[:1]
 
 
 def test_token_refusal_raises(orange, sandbox):

@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.infra import sms_gateways
 from app.infra.gateway import FAILED, NOT_TRIED, RETRY, SENT, UNKNOWN, Result
@@ -315,3 +315,61 @@ def test_two_workers_renew_an_expired_token_once_mid_campaign(make_app, sandbox)
     assert {(m.status, m.provider) for m in rows} == {("sent", "orange")}
     assert sorted(m["to"] for m in sandbox.messages()) == phones  # each exactly once
     assert {m["provider"] for m in sandbox.messages()} == {"orange"}
+
+
+def test_a_slow_orange_batch_leaves_the_rest_unasked_and_spends_no_attempt(make_app, sandbox):
+    """One request per phone: past a quarter of the lease the batch stops, and the rows it
+    did not ask for go straight back to the queue (before the lease could run out)."""
+    app = routed_app(make_app, sandbox, SMS_LEASE_S=1)  # a batch may take 0.25 s
+    sandbox.faults(latency_ms=300)
+    phones = orange_phones(3, 70)
+    with app.extensions["db"]() as db:
+        queue_text(app, db, phones, "Lent")
+        tally = routed_sender(app, db).run(budget_s=0.1)
+        rows = {m.phone: m for m in db.scalars(select(Message))}
+    assert tally.sent == 1 and list(carriers(sandbox, "Lent")) == phones[:1]
+    waiting = [rows[p] for p in phones[1:]]
+    assert [(m.status, m.attempts, m.lease_owner) for m in waiting] == [("queued", 0, None)] * 2
+
+
+def test_what_a_request_learns_after_its_lease_ran_out_overwrites_nothing(make_app, sandbox):
+    """The request outlived its lease and reap settled the row meanwhile: reap's word stands."""
+    app = routed_app(make_app, sandbox, SMS_LEASE_S=1, SMS_RECONCILE_S=60)
+    sandbox.faults(latency_ms=2000)
+    with app.extensions["db"]() as db:
+        queue_text(app, db, ["+22350000001"], "Tard")  # Telecel: through AT, one request
+
+        def reap_meanwhile():
+            time.sleep(1.4)
+            with app.extensions["db"]() as other:
+                outbox.reap(other, app.config, utcnow())
+
+        thread = threading.Thread(target=reap_meanwhile)
+        thread.start()
+        routed_sender(app, db).run(budget_s=0.1)
+        thread.join()
+        db.expire_all()
+        row = db.scalars(select(Message)).one()
+    assert (row.status, row.reason) == ("unknown", "worker lost during the request")
+    assert row.provider_id is None and list(carriers(sandbox, "Tard")) == ["+22350000001"]
+
+
+def test_a_row_given_back_is_given_back_only_if_still_ours(make_app, sandbox):
+    """Every circuit of its route shut: the row goes back to the queue, unless our lease ran
+    out and another worker has it now."""
+    app = routed_app(make_app, sandbox, SMS_CIRCUIT_FAILURES=1)
+    with app.extensions["db"]() as db:
+        queue_text(app, db, orange_phones(2, 80), "Rendu")
+        sender = routed_sender(app, db)
+        for provider in BOTH:
+            sender.routing.circuit.record(provider, False)
+        mine, theirs = sender.claim(utcnow(), 10)
+        db.execute(
+            update(Message).where(Message.id == theirs.id).values(lease_owner="worker-b")
+        )  # fmt: skip: b claimed it after our lease
+        db.commit()
+        sender.send([mine, theirs])
+        db.expire_all()
+        rows = {m.id: m for m in db.scalars(select(Message))}
+    assert (rows[mine.id].status, rows[mine.id].lease_owner) == ("queued", None)
+    assert (rows[theirs.id].status, rows[theirs.id].lease_owner) == ("claimed", "worker-b")

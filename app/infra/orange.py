@@ -31,6 +31,10 @@ EARLY_S = 60
 # Renewal holds this lock; it outlives a token request's own timeout, so a crashed
 # renewer frees it, and waiting workers give up after as long.
 LOCK_MS = (TIMEOUT[0] + TIMEOUT[1] + 1) * 1000
+# Orange's gateway answered for a backend that may have taken the message already.
+MAYBE_TAKEN = frozenset({500, 502, 504})
+# An answer that says the next phone would fare no better: the rest wait, unasked.
+STOP = MAYBE_TAKEN | {429, 503}
 POLL_S = 0.05
 # Compare-and-delete: release the lock only if it is still ours.
 RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
@@ -64,7 +68,7 @@ class Orange:
 
     def __init__(self, redis, prefix: str, client_id: str, client_secret: str, sender: str,
                  sender_name: str = "", base_url: str = "", part_cost: str = "",
-                 timeout=TIMEOUT) -> None:  # fmt: skip
+                 timeout=TIMEOUT, budget_s: float | None = None) -> None:  # fmt: skip
         self.redis = redis
         self.token_key = f"{prefix}orange:token"
         self.lock_key = f"{prefix}orange:token-lock"
@@ -76,14 +80,20 @@ class Orange:
         currency, _, amount = part_cost.partition(" ")
         self.price = (currency, Decimal(amount)) if amount else None
         self.timeout = timeout
+        # One request per phone: a batch must end well within the outbox's lease, or its
+        # rows could be settled (and resent) while it still runs. Phones left are NOT_TRIED.
+        self.budget_s = budget_s
         self.http = requests.Session()
 
     def send(self, phones: list[str], text: str, sender: str | None = None) -> list[Result]:
         """Send text to each phone in turn; see Gateway.send."""
         sender = sender if sender and valid_phone(sender) else self.sender
         token = self.token()
-        results = []
+        results: list[Result] = []
+        deadline = time.monotonic() + self.budget_s if self.budget_s else None
         for index, phone in enumerate(phones):
+            if deadline is not None and time.monotonic() > deadline:
+                return results + [Result(p, RETRY, status=NOT_TRIED) for p in phones[index:]]
             if not valid_phone(phone):
                 results.append(Result(phone, FAILED, status_code=400, status="InvalidPhoneNumber"))
                 continue
@@ -97,6 +107,8 @@ class Orange:
                 results += [Result(p, RETRY, status=NOT_TRIED) for p in phones[index + 1 :]]
                 break
             results.append(self._priced(result, text))
+            if result.status_code in STOP:
+                return results + [Result(p, RETRY, status=NOT_TRIED) for p in phones[index + 1 :]]
         return results
 
     def _priced(self, result: Result, text: str) -> Result:
@@ -231,7 +243,11 @@ def classify(phone: str, response) -> Result:
         # so the outbox's bounded retries give the message its chance; the phone is
         # not to blame.
         return Result(phone, RETRY, status_code=code, status=status)
-    # 429 and 5xx are passing; a 401 even with a fresh token means wrong credentials,
+    if code in MAYBE_TAKEN:
+        # The API gateway's own error or timeout: the platform behind may have taken it.
+        # Campaigns are then not sent again (at most once); alerts are (at least once).
+        return Result(phone, UNKNOWN, status_code=code, status=status)
+    # 429 and 503 are passing; a 401 even with a fresh token means wrong credentials,
     # which an operator fixes; anything else was answered, so not taken: retrying is
     # bounded, losing is not.
     return Result(phone, RETRY, status_code=code, status=status)

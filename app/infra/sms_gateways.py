@@ -5,17 +5,15 @@ from collections.abc import Mapping
 from app.infra.gateway import AfricasTalking, Gateway
 from app.infra.infobip import Infobip
 from app.infra.orange import Orange
+from app.infra.providers import NEEDS
 from app.infra.routes import PROVIDERS
 
 
 def configured(config: Mapping) -> tuple[str, ...]:
     """Return the providers whose settings are there: AT always, the others once set up."""
-    ready = {
-        "africastalking": True,
-        "orange": bool(config["ORANGE_CLIENT_ID"] and config["ORANGE_SENDER"]),
-        "infobip": bool(config["INFOBIP_API_KEY"] and config["INFOBIP_BASE_URL"]),
-    }
-    return tuple(name for name in PROVIDERS if ready[name])
+    return tuple(
+        name for name in PROVIDERS if all(str(config[need]).strip() for need in NEEDS.get(name, ()))
+    )
 
 
 def build(config: Mapping, redis) -> dict[str, Gateway]:
@@ -32,7 +30,7 @@ def build(config: Mapping, redis) -> dict[str, Gateway]:
                 redis, config["REDIS_PREFIX"], config["ORANGE_CLIENT_ID"],
                 config["ORANGE_CLIENT_SECRET"], config["ORANGE_SENDER"],
                 sender_name=config["ORANGE_SENDER_NAME"], base_url=config["ORANGE_API_BASE_URL"],
-                part_cost=config["ORANGE_PART_COST"],
+                part_cost=config["ORANGE_PART_COST"], budget_s=config["SMS_LEASE_S"] / 4,
             )  # fmt: skip
         else:
             gateways[name] = Infobip(

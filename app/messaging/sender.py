@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.infra.gateway import FAILED, RETRY, SENT, UNKNOWN, GatewayError
+from app.infra.gateway import FAILED, NOT_TRIED, RETRY, SENT, UNKNOWN, GatewayError
 from app.infra.models import Campaign, Contact, Message, utcnow
 from app.messaging import delivery, window
 from app.messaging.outbox import BULK_KINDS, cancel, fail, release, retry, settle_unknown
@@ -147,10 +147,10 @@ class Sender:
                     results = gateway.send([m.phone for m in part], part[0].body, sender=sender)
                 except GatewayError as exc:
                     self.routing.failed(provider)
-                    self._whole(part, exc, now_fn(), tally)
+                    self._whole(self._ours(part), exc, now_fn(), tally)
                 else:
                     self.routing.sent(provider, results)
-                    self._each(part, results, now_fn(), tally)
+                    self._each(self._ours(part), results, now_fn(), tally)
                 self.db.commit()
                 tally.campaigns.update(m.campaign_id for m in part if m.campaign_id)
         return tally
@@ -175,7 +175,7 @@ class Sender:
             when = now + SHUT_WAIT
             if reopens is not None:
                 when = max(when, datetime.fromtimestamp(reopens, now.tzinfo))
-            release(message, when)
+            self._give_back(message, when)
         if shut:
             self.db.commit()
         for (provider, sender), rows in groups.items():
@@ -195,7 +195,7 @@ class Sender:
         allowed = limiter.take(len(chunk), grace_s=TAKE_GRACE_S, sleep=self.sleep)
         if allowed < len(chunk):
             for message in chunk[allowed:]:
-                release(message, self._slot(campaign_id, limiter, now))
+                self._give_back(message, self._slot(campaign_id, limiter, now))
             self.db.commit()
         return chunk[:allowed]
 
@@ -256,6 +256,37 @@ class Sender:
         self.db.commit()  # from here on, a crash leaves an unknown outcome
         return [m for m in chunk if m.id in started]
 
+    def _give_back(self, message: Message, when: datetime) -> None:
+        """Put a claimed row back in the queue for when, if it is still ours: a lease that ran
+        out may have let another worker claim it since."""
+        self.db.execute(
+            update(Message)
+            .where(Message.id == message.id, Message.lease_owner == self.owner,
+                   Message.status == "claimed")
+            .values(status="queued", not_before=when, lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+        self.db.expire(message)
+
+    def _ours(self, part: list[Message]) -> list[Message]:
+        """Return the rows of a finished request that are still ours to record.
+
+        A provider slower than the lease lets reap settle a row meanwhile (and another
+        worker resend it): what we learnt then must not overwrite what it decided.
+        """
+        mine = set(
+            self.db.scalars(
+                select(Message.id)
+                .where(Message.id.in_([m.id for m in part]), Message.lease_owner == self.owner,
+                       Message.status == "sending")
+                .with_for_update()
+            )
+        )  # fmt: skip
+        for message in part:
+            if message.id not in mine:
+                self.db.expire(message)  # the row as the database has it, untouched by us
+        return [m for m in part if m.id in mine]
+
     def _not_started(self, message: Message, now: datetime, tally: Tally) -> None:
         """Settle a claimed row that must not go out now, and say why."""
         if message.lease_owner != self.owner or message.status != "claimed":
@@ -294,6 +325,9 @@ class Sender:
             result = by_phone.get(message.phone)
             message.status_code = result.status_code if result else None
             message.provider_status = result.status if result else None
+            if result is not None and result.status == NOT_TRIED:
+                release(message, now)  # the provider was never asked: no attempt spent
+                continue
             if result is None or result.outcome == UNKNOWN:
                 reason = "not in the provider's answer"
                 settle_unknown(message, reason, now, self.config["SMS_RECONCILE_S"])
