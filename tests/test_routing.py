@@ -364,9 +364,8 @@ def test_a_row_given_back_is_given_back_only_if_still_ours(make_app, sandbox):
         for provider in BOTH:
             sender.routing.circuit.record(provider, False)
         mine, theirs = sender.claim(utcnow(), 10)
-        db.execute(
-            update(Message).where(Message.id == theirs.id).values(lease_owner="worker-b")
-        )  # fmt: skip: b claimed it after our lease
+        # Our lease ran out, reap put the row back, and worker b claimed it.
+        db.execute(update(Message).where(Message.id == theirs.id).values(lease_owner="worker-b"))
         db.commit()
         sender.send([mine, theirs])
         db.expire_all()
