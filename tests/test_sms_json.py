@@ -16,6 +16,7 @@ from app.web.sms_json import MAX_JSON
 from .conftest import AGENT
 from .sms_callbacks import (
     JSON_PROVIDERS,
+    OURS,
     PHONE,
     PROVIDERS,
     infobip_receipt,
@@ -28,6 +29,12 @@ from .sms_callbacks import (
 from .test_recall import add_recall, course, recall_answers, send_due, shown_number, texts
 
 OTHER = "+22376000012"
+
+
+@pytest.fixture
+def app(make_app):
+    """An app that knows its AT short code and Orange number, as one taking replies does."""
+    return make_app(**OURS)
 
 
 def sent(app, provider: str, provider_id: str, phone: str = PHONE, cost: str | None = None):
@@ -225,7 +232,7 @@ def test_infobip_takes_every_sms_of_a_request(app, client):
 
 @pytest.mark.parametrize("name", PROVIDERS)
 def test_a_recall_answer_comes_through_any_provider(make_app, name):
-    app = make_app(TRAINING_RECALL_SMS="on")
+    app = make_app(TRAINING_RECALL_SMS="on", **OURS)
     add_contact(app, AGENT)
     with app.extensions["db"]() as db:
         db.scalars(select(Contact).where(Contact.phone == AGENT)).one().language = "fr"
@@ -318,7 +325,7 @@ BAD = [
     (OI, orange_with(ORANGE_SMS, "message", None, True), "messageId, senderAddress, destinati"),
     (OI, orange_with(ORANGE_SMS, "senderAddress", "tel:nobody", True), "from must be a phone"),
     (OI, orange_with(ORANGE_SMS, "message", "a\x00b", True), "a field contains a NUL character"),
-    (OI, orange_with(ORANGE_SMS, "message", "é" * 600, True), "text over 1024 bytes"),
+    (OI, orange_with(ORANGE_SMS, "message", "é" * 2049, True), "text over 4096 bytes"),
     (ID, {"results": "x"}, "a delivery report must be a JSON object with a list of results"),
     (ID, {"results": [[]]}, "each result must be a JSON object"),
     (ID, infobip_with("messageId", 7), "each result needs a messageId"),
@@ -346,3 +353,43 @@ def test_bad_input_is_a_400_saying_what_is_wrong(app, client, path, body, line):
     assert reports(app) == [] and kept(app) == []
     with app.extensions["db"]() as db:
         assert db.scalar(select(func.count(Message.id)).where(Message.status != "sent")) == 0
+
+
+def test_one_bad_sms_in_an_infobip_batch_holds_back_none_of_the_others(app, client):
+    """A sender that is no phone (an operator's name) is skipped; the ARRET beside it works."""
+    path, body = infobip_sms("Bonjour", "in-1")
+    bad, good = dict(body["json"]["results"][0]), dict(body["json"]["results"][0])
+    bad["from"] = "OrangeMali"
+    good.update(messageId="in-2", text="ARRET")
+    response = client.post(path, json={"results": [bad, good]})
+    assert (response.status_code, response.get_data(as_text=True)) == (200, "OK")
+    assert [(m.provider_id, m.keyword) for m in kept(app)] == [("in-2", "stop")]
+    with app.extensions["db"]() as db:
+        assert db.scalars(select(Contact.opted_out_at).where(Contact.phone == PHONE)).one()
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_a_long_sms_of_several_parts_is_taken(app, client, name):
+    text = "Mon enfant travaille à la mine d'or près de l'école, que faire ? " * 18  # 8 parts
+    assert 1024 < len(text.encode()) <= 4096
+    assert post(client, PROVIDERS[name].sms(text, "in-1")).status_code == 200
+    assert [m.text for m in kept(app)] == [text]
+
+
+@pytest.mark.parametrize(
+    ("name", "to"),
+    [("africastalking", "36001"), ("orange", "+22344000001"), ("infobip", "KALAN")],
+)
+def test_a_reply_comes_from_the_number_written_to_only_if_it_is_ours(app, client, name, to):
+    """Not ours (or a name): the reply still goes through that provider, from its default."""
+    path, body = PROVIDERS[name].sms("AIDE", "in-1")
+    if name == "africastalking":
+        body["data"]["to"] = to
+    elif name == "orange":
+        body["json"]["inboundSMSMessageNotification"]["inboundSMSMessage"][
+            "destinationAddress"] = "tel:" + to  # fmt: skip
+    else:
+        body["json"]["results"][0]["to"] = to
+    assert client.post(path, **body).status_code == 200
+    reply = reply_of(app, "keyword")
+    assert (reply.via, reply.sender) == (name, None)

@@ -14,6 +14,7 @@ from app.infra.models import Contact, Message
 from app.infra.segments import estimate, prepare
 from app.infra.sms_records import InboundMessage
 from app.messaging import outbox
+from app.messaging.routing import reply_sender
 
 PAGE = 50
 MAX_PARTS = 3  # an answer, at most: a longer one belongs in a call
@@ -81,7 +82,7 @@ def answer(
         raise AnswerRefused("answered")
     key = f"{KIND}:{message.id}:{message.phone}"  # as outbox.row names it
     # Back through the provider and to the number the person wrote to.
-    back = {"via": message.provider, "sender": message.to}
+    back = {"via": message.provider, "sender": reply_sender(config, message.provider, message.to)}
     if not outbox.add(db, config, KIND, message.id, message.phone, text, **back):
         raise AnswerRefused("answered")  # another supervisor's, a moment ago
     sent = db.scalars(select(Message).where(Message.key == key)).one()

@@ -5,12 +5,15 @@ provider may take a message now, sends through that gateway, and tells here how
 it went, so the provider's circuit can open or close.
 """
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from app.infra.gateway import FAILED, NOT_TRIED, SENT, Gateway, Result
 from app.infra.routes import providers_for
 from app.messaging.circuit import Circuit
+
+OUR_NUMBER = re.compile(r"\+?[0-9]{3,15}")  # a number or short code; never a name
 
 
 @dataclass
@@ -57,3 +60,15 @@ class Routing:
         """Count a request the provider failed as a whole: once, whatever its size."""
         if self.circuit is not None:
             self.circuit.record(provider, False)
+
+
+def reply_sender(config: Mapping, provider: str, to: str | None) -> str | None:
+    """Return the number a reply may come from: the one written to, if it is ours.
+
+    What the callback names is not trusted blindly: a sender the provider refuses would
+    lose the reply, and none but our own may be used. None: the provider's default.
+    """
+    own = {"africastalking": config["AT_SHORTCODE"], "orange": config["ORANGE_SENDER"]}
+    if provider in own:
+        return to if to and to == own[provider] else None
+    return to if to and OUR_NUMBER.fullmatch(to) else None  # Infobip: any number of the account

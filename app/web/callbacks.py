@@ -8,6 +8,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from app.infra.db import holds_nul
 
 MAX_FIELD = 1024  # bytes per form field
+MAX_TEXT = 4096  # bytes of an SMS's text: a long SMS is several parts, accents two bytes each
 MAX_BODY = 8 * 1024  # bytes per request body
 
 
@@ -26,12 +27,14 @@ def read_form(
     required: tuple[str, ...],
     stored: bool = True,
     filtered: tuple[str, ...] = (),
+    texts: tuple[str, ...] = (),
 ) -> dict[str, str]:
     """Return the named form fields, or abort with 400 naming what is wrong.
 
     stored says the values go to the database, which refuses NUL characters.
     filtered names fields read whatever they hold, within the body's limit: the
     caller keeps only what it recognises in them, so they never refuse a request.
+    texts names fields that hold an SMS's text, which may be longer (MAX_TEXT).
     """
     if request.content_length is not None and request.content_length > MAX_BODY:
         abort(400, f"request body over {MAX_BODY} bytes")
@@ -57,8 +60,9 @@ def read_form(
         if name in filtered:
             values[name] = value
             continue
-        if len(value.encode("utf-8", "surrogatepass")) > MAX_FIELD:
-            abort(400, f"field {name} over {MAX_FIELD} bytes")
+        limit = MAX_TEXT if name in texts else MAX_FIELD
+        if len(value.encode("utf-8", "surrogatepass")) > limit:
+            abort(400, f"field {name} over {limit} bytes")
         if stored and holds_nul(value):  # no text column takes it, and no gateway sends it
             abort(400, f"field {name} contains a NUL character")
         values[name] = value

@@ -15,9 +15,10 @@ from app.infra.models import Contact, utcnow
 from app.infra.sms_records import InboundMessage
 from app.messaging import delivery, outbox
 from app.messaging.keywords import keyword
+from app.messaging.routing import reply_sender
 from app.people import consent, contacts
 from app.training import recall
-from app.web.callbacks import MAX_FIELD, check_token, read_form
+from app.web.callbacks import MAX_TEXT, check_token, read_form
 from app.web.db import get_db
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
@@ -70,7 +71,7 @@ def record(form: dict) -> Response:
 @bp.post("/inbound")
 def inbound():
     """Store an incoming SMS once, then answer its keyword."""
-    form = read_form(INBOUND_FIELDS, required=("from", "id", "text"))
+    form = read_form(INBOUND_FIELDS, required=("from", "id", "text"), texts=("text",))
     message = Incoming(form["id"], form["from"], form["to"], form["text"], form["date"])
     return take("africastalking", message, form["linkId"], form["networkCode"])
 
@@ -82,8 +83,8 @@ def take(provider: str, incoming: Incoming, link_id: str = "", network_code: str
         abort(400, "from must be a phone number and id must be set (64 characters at most)")
     if any(holds_nul(value or "") for value in incoming):
         abort(400, "a field contains a NUL character")
-    if len(incoming.text.encode("utf-8", "surrogatepass")) > MAX_FIELD:
-        abort(400, f"text over {MAX_FIELD} bytes")
+    if len(incoming.text.encode("utf-8", "surrogatepass")) > MAX_TEXT:
+        abort(400, f"text over {MAX_TEXT} bytes")
     meaning = keyword(incoming.text, current_app.extensions["catalog"])
     db = get_db()
     message = InboundMessage(
@@ -106,8 +107,8 @@ def take(provider: str, incoming: Incoming, link_id: str = "", network_code: str
     except SQLAlchemyError:
         current_app.logger.exception("could not store an inbound SMS")
         abort(503)  # the provider retries
-    # Replies go back through the provider and to the number the person wrote to.
-    back = {"via": provider, "sender": message.to}
+    # Replies go back through the provider and from the number the person wrote to.
+    back = {"via": provider, "sender": reply_sender(current_app.config, provider, message.to)}
     try:
         recalled = answer(db, phone, meaning, incoming.message_id, incoming.text, back)
         message.recall = recalled  # handled by the quiz: no supervisor needs to read it

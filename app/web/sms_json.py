@@ -3,7 +3,8 @@ and Infobip, applied exactly as Africa's Talking's (app/web/sms.py)."""
 
 import json
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, current_app, request
+from werkzeug.exceptions import HTTPException
 
 from app.infra import infobip, orange
 from app.infra.gateway import Report
@@ -79,7 +80,20 @@ def infobip_inbound():
 
 
 def _each(items: list, handle) -> Response:
-    """Handle each item of a batch; any bad one has aborted the request with its error."""
+    """Handle each item of a batch; one that can never be taken is logged and skipped, so it
+    cannot hold back the others (a STOP among them). Refuses the batch only if all are bad."""
+    taken, refused = 0, None
     for item in items:
-        handle(item)
+        try:
+            handle(item)
+        except HTTPException as exc:
+            if exc.code != 400:
+                raise  # passing (503): the provider sends the batch again
+            refused = refused or exc
+            current_app.logger.warning("%s: one of a batch refused: %s", request.path,
+                                       exc.description)  # fmt: skip
+        else:
+            taken += 1
+    if refused is not None and not taken:
+        raise refused
     return Response("OK", mimetype="text/plain")

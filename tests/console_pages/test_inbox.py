@@ -9,13 +9,19 @@ from app.infra.sms_records import InboundMessage
 
 from ..conftest import AGENT
 from ..helpers import AuthActions, assert_french, page, visible
-from ..sms_callbacks import PROVIDERS, post
+from ..sms_callbacks import OURS, PROVIDERS, post
 from ..test_recall import WEEK, passed_module_one, send_due, shown_number, texts
 from ..test_sms import inbound
 from .conftest import add_contact, add_user, cells, flashed
 
 QUESTION = "Bonjour, la formation de samedi est-elle maintenue ?"
 ANSWER = "Oui, samedi à 9 h au CSCom de Kadiolo. Merci !"
+
+
+@pytest.fixture
+def app(make_app):
+    """An app that knows its AT short code and Orange number, as one taking replies does."""
+    return make_app(**OURS)
 
 
 def listed(client, handled=False) -> list[list[str]]:
