@@ -38,7 +38,9 @@ def infobip_receipt(message_id: str, outcome: str, phone: str = PHONE) -> tuple[
     group = {"delivered": "DELIVERED", "failed": "UNDELIVERABLE", "waiting": "PENDING"}[outcome]
     error = {"id": 1, "name": "EC_ABSENT_SUBSCRIBER"} if outcome == "failed" else {
         "id": 0, "name": "NO_ERROR"}  # fmt: skip
-    return "/sms/delivery/infobip", {"json": infobip_report(message_id, group, phone, error=error)}
+    price = {"pricePerMessage": 25, "currency": "XOF"}  # one SMS: a part, as the sandbox bills
+    report = infobip_report(message_id, group, phone, error=error, price=price, smsCount=1)
+    return "/sms/delivery/infobip", {"json": report}
 
 
 def at_sms(text: str, message_id: str, phone: str = PHONE) -> tuple[str, dict]:

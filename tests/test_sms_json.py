@@ -157,6 +157,8 @@ def test_an_unknown_id_is_kept_and_applied_once_the_row_has_it(app, client, name
     assert moved(row(app, message_id)) == PROVIDERS[name].moves["failed"]
     assert reports(app) == [(name, "early-1", status, PHONE, True)]
     assert streak(app) == 1
+    # Infobip prices a message in its report: the price waits with it.
+    assert row(app, message_id).cost == ("XOF 25.0000" if name == "infobip" else None)
 
 
 @pytest.mark.parametrize(

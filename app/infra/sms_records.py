@@ -26,6 +26,7 @@ class DeliveryReport(Base):
     network_code: Mapped[str | None] = mapped_column(String(16))
     failure_reason: Mapped[str | None] = mapped_column(String(64))
     retry_count: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[str | None] = mapped_column(String(32))  # as a provider prices it in reports
     applied: Mapped[bool] = mapped_column(Boolean, default=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -31,6 +31,7 @@ def record(db: Session, form: dict, now: datetime, unreachable_after: int) -> st
         network_code=form["networkCode"] or None,
         failure_reason=form["failureReason"][:64] or None,
         retry_count=int(form["retryCount"]) if RETRY_COUNT.fullmatch(form["retryCount"]) else None,
+        cost=form.get("cost") or None,
         received_at=now,
     )
     db.add(report)
@@ -47,8 +48,6 @@ def record(db: Session, form: dict, now: datetime, unreachable_after: int) -> st
         return "unknown id"  # kept: the send result may not be recorded yet
     if not message.phone:
         report.phone = None  # its number was forgotten (a receipt done with, a contact deleted)
-    if form.get("cost") and message.cost is None:
-        message.cost = form["cost"]  # a provider that prices a message only once it went
     apply(db, message, report, now, unreachable_after)
     db.commit()
     return "applied"
@@ -90,6 +89,8 @@ def apply(
 ) -> None:
     """Move a message forward by one report, and keep the phone's failure streak."""
     report.applied = True
+    if report.cost and message.cost is None:
+        message.cost = report.cost  # a provider that prices a message only once it went
     current = RANK.get(message.delivery_status or "", 0)
     if RANK.get(report.status, 0) <= current and message.delivery_status is not None:
         return
