@@ -150,7 +150,7 @@ def _take(message: dict, to: str) -> tuple[dict, Outgoing | None]:
         parts=parts,
         cost=tariff.price(tariff.cost(parts)),
         provider="infobip",
-        reply_to=message.get("from") or current_app.config["SANDBOX_INFOBIP_NUMBER"],
+        reply_to=_numeric(message.get("from")) or current_app.config["SANDBOX_INFOBIP_NUMBER"],
     )
     return {"messageId": message_id, "status": PENDING, "to": to}, outgoing
 
@@ -200,3 +200,8 @@ def _error(status: int, message_id: str, text: str) -> Response:
     response = jsonify(body)
     response.status_code = status
     return response
+
+
+def _numeric(sender) -> str | None:
+    """Return a sender a phone can text back: a number; a name (KALAN) cannot be."""
+    return sender if isinstance(sender, str) and sender.removeprefix("+").isdigit() else None

@@ -89,7 +89,9 @@ def send():
             message_id="ATXid_" + uuid.uuid4().hex,
             parts=parts,
             cost=cost,
-            reply_to=form.get("from") or current_app.config["AT_SHORTCODE"],
+            # A phone can text back a short code, never an alphanumeric sender id.
+            reply_to=(form.get("from") if form.get("from", "").isdigit() else "")
+            or current_app.config["AT_SHORTCODE"],
         )
         accepted.append(message)
         recipients.append(

@@ -173,7 +173,11 @@ def test_reply_goes_through_orange(sandbox, kalan):
     assert sandbox.sms().fetch_messages()["SMSMessageData"]["Messages"] == []
 
 
-@pytest.mark.parametrize(("sender", "to"), [("KALAN", "KALAN"), (None, "22320000003")])
+# A number Kalan sent from; never a name (KALAN), which no phone can text back.
+@pytest.mark.parametrize(
+    ("sender", "to"),
+    [("22344000000", "22344000000"), ("KALAN", "22320000003"), (None, "22320000003")],
+)
 def test_reply_goes_through_infobip(sandbox, kalan, sender, to):
     infobip_send(sandbox, A, sender)
     answer = text(sandbox, {"from": A, "text": "  oui  merci beaucoup"})
@@ -188,7 +192,7 @@ def test_reply_goes_through_infobip(sandbox, kalan, sender, to):
     assert body == {"results": [{
         "messageId": result["messageId"],
         "from": A.removeprefix("+"),
-        "to": to,  # the sender Kalan gave, else the sandbox's Infobip number
+        "to": to,  # the number Kalan sent from, else the sandbox's Infobip number
         "text": "  oui  merci beaucoup",
         "cleanText": "merci beaucoup",
         "keyword": "OUI",
@@ -198,17 +202,17 @@ def test_reply_goes_through_infobip(sandbox, kalan, sender, to):
     }], "messageCount": 1, "pendingMessageCount": 0}  # fmt: skip
 
 
-def test_reply_goes_through_at_to_the_sender(sandbox, kalan):
+@pytest.mark.parametrize(("sender", "to"), [("36123", "36123"), ("KALAN", "36000")])
+def test_reply_goes_through_at_to_the_sender(sandbox, kalan, sender, to):
+    """To the short code Kalan sent from; a sender id (a name) cannot be texted: the default."""
     orange_send(sandbox, A)
-    sandbox.sms().send("Bonjour", [A], sender_id="KALAN")
+    sandbox.sms().send("Bonjour", [A], sender_id=sender)
     infobip_send(sandbox, B)  # another phone's message counts for nothing
     answer = text(sandbox, {"from": A, "text": "Oui"})
 
     assert answer["provider"] == "africastalking"
-    assert kalan.posts("/sms/inbound")[0].form["to"] == "KALAN"
-    assert [m["to"] for m in sandbox.sms().fetch_messages()["SMSMessageData"]["Messages"]] == [
-        "KALAN"
-    ]
+    assert kalan.posts("/sms/inbound")[0].form["to"] == to
+    assert [m["to"] for m in sandbox.sms().fetch_messages()["SMSMessageData"]["Messages"]] == [to]
 
 
 def test_the_newest_message_decides(sandbox, kalan):
@@ -233,15 +237,15 @@ def test_provider_can_be_forced(sandbox, kalan, provider, path, to):
     fresh = text(sandbox, {"from": A, "text": "Un", "provider": provider})
     # With a message of that provider, even an older one, the reply goes to its sender.
     orange_send(sandbox, A)
-    infobip_send(sandbox, A, "KALAN")
-    sandbox.sms().send("Bonjour", [A], sender_id="KALAN")
+    infobip_send(sandbox, A, "22344000000")
+    sandbox.sms().send("Bonjour", [A], sender_id="36123")
     orange_send(sandbox, A)
     replied = text(sandbox, {"from": A, "text": "Deux", "provider": provider})
 
     assert (fresh["provider"], replied["provider"]) == (provider, provider)
     first, second = kalan.posts(path)
     defaults = {"africastalking": "36000", "orange": "tel:+22370000000", "infobip": "22320000003"}
-    senders = {"africastalking": "KALAN", "orange": ORANGE_SENDER, "infobip": "KALAN"}
+    senders = {"africastalking": "36123", "orange": ORANGE_SENDER, "infobip": "22344000000"}
     assert (to(first), to(second)) == (defaults[provider], senders[provider])
 
 
