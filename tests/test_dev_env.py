@@ -45,3 +45,17 @@ def test_nothing_is_read_in_production_or_without_a_file(tmp_path):
     dev_env.write({"VAR_DIR": str(tmp_path), "SMS_SEND_WINDOW": "always"})
     assert dev_env.read({"VAR_DIR": str(tmp_path), "APP_ENV": "production"}) == {}
     assert dev_env.read({"VAR_DIR": str(tmp_path), "APP_ENV": ""}) == {"SMS_SEND_WINDOW": "always"}
+
+
+def test_provider_secrets_go_in_only_as_the_sandboxs_own(tmp_path):
+    """make run's Orange and Infobip credentials are the sandbox's, no secret: they are
+    shared; a real one set in the shell never reaches the file."""
+    sandbox = {"ORANGE_CLIENT_SECRET": "sandbox-secret", "INFOBIP_API_KEY": "sandbox-key",
+               "SMS_PROVIDER": "orange", "ORANGE_CLIENT_ID": "sandbox-client"}  # fmt: skip
+    dev_env.write({"VAR_DIR": str(tmp_path), **sandbox})
+    assert dev_env.read({"VAR_DIR": str(tmp_path)}) == sandbox
+    real = {"ORANGE_CLIENT_SECRET": "R3al-0range-s3cret", "INFOBIP_API_KEY": "r" * 40}
+    written = dev_env.write({"VAR_DIR": str(tmp_path), **sandbox, **real})
+    assert "R3al-0range-s3cret" not in written.read_text() and "r" * 40 not in written.read_text()
+    assert dev_env.read({"VAR_DIR": str(tmp_path)}) == {
+        "SMS_PROVIDER": "orange", "ORANGE_CLIENT_ID": "sandbox-client"}  # fmt: skip

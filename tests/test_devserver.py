@@ -213,6 +213,50 @@ def test_dev_server_runs_everything_and_stops_on_ctrl_c(tmp_path):
     assert (tmp_path / "redis" / "appendonlydir").exists() or any((tmp_path / "redis").iterdir())
 
 
+@pytest.mark.parametrize("provider", ["orange", "infobip"])
+def test_make_run_sends_through_the_provider_it_is_told_with_no_other_setting(tmp_path, provider):
+    """SMS_PROVIDER=orange (or infobip) make run: a campaign goes through that emulation,
+    its receipts come back, and a second terminal's command follows the same route."""
+    port, sandbox_port = free_port(), free_port()
+    env = {**os.environ, "PORT": str(port), "SANDBOX_PORT": str(sandbox_port),
+           "VAR_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1", "SMS_TICK_S": "1",
+           "SMS_PROVIDER": provider}  # fmt: skip
+    for name in ("REDIS_URL", "DATABASE_URL", "SMS_ROUTES"):
+        env.pop(name, None)
+    command = [sys.executable, "-m", "app.cli", "dev"]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)  # fmt: skip
+    try:
+        wait_for_line(proc, "Phone simulator:")
+        cli_env = {name: value for name, value in env.items() if name not in dev_env.SHARED}
+        route = subprocess.run([sys.executable, "-m", "app.cli", "sms", "route", "+22370000001"],
+                               env=cli_env, capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert route.stdout.splitlines()[0] == f"+22370000001: orange-ml -> {provider} (closed)"
+        create = [sys.executable, "-m", "app.cli", "campaign", "create", "--name", "Par",
+                  "--message", "Bonjour {name}", "--yes"]  # fmt: skip
+        made = subprocess.run(create, env=cli_env, capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+        sandbox = f"http://127.0.0.1:{sandbox_port}"
+
+        def delivered() -> list[tuple]:
+            with sqlite3.connect(tmp_path / "kalan.db") as db:
+                return db.execute("select provider, delivery_status from outbox "
+                                  "where kind = 'campaign'").fetchall()  # fmt: skip
+
+        deadline = time.monotonic() + 60
+        while len(delivered()) < 8 or {row[1] for row in delivered()} != {"Success"}:
+            assert time.monotonic() < deadline, delivered()
+            time.sleep(0.5)
+        assert {row[0] for row in delivered()} == {provider}
+        inbox = requests.get(sandbox + "/sandbox/messages", timeout=5).json()
+        carried = [m for m in inbox if m["message"].startswith("Bonjour")]
+        assert len(carried) == 8 and {m["provider"] for m in carried} == {provider}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+
+
 def modes(top) -> dict[str, int]:
     """Return the permission bits of top and of everything under it, by relative path."""
     found = {".": stat.S_IMODE(top.stat().st_mode)}
