@@ -1,5 +1,6 @@
 """The SMS balance of Orange's bundles: read by the worker, shown on the dashboard."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -64,3 +65,16 @@ def test_a_scoped_user_sees_no_balance(app, client, sign_in):
     refresh(app)
     sign_in("scoped")
     assert "Solde SMS Orange" not in visible(client.get("/console/dashboard"))
+
+
+def test_a_contract_without_an_end_date_shows_its_units_alone(app, client, sign_in):
+    redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
+    reading = {
+        "at": "2026-12-05T10:00:00",
+        "read_at": "2026-12-05T10:00:00",
+        "contracts": [{"country": "MLI", "units": 12, "status": "ACTIVE", "expires": None}],
+    }
+    redis.set(prefix + "balance:orange", json.dumps(reading))  # as the worker writes it
+    sign_in("national")
+    page = visible(client.get("/console/dashboard"))
+    assert "Solde SMS Orange : 12 SMS (MLI) (lu le 2026-12-05 10:00 UTC)" in " ".join(page.split())
