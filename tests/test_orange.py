@@ -16,7 +16,7 @@ from app.infra.gateway import (
     Incoming,
     Report,
 )
-from app.infra.orange import Contract, Orange, inbound, receipt
+from app.infra.orange import Contract, Orange, classify, inbound, receipt
 from sandbox import create_app as create_sandbox
 from tests.conftest import serve
 
@@ -141,9 +141,9 @@ def test_a_refused_token_is_renewed_once_only(orange, other_sandbox):
 @pytest.mark.parametrize(
     ("error", "outcome", "code", "next_tried"),
     [("SVC0002", FAILED, 400, True), ("SVC0004", FAILED, 400, True),
-     ("POL0001", RETRY, 403, True),
-     # Orange itself is busy or down: the next phone would fare no better, so it waits unasked.
-     ("TooManyRequests", RETRY, 429, False), ("ServiceUnavailable", RETRY, 503, False)],
+     # Units used up, Orange busy or down: the next phone would fare no better; it waits unasked.
+     ("POL0001", RETRY, 403, False), ("TooManyRequests", RETRY, 429, False),
+     ("ServiceUnavailable", RETRY, 503, False)],
 )  # fmt: skip
 def test_errors_are_classified(orange, sandbox, error, outcome, code, next_tried):
     sandbox.faults(orange_status={PHONES[0]: error})
@@ -168,14 +168,23 @@ def test_units_used_up_is_retried(orange, other_sandbox):
     assert [(r.outcome, r.status) for r in results] == [(SENT, "Created"), (RETRY, "POL0001")]
 
 
-def test_a_server_error_may_have_taken_the_message_and_stops_the_batch(orange, sandbox):
-    """A 500 from Orange's gateway says nothing of the platform behind it: unknown."""
+def test_a_server_error_stops_the_batch(orange, sandbox):
+    """Orange answered, so it did not take it: retried; the next phone waits unasked."""
     gateway = orange()
     gateway.send(PHONES[:1], "Un")
     sandbox.faults(error_rate=1.0)
     results = gateway.send(PHONES, "Deux")
     assert [(r.outcome, r.status_code, r.status) for r in results] == [
-        (UNKNOWN, 500, "code 1"), (RETRY, None, NOT_TRIED)]  # fmt: skip
+        (RETRY, 500, "code 1"), (RETRY, None, NOT_TRIED)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("code", "outcome"), [(502, UNKNOWN), (504, UNKNOWN), (500, RETRY)])
+def test_a_gateway_timeout_may_have_left_the_message_with_orange(code, outcome):
+    """502 and 504 come from Orange's API gateway, which may have passed the request on."""
+    response = requests.Response()
+    response.status_code, response._content = code, b'{"code": 1, "message": "x"}'
+    result = classify(PHONES[0], response)
+    assert (result.outcome, result.status_code, result.status) == (outcome, code, "code 1")
 
 
 def test_a_batch_ends_within_its_budget_and_leaves_the_rest_unasked(orange, sandbox):

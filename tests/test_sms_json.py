@@ -395,3 +395,17 @@ def test_a_reply_comes_from_the_number_written_to_only_if_it_is_ours(app, client
     assert client.post(path, **body).status_code == 200
     reply = reply_of(app, "keyword")
     assert (reply.via, reply.sender) == (name, None)
+
+
+def test_a_malformed_entry_in_an_infobip_batch_holds_back_none_of_the_others(app, client):
+    """Each entry is read on its own: one with no text is skipped, the ARRET beside it taken."""
+    path, body = infobip_sms("ARRET", "in-1")
+    broken = dict(body["json"]["results"][0], messageId="in-2", text=None)
+    response = client.post(path, json={"results": [broken, *body["json"]["results"]]})
+    assert (response.status_code, response.get_data(as_text=True)) == (200, "OK")
+    assert [(m.provider_id, m.keyword) for m in kept(app)] == [("in-1", "stop")]
+    good = sent(app, "infobip", "ib-1")
+    report = infobip_receipt("ib-1", "delivered")[1]["json"]["results"][0]
+    bogus = dict(report, messageId="ib-2", status={"groupName": "DELIVERED_TO_HANDSET"})
+    response = client.post("/sms/delivery/infobip", json={"results": [bogus, report]})
+    assert response.status_code == 200 and row(app, good).status == "delivered"

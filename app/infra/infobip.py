@@ -143,43 +143,51 @@ def classify(status: dict) -> str:
 
 
 def reports(body) -> list[Report]:
-    """Read a delivery-report callback's JSON; raise ValueError if it is not one."""
-    found = []
-    for entry in _results(body, "delivery report"):
-        if not isinstance(entry.get("status"), dict):
-            raise ValueError("each result needs a status object")
-        message_id, group = entry.get("messageId"), entry["status"].get("groupName")
-        if not isinstance(message_id, str) or not message_id:
-            raise ValueError("each result needs a messageId")
-        if not isinstance(group, str) or group not in REPORT_STATUSES:  # a list is unhashable
-            raise ValueError(f"unknown status group: {str(group)[:32]!r}")
-        error = entry.get("error") if isinstance(entry.get("error"), dict) else {}
-        # Infobip sends an error object with id 0 ("NO_ERROR") on success.
-        name = error.get("name") if isinstance(error.get("name"), str) else None
-        failed = error.get("id") not in (None, 0) and name
-        found.append(Report(message_id, REPORT_STATUSES[group], failed or None,
-                            _number(entry.get("to")), _cost(entry)))  # fmt: skip
-    return found
+    """Read a delivery-report callback's JSON; raise ValueError if it or a result is wrong."""
+    return [report(entry) for entry in results(body, "delivery report")]
+
+
+def report(entry) -> Report:
+    """Read one result of a delivery-report callback; raise ValueError if it is not one."""
+    if not isinstance(entry, dict):
+        raise ValueError("each result must be a JSON object")
+    if not isinstance(entry.get("status"), dict):
+        raise ValueError("each result needs a status object")
+    message_id, group = entry.get("messageId"), entry["status"].get("groupName")
+    if not isinstance(message_id, str) or not message_id:
+        raise ValueError("each result needs a messageId")
+    if not isinstance(group, str) or group not in REPORT_STATUSES:  # a list is unhashable
+        raise ValueError(f"unknown status group: {str(group)[:32]!r}")
+    error = entry.get("error") if isinstance(entry.get("error"), dict) else {}
+    # Infobip sends an error object with id 0 ("NO_ERROR") on success.
+    name = error.get("name") if isinstance(error.get("name"), str) else None
+    failed = error.get("id") not in (None, 0) and name
+    return Report(message_id, REPORT_STATUSES[group], failed or None, _number(entry.get("to")),
+                  _cost(entry))  # fmt: skip
 
 
 def inbound(body) -> list[Incoming]:
-    """Read a forwarded inbound SMS callback's JSON; raise ValueError if it is not one."""
-    found = []
-    for entry in _results(body, "forwarded SMS"):
-        fields = [entry.get(name) for name in ("messageId", "from", "to", "text")]
-        if not all(isinstance(value, str) for value in fields) or not fields[0]:
-            raise ValueError("each result needs messageId, from, to and text as strings")
-        received = entry.get("receivedAt")
-        found.append(Incoming(fields[0], _number(fields[1]) or fields[1], fields[2], fields[3],
-                              received if isinstance(received, str) else None))  # fmt: skip
-    return found
+    """Read a forwarded inbound SMS callback's JSON; raise ValueError if it or a result is wrong."""
+    return [incoming(entry) for entry in results(body, "forwarded SMS")]
 
 
-def _results(body, what: str) -> list[dict]:
+def incoming(entry) -> Incoming:
+    """Read one forwarded SMS; raise ValueError if it is not one."""
+    if not isinstance(entry, dict):
+        raise ValueError("each result must be a JSON object")
+    fields = [entry.get(name) for name in ("messageId", "from", "to", "text")]
+    if not all(isinstance(value, str) for value in fields) or not fields[0]:
+        raise ValueError("each result needs messageId, from, to and text as strings")
+    received = entry.get("receivedAt")
+    return Incoming(fields[0], _number(fields[1]) or fields[1], fields[2], fields[3],
+                    received if isinstance(received, str) else None)  # fmt: skip
+
+
+def results(body, what: str) -> list:
+    """Return a callback's list of results, each read on its own (report(), incoming());
+    raise ValueError if the body is no such list."""
     if not isinstance(body, dict) or not isinstance(body.get("results"), list):
         raise ValueError(f"a {what} must be a JSON object with a list of results")
-    if not all(isinstance(entry, dict) for entry in body["results"]):
-        raise ValueError("each result must be a JSON object")
     return body["results"]
 
 

@@ -31,10 +31,11 @@ EARLY_S = 60
 # Renewal holds this lock; it outlives a token request's own timeout, so a crashed
 # renewer frees it, and waiting workers give up after as long.
 LOCK_MS = (TIMEOUT[0] + TIMEOUT[1] + 1) * 1000
-# Orange's gateway answered for a backend that may have taken the message already.
-MAYBE_TAKEN = frozenset({500, 502, 504})
-# An answer that says the next phone would fare no better: the rest wait, unasked.
-STOP = MAYBE_TAKEN | {429, 503}
+# Orange's gateway timed out on, or lost, a backend that may have taken the message already.
+MAYBE_TAKEN = frozenset({502, 504})
+# An answer that says the next phone would fare no better (busy, down, units used up):
+# the rest wait, unasked.
+STOP = MAYBE_TAKEN | {403, 429, 500, 503}
 POLL_S = 0.05
 # Compare-and-delete: release the lock only if it is still ours.
 RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
@@ -81,18 +82,20 @@ class Orange:
         self.price = (currency, Decimal(amount)) if amount else None
         self.timeout = timeout
         # One request per phone: a batch must end well within the outbox's lease, or its
-        # rows could be settled (and resent) while it still runs. Phones left are NOT_TRIED.
+        # rows could be settled (and resent) while it still runs. No request starts past
+        # budget_s; the phones left are NOT_TRIED.
         self.budget_s = budget_s
         self.http = requests.Session()
 
     def send(self, phones: list[str], text: str, sender: str | None = None) -> list[Result]:
         """Send text to each phone in turn; see Gateway.send."""
         sender = sender if sender and valid_phone(sender) else self.sender
+        # Counted from the start: waiting for a token spends the same lease.
+        deadline = time.monotonic() + self.budget_s if self.budget_s else None
         token = self.token()
         results: list[Result] = []
-        deadline = time.monotonic() + self.budget_s if self.budget_s else None
         for index, phone in enumerate(phones):
-            if deadline is not None and time.monotonic() > deadline:
+            if index and deadline is not None and time.monotonic() > deadline:
                 return results + [Result(p, RETRY, status=NOT_TRIED) for p in phones[index:]]
             if not valid_phone(phone):
                 results.append(Result(phone, FAILED, status_code=400, status="InvalidPhoneNumber"))

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 
 from app.infra.gateway import AfricasTalking, Gateway
 from app.infra.infobip import Infobip
+from app.infra.orange import TIMEOUT as ORANGE_TIMEOUT
 from app.infra.orange import Orange
 from app.infra.providers import NEEDS
 from app.infra.routes import PROVIDERS
@@ -30,7 +31,7 @@ def build(config: Mapping, redis) -> dict[str, Gateway]:
                 redis, config["REDIS_PREFIX"], config["ORANGE_CLIENT_ID"],
                 config["ORANGE_CLIENT_SECRET"], config["ORANGE_SENDER"],
                 sender_name=config["ORANGE_SENDER_NAME"], base_url=config["ORANGE_API_BASE_URL"],
-                part_cost=config["ORANGE_PART_COST"], budget_s=config["SMS_LEASE_S"] / 4,
+                part_cost=config["ORANGE_PART_COST"], budget_s=budget(config),
             )  # fmt: skip
         else:
             gateways[name] = Infobip(
@@ -47,3 +48,9 @@ def notify_url(config: Mapping, provider: str) -> str:
         return ""
     token = f"?token={config['WEBHOOK_TOKEN']}" if config["WEBHOOK_TOKEN"] else ""
     return f"{config['PUBLIC_URL']}/sms/delivery/{provider}{token}"
+
+
+def budget(config: Mapping) -> float:
+    """Return how long an Orange batch may start requests: what leaves its last request (up to
+    its whole timeout) done within half the lease; one request at least."""
+    return max(0.001, config["SMS_LEASE_S"] / 2 - sum(ORANGE_TIMEOUT))

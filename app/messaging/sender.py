@@ -13,7 +13,15 @@ from sqlalchemy.orm import Session
 from app.infra.gateway import FAILED, NOT_TRIED, RETRY, SENT, UNKNOWN, GatewayError
 from app.infra.models import Campaign, Contact, Message, utcnow
 from app.messaging import delivery, window
-from app.messaging.outbox import BULK_KINDS, cancel, fail, release, retry, settle_unknown
+from app.messaging.outbox import (
+    BULK_KINDS,
+    cancel,
+    fail,
+    release,
+    retry,
+    retry_at,
+    settle_unknown,
+)
 from app.messaging.routing import Routing
 from app.messaging.throttle import Throttle
 
@@ -321,15 +329,19 @@ class Sender:
     def _each(self, chunk, results, now, tally) -> None:
         """Record each recipient's outcome."""
         by_phone = {result.phone: result for result in results}
+        stopped = any(r.outcome not in (SENT, FAILED) and r.status != NOT_TRIED for r in results)
         for message in chunk:
             result = by_phone.get(message.phone)
             message.status_code = result.status_code if result else None
             message.provider_status = result.status if result else None
             if result is not None and result.status == NOT_TRIED:
-                release(message, now)  # the provider was never asked: no attempt spent
+                # Never asked: no attempt spent. At once if the batch ran out of time; after
+                # a while if the provider's answer to another said it is busy or down.
+                release(message, retry_at(1, now) if stopped else now)
+                message.provider = None
                 continue
             if result is None or result.outcome == UNKNOWN:
-                reason = "not in the provider's answer"
+                reason = result.status if result and result.status else "not in the answer"
                 settle_unknown(message, reason, now, self.config["SMS_RECONCILE_S"])
                 tally.unknown += 1
             elif result.outcome == SENT:

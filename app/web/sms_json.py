@@ -70,13 +70,23 @@ def orange_inbound():
 @bp.post("/delivery/infobip")
 def infobip_delivery():
     """Apply each of Infobip's delivery reports in the request."""
-    return _each(_parsed(infobip.reports), lambda report: _record("infobip", report))
+    entries = _parsed(lambda body: infobip.results(body, "delivery report"))
+    return _each(entries, lambda entry: _record("infobip", _read(infobip.report, entry)))
 
 
 @bp.post("/inbound/infobip")
 def infobip_inbound():
     """Take each SMS Infobip forwarded in the request."""
-    return _each(_parsed(infobip.inbound), lambda message: take("infobip", message))
+    entries = _parsed(lambda body: infobip.results(body, "forwarded SMS"))
+    return _each(entries, lambda entry: take("infobip", _read(infobip.incoming, entry)))
+
+
+def _read(parse, entry):
+    """Read one entry of a batch, or abort with 400 saying what is wrong with it."""
+    try:
+        return parse(entry)
+    except ValueError as exc:
+        abort(400, str(exc)[:200])
 
 
 def _each(items: list, handle) -> Response:
