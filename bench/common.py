@@ -80,16 +80,23 @@ def services(redis_url: str | None, database_url: str | None, machine: bool):
         yield redis_url, database_url, label
 
 
-def forget(redis_url: str) -> None:
-    """Delete what benchmarks left in a shared Redis: their sessions, queues and jobs.
+# The key prefixes environment() gave out in this process: forget() deletes those only, as
+# the shared Redis may hold another run's keys (a benchmark running in another terminal).
+ISSUED: list[str] = []
 
-    Every run's key prefix starts with "bench:" (environment()); RQ spells it in its
+
+def forget(redis_url: str) -> None:
+    """Delete what this process's benchmarks left in a shared Redis: sessions, queues, jobs.
+
+    Each environment() has a prefix of its own, bench:<random>:; RQ spells it in its
     job ids with "-" for ":".
     """
     from redis import Redis
 
     redis = Redis.from_url(redis_url)
-    for pattern in ("bench:*", "rq:*bench:*", "rq:*bench-*"):
+    patterns = [p for prefix in ISSUED for p in (f"{prefix}*", f"rq:*{prefix}*",
+                                                   f"rq:*{prefix.replace(':', '-')}*")]  # fmt: skip
+    for pattern in patterns:
         batch = []
         for key in redis.scan_iter(match=pattern, count=1000):
             batch.append(key)
@@ -98,10 +105,15 @@ def forget(redis_url: str) -> None:
                 batch = []
         if batch:
             redis.delete(*batch)
-    queues = [q for q in redis.smembers("rq:queues") if b"bench:" in q]
+    queues = [q for q in redis.smembers("rq:queues") if any(p.encode() in q for p in ISSUED)]
     if queues:
         redis.srem("rq:queues", *queues)
     redis.close()
+
+
+def _issue(prefix: str) -> str:
+    ISSUED.append(prefix)
+    return prefix
 
 
 def environment(redis_url: str, database_url: str, **extra) -> dict:
@@ -114,7 +126,7 @@ def environment(redis_url: str, database_url: str, **extra) -> dict:
         "REPORTER_KEY": Fernet.generate_key().decode(),
         "REDIS_URL": redis_url,
         "DATABASE_URL": database_url,
-        "REDIS_PREFIX": f"bench:{uuid.uuid4().hex[:8]}:",
+        "REDIS_PREFIX": _issue(f"bench:{uuid.uuid4().hex[:8]}:"),
         # Production refuses the sandbox's account; nothing is sent during a USSD bench.
         "AT_USERNAME": "bench-account",
         "AT_API_KEY": uuid.uuid4().hex + uuid.uuid4().hex,

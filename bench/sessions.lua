@@ -56,22 +56,33 @@ function next_caller()
 end
 
 local next_slot = 0
+-- wrk calls request() once on the first thread to check it, and discards what it returns:
+-- that call must not use up a hop, or the session it belongs to would skip its dial.
+local checked = false
 
-function request()
-  next_slot = next_slot % #pool + 1
-  local slot = pool[next_slot]
-  local hops = journeys[slot.journey]
-  local hop = hops[slot.hop]
+local function hop_request(slot)
+  local hop = journeys[slot.journey][slot.hop]
   local body = "sessionId=b" .. slot.caller .. "s" .. hop.session
     .. "&serviceCode=%2A123%23&networkCode=99999"
     .. "&phoneNumber=%2B2237" .. slot.caller
     .. "&text=" .. encode(hop.text)
-  slot.hop = slot.hop + 1
-  if slot.hop > #hops then  -- the journey is over: the next caller starts it again
-    slot.hop, slot.cycle, slot.caller = 1, slot.cycle + 1, next_caller()
-  end
   return wrk.format("POST", "/ussd?token=" .. token,
     {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
+end
+
+function request()
+  if thread_id == 0 and not checked then
+    checked = true
+    return hop_request(pool[1])  -- not advanced: the first real call sends it again
+  end
+  next_slot = next_slot % #pool + 1
+  local slot = pool[next_slot]
+  local sent = hop_request(slot)
+  slot.hop = slot.hop + 1
+  if slot.hop > #journeys[slot.journey] then  -- over: the next caller starts it again
+    slot.hop, slot.cycle, slot.caller = 1, slot.cycle + 1, next_caller()
+  end
+  return sent
 end
 
 function response(status, headers, body)
