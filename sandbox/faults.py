@@ -2,6 +2,7 @@
 
 import random
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 
 # AT's per-recipient failure codes (no 408 exists), with the status names it returns.
@@ -121,6 +122,13 @@ class Injector:
         with self._lock:
             return self._random.random() < rate
 
+    def disturb(self) -> bool:
+        """Hold a provider API request for the latency in force; tell whether it must fail."""
+        faults = self.faults
+        if faults.latency_ms:
+            time.sleep(faults.latency_ms / 1000)
+        return self.happens(faults.error_rate)
+
     def spread(self, delay: float) -> float:
         """Return a random delay between 0 and twice delay, so its mean stays delay."""
         with self._lock:
@@ -186,20 +194,18 @@ def _dlr_status(value) -> dict:
 
 
 def _call_status(value) -> dict:
-    if not isinstance(value, dict):
-        raise FaultError("call_status must map numbers to call statuses")
-    for number, status in value.items():
-        if status not in CALL_STATUSES:
-            known = ", ".join(CALL_STATUSES)
-            raise FaultError(f"call_status for {number}: {status!r} is not one of {known}")
-    return dict(value)
+    return _per_number(value, "call_status", "call statuses", CALL_STATUSES)
 
 
 def _orange_status(value) -> dict:
+    return _per_number(value, "orange_status", "Orange error ids", ORANGE_ERRORS)
+
+
+def _per_number(value, name: str, what: str, known) -> dict:
+    """Check a fault that maps phone numbers to one of known; return a copy."""
     if not isinstance(value, dict):
-        raise FaultError("orange_status must map numbers to Orange error ids")
-    for number, error in value.items():
-        if error not in ORANGE_ERRORS:
-            known = ", ".join(ORANGE_ERRORS)
-            raise FaultError(f"orange_status for {number}: {error!r} is not one of {known}")
+        raise FaultError(f"{name} must map numbers to {what}")
+    for number, chosen in value.items():
+        if chosen not in known:
+            raise FaultError(f"{name} for {number}: {chosen!r} is not one of {', '.join(known)}")
     return dict(value)

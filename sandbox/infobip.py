@@ -1,7 +1,6 @@
 """The fake of Infobip's SMS API: POST /sms/2/text/advanced and its JSON delivery reports."""
 
 import re
-import time
 import uuid
 from decimal import Decimal
 
@@ -77,10 +76,7 @@ NO_ERROR = {"groupId": 0, "groupName": "OK", "id": 0, "name": "NO_ERROR",
 @bp.before_request
 def inject():
     """Delay or fail any API request as the faults in force say."""
-    faults = get_injector().faults
-    if faults.latency_ms:
-        time.sleep(faults.latency_ms / 1000)
-    if get_injector().happens(faults.error_rate):
+    if get_injector().disturb():
         return _error(500, "GENERAL_ERROR", "Something went wrong. Please contact support.")
     return None
 

@@ -50,10 +50,7 @@ def get_courier() -> Courier:
 @bp.before_request
 def inject():
     """Delay or fail any API request as the faults in force say."""
-    faults = get_injector().faults
-    if faults.latency_ms:
-        time.sleep(faults.latency_ms / 1000)
-    if get_injector().happens(faults.error_rate):
+    if get_injector().disturb():
         return _text("Internal Server Error", 500)
     return None
 

@@ -108,10 +108,7 @@ def inject():
     """Delay or fail any Orange request as the faults in force say."""
     if request.path.startswith("/sandbox/"):
         return None
-    faults = get_injector().faults
-    if faults.latency_ms:
-        time.sleep(faults.latency_ms / 1000)
-    if get_injector().happens(faults.error_rate):
+    if get_injector().disturb():
         return _gateway_error("error", 500)
     return None
 

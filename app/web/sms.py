@@ -54,8 +54,7 @@ def record(form: dict) -> Response:
     if any(holds_nul(str(value)) for value in form.values()):
         abort(400, "a field contains a NUL character")
     form["networkCode"] = form.get("networkCode", "")[:16]
-    form["failureReason"], form["retryCount"] = form.get("failureReason") or "", form.get(
-        "retryCount", "")  # fmt: skip
+    form.setdefault("retryCount", "")  # AT's alone
     try:
         outcome = delivery.record(
             get_db(), form, utcnow(), current_app.config["SMS_UNREACHABLE_AFTER"]

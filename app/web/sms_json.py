@@ -40,13 +40,6 @@ def read_json():
     return value
 
 
-def _parsed(parse):
-    try:
-        return parse(read_json())
-    except ValueError as exc:
-        abort(400, str(exc)[:200])
-
-
 def _record(provider: str, report: Report) -> Response:
     phone = contacts.normalize(report.phone or "") or ""  # as Africa's Talking's is read
     form = {"id": report.message_id, "status": report.status, "phoneNumber": phone,
@@ -58,33 +51,33 @@ def _record(provider: str, report: Report) -> Response:
 @bp.post("/delivery/orange")
 def orange_delivery():
     """Apply Orange's delivery receipt for one message; a repeat changes nothing more."""
-    return _record("orange", _parsed(orange.receipt))
+    return _record("orange", _read(orange.receipt, read_json()))
 
 
 @bp.post("/inbound/orange")
 def orange_inbound():
     """Take an SMS a phone sent to our Orange number, as any other."""
-    return take("orange", _parsed(orange.inbound))
+    return take("orange", _read(orange.inbound, read_json()))
 
 
 @bp.post("/delivery/infobip")
 def infobip_delivery():
     """Apply each of Infobip's delivery reports in the request."""
-    entries = _parsed(lambda body: infobip.results(body, "delivery report"))
+    entries = _read(infobip.results, read_json(), "delivery report")
     return _each(entries, lambda entry: _record("infobip", _read(infobip.report, entry)))
 
 
 @bp.post("/inbound/infobip")
 def infobip_inbound():
     """Take each SMS Infobip forwarded in the request."""
-    entries = _parsed(lambda body: infobip.results(body, "forwarded SMS"))
+    entries = _read(infobip.results, read_json(), "forwarded SMS")
     return _each(entries, lambda entry: take("infobip", _read(infobip.incoming, entry)))
 
 
-def _read(parse, entry):
-    """Read one entry of a batch, or abort with 400 saying what is wrong with it."""
+def _read(parse, data, *args):
+    """Read a body, or one entry of a batch, or abort with 400 saying what is wrong with it."""
     try:
-        return parse(entry)
+        return parse(data, *args)
     except ValueError as exc:
         abort(400, str(exc)[:200])
 
