@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import flows
 from app import content
 from app.conversation.services import Services
-from app.infra import db, sessions, sms_gateways
+from app.infra import db, redis_client, sessions, sms_gateways
 from app.infra.config import ConfigError, from_env, validate
 from app.infra.models import utcnow
 from app.infra.voice_gateway import AfricasTalkingVoice
@@ -75,7 +75,7 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
     app.extensions["engine"] = engine
     app.extensions["db"] = sessionmaker(engine, expire_on_commit=False)
     web_db.init_app(app)
-    redis = sessions.connect(app.config["REDIS_URL"])
+    redis = redis_client.connect(app.config)
     app.extensions["redis"] = redis
     app.extensions["sessions"] = sessions.SessionStore(
         redis,

@@ -255,6 +255,53 @@ def test_validate_converts_whole_numbers():
         ({"RESUME_TTL_S": "1e5"}, "RESUME_TTL_S must be a whole number, not '1e5'"),
         ({"REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL must start with redis://"),
         ({"REDIS_URL": ""}, "REDIS_URL must start with redis://"),
+        *(
+            (
+                {"REDIS_SENTINELS": value, "REDIS_SENTINEL_MASTER": "kalan"},
+                f"REDIS_SENTINELS must list host:port pairs, such as 10.0.0.5:26379,"
+                f"10.0.0.6:26379,10.0.0.7:26379, not {value.split(',')[-1].strip()!r}",
+            )
+            for value in (
+                "10.0.0.5",
+                "10.0.0.5:port",
+                "10.0.0.5:0",
+                "10.0.0.5:70000",
+                ":26379",
+                "a b:26379",
+                "::1:26379",
+                "[db1]:26379",
+                "10.0.0.5:26379, 10.0.0.6",
+            )
+        ),
+        (
+            {"REDIS_SENTINELS": "s1:26379,s1:26379", "REDIS_SENTINEL_MASTER": "kalan"},
+            "REDIS_SENTINELS names s1:26379 twice",
+        ),
+        (
+            {"REDIS_SENTINELS": "s1:26379"},
+            "REDIS_SENTINEL_MASTER must be set with REDIS_SENTINELS: the name the sentinels",
+        ),
+        (
+            {"REDIS_SENTINELS": "s1:26379", "REDIS_SENTINEL_MASTER": "my master"},
+            "REDIS_SENTINEL_MASTER must be a name of letters, digits, '.', '_' or '-', "
+            "not 'my master'",
+        ),
+        (
+            {"REDIS_SENTINEL_MASTER": "kalan"},
+            "REDIS_SENTINEL_MASTER is set but REDIS_SENTINELS is empty: list them, 10.0.0.5:",
+        ),
+        (
+            {"REDIS_SENTINEL_PASSWORD": "s3cret-sentinel"},
+            "REDIS_SENTINEL_PASSWORD is set but REDIS_SENTINELS is empty",
+        ),
+        (
+            {
+                "REDIS_SENTINELS": "s1:26379",
+                "REDIS_SENTINEL_MASTER": "kalan",
+                "REDIS_URL": "unix:///run/redis.sock",
+            },
+            "REDIS_URL cannot be a unix:// socket with REDIS_SENTINELS",
+        ),
         ({"DATABASE_URL": "kalan.db"}, "DATABASE_URL must be a URL"),
         (
             {"SMS_SEND_WINDOW": "8-20"},
@@ -377,6 +424,24 @@ def test_validate_accepts_production():
     config = validate(from_env(PRODUCTION))
     assert config["APP_ENV"] == "production"
     assert config["SECRET_KEY"] == PRODUCTION["SECRET_KEY"]
+
+
+def test_sentinels_are_read_into_host_and_port_pairs():
+    sentinels = " s1.internal:26379, [fd00::7]:26380,10.0.0.7:1 "
+    config = validate(settings(REDIS_SENTINELS=sentinels, REDIS_SENTINEL_MASTER=" kalan "))
+    pairs = (("s1.internal", 26379), ("fd00::7", 26380), ("10.0.0.7", 1))
+    assert config["REDIS_SENTINELS"] == pairs
+    assert config["REDIS_SENTINEL_MASTER"] == "kalan"
+    assert validate(settings())["REDIS_SENTINELS"] == ()  # unset: REDIS_URL's one server
+
+
+def test_production_with_sentinels_needs_no_redis_url():
+    environ = {name: value for name, value in PRODUCTION.items() if name != "REDIS_URL"}
+    environ.update(REDIS_SENTINELS="s1:26379,s2:26379,s3:26379", REDIS_SENTINEL_MASTER="kalan")
+    config = validate(from_env(environ))
+    assert config["REDIS_SENTINELS"] == (("s1", 26379), ("s2", 26379), ("s3", 26379))
+    with pytest.raises(ConfigError, match="missing required settings for production: REDIS_URL$"):
+        from_env({**environ, "REDIS_SENTINELS": ""})
 
 
 def test_development_has_a_fixed_reporter_key_that_says_what_it_is():

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from app.infra import keyring, providers
+from app.infra import keyring, providers, redis_client
 from app.infra.config_error import ConfigError
 from flows.training import PASS_MARK
 
@@ -31,6 +31,11 @@ DEFAULTS: dict[str, str] = {
     "SECRET_KEY": "dev",
     "REPORTER_KEY": DEV_REPORTER_KEY,
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    # Sentinel (several machines): "host:port,..." and the name its primary is monitored
+    # under; REDIS_URL then gives only the data nodes' password and database.
+    "REDIS_SENTINELS": "",
+    "REDIS_SENTINEL_MASTER": "",
+    "REDIS_SENTINEL_PASSWORD": "",  # the sentinels' own requirepass, if they have one
     "DATABASE_URL": f"sqlite:///{VAR / 'kalan.db'}",
     "WEBHOOK_TOKEN": "",
     "AT_USERNAME": "sandbox",
@@ -197,6 +202,8 @@ def check_production(environ) -> None:
     # In production a default would silently point at a dev value: only
     # what the operator set counts.
     missing = [name for name in REQUIRED_IN_PRODUCTION if not environ.get(name)]
+    if environ.get("REDIS_SENTINELS") and "REDIS_URL" in missing:
+        missing.remove("REDIS_URL")  # the sentinels name the primary
     if missing:
         raise ConfigError("missing required settings for production: " + ", ".join(missing))
     examples = example_values()
@@ -301,8 +308,7 @@ def validate(config: dict) -> dict:
         raise ConfigError("TRAINING_PASS_MARK is a percentage: 100 at most")
     if config["USSD_MAX_CHARS"] < 80:
         raise ConfigError("USSD_MAX_CHARS must be at least 80: smaller screens cannot hold a menu")
-    if not config["REDIS_URL"].startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+    redis_client.check(config)
     if "://" not in config["DATABASE_URL"]:
         raise ConfigError("DATABASE_URL must be a URL such as postgresql://... or sqlite:///...")
     if not PART_COST.match(config["SMS_PART_COST"]):

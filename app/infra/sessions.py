@@ -12,8 +12,6 @@ import time
 from dataclasses import dataclass, field
 
 from redis import Redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from app.infra import salt
 
@@ -84,17 +82,6 @@ class Loaded:
     def caller(self) -> str:
         """Return the phone's name under today's salt."""
         return self.callers[0]
-
-
-def connect(url: str) -> Redis:
-    """Create a Redis client that fails fast: a USSD hop cannot wait."""
-    return Redis.from_url(
-        url,
-        socket_timeout=1,
-        socket_connect_timeout=1,
-        # One quick retry reconnects after a Redis restart without a user noticing.
-        retry=Retry(NoBackoff(), 1),
-    )
 
 
 class SessionStore:

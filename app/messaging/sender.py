@@ -154,12 +154,15 @@ class Sender:
                 try:
                     results = gateway.send([m.phone for m in part], part[0].body, sender=sender)
                 except GatewayError as exc:
-                    self.routing.failed(provider)
                     self._whole(self._ours(part), exc, now_fn(), tally)
+                    self.db.commit()
+                    self.routing.failed(provider)
                 else:
-                    self.routing.sent(provider, results)
                     self._each(self._ours(part), results, now_fn(), tally)
-                self.db.commit()
+                    # Kept before the circuit hears of it: Redis failing over now must
+                    # not leave rows that went out as unknown outcomes.
+                    self.db.commit()
+                    self.routing.sent(provider, results)
                 tally.campaigns.update(m.campaign_id for m in part if m.campaign_id)
         return tally
 
