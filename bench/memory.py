@@ -30,8 +30,8 @@ def replay(base: str, hops: int) -> int:
             for session in sessions:
                 session_id = uuid.uuid4().hex
                 for text in texts(session):
-                    form = {"sessionId": session_id, "serviceCode": "*123#",
-                            "phoneNumber": caller, "text": text, "networkCode": "99999"}  # fmt: skip
+                    form = {"sessionId": session_id, "serviceCode": "*123#", "text": text,
+                            "phoneNumber": caller, "networkCode": "99999"}  # fmt: skip
                     requests.post(url, data=form, timeout=10).raise_for_status()
                     done += 1
     return done
@@ -69,9 +69,10 @@ def main() -> None:
         settings = ["--workers", str(args.workers), "--timeout", "9"]
         with gunicorn("app:create_app()", settings, env) as base:
             hops = replay(base, args.hops)
+            port = base.rsplit(":", 1)[1]
             master = next(p for p in psutil.process_iter(["cmdline"])
-                          if "gunicorn" in " ".join(p.info["cmdline"] or ())
-                          and base.rsplit(":", 1)[1] in " ".join(p.info["cmdline"] or ()))  # fmt: skip
+                          if "gunicorn" in (line := " ".join(p.info["cmdline"] or ()))
+                          and port in line)  # fmt: skip
             web = [measure(child.pid) for child in master.children()]
             parent = measure(master.pid)
         worker = idle(["workers"], env)
