@@ -62,7 +62,8 @@ test: install
 test-faults: install
 	$(BIN)/python -m pytest -m faults tests/faults $(PYTEST_ARGS)
 
-# Figures, not tests: throughput against a bare Flask app, cost per hop, a 100,000 campaign.
+# Figures, not tests: throughput against bare Flask and two I/O floors, a profile per hop,
+# a 100,000 campaign against the HTTP client's ceiling. Ends with the four figures that count.
 bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 

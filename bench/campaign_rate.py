@@ -1,21 +1,19 @@
-"""A campaign at a rate of its own, end to end: print how long it took against recipients / rate.
+"""A campaign at a rate of its own, end to end: print how long it took against recipients / rate."""
 
-Usage: python bench/campaign_rate.py [--recipients 100,301] [--rate 10] [--machine]
-For each size it seeds that many contacts, creates a campaign at --rate and starts it as
-`kalan campaign create` does, with a real worker, the clock and the sandbox as `make run`
-runs them; it times the campaign from its creation to its last send.
-"""
+# Usage: python bench/campaign_rate.py [--recipients 100,301] [--rate 10] [--machine]
+# For each size it seeds that many contacts, creates a campaign at --rate and starts it as
+# `kalan campaign create` does, with a real worker, the clock and the sandbox as `make run`
+# runs them; it times the campaign from its creation to its last send.
 
 import argparse
 import os
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 
 from campaign import seed_contacts
-from common import ROOT, gunicorn, save, services
+from common import ROOT, gunicorn, prefix, save, services
 
 
 def wait_for_worker(app, timeout_s: float = 60) -> None:
@@ -83,13 +81,16 @@ def run_one(env: dict, database_url: str, recipients: int, rate: int) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--recipients", default="100,301")
     parser.add_argument("--rate", type=int, default=10)
     parser.add_argument("--machine", action="store_true", help="the machine's Redis, PostgreSQL")
+    parser.add_argument("--redis-url")
+    parser.add_argument("--database-url")
     args = parser.parse_args()
     results = []
-    with services(None, None, args.machine) as (redis_url, database_url, label):
+    chosen = services(args.redis_url, args.database_url, args.machine)
+    with chosen as (redis_url, database_url, label):
         sandbox_env = {**os.environ, "SANDBOX_DLR": "0"}
         with gunicorn("sandbox:create_app()", ["--workers", "1", "--threads", "8"], sandbox_env) \
                 as sandbox:  # fmt: skip
@@ -99,7 +100,7 @@ def main() -> int:
                     "APP_ENV": "development",
                     "REDIS_URL": redis_url,
                     "DATABASE_URL": database_url,
-                    "REDIS_PREFIX": f"bench:{uuid.uuid4().hex[:8]}:",
+                    "REDIS_PREFIX": prefix(),
                     "AT_API_BASE_URL": sandbox,
                     "SMS_SEND_WINDOW": "always",
                 }

@@ -38,12 +38,10 @@ def answers(host: str, port: int) -> bool:
 
 @contextlib.contextmanager
 def services(redis_url: str | None, database_url: str | None, machine: bool):
-    """Yield (redis_url, database_url, label) for a run, and clean up what it made.
-
-    With machine=True, the machine's Redis and PostgreSQL are used when they
-    answer (a database of the run's own, dropped at the end), as in production;
-    otherwise an embedded Redis and a SQLite file, as `make run` uses.
-    """
+    """Yield (redis_url, database_url, label) for a run, and clean up what it made."""
+    # With machine=True, the machine's Redis and PostgreSQL when they answer (a database
+    # of the run's own, dropped at the end), as in production; otherwise an embedded
+    # Redis and a SQLite file, as `make run` uses.
     from sqlalchemy import create_engine, text
 
     from app.infra.db import make_engine
@@ -52,8 +50,9 @@ def services(redis_url: str | None, database_url: str | None, machine: bool):
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         if not redis_url and machine and answers("127.0.0.1", 6379):
             redis_url = MACHINE_REDIS
+        if redis_url:  # a shared Redis: the run's own keys go at the end
             stack.callback(forget, redis_url)
-        if not redis_url:
+        else:
             server = EmbeddedRedis(Path(tmp) / "redis").start()
             stack.callback(server.stop)
             redis_url = server.url
@@ -80,22 +79,19 @@ def services(redis_url: str | None, database_url: str | None, machine: bool):
         yield redis_url, database_url, label
 
 
-# The key prefixes environment() gave out in this process: forget() deletes those only, as
+# The key prefixes prefix() gave out in this process: forget() deletes those only, as
 # the shared Redis may hold another run's keys (a benchmark running in another terminal).
 ISSUED: list[str] = []
 
 
 def forget(redis_url: str) -> None:
-    """Delete what this process's benchmarks left in a shared Redis: sessions, queues, jobs.
-
-    Each environment() has a prefix of its own, bench:<random>:; RQ spells it in its
-    job ids with "-" for ":".
-    """
+    """Delete what this process's benchmarks left in a shared Redis: sessions, queues, jobs."""
     from redis import Redis
 
+    # Each prefix is bench:<random>:; RQ spells it in its job ids with "-" for ":".
     redis = Redis.from_url(redis_url)
-    patterns = [p for prefix in ISSUED for p in (f"{prefix}*", f"rq:*{prefix}*",
-                                                   f"rq:*{prefix.replace(':', '-')}*")]  # fmt: skip
+    patterns = [p for issued in ISSUED for p in (f"{issued}*", f"rq:*{issued}*",
+                                                   f"rq:*{issued.replace(':', '-')}*")]  # fmt: skip
     for pattern in patterns:
         batch = []
         for key in redis.scan_iter(match=pattern, count=1000):
@@ -111,9 +107,11 @@ def forget(redis_url: str) -> None:
     redis.close()
 
 
-def _issue(prefix: str) -> str:
-    ISSUED.append(prefix)
-    return prefix
+def prefix() -> str:
+    """Return a new key prefix of this run's, which forget() will delete."""
+    issued = f"bench:{uuid.uuid4().hex[:8]}:"
+    ISSUED.append(issued)
+    return issued
 
 
 def environment(redis_url: str, database_url: str, **extra) -> dict:
@@ -126,7 +124,7 @@ def environment(redis_url: str, database_url: str, **extra) -> dict:
         "REPORTER_KEY": Fernet.generate_key().decode(),
         "REDIS_URL": redis_url,
         "DATABASE_URL": database_url,
-        "REDIS_PREFIX": _issue(f"bench:{uuid.uuid4().hex[:8]}:"),
+        "REDIS_PREFIX": prefix(),
         # Production refuses the sandbox's account; nothing is sent during a USSD bench.
         "AT_USERNAME": "bench-account",
         "AT_API_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
@@ -175,6 +173,18 @@ def ensure_wrk() -> str:
     if not found:
         raise SystemExit("bench: wrk is needed (Debian: apt-get install wrk)")
     return found
+
+
+def median(values: list[float]) -> float:
+    """Return the median of values (the mean of the middle two for an even count)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def verdict(met: bool) -> str:
+    """Return how a figure stands against its target, in one word."""
+    return "met" if met else "missed"
 
 
 def save(name: str, data) -> Path:

@@ -1,16 +1,17 @@
-"""Count what each USSD hop costs: Redis round trips and SQL statements, by kind of hop.
+"""Count what each USSD hop costs: Redis round trips and SQL statements, by kind of hop."""
 
-Usage: python bench/cost.py [--machine] [--redis-url URL] [--database-url URL] [--show]
-Plays the journeys of bench/journeys.py through the real /ussd endpoint (the
-Flask app in this process, on real Redis and a real database) and counts, per
-hop, the connections taken from the Redis pool (one per round trip) and the
-statements sent to the database. Targets: at most 2 round trips a hop, and no
-SQL on hops that only navigate.
-"""
+# Usage: python bench/cost.py [--machine] [--redis-url URL] [--database-url URL] [--show]
+# Plays the journeys of bench/journeys.py through the real /ussd endpoint (the Flask app
+# in this process, on real Redis and a real database) and counts, per hop, the Redis
+# round trips and the statements sent to the database. Targets: at most 2 round trips
+# a hop, and no SQL on hops that only navigate.
 
 import argparse
+import contextlib
+import socket
 import sys
 import uuid
+from dataclasses import dataclass
 
 from common import TOKEN, environment, save, services
 from journeys import ENDS, JOURNEYS, phone, seed, texts
@@ -19,46 +20,78 @@ from sqlalchemy import event
 TARGET_TRIPS = 2
 
 
+@dataclass
+class Tally:
+    """What hops cost so far: Redis round trips and SQL statements."""
+
+    trips: int = 0
+    statements: int = 0
+
+    def reset(self) -> None:
+        """Start counting the next hop."""
+        self.trips = self.statements = 0
+
+
+@contextlib.contextmanager
+def counting(engine):
+    """Yield a Tally of the round trips over Python sockets and the engine's statements."""
+    # A round trip is a socket's first send after it last read: a pipeline sent in
+    # chunks is one, whatever the client. PostgreSQL's driver talks from C, unseen.
+    tally, sending = Tally(), set()
+    names = ("send", "sendall", "recv", "recv_into")
+    originals = {name: getattr(socket.socket, name) for name in names}
+
+    def wrap(name: str):
+        original = originals[name]
+
+        def sends(sock, *args, **kwargs):
+            if id(sock) not in sending:
+                sending.add(id(sock))
+                tally.trips += 1
+            return original(sock, *args, **kwargs)
+
+        def reads(sock, *args, **kwargs):
+            sending.discard(id(sock))
+            return original(sock, *args, **kwargs)
+
+        return sends if name.startswith("send") else reads
+
+    def on_sql(*_):
+        tally.statements += 1
+
+    for name in names:
+        setattr(socket.socket, name, wrap(name))
+    event.listen(engine, "before_cursor_execute", on_sql)
+    try:
+        yield tally
+    finally:
+        for name, original in originals.items():
+            setattr(socket.socket, name, original)
+        event.remove(engine, "before_cursor_execute", on_sql)
+
+
 def play(app, counts: dict, show: bool, first_phone: int) -> None:
     """Play every journey once from new phones, adding each hop's costs to counts."""
     client = app.test_client()
-    redis = app.extensions["redis"].connection_pool
-    engine = app.extensions["engine"]
-    trips = statements = 0
-    original = redis.get_connection
-
-    def counting(*args, **kwargs):
-        nonlocal trips
-        trips += 1
-        return original(*args, **kwargs)
-
-    def on_sql(*_):
-        nonlocal statements
-        statements += 1
-
-    redis.get_connection = counting
-    event.listen(engine, "before_cursor_execute", on_sql)
-    try:
+    with counting(app.extensions["engine"]) as tally:
         for n, (name, sessions) in enumerate(JOURNEYS.items()):
             caller, screen = phone(0, 0, first_phone + n), ""
             for session in sessions:
                 session_id = "ATUid_" + uuid.uuid4().hex
                 for (value, kind), text in zip(session, texts(session), strict=True):
-                    trips = statements = 0
+                    tally.reset()
                     response = client.post("/ussd?token=" + TOKEN, data={
                         "sessionId": session_id, "serviceCode": "*123#", "phoneNumber": caller,
                         "text": text, "networkCode": "99999"})  # fmt: skip
                     screen = response.get_data(as_text=True)
                     assert response.status_code == 200, screen
-                    counts.setdefault(kind, []).append((trips, statements))
+                    counts.setdefault(kind, []).append((tally.trips, tally.statements))
                     if show:
-                        print(f"{name:<9}{kind:<8}{value!r:<11}{trips:>3}{statements:>4}  "
-                              + screen.replace("\n", " | ")[:70])  # fmt: skip
+                        line = screen.replace("\n", " | ")[:70]
+                        print(f"{name:<9}{kind:<8}{value!r:<11}{tally.trips:>3}"
+                              f"{tally.statements:>4}  {line}")  # fmt: skip
             if ENDS[name] not in screen:
                 raise SystemExit(f"bench: the {name} journey ended off its path: {screen!r}")
-    finally:
-        redis.get_connection = original
-        event.remove(engine, "before_cursor_execute", on_sql)
 
 
 def main() -> int:

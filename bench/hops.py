@@ -1,8 +1,7 @@
-"""Time USSD hops over real HTTP against gunicorn, as `make run` serves them.
+"""Time USSD hops over real HTTP against gunicorn, as `make run` serves them."""
 
-Prints latency percentiles per hop kind and writes bench/results/hops.json.
-Usage: python bench/hops.py [--sessions N] [--redis-url URL] [--database-url URL]
-"""
+# Prints latency percentiles per hop kind and writes bench/results/hops.json.
+# Usage: python bench/hops.py [--sessions N] [--redis-url URL] [--database-url URL]
 
 import argparse
 import json

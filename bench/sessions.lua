@@ -2,7 +2,8 @@
 -- Journeys come from the file named by the JOURNEYS environment variable, one hop a
 -- line: "<journey>\t<session>\t<text>" (written by bench/throughput.py). Each journey
 -- is played again and again, each time by the next caller of the thread: known contacts
--- that bench/journeys.py seeded, "+2237" then the run, the thread and a 5-digit number.
+-- that bench/journeys.py seeded, "+2237", then 2 * run + thread in 2 digits, then a 5-digit
+-- number.
 -- A thread keeps POOL journeys going and serves them in turn. A session's next hop is
 -- sent only after POOL - 1 other hops were sent, so its previous hop has almost always
 -- been answered, as on a phone (a late one is a resent hop, which gateways do too).
@@ -10,7 +11,7 @@
 local journeys, order, pool, threads = {}, {}, {}, {}
 bad, served = 0, 0  -- globals: done() reads them from each thread
 local thread_id = 0
-local run = tonumber(os.getenv("RUN") or "0") % 10
+local run = tonumber(os.getenv("RUN") or "0")
 PER_THREAD = tonumber(os.getenv("PER_THREAD") or "5000")
 local token = os.getenv("WEBHOOK_TOKEN") or ""
 
@@ -52,7 +53,7 @@ local callers = 0
 
 function next_caller()
   callers = callers + 1
-  return string.format("%d%d%05d", run, thread_id % 10, callers % PER_THREAD)
+  return string.format("%02d%05d", (2 * run + thread_id % 2) % 100, callers % PER_THREAD)
 end
 
 local next_slot = 0

@@ -1,16 +1,17 @@
-"""USSD throughput under load: Kalan's /ussd beside a bare Flask endpoint, same server settings.
+"""USSD throughput: Kalan, two I/O floors and bare Flask, interleaved over rounds under wrk."""
 
-Usage: python bench/throughput.py [--machine] [--duration 10] [--concurrency 16,64,256]
-       [--paced-s 30] [--journeys training,report,resumed]
-Both apps run under gunicorn with the same settings. wrk replays the journeys
-of bench/journeys.py (training, report, a dropped call resumed), each from a new
-known caller, at each concurrency (closed loop: each connection sends its next hop as
-soon as the last is answered); then 64 people at once, each reading about --pace-ms
-between hops. Prints requests per second, p50 and p99 latency, and
-"ratio: X", Kalan's requests per second over the bare app's at 64 connections.
-"""
+# Usage: python bench/throughput.py [--machine] [--rounds 3] [--duration 10]
+#        [--concurrency 64] [--paced-s 30] [--journeys training,report,resumed]
+# Every app runs under gunicorn with the same settings, all started once and kept up
+# while rounds alternate between them in a rotated order, so that the machine's drift
+# (other work on its 2 cores) falls on every app alike. Each round measures, for each app,
+# the navigation journey (menus only) and the realistic mix, at each concurrency (closed
+# loop: a connection sends its next hop as soon as the last is answered); a ratio is
+# taken within a round, and the median of the rounds' ratios is what is reported. Then 64
+# people call Kalan at once, each reading about --pace-ms between hops.
 
 import argparse
+import contextlib
 import json
 import random
 import subprocess
@@ -22,22 +23,31 @@ import uuid
 from pathlib import Path
 
 import requests
-from common import ROOT, TOKEN, ensure_wrk, environment, gunicorn, save, services
-from journeys import ENDS, JOURNEYS, OTHERS, PER_THREAD, RUNS, phone, seed, texts
+from common import ROOT, TOKEN, ensure_wrk, environment, gunicorn, median, save, services, verdict
+from journeys import ENDS, JOURNEYS, NAVIGATION, OTHERS, PER_THREAD, RUNS, phone, seed, texts
 
-# Both apps get the Procfile's settings (WEB_CONCURRENCY's default): what is deployed.
-# On this 2-core machine they beat 2 or 3 processes of 4 threads, and 4 of 2 threads.
+# Every app gets the Procfile's settings (WEB_CONCURRENCY's default): what is deployed.
 SETTINGS = "--workers 4 --timeout 9"
-TARGET_RATIO, TARGET_P99_MS = 0.6, 50
+BENCH = ROOT / "bench"
+APPS = {
+    "bare": ("bare:create_app()", BENCH),  # the framework alone, no I/O
+    "flask-redis": ("floor:create_flask_redis()", BENCH),  # Flask + a hop's Redis I/O
+    "lean": ("floor:create_lean()", BENCH),  # the same I/O without Flask nor redis-py
+    "kalan": ("app:create_app()", ROOT),
+}
+RATIOS = [("kalan", "bare"), ("flask-redis", "bare"), ("lean", "bare"), ("kalan", "flask-redis")]
+TARGETS = {"navigation": 0.7, "mix": 0.4}  # Kalan over bare Flask, req/s
+TARGET_P99_MS = 25  # paced callers, every kind of hop
 
 
-def write_journeys(path: Path, journeys: dict) -> None:
+def write_journeys(path: Path, journeys: dict) -> Path:
     """Write the journeys for sessions.lua: journey, session and text, a hop a line."""
     lines = []
     for name, sessions in journeys.items():
         for n, session in enumerate(sessions):
             lines += [f"{name}\t{n}\t{text}" for text in texts(session)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def check_journeys(base: str, journeys: dict) -> None:
@@ -56,46 +66,45 @@ def check_journeys(base: str, journeys: dict) -> None:
 
 def wrk(base: str, journeys: Path, connections: int, seconds: int, run: int) -> dict:
     """Run wrk with sessions.lua; return its figures."""
-    env = {
-        "JOURNEYS": str(journeys),
-        "POOL": str(max(64, 4 * connections)),
-        "RUN": str(run),
-        "PER_THREAD": str(PER_THREAD),
-        "WEBHOOK_TOKEN": TOKEN,
-        "PATH": "/usr/bin:/bin",
-    }
+    # Each of wrk's 2 threads keeps twice as many sessions going as it has connections:
+    # enough that a session's last hop was answered before its next is sent, and few
+    # enough that a run gets past their dials. With four times as many, a slow server
+    # (40 hops a second on a busy machine) was measured on first hops only.
+    env = {"JOURNEYS": str(journeys), "POOL": str(max(16, connections)), "RUN": str(run),
+           "PER_THREAD": str(PER_THREAD), "WEBHOOK_TOKEN": TOKEN,
+           "PATH": "/usr/bin:/bin"}  # fmt: skip
     out = subprocess.run(
         [ensure_wrk(), "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s",
-         str(ROOT / "bench" / "sessions.lua"), base + "/ussd"],
-        capture_output=True, text=True, env=env, check=True,
+         str(BENCH / "sessions.lua"), base + "/ussd"],
+        capture_output=True, text=True, env=env, check=False,
     )  # fmt: skip
-    line = next(x for x in out.stdout.splitlines() if x.startswith("JSON "))
+    line = next((x for x in out.stdout.splitlines() if x.startswith("JSON ")), None)
+    if out.returncode or not line:
+        raise SystemExit(f"bench: wrk failed ({out.returncode}): {out.stderr or out.stdout}")
     figures = json.loads(line[5:])
     figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
+    figures["errors"] = sum(v for k, v in figures.items() if k.startswith("errors_"))
+    figures["errors"] += figures["bad_answers"]
     return figures
 
 
-def settle(base: str) -> None:
-    """Wait until the server has worked off the last run's backlog.
-
-    When wrk stops, the requests it had queued are still served, to nobody; the
-    next run would otherwise start behind them and count their time as its own.
-    """
+def settle(base: str, pause_s: float) -> None:
+    """Wait until the server has worked off the last run's backlog, then pause_s more."""
+    # When wrk stops, the requests it had queued are still served, to nobody; the next
+    # run would otherwise start behind them. The pause lets the databases catch up too.
     for _ in range(100):
         started = time.perf_counter()
         requests.get(base + "/healthz", timeout=10)
         if time.perf_counter() - started < 0.02:
-            return
+            break
         time.sleep(0.1)
+    time.sleep(pause_s)
 
 
 def paced(base: str, journeys: dict, people: int, seconds: int, run: int, think_ms: int) -> dict:
-    """Play journeys from people callers at once, each reading for a while between hops.
-
-    A thread per caller, as people are: wrk's pacing starts every connection together,
-    which measures a burst, not a crowd. Think times are drawn between half and one and
-    a half times think_ms.
-    """
+    """Play journeys from people callers at once, each reading for a while between hops."""
+    # A thread per caller, as people are: wrk's pacing starts every connection together,
+    # which measures a burst, not a crowd. Think times: 0.5 to 1.5 times think_ms.
     latencies, bad, lock = [], [0], threading.Lock()
     stop = time.monotonic() + seconds
     names = list(journeys)
@@ -108,13 +117,9 @@ def paced(base: str, journeys: dict, people: int, seconds: int, run: int, think_
             for session in journeys[names[(k + cycle) % len(names)]]:
                 session_id = uuid.uuid4().hex
                 for (_, kind), text in zip(session, texts(session), strict=True):
-                    form = {
-                        "sessionId": session_id,
-                        "serviceCode": "*123#",
-                        "phoneNumber": caller,
-                        "text": text,
-                        "networkCode": "99999",
-                    }
+                    form = {"sessionId": session_id, "serviceCode": "*123#",
+                            "phoneNumber": caller, "text": text,
+                            "networkCode": "99999"}  # fmt: skip
                     started = time.perf_counter()
                     reply = http.post(base + "/ussd?token=" + TOKEN, data=form, timeout=10)
                     took = (time.perf_counter() - started) * 1e6
@@ -124,7 +129,7 @@ def paced(base: str, journeys: dict, people: int, seconds: int, run: int, think_
                     if time.monotonic() >= stop:
                         return
                     time.sleep(rng.uniform(think_ms / 2000, think_ms * 3 / 2000))
-            cycle += 1  # fmt: skip
+            cycle += 1
 
     threads = [threading.Thread(target=person, args=(k,)) for k in range(people)]
     started_all = time.monotonic()
@@ -135,9 +140,8 @@ def paced(base: str, journeys: dict, people: int, seconds: int, run: int, think_
     figures = percentiles([took for took, _, _ in latencies])
     figures.update(rps=len(latencies) / (time.monotonic() - started_all), bad_answers=bad[0])
     # Where the tail is: by kind of hop, and the slowest hops with when they came.
-    kinds = {kind for _, kind, _ in latencies}
-    figures["kinds"] = {k: percentiles([t for t, kind, _ in latencies if kind == k])
-                        for k in sorted(kinds)}  # fmt: skip
+    kinds = sorted({kind for _, kind, _ in latencies})
+    figures["kinds"] = {k: percentiles([t for t, kind, _ in latencies if kind == k]) for k in kinds}
     figures["slowest"] = [{"us": t, "kind": k, "at_s": round(at, 2)}
                           for t, k, at in sorted(latencies, reverse=True)[:10]]  # fmt: skip
     return figures
@@ -150,75 +154,147 @@ def percentiles(latencies: list[float]) -> dict:
             "p99_us": ordered[int(len(ordered) * 0.99)], "max_us": ordered[-1]}  # fmt: skip
 
 
+def summarize(rounds: list[dict]) -> dict:
+    """Return the median over rounds of one app's req/s, p50 and p99, and its errors."""
+    return {"rps": median([f["rps"] for f in rounds]),
+            "p50_us": median([f["p50_us"] for f in rounds]),
+            "p99_us": median([f["p99_us"] for f in rounds]),
+            "errors": sum(f["errors"] for f in rounds), "rounds": rounds}  # fmt: skip
+
+
+def ratios(apps: dict) -> dict:
+    """Return each ratio of RATIOS whose apps ran: per round, and the median of those."""
+    out = {}
+    for top, bottom in RATIOS:
+        if top in apps and bottom in apps:
+            per_round = [a["rps"] / b["rps"] for a, b in
+                         zip(apps[top]["rounds"], apps[bottom]["rounds"], strict=True)]  # fmt: skip
+            out[f"{top}/{bottom}"] = {"rounds": per_round, "median": median(per_round)}
+    return out
+
+
+def show(title: str, apps: dict, found: dict) -> None:
+    """Print one measurement's table: req/s per round and median, latencies, then ratios."""
+    count = len(next(iter(apps.values()))["rounds"])
+    heads = "".join(f"{'round ' + str(r + 1):>9}" for r in range(count))
+    print(f"\n{title}\n{'app':<18}{heads}{'median':>9}{'p50 ms':>8}{'p99 ms':>8}{'errors':>8}")
+    for name, a in apps.items():
+        cells = "".join(f"{f['rps']:>9.0f}" for f in a["rounds"])
+        print(f"{name:<18}{cells}{a['rps']:>9.0f}{a['p50_us'] / 1000:>8.1f}"
+              f"{a['p99_us'] / 1000:>8.1f}{a['errors']:>8}")  # fmt: skip
+    for name, r in found.items():
+        print(f"{name:<18}" + "".join(f"{x:>9.2f}" for x in r["rounds"]) + f"{r['median']:>9.2f}")
+
+
+def schedule(rounds: int, measures: list, apps: list) -> list[tuple]:
+    """Return the runs in order: (round, app, measure, kalan's run), apps rotated each round."""
+    plan = []
+    for n in range(rounds):
+        order = apps[n % len(apps) :] + apps[: n % len(apps)]
+        for app in order:
+            for k, measure in enumerate(measures):
+                plan.append((n, app, measure, 1 + n * len(measures) + k))
+    return plan
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--redis-url")
     parser.add_argument("--database-url")
     parser.add_argument("--machine", action="store_true", help="use the machine's Redis and PG")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over every app")
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
-    parser.add_argument("--concurrency", default="16,64,256")
+    parser.add_argument("--settle-s", type=float, default=2, help="pause between measurements")
+    parser.add_argument("--concurrency", default="64", help="a comma list of connections")
+    parser.add_argument("--apps", default=",".join(APPS), help=f"some of {', '.join(APPS)}")
+    parser.add_argument("--only", choices=("navigation", "mix"), help="one measurement only")
     parser.add_argument("--pace-ms", type=int, default=1000)
-    # Longer than a closed-loop run: at about 60 hops a second, 30 s gives some 1,800
-    # latencies, so the p99 is not decided by a handful of them.
+    # At about 60 hops a second, 30 s gives some 1,800 latencies: the p99 is not a handful.
     parser.add_argument("--paced-s", type=int, default=30, help="seconds of the paced crowd")
-    parser.add_argument("--settings", default=SETTINGS, help="gunicorn settings for both apps")
-    parser.add_argument("--journeys", default=",".join(JOURNEYS),
-                        help=f"a comma list of {', '.join({**JOURNEYS, **OTHERS})}")  # fmt: skip
-    args = parser.parse_args()
+    parser.add_argument("--settings", default=SETTINGS, help="gunicorn settings for every app")
     known = {**JOURNEYS, **OTHERS}
-    unknown = [n for n in args.journeys.split(",") if n not in known]
-    if unknown:
-        parser.error(f"unknown journeys: {', '.join(unknown)} (known: {', '.join(known)})")
-    chosen = {n: known[n] for n in args.journeys.split(",")}
-    ensure_wrk()
+    parser.add_argument("--journeys", default=",".join(JOURNEYS),
+                        help=f"the mix: a comma list of {', '.join(known)}")  # fmt: skip
+    args = parser.parse_args()
+    mix = {n: known[n] for n in args.journeys.split(",") if n in known}
+    apps = args.apps.split(",")
     levels = [int(c) for c in args.concurrency.split(",")]
-    results: dict = {"settings": args.settings, "journeys": list(chosen), "kalan": {}, "bare": {}}
+    measures = [(m, c) for m in ("navigation", "mix") if args.only in (None, m) for c in levels]
+    if len(mix) != len(args.journeys.split(",")) or not set(apps) <= set(APPS):
+        parser.error(f"journeys are some of {', '.join(known)}; apps some of {', '.join(APPS)}")
+    # Kalan's callers start fresh in each measurement: a run of callers each, 0 warms up,
+    # the last run checks the journeys, the one before it is the paced crowd's.
+    if args.rounds * len(measures) > RUNS - 3:
+        parser.error(f"at most {(RUNS - 3) // len(measures)} rounds with these measurements")
+    ensure_wrk()
+    results: dict = {"settings": args.settings, "mix": list(mix), "apps": apps,
+                     "rounds": args.rounds, "duration_s": args.duration,
+                     "measures": {}}  # fmt: skip
+    raw: dict = {}
     with (
         tempfile.TemporaryDirectory() as tmp,
         services(args.redis_url, args.database_url, args.machine) as (redis_url, db_url, label),
+        contextlib.ExitStack() as servers,
     ):
-        journeys = Path(tmp) / "journeys.tsv"
-        write_journeys(journeys, chosen)
+        files = {"navigation": write_journeys(Path(tmp) / "nav.tsv", {"navigation": NAVIGATION}),
+                 "mix": write_journeys(Path(tmp) / "mix.tsv", mix)}  # fmt: skip
         seed(db_url)
         env = environment(redis_url, db_url)
         results["services"] = label
-        for target, app, cwd in (("bare", "bare:create_app()", ROOT / "bench"),
-                                 ("kalan", "app:create_app()", ROOT)):  # fmt: skip
-            with gunicorn(app, args.settings.split(), env, cwd) as base:
-                if target == "kalan":
-                    check_journeys(base, chosen)
-                wrk(base, journeys, 16, 3, 0)  # warm-up
-                for run, level in enumerate(levels, 1):
-                    settle(base)
-                    results[target][level] = wrk(base, journeys, level, args.duration, run)
-                settle(base)
-                results[target]["paced"] = paced(base, chosen, 64, args.paced_s,
-                                                 len(levels) + 1, args.pace_ms)  # fmt: skip
-    print(
-        f"USSD throughput ({label}; gunicorn {args.settings}; wrk, 2 threads; "
-        f"journeys {', '.join(chosen)})"
-    )
-    print(f"{'app':<7}{'sessions':>9}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'errors':>8}")
-    for target in ("bare", "kalan"):
-        for level, f in results[target].items():
-            errors = sum(v for k, v in f.items() if k.startswith("errors_")) + f["bad_answers"]
-            shown = "64 paced" if level == "paced" else str(level)
-            print(f"{target:<7}{shown:>9}{f['rps']:>9.0f}{f['p50_us'] / 1000:>8.1f}"
-                  f"{f['p99_us'] / 1000:>8.1f}{errors:>8}")  # fmt: skip
-    kinds = results["kalan"]["paced"]["kinds"]
-    print("kalan 64 paced, p99 ms by hop: "
-          + ", ".join(f"{k} {f['p99_us'] / 1000:.1f}" for k, f in kinds.items()))  # fmt: skip
-    ratio = results["kalan"][64]["rps"] / results["bare"][64]["rps"]
-    p99 = results["kalan"][64]["p99_us"] / 1000
-    calm = results["kalan"]["paced"]["p99_us"] / 1000
-    results["ratio"] = ratio
-    print(f"ratio: {ratio:.2f}")
-    print(f"targets: ratio >= {TARGET_RATIO} {'met' if ratio >= TARGET_RATIO else 'NOT met'}; "
-          f"p99 at 64 sessions {p99:.1f} ms saturated, {calm:.1f} ms paced "
-          f"(< {TARGET_P99_MS} ms: {'met' if calm < TARGET_P99_MS else 'NOT met'})")  # fmt: skip
-    save("throughput" if list(chosen) == list(JOURNEYS) else "throughput-" + "-".join(chosen),
-         results)  # fmt: skip
+        bases = {name: servers.enter_context(gunicorn(APPS[name][0], args.settings.split(), env,
+                                                      APPS[name][1])) for name in apps}  # fmt: skip
+        if "kalan" in bases:
+            check_journeys(bases["kalan"], {**mix, "navigation": NAVIGATION})
+        for name in apps:  # warm-up: every process imports, connects and fills its caches
+            wrk(bases[name], files["mix"], 16, 3, 0)
+        plan = schedule(args.rounds, measures, apps)
+        for n, (round_, name, (measure, level), run) in enumerate(plan, 1):
+            settle(bases[name], args.settle_s)
+            figures = wrk(bases[name], files[measure], level, args.duration, run)
+            raw.setdefault((measure, level), {}).setdefault(name, []).append(figures)
+            print(f"[{n}/{len(plan)}] round {round_ + 1} {name:<12}{measure:<11}{level:>4} "
+                  f"connections: {figures['rps']:>6.0f} req/s",
+                  file=sys.stderr, flush=True)  # fmt: skip
+        if "kalan" in bases:
+            settle(bases["kalan"], args.settle_s)
+            results["paced"] = paced(bases["kalan"], mix, 64, args.paced_s, RUNS - 2, args.pace_ms)
+    print(f"USSD throughput ({label}; gunicorn {args.settings}; wrk, 2 threads; "
+          f"{args.rounds} rounds of {args.duration} s per app and measurement, "
+          f"apps in a rotated order)")  # fmt: skip
+    for (measure, level), figures in raw.items():
+        apps_figures = {name: summarize(rounds) for name, rounds in figures.items()}
+        found = ratios(apps_figures)
+        what = "menus only" if measure == "navigation" else ", ".join(mix)
+        show(f"{measure} ({what}), {level} connections: req/s", apps_figures, found)
+        results["measures"][f"{measure}@{level}"] = {"apps": apps_figures, "ratios": found}
+    if "paced" in results:
+        show_paced(results["paced"], args.paced_s)
+    print()
+    for measure in ("navigation", "mix"):
+        ratio = results["measures"].get(f"{measure}@64", {}).get("ratios", {}).get("kalan/bare")
+        if ratio:
+            value = results[f"ratio_{measure}"] = ratio["median"]
+            print(
+                f"ratio {measure}: {value:.2f} "
+                f"(target >= {TARGETS[measure]}: {verdict(value >= TARGETS[measure])})"
+            )
+    save("throughput", results)
     return 0
+
+
+def show_paced(figures: dict, seconds: int) -> None:
+    """Print the paced crowd's latencies by kind of hop against the p99 target."""
+    print(
+        f"\nkalan, 64 paced callers for {seconds} s ({figures['rps']:.0f} hops/s, "
+        f"{figures['bad_answers']} bad answers): latency by kind of hop"
+    )
+    print(
+        f"{'hop':<10}{'count':>7}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}  p99 < {TARGET_P99_MS} ms"
+    )
+    for kind, f in [*figures["kinds"].items(), ("all", figures)]:
+        p99 = f["p99_us"] / 1000
+        print(f"{kind:<10}{f['requests']:>7}{f['p50_us'] / 1000:>8.1f}{p99:>8.1f}"
+              f"{f['max_us'] / 1000:>8.1f}  {verdict(p99 < TARGET_P99_MS)}")  # fmt: skip
 
 
 if __name__ == "__main__":
