@@ -25,6 +25,8 @@ def main() -> int:
         ["campaign.py", "--sizes", "2000,20000" if args.quick else "10000,100000"],
         ["campaign_rate.py", *machine, "--recipients", "100" if args.quick else "100,301"],
     ]
+    if not args.embedded:  # it reads PostgreSQL's backends in /proc: the machine's server
+        steps.append(["prepared.py", "--rounds", "2" if args.quick else "8"])
     failed = []
     for step in steps:
         print(f"\n$ python bench/{' '.join(step)}", flush=True)
