@@ -74,6 +74,14 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
     engine = db.make_engine(app.config["DATABASE_URL"])
     app.extensions["engine"] = engine
     app.extensions["db"] = sessionmaker(engine, expire_on_commit=False)
+    # The dashboard's counts go to a replica when there is one, away from the webhooks' writes.
+    read_url = app.config["DATABASE_READ_URL"]
+    app.extensions["read_engine"] = db.make_engine(read_url) if read_url else engine
+    app.extensions["read_db"] = (
+        sessionmaker(app.extensions["read_engine"], expire_on_commit=False)
+        if read_url
+        else app.extensions["db"]
+    )
     web_db.init_app(app)
     redis = redis_client.connect(app.config)
     app.extensions["redis"] = redis

@@ -107,6 +107,7 @@ def make_app(redis_url, database_url, no_recordings):
     yield factory
     for app in apps:
         app.extensions["engine"].dispose()
+        app.extensions["read_engine"].dispose()  # the same engine, unless a replica was set
         app.extensions["redis"].close()
     redis = Redis.from_url(redis_url)
     # Our keys, and RQ's for our queues and jobs (their names carry the prefix).

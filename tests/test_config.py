@@ -303,6 +303,15 @@ def test_validate_converts_whole_numbers():
             "REDIS_URL cannot be a unix:// socket with REDIS_SENTINELS",
         ),
         ({"DATABASE_URL": "kalan.db"}, "DATABASE_URL must be a URL"),
+        ({"DATABASE_READ_URL": "replica.db"}, "DATABASE_READ_URL must be empty or a URL"),
+        (
+            {
+                "DATABASE_URL": "postgresql://kalan:pw@db/kalan",
+                "DATABASE_READ_URL": "sqlite:///var/replica.db",
+            },
+            "DATABASE_READ_URL must be a replica of DATABASE_URL's database: "
+            "a sqlite database cannot be a replica of a postgresql one",
+        ),  # fmt: skip
         (
             {"SMS_SEND_WINDOW": "8-20"},
             "SMS_SEND_WINDOW must be HH:MM-HH:MM or 'always', not '8-20'",
@@ -385,6 +394,20 @@ def test_validate_rejects(overrides, message):
 )
 def test_validate_accepts(name, value):
     assert str(validate(settings(**{name: value}))[name]) == value
+
+
+@pytest.mark.parametrize(
+    ("primary", "replica"),
+    [
+        ("postgresql://kalan@db/kalan", "postgresql://kalan@replica/kalan"),
+        ("postgres://kalan@db/kalan", "postgresql+psycopg://kalan@replica/kalan"),
+        ("sqlite:///var/kalan.db", "sqlite:///var/copy.db"),
+        ("postgresql://kalan@db/kalan", ""),  # none: the dashboard reads the database itself
+    ],
+)
+def test_validate_accepts_a_read_replica_of_the_same_kind(primary, replica):
+    config = validate(settings(DATABASE_URL=primary, DATABASE_READ_URL=replica))
+    assert config["DATABASE_READ_URL"] == replica
 
 
 def test_audio_settings_default_to_the_content_and_this_host(tmp_path):

@@ -37,6 +37,8 @@ DEFAULTS: dict[str, str] = {
     "REDIS_SENTINEL_MASTER": "",
     "REDIS_SENTINEL_PASSWORD": "",  # the sentinels' own requirepass, if they have one
     "DATABASE_URL": f"sqlite:///{VAR / 'kalan.db'}",
+    # A read replica of that database for the console's dashboard; empty: the database itself.
+    "DATABASE_READ_URL": "",
     "WEBHOOK_TOKEN": "",
     "AT_USERNAME": "sandbox",
     "AT_API_KEY": "sandbox-key",
@@ -309,8 +311,7 @@ def validate(config: dict) -> dict:
     if config["USSD_MAX_CHARS"] < 80:
         raise ConfigError("USSD_MAX_CHARS must be at least 80: smaller screens cannot hold a menu")
     redis_client.check(config)
-    if "://" not in config["DATABASE_URL"]:
-        raise ConfigError("DATABASE_URL must be a URL such as postgresql://... or sqlite:///...")
+    check_database_urls(config)
     if not PART_COST.match(config["SMS_PART_COST"]):
         raise ConfigError(f"SMS_PART_COST must look like 'XOF 25', not {config['SMS_PART_COST']!r}")
     for name in FLAGS:
@@ -346,6 +347,28 @@ def validate(config: dict) -> dict:
     if not Path(config["CONTENT_DIR"]).is_dir():
         raise ConfigError(f"CONTENT_DIR does not exist: {config['CONTENT_DIR']}")
     return providers.check(config)
+
+
+def check_database_urls(config: dict) -> None:
+    """Refuse a database URL that is no URL, or a replica of another kind of database."""
+    if "://" not in config["DATABASE_URL"]:
+        raise ConfigError("DATABASE_URL must be a URL such as postgresql://... or sqlite:///...")
+    read = config["DATABASE_READ_URL"] = config["DATABASE_READ_URL"].strip()
+    if read and "://" not in read:
+        raise ConfigError("DATABASE_READ_URL must be empty or a URL such as postgresql://...")
+    primary, replica = _database_kind(config["DATABASE_URL"]), _database_kind(read)
+    if read and primary != replica:
+        # Kinds only: the URLs may hold passwords.
+        raise ConfigError(
+            "DATABASE_READ_URL must be a replica of DATABASE_URL's database: "
+            f"a {replica} database cannot be a replica of a {primary} one"
+        )
+
+
+def _database_kind(url: str) -> str:
+    """Return the kind of database a URL names: postgresql for postgres://, postgresql+psycopg://."""
+    scheme = url.split("://")[0].split("+")[0].lower()
+    return "postgresql" if scheme == "postgres" else scheme
 
 
 def recordings_dir(value) -> str:

@@ -32,19 +32,40 @@ def make_engine(url: str) -> Engine:
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    # A short connect timeout makes a dead database answer fast, so a USSD hop
-    # can still apologise before the gateway gives up.
     engine = create_engine(
         url,
         # Room for every thread of a web process (gunicorn --threads) and a few more.
         pool_size=16,
         max_overflow=8,
-        # Times come back in UTC whatever the server's time zone, so months and
-        # days are counted the same in Python as in the SQL that filtered them.
-        connect_args={"connect_timeout": 3, "options": "-c timezone=UTC"},
+        connect_args={
+            # A short connect timeout makes a dead database answer fast, so a USSD hop
+            # can still apologise before the gateway gives up.
+            "connect_timeout": 3,
+            # No server-side prepared statements: behind PgBouncer in transaction pooling
+            # the next transaction may run on another server connection, where psycopg's
+            # _pg3_0 is missing or another's. They save nothing on the USSD journeys anyway:
+            # the rollback that ends each request empties psycopg's cache before a statement
+            # is prepared (bench/prepared.py). One way to connect, pooler or not.
+            "prepare_threshold": None,
+        },
     )
+    _in_utc(engine)
     _ping_when_idle(engine)
     return engine
+
+
+def _in_utc(engine: Engine) -> None:
+    """Read and write times in UTC whatever the server's time zone, so months and days
+    are counted the same in Python as in the SQL that filtered them."""
+
+    @event.listens_for(engine, "connect")
+    def _utc(dbapi_connection, _record):
+        # Not the startup packet's options (-c timezone=UTC): PgBouncer refuses the
+        # connection then. TimeZone is one of the settings PgBouncer keeps per client
+        # and sets again on whichever server connection it lends, so this session-wide
+        # SET holds in transaction pooling too.
+        dbapi_connection.execute("SET TIME ZONE 'UTC'")
+        dbapi_connection.commit()
 
 
 IDLE_PING_S = 2.0

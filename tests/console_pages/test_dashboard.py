@@ -14,10 +14,22 @@ from app.voice import budget, calls
 from app.web.console.dashboard import _months
 from flows.training import PRE
 
-from ..helpers import ANONYMOUS, assert_french, body, page, report, visible
+from ..databases import another_database
+from ..helpers import (
+    ADMIN,
+    ANONYMOUS,
+    AuthActions,
+    assert_french,
+    body,
+    file_reports,
+    page,
+    report,
+    visible,
+)
 from .conftest import (
     AGENTS,
     add_campaign,
+    add_user,
     cells,
     expand,
     plotted,
@@ -350,3 +362,25 @@ def test_without_costs_the_dashboard_says_so_and_a_scoped_user_sees_none(app, cl
     response = client.get("/console/dashboard")
     assert response.status_code == 200
     assert "Coûts des SMS et des appels" not in visible(response)
+
+
+def test_the_dashboard_reads_the_replica_and_the_app_writes_to_the_primary(
+    make_app, database_url, tmp_path
+):
+    """With DATABASE_READ_URL set, the dashboard's figures come from that database alone,
+    while the webhooks write to DATABASE_URL's (the user signs in against it too)."""
+    with another_database(database_url, tmp_path) as replica:
+        file_reports(make_app(DATABASE_URL=replica), 2)  # what only the replica holds
+        app = make_app(DATABASE_READ_URL=replica)
+        client = app.test_client()
+        _, done = report(client, "2", *body("Massiogo"), contact=ANONYMOUS)  # a write
+        reference = done.split("Référence : ")[1][:6]
+        add_user(app, "admin")
+        assert AuthActions(client).login(ADMIN).status_code == 302
+        shown = visible(client.get("/console/dashboard"))
+        with app.extensions["db"]() as db:
+            primary = list(db.scalars(select(Case.reference)))
+        with app.extensions["read_db"]() as db:
+            copied = list(db.scalars(select(Case.reference)))
+    assert "0 apprenant, 2 dossiers" in shown  # the replica's two, not the primary's one
+    assert primary == [reference] and reference not in copied and len(copied) == 2

@@ -19,7 +19,7 @@ from app.web.console.blueprint import bp, label
 from app.web.console.campaigns import listed
 from app.web.console.cases import visible
 from app.web.console.scope import inside
-from app.web.db import get_db
+from app.web.db import get_read_db
 from flows.desk import TO_VERIFY
 
 SERIES = 6  # lines on one chart; the rest are summed into "others"
@@ -30,8 +30,8 @@ PERIODS = (7, 30, 90, 365)  # days the costs can be summed over; the second is t
 @bp.get("/dashboard")
 @requires()
 def dashboard():
-    """Show the programme at a glance, within the user's scope."""
-    db = get_db()
+    """Show the programme at a glance, within the user's scope, from the read replica if any."""
+    db = get_read_db()
     months = _months(utcnow())
     return render_template(
         "console/dashboard.html",
