@@ -33,6 +33,10 @@ DEFAULTS: dict[str, str] = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "DATABASE_URL": f"sqlite:///{VAR / 'kalan.db'}",
     "WEBHOOK_TOKEN": "",
+    # Prometheus's Bearer token for /metrics; empty: this machine only, and development only.
+    "METRICS_TOKEN": "",
+    # json: one JSON object per log line; text; empty: json in production, text otherwise.
+    "LOG_FORMAT": "",
     "AT_USERNAME": "sandbox",
     "AT_API_KEY": "sandbox-key",
     "AT_SENDER_ID": "",
@@ -209,6 +213,7 @@ def check_production(environ) -> None:
         raise ConfigError(
             "SECRET_KEY and WEBHOOK_TOKEN must differ; generate each with: " + TOKEN_COMMAND
         )
+    check_metrics_token(environ, examples)
     check_reporter_key(environ["REPORTER_KEY"], examples)
     username = environ["AT_USERNAME"].strip()
     if username.lower() == "sandbox":
@@ -228,6 +233,18 @@ def check_production(environ) -> None:
             "leave it empty in production"
         )
     providers.check_production(environ, check_secret, examples, is_local)
+
+
+def check_metrics_token(environ, examples: set[str]) -> None:
+    """Refuse production without a METRICS_TOKEN of its own: behind a proxy on the same
+    machine, "this machine only" would let anyone read the metrics."""
+    token = (environ.get("METRICS_TOKEN") or "").strip()
+    hint = "generate one with: " + TOKEN_COMMAND
+    if not token:
+        raise ConfigError(f"METRICS_TOKEN is required in production (Prometheus sends it); {hint}")
+    check_secret("METRICS_TOKEN", token, MIN_SECRET_CHARS, examples, hint)
+    if token in (environ["SECRET_KEY"].strip(), environ["WEBHOOK_TOKEN"].strip()):
+        raise ConfigError(f"METRICS_TOKEN must differ from SECRET_KEY and WEBHOOK_TOKEN; {hint}")
 
 
 def check_secret(name: str, value: str, minimum: int, examples: set[str], hint: str) -> None:
@@ -312,6 +329,8 @@ def validate(config: dict) -> dict:
         if flag not in ("1", "0", "true", "false", "on", "off", "yes", "no"):
             raise ConfigError(f"{name} must be on or off, not {config[name]!r}")
         config[name] = flag in ("1", "true", "on", "yes")
+    if config["LOG_FORMAT"] not in ("", "json", "text"):
+        raise ConfigError(f"LOG_FORMAT must be json or text, not {config['LOG_FORMAT']!r}")
     if config["VOICE_SAY_MISSING"] and config["APP_ENV"] == "production":
         # Africa's Talking's Say speaks English: French read by it is no prompt at all.
         raise ConfigError("VOICE_SAY_MISSING is for development only: record the prompts instead")
