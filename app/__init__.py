@@ -1,6 +1,7 @@
 """Kalan: USSD/SMS training and child-labour reporting for field agents in Mali."""
 
 import logging
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,18 +14,22 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import flows
 from app import content
 from app.conversation.services import Services
-from app.infra import db, redis_client, sessions, sms_gateways
+from app.infra import db, logs, redis_client, sessions, sms_gateways
 from app.infra.config import ConfigError, from_env, validate
+from app.infra.metrics import Metrics
 from app.infra.models import utcnow
 from app.infra.voice_gateway import AfricasTalkingVoice
 from app.messaging.circuit import Circuit
-from app.messaging.notify import Workers
+from app.messaging.gauges import Gauges
+from app.messaging.notify import QUEUES, Workers
 from app.messaging.routing import Routing
+from app.messaging.send_stats import SendStats
 from app.voice.audio import Library
-from app.web import audio, console, errors, health, root, sms, sms_json, ussd, voice
+from app.web import audio, console, errors, health, metrics, root, sms, sms_json, ussd, voice
 from app.web import db as web_db
 from app.web.callbacks import MAX_BODY
 from app.web.gunicorn_conf import HIDE_TOKEN
+from app.web.request_id import RequestId
 
 
 def create_app(test_config: dict | None = None, environ: Mapping | None = None) -> Flask:
@@ -46,6 +51,10 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
         more = f" (and {len(problems) - 1} more: run `kalan content check`)" if problems[1:] else ""
         sys.stderr.write(f"kalan: cannot start: {problems[0]}{more}\n")
         raise SystemExit(3) from None
+    if not app.debug and not app.testing:
+        # Before anything logs: Flask would give its own logger a handler of its own.
+        logs.setup(logs.choose(app.config["LOG_FORMAT"], app.config["APP_ENV"]))
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     # `flask run` logs each request's URL: a callback's carries the webhook token.
     logging.getLogger("werkzeug").addFilter(HIDE_TOKEN)
     # One byte over the limit: a body cut at the limit is then seen as too long.
@@ -64,13 +73,11 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
         # limit per address must count each client, not the router.
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.wsgi_app = RequestId(app.wsgi_app)
     app.extensions["catalog"] = catalog
     app.extensions["flow"] = flows.build(catalog.course, app.config["ORG_CODES"])
     for warning in warnings:
         app.logger.warning("content: %s", warning)
-    if not app.debug and not app.testing:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-        logging.getLogger("alembic").setLevel(logging.WARNING)
     engine = db.make_engine(app.config["DATABASE_URL"])
     app.extensions["engine"] = engine
     app.extensions["db"] = sessionmaker(engine, expire_on_commit=False)
@@ -101,18 +108,26 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
     )
     # Built here, not through the SDKs' module globals; each connects only to send.
     app.extensions["gateways"] = sms_gateways.build(app.config, redis)
-    app.extensions["routing"] = Routing(
-        app.extensions["gateways"],
-        app.config["SMS_ROUTES"],
-        app.config["SMS_PORTED"],
-        Circuit(
-            redis,
-            app.config["REDIS_PREFIX"],
-            window_s=app.config["SMS_CIRCUIT_WINDOW_S"],
-            failures_min=app.config["SMS_CIRCUIT_FAILURES"],
-            open_s=app.config["SMS_CIRCUIT_OPEN_S"],
-        ),
+    circuit = Circuit(
+        redis,
+        app.config["REDIS_PREFIX"],
+        window_s=app.config["SMS_CIRCUIT_WINDOW_S"],
+        failures_min=app.config["SMS_CIRCUIT_FAILURES"],
+        open_s=app.config["SMS_CIRCUIT_OPEN_S"],
     )
+    app.extensions["routing"] = Routing(
+        app.extensions["gateways"], app.config["SMS_ROUTES"], app.config["SMS_PORTED"], circuit
+    )
+    app.extensions["send_stats"] = SendStats(redis, app.config["REDIS_PREFIX"])
+    # prometheus_client's own variable: it picks its storage from it when first imported.
+    app.extensions["metrics"] = Metrics(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+    queues = {name: Queue(app.config["REDIS_PREFIX"] + name, connection=redis) for name in QUEUES}
+    app.extensions["metrics"].watch(
+        Gauges(
+            app.extensions["db"], redis, {name: q.key for name, q in queues.items()}, circuit,
+            tuple(app.extensions["gateways"]), app.extensions["send_stats"],
+        )
+    )  # fmt: skip
     app.extensions["voice_gateway"] = AfricasTalkingVoice(
         app.config["AT_USERNAME"], app.config["AT_API_KEY"], base_url=app.config["AT_API_BASE_URL"]
     )
@@ -127,6 +142,7 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
         open_db=app.extensions["db"],
         workers=app.extensions["workers"],
         clock=utcnow,
+        metrics=app.extensions["metrics"],
     )
     # Read from disk on first use; a build while the app runs shows within seconds.
     app.extensions["audio"] = Library(Path(app.config["AUDIO_DIR"]))
@@ -136,6 +152,7 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
     app.register_blueprint(sms_json.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(root.bp)
     app.register_blueprint(audio.bp)

@@ -121,6 +121,7 @@ def environment(redis_url: str, database_url: str, **extra) -> dict:
         "APP_ENV": "production",
         "SECRET_KEY": "bench-" + uuid.uuid4().hex,
         "WEBHOOK_TOKEN": TOKEN,
+        "METRICS_TOKEN": "bench-metrics-" + uuid.uuid4().hex,
         "REPORTER_KEY": Fernet.generate_key().decode(),
         "REDIS_URL": redis_url,
         "DATABASE_URL": database_url,

@@ -19,6 +19,7 @@ trap 'rm -f "$tmp"' EXIT
 sed -e "s|^APP_ENV=.*|APP_ENV=production|" \
     -e "s|^SECRET_KEY=.*|SECRET_KEY=$(token)|" \
     -e "s|^WEBHOOK_TOKEN=.*|WEBHOOK_TOKEN=$(token)|" \
+    -e "s|^METRICS_TOKEN=.*|METRICS_TOKEN=$(token)|" \
     -e "s|^REPORTER_KEY=.*|REPORTER_KEY=$(fernet)|" \
     -e "s|^AT_USERNAME=.*|AT_USERNAME=|" \
     -e "s|^AT_API_KEY=.*|AT_API_KEY=|" \

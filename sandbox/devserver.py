@@ -171,9 +171,12 @@ def serve() -> int:
         signal.signal(signum, lambda *_: stopping.append(True))
     try:
         _prepare(env)
+        # The web workers' metrics are summed from files there (gunicorn empties it as it starts).
+        web_env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(var / "metrics")}
         for name, cmd in _children(env).items():
             # A session of their own: Ctrl-C reaches only us, and we stop them in order.
-            procs[name] = subprocess.Popen(cmd, env=env, start_new_session=True)
+            child_env = web_env if name == "web" else env
+            procs[name] = subprocess.Popen(cmd, env=child_env, start_new_session=True)
         sandbox = f"http://127.0.0.1:{env['SANDBOX_PORT']}"
         if not (
             _wait_healthy(env["KALAN_URL"] + "/healthz", procs)

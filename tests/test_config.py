@@ -41,6 +41,7 @@ PRODUCTION = {
     "REPORTER_KEY": Fernet.generate_key().decode(),
     "AT_USERNAME": "kalan-mali",
     "AT_API_KEY": secrets.token_hex(32),  # like the dashboard's: 64 hexadecimal characters
+    "METRICS_TOKEN": secrets.token_urlsafe(36),
 }
 EXAMPLE = ROOT / ".env.example"
 
@@ -137,6 +138,11 @@ AT_HINT = "; use the live app's API key from the Africa's Talking dashboard"
         ("WEBHOOK_TOKEN", "development", "WEBHOOK_TOKEN is a placeholder (from .env.example)"),
         ("WEBHOOK_TOKEN", SHORT, "WEBHOOK_TOKEN is too short (31 characters, at least 32)"),
         ("WEBHOOK_TOKEN", "ab" * 24, "WEBHOOK_TOKEN repeats too few characters to be random"),
+        ("METRICS_TOKEN", "", "METRICS_TOKEN is required in production (Prometheus sends it)"),
+        ("METRICS_TOKEN", "token", "METRICS_TOKEN is a placeholder ('token')" + TOKEN_HINT),
+        ("METRICS_TOKEN", SHORT, "METRICS_TOKEN is too short (31 characters, at least 32)"),
+        ("METRICS_TOKEN", PRODUCTION["WEBHOOK_TOKEN"], "METRICS_TOKEN must differ from SECRET_KEY"),
+        ("METRICS_TOKEN", PRODUCTION["SECRET_KEY"], "METRICS_TOKEN must differ from SECRET_KEY"),
         ("REPORTER_KEY", DEV_REPORTER_KEY, "REPORTER_KEY holds the development key" + FERNET_HINT),
         ("REPORTER_KEY", f"{OTHER_KEY},{DEV_REPORTER_KEY}", "REPORTER_KEY holds the development"),
         ("REPORTER_KEY", "change-me", "REPORTER_KEY is a placeholder ('change-me')" + FERNET_HINT),
@@ -321,6 +327,8 @@ def test_validate_converts_whole_numbers():
         ({"SMS_SEND_WINDOW": "08:00 - 20:00"}, "SMS_SEND_WINDOW must be HH:MM-HH:MM"),
         ({"SMS_SEND_WINDOW": "Always"}, "SMS_SEND_WINDOW must be HH:MM-HH:MM"),
         ({"SMS_SEND_WINDOW": ""}, "SMS_SEND_WINDOW must be HH:MM-HH:MM"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be json or text, not 'xml'"),
+        ({"LOG_FORMAT": "JSON "}, "LOG_FORMAT must be json or text, not 'JSON '"),
         ({"TZ": "Mars/Olympus"}, "TZ is not a known time zone: 'Mars/Olympus'"),
         ({"TZ": "Africa"}, "TZ is not a known time zone: 'Africa'"),  # a folder of zones
         ({"TZ": ""}, "TZ is not a known time zone: ''"),

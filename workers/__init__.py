@@ -4,11 +4,22 @@ import logging
 
 from flask import Flask
 from rq import Queue, Worker
+from rq.job import Job
 
-# Dispatch, ticks and expansions run on "default"; the outbox itself orders
-# urgent rows first. "urgent" and "bulk" are listened to so that later jobs
-# (case escalations, exports) can jump or yield the line without a redeploy.
-QUEUES = ("urgent", "default", "bulk")
+from app.infra import logs
+from app.messaging.notify import QUEUES
+
+
+class LoggedJob(Job):
+    """A job whose log lines carry the id of the request that queued it, if any."""
+
+    def perform(self):
+        """Run the job with the request's id in the log context (see app/infra/logs.py)."""
+        token = logs.REQUEST_ID.set(self.meta.get(logs.META))
+        try:
+            return super().perform()
+        finally:
+            logs.REQUEST_ID.reset(token)
 
 
 def queues(app: Flask) -> list[Queue]:
@@ -34,6 +45,6 @@ def run(app: Flask, burst: bool = False) -> None:
 
     with app.app_context():
         jobs.enqueue_tick(app)  # whatever a lost worker left half done starts now
-        worker = Worker(queues(app), connection=app.extensions["redis"])
+        worker = Worker(queues(app), connection=app.extensions["redis"], job_class=LoggedJob)
         logging.getLogger("rq.worker").addFilter(QuietTicks())
         worker.work(burst=burst, with_scheduler=True, logging_level="INFO")

@@ -37,6 +37,7 @@ def _sender(db, clock=None, sleep=time.sleep) -> Sender:
         config=app.config,
         campaign_throttle=campaign_throttle,
         sleep=sleep,
+        stats=app.extensions["send_stats"],
     )
 
 

@@ -116,7 +116,8 @@ def _move(
         raise cases.CaseError("the desk is not open in this session")
     case = cases.find(db, effect.reference, lock=True)
     if not focal_points.may_handle(db, point, case):
-        raise cases.CaseError(f"case {case.reference} is not in the hands of {phone}")
+        # Logged as it is (app/web/hop_guard.py): never the caller's number.
+        raise cases.CaseError(f"case {case.reference} is not in the caller's hands")
     actor, config = f"ussd:{phone}", services.config
     if point.role == "agent" and case.assignee is None:
         # Who moves it, holds it.

@@ -8,6 +8,7 @@ input reads, the size of a screen) comes from the channel it is given.
 
 import contextlib
 import functools
+import time
 from zoneinfo import ZoneInfo
 
 from redis.exceptions import RedisError
@@ -22,9 +23,11 @@ from app.conversation.needs import NEEDS, Hop
 from app.conversation.services import Services
 from app.infra.sessions import UNCHANGED
 from app.people import contacts
+from flows.effects import FinishModule, RecallAnswer, RecordAnswer, SaveProgress
 from flows.engine import CLEAR, SAVE, Step
 
 SENT_TTL_S = 60  # a sent report's last reply, for the gateway's retries, and nothing else
+ANSWERS = (RecordAnswer, FinishModule, RecallAnswer)  # a hop of these is an "answer"
 
 
 class Refused(Exception):
@@ -40,7 +43,7 @@ def answer(
     and sets the screen's size. The session is locked for the hop: a copy of it
     that the gateway sends while it runs waits, then gets the same reply.
     """
-    store = services.sessions
+    started, store = time.perf_counter(), services.sessions
     loaded = store.load(session_id, phone)
     try:
         # An ORM session costs nothing until used: most hops never use it.
@@ -52,11 +55,14 @@ def answer(
         raise
     if outcome[2]:  # answered from what the session already held: nothing to save
         store.release(session_id, loaded)
+    if services.metrics is not None:
+        kind = "repeat" if outcome[2] else outcome[3]
+        services.metrics.hop(channel.name, kind, time.perf_counter() - started)
     return outcome[0], outcome[1]
 
 
 def _run(services: Services, db: Session, loaded, session_id, service, phone, raw, channel):
-    """Answer a locked hop; return (reply, node, whether nothing was saved)."""
+    """Answer a locked hop; return (reply, node, whether nothing was saved, kind of hop)."""
     config, flow, store = services.config, services.flow, services.sessions
     now = services.clock()
     session, resume, profile = loaded.session, loaded.resume, loaded.profile
@@ -70,10 +76,10 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
     if session is not None:
         shown = session["state"]["node"]
         if session["end"]:
-            return session["reply"], shown, True
+            return session["reply"], shown, True, None
         new_input, reading = channel.read(session, raw, loaded.waited, now.timestamp())
         if new_input is None:  # a copy of the hop just answered, resent by the gateway
-            return session["reply"], shown, True
+            return session["reply"], shown, True, None
         state = session["state"]
         if not known(flow, state):  # saved by an older release whose journeys changed
             state = None
@@ -83,7 +89,8 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
         new_input, reading, state, resume_point = None, {}, None, resume
     fresh_profile = None
     today = now.astimezone(ZoneInfo(config["TZ"])).date().isoformat()
-    if profile is None or profile.get("seen") != today:
+    first = profile is None or profile.get("seen") != today
+    if first:
         # At most once a day per phone: the cached profile spares the database.
         contact = contacts.seen(services.engine, phone, now) or contacts.touch(db, phone, now)
         profile = fresh_profile = {
@@ -150,7 +157,18 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
     short = kept_resume and flows.report.is_report(kept_resume.get("node"))
     store.save(session_id, loaded, session, resume, fresh_profile, also=_together(also),
                ttl=ttl, resume_ttl=config["REPORT_RESUME_TTL_S"] if short else None)  # fmt: skip
-    return result.reply, result.state["node"], False
+    return result.reply, result.state["node"], False, _kind(first, sent, result.effects)
+
+
+def _kind(first: bool, sent, effects) -> str:
+    """Name what a hop did, for the metrics: its costliest part."""
+    if sent is not None:
+        return "report"
+    if first:
+        return "first"
+    if any(isinstance(e, ANSWERS) for e in effects):
+        return "answer"
+    return "lesson" if any(isinstance(e, SaveProgress) for e in effects) else "navigation"
 
 
 def _together(calls):

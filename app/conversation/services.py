@@ -8,6 +8,7 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from app.infra.metrics import Metrics
 from app.infra.sessions import SessionStore
 from app.messaging.notify import Workers
 from flows import Catalog
@@ -26,3 +27,4 @@ class Services:
     open_db: Callable[[], Session]  # a fresh ORM session, for the hops that need one
     workers: Workers
     clock: Callable[[], datetime]  # the time now, in UTC: read once a hop
+    metrics: Metrics | None = None  # where each hop is counted and timed; None: nowhere

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from app.infra import keyring, providers, redis_client
+from app.infra import database_urls, keyring, providers, redis_client
 from app.infra.config_error import ConfigError
 from flows.training import PASS_MARK
 
@@ -40,6 +40,10 @@ DEFAULTS: dict[str, str] = {
     # A read replica of that database for the console's dashboard; empty: the database itself.
     "DATABASE_READ_URL": "",
     "WEBHOOK_TOKEN": "",
+    # Prometheus's Bearer token for /metrics; empty: this machine only, and development only.
+    "METRICS_TOKEN": "",
+    # json: one JSON object per log line; text; empty: json in production, text otherwise.
+    "LOG_FORMAT": "",
     "AT_USERNAME": "sandbox",
     "AT_API_KEY": "sandbox-key",
     "AT_SENDER_ID": "",
@@ -218,6 +222,7 @@ def check_production(environ) -> None:
         raise ConfigError(
             "SECRET_KEY and WEBHOOK_TOKEN must differ; generate each with: " + TOKEN_COMMAND
         )
+    check_metrics_token(environ, examples)
     check_reporter_key(environ["REPORTER_KEY"], examples)
     username = environ["AT_USERNAME"].strip()
     if username.lower() == "sandbox":
@@ -237,6 +242,18 @@ def check_production(environ) -> None:
             "leave it empty in production"
         )
     providers.check_production(environ, check_secret, examples, is_local)
+
+
+def check_metrics_token(environ, examples: set[str]) -> None:
+    """Refuse production without a METRICS_TOKEN of its own: behind a proxy on the same
+    machine, "this machine only" would let anyone read the metrics."""
+    token = (environ.get("METRICS_TOKEN") or "").strip()
+    hint = "generate one with: " + TOKEN_COMMAND
+    if not token:
+        raise ConfigError(f"METRICS_TOKEN is required in production (Prometheus sends it); {hint}")
+    check_secret("METRICS_TOKEN", token, MIN_SECRET_CHARS, examples, hint)
+    if token in (environ["SECRET_KEY"].strip(), environ["WEBHOOK_TOKEN"].strip()):
+        raise ConfigError(f"METRICS_TOKEN must differ from SECRET_KEY and WEBHOOK_TOKEN; {hint}")
 
 
 def check_secret(name: str, value: str, minimum: int, examples: set[str], hint: str) -> None:
@@ -311,7 +328,7 @@ def validate(config: dict) -> dict:
     if config["USSD_MAX_CHARS"] < 80:
         raise ConfigError("USSD_MAX_CHARS must be at least 80: smaller screens cannot hold a menu")
     redis_client.check(config)
-    check_database_urls(config)
+    database_urls.check(config)
     if not PART_COST.match(config["SMS_PART_COST"]):
         raise ConfigError(f"SMS_PART_COST must look like 'XOF 25', not {config['SMS_PART_COST']!r}")
     for name in FLAGS:
@@ -319,6 +336,8 @@ def validate(config: dict) -> dict:
         if flag not in ("1", "0", "true", "false", "on", "off", "yes", "no"):
             raise ConfigError(f"{name} must be on or off, not {config[name]!r}")
         config[name] = flag in ("1", "true", "on", "yes")
+    if config["LOG_FORMAT"] not in ("", "json", "text"):
+        raise ConfigError(f"LOG_FORMAT must be json or text, not {config['LOG_FORMAT']!r}")
     if config["VOICE_SAY_MISSING"] and config["APP_ENV"] == "production":
         # Africa's Talking's Say speaks English: French read by it is no prompt at all.
         raise ConfigError("VOICE_SAY_MISSING is for development only: record the prompts instead")
@@ -347,28 +366,6 @@ def validate(config: dict) -> dict:
     if not Path(config["CONTENT_DIR"]).is_dir():
         raise ConfigError(f"CONTENT_DIR does not exist: {config['CONTENT_DIR']}")
     return providers.check(config)
-
-
-def check_database_urls(config: dict) -> None:
-    """Refuse a database URL that is no URL, or a replica of another kind of database."""
-    if "://" not in config["DATABASE_URL"]:
-        raise ConfigError("DATABASE_URL must be a URL such as postgresql://... or sqlite:///...")
-    read = config["DATABASE_READ_URL"] = config["DATABASE_READ_URL"].strip()
-    if read and "://" not in read:
-        raise ConfigError("DATABASE_READ_URL must be empty or a URL such as postgresql://...")
-    primary, replica = _database_kind(config["DATABASE_URL"]), _database_kind(read)
-    if read and primary != replica:
-        # Kinds only: the URLs may hold passwords.
-        raise ConfigError(
-            "DATABASE_READ_URL must be a replica of DATABASE_URL's database: "
-            f"a {replica} database cannot be a replica of a {primary} one"
-        )
-
-
-def _database_kind(url: str) -> str:
-    """Return the kind of database a URL names: postgresql for postgres://, postgresql+psycopg://."""
-    scheme = url.split("://")[0].split("+")[0].lower()
-    return "postgresql" if scheme == "postgres" else scheme
 
 
 def recordings_dir(value) -> str:

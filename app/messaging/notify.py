@@ -8,10 +8,16 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 
+from app.infra import logs
+
 PENDING_S = 5  # one wake-up per few seconds is plenty: a dispatch drains everything due
 # The jobs, by name: the app queues them, and only a worker imports them.
 DISPATCH = "workers.jobs.dispatch"
 EXPAND = "workers.jobs.expand_campaign"
+# The queues a worker listens to. Dispatch, ticks and expansions run on "default"; the outbox
+# itself orders urgent rows first. "urgent" and "bulk" are listened to so that later jobs
+# (case escalations, exports) can jump or yield the line without a redeploy.
+QUEUES = ("urgent", "default", "bulk")
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +40,7 @@ class Workers:
     def enqueue(self, func: str, *args, at: datetime | None = None, **options):
         """Queue the job named func (dotted) with args, now or at a given time."""
         options.setdefault("job_id", self.job_id(f"{func.rsplit('.', 1)[1]}-{uuid.uuid4().hex}"))
+        options.setdefault("meta", _meta())
         if at is not None:
             return self.queue.enqueue_at(at, func, *args, **options)
         return self.queue.enqueue(func, *args, **options)
@@ -56,7 +63,7 @@ class Workers:
         a report or a module's end is rare, and a dispatch with nothing due is cheap.
         """
         job_id = self.job_id(f"dispatch-{uuid.uuid4().hex}")
-        job = self.queue.create_job(DISPATCH, job_id=job_id, timeout=600)
+        job = self.queue.create_job(DISPATCH, job_id=job_id, timeout=600, meta=_meta())
         self.queue.enqueue_job(job, pipeline=pipe)
 
     def start_campaign(self, campaign_id: int, when: datetime, now: datetime) -> None:
@@ -65,3 +72,9 @@ class Workers:
         If Redis does not answer, a worker's tick still starts it once Redis is back.
         """
         self.enqueue(EXPAND, campaign_id, at=when if when > now else None, job_timeout=3600)
+
+
+def _meta() -> dict:
+    """Return what a job carries of the request that queued it: its id, for the worker's log."""
+    request_id = logs.request_id()
+    return {logs.META: request_id} if request_id else {}

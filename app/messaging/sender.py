@@ -23,6 +23,7 @@ from app.messaging.outbox import (
     settle_unknown,
 )
 from app.messaging.routing import Routing
+from app.messaging.send_stats import SendStats
 from app.messaging.throttle import Throttle
 
 LIVE = ("sending", "expanding")  # the campaign states whose rows may go out
@@ -65,6 +66,7 @@ class Sender:
     campaign_throttle: callable = None  # (campaign_id, rate) -> Throttle
     owner: str = field(default_factory=lambda: uuid.uuid4().hex)
     sleep: callable = time.sleep
+    stats: SendStats | None = None  # where each request's results and duration are counted
     # For each campaign whose rate held rows back in this run: the moment its next held
     # row goes back in the queue for, and how many rows that moment holds already.
     _slots: dict = field(default_factory=dict, init=False, repr=False)
@@ -150,19 +152,25 @@ class Sender:
                 part = self._start(part, provider, now_fn(), tally)
                 if not part:
                     continue
-                gateway = self.routing.gateways[provider]
+                gateway, phones = self.routing.gateways[provider], [m.phone for m in part]
+                started = time.perf_counter()
                 try:
-                    results = gateway.send([m.phone for m in part], part[0].body, sender=sender)
+                    answer = gateway.send(phones, part[0].body, sender=sender)
                 except GatewayError as exc:
-                    self._whole(self._ours(part), exc, now_fn(), tally)
+                    answer = exc
+                took = time.perf_counter() - started
+                if isinstance(answer, GatewayError):
+                    self._whole(self._ours(part), answer, now_fn(), tally)
                     self.db.commit()
                     self.routing.failed(provider)
                 else:
-                    self._each(self._ours(part), results, now_fn(), tally)
+                    self._each(self._ours(part), answer, now_fn(), tally)
                     # Kept before the circuit hears of it: Redis failing over now must
                     # not leave rows that went out as unknown outcomes.
                     self.db.commit()
-                    self.routing.sent(provider, results)
+                    self.routing.sent(provider, answer)
+                if self.stats is not None:  # after the commit: what was recorded never waits
+                    self.stats.count(provider, phones, answer, took)
                 tally.campaigns.update(m.campaign_id for m in part if m.campaign_id)
         return tally
 

@@ -1,9 +1,15 @@
-"""Gunicorn settings for the Procfile and `kalan dev`: logs that never show the webhook token."""
+"""Gunicorn settings for the Procfile and `kalan dev`: logs that never show the webhook token
+nor a phone number, in JSON in production; the metrics' files of workers that ended kept."""
 
 import logging
+import os
 import re
+from pathlib import Path
 
 from gunicorn.glogging import Logger
+from prometheus_client import multiprocess
+
+from app.infra import logs
 
 # Africa's Talking calls back with ?token=WEBHOOK_TOKEN; whoever reads a log must not
 # be able to forge a callback. Any parameter ending in "token" is hidden alike.
@@ -51,7 +57,27 @@ class TokenHidingLogger(Logger):
         # the URI of a request that failed.
         for log in (self.access_log, self.error_log):
             log.addFilter(HIDE_TOKEN)
+            # Read before any app is made: the settings gunicorn's own lines follow.
+            chosen = logs.choose(os.environ.get("LOG_FORMAT", ""), os.environ.get("APP_ENV", ""))
+            for handler in log.handlers:
+                logs.prepare(handler, "json" if chosen == "json" else None)
 
 
 # Gunicorn reads the settings it knows from this module: `gunicorn -c python:app.web.gunicorn_conf`.
 logger_class = TokenHidingLogger
+
+
+def on_starting(server) -> None:
+    """Empty PROMETHEUS_MULTIPROC_DIR, whose files sum the workers' metrics: a new server
+    counts from zero, as Prometheus expects of a restarted process."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        for path in Path(folder).glob("*.db"):  # its own files only, whatever else is there
+            path.unlink(missing_ok=True)
+
+
+def child_exit(server, worker) -> None:
+    """Forget a worker that ended in the metrics' files (its counts stay in the sums)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)

@@ -22,6 +22,7 @@ def guarded(run: Callable[[], tuple], channel: str) -> tuple[object, str | None,
         reply, node = run()
         return reply, node, None
     except Refused as exc:
+        _count("refused")
         abort(403, str(exc))
     except cases.CaseError as exc:
         # The case moved, or left the caller's hands, since the screen was shown.
@@ -29,11 +30,19 @@ def guarded(run: Callable[[], tuple], channel: str) -> tuple[object, str | None,
         return None, None, "desk.conflict"
     except Busy:
         # The first copy of this hop is still running after LOCK_WAIT_S: it will answer.
+        _count("busy")
         log.warning("a doubled %s hop gave up waiting for its session", channel)
         return None, None, "error.unavailable"
     except (RedisError, SQLAlchemyError):
+        _count("storage")
         log.exception("storage unavailable during a %s hop", channel)
         return None, None, "error.unavailable"
     except Exception:
+        _count("flow")
         log.exception("flow error during a %s hop", channel)
         return None, None, "error.unexpected"
+
+
+def _count(cause: str) -> None:
+    """Count a failed hop by cause (storage, flow, refused, busy) for /metrics."""
+    current_app.extensions["metrics"].error(cause)
