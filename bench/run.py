@@ -22,6 +22,7 @@ def main() -> int:
     steps = [
         ["throughput.py", *machine, "--duration", duration, "--paced-s", paced],
         ["cost.py", *machine],
+        ["hop_cpu.py", *machine, "--learners", "100" if args.quick else "300"],
         ["campaign.py", "--sizes", "2000,20000" if args.quick else "10000,100000"],
         ["campaign_rate.py", *machine, "--recipients", "100" if args.quick else "100,301"],
     ]
