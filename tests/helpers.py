@@ -386,3 +386,12 @@ def queue_text(app, db, phones, text: str, kind: str = "receipt", **fields) -> N
 def carriers(sandbox, text: str) -> dict[str, str]:
     """Return which provider carried text to each phone, as the sandbox saw it."""
     return {m["to"]: m["provider"] for m in sandbox.messages() if m["message"] == text}
+
+
+def write_behind(app) -> int:
+    """Write the lessons' places and answers that hops queued in Redis to SQL, as the clock
+    does between its beats (workers/progress.py); return how many entries it handled."""
+    from app.training import behind
+
+    redis, engine = app.extensions["redis"], app.extensions["engine"]
+    return behind.drain(redis, app.config["REDIS_PREFIX"], engine, "tests")

@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -143,6 +144,22 @@ def case_goes_round_in_the_simulator(sandbox: str) -> None:
     assert public("4", reference).startswith(f"Signalement {reference} : référé.")
 
 
+def a_lesson_reaches_the_database(sandbox: str, database: Path) -> None:
+    """A lesson's place, which the clock writes behind the hop: in SQL within seconds."""
+    learner = Phone(sandbox, "+22370000001")  # a seeded agent
+    learner()
+    assert learner("1").startswith("Avant de commencer")  # Formation: the pre-test first
+    assert learner("2", "1").startswith("2/")  # without it: lessons 1 and 2
+    deadline = time.monotonic() + 5
+    while True:
+        with sqlite3.connect(database) as db:
+            found = db.execute("select position from module_progress").fetchall()
+        if found == [("l2",)]:
+            return
+        assert time.monotonic() < deadline, f"the place in SQL is still {found}"
+        time.sleep(0.1)
+
+
 def test_dev_server_runs_everything_and_stops_on_ctrl_c(tmp_path):
     port, sandbox_port = free_port(), free_port()
     env = {
@@ -187,6 +204,7 @@ def test_dev_server_runs_everything_and_stops_on_ctrl_c(tmp_path):
         redis_url = next(line.split()[4] for line in lines if line.startswith("redis:"))
         campaign_reaches_everyone_once(sandbox, env, redis_url, tmp_path)
         case_goes_round_in_the_simulator(sandbox)
+        a_lesson_reaches_the_database(sandbox, tmp_path / "kalan.db")
         # The clock runs beside the worker: a tick a second, not only the worker's first.
         with Redis.from_url(redis_url) as redis:
             assert len(list(redis.scan_iter(match="rq:job:*-tick-*"))) >= 3

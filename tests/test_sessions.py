@@ -11,7 +11,7 @@ from app.infra.sessions import UNCHANGED, Busy, SessionStore
 from flows.training.common import order
 
 from .conftest import Dial, phone_key
-from .helpers import BODY, SMS, seen_from_outside
+from .helpers import BODY, SMS, seen_from_outside, write_behind
 
 
 def store_for(app) -> SessionStore:
@@ -129,28 +129,30 @@ def test_a_hop_costs_at_most_two_redis_round_trips(app, dial):
         pool.get_connection = original
 
 
-def test_menus_run_no_sql_and_the_next_lesson_one_statement(app, dial):
+def test_menus_and_the_next_lesson_run_no_sql(app, dial):
     """Once the profile is cached, a menu choice reads nothing from the database (the main
     menu's count of today's reports is fetched only for Signaler), and the next lesson
-    screen writes its place with one UPDATE."""
+    screen writes nothing either: its place goes to Redis, and from there to SQL."""
     engine, statements = app.extensions["engine"], []
 
     def record(_conn, _cursor, statement, *_):
         statements.append(statement.split()[0].upper())
 
     dial("1", "1", "1")  # Formation, Continuer (lesson 1), lesson 2: the module's row opens
+    write_behind(app)
     with app.extensions["db"]() as db:
         before = db.scalars(select(ModuleProgress.position)).one()
     event.listen(engine, "before_cursor_execute", record)
     try:
+        dial("1")  # the third lesson screen
+        assert statements == []
+        # Kept by the writer, for a resume once Redis has forgotten: in one transaction.
         with seen_from_outside(engine, "SELECT position FROM module_progress") as seen:
-            dial("1")  # the third lesson screen
-        assert statements == ["UPDATE"]
-        with app.extensions["db"]() as db:  # kept, for a resume once Redis has forgotten
+            assert write_behind(app) == 1
+        assert statements == ["UPDATE"] and seen == [before]
+        with app.extensions["db"]() as db:
             after = db.scalars(select(ModuleProgress.position)).one()
         assert after not in (before, None)
-        # On PostgreSQL the place is committed as the UPDATE runs (db.soon): no transaction.
-        assert seen == [after if engine.dialect.name == "postgresql" else before]
         statements.clear()
         dial("00", "1")  # back to the main menu, then Formation
         assert statements == []
@@ -162,27 +164,27 @@ def test_menus_run_no_sql_and_the_next_lesson_one_statement(app, dial):
         event.remove(engine, "before_cursor_execute", record)
 
 
-def test_a_quiz_answer_is_one_statement_on_postgresql(app, dial):
-    """The place in the module and the answer are written together: on PostgreSQL in one
-    statement, which keeps the answer only if the module's row moved; SQLite takes two."""
+def test_a_quiz_answer_runs_no_sql_and_is_written_with_its_place(app, dial):
+    """A quiz answer writes nothing in its hop; the writer keeps the place in the module and
+    the answer in one transaction."""
     engine, statements = app.extensions["engine"], []
     # Formation, Continuer (module 1), its lesson screens: question 1.
     assert "Q1/5" in dial("1", "1", *["1"] * 6)
+    write_behind(app)
 
     def record(_conn, _cursor, statement, *_):
         statements.append(statement.split()[0].upper())
 
     event.listen(engine, "before_cursor_execute", record)
     try:
+        dial("2")
+        assert statements == []
         with seen_from_outside(engine, "SELECT count(*) FROM quiz_answers") as seen:
-            dial("2")
+            assert write_behind(app) == 1
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    postgres = engine.dialect.name == "postgresql"
-    assert statements == (["WITH"] if postgres else ["UPDATE", "INSERT"])
-    # On PostgreSQL the answer is committed as its statement runs (db.soon); SQLite commits
-    # both statements together at the end.
-    assert seen == ([1] if postgres else [0, 0])
+    assert statements == ["UPDATE", "INSERT"]
+    assert seen == [0, 0]  # committed together, after both
     with app.extensions["db"]() as db:
         (answer,) = db.scalars(select(QuizAnswer)).all()
         progress = db.scalars(select(ModuleProgress)).one()

@@ -12,6 +12,7 @@ from app.content import load
 from app.infra.models import Contact, Message, ModuleProgress, QuizAnswer, utcnow
 
 from .conftest import AGENT, Dial, phone_key
+from .helpers import write_behind
 
 ROOT = Path(__file__).resolve().parent.parent
 MENU_LINE = re.compile(r"\d+\. |0\.Retour|99\.Suite")  # an option or the navigation line
@@ -112,6 +113,7 @@ def current_question(app, caller: Dial) -> str:
 
 
 def progress(app, phone=AGENT) -> ModuleProgress | None:
+    write_behind(app)
     with app.extensions["db"]() as db:
         contact = db.scalars(select(Contact).where(Contact.phone == phone)).one()
         return db.scalars(
@@ -191,6 +193,7 @@ def test_continue_rebuilds_the_quiz_from_the_database(app, client, agent):
     caller, module = at_the_quiz(app, client, agent)
     caller(choose(app, caller), "1")
     caller.drop()
+    write_behind(app)  # the clock wrote the answers meanwhile
     took_the_pretest(app)
     redis = app.extensions["redis"]
     redis.delete(phone_key(app, "resume", AGENT), phone_key(app, "profile", AGENT))
@@ -566,6 +569,7 @@ def test_resume_after_the_last_answer_shows_the_score(app, client, agent):
         caller(choose(app, caller), "1")
     caller(choose(app, caller))  # the last feedback, then the call drops
     caller.drop()
+    write_behind(app)  # the clock wrote the answers meanwhile
     took_the_pretest(app)
     redis = app.extensions["redis"]
     redis.delete(phone_key(app, "resume", AGENT), phone_key(app, "profile", AGENT))
@@ -612,9 +616,11 @@ STEP_TABLE = {
 
 
 @pytest.mark.parametrize("steps", STEP_TABLE.values(), ids=STEP_TABLE.keys())
-def test_the_fast_path_keeps_the_standing_the_database_gives(app, agent, steps):
-    """save_progress() brings the cached standing up to date as standing() reads it."""
+def test_the_steps_written_behind_keep_the_standing_the_database_gives(app, agent, steps):
+    """steps() brings the cached standing up to date as standing() reads it once its
+    entries are written."""
     from app import training
+    from app.training import behind
     from flows.effects import FinishModule, RecordAnswer, SaveProgress
 
     module = course(app).modules[0]
@@ -634,41 +640,48 @@ def test_the_fast_path_keeps_the_standing_the_database_gives(app, agent, steps):
             else:
                 effect = FinishModule(module.id, step[1], 0, len(questions))
             now = utcnow()
-            profile = {"id": contact.id, "training": held}
-            standing = training.save_progress(app.extensions["engine"], profile, [effect], now)
-            if standing is None:  # the full path, as the conversation takes it
+            found = training.steps({"id": contact.id, "training": held}, [effect], now)
+            standing = None
+            if found is None:  # the full path, as the conversation takes it
                 training.apply(db, config, catalog, contact, effect, now)
                 db.commit()
             else:
+                standing, entries = found
+                pipe = app.extensions["redis"].pipeline(transaction=False)
+                behind.add(config["REDIS_PREFIX"], entries, pipe)
+                pipe.execute()
+                assert write_behind(app) == len(entries)
                 fast += 1
             db.expire_all()
             truth = training.standing(db, contact.id, cooldown)
             assert (standing or truth) == truth, step
             held = truth if standing is None else standing
-    assert fast > 0  # the fast path was taken at least once
+    assert fast > 0  # the steps were written behind at least once
 
 
-@pytest.mark.parametrize("then", [True, False])
-def test_an_answer_the_cache_missed_leaves_the_fast_path(app, agent, then):
-    """A hop's answer was kept, but its session was not saved (Redis failed after the SQL):
-    the same question answered again counts as the database says, not as the cache thinks."""
+def test_a_step_is_kept_only_with_the_save_that_carries_it(app, agent):
+    """A hop's steps go in the transaction that saves its session: a save that fails keeps
+    none of them, and the cached standing never counts a step the stream lacks."""
+    from redis.exceptions import ResponseError
+
     from app import training
-    from flows.effects import RecordAnswer, SaveProgress
+    from app.training import behind
+    from flows.effects import SaveProgress
 
     module = course(app).modules[0]
-    question = module.quiz[0].id
-    config, catalog = app.config, app.extensions["catalog"]
-    cooldown = config["TRAINING_RETAKE_COOLDOWN_S"]
+    redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
     with app.app_context(), app.extensions["db"]() as db:
         contact = db.scalars(select(Contact).where(Contact.phone == AGENT)).one()
-        training.apply(db, config, catalog, contact, SaveProgress(module.id, "l1"), utcnow())
+        training.apply(db, app.config, app.extensions["catalog"], contact,
+                       SaveProgress(module.id, "l1"), utcnow())  # fmt: skip
         db.commit()
-        stale = {"id": contact.id, "training": training.standing(db, contact.id, cooldown)}
-        first = RecordAnswer(module.id, question, 1, 1, not then)
-        assert training.save_progress(app.extensions["engine"], stale, [first], utcnow())
-        again = RecordAnswer(module.id, question, 1, 2, then)
-        standing = training.save_progress(app.extensions["engine"], stale, [again], utcnow())
-        db.expire_all()
-        truth = training.standing(db, contact.id, cooldown)
-    assert truth[module.id]["answered"] == {question: not then}  # the first answer counts
-    assert standing is None  # the full path reads the truth
+        standing = training.standing(db, contact.id, app.config["TRAINING_RETAKE_COOLDOWN_S"])
+    found = training.steps({"id": contact.id, "training": standing},
+                           [SaveProgress(module.id, "l2")], utcnow())  # fmt: skip
+    pipe = redis.pipeline(transaction=False)
+    behind.add(prefix, found[1], pipe)
+    pipe.execute_command("NO-SUCH-COMMAND")  # the rest of the save, refused
+    with pytest.raises(ResponseError):
+        pipe.execute()
+    assert redis.xlen(behind.key(prefix)) == 0
+    assert write_behind(app) == 0 and progress(app).position == "l1"

@@ -8,6 +8,7 @@ from app.infra.models import Contact, ModuleProgress, QuizAnswer, utcnow
 from app.training import report
 
 from .conftest import Dial
+from .helpers import write_behind
 from .test_training import choose, course, key_for, open_module, read_lessons, session_key
 
 AWA, MOUSSA = "+22370000411", "+22370000412"
@@ -81,6 +82,7 @@ def test_the_database_keeps_the_authored_option_and_the_report_names_its_text(ap
     moved = [k for k, key in places.items() if k != question.right and key != str(k)]
     assert moved, "this learner sees every wrong option at its own number: pick another"
     caller(places[moved[0]])
+    write_behind(app)
     with app.extensions["db"]() as db:
         kept = db.scalars(select(QuizAnswer)).one()
         rows = report.questions(db, course(app), catalog)

@@ -7,6 +7,9 @@ killed its scheduler lock outlives it for a minute, and the outbox must not
 wait that long. Run one clock beside the workers (Procfile: `clock`); a
 second one does no harm: each time slot gets one tick, and while no worker
 takes them only one waits in the queue (enqueue_tick).
+
+Between beats it writes the learners' steps that hops queued in Redis to SQL
+(workers/progress.py), waiting on their stream instead of sleeping.
 """
 
 import time
@@ -16,7 +19,7 @@ from flask import Flask
 
 from app import create_app
 
-from . import jobs
+from . import jobs, progress
 
 
 def until_next_slot(tick_s: int, now: float) -> float:
@@ -51,4 +54,5 @@ def run(
 
 
 if __name__ == "__main__":
-    run(create_app())
+    app = create_app()
+    run(app, sleep=progress.follower(app))

@@ -12,6 +12,7 @@ from app.conversation.needs import Hop, desk
 from app.conversation.services import Services
 from app.infra.db import commit_soon
 from app.people import contacts
+from app.training import behind
 from app.voice import lessons
 from flows.desk import FOLLOW_UP
 from flows.effects import (
@@ -32,13 +33,15 @@ def apply_effects(
     services: Services, db: Session, effects, phone: str, hop: Hop | None, profile, now: datetime
 ):
     """Carry out a step's effects; return what changed in the caller's profile, whether
-    SMS are waiting to go (the workers must be woken), and the report sent, if any:
-    (reference, answers, whether it was new)."""
+    SMS are waiting to go (the workers must be woken), the report sent, if any
+    ((reference, answers, whether it was new)), and the steps to write behind."""
     effects = [e for e in effects if not isinstance(e, SetData)]  # SetData is the engine's own
     if profile and effects and all(isinstance(e, training.STEPS) for e in effects):
-        standing = training.save_progress(services.engine, profile, effects, now)
-        if standing is not None:  # the next lesson, an answer: a statement, no read
-            return {"training": standing}, False, None
+        held = profile.get(behind.FIELD) or []
+        found = training.steps(profile, effects, now) if len(held) < behind.CAP else None
+        if found is not None:  # the next lesson, an answer: no SQL, the stream has them
+            standing, entries = found
+            return {"training": standing, behind.FIELD: [*held, *entries]}, False, None, entries
     config, catalog = services.config, services.catalog
     changes, contact, wake, sent = {}, None, False, None
     for effect in effects:
@@ -69,13 +72,16 @@ def apply_effects(
             contacts.update_contact(db, phone, role="agent", organisation=effect.organisation)
             changes.update(role="agent", organisation=effect.organisation)
         elif isinstance(effect, training.EFFECTS):
-            contact = contacts.touch(db, phone, now) if contact is None else contact
+            if contact is None:
+                contact = contacts.touch(db, phone, now)
+                # The steps written behind first: what follows reads and scores them.
+                behind.write(db.connection(), (profile or {}).get(behind.FIELD))
             training.apply(db, config, catalog, contact, effect, now)
         else:
             raise TypeError(f"no handler for effect {effect!r}")
     if contact is not None:
-        # A module's result (and a certificate) must survive a crash; a lesson's place or
-        # an answer may be lost with the last half second, as the session still has them.
+        # A module's result (and a certificate) must survive a crash; a first lesson's
+        # place or a pre-test answer may be lost with the last half second.
         if any(isinstance(e, FinishModule) for e in effects):
             db.commit()
             wake = True  # the module SMS, and a certificate
@@ -86,7 +92,8 @@ def apply_effects(
         )
         changes["tests"] = training.tests(db, catalog.course, contact.id)
         changes["recalls"] = training.recall.pending(db, contact.id)
-    return changes, wake, sent
+        changes[behind.FIELD] = []  # all in SQL now (the stream writes them again, harmlessly)
+    return changes, wake, sent, ()
 
 
 def _attach(db: Session, reference: str, url, now: datetime):

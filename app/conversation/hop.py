@@ -1,8 +1,9 @@
 """One hop of a conversation, whatever the channel: a USSD session's hop or a call's turn.
 
 A hop loads and locks its session, binds it to its caller, fetches what the
-screen needs, calls the pure flows.step(), applies the effects in SQL, and
-saves the session in Redis. What is particular to a protocol (how its raw
+screen needs, calls the pure flows.step(), applies the effects in SQL (a lesson's
+place and an answer are written behind, app/training/behind.py), and saves the
+session in Redis. What is particular to a protocol (how its raw
 input reads, the size of a screen) comes from the channel it is given.
 """
 
@@ -21,8 +22,10 @@ from app.conversation.context import context, known
 from app.conversation.effects import apply_effects
 from app.conversation.needs import NEEDS, Hop
 from app.conversation.services import Services
+from app.infra.db import commit_soon
 from app.infra.sessions import UNCHANGED
 from app.people import contacts
+from app.training import behind
 from flows.effects import FinishModule, RecallAnswer, RecordAnswer, SaveProgress
 from flows.engine import CLEAR, SAVE, Step
 
@@ -93,6 +96,9 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
     if first:
         # At most once a day per phone: the cached profile spares the database.
         contact = contacts.seen(services.engine, phone, now) or contacts.touch(db, phone, now)
+        if profile and profile.get(behind.FIELD):  # yesterday's last steps, if SQL lags
+            behind.write(db.connection(), profile[behind.FIELD])
+            commit_soon(db)
         profile = fresh_profile = {
             **contacts.profile(contact, today),
             "training": training.standing(db, contact.id, config["TRAINING_RETAKE_COOLDOWN_S"]),
@@ -114,7 +120,7 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
         for need in needs:
             ctx.later(need, functools.partial(NEEDS[need], services, db, hop))
     result = flows.step(flow, state, new_input, ctx, services.catalog, channel.limit)
-    profile_changes, wake, sent = apply_effects(
+    profile_changes, wake, sent, later = apply_effects(
         services, db, result.effects, phone, hop, profile, now
     )
     if profile_changes:
@@ -133,6 +139,8 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
     if hop is not None and (hop.desk_open or hop.marks.get("desk")):
         session["desk"] = True  # the PIN was right: the desk stays open for this session
     also = [services.workers.wake_in] if wake else []
+    if later:  # first: it makes the save one transaction (behind.add)
+        also.insert(0, functools.partial(behind.add, config["REDIS_PREFIX"], later))
     if hop is not None:
         also.extend(hop.writes)
     ttl = None

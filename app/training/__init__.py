@@ -3,23 +3,20 @@
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import Boolean, Integer, String, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.infra.db import NO_WAIT, soon
-from app.infra.models import Contact, ModuleProgress, QuizAnswer, UTCDateTime
+from app.infra.models import Contact, ModuleProgress, QuizAnswer
 from app.messaging import outbox
-from app.training import certificate, recall
+from app.training import behind, certificate, recall
 from app.voice import lessons
 from flows import Catalog
 from flows.effects import FinishModule, PostponeRecall, RecallAnswer, RecordAnswer, SaveProgress
 from flows.training import POST, PRE, PRETEST
 
 EFFECTS = (SaveProgress, RecordAnswer, FinishModule, RecallAnswer, PostponeRecall)
-STEPS = (SaveProgress, RecordAnswer)  # the hops inside a module, kept without a read
+STEPS = (SaveProgress, RecordAnswer)  # the hops inside a module, written behind (steps())
 FINISHED = ("passed", "failed")
 
 
@@ -53,7 +50,7 @@ def _entry(status: str, position: str, attempt: int, best, retake_at, answers: l
 
     answers are (question, correct, attempt), one per question and attempt. The
     one computation of a standing: standing() reads its inputs from the
-    database, save_progress() from the standing it brings up to date.
+    database, steps() from the standing it brings up to date.
     """
     finished = _finished(status, attempt)
     return {
@@ -72,8 +69,8 @@ def _finished(status: str, attempt: int) -> int:
     return attempt if status in FINISHED else attempt - 1
 
 
-def _after(held: dict, status: str, position: str, attempt: int, answer):
-    """Return a module's standing after one step and whether its answer is new, or None.
+def _after(held: dict, status: str, position: str, attempt: int, answer) -> dict | None:
+    """Return a module's standing after one step, or None.
 
     The answers are the ones the held standing knows: the current attempt's, and
     the wrong ones of the last finished attempt. None if the last finished
@@ -85,10 +82,9 @@ def _after(held: dict, status: str, position: str, attempt: int, answer):
         return None
     answers = [(q, False, before) for q in held["missed"]]
     answers += [(q, c, held["attempt"]) for q, c in held["answered"].items()]
-    new = answer is not None and all((q, a) != (answer[0], answer[2]) for q, _, a in answers)
-    if new:
+    if answer is not None and all((q, a) != (answer[0], answer[2]) for q, _, a in answers):
         answers.append(answer)  # the first answer to a question in an attempt counts
-    return _entry(status, position, attempt, held["best"], held["retake_at"], answers), new
+    return _entry(status, position, attempt, held["best"], held["retake_at"], answers)
 
 
 def _progress(db: Session, contact_id: int, module: str, now: datetime) -> ModuleProgress:
@@ -132,14 +128,13 @@ def apply(
         finish(db, config, catalog, contact, row, effect, now)
 
 
-def save_progress(engine: Engine, profile: dict, effects, now: datetime) -> dict | None:
-    """Keep the lessons reached and the answers given; return the new standing, or None.
+def steps(profile: dict, effects, now: datetime) -> tuple[dict, list[dict]] | None:
+    """Work out the hops inside a module (the next lesson, an answer) without SQL: return
+    the new standing and the entries to write behind (app/training/behind.py), or None.
 
-    The common hops of a module (the next lesson, an answer) need neither the
-    contact row nor a fresh read of the standing: the cached profile holds both,
-    and is brought up to date here as standing() would read it. One statement a
-    step on PostgreSQL, committed on its own (db.soon). None means the effects
-    need the full path (apply).
+    The cached profile holds the contact's id and standing; the standing is brought up
+    to date here as standing() would read it once the entries are written. None means
+    the effects need the full path (apply).
     """
     standing = dict(profile.get("training") or {})
     if "id" not in profile or not effects:
@@ -148,95 +143,26 @@ def save_progress(engine: Engine, profile: dict, effects, now: datetime) -> dict
         if not isinstance(effect, SaveProgress | RecordAnswer) or effect.module not in standing:
             return None  # a module's end, a first lesson, the pre-test: the full path
         if isinstance(effect, RecordAnswer) and standing[effect.module]["status"] == "passed":
-            # A passed module taken again: its missed questions move on, and the fast
-            # path's statement would mark it started, undoing the pass.
+            # A passed module taken again: its missed questions move on, and the entry
+            # would mark it started, undoing the pass.
             return None
-    steps = []  # worked out in full before anything is written
+    entries = []
     for effect in effects:
         held = standing[effect.module]
-        params = {"v_contact": profile["id"], "v_module": effect.module, "v_now": now}
         if isinstance(effect, SaveProgress):
             status = held["status"] if held["status"] in FINISHED else "started"
-            params.update(v_position=effect.position, v_status=status)
             after = _after(held, status, effect.position, held["attempt"], None)
+            entry = behind.place(profile["id"], effect.module, effect.position, status, now)
         else:
-            params.update(v_position="q", v_status="started", v_attempt=effect.attempt,
-                          v_question=effect.question, v_choice=effect.choice,
-                          v_correct=effect.correct)  # fmt: skip
             answer = (effect.question, effect.correct, effect.attempt)
             after = _after(held, "started", "q", effect.attempt, answer)
+            entry = behind.answer(profile["id"], effect.module, effect.attempt,
+                                  effect.question, effect.choice, effect.correct, now)  # fmt: skip
         if after is None:  # the full path reads what the cached standing lacks
             return None
-        standing[effect.module], new = after
-        steps.append((effect, params, new))
-    with soon(engine) as conn:
-        for effect, params, new in steps:
-            if not _step(conn, effect, params, new):
-                return None  # the row is gone, or the database holds another answer
-    return standing
-
-
-_PROGRESS, _ANSWERS = ModuleProgress.__table__, QuizAnswer.__table__
-_ANSWER_COLUMNS = ("contact_id", "module", "question", "attempt", "choice", "correct",
-                   "answered_at")  # fmt: skip
-# The fast path's statements, built once: only their values change from hop to hop.
-# (Parameters are named v_*: a column's own name is reserved in an UPDATE's SET.)
-_MOVE = (
-    update(_PROGRESS)
-    .where(_PROGRESS.c.contact_id == bindparam("v_contact"),
-           _PROGRESS.c.module == bindparam("v_module"))
-    .values(position=bindparam("v_position"), status=bindparam("v_status"),
-            updated_at=bindparam("v_now"))
-)  # fmt: skip
-_MOVE_ANSWERED = _MOVE.values(attempt=bindparam("v_attempt"))
-_ANSWER_VALUES = (
-    bindparam("v_module", type_=String()),
-    bindparam("v_question", type_=String()),
-    bindparam("v_attempt", type_=Integer()),
-    bindparam("v_choice", type_=Integer()),
-    bindparam("v_correct", type_=Boolean()),
-    bindparam("v_now", type_=UTCDateTime()),
-)
-# A crash may lose the last half second of places and answers: the session has them.
-_PLACE_PG = _MOVE.where(NO_WAIT)
-_MOVED_PG = _MOVE_ANSWERED.where(NO_WAIT).returning(_PROGRESS.c.contact_id).cte("moved")
-_KEPT_PG = (
-    postgresql.insert(_ANSWERS)
-    .from_select(_ANSWER_COLUMNS, select(_MOVED_PG.c.contact_id, *_ANSWER_VALUES))
-    .on_conflict_do_nothing(index_elements=["contact_id", "question", "attempt"])
-    .returning(_ANSWERS.c.id)
-    .cte("kept")
-)
-# The place and the answer in one statement: the answer is kept only if the row moved.
-# It says whether the row moved, and whether the answer was kept.
-_ANSWER_PG = select(
-    select(func.count()).select_from(_MOVED_PG).scalar_subquery(),
-    select(func.count()).select_from(_KEPT_PG).scalar_subquery(),
-)
-_KEEP_SQLITE = (
-    sqlite.insert(_ANSWERS)
-    .values(dict(zip(_ANSWER_COLUMNS, (bindparam("v_contact"), *_ANSWER_VALUES), strict=True)))
-    .on_conflict_do_nothing(index_elements=["contact_id", "question", "attempt"])
-)
-
-
-def _step(conn: Connection, effect, params: dict, new: bool) -> bool:
-    """Save one lesson reached or answer given; False if the full path must take over.
-
-    That is if the module's row is gone, or if an answer the cached standing took
-    for new was already in the database (given in a hop whose session was then
-    not saved): only the database knows which answer counts.
-    """
-    postgres = conn.dialect.name == "postgresql"
-    if isinstance(effect, SaveProgress):
-        return conn.execute(_PLACE_PG if postgres else _MOVE, params).rowcount == 1
-    if postgres:
-        moved, kept = conn.execute(_ANSWER_PG, params).one()
-    else:
-        moved = conn.execute(_MOVE_ANSWERED, params).rowcount
-        # An answer already given in this attempt stays.
-        kept = conn.execute(_KEEP_SQLITE, params).rowcount if moved else 0
-    return moved == 1 and (kept == 1 or not new)
+        standing[effect.module] = after
+        entries.append(entry)
+    return standing, entries
 
 
 def _answer(db: Session, contact: Contact, effect: RecordAnswer, now: datetime) -> None:
