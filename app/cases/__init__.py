@@ -3,22 +3,21 @@
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from app.cases import abuse, alerts
+from app.cases import alerts, filing
+from app.cases.filing import VERIFY_H, VERIFY_URGENT_H, ReferenceTaken  # noqa: F401 (theirs)
 from app.infra import codes, keyring
-from app.infra.models import Case, CaseEvent, hour_of
-from app.messaging import outbox
+from app.infra.models import Case, CaseEvent
 from flows import Catalog
-from flows.desk import FOLLOW_UP, OPEN, SERVICES, TO_VERIFY
+from flows.desk import FOLLOW_UP, SERVICES, TO_VERIFY
 
 LENGTH = 6
 # 900,000 references of 6 digits. A phone may miss 5 lookups an hour (abuse.py),
 # 120 a day: with 10,000 cases, about one hit a day, which shows a status word
 # and nothing of the child, the place or the reporter.
 DRAWS = 20  # tries for a free reference: with half of them taken, all fail once in a million
-VERIFY_H, VERIFY_URGENT_H = 72, 24
 
 
 # What an export holds of a case: never the reporter (see `reveal`).
@@ -31,10 +30,6 @@ EXPORT_FIELDS = ("reference", "status", "urgent", "sector", "region", "cercle", 
 def new_reference() -> str:
     """Draw a fresh case reference: digits only, as letters take several key presses."""
     return codes.digits(LENGTH)
-
-
-class ReferenceTaken(Exception):
-    """Another report was filed under this reference after it was drawn: file it again."""
 
 
 def file_report(
@@ -53,74 +48,12 @@ def file_report(
     transaction. Nothing kept names the reporter unless they agreed to be
     called back, and the times kept are the hour's: a report's minute could be
     matched with a call. config gives REPORTER_KEY, the link window, the USSD code
-    and what alerts and the outbox read; catalog, the SMS texts.
+    and what alerts and the outbox read; catalog, the SMS texts. The writes are
+    filing.file's, in SQL Core on the session's connection; the hop calls that alone.
     """
-    now = hour_of(now)
-    known = db.scalars(select(Case).where(Case.reference == reference)).first()
-    if known is not None:
-        if not abuse.same(answers, {name: getattr(known, name) for name in abuse.SAME}):
-            # Drawn free, then taken by a report sent at the same moment: filing this
-            # one as a repeat of it would lose it. The hop fails and the caller, who
-            # resumes at Envoyer, gets a reference of their own.
-            raise ReferenceTaken(reference)
-        # The reporter sent the same report again: the reference they were shown
-        # is the first one's (see abuse.repeat_of), so nothing new is opened.
-        host = primary(db, known)
-        note = f"same report sent again by its reporter ({reference})"
-        _log(db, host, "report", host.status, note, now)
-        return host, False
-    urgent = bool(answers.get("urgent"))
-    contactable = bool(answers.get("contactable"))
-    case = Case(
-        reference=reference,
-        status="new",
-        urgent=urgent,
-        sector=answers.get("sector"),
-        region=answers.get("region"),
-        cercle=answers.get("cercle"),
-        place=answers.get("place") or None,
-        children=answers.get("children"),
-        age=answers.get("age"),
-        sex=answers.get("sex"),
-        school=answers.get("school"),
-        hazard=answers.get("hazard"),
-        contactable=contactable,
-        reporter_phone=keyring.encrypt(phone, config["REPORTER_KEY"]) if contactable else None,
-        verify_by=now + timedelta(hours=VERIFY_URGENT_H if urgent else VERIFY_H),
-        created_at=now,
-        reports=1,
-        follow_ups=0,
-    )
-    host = same_place(db, case, now, timedelta(days=config["CASE_LINK_WINDOW_DAYS"]))
-    if host is not None:
-        case.status, case.linked_to, case.verify_by = "linked", host.id, None
-    db.add(case)
-    db.flush()
-    if host is None:
-        db.add(CaseEvent(case_id=case.id, actor="report", to_status="new", at=now))
-        agent = alerts.pick_agent(db, case)
-        if agent is not None:
-            assign(db, config, catalog, case, agent, "routing", now, notify=False)
-        alerts.new_case(db, config, catalog, case, now)
-    else:
-        db.add(CaseEvent(case_id=case.id, actor="report", to_status="linked", at=now,
-                         note=f"linked to {host.reference}"))  # fmt: skip
-        # Counted in SQL: two reports about one site may arrive at once.
-        db.execute(update(Case).where(Case.id == host.id).values(reports=Case.reports + 1))
-        _log(db, host, "report", host.status, f"report {reference} about the same place", now)
-        if urgent:
-            # A child in immediate danger there now: the case becomes urgent, and
-            # its focal points hear of it at once, whatever it was before.
-            host.urgent = True
-            due = now + timedelta(hours=VERIFY_URGENT_H)
-            if host.status in TO_VERIFY and (host.verify_by or due) >= due:
-                host.verify_by, host.reminded_at, host.escalated_at = due, None, None
-            alerts.new_case(db, config, catalog, host, now, linked=reference)
-    if contactable and answers.get("receipt"):
-        text = catalog.get("sms.receipt", reference=reference, code=config["USSD_CODE"])
-        # Keyed by the reference alone: the key outlives the message.
-        outbox.add(db, config, "receipt", reference, phone, text, key=f"receipt:{reference}")
-    return (case if host is None else host), True
+    db.flush()  # what the session holds (a focal point just added) counts, as it did
+    case_id, new = filing.file(db.connection(), config, catalog, phone, reference, answers, now)
+    return db.get(Case, case_id, populate_existing=True), new
 
 
 def primary(db: Session, case: Case) -> Case:
@@ -128,34 +61,16 @@ def primary(db: Session, case: Case) -> Case:
     return db.get(Case, case.linked_to) if case.linked_to else case
 
 
-def same_place(db: Session, case: Case, now: datetime, window: timedelta) -> Case | None:
-    """Return the open case this report should join: same cercle, site name and sector.
-
-    A report without a known cercle or a site name is never linked: "somewhere
-    in Kadiolo" may be any of its sites.
-    """
-    if not case.cercle or case.cercle == "unknown" or not case.place:
-        return None
-    query = (
-        select(Case)
-        .where(
-            Case.cercle == case.cercle,
-            Case.sector == case.sector,
-            Case.status.in_(OPEN),
-            Case.linked_to.is_(None),
-            func.lower(Case.place) == case.place.lower(),
-            Case.created_at >= now - window,
-        )
-        .order_by(Case.id)
-    )
-    return db.scalars(query).first()
+_CASES = Case.__table__
+_TAKEN = select(func.count()).where(_CASES.c.reference == bindparam("v_reference"))
 
 
 def fresh_reference(db: Session) -> str:
     """Draw a reference no case has yet."""
+    conn = db.connection()  # SQL Core: the hop that draws it files its report so too
     for _ in range(DRAWS):
         reference = new_reference()
-        if db.scalar(select(func.count(Case.id)).where(Case.reference == reference)) == 0:
+        if conn.scalar(_TAKEN, {"v_reference": reference}) == 0:
             return reference
     raise RuntimeError(f"no free reference in {DRAWS} draws: the references are running out")
 

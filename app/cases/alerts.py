@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from app.cases import focal_points
@@ -33,17 +33,17 @@ log = logging.getLogger(__name__)
 
 def pick_agent(db: Session, case: Case) -> str | None:
     """Return the phone of the covering agent with the fewest open cases, or None."""
-    agents = focal_points.covering(db, case, role="agent")
-    if not agents:
-        return None
-    load = dict(
-        db.execute(
-            select(Case.assignee, func.count(Case.id))
-            .where(Case.assignee.in_([a.phone for a in agents]), Case.status.in_(focal_points.OPEN))
-            .group_by(Case.assignee)
-        ).all()
-    )
-    return min(agents, key=lambda a: (load.get(a.phone, 0), a.id)).phone
+    db.flush()  # a focal point just added counts, as it did when the ORM read them
+    return least_loaded(focal_points.covering_loads(db.connection(), case.cercle, case.region))
+
+
+def least_loaded(points) -> str | None:
+    """Return the phone of the agent holding the fewest open cases, the first on a tie.
+
+    points are focal_points.covering_loads' rows; None if none of them is an agent.
+    """
+    agents = [point for point in points if point.role == "agent"]
+    return min(agents, key=lambda a: (a.load, a.id)).phone if agents else None
 
 
 def new_case(
@@ -56,6 +56,17 @@ def new_case(
 ) -> int:
     """Queue the alert of a case to every focal point covering it; return how many."""
     points = focal_points.covering(db, case)
+    outbox.insert(db, alert_rows(config, catalog, case, points, now, linked))
+    return len(points)
+
+
+def alert_rows(config: Mapping, catalog: Catalog, case, points, now: datetime,
+               linked: str | None = None) -> list[dict]:  # fmt: skip
+    """Return the outbox rows of a case's alert to each of points, focal points covering it.
+
+    case is a Case or a row of the cases table (what sms_text reads); linked, the
+    reference of a report joined to it that made it urgent.
+    """
     if not points:
         log.warning("case %s: no focal point covers %s", case.reference, _area(case))
     key = "sms.case_alert_urgent" if case.urgent else "sms.case_alert"
@@ -66,9 +77,7 @@ def new_case(
         due = now + timedelta(hours=24)
     text = sms_text(config, catalog, key, case, due)
     subject = f"{case.reference}-{'u' if case.urgent else 'n'}{'-' + linked if linked else ''}"
-    for point in points:
-        _send(db, config, ALERT, subject, point.phone, text, case.urgent, now)
-    return len(points)
+    return [_row(config, ALERT, subject, point.phone, text, case.urgent, now) for point in points]
 
 
 def assigned(
@@ -162,8 +171,14 @@ def _send(
 
     Returns when it will go out, and whether it is new (not sent before under its key).
     """
+    row = _row(config, kind, subject, phone, text, urgent, now)
+    return row["not_before"], outbox.insert(db, [row]) == 1
+
+
+def _row(config: Mapping, kind: str, subject: str, phone: str, text: str, urgent: bool, now):
+    """Return a case SMS's outbox row: urgent ones go at once, the others when the window opens."""
     when = now if urgent else window.next_open(config["SMS_SEND_WINDOW"], now, config["TZ"])
-    return when, outbox.add(db, config, kind, subject, phone, text, urgent=urgent, not_before=when)
+    return outbox.row(config, kind, subject, phone, text, urgent=urgent, not_before=when)
 
 
 def _due_id(case: Case, what: str) -> str:

@@ -6,7 +6,8 @@ import secrets
 from datetime import datetime
 
 from redis import Redis
-from sqlalchemy import and_, or_, select, true
+from sqlalchemy import Row, and_, bindparam, func, or_, select, true
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.infra.models import Case, CaseEvent, FocalArea, FocalPoint
@@ -121,23 +122,40 @@ def remove(db: Session, point: FocalPoint, now: datetime) -> int:
     return released
 
 
+def places(cercle: str | None, region: str | None) -> list[str]:
+    """Return the areas that cover a place: everywhere, its cercle and its region."""
+    return [ALL] + ([cercle] if cercle else []) + ([REGION + region] if region else [])
+
+
 def covering(db: Session, case: Case, role: str | None = None) -> list[FocalPoint]:
     """Return the focal points whose areas include the case, optionally of one role."""
-    places = (
-        [ALL]
-        + ([case.cercle] if case.cercle else [])
-        + ([REGION + case.region] if case.region else [])
-    )
     query = (
         select(FocalPoint)
         .join(FocalArea, FocalArea.focal_point_id == FocalPoint.id)
-        .where(FocalArea.area.in_(places))
+        .where(FocalArea.area.in_(places(case.cercle, case.region)))
         .distinct()
         .order_by(FocalPoint.id)
     )
     if role:
         query = query.where(FocalPoint.role == role)
     return list(db.scalars(query))
+
+
+_POINTS, _AREAS, _CASES = FocalPoint.__table__, FocalArea.__table__, Case.__table__
+# Every focal point covering some areas, with the open cases each holds, by id.
+_COVERING = (
+    select(_POINTS.c.id, _POINTS.c.phone, _POINTS.c.role,
+           select(func.count()).where(_CASES.c.assignee == _POINTS.c.phone,
+                                      _CASES.c.status.in_(OPEN)).scalar_subquery().label("load"))
+    .where(_POINTS.c.id.in_(select(_AREAS.c.focal_point_id)
+                            .where(_AREAS.c.area.in_(bindparam("v_areas", expanding=True)))))
+    .order_by(_POINTS.c.id)
+)  # fmt: skip
+
+
+def covering_loads(conn: Connection, cercle: str | None, region: str | None) -> list[Row]:
+    """Return the focal points covering a place, as (id, phone, role, open cases held)."""
+    return conn.execute(_COVERING, {"v_areas": places(cercle, region)}).all()
 
 
 def desk(db: Session, point: FocalPoint, limit: int = 30) -> list[Case]:

@@ -7,7 +7,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 from app import cases, training
-from app.cases import focal_points, recordings
+from app.cases import filing, focal_points, recordings
 from app.conversation.needs import Hop, desk
 from app.conversation.services import Services
 from app.infra.db import commit_soon
@@ -55,7 +55,10 @@ def apply_effects(
             answers = dict(effect.answers)
             # Said on a call: a file to fetch and keep with the case, not one of its fields.
             url = answers.pop("recording", None)
-            _, new = cases.file_report(db, config, catalog, phone, effect.reference, answers, now)
+            # In SQL Core, in the transaction the hop's reference was drawn in: no ORM unit
+            # of work for rows written once and never read back here.
+            conn = db.connection()
+            _, new = filing.file(conn, config, catalog, phone, effect.reference, answers, now)
             # A report sent again keeps the first one's recording: one copy of a voice is enough.
             recording = _attach(db, effect.reference, url, now) if url and new else None
             db.commit()

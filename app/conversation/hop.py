@@ -16,15 +16,14 @@ from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 import flows
-from app import training
-from app.cases import abuse, focal_points
+from app.cases import abuse
 from app.conversation.context import context, known
 from app.conversation.effects import apply_effects
 from app.conversation.needs import NEEDS, Hop
 from app.conversation.services import Services
 from app.infra.db import commit_soon
 from app.infra.sessions import UNCHANGED
-from app.people import contacts
+from app.people import profile as profiles
 from app.training import behind
 from flows.effects import FinishModule, RecallAnswer, RecordAnswer, SaveProgress
 from flows.engine import CLEAR, SAVE, Step
@@ -95,17 +94,13 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
     first = profile is None or profile.get("seen") != today
     if first:
         # At most once a day per phone: the cached profile spares the database.
-        contact = contacts.seen(services.engine, phone, now) or contacts.touch(db, phone, now)
         if profile and profile.get(behind.FIELD):  # yesterday's last steps, if SQL lags
             behind.write(db.connection(), profile[behind.FIELD])
             commit_soon(db)
-        profile = fresh_profile = {
-            **contacts.profile(contact, today),
-            "training": training.standing(db, contact.id, config["TRAINING_RETAKE_COOLDOWN_S"]),
-            "tests": training.tests(db, services.catalog.course, contact.id),
-            "recalls": training.recall.pending(db, contact.id),
-            "focal": focal_points.role(db, phone),
-        }
+        profile = fresh_profile = profiles.load(
+            services.engine, services.catalog.course, phone, now, today,
+            config["TRAINING_RETAKE_COOLDOWN_S"],
+        )  # fmt: skip
     # A call Kalan placed for a lesson opens on it (USSD has no such entry).
     entry = getattr(channel, "entry", None) if state is None else None
     ctx = context(services, phone, profile, resume_point, now, channel.name, entry)

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.infra.models import Message, utcnow
@@ -51,21 +52,28 @@ def row(config: Mapping, kind: str, subject, phone: str, text: str, **fields) ->
     }
 
 
-def insert(db: Session, rows: list[dict]) -> int:
+_MESSAGES = Message.__table__
+# Compiled once each: the rows go as parameters, and SQLAlchemy sends them in one statement
+# (insertmanyvalues), where VALUES written out per call would be compiled every time.
+_ADD = {
+    name: dialect.insert(_MESSAGES)
+    .on_conflict_do_nothing(index_elements=["key"])
+    .returning(_MESSAGES.c.id)  # rowcount is not reliable for batched inserts
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+def insert(db: Session | Connection, rows: list[dict]) -> int:
     """Add rows, silently skipping keys already present; return how many were new.
 
     The caller commits, so rows land in the same transaction as their cause.
     """
     if not rows:
         return 0
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(Message)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(Message.id)  # rowcount is not reliable for batched inserts
-    )
-    return len(db.execute(statement).all())
+    if isinstance(db, Session):
+        db.flush()  # what the caller added lands first, as the ORM's own statements do
+        db = db.connection()
+    return len(db.execute(_ADD[db.dialect.name], rows).all())
 
 
 def add(db: Session, config: Mapping, kind: str, subject, phone: str, text: str, **fields) -> bool:

@@ -59,8 +59,9 @@ _SEEN_PG = _SEEN.where(NO_WAIT)
 def seen(engine: Engine, phone: str, now: datetime) -> Row | None:
     """Mark a known contact seen now and return what profile() reads, in one statement.
 
-    None for a phone never seen: touch() creates it. The first hop of a caller's day
-    takes this path; a lost last_seen (a database crash) costs nothing.
+    None for a phone never seen: touch() creates it. A lost last_seen (a database crash)
+    costs nothing. The first hop of a caller's day does both in the statement that reads
+    its profile (app/people/profile.py).
     """
     with soon(engine) as conn:
         statement = _SEEN_PG if conn.dialect.name == "postgresql" else _SEEN

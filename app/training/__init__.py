@@ -25,23 +25,34 @@ def standing(db: Session, contact_id: int, cooldown_s: int) -> dict:
 
     cooldown_s: how long after finishing a module it may be taken again.
     """
-    rows = list(db.scalars(select(ModuleProgress).where(ModuleProgress.contact_id == contact_id)))
+    rows = db.execute(
+        select(ModuleProgress.module, ModuleProgress.status, ModuleProgress.position,
+               ModuleProgress.attempt, ModuleProgress.best_score, ModuleProgress.finished_at)
+        .where(ModuleProgress.contact_id == contact_id)
+    ).all()  # fmt: skip
     if not rows:
         return {}
     every = db.execute(
-        select(
-            QuizAnswer.module, QuizAnswer.question, QuizAnswer.correct, QuizAnswer.attempt
-        ).where(QuizAnswer.contact_id == contact_id)
+        select(QuizAnswer.module, QuizAnswer.question, QuizAnswer.correct, QuizAnswer.attempt)
+        .where(QuizAnswer.contact_id == contact_id)
+        .order_by(QuizAnswer.id)  # the order the answers were given in, on any database
     ).all()
+    return standing_of(rows, every, cooldown_s)
+
+
+def standing_of(rows, every, cooldown_s: int) -> dict:
+    """Return the standing from its rows and answers, however they were read.
+
+    rows are (module, status, position, attempt, best score, finished at), one per
+    module; every holds the learner's answers as (module, question, correct, attempt).
+    """
     result = {}
-    for row in rows:
-        answers = [(q, c, a) for m, q, c, a in every if m == row.module]
+    for module, status, position, attempt, best, finished_at in rows:
+        answers = [(q, c, a) for m, q, c, a in every if m == module]
         retake_at = None
-        if row.finished_at is not None:
-            retake_at = (row.finished_at + timedelta(seconds=cooldown_s)).isoformat()
-        result[row.module] = _entry(
-            row.status, row.position, row.attempt, row.best_score, retake_at, answers
-        )
+        if finished_at is not None:
+            retake_at = (finished_at + timedelta(seconds=cooldown_s)).isoformat()
+        result[module] = _entry(status, position, attempt, best, retake_at, answers)
     return result
 
 
@@ -184,6 +195,11 @@ def tests(db: Session, course, contact_id: int) -> dict:
             QuizAnswer.contact_id == contact_id, QuizAnswer.module == PRETEST
         )
     ).all()
+    return tests_of(course, rows)
+
+
+def tests_of(course, rows) -> dict:
+    """Return what tests() says from the pre- and post-test answers, as (attempt, correct)."""
     items = len(course.pretest)
     pre = [c for a, c in rows if a == PRE]
     post = [c for a, c in rows if a == POST]

@@ -38,8 +38,8 @@ def schedule(db: Session, config: Mapping, contact_id: int, module: str, now: da
 
 def pending(db: Session, contact_id: int) -> dict:
     """Return the recalls still to take, as the journey reads them (ctx["recalls"])."""
-    rows = db.scalars(
-        select(Recall).where(
+    rows = db.execute(
+        select(Recall.module, Recall.due_at).where(
             Recall.contact_id == contact_id,
             Recall.finished_at.is_(None),
             Recall.postponed < MAX_POSTPONED,
@@ -52,12 +52,20 @@ def pending(db: Session, contact_id: int) -> dict:
             QuizAnswer.contact_id == contact_id, QuizAnswer.attempt == RECALL
         )
     ).all()
+    return pending_of(rows, answers)
+
+
+def pending_of(rows, answers) -> dict:
+    """Return the recalls to take as pending() does, however they were read.
+
+    rows are (module, due at), one per recall; answers, (module, question, correct).
+    """
     return {
-        row.module: {
-            "due_at": row.due_at.isoformat(),
-            "answered": {q: c for m, q, c in answers if m == row.module},
+        module: {
+            "due_at": due_at.isoformat(),
+            "answered": {q: c for m, q, c in answers if m == module},
         }
-        for row in rows
+        for module, due_at in rows
     }
 
 

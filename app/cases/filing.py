@@ -1,0 +1,160 @@
+"""Filing a report in SQL Core: a case opened, joined to an open one, or a repeat noted.
+
+The rows are the ones the ORM wrote before (app/cases.file_report is this on a Session's
+connection); the statements are fewer: one read of the cases, one of the focal points
+with their loads, then one insert per table, its rows batched.
+"""
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from app.cases import abuse, alerts, focal_points
+from app.infra import keyring
+from app.infra.models import Case, CaseEvent, hour_of
+from app.messaging import outbox
+from flows import Catalog
+from flows.desk import OPEN, TO_VERIFY
+
+VERIFY_H, VERIFY_URGENT_H = 72, 24
+_CASES, _EVENTS = Case.__table__, CaseEvent.__table__
+# Built once, the rows given as parameters: compiled once, and a list of rows goes in one
+# statement (SQLAlchemy's insertmanyvalues).
+_OPEN, _LOG = insert(_CASES).returning(*_CASES.c), insert(_EVENTS)
+_ASKED = ("sector", "region", "cercle", "children", "age", "sex", "school", "hazard")
+
+
+class ReferenceTaken(Exception):
+    """Another report was filed under this reference after it was drawn: file it again."""
+
+
+def file(conn: Connection, config: Mapping, catalog: Catalog, phone: str, reference: str,
+         answers: dict, now: datetime) -> tuple[int, bool]:  # fmt: skip
+    """File a report; return the id of the case that will be worked on and whether it is new.
+
+    See app/cases.file_report: the same rows, in the connection's transaction.
+    """
+    now = hour_of(now)
+    urgent, contactable = bool(answers.get("urgent")), bool(answers.get("contactable"))
+    case = {
+        "reference": reference, "status": "new", "urgent": urgent,
+        **{name: answers.get(name) for name in _ASKED}, "place": answers.get("place") or None,
+        "contactable": contactable,
+        "reporter_phone": keyring.encrypt(phone, config["REPORTER_KEY"]) if contactable else None,
+        "verify_by": now + timedelta(hours=VERIFY_URGENT_H if urgent else VERIFY_H),
+        "created_at": now, "reports": 1, "follow_ups": 0,
+    }  # fmt: skip
+    window = timedelta(days=config["CASE_LINK_WINDOW_DAYS"])
+    found = _found(conn, case, now - window)
+    known = next((row for row in found if row.reference == reference), None)
+    if known is not None:
+        return _repeat(conn, known, answers, reference, now), False
+    host = found[0] if found else None
+    if host is not None:
+        case.update(status="linked", linked_to=host.id, verify_by=None)
+        return _join(conn, config, catalog, case, host, phone, answers, now), True
+    points = focal_points.covering_loads(conn, case["cercle"], case["region"])
+    agent = alerts.least_loaded(points)
+    # Given to its agent as it is written: the log says so, after the report's own line.
+    opened = conn.execute(_OPEN, {**case, "assignee": agent}).one()
+    events = [_event(opened.id, "report", None, "new", None, None, now)]
+    if agent is not None:
+        events.append(_event(opened.id, "routing", "new", "new", "assigned", agent, now))
+    conn.execute(_LOG, events)
+    texts = alerts.alert_rows(config, catalog, opened, points, now)
+    outbox.insert(conn, texts + _receipt(config, catalog, phone, reference, answers))
+    return opened.id, True
+
+
+_MINE = _CASES.c.reference == bindparam("v_reference")
+_BY_REFERENCE = select(_CASES).where(_MINE)
+
+
+def _same_site(sector):
+    """Select this reference's case and the open cases about the same site, oldest first."""
+    return select(_CASES).where(or_(_MINE, and_(
+        _CASES.c.cercle == bindparam("v_cercle"), sector, _CASES.c.status.in_(OPEN),
+        _CASES.c.linked_to.is_(None), func.lower(_CASES.c.place) == bindparam("v_place"),
+        _CASES.c.created_at >= bindparam("v_since"),
+    ))).order_by(_CASES.c.id)  # fmt: skip
+
+
+# A sector compared with "=", which the index on (cercle, sector, status) serves; none, by IS.
+_SAME_SITE = _same_site(_CASES.c.sector == bindparam("v_sector"))
+_SAME_SITE_NO_SECTOR = _same_site(_CASES.c.sector.is_(None))
+
+
+def _found(conn: Connection, case: dict, since: datetime) -> list[Row]:
+    """Return the case filed under this reference, and the open ones this report may join.
+
+    A report without a known cercle or a site name joins none: "somewhere in Kadiolo"
+    may be any of its sites. The oldest open case about the same site comes first.
+    """
+    if not case["cercle"] or case["cercle"] == "unknown" or not case["place"]:
+        return conn.execute(_BY_REFERENCE, {"v_reference": case["reference"]}).all()
+    same_site = _SAME_SITE if case["sector"] is not None else _SAME_SITE_NO_SECTOR
+    return conn.execute(same_site, {
+        "v_reference": case["reference"], "v_cercle": case["cercle"], "v_sector": case["sector"],
+        "v_place": case["place"].lower(), "v_since": since,
+    }).all()  # fmt: skip
+
+
+def _repeat(conn: Connection, known: Row, answers: dict, reference: str, now) -> int:
+    """Note a report sent again by its reporter in the case it belongs to; return its id."""
+    if not abuse.same(answers, {name: getattr(known, name) for name in abuse.SAME}):
+        # Drawn free, then taken by a report sent at the same moment: filing this one as
+        # a repeat of it would lose it. The hop fails and the caller, who resumes at
+        # Envoyer, gets a reference of their own.
+        raise ReferenceTaken(reference)
+    # The reference they were shown is the first one's (abuse.repeat_of): nothing is opened.
+    host = known
+    if known.linked_to:
+        host = conn.execute(select(_CASES).where(_CASES.c.id == known.linked_to)).one()
+    note = f"same report sent again by its reporter ({reference})"
+    logged = _event(host.id, "report", host.status, host.status, note, host.assignee, now)
+    conn.execute(_LOG, logged)
+    return host.id
+
+
+def _join(conn: Connection, config: Mapping, catalog: Catalog, case: dict, host: Row,
+          phone: str, answers: dict, now: datetime) -> int:  # fmt: skip
+    """Keep a report inside the open case about the same site; return that case's id."""
+    linked = conn.execute(_OPEN, case).one().id
+    note = f"report {case['reference']} about the same place"
+    conn.execute(_LOG, [
+        _event(linked, "report", None, "linked", f"linked to {host.reference}", None, now),
+        _event(host.id, "report", host.status, host.status, note, host.assignee, now),
+    ])  # fmt: skip
+    # Counted in SQL: two reports about one site may arrive at once.
+    more = {"reports": _CASES.c.reports + 1}
+    if case["urgent"]:
+        # A child in immediate danger there now: the case becomes urgent, and its focal
+        # points hear of it at once, whatever it was before.
+        more["urgent"] = True
+        due = now + timedelta(hours=VERIFY_URGENT_H)
+        if host.status in TO_VERIFY and (host.verify_by or due) >= due:
+            more.update(verify_by=due, reminded_at=None, escalated_at=None)
+    moved = update(_CASES).where(_CASES.c.id == host.id).values(more).returning(*_CASES.c)
+    host = conn.execute(moved).one()
+    texts = []
+    if case["urgent"]:
+        points = focal_points.covering_loads(conn, host.cercle, host.region)
+        texts = alerts.alert_rows(config, catalog, host, points, now, linked=case["reference"])
+    outbox.insert(conn, texts + _receipt(config, catalog, phone, case["reference"], answers))
+    return host.id
+
+
+def _receipt(config: Mapping, catalog: Catalog, phone: str, reference: str, answers) -> list:
+    """Return the reporter's receipt, if they may be called and asked for one."""
+    if not (answers.get("contactable") and answers.get("receipt")):
+        return []
+    text = catalog.get("sms.receipt", reference=reference, code=config["USSD_CODE"])
+    # Keyed by the reference alone: the key outlives the message.
+    return [outbox.row(config, "receipt", reference, phone, text, key=f"receipt:{reference}")]
+
+
+def _event(case_id: int, actor: str, before, after: str, note, assignee, at) -> dict:
+    return {"case_id": case_id, "actor": actor, "from_status": before, "to_status": after,
+            "note": note, "assignee": assignee, "at": at}  # fmt: skip

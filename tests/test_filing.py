@@ -1,0 +1,120 @@
+"""Filing reports in SQL Core: the rows a run of reports leaves, and the statements each takes."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import event, select, update
+
+from app.cases import filing, focal_points
+from app.infra.models import Case, CaseEvent, Message
+
+AGENT, AGENT_2, SUPERVISOR = "+22370200001", "+22370200002", "+22370200011"
+T0 = datetime(2025, 3, 10, 10, 20, tzinfo=UTC)  # a Monday morning in Bamako: SMS go at once
+HOUR = timedelta(hours=1)
+N = T0.replace(minute=0)  # the times kept are the hour's
+
+
+def answers(**changes) -> dict:
+    """A calm, anonymous report about a mining site in Kadiolo, with some answers changed."""
+    return {"urgent": False, "sector": "mining", "region": "sikasso", "cercle": "kadiolo",
+            "place": "Massiogo", "children": "few", "age": "13to14", "sex": "girls",
+            "school": "no", "hazard": "pits", "contactable": False, "receipt": False,
+            **changes}  # fmt: skip
+
+
+# Filed one after the other, an hour apart: (reference, answers, the case it goes to, whether
+# it is new, the statements it takes). None as a reference: the first case is reminded.
+STEPS = {
+    "a new case, routed, with a receipt": (
+        "100001", answers(contactable=True, receipt=True), "100001", True, 5),
+    "another site: the other agent": ("100002", answers(place="Kalana"), "100002", True, 5),
+    "the same site: joined": ("100003", answers(place="massiogo"), "100001", True, 4),
+    "the first case is reminded": (None, None, None, None, 0),
+    "the same site, urgent: it becomes urgent, due sooner": (
+        "100004", answers(urgent=True, contactable=True), "100001", True, 6),
+    "sent again: noted, no second receipt": (
+        "100001", answers(contactable=True, receipt=True), "100001", False, 2),
+    "a joined report sent again: noted in its case": (
+        "100003", answers(place="massiogo"), "100001", False, 3),
+    "no site name: joins nothing": ("100005", answers(place=None), "100005", True, 5),
+}  # fmt: skip
+
+
+def test_a_run_of_reports_leaves_the_rows_and_takes_few_statements(app):
+    """Cases, their log and their SMS, as the ORM wrote them; one insert per table."""
+    with app.extensions["db"]() as db:
+        for phone, area, role in ((AGENT, "kadiolo", "agent"), (AGENT_2, "kadiolo", "agent"),
+                                  (SUPERVISOR, "all", "supervisor")):  # fmt: skip
+            focal_points.add(db, phone, area, role, "4821")
+        db.commit()
+    engine, catalog, statements, went = app.extensions["engine"], app.extensions["catalog"], [], []
+
+    def count(*_):
+        statements.append(1)
+
+    for n, (reference, sent, _, _, _) in enumerate(STEPS.values()):
+        with engine.begin() as conn:
+            if reference is None:
+                at = N + n * HOUR
+                conn.execute(update(Case).where(Case.reference == "100001")
+                             .values(reminded_at=at, escalated_at=at))  # fmt: skip
+                continue
+            statements.clear()
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                case_id, new = filing.file(conn, app.config, catalog, f"+2237600000{n}",
+                                           reference, sent, T0 + n * HOUR)  # fmt: skip
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+            case = conn.execute(select(Case.reference).where(Case.id == case_id)).scalar()
+            went.append((case, new, len(statements)))
+    assert went == [(case, new, count) for reference, _, case, new, count in STEPS.values()
+                    if reference is not None]  # fmt: skip
+    with app.extensions["db"]() as db:
+        cases = {c.id: c for c in db.scalars(select(Case))}
+        kept = [(c.reference, c.status, c.urgent, c.linked_to and cases[c.linked_to].reference,
+                 c.reports, c.assignee, c.verify_by, c.reminded_at, c.escalated_at,
+                 c.reporter_phone is not None) for c in cases.values()]  # fmt: skip
+        events = db.scalars(select(CaseEvent).order_by(CaseEvent.id))
+        log = [(cases[e.case_id].reference, e.actor, e.from_status, e.to_status, e.note,
+                e.assignee, e.at) for e in events]  # fmt: skip
+        sms = [
+            (m.key, m.urgent, m.not_before)
+            for m in db.scalars(select(Message).order_by(Message.id))
+        ]
+    assert sorted(kept) == [
+        # Urgent since the fourth report (at 4 h), due 24 h later: the reminder starts over.
+        ("100001", "new", True, None, 3, AGENT, N + 28 * HOUR, None, None, True),
+        ("100002", "new", False, None, 1, AGENT_2, N + 73 * HOUR, None, None, False),
+        ("100003", "linked", False, "100001", 1, None, None, None, None, False),
+        ("100004", "linked", True, "100001", 1, None, None, None, None, True),
+        ("100005", "new", False, None, 1, AGENT, N + 79 * HOUR, None, None, False),
+    ]
+    assert log == [
+        ("100001", "report", None, "new", None, None, N),
+        ("100001", "routing", "new", "new", "assigned", AGENT, N),
+        ("100002", "report", None, "new", None, None, N + HOUR),
+        ("100002", "routing", "new", "new", "assigned", AGENT_2, N + HOUR),
+        ("100003", "report", None, "linked", "linked to 100001", None, N + 2 * HOUR),
+        ("100001", "report", "new", "new", "report 100003 about the same place", AGENT,
+         N + 2 * HOUR),
+        ("100004", "report", None, "linked", "linked to 100001", None, N + 4 * HOUR),
+        ("100001", "report", "new", "new", "report 100004 about the same place", AGENT,
+         N + 4 * HOUR),
+        ("100001", "report", "new", "new", "same report sent again by its reporter (100001)",
+         AGENT, N + 5 * HOUR),
+        ("100001", "report", "new", "new", "same report sent again by its reporter (100003)",
+         AGENT, N + 6 * HOUR),
+        ("100005", "report", None, "new", None, None, N + 7 * HOUR),
+        ("100005", "routing", "new", "new", "assigned", AGENT, N + 7 * HOUR),  # the first on a tie
+    ]  # fmt: skip
+    everyone = (AGENT, AGENT_2, SUPERVISOR)
+    alerts = [(f"case_alert:{subject}:{phone}", urgent, N + hours * HOUR)
+              for subject, urgent, hours in (("100001-n", False, 0), ("100002-n", False, 1),
+                                             ("100001-u-100004", True, 4), ("100005-n", False, 7))
+              for phone in everyone]  # fmt: skip
+    assert [key for key, _, _ in sms] == [
+        *(key for key, _, _ in alerts[:3]),
+        "receipt:100001",
+        *(key for key, _, _ in alerts[3:]),
+    ]
+    assert [row for row in sms if row[0] != "receipt:100001"] == alerts
