@@ -24,6 +24,7 @@ from app.messaging.gauges import Gauges
 from app.messaging.notify import QUEUES, Workers
 from app.messaging.routing import Routing
 from app.messaging.send_stats import SendStats
+from app.training import behind
 from app.voice.audio import Library
 from app.web import audio, console, errors, health, metrics, root, sms, sms_json, ussd, voice
 from app.web import db as web_db
@@ -126,6 +127,7 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
         Gauges(
             app.extensions["db"], redis, {name: q.key for name, q in queues.items()}, circuit,
             tuple(app.extensions["gateways"]), app.extensions["send_stats"],
+            behind.key(app.config["REDIS_PREFIX"]),
         )
     )  # fmt: skip
     app.extensions["voice_gateway"] = AfricasTalkingVoice(

@@ -21,7 +21,7 @@ from workers import jobs
 
 from .conftest import Dial
 from .deploy.test_image import container_env, free_port, start, stop, until
-from .helpers import CALM, report
+from .helpers import CALM, report, write_behind
 from .test_training import choose, course, open_module, read_lessons
 from .test_training_journey import agents
 from .test_workers import add_contacts, sending
@@ -106,6 +106,21 @@ def test_a_scrape_counts_the_hops_by_kind_and_times_each(app, client):
     for _ in range(3):
         bulk.enqueue("app.infra.logs.request_id")
     assert by(scrape(client), "kalan_queue_jobs", "queue") == {"default": 1, "urgent": 0, "bulk": 3}
+
+
+def test_the_steps_not_yet_written_to_sql_are_shown_until_the_clock_writes_them(app, client):
+    """Lesson places and answers wait in Redis for the clock: the backlog says how many."""
+    agents(app, AWA)
+    learner = Dial(client, phone=AWA)
+    learner()
+    open_module(learner)
+    read_lessons(learner, course(app).modules[0])
+    learner(choose(app, learner), "1")
+    waiting = app.extensions["redis"].xlen(app.config["REDIS_PREFIX"] + "progress")
+    assert waiting >= 2  # the lessons after the first, and the answer
+    assert scrape(client)[("kalan_progress_backlog", ())] == waiting
+    assert write_behind(app) == waiting
+    assert scrape(client)[("kalan_progress_backlog", ())] == 0
 
 
 def test_a_scrape_shows_the_outbox_the_providers_circuits_and_campaigns(sms_app, sandbox):

@@ -39,10 +39,13 @@ class Gauges:
         circuit: Circuit | None,
         providers: tuple[str, ...],
         stats: SendStats,
+        progress: str | None = None,
     ):
-        """queues: each RQ queue's short name, and its list's key in Redis."""
+        """queues: each RQ queue's short name, and its list's key in Redis; progress, the
+        key of the stream of lesson places and answers that the clock writes to SQL."""
         self.open_db, self.redis, self.queues = open_db, redis, queues
         self.circuit, self.providers, self.stats = circuit, providers, stats
+        self.progress = progress
 
     def collect(self):
         """Yield every family; a store that does not answer is said so, not a failed scrape."""
@@ -65,7 +68,10 @@ class Gauges:
         for key in self.queues.values():
             pipe.llen(key)
         self.stats.read(pipe)
+        if self.progress:
+            pipe.xlen(self.progress)
         answers = pipe.execute()
+        backlog = answers.pop() if self.progress else None
         depth = GaugeMetricFamily(
             "kalan_queue_jobs", "Jobs waiting in each RQ queue", labels=("queue",)
         )
@@ -80,7 +86,15 @@ class Gauges:
             state = self.circuit.state(provider) if self.circuit else CLOSED
             circuits.add_metric((provider,), CIRCUIT[state])
         read = answers[len(self.queues) :]
-        return [depth, circuits, *self.stats.families(read, self.providers)]
+        families = [depth, circuits, *self.stats.families(read, self.providers)]
+        if backlog is not None:
+            # Steps a hop kept that SQL does not have yet: it grows when the clock stops
+            # or the database slows down, and a Redis lost meanwhile would lose them.
+            families.append(GaugeMetricFamily(
+                "kalan_progress_backlog", "Lesson places and answers not yet written to SQL",
+                value=backlog,
+            ))  # fmt: skip
+        return families
 
     def _database(self) -> list:
         with self.open_db() as db:
