@@ -87,3 +87,51 @@ def test_every_provider_of_a_route_open_gives_none(circuit):
         for _ in range(5):
             breaker.record(provider, ok=False)
     assert breaker.pick(("orange", "infobip")) is None
+
+
+def test_once_its_probe_closes_it_the_old_failures_no_longer_count(circuit):
+    breaker, clock = circuit
+    for _ in range(5):
+        breaker.record("orange", ok=False)
+    clock.now += 61
+    assert breaker.may_send("orange")
+    breaker.record("orange", ok=True)  # the probe went through: count afresh
+    for _ in range(4):
+        breaker.record("orange", ok=False)
+    assert breaker.state("orange") == CLOSED  # four, not nine
+
+
+@pytest.mark.parametrize(
+    ("oks", "state"),
+    [
+        ([True] * 10 + [False] * 6, CLOSED),  # 6 of 16: under half
+        ([False] * 5, OPEN),
+        ([True] + [False] * 4, CLOSED),  # the probe closes it, then four are too few
+        ([False] + [True] + [False] * 5, OPEN),  # a failed probe, then a success, then five
+    ],
+)
+def test_a_requests_outcomes_count_in_order_as_one_by_one(circuit, oks, state):
+    """One round trip per request: the same as recording each recipient in turn."""
+    breaker, clock = circuit
+    for _ in range(5):
+        breaker.record("orange", ok=False)
+    clock.now += 200  # the window's failures are gone; the circuit waits for its probe
+    breaker.record_many("orange", oks)
+    assert breaker.state("orange") == state
+    # And one by one, on another provider, to the same end.
+    for _ in range(5):
+        breaker.record("infobip", ok=False)
+    clock.now += 200
+    for ok in oks:
+        breaker.record("infobip", ok=ok)
+    assert breaker.state("infobip") == state
+
+
+def test_a_request_whose_failures_open_it_and_successes_close_it_counts_afresh(circuit):
+    """Five failures open the circuit mid-request; the success after them closes it and the
+    count starts again, as when recorded one by one: three more failures are not five."""
+    breaker, _ = circuit
+    breaker.record_many("orange", [False] * 5 + [True] * 6)
+    assert breaker.state("orange") == CLOSED
+    breaker.record_many("orange", [False] * 3)
+    assert breaker.state("orange") == CLOSED  # 3 of 8 since it closed, not 8 of 14

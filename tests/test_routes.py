@@ -1,5 +1,7 @@
 """app/infra/routes.py: a phone's operator from phonenumbers' carrier data, and its route."""
 
+import random
+
 import pytest
 
 from app.infra.routes import (
@@ -28,6 +30,21 @@ ROUTES = "orange-ml=orange,infobip; moov-ml=infobip; *=africastalking"
 )
 def test_the_operator_comes_from_the_carrier_data(phone, code):
     assert operator(phone) == code
+
+
+def test_the_operator_cache_answers_as_phonenumbers_does_for_every_range():
+    """Kept per carrier prefix and length: each of Mali's 10,000 four-digit ranges (and
+    Kenya's mobile ones), asked again for another number, gives phonenumbers' own answer."""
+    rng = random.Random(7)
+    mali = [(f"+223{n:04d}", 4) for n in range(10_000)]  # then 4 more digits: 8 in all
+    kenya = [(f"+2547{n:02d}", 6) for n in range(100)]  # 9 in all
+    cache = {}
+    for head, digits in mali + kenya:
+        first, second = (head + f"{rng.randrange(10**digits):0{digits}d}" for _ in range(2))
+        operator(first, cache=cache)
+        assert operator(second, cache=cache) == operator(second), second
+    for phone in ("+2237612", "+22376123456789", "+22376000001", "not a phone"):
+        assert operator(phone, cache=cache) == operator(phone)
 
 
 def test_a_ported_number_goes_by_its_override_the_longest_prefix_first():

@@ -9,14 +9,15 @@ import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
+from app.infra.gateway import GatewayError
 from app.infra.models import Campaign, Message
-from app.messaging import outbox
+from app.messaging import delivery, outbox
 from app.messaging.sender import Sender
 from app.messaging.throttle import Throttle
 from workers import jobs
 
 from .conftest import serve
-from .helpers import race
+from .helpers import race, routed_sender
 
 
 class Clock:
@@ -148,6 +149,53 @@ def test_a_delivery_report_reconciles_an_unknown_outcome(sms_app, sandbox):
                 break
             time.sleep(0.05)
     assert message.status == "delivered" and message.provider_id.startswith("ATXid_")
+
+
+class ReportsFirst:
+    """The app's gateway to the sandbox, whose delivery reports come in (and are stored, as
+    the webhook stores them) before the sender has recorded the answer; or, timed out, an
+    answer that never came."""
+
+    name = "africastalking"
+
+    def __init__(self, app, timed_out=False):
+        self.app, self.gateway = app, app.extensions["gateways"]["africastalking"]
+        self.timed_out = timed_out
+
+    def send(self, phones, text, sender=None):
+        results = self.gateway.send(phones, text, sender=sender)
+        with self.app.extensions["db"]() as webhook:
+            for result in results:
+                form = {"id": result.provider_id, "status": "Success", "phoneNumber": result.phone,
+                        "networkCode": "", "failureReason": "", "retryCount": "0"}  # fmt: skip
+                assert delivery.record(webhook, form, datetime.now(UTC), 5) == "unknown id"
+        if self.timed_out:
+            raise GatewayError("timeout: ReadTimeout", True)
+        return results
+
+
+@pytest.mark.parametrize("timed_out", [False, True])
+def test_a_delivery_report_that_beats_the_send_result_is_applied_with_it(
+    sms_app, sandbox, timed_out
+):
+    """Its message known by the provider's id, or, the answer lost, by its phone."""
+    gateway = ReportsFirst(sms_app, timed_out)
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        queue(sms_app, db, 3)
+        tally = routed_sender(sms_app, db, gateways={"africastalking": gateway}).run()
+        assert (tally.sent, tally.unknown) == ((0, 3) if timed_out else (3, 0))
+        assert statuses(db) == {"delivered": 3}
+
+
+def test_a_phone_goes_once_in_a_request(sms_app, sandbox):
+    """Two texts alike to one phone: two requests, as the answer is keyed by phone."""
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        for subject in ("S1", "S2"):
+            outbox.add(db, current_app.config, "receipt", subject, "+22370000001", "Recu")
+        db.commit()
+        assert sender_for(sms_app, db).run().sent == 2
+        ids = {m.provider_id for m in db.scalars(select(Message))}
+    assert len(ids) == 2 and len(sandbox.messages()) == 2
 
 
 def test_send_window_holds_bulk_messages_until_it_opens(sms_app, sandbox):

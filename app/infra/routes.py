@@ -12,7 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 
 import phonenumbers
-from phonenumbers import carrier
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, carrier
+from phonenumbers.carrierdata import CARRIER_DATA
 
 ANY = "*"
 PROVIDERS = ("africastalking", "orange", "infobip")
@@ -20,17 +21,54 @@ PROVIDERS = ("africastalking", "orange", "infobip")
 BRANDS = {("ML", "Sotelma"): "moov", ("ML", "Atel"): "telecel"}
 OPERATOR = re.compile(r"^[a-z0-9]+(-[a-z]{2})?$")
 PREFIX = re.compile(r"^\+\d{4,15}$")
+E164 = re.compile(r"\+[1-9][0-9]{5,14}")
+_LONGEST: dict[str, int] = {}  # first 3 digits -> their longest carrier prefix, code included
 
 
 class RouteError(ValueError):
     """A route or override that cannot be read; the message says which, in one line."""
 
 
-def operator(phone: str, ported: Iterable[tuple[str, str]] = ()) -> str | None:
-    """Return the operator of an E.164 phone (e.g. orange-ml), or None when unknown."""
+def operator(
+    phone: str, ported: Iterable[tuple[str, str]] = (), cache: dict | None = None
+) -> str | None:
+    """Return the operator of an E.164 phone (e.g. orange-ml), or None when unknown.
+
+    cache (a dict the caller keeps) saves phonenumbers' answer per carrier_key: a
+    campaign's numbers share a few hundred prefixes, and a lookup costs 30 to 60 us.
+    """
     for prefix, code in ported:  # longest first (parse_ported sorts them)
         if phone.startswith(prefix):
             return code
+    key = carrier_key(phone) if cache is not None else None
+    if key is None:
+        return _carrier_operator(phone)
+    if key not in cache:
+        cache[key] = _carrier_operator(phone)
+    return cache[key]
+
+
+def carrier_key(phone: str) -> tuple[str, int] | None:
+    """Return what phonenumbers' answer for an E.164 phone depends on: its digits up to its
+    country's longest carrier prefix, and its length; None if it is not E.164."""
+    if not E164.fullmatch(phone):
+        return None
+    head = phone[1:4]  # holds the country code, of one to three digits
+    length = _LONGEST.get(head)
+    if length is None:  # once per country and process: the data is a library constant
+        length = _LONGEST[head] = _prefix_length(head)
+    return phone[1 : 1 + length], len(phone)
+
+
+def _prefix_length(head: str) -> int:
+    """Return how many leading digits decide a carrier, for numbers starting with head."""
+    sizes = [n for n in (1, 2, 3) if int(head[:n]) in COUNTRY_CODE_TO_REGION_CODE]
+    code = head[: sizes[0]] if sizes else head
+    return max([len(code)] + [len(p) for p in CARRIER_DATA if p.startswith(code)])
+
+
+def _carrier_operator(phone: str) -> str | None:
+    """Return the operator phonenumbers' carrier data gives an E.164 phone, or None."""
     try:
         number = phonenumbers.parse(phone)
     except phonenumbers.NumberParseException:
@@ -75,8 +113,16 @@ def parse_ported(text: str) -> list[tuple[str, str]]:
 
 
 def providers_for(
-    phone: str, routes: Mapping[str, tuple[str, ...]], ported: Iterable[tuple[str, str]] = ()
+    phone: str,
+    routes: Mapping[str, tuple[str, ...]],
+    ported: Iterable[tuple[str, str]] = (),
+    cache: dict | None = None,
 ) -> tuple[str, ...]:
-    """Return the providers to try for a phone, in order: its operator's route, else "*"'s."""
-    code = operator(phone, ported)
+    """Return the providers to try for a phone, in order: its operator's route, else "*"'s.
+
+    cache: as for operator.
+    """
+    if not routes.keys() - {ANY}:  # one route for every operator: no need to know which
+        return routes.get(ANY, ())
+    code = operator(phone, ported, cache)
     return routes.get(code or ANY) or routes.get(ANY, ())

@@ -7,7 +7,7 @@ it went, so the provider's circuit can open or close.
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.infra.gateway import FAILED, NOT_TRIED, SENT, Gateway, Result
 from app.infra.routes import providers_for
@@ -24,10 +24,12 @@ class Routing:
     routes: Mapping[str, tuple[str, ...]]
     ported: Sequence[tuple[str, str]] = ()
     circuit: Circuit | None = None
+    # Each carrier prefix's operator, as phonenumbers told it once (see routes.operator).
+    _operators: dict = field(default_factory=dict, init=False, repr=False)
 
     def route(self, phone: str, via: str | None = None) -> tuple[str, ...]:
         """Return the providers to try for a phone, in order; a reply's provider first."""
-        route = providers_for(phone, self.routes, self.ported)
+        route = providers_for(phone, self.routes, self.ported, self._operators)
         if via:
             # Back the way the person wrote; the route still serves if that way is shut.
             route = (via, *(p for p in route if p != via))
@@ -47,19 +49,62 @@ class Routing:
         times = [self.circuit.until(p) for p in self.route(phone, via)]
         return min((t for t in times if t is not None), default=None)
 
+    def choices(self) -> "Choices":
+        """Return the routing of one batch of rows: each circuit asked once for them all."""
+        return Choices(self)
+
     def sent(self, provider: str, results: list[Result]) -> None:
         """Count each recipient's outcome against the provider's circuit."""
         if self.circuit is None:
             return
-        for result in results:
-            if result.outcome == FAILED or result.status == NOT_TRIED:
-                continue  # the number was refused, or nothing was asked: no sign of health
-            self.circuit.record(provider, result.outcome == SENT)
+        # The number was refused, or nothing was asked: no sign of health.
+        said = [r.outcome == SENT for r in results if r.outcome != FAILED and r.status != NOT_TRIED]
+        self.circuit.record_many(provider, said)
 
     def failed(self, provider: str) -> None:
         """Count a request the provider failed as a whole: once, whatever its size."""
         if self.circuit is not None:
             self.circuit.record(provider, False)
+
+
+class Choices:
+    """Routing.pick and Routing.reopens for one batch, asking each provider's circuit once.
+
+    As if asked row by row: a closed circuit takes every row, an open one none, and one
+    due a probe the first row only, if this worker won the probe.
+    """
+
+    def __init__(self, routing: Routing):
+        self.routing = routing
+        self._left: dict[str, int | None] = {}  # provider -> rows it may still take (None: any)
+        self._until: dict[str, float | None] = {}
+
+    def pick(self, phone: str, via: str | None = None) -> str | None:
+        """Return the provider to send a row through now, or None while its route is shut."""
+        route, circuit = self.routing.route(phone, via), self.routing.circuit
+        if circuit is None:
+            return route[0] if route else None
+        for provider in route:
+            if provider not in self._left:
+                self._left[provider] = circuit.admits(provider)
+            left = self._left[provider]
+            if left is None:
+                return provider
+            if left > 0:
+                self._left[provider] = left - 1
+                return provider
+        return None
+
+    def reopens(self, phone: str, via: str | None = None) -> float | None:
+        """Return when the first of a phone's providers may be tried again (epoch seconds)."""
+        circuit = self.routing.circuit
+        if circuit is None:
+            return None
+        route = self.routing.route(phone, via)
+        for provider in route:
+            if provider not in self._until:
+                self._until[provider] = circuit.until(provider)
+        return min((self._until[p] for p in route if self._until[p] is not None), default=None)
 
 
 def reply_sender(config: Mapping, provider: str, to: str | None) -> str | None:

@@ -7,12 +7,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.infra.gateway import FAILED, NOT_TRIED, RETRY, SENT, UNKNOWN, GatewayError
 from app.infra.models import Campaign, Contact, Message, utcnow
-from app.messaging import delivery, window
+from app.messaging import claims, delivery, window
+from app.messaging.claims import LIVE, Change, Claimed
 from app.messaging.outbox import (
     BULK_KINDS,
     cancel,
@@ -26,7 +27,6 @@ from app.messaging.routing import Routing
 from app.messaging.send_stats import SendStats
 from app.messaging.throttle import Throttle
 
-LIVE = ("sending", "expanding")  # the campaign states whose rows may go out
 # Rows held back by a campaign's rate come due a second apart: a dispatch with nothing
 # else to do waits for them this long at most, and leaves later ones to the next tick.
 HELD_WAIT = timedelta(seconds=5)
@@ -71,38 +71,11 @@ class Sender:
     # row goes back in the queue for, and how many rows that moment holds already.
     _slots: dict = field(default_factory=dict, init=False, repr=False)
 
-    def claim(self, now: datetime, limit: int) -> list[Message]:
+    def claim(self, now: datetime, limit: int) -> list[Claimed]:
         """Lease up to limit due rows to this sender; other workers skip them."""
-        due = [Message.status == "queued", Message.not_before <= now]
-        live = select(Campaign.id).where(Campaign.status.in_(LIVE))
-        due.append(or_(Message.campaign_id.is_(None), Message.campaign_id.in_(live)))
-        if not window.is_open(self.config["SMS_SEND_WINDOW"], now, self.config["TZ"]):
-            due.append(Message.kind.not_in(BULK_KINDS))
-        ids = (
-            select(Message.id)
-            .where(*due)
-            .order_by(Message.urgent.desc(), Message.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
         lease = now + timedelta(seconds=self.config["SMS_LEASE_S"])
-        # Two statements in one transaction: PostgreSQL may re-run a LIMIT
-        # subquery inside an UPDATE and, with SKIP LOCKED, take more rows.
-        # The locks hold until commit; on SQLite the status check guards.
-        chosen = list(self.db.scalars(ids))
-        if chosen:
-            self.db.execute(
-                update(Message)
-                .where(Message.id.in_(chosen), Message.status == "queued")
-                .values(status="claimed", lease_owner=self.owner, lease_until=lease)
-                .execution_options(synchronize_session=False)
-            )
-        self.db.commit()
-        mine = select(Message).where(Message.lease_owner == self.owner, Message.status == "claimed")
-        # As the database has them now: this session may still hold a row as it was when it
-        # went back to the queue, and putting it back again would then change nothing.
-        mine = mine.order_by(Message.id).execution_options(populate_existing=True)
-        return list(self.db.scalars(mine))
+        bulk = window.is_open(self.config["SMS_SEND_WINDOW"], now, self.config["TZ"])
+        return claims.claim(self.db, self.owner, now, limit, lease, bulk)
 
     def run(self, now_fn=utcnow, limit: int | None = None, budget_s: float = 30.0) -> Tally:
         """Send due rows until none are left or the time budget is spent."""
@@ -142,7 +115,7 @@ class Sender:
         self.db.commit()  # no transaction left open while the worker waits
         return due if due is not None and due - now <= HELD_WAIT else None
 
-    def send(self, messages: list[Message], now_fn=utcnow) -> Tally:
+    def send(self, messages: list[Claimed], now_fn=utcnow) -> Tally:
         """Send claimed rows in requests of one text and provider each; record every outcome."""
         tally = Tally(claimed=len(messages))
         for chunk in _chunks(messages, self.config["SMS_BATCH_SIZE"]):
@@ -152,6 +125,7 @@ class Sender:
                 part = self._start(part, provider, now_fn(), tally)
                 if not part:
                     continue
+                # One provider request; its outcomes recorded in one statement.
                 gateway, phones = self.routing.gateways[provider], [m.phone for m in part]
                 started = time.perf_counter()
                 try:
@@ -160,11 +134,11 @@ class Sender:
                     answer = exc
                 took = time.perf_counter() - started
                 if isinstance(answer, GatewayError):
-                    self._whole(self._ours(part), answer, now_fn(), tally)
+                    self._whole(part, answer, now_fn(), tally)
                     self.db.commit()
                     self.routing.failed(provider)
                 else:
-                    self._each(self._ours(part), answer, now_fn(), tally)
+                    self._each(part, answer, now_fn(), tally)
                     # Kept before the circuit hears of it: Redis failing over now must
                     # not leave rows that went out as unknown outcomes.
                     self.db.commit()
@@ -174,33 +148,36 @@ class Sender:
                 tally.campaigns.update(m.campaign_id for m in part if m.campaign_id)
         return tally
 
-    def _routed(self, chunk: list[Message], now: datetime):
+    def _routed(self, chunk: list[Claimed], now: datetime):
         """Yield (provider, sender, rows) for the rows a provider may take now.
 
         The rest wait, no attempt spent, until the first circuit of their route may
         be probed: a message is never handed to a provider whose circuit is open.
         """
-        groups: dict[tuple, list[Message]] = defaultdict(list)
+        groups: dict[tuple, list[Claimed]] = defaultdict(list)
         shut = []
+        choices = self.routing.choices()
         for message in chunk:
-            provider = self.routing.pick(message.phone, message.via)
+            provider = choices.pick(message.phone, message.via)
             if provider is None:
                 shut.append(message)
                 continue
             sender = message.sender if provider == message.via else None
             groups[(provider, sender)].append(message)
-        for message in shut:
-            reopens = self.routing.reopens(message.phone, message.via)
-            when = now + SHUT_WAIT
-            if reopens is not None:
-                when = max(when, datetime.fromtimestamp(reopens, now.tzinfo))
-            self._give_back(message, when)
         if shut:
+            back = []
+            for message in shut:
+                reopens = choices.reopens(message.phone, message.via)
+                when = now + SHUT_WAIT
+                if reopens is not None:
+                    when = max(when, datetime.fromtimestamp(reopens, now.tzinfo))
+                back.append((message, when))
+            claims.give_back(self.db, self.owner, back)
             self.db.commit()
         for (provider, sender), rows in groups.items():
             yield provider, sender, rows
 
-    def _within_campaign_rate(self, chunk: list[Message], now: datetime) -> list[Message]:
+    def _within_campaign_rate(self, chunk: list[Claimed], now: datetime) -> list[Claimed]:
         """Keep what the campaign's own rate allows now; put the rest back for later.
 
         Never waits: a slow campaign must not hold up alerts and replies.
@@ -213,8 +190,8 @@ class Sender:
             return chunk
         allowed = limiter.take(len(chunk), grace_s=TAKE_GRACE_S, sleep=self.sleep)
         if allowed < len(chunk):
-            for message in chunk[allowed:]:
-                self._give_back(message, self._slot(campaign_id, limiter, now))
+            held = [(m, self._slot(campaign_id, limiter, now)) for m in chunk[allowed:]]
+            claims.give_back(self.db, self.owner, held)
             self.db.commit()
         return chunk[:allowed]
 
@@ -236,78 +213,30 @@ class Sender:
         return at
 
     def _start(
-        self, chunk: list[Message], provider: str, now: datetime, tally: Tally
-    ) -> list[Message]:
+        self, chunk: list[Claimed], provider: str, now: datetime, tally: Tally
+    ) -> list[Claimed]:
         """Move rows we still own from claimed to sending through provider, re-checking
-        opt-outs and pauses.
-
-        The conditional update is what makes a send safe: a row whose lease ran
-        out, whose phone opted out, or whose campaign stopped since the claim
-        is not sent.
-        """
+        opt-outs and pauses (see claims.start); settle the others."""
         lease = now + timedelta(seconds=self.config["SMS_LEASE_S"])
-        blocked = select(Contact.phone).where(
-            or_(Contact.opted_out_at.is_not(None), Contact.unreachable_at.is_not(None))
-        )
-        live = select(Campaign.id).where(Campaign.status.in_(LIVE))
-        started = set(
-            self.db.scalars(
-                update(Message)
-                .where(
-                    Message.id.in_([m.id for m in chunk]),
-                    Message.lease_owner == self.owner,
-                    Message.status == "claimed",
-                    or_(Message.kind.not_in(BULK_KINDS), Message.phone.not_in(blocked)),
-                    or_(Message.campaign_id.is_(None), Message.campaign_id.in_(live)),
-                )
-                .values(status="sending", lease_until=lease, provider=provider)
-                .returning(Message.id)
-                .execution_options(synchronize_session=False)
-            )
-        )
-        for message in chunk:
-            if message.id in started:
-                message.status, message.lease_until = "sending", lease
-                message.provider = provider
-            else:
-                self.db.refresh(message)
-                self._not_started(message, now, tally)
+        self._autocommit()
+        started = claims.start(self.db, self.owner, [m.id for m in chunk], provider, lease)
         self.db.commit()  # from here on, a crash leaves an unknown outcome
+        for message in chunk:
+            if message.id not in started:
+                self._not_started(message.id, now, tally)
+        self.db.commit()
         return [m for m in chunk if m.id in started]
 
-    def _give_back(self, message: Message, when: datetime) -> None:
-        """Put a claimed row back in the queue for when, if it is still ours: a lease that ran
-        out may have let another worker claim it since."""
-        self.db.execute(
-            update(Message)
-            .where(Message.id == message.id, Message.lease_owner == self.owner,
-                   Message.status == "claimed")
-            .values(status="queued", not_before=when, lease_owner=None, lease_until=None)
-            .execution_options(synchronize_session=False)
-        )  # fmt: skip
-        self.db.expire(message)
+    def _autocommit(self) -> None:
+        """Commit, then on PostgreSQL have each statement until the next commit commit on
+        its own: one round trip, not three (BEGIN, the statement, COMMIT)."""
+        self.db.commit()
+        if self.db.get_bind().dialect.name == "postgresql":
+            self.db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
-    def _ours(self, part: list[Message]) -> list[Message]:
-        """Return the rows of a finished request that are still ours to record.
-
-        A provider slower than the lease lets reap settle a row meanwhile (and another
-        worker resend it): what we learnt then must not overwrite what it decided.
-        """
-        mine = set(
-            self.db.scalars(
-                select(Message.id)
-                .where(Message.id.in_([m.id for m in part]), Message.lease_owner == self.owner,
-                       Message.status == "sending")
-                .with_for_update()
-            )
-        )  # fmt: skip
-        for message in part:
-            if message.id not in mine:
-                self.db.expire(message)  # the row as the database has it, untouched by us
-        return [m for m in part if m.id in mine]
-
-    def _not_started(self, message: Message, now: datetime, tally: Tally) -> None:
+    def _not_started(self, message_id: int, now: datetime, tally: Tally) -> None:
         """Settle a claimed row that must not go out now, and say why."""
+        message = self.db.get(Message, message_id, populate_existing=True)
         if message.lease_owner != self.owner or message.status != "claimed":
             return  # our lease ran out and the row is someone else's now
         contact = self.db.scalars(select(Contact).where(Contact.phone == message.phone)).first()
@@ -324,71 +253,82 @@ class Sender:
             return
         tally.cancelled += 1
 
-    def _whole(self, chunk, exc: GatewayError, now, tally) -> None:
-        """Record a failure of the whole request."""
-        for message in chunk:
+    def _whole(self, part: list[Claimed], exc: GatewayError, now: datetime, tally: Tally) -> None:
+        """Record a failure of the whole request on the rows still ours."""
+        changes = [Change(message) for message in part]
+        for change in changes:
             if exc.unknown:
-                settle_unknown(message, exc.reason, now, self.config["SMS_RECONCILE_S"])
-                tally.unknown += 1
+                settle_unknown(change, exc.reason, now, self.config["SMS_RECONCILE_S"])
             else:
-                retry(message, exc.reason, now, self.config["SMS_MAX_ATTEMPTS"])
-                tally.retried += 1
-        if exc.unknown:
-            self.db.flush()
-            delivery.adopt_waiting(self.db, chunk, now, self.config["SMS_UNREACHABLE_AFTER"])
+                retry(change, exc.reason, now, self.config["SMS_MAX_ATTEMPTS"])
+        self._autocommit()
+        recorded = claims.record(self.db, self.owner, "sending", changes).changes
+        self.db.commit()
+        if not exc.unknown:
+            tally.retried += len(recorded)
+            return
+        tally.unknown += len(recorded)
+        ids = [change.row.id for change in recorded]
+        unknown = self.db.scalars(select(Message).where(Message.id.in_(ids))).all()
+        delivery.adopt_waiting(self.db, unknown, now, self.config["SMS_UNREACHABLE_AFTER"])
 
-    def _each(self, chunk, results, now, tally) -> None:
-        """Record each recipient's outcome."""
+    def _each(self, part: list[Claimed], results, now: datetime, tally: Tally) -> None:
+        """Record each recipient's outcome on the rows still ours."""
         by_phone = {result.phone: result for result in results}
         stopped = any(r.outcome not in (SENT, FAILED) and r.status != NOT_TRIED for r in results)
-        for message in chunk:
+        changes, counted = [], {}
+        for message in part:
             result = by_phone.get(message.phone)
-            message.status_code = result.status_code if result else None
-            message.provider_status = result.status if result else None
+            change = Change(message)
+            changes.append(change)
+            if result is not None and result.outcome == SENT:  # the common case, set at once
+                change.values.update(
+                    status="sent", sent_at=now, provider_id=result.provider_id, cost=result.cost,
+                    provider_parts=result.parts, lease_owner=None, lease_until=None,
+                    status_code=result.status_code, provider_status=result.status,
+                )  # fmt: skip
+                counted[message.id] = "sent"
+                continue
+            change.status_code = result.status_code if result else None
+            change.provider_status = result.status if result else None
             if result is not None and result.status == NOT_TRIED:
                 # Never asked: no attempt spent. At once if the batch ran out of time; after
                 # a while if the provider's answer to another said it is busy or down.
-                release(message, retry_at(1, now) if stopped else now)
-                message.provider = None
-                continue
-            if result is None or result.outcome == UNKNOWN:
+                release(change, retry_at(1, now) if stopped else now)
+                change.provider = None
+            elif result is None or result.outcome == UNKNOWN:
                 reason = result.status if result and result.status else "not in the answer"
-                settle_unknown(message, reason, now, self.config["SMS_RECONCILE_S"])
-                tally.unknown += 1
-            elif result.outcome == SENT:
-                message.status, message.sent_at = "sent", now
-                message.provider_id, message.cost = result.provider_id, result.cost
-                message.provider_parts = result.parts
-                message.lease_owner = message.lease_until = None
-                tally.sent += 1
+                settle_unknown(change, reason, now, self.config["SMS_RECONCILE_S"])
+                counted[message.id] = "unknown"
             elif result.outcome == RETRY:
-                retry(message, result.status or "retry", now, self.config["SMS_MAX_ATTEMPTS"])
-                tally.retried += 1
+                retry(change, result.status or "retry", now, self.config["SMS_MAX_ATTEMPTS"])
+                counted[message.id] = "retried"
             elif result.outcome == FAILED:
-                fail(message, result.status or "failed", now)
-                tally.failed += 1
-        self.db.flush()
+                fail(change, result.status or "failed", now)
+                counted[message.id] = "failed"
+        self._autocommit()
+        recorded, reported = claims.record(self.db, self.owner, "sending", changes)
+        self.db.commit()
         # A delivery report may have come before we recorded the provider's id.
-        delivery.apply_pending(
-            self.db,
-            [m.provider_id for m in chunk if m.provider_id],
-            now,
-            self.config["SMS_UNREACHABLE_AFTER"],
-        )
+        delivery.apply_pending(self.db, reported, now, self.config["SMS_UNREACHABLE_AFTER"])
+        for change in recorded:
+            kind = counted.get(change.row.id)
+            if kind:
+                setattr(tally, kind, getattr(tally, kind) + 1)
 
 
-def _chunks(messages: list[Message], size: int):
+def _chunks(messages: list[Claimed], size: int):
     """Yield lists of at most size rows sharing one text and campaign, one per phone."""
-    groups: dict[tuple, list[list[Message]]] = defaultdict(list)
+    groups: dict[tuple, list[tuple[list, set]]] = defaultdict(list)
     for message in messages:
         lists = groups[(message.body, message.campaign_id)]
         # A phone appears once per request: the answer is keyed by phone.
-        target = next(
-            (c for c in lists if len(c) < size and all(m.phone != message.phone for m in c)), None
-        )
+        target = next((c for c in lists if len(c[0]) < size and message.phone not in c[1]), None)
         if target is None:
-            target = []
+            target = ([], set())
             lists.append(target)
-        target.append(message)
+        target[0].append(message)
+        target[1].add(message.phone)
     for lists in groups.values():
-        yield from lists
+        for rows, _ in lists:
+            yield rows

@@ -1,0 +1,276 @@
+"""Claimed outbox rows: leased, started, recorded and given back in set-based SQL.
+
+A claimed row is a plain tuple, not an ORM object: a campaign's send loads and writes
+tens of thousands of rows, and the session's bookkeeping would cost more than the
+HTTP requests that carry them. The statements are built once, their lists of ids one
+array each on PostgreSQL. Every write names the lease's owner and the status it
+expects, so a worker whose lease ran out changes nothing another worker took since.
+"""
+
+import functools
+from collections import defaultdict
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import Integer, bindparam, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+from app.infra.db import among
+from app.infra.models import Campaign, Contact, Message
+from app.infra.sms_records import DeliveryReport
+from app.messaging.outbox import BULK_KINDS
+
+OUTBOX = Message.__table__
+ROW = OUTBOX.c
+LIVE = ("sending", "expanding")  # the campaign states whose rows may go out
+
+
+class Claimed(NamedTuple):
+    """What sending a claimed row needs to know of it."""
+
+    id: int
+    kind: str
+    phone: str
+    body: str
+    campaign_id: int | None
+    via: str | None
+    sender: str | None
+    attempts: int
+
+
+class Change:
+    """A claimed row's new values, set as outbox's functions set a Message's fields."""
+
+    __slots__ = ("row", "values")
+
+    def __init__(self, row: Claimed):
+        object.__setattr__(self, "row", row)
+        object.__setattr__(self, "values", {})
+
+    def __getattr__(self, name: str):
+        values = self.values
+        return values[name] if name in values else getattr(self.row, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        self.values[name] = value
+
+
+class Recorded(NamedTuple):
+    """What record wrote: the changes, and the provider ids a delivery report waits for."""
+
+    changes: list[Change]
+    reported: list[str]
+
+
+def _postgresql(db: Session) -> bool:
+    return db.get_bind().dialect.name == "postgresql"
+
+
+@functools.cache
+def _statements(postgresql: bool) -> dict:
+    """Build the claim's, start's and recheck's statements once per dialect."""
+    campaigns = Campaign.__table__.c
+    running = select(campaigns.id).where(campaigns.status.in_(LIVE))
+    live = or_(ROW.campaign_id.is_(None), ROW.campaign_id.in_(running))
+    ids = among(ROW.id, "ids", postgresql)
+    due = [ROW.status == "queued", ROW.not_before <= bindparam("now"), live]
+    contacts = Contact.__table__.c
+    blocked = exists().where(
+        contacts.phone == ROW.phone,
+        or_(contacts.opted_out_at.is_not(None), contacts.unreachable_at.is_not(None)),
+    )
+    choose = select(ROW.id).order_by(ROW.urgent.desc(), ROW.id).limit(bindparam("limit"))
+    return {
+        "due": choose.where(*due).with_for_update(skip_locked=True),
+        # Outside the send window only what is not bulk: alerts, receipts, replies.
+        "due, not bulk": choose.where(*due, ROW.kind.not_in(BULK_KINDS)).with_for_update(
+            skip_locked=True
+        ),
+        "take": update(OUTBOX)
+        .where(ids, ROW.status == "queued")
+        .values(status="claimed", lease_owner=bindparam("owner"), lease_until=bindparam("lease"))
+        .returning(*(ROW[name] for name in Claimed._fields)),
+        "start": update(OUTBOX)
+        .where(
+            ids,
+            ROW.lease_owner == bindparam("owner"),
+            ROW.status == "claimed",
+            or_(ROW.kind.not_in(BULK_KINDS), ~blocked),
+            live,
+        )
+        .values(status="sending", lease_until=bindparam("lease"), provider=bindparam("to"))
+        .returning(ROW.id),
+        "ours": select(ROW.id)
+        .where(ids, ROW.lease_owner == bindparam("owner"), ROW.status == bindparam("expected"))
+        .with_for_update(),
+    }
+
+
+def claim(
+    db: Session, owner: str, now: datetime, limit: int, lease_until: datetime, bulk: bool
+) -> list[Claimed]:
+    """Lease up to limit due rows to owner, bulk kinds only if bulk; commit; return them by id.
+
+    Other workers skip the rows locked here (SKIP LOCKED) rather than wait for them.
+    """
+    statements = _statements(_postgresql(db))
+    # Two statements in one transaction: PostgreSQL may re-run a LIMIT
+    # subquery inside an UPDATE and, with SKIP LOCKED, take more rows.
+    # The locks hold until commit; on SQLite the status check guards.
+    due = statements["due" if bulk else "due, not bulk"]
+    chosen = db.execute(due, {"now": now, "limit": limit}).scalars().all()
+    rows = []
+    if chosen:
+        params = {"ids": chosen, "owner": owner, "lease": lease_until}
+        rows = [Claimed(*row) for row in db.execute(statements["take"], params).all()]
+    db.commit()
+    forget(db, chosen)
+    return sorted(rows, key=lambda row: row.id)
+
+
+def start(
+    db: Session, owner: str, ids: list[int], provider: str, lease_until: datetime
+) -> set[int]:
+    """Move rows still ours from claimed to sending through provider; return their ids.
+
+    The conditional update is what makes a send safe: a row whose lease ran out, whose
+    phone opted out (or is unreachable), or whose campaign stopped since the claim is
+    not sent. The caller commits.
+    """
+    params = {"ids": ids, "owner": owner, "lease": lease_until, "to": provider}
+    found = set(db.execute(_statements(_postgresql(db))["start"], params).scalars().all())
+    forget(db, ids)
+    return found
+
+
+def record(db: Session, owner: str, status: str, changes: list[Change]) -> Recorded:
+    """Write each change to its row if the row is still ours and in status; return those
+    written, and the provider ids among them for which a delivery report may wait (on
+    PostgreSQL, exactly those). Call it in a transaction of its own: the caller commits.
+
+    A request slower than the lease lets reap settle a row meanwhile (and another worker
+    resend it): what we learnt then must not overwrite what it decided.
+    """
+    if not changes:
+        return Recorded([], [])
+    if _postgresql(db):
+        written = _write_returning(db, owner, status, changes)
+        mine = [change for change in changes if change.row.id in written]
+        return Recorded(mine, [c.values["provider_id"] for c in mine if written[c.row.id]])
+    if _write(db, owner, status, changes) != len(changes):
+        # Some were not ours any more: undo, and write only to those that are, locked first.
+        db.rollback()
+        ids = [change.row.id for change in changes]
+        params = {"ids": ids, "owner": owner, "expected": status}
+        ours = set(db.execute(_statements(False)["ours"], params).scalars().all())
+        changes = [change for change in changes if change.row.id in ours]
+        _write(db, owner, status, changes)
+    # Each provider id written: apply_pending looks for the reports that came before it.
+    return Recorded(
+        changes, [c.values["provider_id"] for c in changes if c.values.get("provider_id")]
+    )
+
+
+def give_back(db: Session, owner: str, rows: list[tuple[Claimed, datetime]]) -> None:
+    """Put claimed rows back in the queue, each for its time, if still ours: a lease that
+    ran out may have let another worker claim them since. The caller commits."""
+    changes = []
+    for row, when in rows:
+        change = Change(row)
+        change.values.update(status="queued", not_before=when, lease_owner=None, lease_until=None)
+        changes.append(change)
+    if _postgresql(db):
+        _write_returning(db, owner, "claimed", changes)
+    else:
+        _write(db, owner, "claimed", changes)
+
+
+# The UPDATE for each set of columns (and, on PostgreSQL, of those the rows share), built once.
+_WRITES: dict[tuple, object] = {}
+
+
+def _write(db: Session, owner: str, status: str, changes: list[Change]) -> int:
+    """Write changes with one executemany per set of columns; return the rows changed."""
+    groups = defaultdict(list)
+    for change in changes:
+        groups[tuple(change.values)].append(change)
+    written = 0
+    for names, group in groups.items():
+        statement = _WRITES.get(names)
+        if statement is None:
+            statement = _WRITES[names] = (
+                update(OUTBOX)
+                .where(ROW.id == bindparam("w_id"), ROW.lease_owner == bindparam("w_owner"),
+                       ROW.status == bindparam("w_status"))
+                .values({name: bindparam("v_" + name) for name in names})
+            )  # fmt: skip
+        params = []
+        for change in group:
+            values = {"v_" + name: value for name, value in change.values.items()}
+            values.update(w_id=change.row.id, w_owner=owner, w_status=status)
+            params.append(values)
+        written += db.execute(statement, params).rowcount
+    forget(db, [change.row.id for change in changes])
+    return written
+
+
+def _write_returning(
+    db: Session, owner: str, status: str, changes: list[Change]
+) -> dict[int, bool]:
+    """Write changes with one UPDATE per set of columns, the rows' values as arrays (a
+    value they all share as one parameter); return, for each row changed, whether a
+    delivery report waits for its provider id."""
+    groups = defaultdict(list)
+    for change in changes:
+        groups[tuple(change.values)].append(change)
+    written = {}
+    for names, group in groups.items():
+        columns = {name: [change.values[name] for change in group] for name in names}
+        shared = tuple(n for n, values in columns.items() if values.count(values[0]) == len(values))
+        statement = _WRITES.get((names, shared))
+        if statement is None:
+            statement = _WRITES[(names, shared)] = _unnested(names, shared)
+        params = {"a_id": [c.row.id for c in group], "w_owner": owner, "w_status": status}
+        for name, values in columns.items():
+            if name in shared:
+                params["v_" + name] = values[0]
+            else:
+                params["a_" + name] = values
+        written.update(tuple(row) for row in db.execute(statement, params))
+    forget(db, [change.row.id for change in changes])
+    return written
+
+
+def _unnested(names: tuple, shared: tuple):
+    """Return UPDATE ... FROM unnest(ids, arrays) for columns names, shared ones scalars."""
+    each = [name for name in names if name not in shared]
+    arrays = [bindparam("a_" + name, type_=ARRAY(ROW[name].type)) for name in each]
+    rows = func.unnest(bindparam("a_id", type_=ARRAY(Integer)), *arrays)
+    rows = rows.table_valued("id", *each).render_derived()
+    values = {name: bindparam("v_" + name, type_=ROW[name].type) for name in shared}
+    values.update({name: rows.c[name] for name in each})
+    reports = DeliveryReport.__table__.c
+    # Read in the same statement, on the row as written: saves a round trip per request.
+    reported = exists().where(
+        reports.provider_id == ROW.provider_id,
+        reports.applied.is_(False),
+        or_(reports.provider == ROW.provider, reports.provider.is_(None)),
+    )
+    return (
+        update(OUTBOX)
+        .where(ROW.id == rows.c.id, ROW.lease_owner == bindparam("w_owner"),
+               ROW.status == bindparam("w_status"))
+        .values(values)
+        .returning(ROW.id, reported)
+    )  # fmt: skip
+
+
+def forget(db: Session, ids: list[int]) -> None:
+    """Expire the session's copies of rows just written in SQL, so that none is read stale."""
+    if not db.identity_map:
+        return
+    ids = set(ids)
+    for key, instance in list(db.identity_map.items()):
+        if key[0] is Message and key[1][0] in ids:
+            db.expire(instance)

@@ -1,0 +1,119 @@
+"""app/messaging/claims.py: claimed rows written in bulk, each only while still ours."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import current_app
+from sqlalchemy import select, update
+
+from app.infra.models import Message
+from app.infra.sms_records import DeliveryReport
+from app.messaging import claims, outbox
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+LEASE = NOW + timedelta(seconds=60)
+
+
+@pytest.fixture
+def db(app):
+    with app.app_context(), app.extensions["db"]() as session:
+        yield session
+
+
+def started(db, count: int, owner: str = "worker-a") -> list[claims.Claimed]:
+    """Queue count receipts, claim them for owner and start them: their requests are out."""
+    for n in range(count):
+        outbox.add(db, current_app.config, "receipt", f"R{n}", f"+2237000{n:04d}", "Recu",
+                   not_before=NOW)  # fmt: skip
+    db.commit()
+    rows = claims.claim(db, owner, NOW, count, LEASE, bulk=True)
+    assert claims.start(db, owner, [r.id for r in rows], "africastalking", LEASE) == {
+        r.id for r in rows
+    }
+    db.commit()
+    return rows
+
+
+def test_a_request_starts_only_rows_still_ours(db):
+    """Our lease ran out, reap put a row back and worker b claimed it: it is b's to send."""
+    for n in range(2):
+        outbox.add(db, current_app.config, "receipt", f"R{n}", f"+2237000{n:04d}", "Recu",
+                   not_before=NOW)  # fmt: skip
+    db.commit()
+    mine, theirs = claims.claim(db, "worker-a", NOW, 2, LEASE, bulk=True)
+    db.execute(update(Message).where(Message.id == theirs.id).values(lease_owner="worker-b"))
+    db.commit()
+    assert claims.start(db, "worker-a", [mine.id, theirs.id], "africastalking", LEASE) == {mine.id}
+    db.commit()
+    rows = {m.id: m for m in db.scalars(select(Message))}
+    assert (rows[theirs.id].status, rows[theirs.id].lease_owner) == ("claimed", "worker-b")
+
+
+def sent(row: claims.Claimed, provider_id: str) -> claims.Change:
+    change = claims.Change(row)
+    change.values.update(status="sent", sent_at=NOW, provider_id=provider_id, cost="XOF 25",
+                         lease_owner=None, lease_until=None)  # fmt: skip
+    return change
+
+
+@pytest.mark.parametrize(
+    "taken",
+    [
+        {"lease_owner": "worker-b"},  # reaped, resent: another worker's request is out now
+        {"status": "unknown", "lease_owner": None},  # reaped, its outcome left unknown
+        {"status": "claimed"},  # ours again, but not the request this result is for
+    ],
+)
+def test_a_result_is_written_only_to_rows_still_ours(db, taken):
+    """The owner and status in the bulk write's WHERE are the recheck: no row of another's."""
+    mine, lost = started(db, 2)
+    db.execute(update(Message).where(Message.id == lost.id).values(**taken))
+    db.commit()
+    recorded = claims.record(db, "worker-a", "sending", [sent(mine, "ATX-1"), sent(lost, "ATX-2")])
+    db.commit()
+    rows = {m.id: m for m in db.scalars(select(Message))}
+    assert [change.row.id for change in recorded.changes] == [mine.id]
+    assert (rows[mine.id].status, rows[mine.id].provider_id) == ("sent", "ATX-1")
+    expected = {"status": "sending", "lease_owner": "worker-a", **taken}
+    assert {k: getattr(rows[lost.id], k) for k in expected} == expected
+    assert rows[lost.id].provider_id is None
+
+
+def test_a_report_that_came_first_is_named_by_the_write(db):
+    """A delivery report stored before the send result: record says which ids to apply."""
+    rows = started(db, 2)
+    db.add(DeliveryReport(provider_id="ATX-early", provider="africastalking", status="Success",
+                          received_at=NOW))  # fmt: skip
+    db.commit()
+    recorded = claims.record(
+        db, "worker-a", "sending", [sent(rows[0], "ATX-early"), sent(rows[1], "ATX-none")]
+    )
+    assert "ATX-early" in recorded.reported
+    if db.get_bind().dialect.name == "postgresql":  # read in the write itself: exactly those
+        assert recorded.reported == ["ATX-early"]
+
+
+def test_the_sessions_copy_of_a_row_written_in_bulk_is_not_read_stale(db):
+    rows = started(db, 1)
+    copy = db.get(Message, rows[0].id)
+    assert copy.status == "sending"
+    claims.record(db, "worker-a", "sending", [sent(rows[0], "ATX-1")])
+    db.commit()
+    assert (copy.status, copy.provider_id) == ("sent", "ATX-1")
+
+
+def test_rows_go_back_to_the_queue_only_if_still_ours(db):
+    for n in range(2):
+        outbox.add(db, current_app.config, "receipt", f"R{n}", f"+2237000{n:04d}", "Recu",
+                   not_before=NOW)  # fmt: skip
+    db.commit()
+    mine, theirs = claims.claim(db, "worker-a", NOW, 2, LEASE, bulk=True)
+    db.execute(update(Message).where(Message.id == theirs.id).values(lease_owner="worker-b"))
+    db.commit()
+    later = NOW + timedelta(seconds=5)
+    claims.give_back(db, "worker-a", [(mine, later), (theirs, later)])
+    db.commit()
+    rows = {m.id: m for m in db.scalars(select(Message))}
+    assert (rows[mine.id].status, rows[mine.id].lease_owner) == ("queued", None)
+    assert rows[mine.id].not_before == later
+    assert (rows[theirs.id].status, rows[theirs.id].lease_owner) == ("claimed", "worker-b")
