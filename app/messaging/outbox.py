@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.infra.models import Message, utcnow
-from app.infra.segments import estimate, prepare
+from app.infra.segments import Estimate, estimate, prepare
 from app.infra.sms_records import DeliveryReport
 from app.messaging import delivery
 
@@ -30,10 +30,15 @@ def part_cost(config: Mapping) -> Decimal:
     return Decimal(config["SMS_PART_COST"].split()[1])
 
 
+def priced(config: Mapping, text: str) -> tuple[str, Estimate]:
+    """Return text as it will be sent, with its encoding, parts and estimated cost."""
+    body = prepare(text, config["SMS_ASCII_FOLD"])
+    return body, estimate(body, part_cost(config))
+
+
 def row(config: Mapping, kind: str, subject, phone: str, text: str, **fields) -> dict:
     """Build an outbox row: its idempotency key, final text and estimated cost."""
-    body = prepare(text, config["SMS_ASCII_FOLD"])
-    guess = estimate(body, part_cost(config))
+    body, guess = priced(config, text)
     return {
         "key": f"{kind}:{subject}:{phone}",
         "kind": kind,
@@ -56,16 +61,44 @@ def insert(db: Session, rows: list[dict]) -> int:
 
     The caller commits, so rows land in the same transaction as their cause.
     """
+    return len(insert_new(db, rows))
+
+
+def insert_new(db: Session, rows: list[dict]) -> set[str]:
+    """Add rows, silently skipping keys already present; return the keys added.
+
+    Every row must have the same fields. The caller commits.
+    """
     if not rows:
-        return 0
+        return set()
+    table = Message.__table__  # plain Core: rows go to the driver as they are
     dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(Message)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(Message.id)  # rowcount is not reliable for batched inserts
-    )
-    return len(db.execute(statement).all())
+    statement, values = dialect.insert(table), rows
+    if dialect is postgresql and len(rows) > 1:
+        statement, values = statement.from_select(*_unnested(rows)), {}
+    # RETURNING: rowcount is not reliable for batched inserts.
+    statement = statement.on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
+    return set(db.execute(statement, values).scalars())
+
+
+def _unnested(rows: list[dict]) -> tuple[list[str], Select]:
+    """Return the columns of rows and a SELECT of them: what varies sent as arrays to unnest.
+
+    A parameter per row and column would make a statement of megabytes to parse for a
+    large batch; a value every row shares (the kind, the time) is sent once.
+    """
+    names = list(rows[0])
+    table, varying, shared = Message.__table__, {}, {}
+    for name in names:
+        values = [row[name] for row in rows]
+        kind = table.c[name].type
+        if values.count(values[0]) == len(values):
+            shared[name] = bindparam(f"shared_{name}", values[0], type_=kind)
+        else:
+            varying[name] = bindparam(f"array_{name}", values, type_=postgresql.ARRAY(kind))
+    source = func.unnest(*varying.values()).table_valued(*varying).render_derived()
+    # With nothing that varies (the same row over and over) that is one row, once.
+    return names, select(*(shared[name] if name in shared else source.c[name] for name in names))
 
 
 def add(db: Session, config: Mapping, kind: str, subject, phone: str, text: str, **fields) -> bool:
