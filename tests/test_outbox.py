@@ -136,6 +136,35 @@ def test_insert_many_skips_duplicates(app, db):
     assert outbox.insert(db, []) == 0
 
 
+def test_insert_new_returns_the_keys_it_added(app, db):
+    outbox.add(db, current_app.config, "campaign", 1, "+22370000001", "déjà là")
+    phones = ["+22370000001", "+22370000002"]
+    rows = [outbox.row(app.config, "campaign", 1, phone, "Bonjour") for phone in phones]
+    assert outbox.insert_new(db, rows) == {"campaign:1:+22370000002"}
+    same = outbox.row(app.config, "campaign", 1, "+22370000003", "Bonjour")
+    assert outbox.insert_new(db, [same, dict(same)]) == {"campaign:1:+22370000003"}
+    assert outbox.insert_new(db, []) == set()
+    db.commit()
+    assert count(db) == 3
+
+
+def test_insert_new_stores_each_row_as_given(app, db):
+    """Many rows at once: the fields they share and those they differ in, each in place."""
+    rows = [
+        outbox.row(app.config, "alert", 7, "+22370000001", "Cas urgent", urgent=True,
+                   not_before=NOW),
+        outbox.row(app.config, "alert", 7, "+22370000002", "a" * 161, urgent=False,
+                   not_before=NOW + timedelta(hours=1)),
+        outbox.row(app.config, "alert", 7, "+22370000003", "Cas urgent", urgent=False,
+                   not_before=NOW),
+    ]  # fmt: skip
+    assert len(outbox.insert_new(db, rows)) == 3
+    db.commit()
+    for given in rows:
+        stored = load(db, given["key"])
+        assert {name: getattr(stored, name) for name in given} == given
+
+
 @pytest.mark.parametrize(
     ("attempts", "seconds"),
     [(0, 30), (1, 30), (2, 60), (3, 120), (4, 240), (5, 480), (7, 1920), (8, 3600), (20, 3600)],

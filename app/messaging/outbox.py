@@ -9,13 +9,13 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.infra.models import Message, utcnow
-from app.infra.segments import estimate, prepare
+from app.infra.segments import Estimate, estimate, prepare
 from app.infra.sms_records import DeliveryReport
 from app.messaging import delivery
 
@@ -31,10 +31,15 @@ def part_cost(config: Mapping) -> Decimal:
     return Decimal(config["SMS_PART_COST"].split()[1])
 
 
+def priced(config: Mapping, text: str) -> tuple[str, Estimate]:
+    """Return text as it will be sent, with its encoding, parts and estimated cost."""
+    body = prepare(text, config["SMS_ASCII_FOLD"])
+    return body, estimate(body, part_cost(config))
+
+
 def row(config: Mapping, kind: str, subject, phone: str, text: str, **fields) -> dict:
     """Build an outbox row: its idempotency key, final text and estimated cost."""
-    body = prepare(text, config["SMS_ASCII_FOLD"])
-    guess = estimate(body, part_cost(config))
+    body, guess = priced(config, text)
     return {
         "key": f"{kind}:{subject}:{phone}",
         "kind": kind,
@@ -58,7 +63,7 @@ _MESSAGES = Message.__table__
 _ADD = {
     name: dialect.insert(_MESSAGES)
     .on_conflict_do_nothing(index_elements=["key"])
-    .returning(_MESSAGES.c.id)  # rowcount is not reliable for batched inserts
+    .returning(_MESSAGES.c.key)  # rowcount is not reliable for batched inserts
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
@@ -68,12 +73,44 @@ def insert(db: Session | Connection, rows: list[dict]) -> int:
 
     The caller commits, so rows land in the same transaction as their cause.
     """
+    return len(insert_new(db, rows))
+
+
+def insert_new(db: Session | Connection, rows: list[dict]) -> set[str]:
+    """Add rows, silently skipping keys already present; return the keys added.
+
+    Every row must have the same fields. The caller commits.
+    """
     if not rows:
-        return 0
+        return set()
     if isinstance(db, Session):
         db.flush()  # what the caller added lands first, as the ORM's own statements do
         db = db.connection()
-    return len(db.execute(_ADD[db.dialect.name], rows).all())
+    if db.dialect.name == "postgresql" and len(rows) > 1:
+        statement = postgresql.insert(_MESSAGES).from_select(*_unnested(rows))
+        statement = statement.on_conflict_do_nothing(index_elements=["key"])
+        return set(db.execute(statement.returning(_MESSAGES.c.key)).scalars())
+    return set(db.execute(_ADD[db.dialect.name], rows).scalars())
+
+
+def _unnested(rows: list[dict]) -> tuple[list[str], Select]:
+    """Return the columns of rows and a SELECT of them: what varies sent as arrays to unnest.
+
+    A parameter per row and column would make a statement of megabytes to parse for a
+    large batch; a value every row shares (the kind, the time) is sent once.
+    """
+    names = list(rows[0])
+    table, varying, shared = Message.__table__, {}, {}
+    for name in names:
+        values = [row[name] for row in rows]
+        kind = table.c[name].type
+        if values.count(values[0]) == len(values):
+            shared[name] = bindparam(f"shared_{name}", values[0], type_=kind)
+        else:
+            varying[name] = bindparam(f"array_{name}", values, type_=postgresql.ARRAY(kind))
+    source = func.unnest(*varying.values()).table_valued(*varying).render_derived()
+    # With nothing that varies (the same row over and over) that is one row, once.
+    return names, select(*(shared[name] if name in shared else source.c[name] for name in names))
 
 
 def add(db: Session, config: Mapping, kind: str, subject, phone: str, text: str, **fields) -> bool:

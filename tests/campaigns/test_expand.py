@@ -1,12 +1,14 @@
 """Expanding a campaign into the outbox: idempotent, resumable, budgeted."""
 
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
-from app.infra.models import Campaign
-from app.messaging.campaigns import expansion
+from app.infra.models import Campaign, Contact, Message
+from app.messaging import outbox
+from app.messaging.campaigns import expansion, lifecycle
 
 from .conftest import NOW, add_contacts, new, phone, reload, rows
 
@@ -143,3 +145,134 @@ def test_expand_only_runs_for_scheduled_or_expanding(app, db, status):
 
 def test_expand_unknown_campaign_returns_none(app, db):
     assert expansion.expand(db, 999, app.config) is None
+
+
+class Crash(Exception):
+    """A worker lost at a chosen moment."""
+
+
+@contextmanager
+def on_outbox_insert(app, action):
+    """Run action(n) before the n-th INSERT into the outbox that any connection sends."""
+    seen = []
+
+    def before(_conn, _cursor, statement, *_):
+        if statement.startswith(f"INSERT INTO {Message.__tablename__}"):
+            seen.append(statement)
+            action(len(seen))
+
+    engine = app.extensions["engine"]
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def test_a_crash_inside_a_batch_is_redone_whole(app, db):
+    """Rows and cursor commit together: a batch cut short leaves neither, and is redone."""
+    people = add_contacts(db, 10)
+    campaign = new(db)
+
+    def crash_in_the_second_batch(n):
+        if n == 2:
+            raise Crash
+
+    with on_outbox_insert(app, crash_in_the_second_batch), pytest.raises(Crash):
+        expansion.expand(db, campaign.id, app.config, batch=3)
+    db.rollback()
+    stopped = reload(db, campaign.id)
+    assert (stopped.status, stopped.cursor, stopped.recipients) == ("expanding", people[2].id, 3)
+    assert len(rows(db, campaign.id)) == 3
+    resumed = expansion.expand(db, campaign.id, app.config, batch=3)
+    assert (resumed.recipients, resumed.estimated_cost) == (10, Decimal(250))
+    assert sorted(m.phone for m in rows(db, campaign.id)) == [phone(n) for n in range(1, 11)]
+
+
+def test_a_replay_over_queued_rows_spends_no_budget_on_them(app, db):
+    """Rows already queued are left out before the budget is counted, not only at insert."""
+    add_contacts(db, 10)
+    campaign = new(db, budget=Decimal(250))  # room for all ten, once each
+
+    def crash_after_first_batch():
+        raise Crash
+
+    with pytest.raises(Crash):
+        expansion.expand(db, campaign.id, app.config, batch=3, heartbeat=crash_after_first_batch)
+    db.execute(update(Campaign).values(cursor=0).where(Campaign.id == campaign.id))
+    db.commit()
+    replay = expansion.expand(db, campaign.id, app.config, batch=10)
+    assert (replay.recipients, replay.estimated_cost, replay.reason) == (10, Decimal(250), None)
+    assert len(rows(db, campaign.id)) == 10
+
+
+def test_a_row_queued_meanwhile_elsewhere_is_neither_doubled_nor_counted(app, db):
+    """Between the look-up and the insert another worker queues one of the numbers."""
+    add_contacts(db, 5)
+    campaign = new(db)
+
+    def another_worker_queues_phone_2(n):
+        if n == 1:
+            with app.extensions["db"]() as other:
+                outbox.add(other, app.config, "campaign", campaign.id, phone(2), "Bonjour",
+                           campaign_id=campaign.id)  # fmt: skip
+                other.commit()
+
+    with on_outbox_insert(app, another_worker_queues_phone_2):
+        result = expansion.expand(db, campaign.id, app.config)
+    assert (result.recipients, result.estimated_cost) == (4, Decimal(100))
+    assert sorted(m.phone for m in rows(db, campaign.id)) == [phone(n) for n in range(1, 6)]
+
+
+def test_each_row_is_priced_from_its_own_text(app, db):
+    tail = "x" * 140
+    add_contacts(db, 1, 1, name="Awa")  # 153 characters: one part
+    add_contacts(db, 1, 2, name="Aminata Coulibaly Diarra")  # 174: two parts
+    add_contacts(db, 1, 3, name="Awa")
+    campaign = new(db, {"fr": "Bonjour {name}, " + tail})
+    result = expansion.expand(db, campaign.id, app.config)
+    priced = [(m.phone, m.parts, m.estimated_cost) for m in rows(db, campaign.id)]
+    assert priced == [(phone(1), 1, Decimal(25)), (phone(2), 2, Decimal(50)),
+                      (phone(3), 1, Decimal(25))]  # fmt: skip
+    assert result.estimated_cost == Decimal(100)
+    assert rows(db, campaign.id)[1].body == "Bonjour Aminata Coulibaly Diarra, " + tail
+
+
+@pytest.mark.parametrize(("action", "added", "status"), [("cancel", 3, "cancelled"),
+                                                         ("pause", 10, "paused")])  # fmt: skip
+def test_a_campaign_stopped_while_expanding(app, db, action, added, status):
+    """Cancelled: no batch after the one under way. Paused: expanded whole, left paused."""
+    add_contacts(db, 10)
+    campaign = new(db)
+    beats = []
+
+    def supervisor_acts():
+        beats.append(1)
+        if len(beats) == 1:
+            with app.extensions["db"]() as console:
+                lifecycle.set_status(console, campaign.id, action)
+
+    result = expansion.expand(db, campaign.id, app.config, batch=3, heartbeat=supervisor_acts)
+    assert (result.status, len(rows(db, campaign.id))) == (status, added)
+    assert result.expanded_at is not None
+
+
+def test_batches_with_no_one_of_the_audience_do_not_end_it(app, db):
+    """A batch is the next contacts by id: bounded however few of them the audience takes."""
+    add_contacts(db, 7, 1, role="community")
+    add_contacts(db, 2, 8)
+    campaign = new(db, audience={"role": ["agent"]})
+    beats = []
+    result = expansion.expand(
+        db, campaign.id, app.config, batch=3, heartbeat=lambda: beats.append(1)
+    )
+    assert [m.phone for m in rows(db, campaign.id)] == [phone(8), phone(9)]
+    assert (result.recipients, len(beats)) == (2, 3)
+
+
+def test_texts_are_remembered_for_a_bounded_number_of_contacts(app):
+    texts = expansion.Texts(app.config, {"fr": "Bonjour {name}", "bm": "I ni ce"}, kept=2)
+    people = [("Awa", "fr"), ("Moussa", "fr"), ("Seydou", "bm"), ("Oumar", "fr"), ("Awa", "fr")]
+    bodies = [texts.of(Contact(name=name, language=lang))[0] for name, lang in people]
+    assert bodies == ["Bonjour Awa", "Bonjour Moussa", "I ni ce", "Bonjour Oumar", "Bonjour Awa"]
+    assert len(texts.known) <= 2

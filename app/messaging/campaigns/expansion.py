@@ -1,18 +1,23 @@
 """Campaign expansion: the audience streamed into outbox rows, batch by batch."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, String, exists, func, literal, select
 from sqlalchemy.orm import Session
 
+from app.infra.db import commit_soon
 from app.infra.models import Campaign, Contact, Message, utcnow
 from app.messaging import outbox
 from app.messaging.campaigns.audience import recipients
-from app.messaging.campaigns.text import message_for, render
+from app.messaging.campaigns.text import PLACEHOLDERS, message_for, placeholders, render
 
 EXPAND_BATCH = 1000
+# Distinct texts kept rendered and priced: enough for every template without {name},
+# bounded so that memory does not grow with the audience.
+TEXTS_KEPT = 4096
 
 
 def expand(
@@ -20,49 +25,30 @@ def expand(
 ) -> Campaign:
     """Stream the audience into outbox rows, one committed batch at a time.
 
-    The cursor (last contact id) is saved with each batch, so an expansion cut
-    short resumes where it stopped; idempotency keys make a replay harmless.
+    A batch is the audience among the next batch contacts by id. The cursor (the last
+    contact id looked at) is saved with each batch's rows, so an expansion cut short
+    resumes where it stopped; idempotency keys make a replay harmless.
     """
     campaign = db.get(Campaign, campaign_id)
     if campaign is None or campaign.status not in ("scheduled", "expanding"):
         return campaign
     campaign.status = "expanding"
     db.commit()
-    messages = json.loads(campaign.messages)
-    query = recipients(json.loads(campaign.audience)).order_by(Contact.id)
     subject = occurrence_subject(campaign)
-    for contacts in _batches(db, query, campaign, batch):
-        rows, over_budget = [], False
-        # A replayed batch (a worker lost half-way) must not count twice.
-        keys = [f"campaign:{subject}:{c.phone}" for c in contacts]
-        queued = set(db.scalars(select(Message.key).where(Message.key.in_(keys))))
-        for contact in contacts:
-            if f"campaign:{subject}:{contact.phone}" in queued:
-                campaign.cursor = contact.id
-                continue
-            row = outbox.row(
-                config,
-                "campaign",
-                subject,
-                contact.phone,
-                render(message_for(messages, contact.language), contact),
-                campaign_id=campaign.id,
-            )
-            if campaign.budget is not None and (
-                campaign.estimated_cost + row["estimated_cost"] > campaign.budget
-            ):
-                over_budget = True
-                break
-            rows.append(row)
-            campaign.estimated_cost += row["estimated_cost"]
-            campaign.cursor = contact.id
-        campaign.recipients += outbox.insert(db, rows)
-        if over_budget:
-            campaign.reason = f"budget reached after {campaign.recipients} recipients"
-        db.commit()
+    audience, prefix = json.loads(campaign.audience), f"campaign:{subject}:"
+    texts = Texts(config, json.loads(campaign.messages))
+    while (upto := _bound(db, campaign.cursor, batch)) is not None:
+        page = db.execute(pending(audience, prefix, campaign.cursor, upto)).all()
+        over_budget = _queue(db, campaign, subject, page, texts)
+        if not over_budget:
+            campaign.cursor = upto
+        # Rows and cursor commit together: a commit lost in a crash is redone by the replay.
+        commit_soon(db)
         if heartbeat:
             heartbeat()
-        if over_budget:
+        # Stop early when someone paused or cancelled the campaign meanwhile.
+        db.refresh(campaign, ["status"])
+        if over_budget or campaign.status not in ("expanding", "paused"):
             break
     db.refresh(campaign)
     if campaign.status == "expanding":
@@ -72,23 +58,87 @@ def expand(
     return campaign
 
 
+def pending(audience: dict, prefix: str, after: int, upto: int) -> Select:
+    """Select, in id order, the audience's contacts in (after, upto] with no row under prefix.
+
+    A replayed batch (a worker lost half-way) finds its rows there and skips them,
+    so they count neither twice nor against the budget.
+    """
+    columns = [getattr(Contact, name) for name in ("id", "phone", "language", *PLACEHOLDERS)]
+    queued = exists().where(Message.key == literal(prefix, String) + Contact.phone)
+    query = recipients(audience).with_only_columns(*columns)
+    return query.where(Contact.id > after, Contact.id <= upto, ~queued).order_by(Contact.id)
+
+
+def _bound(db: Session, after: int, size: int) -> int | None:
+    """Return the id of the size-th contact after id after, or of the last; None if none.
+
+    Cutting the page by id alone keeps it an index range whatever the audience, even on
+    a table just filled, whose statistics would make a filtered LIMIT scan every row.
+    """
+    ids = select(Contact.id).where(Contact.id > after).order_by(Contact.id).limit(size)
+    return db.scalar(select(func.max(ids.subquery().c.id)))
+
+
+class Texts:
+    """Each contact's text, rendered and priced once per distinct text."""
+
+    def __init__(self, config: Mapping, messages: dict[str, str], kept: int = TEXTS_KEPT):
+        self.config, self.messages, self.kept = config, messages, kept
+        self.templates: dict[str | None, tuple[str, tuple[str, ...]]] = {}
+        self.known: dict[tuple, tuple] = {}
+
+    def of(self, contact) -> tuple:
+        """Return (body, encoding, parts, estimated cost) of the text a contact gets."""
+        found = self.templates.get(contact.language)
+        if found is None:
+            template = message_for(self.messages, contact.language)
+            found = self.templates[contact.language] = (template, placeholders(template))
+        template, names = found
+        # Only the values the template shows tell one text from another.
+        key = (template, *(getattr(contact, name) for name in names))
+        found = self.known.get(key)
+        if found is None:
+            if len(self.known) >= self.kept:
+                self.known.clear()
+            body, guess = outbox.priced(self.config, render(template, contact))
+            found = self.known[key] = (body, guess.encoding, guess.parts, guess.cost)
+        return found
+
+
+def _queue(db: Session, campaign: Campaign, subject: str, page: list, texts: Texts) -> bool:
+    """Add one page's rows, up to the budget; True if the budget ran out."""
+    now, spent, budget = utcnow(), campaign.estimated_cost, campaign.budget
+    rows, costs, last, over_budget = [], {}, None, False
+    for contact in page:
+        body, encoding, parts, cost = texts.of(contact)
+        if budget is not None and spent + cost > budget:
+            over_budget = True
+            break
+        spent += cost
+        key = f"campaign:{subject}:{contact.phone}"
+        costs[key], last = cost, contact.id
+        rows.append({
+            "key": key, "kind": "campaign", "phone": contact.phone, "body": body,
+            "encoding": encoding, "parts": parts, "estimated_cost": cost, "status": "queued",
+            "urgent": False, "not_before": now, "attempts": 0, "created_at": now,
+            "campaign_id": campaign.id,
+        })  # fmt: skip
+    # Only what went in counts: a row another worker added meanwhile was counted there.
+    added = outbox.insert_new(db, rows)
+    campaign.recipients += len(added)
+    campaign.estimated_cost += sum((costs[key] for key in added), Decimal(0))
+    if over_budget:
+        campaign.reason = f"budget reached after {campaign.recipients} recipients"
+        if last is not None:
+            campaign.cursor = last
+    return over_budget
+
+
 def occurrence_subject(campaign: Campaign) -> str:
     """Return the idempotency subject of a campaign's current occurrence."""
     # The first occurrence keeps the plain id, so its keys read campaign:7:+223...
     return str(campaign.id) if not campaign.occurrence else f"{campaign.id}.{campaign.occurrence}"
-
-
-def _batches(db: Session, query: Select, campaign: Campaign, size: int) -> Iterator[list]:
-    """Yield contacts after the campaign's cursor, size at a time (keyset paging)."""
-    while True:
-        page = list(db.scalars(query.where(Contact.id > campaign.cursor).limit(size)))
-        if not page:
-            return
-        yield page
-        # Stop early when someone paused or cancelled the campaign meanwhile.
-        db.refresh(campaign, ["status"])
-        if campaign.status not in ("expanding", "paused"):
-            return
 
 
 def due(db: Session, now: datetime) -> list[int]:

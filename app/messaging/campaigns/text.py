@@ -29,6 +29,11 @@ def render(template: str, contact) -> str:
     return re.sub(r" +([,.])", r"\1", text).strip()
 
 
+def placeholders(template: str) -> tuple[str, ...]:
+    """Return the PLACEHOLDERS a template fills, each once, in the order written."""
+    return tuple(dict.fromkeys(n for n in PLACEHOLDER.findall(template) if n in PLACEHOLDERS))
+
+
 def check_messages(messages: dict[str, str]) -> None:
     """Refuse an empty text, or one with braces other than the PLACEHOLDERS, written {name}."""
     for lang, text in messages.items():
