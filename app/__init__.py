@@ -25,6 +25,7 @@ from app.web import audio, console, errors, health, root, sms, sms_json, ussd, v
 from app.web import db as web_db
 from app.web.callbacks import MAX_BODY
 from app.web.gunicorn_conf import HIDE_TOKEN
+from app.web.ussd_wsgi import UssdEdge
 
 
 def create_app(test_config: dict | None = None, environ: Mapping | None = None) -> Flask:
@@ -131,4 +132,7 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
     app.register_blueprint(console.bp)
     app.register_blueprint(root.bp)
     app.register_blueprint(audio.bp)
+    # Outermost: a gateway's hop skips Flask's request machinery (and ProxyFix, which
+    # only the console's sign-in limits read); every other request goes on as before.
+    app.wsgi_app = UssdEdge(app, app.wsgi_app)
     return app

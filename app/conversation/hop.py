@@ -20,6 +20,7 @@ from app.conversation.context import context, known
 from app.conversation.effects import apply_effects
 from app.conversation.needs import NEEDS, Hop
 from app.conversation.services import Services
+from app.infra.db import LazySession
 from app.infra.sessions import UNCHANGED
 from app.people import contacts
 from flows.engine import CLEAR, SAVE, Step
@@ -43,8 +44,8 @@ def answer(
     store = services.sessions
     loaded = store.load(session_id, phone)
     try:
-        # An ORM session costs nothing until used: most hops never use it.
-        with services.open_db() as db:
+        # Opened on first use: most hops never use it.
+        with LazySession(services.open_db) as db:
             outcome = _run(services, db, loaded, session_id, service, phone, raw, channel)
     except BaseException:
         with contextlib.suppress(RedisError):

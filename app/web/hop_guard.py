@@ -1,5 +1,6 @@
 """What a gateway's hop answers when the conversation fails: the same for USSD and calls."""
 
+import logging
 from collections.abc import Callable
 
 from flask import abort, current_app
@@ -11,18 +12,20 @@ from app.conversation.hop import Refused
 from app.infra.sessions import Busy
 
 
-def guarded(run: Callable[[], tuple], channel: str) -> tuple[object, str | None, str | None]:
+def guard(
+    run: Callable[[], tuple], channel: str, log: logging.Logger
+) -> tuple[object, str | None, str | None]:
     """Run a hop; return (reply, node, None), or (None, None, the apology's copy key).
 
-    A hop that names another caller's session is refused (403). The hop's changes
-    were never saved when it fails, so stored progress is intact.
+    Flask-free, for either edge. A hop that names another caller's session raises
+    Refused, which each edge answers with 403. The hop's changes were never saved
+    when it fails, so stored progress is intact.
     """
-    log = current_app.logger
     try:
         reply, node = run()
         return reply, node, None
-    except Refused as exc:
-        abort(403, str(exc))
+    except Refused:
+        raise
     except cases.CaseError as exc:
         # The case moved, or left the caller's hands, since the screen was shown.
         log.info("desk change refused: %s", exc)
@@ -37,3 +40,11 @@ def guarded(run: Callable[[], tuple], channel: str) -> tuple[object, str | None,
     except Exception:
         log.exception("flow error during a %s hop", channel)
         return None, None, "error.unexpected"
+
+
+def guarded(run: Callable[[], tuple], channel: str) -> tuple[object, str | None, str | None]:
+    """guard() inside a Flask request: Refused becomes a 403."""
+    try:
+        return guard(run, channel, current_app.logger)
+    except Refused as exc:
+        abort(403, str(exc))
