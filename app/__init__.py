@@ -31,6 +31,7 @@ from app.web import db as web_db
 from app.web.callbacks import MAX_BODY
 from app.web.gunicorn_conf import HIDE_TOKEN
 from app.web.request_id import RequestId
+from app.web.ussd_wsgi import UssdEdge
 
 
 def create_app(test_config: dict | None = None, environ: Mapping | None = None) -> Flask:
@@ -74,7 +75,6 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
         # limit per address must count each client, not the router.
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-    app.wsgi_app = RequestId(app.wsgi_app)
     app.extensions["catalog"] = catalog
     app.extensions["flow"] = flows.build(catalog.course, app.config["ORG_CODES"])
     for warning in warnings:
@@ -158,4 +158,9 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
     app.register_blueprint(console.bp)
     app.register_blueprint(root.bp)
     app.register_blueprint(audio.bp)
+    # A gateway's hop skips Flask's request machinery (and ProxyFix, which
+    # only the console's sign-in limits read); every other request goes on as before.
+    app.wsgi_app = UssdEdge(app, app.wsgi_app)
+    # Outside it: a gateway's hop has a request id too, on its log lines and its jobs.
+    app.wsgi_app = RequestId(app.wsgi_app)
     return app

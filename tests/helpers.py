@@ -176,8 +176,7 @@ def apologies(app) -> list[str]:
     """Return the apology screens exactly as the app shows them."""
     from app.web.ussd import apology
 
-    with app.app_context():
-        return [apology(key) for key in APOLOGIES]
+    return [apology(app, key) for key in APOLOGIES]
 
 
 def errors_logged(caplog) -> list[str]:

@@ -79,3 +79,21 @@ def test_a_failing_statement_in_soon_leaves_the_ones_before_it(app):
         conn.execute(ADD, {"phone": "+22370000001"})  # the same phone twice: refused
     with engine.connect() as other:
         assert other.scalar(text(COUNT)) == (1 if postgres else 0)
+
+
+def test_a_lazy_session_opens_on_first_use_and_closes_at_the_end(app):
+    """A hop that reads nothing opens no session; one that does opens one, closed after."""
+    opened = []
+
+    def open_session():
+        opened.append(app.extensions["db"]())
+        return opened[-1]
+
+    with db.LazySession(open_session):
+        pass
+    assert opened == []
+    with db.LazySession(open_session) as lazy:
+        assert lazy.execute(text("SELECT 1")).scalar() == 1
+        assert lazy.scalar(text("SELECT 2")) == 2
+        assert len(opened) == 1 and opened[0].in_transaction()
+    assert not opened[0].in_transaction()  # closed: its transaction is over

@@ -3,12 +3,14 @@
 import json
 
 import pytest
+from redis import Redis
 from sqlalchemy import event, select
 
-from app.infra import salt
+from app.infra import salt, sessions
 from app.infra.models import ModuleProgress, QuizAnswer
 from app.infra.sessions import UNCHANGED, Busy, SessionStore
 from flows.training.common import order
+from sandbox.embedded import EmbeddedRedis
 
 from .conftest import Dial, phone_key
 from .helpers import BODY, SMS, seen_from_outside, write_behind
@@ -259,3 +261,47 @@ def test_a_desk_hop_costs_at_most_two_redis_round_trips(app, client):
     finally:
         pool.get_connection = original
     assert "482913" in reply  # still on the desk: the case is shown again
+
+
+def test_a_hop_after_redis_forgot_its_scripts_sends_the_script_again(make_app, tmp_path):
+    """A restarted Redis has no script cache: the load falls back to EVAL, which fills it."""
+    server = EmbeddedRedis(tmp_path / "redis").start()  # SCRIPT FLUSH is server-wide
+    try:
+        app = make_app(REDIS_URL=server.url)
+        redis, dial = app.extensions["redis"], Dial(app.test_client())
+        dial("5")
+        redis.script_flush()
+        assert dial("0").startswith("CON Kalan - Menu principal")
+        assert redis.script_exists(sessions._LOAD_SHA) == [True]
+    finally:
+        server.stop()
+
+
+def test_an_error_in_a_batch_is_raised_after_every_reply_is_read(app):
+    """The connection goes back to the pool clean: the next round trip reuses it as it is."""
+    from redis.exceptions import ResponseError
+
+    store, redis = store_for(app), app.extensions["redis"]
+    loaded = store.load("s6", "+22370000001")
+    before = redis.client_id()
+    with pytest.raises(ResponseError, match="invalid expire time"):
+        # A resume point that may not live (-1 s) is refused in the middle of the batch.
+        store.save("s6", loaded, {"n": 1}, resume={"node": "about"}, resume_ttl=-1)
+    assert redis.client_id() == before  # no reply was left unread, so no reconnection
+    assert store.load("s6", "+22370000001", wait_s=0).session == {"n": 1}  # lock given back
+
+
+def test_a_connection_broken_after_leaving_the_pool_is_retried_on_a_new_one(app, dial):
+    """The server drops the connection between the pool's check and the write: one retry."""
+    redis = app.extensions["redis"]
+    pool = redis.connection_pool
+    dial("5")
+    client_id = redis.client_id()
+    with Redis.from_url(app.config["REDIS_URL"]) as other:
+        other.client_kill_filter(_id=client_id)
+    pool.ensure_connection = lambda connection: connection.connect()  # the race, made sure
+    try:
+        assert dial("0").startswith("CON Kalan - Menu principal")
+    finally:
+        del pool.ensure_connection
+    assert redis.client_id() != client_id

@@ -21,7 +21,7 @@ from app.conversation.context import context, known
 from app.conversation.effects import apply_effects
 from app.conversation.needs import NEEDS, Hop
 from app.conversation.services import Services
-from app.infra.db import commit_soon
+from app.infra.db import LazySession, commit_soon
 from app.infra.sessions import UNCHANGED
 from app.people import profile as profiles
 from app.training import behind
@@ -48,8 +48,8 @@ def answer(
     started, store = time.perf_counter(), services.sessions
     loaded = store.load(session_id, phone)
     try:
-        # An ORM session costs nothing until used: most hops never use it.
-        with services.open_db() as db:
+        # Opened on first use: most hops never use it.
+        with LazySession(services.open_db) as db:
             outcome = _run(services, db, loaded, session_id, service, phone, raw, channel)
     except BaseException:
         with contextlib.suppress(RedisError):

@@ -83,7 +83,7 @@ def insert_new(db: Session | Connection, rows: list[dict]) -> set[str]:
     """
     if not rows:
         return set()
-    if isinstance(db, Session):
+    if not isinstance(db, Connection):  # a Session, or the hop's lazily opened one
         db.flush()  # what the caller added lands first, as the ORM's own statements do
         db = db.connection()
     if db.dialect.name == "postgresql" and len(rows) > 1:

@@ -1,25 +1,49 @@
-"""What every gateway callback shares: the URL token and strict form reading."""
+"""What every gateway callback shares: the URL token and strict form reading.
+
+Flask's views read them from its request; the lean USSD edge (app/web/ussd_wsgi.py)
+from the WSGI environ, with the same checks and the same 400 lines.
+"""
 
 import hmac
+from collections.abc import Mapping
+from urllib.parse import parse_qsl
 
 from flask import abort, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wsgi import get_content_length, get_input_stream
 
 from app.infra.db import holds_nul
 
 MAX_FIELD = 1024  # bytes per form field
 MAX_TEXT = 4096  # bytes of an SMS's text: a long SMS is several parts, accents two bytes each
 MAX_BODY = 8 * 1024  # bytes per request body
+# How request.form and request.args read bytes that are not UTF-8: kept percent-encoded.
+URL_QUOTE = "werkzeug.url_quote"
+
+
+class BadForm(ValueError):
+    """A callback that cannot be read: its message is the 400's one line."""
+
+
+def token_ok(given: str, expected: str) -> bool:
+    """Tell whether a callback's token is the configured one (any, when none is set)."""
+    return not expected or hmac.compare_digest(given.encode(), expected.encode())
 
 
 def check_token() -> None:
     """Refuse the request with 403 unless it carries the configured token."""
-    expected = current_app.config["WEBHOOK_TOKEN"]
-    if not expected:
-        return
-    given = request.args.get("token", "")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not token_ok(request.args.get("token", ""), current_app.config["WEBHOOK_TOKEN"]):
         abort(403, "missing or wrong token")
+
+
+def query_token(environ: Mapping) -> str:
+    """Return the token parameter of a WSGI request's query string, as request.args reads it."""
+    # PEP 3333 hands the query over as latin-1; bytes that are not UTF-8 make no valid token.
+    query = environ.get("QUERY_STRING", "").encode("latin-1").decode("utf-8", "replace")
+    for name, value in parse_qsl(query, keep_blank_values=True, errors=URL_QUOTE):
+        if name == "token":
+            return value
+    return ""
 
 
 def read_form(
@@ -48,12 +72,54 @@ def read_form(
         abort(400, "malformed request body")
     if len(body) > MAX_BODY:
         abort(400, f"request body over {MAX_BODY} bytes")
-    form = request.form
-    if body and not form:
-        abort(400, "body is not UTF-8 form data (application/x-www-form-urlencoded)")
+    try:
+        return fields_of(request.form, bool(body), fields, required, stored, filtered, texts)
+    except BadForm as exc:
+        abort(400, str(exc))
+
+
+def read_wsgi_form(environ: Mapping) -> tuple[bytes, dict[str, str]]:
+    """Return a WSGI request's body and its urlencoded form, read as read_form reads them.
+
+    The form holds each name's first value; a body that is not UTF-8 gives none.
+    Raises BadForm with read_form's line.
+    """
+    if (get_content_length(environ) or 0) > MAX_BODY:
+        raise BadForm(f"request body over {MAX_BODY} bytes")
+    try:
+        # Werkzeug's own guard: a chunked body is cut one byte past the limit.
+        body = get_input_stream(environ, max_content_length=MAX_BODY + 1).read()
+    except RequestEntityTooLarge:
+        raise BadForm(f"request body over {MAX_BODY} bytes") from None
+    except Exception:
+        raise BadForm("malformed request body") from None
+    if len(body) > MAX_BODY:
+        raise BadForm(f"request body over {MAX_BODY} bytes")
+    form: dict[str, str] = {}
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        return body, form
+    for name, value in parse_qsl(text, keep_blank_values=True, errors=URL_QUOTE):
+        form.setdefault(name, value)
+    return body, form
+
+
+def fields_of(
+    form: Mapping[str, str],
+    has_body: bool,
+    fields: tuple[str, ...],
+    required: tuple[str, ...],
+    stored: bool = True,
+    filtered: tuple[str, ...] = (),
+    texts: tuple[str, ...] = (),
+) -> dict[str, str]:
+    """Return the named fields of a parsed form (see read_form), or raise BadForm."""
+    if has_body and not form:
+        raise BadForm("body is not UTF-8 form data (application/x-www-form-urlencoded)")
     missing = [name for name in required if name not in form]
     if missing:
-        abort(400, "missing field: " + ", ".join(missing))
+        raise BadForm("missing field: " + ", ".join(missing))
     values = {}
     for name in fields:
         value = form.get(name, "")
@@ -62,8 +128,8 @@ def read_form(
             continue
         limit = MAX_TEXT if name in texts else MAX_FIELD
         if len(value.encode("utf-8", "surrogatepass")) > limit:
-            abort(400, f"field {name} over {limit} bytes")
+            raise BadForm(f"field {name} over {limit} bytes")
         if stored and holds_nul(value):  # no text column takes it, and no gateway sends it
-            abort(400, f"field {name} contains a NUL character")
+            raise BadForm(f"field {name} contains a NUL character")
         values[name] = value
     return values
