@@ -134,6 +134,14 @@ def environment(redis_url: str, database_url: str, **extra) -> dict:
     }
 
 
+def in_process(redis_url: str, database_url: str) -> dict:
+    """Return the settings of a Kalan app built in this process on these services, as the
+    profiles use it: its own key prefix, the bench's webhook token, not in testing mode."""
+    env = environment(redis_url, database_url)
+    config = {key: env[key] for key in ("REDIS_URL", "DATABASE_URL", "REDIS_PREFIX")}
+    return {**config, "WEBHOOK_TOKEN": TOKEN, "TESTING": False}
+
+
 @contextlib.contextmanager
 def gunicorn(app: str, settings: list[str], env: dict, cwd: Path = ROOT):
     """Serve app ("module:factory()") with gunicorn settings; yield its base URL."""

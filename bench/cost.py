@@ -13,7 +13,7 @@ import sys
 import uuid
 from dataclasses import dataclass
 
-from common import TOKEN, environment, save, services
+from common import TOKEN, in_process, save, services
 from journeys import ENDS, JOURNEYS, phone, seed, texts
 from sqlalchemy import event
 
@@ -105,9 +105,7 @@ def main() -> int:
 
     with services(args.redis_url, args.database_url, args.machine) as (redis_url, db_url, label):
         seed(db_url)
-        env = environment(redis_url, db_url)
-        config = {key: env[key] for key in ("REDIS_URL", "DATABASE_URL", "REDIS_PREFIX")}
-        app = create_app({**config, "WEBHOOK_TOKEN": TOKEN, "TESTING": False})
+        app = create_app(in_process(redis_url, db_url))
         counts: dict[str, list[tuple[int, int]]] = {}
         with app.app_context():
             play(app, {}, False, 0)  # warm-up: the first hop of a process fills its caches

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 
 import hiredis
 from bare import create_app as bare
-from common import TOKEN, environment, services
+from common import TOKEN, in_process, services
 from flask import Flask
 
 from app import create_app
@@ -106,9 +106,7 @@ def main() -> int:
     parser.add_argument("--only", help="play this variant's hops alone (see above)")
     args = parser.parse_args()
     with services(None, None, args.machine) as (redis_url, database_url, label):
-        env = environment(redis_url, database_url)
-        config = {key: env[key] for key in ("REDIS_URL", "DATABASE_URL", "REDIS_PREFIX")}
-        app = create_app({**config, "WEBHOOK_TOKEN": TOKEN, "TESTING": False})
+        app = create_app(in_process(redis_url, database_url))
         store, redis = app.extensions["sessions"], app.extensions["redis"]
         levers = {  # each lever as it was
             "edge: Flask view -> lean WSGI": [(app, "wsgi_app", partial(Flask.wsgi_app, app))],

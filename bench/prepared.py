@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 
-from common import TOKEN, environment, save, services
+from common import TOKEN, in_process, save, services
 from journeys import ENDS, JOURNEYS, PER_THREAD, phone, seed, texts
 from sqlalchemy import event
 
@@ -87,9 +87,7 @@ def main() -> int:
         if not db_url.startswith("postgresql"):
             raise SystemExit("bench: needs PostgreSQL on this machine (127.0.0.1:5432)")
         seed(db_url)
-        env = environment(redis_url, db_url)
-        config = {key: env[key] for key in ("REDIS_URL", "DATABASE_URL", "REDIS_PREFIX")}
-        config.update(WEBHOOK_TOKEN=TOKEN, TESTING=False)
+        config = in_process(redis_url, db_url)
         arms = {"unprepared": make(config, None), "prepared": make(config, 5)}
         used = {name: [0.0, 0.0] for name in arms}  # this process, the backends
         callers = {"unprepared": 0, "prepared": PER_THREAD // 2}

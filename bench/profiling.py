@@ -17,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-from common import ROOT, TOKEN, environment, save, services, verdict
+from common import ROOT, TOKEN, in_process, save, services, verdict
 from cost import TARGET_TRIPS, counting
 from journeys import ENDS, JOURNEYS, NAVIGATION, PER_THREAD, phone, seed, texts
 from werkzeug.test import EnvironBuilder
@@ -126,9 +126,7 @@ def main() -> int:
 
     with services(args.redis_url, args.database_url, args.machine) as (redis_url, db_url, label):
         seed(db_url)
-        env = environment(redis_url, db_url)
-        config = {key: env[key] for key in ("REDIS_URL", "DATABASE_URL", "REDIS_PREFIX")}
-        app = create_app({**config, "WEBHOOK_TOKEN": TOKEN, "TESTING": False})
+        app = create_app(in_process(redis_url, db_url))
         measure(app, 0, 1)  # warm-up: the first hops of a process fill its caches
         played = len(PLAYED) * (args.repeat + 1)
         rows = measure(app, played, args.repeat)

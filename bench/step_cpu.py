@@ -13,7 +13,7 @@ import sys
 import time
 import uuid
 
-from common import TOKEN, environment, save, services
+from common import TOKEN, in_process, save, services
 from journeys import TRAINING, phone, seed, texts
 
 
@@ -60,9 +60,7 @@ def main() -> int:
 
     with services(args.redis_url, args.database_url, args.machine) as (redis_url, db_url, label):
         seed(db_url)
-        env = environment(redis_url, db_url)
-        config = {key: env[key] for key in ("REDIS_URL", "DATABASE_URL", "REDIS_PREFIX")}
-        app = create_app({**config, "WEBHOOK_TOKEN": TOKEN, "TESTING": False})
+        app = create_app(in_process(redis_url, db_url))
         with app.app_context():
             play(app, 20, 0)  # warm-up: the first hops of a process fill its caches
             write_behind(app)
