@@ -12,18 +12,18 @@ import requests
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from redis import Redis
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 from werkzeug.serving import make_server
 
 from app import create_app
 from app.cli import main
 from app.infra.config import ROOT
 from app.infra.db import make_engine
-from app.infra.migrate import upgrade
 from app.infra.models import Base, Contact, utcnow
 from sandbox import create_app as create_sandbox
 from sandbox.embedded import EmbeddedRedis
 
+from .databases import another_database
 from .kalan_standin import POLL_S, Kalan
 
 PHONE = "+22370000099"
@@ -56,25 +56,10 @@ def redis_url(tmp_path_factory):
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
     """Return the URL of a migrated database that only this test run uses."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'kalan.db'}"
-        upgrade(make_engine(url))
+    # A file of its own, or a database of our own on the shared server, dropped at the end.
+    base = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
+    with another_database(base, tmp_path_factory.mktemp("db")) as url:
         yield url
-        return
-    # A database of our own on the shared server, dropped at the end.
-    name = f"kalan_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(make_engine(base).url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_engine(base).url.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="session")
