@@ -1,29 +1,29 @@
 """USSD throughput: Kalan, two I/O floors and bare Flask, interleaved over rounds under wrk."""
 
 # Usage: python bench/throughput.py [--machine] [--rounds 3] [--duration 10]
-#        [--concurrency 64] [--paced-s 30] [--journeys training,report,resumed]
+#        [--concurrency 64] [--paced-s 30] [--ramp-s 10] [--journeys training,report,resumed]
 # Every app runs under gunicorn with the same settings, all started once and kept up
 # while rounds alternate between them in a rotated order, so that the machine's drift
 # (other work on its 2 cores) falls on every app alike. Each round measures, for each app,
 # the navigation journey (menus only) and the realistic mix, at each concurrency (closed
 # loop: a connection sends its next hop as soon as the last is answered); a ratio is
 # taken within a round, and the median of the rounds' ratios is what is reported. Then 64
-# people call Kalan at once, each reading about --pace-ms between hops.
+# people call Kalan at once, each reading about --pace-ms between hops (bench/crowd.py):
+# they dial over --ramp-s seconds, and --paced-s seconds of hops are counted after that.
 
 import argparse
 import contextlib
 import json
-import random
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
 
 import requests
 from common import ROOT, TOKEN, ensure_wrk, environment, gunicorn, median, save, services, verdict
+from crowd import paced, show_paced
 from journeys import ENDS, JOURNEYS, NAVIGATION, OTHERS, PER_THREAD, RUNS, phone, seed, texts
 
 # Every app gets the Procfile's settings (WEB_CONCURRENCY's default): what is deployed.
@@ -35,9 +35,11 @@ APPS = {
     "lean": ("floor:create_lean()", BENCH),  # the same I/O without Flask nor redis-py
     "kalan": ("app:create_app()", ROOT),
 }
+# Kalan also gets the Procfile's hooks, as deployed: its workers freeze what they loaded
+# (a full garbage collection over it stalled a hop for 30 to 80 ms, issue 19).
+HOOKS = {"kalan": ["-c", "python:app.web.gunicorn_conf"]}
 RATIOS = [("kalan", "bare"), ("flask-redis", "bare"), ("lean", "bare"), ("kalan", "flask-redis")]
 TARGETS = {"navigation": 0.7, "mix": 0.4}  # Kalan over bare Flask, req/s
-TARGET_P99_MS = 25  # paced callers, every kind of hop
 
 
 def write_journeys(path: Path, journeys: dict) -> Path:
@@ -101,59 +103,6 @@ def settle(base: str, pause_s: float) -> None:
     time.sleep(pause_s)
 
 
-def paced(base: str, journeys: dict, people: int, seconds: int, run: int, think_ms: int) -> dict:
-    """Play journeys from people callers at once, each reading for a while between hops."""
-    # A thread per caller, as people are: wrk's pacing starts every connection together,
-    # which measures a burst, not a crowd. Think times: 0.5 to 1.5 times think_ms.
-    latencies, bad, lock = [], [0], threading.Lock()
-    stop = time.monotonic() + seconds
-    names = list(journeys)
-
-    def person(k: int) -> None:
-        http, rng, cycle = requests.Session(), random.Random(k), 0
-        time.sleep(rng.uniform(0, think_ms / 1000))  # people do not all dial at once
-        while time.monotonic() < stop:
-            caller = phone(run, k % 2, k // 2 + cycle * (people // 2 + 1))
-            for session in journeys[names[(k + cycle) % len(names)]]:
-                session_id = uuid.uuid4().hex
-                for (_, kind), text in zip(session, texts(session), strict=True):
-                    form = {"sessionId": session_id, "serviceCode": "*123#",
-                            "phoneNumber": caller, "text": text,
-                            "networkCode": "99999"}  # fmt: skip
-                    started = time.perf_counter()
-                    reply = http.post(base + "/ussd?token=" + TOKEN, data=form, timeout=10)
-                    took = (time.perf_counter() - started) * 1e6
-                    with lock:
-                        latencies.append((took, kind, time.monotonic() - started_all))
-                        bad[0] += reply.status_code != 200 or reply.text[:4] not in ("CON ", "END ")
-                    if time.monotonic() >= stop:
-                        return
-                    time.sleep(rng.uniform(think_ms / 2000, think_ms * 3 / 2000))
-            cycle += 1
-
-    threads = [threading.Thread(target=person, args=(k,)) for k in range(people)]
-    started_all = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    figures = percentiles([took for took, _, _ in latencies])
-    figures.update(rps=len(latencies) / (time.monotonic() - started_all), bad_answers=bad[0])
-    # Where the tail is: by kind of hop, and the slowest hops with when they came.
-    kinds = sorted({kind for _, kind, _ in latencies})
-    figures["kinds"] = {k: percentiles([t for t, kind, _ in latencies if kind == k]) for k in kinds}
-    figures["slowest"] = [{"us": t, "kind": k, "at_s": round(at, 2)}
-                          for t, k, at in sorted(latencies, reverse=True)[:10]]  # fmt: skip
-    return figures
-
-
-def percentiles(latencies: list[float]) -> dict:
-    """Return the count, p50, p99 and maximum of latencies in microseconds."""
-    ordered = sorted(latencies)
-    return {"requests": len(ordered), "p50_us": ordered[len(ordered) // 2],
-            "p99_us": ordered[int(len(ordered) * 0.99)], "max_us": ordered[-1]}  # fmt: skip
-
-
 def summarize(rounds: list[dict]) -> dict:
     """Return the median over rounds of one app's req/s, p50 and p99, and its errors."""
     return {"rps": median([f["rps"] for f in rounds]),
@@ -211,6 +160,8 @@ def main() -> int:
     parser.add_argument("--pace-ms", type=int, default=1000)
     # At about 60 hops a second, 30 s gives some 1,800 latencies: the p99 is not a handful.
     parser.add_argument("--paced-s", type=int, default=30, help="seconds of the paced crowd")
+    # Over about ten hops' reading, the callers' dials and journeys are out of step.
+    parser.add_argument("--ramp-s", type=float, default=10, help="the crowd's dials spread, s")
     parser.add_argument("--settings", default=SETTINGS, help="gunicorn settings for every app")
     known = {**JOURNEYS, **OTHERS}
     parser.add_argument("--journeys", default=",".join(JOURNEYS),
@@ -241,8 +192,9 @@ def main() -> int:
         seed(db_url)
         env = environment(redis_url, db_url)
         results["services"] = label
-        bases = {name: servers.enter_context(gunicorn(APPS[name][0], args.settings.split(), env,
-                                                      APPS[name][1])) for name in apps}  # fmt: skip
+        bases = {name: servers.enter_context(gunicorn(APPS[name][0], [*HOOKS.get(name, []),
+                                                      *args.settings.split()], env, APPS[name][1]))
+                 for name in apps}  # fmt: skip
         if "kalan" in bases:
             check_journeys(bases["kalan"], {**mix, "navigation": NAVIGATION})
         for name in apps:  # warm-up: every process imports, connects and fills its caches
@@ -257,7 +209,8 @@ def main() -> int:
                   file=sys.stderr, flush=True)  # fmt: skip
         if "kalan" in bases:
             settle(bases["kalan"], args.settle_s)
-            results["paced"] = paced(bases["kalan"], mix, 64, args.paced_s, RUNS - 2, args.pace_ms)
+            results["paced"] = paced(bases["kalan"], mix, 64, args.paced_s, RUNS - 2, args.pace_ms,
+                                     args.ramp_s)  # fmt: skip
     print(f"USSD throughput ({label}; gunicorn {args.settings}; wrk, 2 threads; "
           f"{args.rounds} rounds of {args.duration} s per app and measurement, "
           f"apps in a rotated order)")  # fmt: skip
@@ -280,21 +233,6 @@ def main() -> int:
             )
     save("throughput", results)
     return 0
-
-
-def show_paced(figures: dict, seconds: int) -> None:
-    """Print the paced crowd's latencies by kind of hop against the p99 target."""
-    print(
-        f"\nkalan, 64 paced callers for {seconds} s ({figures['rps']:.0f} hops/s, "
-        f"{figures['bad_answers']} bad answers): latency by kind of hop"
-    )
-    print(
-        f"{'hop':<10}{'count':>7}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}  p99 < {TARGET_P99_MS} ms"
-    )
-    for kind, f in [*figures["kinds"].items(), ("all", figures)]:
-        p99 = f["p99_us"] / 1000
-        print(f"{kind:<10}{f['requests']:>7}{f['p50_us'] / 1000:>8.1f}{p99:>8.1f}"
-              f"{f['max_us'] / 1000:>8.1f}  {verdict(p99 < TARGET_P99_MS)}")  # fmt: skip
 
 
 if __name__ == "__main__":
