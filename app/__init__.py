@@ -17,6 +17,7 @@ from app.conversation.services import Services
 from app.infra import db, logs, redis_client, sessions, sms_gateways
 from app.infra.config import ConfigError, from_env, validate
 from app.infra.metrics import Metrics
+from app.infra.metrics import claim as claim_metrics_folder
 from app.infra.models import utcnow
 from app.infra.voice_gateway import AfricasTalkingVoice
 from app.messaging.circuit import Circuit
@@ -46,6 +47,10 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
         config = from_env(environ)
         config.update(test_config or {})
         app.config.from_mapping(validate(config))
+        # prometheus_client's own variable: it picks its storage from it when first imported.
+        multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if multiprocess_dir:
+            claim_metrics_folder(multiprocess_dir)
         catalog, warnings = content.load(Path(app.config["CONTENT_DIR"]))
     except (ConfigError, content.ContentError) as exc:
         # One clear line, no traceback: this is an operator's mistake.
@@ -120,8 +125,7 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
         app.extensions["gateways"], app.config["SMS_ROUTES"], app.config["SMS_PORTED"], circuit
     )
     app.extensions["send_stats"] = SendStats(redis, app.config["REDIS_PREFIX"])
-    # prometheus_client's own variable: it picks its storage from it when first imported.
-    app.extensions["metrics"] = Metrics(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+    app.extensions["metrics"] = Metrics(multiprocess_dir)
     queues = {name: Queue(app.config["REDIS_PREFIX"] + name, connection=redis) for name in QUEUES}
     app.extensions["metrics"].watch(
         Gauges(
