@@ -19,6 +19,7 @@ from app.infra.config import ConfigError, from_env, validate
 from app.infra.metrics import Metrics
 from app.infra.metrics import claim as claim_metrics_folder
 from app.infra.models import utcnow
+from app.infra.read_replica import ReadSessions
 from app.infra.voice_gateway import AfricasTalkingVoice
 from app.messaging.circuit import Circuit
 from app.messaging.gauges import Gauges
@@ -87,11 +88,17 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
     engine = db.make_engine(app.config["DATABASE_URL"])
     app.extensions["engine"] = engine
     app.extensions["db"] = sessionmaker(engine, expire_on_commit=False)
-    # The dashboard's counts go to a replica when there is one, away from the webhooks' writes.
+    app.extensions["metrics"] = Metrics(multiprocess_dir)
+    # The dashboard's counts go to a replica when there is one, away from the webhooks' writes,
+    # and to the primary while the replica does not answer.
     read_url = app.config["DATABASE_READ_URL"]
     app.extensions["read_engine"] = db.make_engine(read_url) if read_url else engine
     app.extensions["read_db"] = (
-        sessionmaker(app.extensions["read_engine"], expire_on_commit=False)
+        ReadSessions(
+            sessionmaker(app.extensions["read_engine"], expire_on_commit=False),
+            app.extensions["db"],
+            app.extensions["metrics"].read_fallback,
+        )
         if read_url
         else app.extensions["db"]
     )
@@ -125,7 +132,6 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
         app.extensions["gateways"], app.config["SMS_ROUTES"], app.config["SMS_PORTED"], circuit
     )
     app.extensions["send_stats"] = SendStats(redis, app.config["REDIS_PREFIX"])
-    app.extensions["metrics"] = Metrics(multiprocess_dir)
     queues = {name: Queue(app.config["REDIS_PREFIX"] + name, connection=redis) for name in QUEUES}
     app.extensions["metrics"].watch(
         Gauges(

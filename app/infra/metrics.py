@@ -82,6 +82,11 @@ class Metrics:
         self.errors = Counter(
             "kalan_hop_errors", "Hops that failed, by cause", ("cause",), registry=own
         )
+        self.read_fallbacks = Counter(
+            "kalan_read_fallbacks",
+            "Sessions opened on the primary because the read replica did not answer",
+            registry=own,
+        )
         self.registry = own or CollectorRegistry()
         if multiprocess_dir:  # made by claim(), as the app's settings were checked
             MultiProcessCollector(self.registry, path=multiprocess_dir)
@@ -107,6 +112,10 @@ class Metrics:
     def error(self, cause: str) -> None:
         """Count one hop that failed: storage, flow, refused or busy."""
         self._error[cause].inc()
+
+    def read_fallback(self) -> None:
+        """Count one session opened on the primary because the read replica did not answer."""
+        self.read_fallbacks.inc()
 
     def render(self, accept: str | None) -> tuple[bytes, str]:
         """Return the scrape's body and its content type, in the format Accept asks for
