@@ -135,9 +135,9 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
     queues = {name: Queue(app.config["REDIS_PREFIX"] + name, connection=redis) for name in QUEUES}
     app.extensions["metrics"].watch(
         Gauges(
-            app.extensions["db"], redis, {name: q.key for name, q in queues.items()}, circuit,
-            tuple(app.extensions["gateways"]), app.extensions["send_stats"],
-            behind.key(app.config["REDIS_PREFIX"]),
+            app.extensions["read_db"], redis, {name: q.key for name, q in queues.items()},
+            circuit, tuple(app.extensions["gateways"]), app.extensions["send_stats"],
+            behind.key(app.config["REDIS_PREFIX"]), app.config["REDIS_PREFIX"] + "metrics:gauges",
         )
     )  # fmt: skip
     app.extensions["voice_gateway"] = AfricasTalkingVoice(
