@@ -17,7 +17,9 @@ from app.conversation.services import Services
 from app.infra import db, logs, redis_client, sessions, sms_gateways
 from app.infra.config import ConfigError, from_env, validate
 from app.infra.metrics import Metrics
+from app.infra.metrics import claim as claim_metrics_folder
 from app.infra.models import utcnow
+from app.infra.read_replica import ReadSessions
 from app.infra.voice_gateway import AfricasTalkingVoice
 from app.messaging.circuit import Circuit
 from app.messaging.gauges import Gauges
@@ -46,6 +48,10 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
         config = from_env(environ)
         config.update(test_config or {})
         app.config.from_mapping(validate(config))
+        # prometheus_client's own variable: it picks its storage from it when first imported.
+        multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if multiprocess_dir:
+            claim_metrics_folder(multiprocess_dir)
         catalog, warnings = content.load(Path(app.config["CONTENT_DIR"]))
     except (ConfigError, content.ContentError) as exc:
         # One clear line, no traceback: this is an operator's mistake.
@@ -82,11 +88,17 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
     engine = db.make_engine(app.config["DATABASE_URL"])
     app.extensions["engine"] = engine
     app.extensions["db"] = sessionmaker(engine, expire_on_commit=False)
-    # The dashboard's counts go to a replica when there is one, away from the webhooks' writes.
+    app.extensions["metrics"] = Metrics(multiprocess_dir)
+    # The dashboard's counts go to a replica when there is one, away from the webhooks' writes,
+    # and to the primary while the replica does not answer.
     read_url = app.config["DATABASE_READ_URL"]
     app.extensions["read_engine"] = db.make_engine(read_url) if read_url else engine
     app.extensions["read_db"] = (
-        sessionmaker(app.extensions["read_engine"], expire_on_commit=False)
+        ReadSessions(
+            sessionmaker(app.extensions["read_engine"], expire_on_commit=False),
+            app.extensions["db"],
+            app.extensions["metrics"].read_fallback,
+        )
         if read_url
         else app.extensions["db"]
     )
@@ -120,14 +132,12 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
         app.extensions["gateways"], app.config["SMS_ROUTES"], app.config["SMS_PORTED"], circuit
     )
     app.extensions["send_stats"] = SendStats(redis, app.config["REDIS_PREFIX"])
-    # prometheus_client's own variable: it picks its storage from it when first imported.
-    app.extensions["metrics"] = Metrics(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
     queues = {name: Queue(app.config["REDIS_PREFIX"] + name, connection=redis) for name in QUEUES}
     app.extensions["metrics"].watch(
         Gauges(
-            app.extensions["db"], redis, {name: q.key for name, q in queues.items()}, circuit,
-            tuple(app.extensions["gateways"]), app.extensions["send_stats"],
-            behind.key(app.config["REDIS_PREFIX"]),
+            app.extensions["read_db"], redis, {name: q.key for name, q in queues.items()},
+            circuit, tuple(app.extensions["gateways"]), app.extensions["send_stats"],
+            behind.key(app.config["REDIS_PREFIX"]), app.config["REDIS_PREFIX"] + "metrics:gauges",
         )
     )  # fmt: skip
     app.extensions["voice_gateway"] = AfricasTalkingVoice(

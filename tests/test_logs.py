@@ -69,6 +69,20 @@ def test_a_traceback_and_extras_are_hidden_too():
     assert (record.to, record.count) == ("[number]", 3)
 
 
+@pytest.mark.parametrize("written", forms(AWA))
+@pytest.mark.parametrize("kind", [ValueError, lambda text: {"to": text}, lambda text: [text]])
+def test_a_message_and_extras_of_any_type_are_hidden_too(kind, written):
+    """An exception or a dict logged as the message itself, and extras that are no strings:
+    neither the line nor its JSON shows the number, in any of its forms."""
+    digits = int(written.replace(" ", "").lstrip("+"))
+    extra = {"to": {"phone": written}, "phones": [written], "number": digits, "count": 12}
+    line, record = logged(logging.WARNING, kind(f"refused by {written}"), extra=extra)
+    shown = line + " " + logs.JsonLines().format(record)
+    assert "[number]" in line and "refused by" in line
+    assert [form for form in forms(AWA) if form in shown] == []
+    assert json.loads(logs.JsonLines().format(record))["count"] == 12  # a count stays a number
+
+
 def test_a_wrong_format_is_left_to_logging_to_report(capsys):
     """The filter never raises into the code that logs: logging says what went wrong."""
     line, record = logged(logging.WARNING, "%d rows for %s", "many", "+22370000411")

@@ -44,15 +44,13 @@ class HidePhones(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the record in place; never drop it."""
-        if record.args:
-            try:
-                message = record.getMessage()  # arguments of any type, formatted as they will be
-            except (TypeError, ValueError, KeyError):
-                message = None  # a wrong format: logging's handler reports it, not this filter
-            if message is not None and hide_phones(message) != message:
-                record.msg, record.args = hide_phones(message), None
-        elif isinstance(record.msg, str):
-            record.msg = hide_phones(record.msg)
+        try:
+            # A message and arguments of any type (an exception, a dict), as they will be shown.
+            message = record.getMessage()
+        except (TypeError, ValueError, KeyError):
+            message = None  # a wrong format: logging's handler reports it, not this filter
+        if message is not None and hide_phones(message) != message:
+            record.msg, record.args = hide_phones(message), None
         if record.exc_info and not record.exc_text:
             # Formatted now, once: a formatter reuses exc_text rather than format it again.
             record.exc_text = self._formatter.formatException(record.exc_info)
@@ -61,9 +59,21 @@ class HidePhones(logging.Filter):
         if record.stack_info:
             record.stack_info = hide_phones(record.stack_info)
         for name, value in vars(record).items():
-            if name not in STANDARD and isinstance(value, str):
-                setattr(record, name, hide_phones(value))
+            if name not in STANDARD and value is not None and not isinstance(value, bool):
+                shown = value if isinstance(value, str) else _shown(value)
+                if shown is not None and hide_phones(shown) != shown:
+                    # An extra of another type (a number, a dict) becomes its text, hidden.
+                    setattr(record, name, hide_phones(shown))
         return True
+
+
+def _shown(value) -> str | None:
+    """Return an extra as a formatter shows it (str, as the JSON lines' default), or None if it
+    cannot be: the formatter then reports it, not this filter."""
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - any object's __str__ may fail, never the code that logs
+        return None
 
 
 HIDE_PHONES = HidePhones()

@@ -6,12 +6,13 @@ import gc
 import logging
 import os
 import re
-from pathlib import Path
+import sys
 
 from gunicorn.glogging import Logger
 from prometheus_client import multiprocess
 
-from app.infra import logs
+from app.infra import logs, metrics
+from app.infra.config_error import ConfigError
 
 # Africa's Talking calls back with ?token=WEBHOOK_TOKEN; whoever reads a log must not
 # be able to forge a callback. Any parameter ending in "token" is hidden alike.
@@ -71,12 +72,15 @@ logger_class = TokenHidingLogger
 
 def on_starting(server) -> None:
     """Empty PROMETHEUS_MULTIPROC_DIR, whose files sum the workers' metrics: a new server
-    counts from zero, as Prometheus expects of a restarted process."""
+    counts from zero, as Prometheus expects of a restarted process. A folder that is not
+    Kalan's alone stops the start, in one line."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        for path in Path(folder).glob("*.db"):  # its own files only, whatever else is there
-            path.unlink(missing_ok=True)
+        try:
+            metrics.empty(metrics.claim(folder))
+        except ConfigError as exc:
+            sys.stderr.write(f"kalan: cannot start: {exc}\n")
+            raise SystemExit(3) from None
 
 
 def child_exit(server, worker) -> None:

@@ -12,7 +12,8 @@ SANE = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
 
 class RequestId:
-    """WSGI middleware: set the request's id in the log context for as long as it is answered."""
+    """WSGI middleware: set the request's id in the log context for as long as it is answered,
+    its body's streaming and closing included."""
 
     def __init__(self, wsgi_app):
         self.wsgi_app = wsgi_app
@@ -28,6 +29,43 @@ class RequestId:
             return start_response(status, headers, exc_info)
 
         try:
-            return self.wsgi_app(environ, start)
+            body = self.wsgi_app(environ, start)
         finally:
             logs.REQUEST_ID.reset(token)
+        wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(body, list | tuple) or (
+            isinstance(wrapper, type) and isinstance(body, wrapper)
+        ):
+            # Nothing runs while the server writes it out (and a file keeps its sendfile).
+            return body
+        return Streamed(body, request_id)
+
+
+class Streamed:
+    """A body the server iterates after the app returned: the request's id is set again for
+    each chunk the app makes, and for its close()."""
+
+    def __init__(self, body, request_id: str):
+        self.body, self.request_id = body, request_id
+
+    def __iter__(self):
+        chunks = iter(self.body)
+        while True:
+            token = logs.REQUEST_ID.set(self.request_id)
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                return
+            finally:
+                logs.REQUEST_ID.reset(token)
+            yield chunk
+
+    def close(self) -> None:
+        """Close the app's body (WSGI asks the server to), with the request's id set."""
+        close = getattr(self.body, "close", None)
+        if close is not None:
+            token = logs.REQUEST_ID.set(self.request_id)
+            try:
+                close()
+            finally:
+                logs.REQUEST_ID.reset(token)
