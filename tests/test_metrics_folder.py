@@ -47,8 +47,7 @@ def test_a_start_marks_a_new_folder_and_empties_only_prometheus_clients_files(
         (["kalan.db"], "(kalan.db)"),  # the SQLite database, which a start would have deleted
         ([MARKER, "counter_101.db", "kalan.db"], "(kalan.db)"),
         ([MARKER, "counter_1.db.bak", "notes.txt"], "(counter_1.db.bak, notes.txt)"),
-        # Unmarked, even prometheus_client's files may be another program's metrics.
-        (["counter_101.db"], "(counter_101.db)"),
+        (["counter_101.db", "kalan.db"], "(kalan.db)"),
         (["a.txt", "b.txt", "c.txt", "d.txt", "e.txt"], "(a.txt, b.txt, c.txt and 2 more)"),
     ],
 )
@@ -95,3 +94,13 @@ def test_gunicorn_stops_in_one_line_on_a_folder_of_others(app, tmp_path):
     assert "Traceback" not in output
     with sqlite3.connect(folder / "kalan.db") as db:
         assert db.execute("select count(*) from t").fetchone() == (0,)
+
+
+def test_an_upgrade_takes_over_a_folder_of_prometheus_clients_files_left_unmarked(
+    tmp_path, monkeypatch
+):
+    """A version before the mark left its workers' files there: the start must not refuse."""
+    folder = folder_with(tmp_path / "old", *WRITTEN)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    gunicorn_conf.on_starting(None)
+    assert [p.name for p in folder.iterdir()] == [MARKER]

@@ -41,10 +41,9 @@ def claim(folder: str) -> Path:
         names = sorted(entry.name for entry in path.iterdir())
     except OSError as exc:
         raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR={folder}: {exc.strerror}") from None
-    # Unmarked, even prometheus_client's files may be another program's metrics.
-    foreign = [
-        n for n in names if n != MARKER and (MARKER not in names or not WRITTEN.fullmatch(n))
-    ]
+    # prometheus_client's files alone, unmarked, are what a Kalan before the mark left: taken
+    # over, so an upgrade starts. Anything else may be another program's, and is refused.
+    foreign = [n for n in names if n != MARKER and not WRITTEN.fullmatch(n)]
     if foreign:
         more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
         raise ConfigError(
