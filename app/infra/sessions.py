@@ -34,9 +34,12 @@ LOCK_POLL_S = 0.01
 # Take the session's lock, then read the session and, by the phone's hash under
 # today's or yesterday's salt, its resume point and profile, and the report
 # limits' counts (app/abuse.py), so that no screen costs a round trip more. The
-# phone is an argument only: it is hashed here and never written.
+# phone is an argument only: it is hashed here and never written. A lock that holds our
+# own token was taken by this very call, run again by redis-py's retry after its reply
+# was lost: it goes on, rather than wait for itself.
 _LOAD = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+  and redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
 redis.call('SET', KEYS[3], ARGV[3], 'NX', 'EX', ARGV[4])
 local salts = redis.call('MGET', KEYS[3], KEYS[4])
 local names = {}
