@@ -73,6 +73,22 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+PENDING = "behind"  # a cached profile's steps that SQL may lack yet (app/training/behind.py)
+# Drop cached profiles, but keep the steps each counts that SQL may lack yet (ARGV[1]):
+# a profile without its day stamp makes the next hop write them before it reads the
+# database (app/conversation/hop.py), so no step is missing from what it rebuilds.
+_FORGET = """
+for _, name in ipairs(KEYS) do
+  local ok, profile = pcall(cjson.decode, redis.call('GET', name) or 'null')
+  local steps = ok and type(profile) == 'table' and profile[ARGV[1]]
+  if type(steps) == 'table' and #steps > 0 then
+    redis.call('SET', name, cjson.encode({[ARGV[1]] = steps}), 'KEEPTTL')
+  else
+    redis.call('DEL', name)
+  end
+end
+"""
+
 
 class Busy(Exception):
     """Another hop of the same session held it for longer than a caller can wait."""
@@ -182,12 +198,15 @@ class SessionStore:
         return _decode(self.redis.get(self._key("session", session_id)))
 
     def forget_profile(self, phone: str) -> None:
-        """Drop a phone's cached profile, so that its next hop reads the database."""
+        """Drop a phone's cached profile, so that its next hop reads the database, once it
+        has written the steps the profile held (see _FORGET)."""
         salts = salt.current(self.redis, self.prefix, self.tz)
-        self.redis.delete(*(self._key("profile", c) for c in salt.callers(salts, phone)))
+        names = [self._key("profile", c) for c in salt.callers(salts, phone)]
+        self.redis.eval(_FORGET, len(names), *names, PENDING)
 
     def forget_caller(self, phone: str) -> None:
-        """Drop a phone's cached profile and resume point: its contact was deleted."""
+        """Drop a phone's cached profile and resume point: its contact was deleted, and the
+        steps the profile held would write nothing (they need its rows)."""
         callers = salt.callers(salt.current(self.redis, self.prefix, self.tz), phone)
         self.redis.delete(*(self._key(kind, c) for c in callers for kind in ("profile", "resume")))
 

@@ -18,9 +18,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
+from app.infra import sessions
 from app.infra.models import ModuleProgress, QuizAnswer, UTCDateTime
 
-FIELD = "behind"  # in the cached profile: the steps it counts that SQL may not have yet
+FIELD = sessions.PENDING  # in the cached profile: the steps it counts that SQL may lack yet
 # Past this many, a step takes the full path, which writes them all: the cached profile,
 # read on every hop, stays small. A module is 11 steps after its first lesson.
 CAP = 16
