@@ -1,5 +1,6 @@
 """A learner's steps written behind: queued with the session, written to SQL by the clock."""
 
+import dataclasses
 import json
 import logging
 from datetime import timedelta
@@ -180,6 +181,27 @@ def test_a_new_day_writes_the_last_days_steps_before_reading_them(app, client, a
     assert cached_profile(app)["training"][module.id]["position"] == "l4"
     caller("2")  # Recommencer: the main menu
     assert caller("1", "1") == lesson_4  # Formation, Continuer
+
+
+def test_steps_are_ordered_by_the_learner_not_by_the_nodes_clocks(app, client, agent):
+    """Lesson 2 answered by a node whose clock is an hour ahead, lessons 3 and 4 by one on
+    time: written in order, then again in reverse, the row ends on lesson 4."""
+    services = app.extensions["conversation"]
+    caller = Dial(client, phone=agent)
+    caller()
+    open_module(caller)
+    ahead = utcnow() + timedelta(hours=1)
+    app.extensions["conversation"] = dataclasses.replace(services, clock=lambda: ahead)
+    caller("1")  # lesson 2
+    app.extensions["conversation"] = services
+    caller("1", "1")  # lessons 3 and 4
+    queued = stream(app)
+    assert [e["position"] for e in queued] == ["l2", "l3", "l4"]
+    assert write_behind(app) == 3
+    assert place(app) == ("started", "l4")
+    replay(app, queued[::-1])
+    assert write_behind(app) == 3
+    assert place(app) == ("started", "l4")
 
 
 def test_a_profile_full_of_steps_writes_them_with_the_next(app, client, agent):
