@@ -14,7 +14,7 @@ from app.training import behind
 
 from .conftest import AGENT, Dial, phone_key
 from .helpers import write_behind
-from .test_training import answer_all, at_the_quiz, course, open_module, read_lessons
+from .test_training import answer_all, at_the_quiz, choose, course, open_module, read_lessons
 
 
 def stream(app) -> list[dict]:
@@ -202,6 +202,49 @@ def test_steps_are_ordered_by_the_learner_not_by_the_nodes_clocks(app, client, a
     replay(app, queued[::-1])
     assert write_behind(app) == 3
     assert place(app) == ("started", "l4")
+
+
+def test_a_step_from_a_profile_read_before_a_module_end_does_not_undo_it(app, client, agent):
+    """Another session of the phone (a call while USSD was open) saves the profile it read
+    before the module was scored: its answer, written behind, leaves the pass be."""
+    caller, module = at_the_quiz(app, client, agent)
+    answer_all(caller, app, module, count=len(module.quiz) - 1)
+    stale = cached_profile(app)
+    assert "Module réussi" in answer_all(caller, app, module, count=1)
+    write_behind(app)
+    app.extensions["redis"].set(phone_key(app, "profile", agent), json.dumps(stale))
+    caller.drop()
+    caller()
+    assert "quiz est en cours" in open_module(caller)  # as the stale profile has it
+    caller("1")  # its last question again
+    caller(choose(app, caller, True))
+    assert [e["position"] for e in stream(app)] == ["q"]
+    write_behind(app)
+    assert place(app) == ("passed", "")
+
+
+def test_steps_and_profiles_of_the_release_before_still_count(app, client, agent):
+    """An entry queued without a step count is ordered by its time, as then; a standing
+    cached without one takes the full path, which reads the count."""
+    module = course(app).modules[0]
+    caller = Dial(client, phone=agent)
+    caller()
+    open_module(caller)
+    caller("1")  # lesson 2
+    (entry,) = stream(app)
+    write_behind(app)
+    old = {name: value for name, value in entry.items() if name != "step"}
+    later, earlier = (utcnow() + timedelta(minutes=m) for m in (1, -1))
+    replay(app, [{**old, "position": "l5", "at": later.isoformat()},
+                 {**old, "position": "l1", "at": earlier.isoformat()}])  # fmt: skip
+    write_behind(app)
+    assert place(app) == ("started", "l5")
+    profile = cached_profile(app)
+    del profile["training"][module.id]["step"]
+    app.extensions["redis"].set(phone_key(app, "profile", agent), json.dumps(profile))
+    caller("1")  # lesson 3 on the screen: written in its hop
+    assert place(app) == ("started", "l3") and stream(app) == []
+    assert cached_profile(app)["training"][module.id]["step"] > int(entry["step"])
 
 
 def test_a_profile_full_of_steps_writes_them_with_the_next(app, client, agent):
