@@ -35,6 +35,13 @@ def postgres_only(database_url: str) -> None:
         pytest.skip("needs PostgreSQL: set TEST_DATABASE_URL (SQLite has no server to share)")
 
 
+def waiting_on_a_lock(engine) -> int:
+    """Count the PostgreSQL sessions of this database that wait for a row another holds."""
+    with engine.connect() as conn:
+        return conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                "current_database() AND wait_event_type = 'Lock'"))  # fmt: skip
+
+
 @contextlib.contextmanager
 def another_database(database_url: str, folder: Path):
     """Yield the URL of a migrated database beside database_url's (a new file for SQLite, a

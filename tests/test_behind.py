@@ -1,19 +1,20 @@
 """A learner's steps written behind: queued with the session, written to SQL by the clock."""
 
+import dataclasses
 import json
 import logging
 from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.infra import keyring
+from app.infra import keyring, sessions
 from app.infra.models import Certificate, Contact, Message, ModuleProgress, QuizAnswer, utcnow
 from app.people import erasure
 from app.training import behind
 
 from .conftest import AGENT, Dial, phone_key
 from .helpers import write_behind
-from .test_training import answer_all, course, open_module, read_lessons
+from .test_training import answer_all, at_the_quiz, choose, course, open_module, read_lessons
 
 
 def stream(app) -> list[dict]:
@@ -111,22 +112,57 @@ def test_replaying_the_stream_writes_nothing_twice(app, client, agent):
     assert training_rows(app) == written
 
 
+def score_after(app, client, agent, meanwhile) -> None:
+    """Answer module 1's quiz but its last question, run meanwhile(), then answer the last:
+    every answer is kept and counts in the score."""
+    caller, module = at_the_quiz(app, client, agent)
+    answer_all(caller, app, module, count=len(module.quiz) - 1)
+    meanwhile()
+    answer_all(caller, app, module, count=1)  # the last answer, then the score
+    rows = training_rows(app)
+    total = len(module.quiz)
+    assert len(rows["answers"]) == total
+    assert [r[2:7] for r in rows["progress"]] == [("passed", "", 1, total, total)]
+
+
 def test_a_module_end_writes_the_steps_first_and_scores_them(app, client, agent):
     """The full path (the score, the module SMS) needs every answer in SQL: the hop writes
     the steps its cached profile holds before scoring, whatever the writer did."""
-    module = course(app).modules[0]
+    redis, name = app.extensions["redis"], behind.key(app.config["REDIS_PREFIX"])
+    score_after(app, client, agent, lambda: redis.delete(name))  # never written
+    assert cached_profile(app)[behind.FIELD] == []
+
+
+def test_a_forgotten_profile_keeps_its_steps_for_the_score(app, client, agent):
+    """A cached profile dropped (a recall answered by SMS, a console edit) while its steps
+    wait in the stream: the next hop writes them before it reads SQL, and scores them all."""
+
+    def forget():
+        app.extensions["sessions"].forget_profile(agent)
+        assert place(app) == ("started", "l1")  # the writer has not run
+
+    score_after(app, client, agent, forget)
+
+
+def test_a_forgotten_profile_keeps_only_its_steps(app, client, agent):
+    """What else it held is read afresh; without steps waiting, nothing is left of it."""
     caller = Dial(client, phone=agent)
     caller()
     open_module(caller)
-    read_lessons(caller, module)
-    answer_all(caller, app, module, count=len(module.quiz) - 1)
-    app.extensions["redis"].delete(behind.key(app.config["REDIS_PREFIX"]))  # never written
-    answer_all(caller, app, module, count=1)  # the last answer, then the score
-    rows = training_rows(app)
-    assert len(rows["answers"]) == len(module.quiz)
-    total = len(module.quiz)
-    assert [r[2:7] for r in rows["progress"]] == [("passed", "", 1, total, total)]
-    assert cached_profile(app)[behind.FIELD] == []
+    caller("1", "1")  # lessons 2 and 3, written behind
+    redis, key = app.extensions["redis"], phone_key(app, "profile", agent)
+    held = cached_profile(app)[behind.FIELD]
+    assert len(held) == 2
+    app.extensions["sessions"].forget_profile(agent)
+    assert cached_profile(app) == {behind.FIELD: held}
+    assert redis.ttl(key) > sessions.PROFILE_TTL_S - 60  # as long as the profile had left
+    caller("1")  # lesson 4: the first hop of a fresh profile writes the three
+    assert place(app) == ("started", "l3") and len(cached_profile(app)[behind.FIELD]) == 1
+    for nothing_waits in ({**cached_profile(app), behind.FIELD: []}, b"\x80not json"):
+        redis.set(key, nothing_waits if isinstance(nothing_waits, bytes) else
+                  json.dumps(nothing_waits))  # fmt: skip
+        app.extensions["sessions"].forget_profile(agent)
+        assert redis.get(key) is None
 
 
 def test_a_new_day_writes_the_last_days_steps_before_reading_them(app, client, agent):
@@ -145,6 +181,70 @@ def test_a_new_day_writes_the_last_days_steps_before_reading_them(app, client, a
     assert cached_profile(app)["training"][module.id]["position"] == "l4"
     caller("2")  # Recommencer: the main menu
     assert caller("1", "1") == lesson_4  # Formation, Continuer
+
+
+def test_steps_are_ordered_by_the_learner_not_by_the_nodes_clocks(app, client, agent):
+    """Lesson 2 answered by a node whose clock is an hour ahead, lessons 3 and 4 by one on
+    time: written in order, then again in reverse, the row ends on lesson 4."""
+    services = app.extensions["conversation"]
+    caller = Dial(client, phone=agent)
+    caller()
+    open_module(caller)
+    ahead = utcnow() + timedelta(hours=1)
+    app.extensions["conversation"] = dataclasses.replace(services, clock=lambda: ahead)
+    caller("1")  # lesson 2
+    app.extensions["conversation"] = services
+    caller("1", "1")  # lessons 3 and 4
+    queued = stream(app)
+    assert [e["position"] for e in queued] == ["l2", "l3", "l4"]
+    assert write_behind(app) == 3
+    assert place(app) == ("started", "l4")
+    replay(app, queued[::-1])
+    assert write_behind(app) == 3
+    assert place(app) == ("started", "l4")
+
+
+def test_a_step_from_a_profile_read_before_a_module_end_does_not_undo_it(app, client, agent):
+    """Another session of the phone (a call while USSD was open) saves the profile it read
+    before the module was scored: its answer, written behind, leaves the pass be."""
+    caller, module = at_the_quiz(app, client, agent)
+    answer_all(caller, app, module, count=len(module.quiz) - 1)
+    stale = cached_profile(app)
+    assert "Module réussi" in answer_all(caller, app, module, count=1)
+    write_behind(app)
+    app.extensions["redis"].set(phone_key(app, "profile", agent), json.dumps(stale))
+    caller.drop()
+    caller()
+    assert "quiz est en cours" in open_module(caller)  # as the stale profile has it
+    caller("1")  # its last question again
+    caller(choose(app, caller, True))
+    assert [e["position"] for e in stream(app)] == ["q"]
+    write_behind(app)
+    assert place(app) == ("passed", "")
+
+
+def test_steps_and_profiles_of_the_release_before_still_count(app, client, agent):
+    """An entry queued without a step count is ordered by its time, as then; a standing
+    cached without one takes the full path, which reads the count."""
+    module = course(app).modules[0]
+    caller = Dial(client, phone=agent)
+    caller()
+    open_module(caller)
+    caller("1")  # lesson 2
+    (entry,) = stream(app)
+    write_behind(app)
+    old = {name: value for name, value in entry.items() if name != "step"}
+    later, earlier = (utcnow() + timedelta(minutes=m) for m in (1, -1))
+    replay(app, [{**old, "position": "l5", "at": later.isoformat()},
+                 {**old, "position": "l1", "at": earlier.isoformat()}])  # fmt: skip
+    write_behind(app)
+    assert place(app) == ("started", "l5")
+    profile = cached_profile(app)
+    del profile["training"][module.id]["step"]
+    app.extensions["redis"].set(phone_key(app, "profile", agent), json.dumps(profile))
+    caller("1")  # lesson 3 on the screen: written in its hop
+    assert place(app) == ("started", "l3") and stream(app) == []
+    assert cached_profile(app)["training"][module.id]["step"] > int(entry["step"])
 
 
 def test_a_profile_full_of_steps_writes_them_with_the_next(app, client, agent):

@@ -92,6 +92,25 @@ def test_a_lock_lost_to_time_is_not_released_by_its_late_holder(app):
     store.release("s4", now)
 
 
+def test_the_load_run_again_with_its_own_token_goes_on(app):
+    """redis-py runs the script again when its reply is lost: the lock it took then is its
+    own, not another hop's. Another token still finds the session busy."""
+    store, redis, prefix = store_for(app), app.extensions["redis"], app.config["REDIS_PREFIX"]
+    store.save("s7", store.load("s7", "+22370000001"), {"n": 1})
+    today, yesterday = salt.day_keys(prefix, app.config["TZ"])
+    keys = [f"{prefix}lock:s7", f"{prefix}session:s7", today, yesterday]
+
+    def run(token: str):
+        args = [token, sessions.LOCK_MS, salt.candidate(), salt.TTL_S, prefix, "+22370000001"]
+        return redis.eval(sessions._LOAD, len(keys), *keys, *args)
+
+    first = run("ours")
+    assert first is not None and json.loads(first[0]) == {"n": 1}
+    assert run("ours") == first  # the retry reads the same, and keeps the lock
+    assert redis.get(keys[0]) == b"ours"
+    assert run("theirs") is None
+
+
 def test_keys_found_under_yesterdays_salt_move_to_todays(app):
     """A resume point made before midnight is found after it, and then renamed."""
     store, redis, prefix = store_for(app), app.extensions["redis"], app.config["REDIS_PREFIX"]

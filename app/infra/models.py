@@ -204,6 +204,9 @@ class ModuleProgress(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reminders: Mapped[int] = mapped_column(Integer, default=0)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Steps taken in the module: a step written behind moves the row only past this count,
+    # whatever the clocks of the nodes that queued and wrote them (app/training/behind.py).
+    step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Recall(Base):

@@ -34,9 +34,12 @@ LOCK_POLL_S = 0.01
 # Take the session's lock, then read the session and, by the phone's hash under
 # today's or yesterday's salt, its resume point and profile, and the report
 # limits' counts (app/abuse.py), so that no screen costs a round trip more. The
-# phone is an argument only: it is hashed here and never written.
+# phone is an argument only: it is hashed here and never written. A lock that holds our
+# own token was taken by this very call, run again by redis-py's retry after its reply
+# was lost: it goes on, rather than wait for itself.
 _LOAD = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+  and redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
 redis.call('SET', KEYS[3], ARGV[3], 'NX', 'EX', ARGV[4])
 local salts = redis.call('MGET', KEYS[3], KEYS[4])
 local names = {}
@@ -68,6 +71,22 @@ _LOAD_SHA = hashlib.sha1(_LOAD.encode()).hexdigest()
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+"""
+
+PENDING = "behind"  # a cached profile's steps that SQL may lack yet (app/training/behind.py)
+# Drop cached profiles, but keep the steps each counts that SQL may lack yet (ARGV[1]):
+# a profile without its day stamp makes the next hop write them before it reads the
+# database (app/conversation/hop.py), so no step is missing from what it rebuilds.
+_FORGET = """
+for _, name in ipairs(KEYS) do
+  local ok, profile = pcall(cjson.decode, redis.call('GET', name) or 'null')
+  local steps = ok and type(profile) == 'table' and profile[ARGV[1]]
+  if type(steps) == 'table' and #steps > 0 then
+    redis.call('SET', name, cjson.encode({[ARGV[1]] = steps}), 'KEEPTTL')
+  else
+    redis.call('DEL', name)
+  end
+end
 """
 
 
@@ -179,12 +198,15 @@ class SessionStore:
         return _decode(self.redis.get(self._key("session", session_id)))
 
     def forget_profile(self, phone: str) -> None:
-        """Drop a phone's cached profile, so that its next hop reads the database."""
+        """Drop a phone's cached profile, so that its next hop reads the database, once it
+        has written the steps the profile held (see _FORGET)."""
         salts = salt.current(self.redis, self.prefix, self.tz)
-        self.redis.delete(*(self._key("profile", c) for c in salt.callers(salts, phone)))
+        names = [self._key("profile", c) for c in salt.callers(salts, phone)]
+        self.redis.eval(_FORGET, len(names), *names, PENDING)
 
     def forget_caller(self, phone: str) -> None:
-        """Drop a phone's cached profile and resume point: its contact was deleted."""
+        """Drop a phone's cached profile and resume point: its contact was deleted, and the
+        steps the profile held would write nothing (they need its rows)."""
         callers = salt.callers(salt.current(self.redis, self.prefix, self.tz), phone)
         self.redis.delete(*(self._key(kind, c) for c in callers for kind in ("profile", "resume")))
 

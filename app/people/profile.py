@@ -55,7 +55,7 @@ def _reads(postgres: bool, contact_id):
     """Return what the profile reads beyond the contact, for the contact with contact_id."""
     return (
         _listed(postgres, _PROGRESS, ("module", "status", "position", "attempt", "best_score",
-                                      "finished_at"), _PROGRESS.c.contact_id == contact_id),
+                                      "step", "finished_at"), _PROGRESS.c.contact_id == contact_id),
         _listed(postgres, _ANSWERS, ("module", "question", "correct", "attempt"),
                 _ANSWERS.c.contact_id == contact_id),
         _listed(postgres, _RECALLS, ("module", "due_at"), _RECALLS.c.contact_id == contact_id,

@@ -27,7 +27,8 @@ def standing(db: Session, contact_id: int, cooldown_s: int) -> dict:
     """
     rows = db.execute(
         select(ModuleProgress.module, ModuleProgress.status, ModuleProgress.position,
-               ModuleProgress.attempt, ModuleProgress.best_score, ModuleProgress.finished_at)
+               ModuleProgress.attempt, ModuleProgress.best_score, ModuleProgress.step,
+               ModuleProgress.finished_at)
         .where(ModuleProgress.contact_id == contact_id)
     ).all()  # fmt: skip
     if not rows:
@@ -43,20 +44,21 @@ def standing(db: Session, contact_id: int, cooldown_s: int) -> dict:
 def standing_of(rows, every, cooldown_s: int) -> dict:
     """Return the standing from its rows and answers, however they were read.
 
-    rows are (module, status, position, attempt, best score, finished at), one per
+    rows are (module, status, position, attempt, best score, step, finished at), one per
     module; every holds the learner's answers as (module, question, correct, attempt).
     """
     result = {}
-    for module, status, position, attempt, best, finished_at in rows:
+    for module, status, position, attempt, best, step, finished_at in rows:
         answers = [(q, c, a) for m, q, c, a in every if m == module]
         retake_at = None
         if finished_at is not None:
             retake_at = (finished_at + timedelta(seconds=cooldown_s)).isoformat()
-        result[module] = _entry(status, position, attempt, best, retake_at, answers)
+        result[module] = _entry(status, position, attempt, best, retake_at, answers, step)
     return result
 
 
-def _entry(status: str, position: str, attempt: int, best, retake_at, answers: list) -> dict:
+def _entry(status: str, position: str, attempt: int, best, retake_at, answers: list,
+           step: int) -> dict:  # fmt: skip
     """Return one module's standing from its row's values and its answers.
 
     answers are (question, correct, attempt), one per question and attempt. The
@@ -72,6 +74,7 @@ def _entry(status: str, position: str, attempt: int, best, retake_at, answers: l
         "answered": {q: c for q, c, a in answers if a == attempt} if status == "started" else {},
         "missed": [q for q, c, a in answers if a == finished and not c],
         "retake_at": retake_at,
+        "step": step,  # the row's count of steps: orders the steps written behind
     }
 
 
@@ -80,7 +83,7 @@ def _finished(status: str, attempt: int) -> int:
     return attempt if status in FINISHED else attempt - 1
 
 
-def _after(held: dict, status: str, position: str, attempt: int, answer) -> dict | None:
+def _after(held: dict, status: str, position: str, attempt: int, answer, step: int) -> dict | None:
     """Return a module's standing after one step, or None.
 
     The answers are the ones the held standing knows: the current attempt's, and
@@ -95,7 +98,7 @@ def _after(held: dict, status: str, position: str, attempt: int, answer) -> dict
     answers += [(q, c, held["attempt"]) for q, c in held["answered"].items()]
     if answer is not None and all((q, a) != (answer[0], answer[2]) for q, _, a in answers):
         answers.append(answer)  # the first answer to a question in an attempt counts
-    return _entry(status, position, attempt, held["best"], held["retake_at"], answers)
+    return _entry(status, position, attempt, held["best"], held["retake_at"], answers, step)
 
 
 def _progress(db: Session, contact_id: int, module: str, now: datetime) -> ModuleProgress:
@@ -126,6 +129,7 @@ def apply(
         return
     row = _progress(db, contact.id, effect.module, now)
     row.updated_at = now
+    row.step = (row.step or 0) + 1  # past every step written behind so far (behind.write first)
     if isinstance(effect, SaveProgress):
         row.position = effect.position
         if row.status not in FINISHED:
@@ -153,6 +157,8 @@ def steps(profile: dict, effects, now: datetime) -> tuple[dict, list[dict]] | No
     for effect in effects:
         if not isinstance(effect, SaveProgress | RecordAnswer) or effect.module not in standing:
             return None  # a module's end, a first lesson, the pre-test: the full path
+        if "step" not in standing[effect.module]:  # cached by the release before
+            return None
         if isinstance(effect, RecordAnswer) and standing[effect.module]["status"] == "passed":
             # A passed module taken again: its missed questions move on, and the entry
             # would mark it started, undoing the pass.
@@ -160,14 +166,15 @@ def steps(profile: dict, effects, now: datetime) -> tuple[dict, list[dict]] | No
     entries = []
     for effect in effects:
         held = standing[effect.module]
+        step = held["step"] + 1
         if isinstance(effect, SaveProgress):
             status = held["status"] if held["status"] in FINISHED else "started"
-            after = _after(held, status, effect.position, held["attempt"], None)
-            entry = behind.place(profile["id"], effect.module, effect.position, status, now)
+            after = _after(held, status, effect.position, held["attempt"], None, step)
+            entry = behind.place(profile["id"], effect.module, step, effect.position, status, now)
         else:
             answer = (effect.question, effect.correct, effect.attempt)
-            after = _after(held, "started", "q", effect.attempt, answer)
-            entry = behind.answer(profile["id"], effect.module, effect.attempt,
+            after = _after(held, "started", "q", effect.attempt, answer, step)
+            entry = behind.answer(profile["id"], effect.module, step, effect.attempt,
                                   effect.question, effect.choice, effect.correct, now)  # fmt: skip
         if after is None:  # the full path reads what the cached standing lacks
             return None

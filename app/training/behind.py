@@ -4,8 +4,8 @@ A hop inside a module adds its step to the stream {prefix}progress in the round 
 that saves its session, and runs no SQL for it. The clock (workers/progress.py) reads
 the stream as a consumer of one group, writes a batch in one transaction, then
 acknowledges and deletes its entries: the stream holds exactly what SQL may still lack.
-Writing an entry again changes nothing: a row moves only to a step no older than the
-one it holds, and the first answer per question and attempt is the one kept.
+Writing an entry again changes nothing: a row moves only to a step past the count it holds
+(ModuleProgress.step), and the first answer per question and attempt is the one kept.
 """
 
 import logging
@@ -13,14 +13,15 @@ from datetime import datetime
 
 from redis import Redis
 from redis.exceptions import ResponseError
-from sqlalchemy import Boolean, Integer, String, and_, bindparam, func, select, update
+from sqlalchemy import Boolean, Integer, String, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
+from app.infra import sessions
 from app.infra.models import ModuleProgress, QuizAnswer, UTCDateTime
 
-FIELD = "behind"  # in the cached profile: the steps it counts that SQL may not have yet
+FIELD = sessions.PENDING  # in the cached profile: the steps it counts that SQL may lack yet
 # Past this many, a step takes the full path, which writes them all: the cached profile,
 # read on every hop, stays small. A module is 11 steps after its first lesson.
 CAP = 16
@@ -39,16 +40,17 @@ def key(prefix: str) -> str:
     return f"{prefix}progress"
 
 
-def place(contact: int, module: str, position: str, status: str, now: datetime) -> dict:
-    """Return the entry for a lesson reached (or the quiz entered) in a module."""
-    return {"contact": contact, "module": module, "position": position, "status": status,
-            "at": now.isoformat()}  # fmt: skip
+def place(contact: int, module: str, step: int, position: str, status: str,
+          now: datetime) -> dict:  # fmt: skip
+    """Return the entry for a lesson reached (or the quiz entered) in a module, its step-th."""
+    return {"contact": contact, "module": module, "step": step, "position": position,
+            "status": status, "at": now.isoformat()}  # fmt: skip
 
 
-def answer(contact: int, module: str, attempt: int, question: str, choice: int, correct: bool,
-           now: datetime) -> dict:  # fmt: skip
+def answer(contact: int, module: str, step: int, attempt: int, question: str, choice: int,
+           correct: bool, now: datetime) -> dict:  # fmt: skip
     """Return the entry for one quiz answer (it also moves the module's row to the quiz)."""
-    return {**place(contact, module, "q", "started", now), "attempt": attempt,
+    return {**place(contact, module, step, "q", "started", now), "attempt": attempt,
             "question": question, "choice": choice, "correct": correct}  # fmt: skip
 
 
@@ -67,14 +69,18 @@ _AT = bindparam("v_at", type_=UTCDateTime())
 _ROW = and_(
     _PROGRESS.c.contact_id == bindparam("v_contact"), _PROGRESS.c.module == bindparam("v_module")
 )
-# Only to a step no older than the row's: an entry written again, or after a newer one
-# (the full path, another consumer), leaves it be. A lesson keeps the row's attempt.
+_STEP = bindparam("v_step", type_=Integer())
+# Only to a step past the row's count: an entry written again, or after a later one (the
+# full path, another consumer), leaves it be. The count is the hops' own, kept in the
+# cached profile: no node's clock decides. An entry queued by the release before, which
+# has no count, is ordered by its time as then. A lesson keeps the row's attempt.
+_LATER = or_(_PROGRESS.c.step < _STEP, and_(_STEP.is_(None), _PROGRESS.c.updated_at <= _AT))
 _MOVE = (
     update(_PROGRESS)
-    .where(_ROW, _PROGRESS.c.updated_at <= _AT)
+    .where(_ROW, _LATER)
     .values(position=bindparam("v_position"), status=bindparam("v_status"),
             attempt=func.coalesce(bindparam("v_attempt", type_=Integer()), _PROGRESS.c.attempt),
-            updated_at=_AT)
+            step=func.coalesce(_STEP, _PROGRESS.c.step), updated_at=_AT)
 )  # fmt: skip
 # An answer is kept while its module's row exists, however old: a contact erased since
 # gets none back. The first per question and attempt counts.
@@ -106,6 +112,7 @@ def _params(entry: dict) -> dict:
     step = {"v_contact": int(entry["contact"]), "v_module": str(entry["module"]),
             "v_position": str(entry["position"]), "v_status": str(entry["status"]),
             "v_attempt": None, "v_at": datetime.fromisoformat(entry["at"]),
+            "v_step": int(entry["step"]) if "step" in entry else None,
             "v_question": None}  # fmt: skip
     if "question" in entry:
         step.update(v_attempt=int(entry["attempt"]), v_question=str(entry["question"]),

@@ -1,5 +1,7 @@
 """Expanding a campaign into the outbox: idempotent, resumable, budgeted."""
 
+import threading
+import time
 from contextlib import contextmanager
 from decimal import Decimal
 
@@ -10,6 +12,7 @@ from app.infra.models import Campaign, Contact, Message
 from app.messaging import outbox
 from app.messaging.campaigns import expansion, lifecycle
 
+from ..databases import waiting_on_a_lock
 from .conftest import NOW, add_contacts, new, phone, reload, rows
 
 
@@ -276,3 +279,51 @@ def test_texts_are_remembered_for_a_bounded_number_of_contacts(app):
     bodies = [texts.of(Contact(name=name, language=lang))[0] for name, lang in people]
     assert bodies == ["Bonjour Awa", "Bonjour Moussa", "I ni ce", "Bonjour Oumar", "Bonjour Awa"]
     assert len(texts.known) <= 2
+
+
+def test_two_expansions_at_once_count_and_spend_once(app, db):
+    """A worker whose Redis lock was lost expands the campaign while another does. The
+    second starts while the first's batch is added but not committed: it waits for that
+    batch, then goes on from where it left, not from a stale cursor and total."""
+    engine = app.extensions["engine"]
+    if engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite locks the whole file, so no two batches overlap")
+    add_contacts(db, 10)
+    campaign = new(db, budget=Decimal(125))  # room for five 25-XOF messages
+    second_may_start, inserts, errors = threading.Event(), [], []
+
+    def hold(_conn, _cursor, statement, *_):
+        if threading.current_thread().name == "first" and "INSERT INTO outbox" in statement:
+            inserts.append(statement)
+            if len(inserts) == 2:  # the second batch, not committed yet
+                second_may_start.set()
+                deadline = time.monotonic() + 10
+                while not waiting_on_a_lock(engine) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+
+    def expand(wait_for=None):
+        try:
+            with app.app_context(), app.extensions["db"]() as session:
+                assert wait_for is None or wait_for.wait(30)
+                expansion.expand(session, campaign.id, app.config, batch=2)
+        except Exception as exc:  # seen by the test's own thread
+            errors.append(exc)
+
+    event.listen(engine, "after_cursor_execute", hold)
+    threads = [
+        threading.Thread(target=expand, name="first"),
+        threading.Thread(target=expand, name="second", args=(second_may_start,)),
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        event.remove(engine, "after_cursor_execute", hold)
+    assert errors == [] and len(inserts) >= 2
+    queued = rows(db, campaign.id)
+    result = reload(db, campaign.id)
+    assert [m.phone for m in queued] == [phone(n) for n in range(1, 6)]
+    assert result.recipients == 5 and result.estimated_cost == Decimal(125)
+    assert result.reason == "budget reached after 5 recipients"

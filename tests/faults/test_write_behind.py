@@ -5,7 +5,7 @@ import os
 import signal
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from app.infra.db import make_engine
 from app.infra.models import Contact, ModuleProgress, QuizAnswer, utcnow
@@ -13,6 +13,7 @@ from app.training import behind
 from sandbox.embedded import EmbeddedRedis
 
 from ..conftest import Dial
+from ..databases import waiting_on_a_lock
 from ..helpers import write_behind
 from ..test_training import answer_all, course, open_module, read_lessons
 from .test_worker_kill import kill_hard, start, wait_for
@@ -52,13 +53,6 @@ def env_for(app, redis_url: str, database_url: str) -> dict:
     return {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": database_url,
             "REDIS_PREFIX": app.config["REDIS_PREFIX"], "WEBHOOK_TOKEN": "",
             "SMS_TICK_S": "1"}  # fmt: skip
-
-
-def waiting_on_a_lock(engine) -> int:
-    """Count the PostgreSQL sessions of this database that wait for a row another holds."""
-    with engine.connect() as conn:
-        return conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                                "current_database() AND wait_event_type = 'Lock'"))  # fmt: skip
 
 
 def test_a_clock_killed_mid_batch_loses_and_doubles_nothing(make_app, database_url, tmp_path):

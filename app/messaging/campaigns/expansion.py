@@ -28,6 +28,11 @@ def expand(
     A batch is the audience among the next batch contacts by id. The cursor (the last
     contact id looked at) is saved with each batch's rows, so an expansion cut short
     resumes where it stopped; idempotency keys make a replay harmless.
+
+    Each batch holds the campaign's row locked until it commits, and reads its cursor
+    and counts afresh under the lock: an expansion running at the same time (its worker's
+    Redis lock lost) waits, then goes on from where this one left, and neither counts
+    nor spends on a stale total.
     """
     campaign = db.get(Campaign, campaign_id)
     if campaign is None or campaign.status not in ("scheduled", "expanding"):
@@ -37,7 +42,10 @@ def expand(
     subject = occurrence_subject(campaign)
     audience, prefix = json.loads(campaign.audience), f"campaign:{subject}:"
     texts = Texts(config, json.loads(campaign.messages))
-    while (upto := _bound(db, campaign.cursor, batch)) is not None:
+    # Stop early when someone paused or cancelled the campaign meanwhile.
+    while _locked(db, campaign_id).status in ("expanding", "paused"):
+        if (upto := _bound(db, campaign.cursor, batch)) is None:
+            break
         page = db.execute(pending(audience, prefix, campaign.cursor, upto)).all()
         over_budget = _queue(db, campaign, subject, page, texts)
         if not over_budget:
@@ -46,16 +54,23 @@ def expand(
         commit_soon(db)
         if heartbeat:
             heartbeat()
-        # Stop early when someone paused or cancelled the campaign meanwhile.
-        db.refresh(campaign, ["status"])
-        if over_budget or campaign.status not in ("expanding", "paused"):
+        if over_budget:
             break
-    db.refresh(campaign)
+    campaign = _locked(db, campaign_id)  # as the last batch, here or elsewhere, left it
     if campaign.status == "expanding":
         campaign.status = "sending"
     campaign.expanded_at = utcnow()
     db.commit()
     return campaign
+
+
+def _locked(db: Session, campaign_id: int) -> Campaign:
+    """Lock the campaign's row until the next commit and read it afresh; SQLite has no row
+    locks, and serialises writers anyway."""
+    # FOR NO KEY UPDATE: an outbox row of the campaign added meanwhile, whose foreign key
+    # takes a KEY SHARE lock, does not wait for the batch; another expansion does.
+    query = select(Campaign).where(Campaign.id == campaign_id).with_for_update(key_share=True)
+    return db.scalars(query.execution_options(populate_existing=True)).one()
 
 
 def pending(audience: dict, prefix: str, after: int, upto: int) -> Select:
