@@ -127,8 +127,8 @@ def test_two_nodes_lose_a_web_node_and_a_worker_and_nothing_else(
         def up(url: str) -> bool:
             try:
                 return requests.get(url + "/healthz", timeout=2).status_code == 200
-            except requests.ConnectionError:
-                return False
+            except (requests.ConnectionError, requests.Timeout):
+                return False  # not up yet, or a loaded machine still importing the app
 
         for url in urls:
             wait_for(lambda url=url: up(url), 60, 0.2)
