@@ -148,8 +148,10 @@ def test_insert_new_returns_the_keys_it_added(app, db):
     assert count(db) == 3
 
 
-def test_insert_new_stores_each_row_as_given(app, db):
-    """Many rows at once: the fields they share and those they differ in, each in place."""
+@pytest.mark.parametrize("more", [0, outbox.UNNESTED], ids=["values", "unnested"])
+def test_insert_new_stores_each_row_as_given(app, db, more):
+    """Many rows at once: the fields they share and those they differ in, each in place;
+    a few in a VALUES list, a batch as arrays (on PostgreSQL), one of them given twice."""
     rows = [
         outbox.row(app.config, "alert", 7, "+22370000001", "Cas urgent", urgent=True,
                    not_before=NOW),
@@ -158,7 +160,9 @@ def test_insert_new_stores_each_row_as_given(app, db):
         outbox.row(app.config, "alert", 7, "+22370000003", "Cas urgent", urgent=False,
                    not_before=NOW),
     ]  # fmt: skip
-    assert len(outbox.insert_new(db, rows)) == 3
+    rows += [outbox.row(app.config, "alert", 8, f"+223700001{n:02d}", "Cas", not_before=NOW)
+             for n in range(more)]  # fmt: skip
+    assert len(outbox.insert_new(db, [*rows, dict(rows[1])])) == 3 + more
     db.commit()
     for given in rows:
         stored = load(db, given["key"])

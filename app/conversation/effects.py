@@ -12,7 +12,7 @@ from app.conversation.needs import Hop, desk
 from app.conversation.services import Services
 from app.infra.db import commit_soon
 from app.people import contacts
-from app.training import behind
+from app.training import behind, start
 from app.voice import lessons
 from flows.desk import FOLLOW_UP
 from flows.effects import (
@@ -42,6 +42,11 @@ def apply_effects(
         if found is not None:  # the next lesson, an answer: no SQL, the stream has them
             standing, entries = found
             return {"training": standing, behind.FIELD: [*held, *entries]}, False, None, entries
+        # A module's first step: its row at once, in one statement, the rest as cached.
+        cooldown_s = services.config["TRAINING_RETAKE_COOLDOWN_S"]
+        opened = start.start(services.engine, profile, phone, effects, now, cooldown_s)
+        if opened is not None:
+            return {"training": opened}, False, None, ()
     config, catalog = services.config, services.catalog
     changes, contact, wake, sent = {}, None, False, None
     for effect in effects:

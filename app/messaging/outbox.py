@@ -68,6 +68,12 @@ _ADD = {
 }
 
 
+# From this many rows, one INSERT ... SELECT from arrays costs less CPU than SQLAlchemy's
+# VALUES list, which is compiled once but binds every value: 3 rows (a report's alerts and
+# receipt) take 0.25 ms so against 0.85 ms, 50 rows 2.1 ms against 1.4 ms.
+UNNESTED = 16
+
+
 def insert(db: Session | Connection, rows: list[dict]) -> int:
     """Add rows, silently skipping keys already present; return how many were new.
 
@@ -86,7 +92,7 @@ def insert_new(db: Session | Connection, rows: list[dict]) -> set[str]:
     if not isinstance(db, Connection):  # a Session, or the hop's lazily opened one
         db.flush()  # what the caller added lands first, as the ORM's own statements do
         db = db.connection()
-    if db.dialect.name == "postgresql" and len(rows) > 1:
+    if db.dialect.name == "postgresql" and len(rows) >= UNNESTED:
         statement = postgresql.insert(_MESSAGES).from_select(*_unnested(rows))
         statement = statement.on_conflict_do_nothing(index_elements=["key"])
         return set(db.execute(statement.returning(_MESSAGES.c.key)).scalars())

@@ -39,7 +39,7 @@ _FIRST = {"phone": _PHONE, "role": literal("community"), "failed_streak": litera
           "first_seen": _NOW, "last_seen": _NOW, "created_at": _NOW}  # fmt: skip
 
 
-def _listed(postgres: bool, table, names: tuple[str, ...], *where):
+def listed(postgres: bool, table, names: tuple[str, ...], *where):
     """Select a table's rows as one JSON array of arrays, in the order they were written."""
     columns = [table.c[name] for name in names]
     if postgres:
@@ -47,18 +47,18 @@ def _listed(postgres: bool, table, names: tuple[str, ...], *where):
         return select(func.json_agg(rows, type_=JSON)).where(*where).scalar_subquery()
     # SQLite before 3.44 has no ORDER BY inside an aggregate: it keeps a subquery's order.
     ordered = select(*columns).where(*where).order_by(table.c.id).subquery()
-    listed = func.json_group_array(func.json_array(*ordered.c), type_=JSON)
-    return select(listed).scalar_subquery()
+    grouped = func.json_group_array(func.json_array(*ordered.c), type_=JSON)
+    return select(grouped).scalar_subquery()
 
 
 def _reads(postgres: bool, contact_id):
     """Return what the profile reads beyond the contact, for the contact with contact_id."""
     return (
-        _listed(postgres, _PROGRESS, ("module", "status", "position", "attempt", "best_score",
+        listed(postgres, _PROGRESS, ("module", "status", "position", "attempt", "best_score",
                                       "step", "finished_at"), _PROGRESS.c.contact_id == contact_id),
-        _listed(postgres, _ANSWERS, ("module", "question", "correct", "attempt"),
+        listed(postgres, _ANSWERS, ("module", "question", "correct", "attempt"),
                 _ANSWERS.c.contact_id == contact_id),
-        _listed(postgres, _RECALLS, ("module", "due_at"), _RECALLS.c.contact_id == contact_id,
+        listed(postgres, _RECALLS, ("module", "due_at"), _RECALLS.c.contact_id == contact_id,
                 _RECALLS.c.finished_at.is_(None), _RECALLS.c.postponed < MAX_POSTPONED),
         select(_POINTS.c.role).where(_POINTS.c.phone == _PHONE).scalar_subquery(),
     )  # fmt: skip
