@@ -207,7 +207,7 @@ def main() -> int:
             print(f"[{n}/{len(plan)}] round {round_ + 1} {name:<12}{measure:<11}{level:>4} "
                   f"connections: {figures['rps']:>6.0f} req/s",
                   file=sys.stderr, flush=True)  # fmt: skip
-        if "kalan" in bases:
+        if "kalan" in bases and args.paced_s > 0:  # --paced-s 0: no paced crowd
             settle(bases["kalan"], args.settle_s)
             results["paced"] = paced(bases["kalan"], mix, 64, args.paced_s, RUNS - 2, args.pace_ms,
                                      args.ramp_s)  # fmt: skip
