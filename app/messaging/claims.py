@@ -13,10 +13,9 @@ from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import Integer, bindparam, exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from app.infra.db import among
+from app.infra.db import Listed, among
 from app.infra.models import Campaign, Contact, Message
 from app.infra.sms_records import DeliveryReport
 from app.messaging.outbox import BULK_KINDS
@@ -245,8 +244,8 @@ def _write_returning(
 def _unnested(names: tuple, shared: tuple):
     """Return UPDATE ... FROM unnest(ids, arrays) for columns names, shared ones scalars."""
     each = [name for name in names if name not in shared]
-    arrays = [bindparam("a_" + name, type_=ARRAY(ROW[name].type)) for name in each]
-    rows = func.unnest(bindparam("a_id", type_=ARRAY(Integer)), *arrays)
+    arrays = [bindparam("a_" + name, type_=Listed(ROW[name].type)) for name in each]
+    rows = func.unnest(bindparam("a_id", type_=Listed(Integer)), *arrays)
     rows = rows.table_valued("id", *each).render_derived()
     values = {name: bindparam("v_" + name, type_=ROW[name].type) for name in shared}
     values.update({name: rows.c[name] for name in each})
