@@ -209,6 +209,11 @@ class Listed(TypeDecorator):
             return None
         if isinstance(self.item, Integer):
             return "{" + ",".join([str(int(v)) if v is not None else "NULL" for v in value]) + "}"
+        if all(type(v) is str for v in value) and value:
+            joined = '","'.join(value)
+            # No element holds a quote or a backslash (the common case): nothing to escape.
+            if "\\" not in joined and joined.count('"') == 2 * (len(value) - 1):
+                return '{"' + joined + '"}'
         before = self.item.process_bind_param if isinstance(self.item, TypeDecorator) else None
         return "{" + ",".join([_element(before(v, dialect) if before else v) for v in value]) + "}"
 

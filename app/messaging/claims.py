@@ -5,6 +5,12 @@ tens of thousands of rows, and the session's bookkeeping would cost more than th
 HTTP requests that carry them. The statements are built once, their lists of ids one
 array each on PostgreSQL. Every write names the lease's owner and the status it
 expects, so a worker whose lease ran out changes nothing another worker took since.
+
+On PostgreSQL only start waits for the disk at commit (NO_WAIT elsewhere): a row must be
+"sending" for good before its request leaves. A claim, a give-back or an outcome lost in
+a database crash (at most the last 0.6 s, and never past the worker's next start, whose
+flush takes the WAL before it) leaves the row claimed or sending, as a worker lost at
+that moment would: reap requeues it, or applies the unknown-outcome rule.
 """
 
 import functools
@@ -15,7 +21,7 @@ from typing import NamedTuple
 from sqlalchemy import Integer, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.infra.db import Listed, among
+from app.infra.db import NO_WAIT, Listed, among
 from app.infra.models import Campaign, Contact, Message
 from app.infra.sms_records import DeliveryReport
 from app.messaging.outbox import BULK_KINDS
@@ -87,7 +93,7 @@ def _statements(postgresql: bool) -> dict:
             skip_locked=True
         ),
         "take": update(OUTBOX)
-        .where(ids, ROW.status == "queued")
+        .where(ids, ROW.status == "queued", *([NO_WAIT] if postgresql else []))
         .values(status="claimed", lease_owner=bindparam("owner"), lease_until=bindparam("lease"))
         .returning(*(ROW[name] for name in Claimed._fields)),
         "start": update(OUTBOX)
@@ -236,7 +242,7 @@ def _write_returning(
                 params["v_" + name] = values[0]
             else:
                 params["a_" + name] = values
-        written.update(tuple(row) for row in db.execute(statement, params))
+        written.update(db.execute(statement, params).all())
     forget(db, [change.row.id for change in changes])
     return written
 
@@ -259,7 +265,7 @@ def _unnested(names: tuple, shared: tuple):
     return (
         update(OUTBOX)
         .where(ROW.id == rows.c.id, ROW.lease_owner == bindparam("w_owner"),
-               ROW.status == bindparam("w_status"))
+               ROW.status == bindparam("w_status"), NO_WAIT)
         .values(values)
         .returning(ROW.id, reported)
     )  # fmt: skip
