@@ -10,7 +10,6 @@
 
 import argparse
 import functools
-import os
 import sys
 import time
 from collections import defaultdict
@@ -22,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from campaign import TEXT, ceiling, seed_contacts, server_cpu  # noqa: E402
-from common import gunicorn, prefix, services  # noqa: E402
+from campaign import TEXT, ceiling, server_cpu  # noqa: E402
+from send_profile import sending  # noqa: E402
 
 SPENT: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])  # part -> wall, cpu, calls
 
@@ -106,15 +105,7 @@ def main() -> int:
     parser.add_argument("--redis-url")
     parser.add_argument("--ceiling-s", type=float, default=5)
     args = parser.parse_args()
-    with (
-        services(args.redis_url, args.database_url, args.machine) as (redis_url, db_url, label),
-        gunicorn("sandbox:create_app()", ["--workers", "1", "--threads", "8"],
-                 {**os.environ, "SANDBOX_DLR": "0"}) as sandbox,
-    ):  # fmt: skip
-        seed_contacts(db_url, args.size)
-        config = {"REDIS_URL": redis_url, "DATABASE_URL": db_url, "REDIS_PREFIX": prefix(),
-                  "AT_API_BASE_URL": sandbox, "SMS_BATCH_SIZE": args.batch,
-                  "SMS_SEND_WINDOW": "always"}  # fmt: skip
+    with sending(args) as (config, sandbox, label):
         run = send(config, sandbox)
         box = sandbox_cpu(sandbox)
         top = max(ceiling(sandbox, args.batch, args.ceiling_s, session=s)["sms_per_s"]
