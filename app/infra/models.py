@@ -152,7 +152,7 @@ class Message(Base):
         Index("ix_outbox_campaign", "campaign_id", "status"),
         Index("ix_outbox_provider_id", "provider_id"),
         # The claim's order, of the queued rows only (migration 0020).
-        Index("ix_outbox_queued", text("urgent DESC"), "id",
+        Index("ix_outbox_queued", "urgent", "id",
               postgresql_where=text("status = 'queued'"), sqlite_where=text("status = 'queued'")),
     )  # fmt: skip
 

@@ -18,7 +18,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Integer, bindparam, exists, func, or_, select, update
+from sqlalchemy import Integer, bindparam, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.infra.db import NO_WAIT, Listed, among
@@ -85,13 +85,21 @@ def _statements(postgresql: bool) -> dict:
         contacts.phone == ROW.phone,
         or_(contacts.opted_out_at.is_not(None), contacts.unreachable_at.is_not(None)),
     )
-    choose = select(ROW.id).order_by(ROW.urgent.desc(), ROW.id).limit(bindparam("limit"))
-    return {
-        "due": choose.where(*due).with_for_update(skip_locked=True),
+    # Urgent rows first, then the others, each oldest first: a range of ix_outbox_queued
+    # (urgent, id) each, where ORDER BY urgent DESC, id would read and sort every queued
+    # row. A range, not urgent = x, which would leave the order to the primary key, and a
+    # claim late in a campaign walking every row sent before.
+    choose = select(ROW.id).order_by(ROW.urgent, ROW.id).limit(bindparam("limit"))
+    claims = {}
+    ranges = ((True, ROW.urgent >= literal(True)), (False, ROW.urgent <= literal(False)))
+    for urgent, these in ranges:
+        claims[("due", urgent)] = choose.where(*due, these).with_for_update(skip_locked=True)
         # Outside the send window only what is not bulk: alerts, receipts, replies.
-        "due, not bulk": choose.where(*due, ROW.kind.not_in(BULK_KINDS)).with_for_update(
-            skip_locked=True
-        ),
+        claims[("due, not bulk", urgent)] = choose.where(
+            *due, these, ROW.kind.not_in(BULK_KINDS)
+        ).with_for_update(skip_locked=True)
+    return {
+        **claims,
         "take": update(OUTBOX)
         .where(ids, ROW.status == "queued", *([NO_WAIT] if postgresql else []))
         .values(status="claimed", lease_owner=bindparam("owner"), lease_until=bindparam("lease"))
@@ -123,8 +131,11 @@ def claim(
     # Two statements in one transaction: PostgreSQL may re-run a LIMIT
     # subquery inside an UPDATE and, with SKIP LOCKED, take more rows.
     # The locks hold until commit; on SQLite the status check guards.
-    due = statements["due" if bulk else "due, not bulk"]
-    chosen = db.execute(due, {"now": now, "limit": limit}).scalars().all()
+    due = "due" if bulk else "due, not bulk"
+    chosen = db.execute(statements[(due, True)], {"now": now, "limit": limit}).scalars().all()
+    if len(chosen) < limit:
+        params = {"now": now, "limit": limit - len(chosen)}
+        chosen += db.execute(statements[(due, False)], params).scalars().all()
     rows = []
     if chosen:
         params = {"ids": chosen, "owner": owner, "lease": lease_until}

@@ -1,5 +1,5 @@
 """The claim's order as an index of the queued rows only: a sender takes the first five
-hundred in (urgent first, then oldest) order without reading and sorting every queued row
+hundred, urgent ones first, then the oldest, without reading and sorting every queued row
 (128 ms a claim at 100,000 queued, 0.4 ms with it).
 
 Revision ID: 0020
@@ -19,11 +19,7 @@ QUEUED = sa.text("status = 'queued'")
 
 def upgrade():
     op.create_index(
-        "ix_outbox_queued",
-        "outbox",
-        [sa.text("urgent DESC"), "id"],
-        postgresql_where=QUEUED,
-        sqlite_where=QUEUED,
+        "ix_outbox_queued", "outbox", ["urgent", "id"], postgresql_where=QUEUED, sqlite_where=QUEUED
     )
 
 
