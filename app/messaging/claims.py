@@ -90,16 +90,16 @@ def _statements(postgresql: bool) -> dict:
     # row. A range, not urgent = x, which would leave the order to the primary key, and a
     # claim late in a campaign walking every row sent before.
     choose = select(ROW.id).order_by(ROW.urgent, ROW.id).limit(bindparam("limit"))
-    claims = {}
+    choosing = {}
     ranges = ((True, ROW.urgent >= literal(True)), (False, ROW.urgent <= literal(False)))
     for urgent, these in ranges:
-        claims[("due", urgent)] = choose.where(*due, these).with_for_update(skip_locked=True)
+        choosing[("due", urgent)] = choose.where(*due, these).with_for_update(skip_locked=True)
         # Outside the send window only what is not bulk: alerts, receipts, replies.
-        claims[("due, not bulk", urgent)] = choose.where(
+        choosing[("due, not bulk", urgent)] = choose.where(
             *due, these, ROW.kind.not_in(BULK_KINDS)
         ).with_for_update(skip_locked=True)
     return {
-        **claims,
+        **choosing,
         "take": update(OUTBOX)
         .where(ids, ROW.status == "queued", *([NO_WAIT] if postgresql else []))
         .values(status="claimed", lease_owner=bindparam("owner"), lease_until=bindparam("lease"))
