@@ -8,6 +8,7 @@
 # the same run, so a change's before and after compare on the same footing.
 
 import argparse
+import contextlib
 import cProfile
 import io
 import os
@@ -22,6 +23,22 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from campaign import TEXT, seed_contacts  # noqa: E402
 from common import gunicorn, prefix, services  # noqa: E402
+
+
+@contextlib.contextmanager
+def sending(args):
+    """Yield the settings of an app that sends args.size contacts' campaign through a
+    sandbox of its own, the sandbox's URL, and the services' label."""
+    with (
+        services(args.redis_url, args.database_url, args.machine) as (redis_url, db_url, label),
+        gunicorn("sandbox:create_app()", ["--workers", "1", "--threads", "8"],
+                 {**os.environ, "SANDBOX_DLR": "0"}) as sandbox,
+    ):  # fmt: skip
+        seed_contacts(db_url, args.size)
+        config = {"REDIS_URL": redis_url, "DATABASE_URL": db_url, "REDIS_PREFIX": prefix(),
+                  "AT_API_BASE_URL": sandbox, "SMS_BATCH_SIZE": args.batch,
+                  "SMS_SEND_WINDOW": "always"}  # fmt: skip
+        yield config, sandbox, label
 
 
 def send_cpu(config: dict, top: int, sort: str) -> tuple[float, int, float, str]:
@@ -82,15 +99,7 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=25, help="profile lines shown (0: no profiler)")
     parser.add_argument("--sort", default="tottime", help="pstats sort key")
     args = parser.parse_args()
-    with (
-        services(args.redis_url, args.database_url, args.machine) as (redis_url, db_url, label),
-        gunicorn("sandbox:create_app()", ["--workers", "1", "--threads", "8"],
-                 {**os.environ, "SANDBOX_DLR": "0"}) as sandbox,
-    ):  # fmt: skip
-        seed_contacts(db_url, args.size)
-        config = {"REDIS_URL": redis_url, "DATABASE_URL": db_url, "REDIS_PREFIX": prefix(),
-                  "AT_API_BASE_URL": sandbox, "SMS_BATCH_SIZE": args.batch,
-                  "SMS_SEND_WINDOW": "always"}  # fmt: skip
+    with sending(args) as (config, sandbox, label):
         per_message, sent, wall, profile = send_cpu(config, args.top, args.sort)
         client = client_cpu(sandbox, args.batch, max(20, args.size // args.batch // 2))
     if args.top:

@@ -117,3 +117,16 @@ def test_rows_go_back_to_the_queue_only_if_still_ours(db):
     assert (rows[mine.id].status, rows[mine.id].lease_owner) == ("queued", None)
     assert rows[mine.id].not_before == later
     assert (rows[theirs.id].status, rows[theirs.id].lease_owner) == ("claimed", "worker-b")
+
+
+@pytest.mark.parametrize("limit", [1, 3, 5])
+def test_a_claim_takes_urgent_rows_first_then_the_oldest(db, limit):
+    """Alerts queued after a campaign's rows go out before them; the rest, oldest first."""
+    for n, urgent in enumerate([False, False, True, False, True]):
+        outbox.add(db, current_app.config, "alert" if urgent else "receipt", f"R{n}",
+                   f"+2237000{n:04d}", "Recu", not_before=NOW, urgent=urgent)  # fmt: skip
+    db.commit()
+    rows = claims.claim(db, "worker-a", NOW, limit, LEASE, bulk=True)
+    expected = ["R2", "R4", "R0", "R1", "R3"][:limit]
+    keys = db.scalars(select(Message.key).where(Message.id.in_([r.id for r in rows])))
+    assert sorted(k.split(":")[1] for k in keys) == sorted(expected)

@@ -1,10 +1,24 @@
 """The database engine: pooled connections that outlive a restart, and the hot path's writes."""
 
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    Numeric,
+    String,
+    bindparam,
+    func,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.infra import db
+from app.infra.models import UTCDateTime
 
 from .helpers import seen_from_outside
 
@@ -97,3 +111,24 @@ def test_a_lazy_session_opens_on_first_use_and_closes_at_the_end(app):
         assert lazy.scalar(text("SELECT 2")) == 2
         assert len(opened) == 1 and opened[0].in_transaction()
     assert not opened[0].in_transaction()  # closed: its transaction is over
+
+
+@pytest.mark.parametrize(
+    ("item", "values"),
+    [
+        (Integer(), [3, None, -7, 2**31 - 1]),
+        (String(64), ['a"b', "back\\slash", "{,}", "NULL", None, " spaced ", "", "é\u2019"]),
+        (UTCDateTime(), [datetime(2026, 12, 6, 1, 2, 3, 456789, tzinfo=UTC), None,
+                         datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=-3)))]),
+        (Numeric(12, 4), [Decimal("25.0000"), Decimal("-0.5"), None]),
+        (Boolean(), [True, False, None]),
+    ],
+)  # fmt: skip
+def test_a_listed_array_comes_back_element_for_element(postgres, item, values):
+    """Each element of the array literal reads back as the value bound: quotes, backslashes,
+    commas, braces, the word NULL and an empty string stay text; None is NULL."""
+    elements = func.unnest(bindparam("values", type_=db.Listed(item)))
+    elements = elements.table_valued("v").render_derived()
+    with postgres.connect() as conn:
+        back = conn.execute(select(type_coerce(elements.c.v, item)), {"values": values})
+        assert back.scalars().all() == values

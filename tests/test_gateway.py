@@ -73,6 +73,14 @@ def test_numbers_the_sdk_would_refuse_fail_alone(sandbox):
     assert results[1].status == "InvalidPhoneNumber"
 
 
+def test_a_phone_with_a_line_break_fails_alone_and_stays_out_of_the_form(sandbox):
+    results = gateway(sandbox).send(["+22370000001", "+22370000002\n"], "Bonjour")
+    assert [(r.outcome, r.status) for r in results] == [
+        (SENT, "Success"), (FAILED, "InvalidPhoneNumber")
+    ]  # fmt: skip
+    assert [m["to"] for m in sandbox.messages()] == ["+22370000001"]
+
+
 @pytest.mark.parametrize(
     ("answer", "expected"),
     [

@@ -13,7 +13,7 @@ from app.infra import sms_gateways
 from app.infra.gateway import FAILED, NOT_TRIED, RETRY, SENT, UNKNOWN, Result
 from app.infra.models import Message, utcnow
 from app.infra.orange import Orange
-from app.infra.routes import PROVIDERS, parse_routes
+from app.infra.routes import PROVIDERS, parse_ported, parse_routes
 from app.messaging import outbox
 from app.messaging.circuit import CLOSED, OPEN, Circuit
 from app.messaging.routing import Routing
@@ -124,6 +124,19 @@ def test_without_circuits_the_first_of_the_route_always_takes_it(routing):
     chosen.sent("orange", [Result(ORANGE, RETRY)] * 10)
     assert (chosen.pick(ORANGE), chosen.pick(MOOV, "orange")) == ("orange", "orange")
     assert chosen.reopens(ORANGE) is None
+
+
+def test_a_batch_routes_each_phone_by_its_own_operator_and_port(routing):
+    """Routes are looked up once per prefix in a batch: a ported number among its old
+    range's, another operator's and a landline each still get their own."""
+    plain = routing(circuit=False)
+    ported = Routing(plain.gateways, plain.routes, parse_ported("+22376000002=moov-ml"))
+    choices = ported.choices()
+    phones = [ORANGE, "+22376000002", "+22376000003", MOOV, FIXED]
+    assert [choices.pick(p) for p in phones] == [
+        "orange", "infobip", "orange", "infobip", "africastalking"
+    ]  # fmt: skip
+    assert [choices.pick(p, "africastalking") for p in phones] == ["africastalking"] * 5
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,21 @@
 import contextlib
 import time
 from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
 
-from sqlalchemy import any_, bindparam, create_engine, event, func, text
+from sqlalchemy import (
+    Integer,
+    Text,
+    TypeDecorator,
+    any_,
+    bindparam,
+    cast,
+    create_engine,
+    event,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
@@ -141,7 +154,7 @@ def among(column, name: str, postgresql: bool):
     (= ANY), as a claim's five hundred ids cost SQLAlchemy and psycopg milliseconds as
     five hundred parameters; elsewhere an expanding IN."""
     if postgresql:
-        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+        return column == any_(bindparam(name, type_=Listed(column.type)))
     return column.in_(bindparam(name, expanding=True))
 
 
@@ -172,3 +185,49 @@ class LazySession:
 def holds_nul(*values: str) -> bool:
     """Tell whether any text holds a NUL: no text column takes it (PostgreSQL refuses it)."""
     return any("\x00" in value for value in values)
+
+
+class Listed(TypeDecorator):
+    """A list bound as one PostgreSQL array literal in text, cast to an array of item.
+
+    psycopg dumps a list element by element in Python, a tenth of a send's CPU; the
+    literal is one join. Elements are quoted and escaped as array_in reads them.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, item):
+        super().__init__()
+        self.item = item
+
+    def bind_expression(self, bindvalue):
+        return cast(bindvalue, ARRAY(self.item))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(self.item, Integer):
+            return "{" + ",".join([str(int(v)) if v is not None else "NULL" for v in value]) + "}"
+        if all(type(v) is str for v in value) and value:
+            joined = '","'.join(value)
+            # No element holds a quote or a backslash (the common case): nothing to escape.
+            if "\\" not in joined and joined.count('"') == 2 * (len(value) - 1):
+                return '{"' + joined + '"}'
+        before = self.item.process_bind_param if isinstance(self.item, TypeDecorator) else None
+        return "{" + ",".join([_element(before(v, dialect) if before else v) for v in value]) + "}"
+
+
+def _element(value) -> str:
+    """Return one element of an array literal: NULL, or the value double-quoted."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        value = "t" if value else "f"
+    elif isinstance(value, int | Decimal):
+        value = str(value)
+    elif isinstance(value, date):  # a datetime too; an aware one keeps its offset
+        value = value.isoformat()
+    elif not isinstance(value, str):
+        raise TypeError(f"no array literal for {type(value).__name__}")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -150,7 +151,10 @@ class Message(Base):
         Index("ix_outbox_due", "status", "not_before"),
         Index("ix_outbox_campaign", "campaign_id", "status"),
         Index("ix_outbox_provider_id", "provider_id"),
-    )
+        # The claim's order, of the queued rows only (migration 0020).
+        Index("ix_outbox_queued", "urgent", "id",
+              postgresql_where=text("status = 'queued'"), sqlite_where=text("status = 'queued'")),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)  # kind:subject:recipient

@@ -2,7 +2,7 @@
 
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -120,7 +120,7 @@ class Orange:
             return result
         parts = segments.parts(text)
         cost = f"{self.price[0]} {self.price[1] * parts:.4f}" if self.price else None
-        return replace(result, parts=parts, cost=cost)
+        return result._replace(parts=parts, cost=cost)
 
     def balance(self) -> list[Contract]:
         """Return the units left on each of the application's SMS contracts."""

@@ -112,6 +112,18 @@ def parse_ported(text: str) -> list[tuple[str, str]]:
     return sorted(found, key=lambda pair: -len(pair[0]))
 
 
+def route_key(phone: str, ported: Iterable[tuple[str, str]] = ()):
+    """Return what a phone's operator depends on: phones of the same key share their route.
+
+    The ported prefix's operator, else the number's carrier_key (see operator), else the
+    phone itself.
+    """
+    for prefix, code in ported:
+        if phone.startswith(prefix):
+            return ("ported", code)
+    return carrier_key(phone) or phone
+
+
 def providers_for(
     phone: str,
     routes: Mapping[str, tuple[str, ...]],

@@ -5,6 +5,12 @@ tens of thousands of rows, and the session's bookkeeping would cost more than th
 HTTP requests that carry them. The statements are built once, their lists of ids one
 array each on PostgreSQL. Every write names the lease's owner and the status it
 expects, so a worker whose lease ran out changes nothing another worker took since.
+
+On PostgreSQL only start waits for the disk at commit (NO_WAIT elsewhere): a row must be
+"sending" for good before its request leaves. A claim, a give-back or an outcome lost in
+a database crash (at most the last 0.6 s, and never past the worker's next start, whose
+flush takes the WAL before it) leaves the row claimed or sending, as a worker lost at
+that moment would: reap requeues it, or applies the unknown-outcome rule.
 """
 
 import functools
@@ -12,11 +18,10 @@ from collections import defaultdict
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Integer, bindparam, exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Integer, bindparam, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.infra.db import among
+from app.infra.db import NO_WAIT, Listed, among
 from app.infra.models import Campaign, Contact, Message
 from app.infra.sms_records import DeliveryReport
 from app.messaging.outbox import BULK_KINDS
@@ -80,15 +85,23 @@ def _statements(postgresql: bool) -> dict:
         contacts.phone == ROW.phone,
         or_(contacts.opted_out_at.is_not(None), contacts.unreachable_at.is_not(None)),
     )
-    choose = select(ROW.id).order_by(ROW.urgent.desc(), ROW.id).limit(bindparam("limit"))
-    return {
-        "due": choose.where(*due).with_for_update(skip_locked=True),
+    # Urgent rows first, then the others, each oldest first: a range of ix_outbox_queued
+    # (urgent, id) each, where ORDER BY urgent DESC, id would read and sort every queued
+    # row. A range, not urgent = x, which would leave the order to the primary key, and a
+    # claim late in a campaign walking every row sent before.
+    choose = select(ROW.id).order_by(ROW.urgent, ROW.id).limit(bindparam("limit"))
+    choosing = {}
+    ranges = ((True, ROW.urgent >= literal(True)), (False, ROW.urgent <= literal(False)))
+    for urgent, these in ranges:
+        choosing[("due", urgent)] = choose.where(*due, these).with_for_update(skip_locked=True)
         # Outside the send window only what is not bulk: alerts, receipts, replies.
-        "due, not bulk": choose.where(*due, ROW.kind.not_in(BULK_KINDS)).with_for_update(
-            skip_locked=True
-        ),
+        choosing[("due, not bulk", urgent)] = choose.where(
+            *due, these, ROW.kind.not_in(BULK_KINDS)
+        ).with_for_update(skip_locked=True)
+    return {
+        **choosing,
         "take": update(OUTBOX)
-        .where(ids, ROW.status == "queued")
+        .where(ids, ROW.status == "queued", *([NO_WAIT] if postgresql else []))
         .values(status="claimed", lease_owner=bindparam("owner"), lease_until=bindparam("lease"))
         .returning(*(ROW[name] for name in Claimed._fields)),
         "start": update(OUTBOX)
@@ -118,8 +131,11 @@ def claim(
     # Two statements in one transaction: PostgreSQL may re-run a LIMIT
     # subquery inside an UPDATE and, with SKIP LOCKED, take more rows.
     # The locks hold until commit; on SQLite the status check guards.
-    due = statements["due" if bulk else "due, not bulk"]
-    chosen = db.execute(due, {"now": now, "limit": limit}).scalars().all()
+    due = "due" if bulk else "due, not bulk"
+    chosen = db.execute(statements[(due, True)], {"now": now, "limit": limit}).scalars().all()
+    if len(chosen) < limit:
+        params = {"now": now, "limit": limit - len(chosen)}
+        chosen += db.execute(statements[(due, False)], params).scalars().all()
     rows = []
     if chosen:
         params = {"ids": chosen, "owner": owner, "lease": lease_until}
@@ -237,7 +253,7 @@ def _write_returning(
                 params["v_" + name] = values[0]
             else:
                 params["a_" + name] = values
-        written.update(tuple(row) for row in db.execute(statement, params))
+        written.update(db.execute(statement, params).all())
     forget(db, [change.row.id for change in changes])
     return written
 
@@ -245,8 +261,8 @@ def _write_returning(
 def _unnested(names: tuple, shared: tuple):
     """Return UPDATE ... FROM unnest(ids, arrays) for columns names, shared ones scalars."""
     each = [name for name in names if name not in shared]
-    arrays = [bindparam("a_" + name, type_=ARRAY(ROW[name].type)) for name in each]
-    rows = func.unnest(bindparam("a_id", type_=ARRAY(Integer)), *arrays)
+    arrays = [bindparam("a_" + name, type_=Listed(ROW[name].type)) for name in each]
+    rows = func.unnest(bindparam("a_id", type_=Listed(Integer)), *arrays)
     rows = rows.table_valued("id", *each).render_derived()
     values = {name: bindparam("v_" + name, type_=ROW[name].type) for name in shared}
     values.update({name: rows.c[name] for name in each})
@@ -260,7 +276,7 @@ def _unnested(names: tuple, shared: tuple):
     return (
         update(OUTBOX)
         .where(ROW.id == rows.c.id, ROW.lease_owner == bindparam("w_owner"),
-               ROW.status == bindparam("w_status"))
+               ROW.status == bindparam("w_status"), NO_WAIT)
         .values(values)
         .returning(ROW.id, reported)
     )  # fmt: skip

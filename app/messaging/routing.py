@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from app.infra.gateway import FAILED, NOT_TRIED, SENT, Gateway, Result
-from app.infra.routes import providers_for
+from app.infra.routes import ANY, providers_for, route_key
 from app.messaging.circuit import Circuit
 
 OUR_NUMBER = re.compile(r"\+?[0-9]{3,15}")  # a number or short code; never a name
@@ -78,10 +78,22 @@ class Choices:
         self.routing = routing
         self._left: dict[str, int | None] = {}  # provider -> rows it may still take (None: any)
         self._until: dict[str, float | None] = {}
+        # (route_key, via) -> route: a batch's phones share a few prefixes, looked up once.
+        self._routes: dict[tuple, tuple[str, ...]] = {}
+        self._any_operator = not (routing.routes.keys() - {ANY})
+
+    def route(self, phone: str, via: str | None = None) -> tuple[str, ...]:
+        """Return Routing.route(phone, via), once per route_key and via in the batch."""
+        routing = self.routing
+        key = None if self._any_operator else route_key(phone, routing.ported)
+        route = self._routes.get((key, via))
+        if route is None:
+            route = self._routes[(key, via)] = routing.route(phone, via)
+        return route
 
     def pick(self, phone: str, via: str | None = None) -> str | None:
         """Return the provider to send a row through now, or None while its route is shut."""
-        route, circuit = self.routing.route(phone, via), self.routing.circuit
+        route, circuit = self.route(phone, via), self.routing.circuit
         if circuit is None:
             return route[0] if route else None
         for provider in route:
@@ -100,7 +112,7 @@ class Choices:
         circuit = self.routing.circuit
         if circuit is None:
             return None
-        route = self.routing.route(phone, via)
+        route = self.route(phone, via)
         for provider in route:
             if provider not in self._until:
                 self._until[provider] = circuit.until(provider)

@@ -319,16 +319,21 @@ class Sender:
 
 def _chunks(messages: list[Claimed], size: int):
     """Yield lists of at most size rows sharing one text and campaign, one per phone."""
-    groups: dict[tuple, list[tuple[list, set]]] = defaultdict(list)
+    groups: dict[tuple, list[tuple[list, set]]] = {}
     for message in messages:
-        lists = groups[(message.body, message.campaign_id)]
+        key = (message.body, message.campaign_id)
+        lists = groups.get(key)
+        if lists is None:
+            lists = groups[key] = []
         # A phone appears once per request: the answer is keyed by phone.
-        target = next((c for c in lists if len(c[0]) < size and message.phone not in c[1]), None)
-        if target is None:
-            target = ([], set())
-            lists.append(target)
-        target[0].append(message)
-        target[1].add(message.phone)
+        for rows, phones in lists:
+            if len(rows) < size and message.phone not in phones:
+                break
+        else:
+            rows, phones = [], set()
+            lists.append((rows, phones))
+        rows.append(message)
+        phones.add(message.phone)
     for lists in groups.values():
         for rows, _ in lists:
             yield rows
