@@ -11,7 +11,7 @@ from app.infra.db import make_engine
 from app.infra.migrate import current, upgrade
 
 T = "2026-11-29 10:17:43.123456"  # a case opened, its entries, a call: to the second
-HEAD = "0020"  # the newest revision: each test upgrades to it after seeding older data
+HEAD = "0021"  # the newest revision: each test upgrades to it after seeding older data
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

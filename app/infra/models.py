@@ -151,7 +151,7 @@ class Message(Base):
         Index("ix_outbox_due", "status", "not_before"),
         Index("ix_outbox_campaign", "campaign_id", "status"),
         Index("ix_outbox_provider_id", "provider_id"),
-        # The claim's order, of the queued rows only (migration 0020).
+        # The claim's order, of the queued rows only (migration 0021).
         Index("ix_outbox_queued", "urgent", "id",
               postgresql_where=text("status = 'queued'"), sqlite_where=text("status = 'queued'")),
     )  # fmt: skip

@@ -2,15 +2,15 @@
 hundred, urgent ones first, then the oldest, without reading and sorting every queued row
 (128 ms a claim at 100,000 queued, 0.4 ms with it).
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0019"
+revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
