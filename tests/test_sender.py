@@ -247,13 +247,15 @@ def test_claims_never_overlap(sms_app, sandbox):
     engine = sms_app.extensions["engine"]
     first_holds, second_chose = threading.Event(), threading.Event()
     claimed, waited, chosen = {}, [], set()
-    choose = f"SELECT {Message.__tablename__}.id"
+    # The statement that leases what the claim chose: by then its rows are chosen and locked
+    # (urgent ones, then the others, each chosen by a statement of its own).
+    take = f"UPDATE {Message.__tablename__} SET status"
 
     def hold(_conn, _cursor, statement, *_):
         # The first claim keeps its rows locked, transaction open, until the second has chosen.
         name = threading.current_thread().name
-        if not statement.startswith(choose) or name in chosen:
-            return  # only each claim's first statement: the one that chooses and locks rows
+        if not statement.startswith(take) or name in chosen:
+            return  # only each claim's lease, once its rows are chosen and locked
         chosen.add(name)
         if name == "first":
             first_holds.set()
