@@ -12,18 +12,16 @@ import requests
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from redis import Redis
-from sqlalchemy import inspect, text
 from werkzeug.serving import make_server
 
 from app import create_app
 from app.cli import main
 from app.infra.config import ROOT
-from app.infra.db import make_engine
-from app.infra.models import Base, Contact, utcnow
+from app.infra.models import Contact, utcnow
 from sandbox import create_app as create_sandbox
 from sandbox.embedded import EmbeddedRedis
 
-from .databases import another_database
+from .databases import another_database, empty
 from .kalan_standin import POLL_S, Kalan
 
 PHONE = "+22370000099"
@@ -104,18 +102,7 @@ def make_app(redis_url, database_url, no_recordings):
     if ours:
         redis.srem("rq:queues", *ours)
     redis.close()
-    engine = make_engine(database_url)
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            # Restart ids too, so a test sees the same ids on either database.
-            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(table.delete())
-            if any(t == "sqlite_sequence" for t in inspect(conn).get_table_names()):
-                conn.execute(text("DELETE FROM sqlite_sequence"))
-    engine.dispose()
+    empty(database_url)
 
 
 @pytest.fixture

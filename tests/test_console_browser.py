@@ -6,6 +6,7 @@ them these tests skip. Screenshots are kept in var/test-artifacts/.
 
 from .conftest import Runner, needs_chromium, serve, shot
 from .helpers import ANONYMOUS, CALM, file_old_report, file_reports, report
+from .in_process import work
 
 EMAIL, PASSWORD = "superviseur@kalan.example", "mot de passe sûr 42"
 
@@ -107,10 +108,7 @@ def test_a_supervisor_signs_in_and_moves_a_case_through_its_states(app, browser)
 
 
 def test_an_admin_creates_a_campaign_and_watches_it_complete(sms_app, browser):
-    from rq import SimpleWorker
     from selenium.webdriver.support.ui import WebDriverWait
-
-    from workers import queues
 
     runner = Runner(sms_app)
     assert runner.invoke(["seed"]).exit_code == 0  # 3 demo agents among 8 contacts
@@ -147,9 +145,7 @@ def test_an_admin_creates_a_campaign_and_watches_it_complete(sms_app, browser):
         shown = [f.text for f in browser.find_elements("css selector", "form[data-action]")
                  if f.is_displayed()]  # fmt: skip
         assert shown == ["Mettre en pause", "Annuler la campagne"]  # no Relancer: not paused
-        with sms_app.app_context():
-            worker = SimpleWorker(queues(sms_app), connection=sms_app.extensions["redis"])
-            worker.work(burst=True, with_scheduler=False)  # what `make run`'s worker does
+        work(sms_app)  # what `make run`'s worker does
         status = browser.find_element("id", "status")
         WebDriverWait(browser, 20).until(lambda _: status.text == "terminée")
         assert browser.find_element("id", "percent").text == "100"
@@ -221,10 +217,7 @@ def test_a_supervisor_finds_a_contact_reads_their_sms_and_answers_one(sms_app, s
     """Found by part of the name, the contact's SMS both ways, then an answer to the one they
     sent, which reaches their phone in the sandbox and comes back delivered."""
     import requests
-    from rq import SimpleWorker
     from selenium.webdriver.support.ui import WebDriverWait
-
-    from workers import queues
 
     runner = Runner(sms_app)
     assert runner.invoke(["seed"]).exit_code == 0  # Awa Traoré, an agent of Sikasso
@@ -235,17 +228,12 @@ def test_a_supervisor_finds_a_contact_reads_their_sms_and_answers_one(sms_app, s
     phone, question = "+22370000001", "Bonjour, la formation de samedi est-elle maintenue ?"
     answer = "Oui, samedi à 9 h au CSCom. Merci !"
 
-    def work() -> None:
-        with sms_app.app_context():  # what `make run`'s worker does
-            worker = SimpleWorker(queues(sms_app), connection=sms_app.extensions["redis"])
-            worker.work(burst=True, with_scheduler=False)
-
     with serve(sms_app) as url:
         sandbox.app.config["KALAN_URL"] = url  # the phone's texts, and delivery reports
         sent = requests.post(sandbox.url + "/simulator/sms/send",
                              json={"from": phone, "text": question}, timeout=10).json()  # fmt: skip
         assert sent["delivered"], sent
-        work()  # the automatic help goes out
+        work(sms_app)  # the automatic help goes out, as `make run`'s worker sends it
         fresh(browser, url)
         browser.get(url + "/console/login")
         browser.find_element("name", "email").send_keys(EMAIL)
@@ -268,7 +256,7 @@ def test_a_supervisor_finds_a_contact_reads_their_sms_and_answers_one(sms_app, s
         flash = browser.find_element("css selector", ".flash.ok").text
         assert flash == "Réponse mise en file d'envoi."
         assert browser.find_element("id", "answer-status").text == "en attente"
-        work()
+        work(sms_app)
 
         def delivered(_) -> bool:
             browser.refresh()

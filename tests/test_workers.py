@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import current_app
 from redis import Redis
-from rq import SimpleWorker, Worker
+from rq import Worker
 from sqlalchemy import select
 
 from app.infra.config import ROOT
@@ -27,9 +27,10 @@ from app.messaging import outbox
 from app.messaging.campaigns.creation import create
 from sandbox.devserver import _children
 from sandbox.embedded import EmbeddedRedis
-from workers import QuietTicks, clock, jobs, queues
+from workers import QuietTicks, clock, jobs
 
 from .helpers import errors_logged, race
+from .in_process import work
 
 # -- the worker's log ---------------------------------------------------------------------------
 
@@ -91,23 +92,6 @@ def ticks(app) -> list[str]:
     jobs_ = [queue.fetch_job(j) for j in ids]
     found = [j.id for j in jobs_ if j is not None and j.func_name == "workers.jobs.tick"]
     return sorted(found, key=lambda name: int(name.rsplit("-", 1)[1]))
-
-
-class InProcess(SimpleWorker):
-    """RQ's worker that runs jobs in this process, without its channel for commands.
-
-    That channel's thread waits up to 60 s for a message, and redis-py (8.2) joins it
-    without a timeout when the worker stops: a burst could take a minute to end.
-    """
-
-    def subscribe(self) -> None:
-        pass
-
-
-def work(app) -> None:
-    """Run what is queued in this process, as a worker would, until the queue is empty."""
-    with app.app_context():
-        InProcess(queues(app), connection=app.extensions["redis"]).work(burst=True)
 
 
 def tick_ids(app, *slots: int) -> list[str]:

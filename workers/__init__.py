@@ -28,6 +28,23 @@ def queues(app: Flask) -> list[Queue]:
     return [Queue(prefix + name, connection=redis) for name in QUEUES]
 
 
+class KalanWorker(Worker):
+    """RQ's worker, whose listener for commands stops within a second of being told to."""
+
+    def subscribe(self) -> None:
+        """Listen on the worker's channel as RQ does, looking every second, not every minute.
+
+        RQ's listener thread waits up to sleep_time for a message, and redis-py (8.2) joins
+        it without a timeout when the worker stops: with RQ's 60 s, a stopped worker (SIGTERM,
+        Ctrl-C, a deploy) sat up to a minute before exiting. A look a second costs nothing.
+        """
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
+
+
 class QuietTicks(logging.Filter):
     """Drop RQ's lines about the periodic tick: four every 10 s would drown the rest."""
 
@@ -45,6 +62,6 @@ def run(app: Flask, burst: bool = False) -> None:
 
     with app.app_context():
         jobs.enqueue_tick(app)  # whatever a lost worker left half done starts now
-        worker = Worker(queues(app), connection=app.extensions["redis"], job_class=LoggedJob)
+        worker = KalanWorker(queues(app), connection=app.extensions["redis"], job_class=LoggedJob)
         logging.getLogger("rq.worker").addFilter(QuietTicks())
         worker.work(burst=burst, with_scheduler=True, logging_level="INFO")

@@ -13,9 +13,10 @@ from app.infra.config import ROOT
 from app.infra.db import make_engine
 
 DEPLOY = ROOT / "deploy"
-# The worker's stop_grace_period in compose.yaml: past it, Docker kills. RQ 3.0 with
-# redis-py 8.2 may take up to a minute to stop its pubsub thread after the last job.
+# The worker's stop_grace_period in compose.yaml: past it, Docker kills.
 GRACE_S = 90
+# An idle worker's own stop: RQ's listener for commands ends within a second (workers/).
+IDLE_STOP_S = 15
 # The variables a script may read from the test's own shell: none may leak in.
 LIBPQ = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSERVICE", "DATABASE_URL")
 

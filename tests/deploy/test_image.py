@@ -22,7 +22,7 @@ from redis import Redis
 
 from app.infra.config import ROOT
 
-from .conftest import DEPLOY, GRACE_S
+from .conftest import DEPLOY, GRACE_S, IDLE_STOP_S
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 BIN = Path(sys.executable).parent  # the image puts its virtualenv's bin first on PATH too
@@ -226,10 +226,14 @@ def test_clock_and_worker_tick_together(app, tmp_path):
 
         until(ran)
     finally:
-        outputs = [stop(clock), stop(worker)]
+        outputs = [stop(clock)]
+        stopping = time.monotonic()
+        outputs.append(stop(worker))
+        stopped_s = time.monotonic() - stopping
         redis.close()
     assert clock.returncode in (0, -signal.SIGTERM), outputs[0]
     assert worker.returncode == 0, outputs[1]
+    assert stopped_s < IDLE_STOP_S  # not a minute waiting on RQ's listener
 
 
 def test_any_other_command_runs_as_given(app, tmp_path):
