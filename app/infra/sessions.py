@@ -37,32 +37,41 @@ LOCK_POLL_S = 0.01
 # Take the session's lock, then read the session and, by the phone's hash under
 # today's or yesterday's salt, its resume point and profile, and the report
 # limits' counts (app/abuse.py), so that no screen costs a round trip more. The
-# phone is an argument only: it is hashed here and never written.
+# phone is an argument only: it is hashed here and never written. Today's salt is
+# made (the candidate ARGV[3]) only when it is missing, and what today's names hold
+# comes in one MGET with the session: inside a script, every command costs far more
+# than the key it reads (this was 11 commands a navigation hop, now 6).
 _LOAD = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
-redis.call('SET', KEYS[3], ARGV[3], 'NX', 'EX', ARGV[4])
 local salts = redis.call('MGET', KEYS[3], KEYS[4])
-local names = {}
+if not salts[1] then  -- nothing can set it in between: a script runs alone
+  redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
+  salts[1] = ARGV[3]
+end
+local prefix, names = ARGV[5], {}
 for i = 1, 2 do
   if salts[i] then names[i] = redis.sha1hex(salts[i] .. ARGV[6]) end
 end
-local out = {redis.call('GET', KEYS[2]), salts[1], salts[2]}
-for _, kind in ipairs({'resume:', 'profile:'}) do
-  local value, which = false, 0
-  for i = 1, 2 do
-    if names[i] and not value then
-      value = redis.call('GET', ARGV[5] .. kind .. names[i])
-      if value then which = i end
+local today = redis.call('MGET', KEYS[2], prefix .. 'resume:' .. names[1],
+  prefix .. 'profile:' .. names[1], prefix .. 'reports:' .. names[1],
+  prefix .. 'lookups:' .. names[1])
+local out = {today[1], salts[1], salts[2]}
+for i, kind in ipairs({'resume:', 'profile:'}) do
+  local value, which = today[i + 1], 1
+  if not value then
+    which = 0
+    if names[2] then
+      value = redis.call('GET', prefix .. kind .. names[2])
+      if value then which = 2 end
     end
   end
   table.insert(out, value)
   table.insert(out, which)
 end
-for _, kind in ipairs({'reports:', 'lookups:'}) do
-  table.insert(out, names[1] and redis.call('GET', ARGV[5] .. kind .. names[1]) or false)
-end
+table.insert(out, today[4])
+table.insert(out, today[5])
 for i = 1, 2 do
-  table.insert(out, names[i] and redis.call('HGETALL', ARGV[5] .. 'repeat:' .. names[i]) or {})
+  table.insert(out, names[i] and redis.call('HGETALL', prefix .. 'repeat:' .. names[i]) or {})
 end
 return out
 """
