@@ -35,6 +35,11 @@ class Catalog:
         base = set(self.texts.get(FALLBACK, {}))
         return tuple(lang for lang in self.languages if base <= set(self.texts[lang]))
 
+    @cached_property
+    def screens(self) -> dict:
+        """Return the engine's screens of fixed copy laid out in this catalog's words, by key."""
+        return {}
+
     def has(self, key: str) -> bool:
         """Tell whether the fallback language defines key."""
         return key in self.texts.get(FALLBACK, {})

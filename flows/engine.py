@@ -222,6 +222,22 @@ def _enter(flow, state: dict, target: str, ctx: Mapping, effects: list) -> dict:
 def layout(node: Node, state: Mapping, ctx: Mapping, catalog: Catalog, limit: int) -> Screen:
     """Lay a node out in pages for the session's language."""
     lang = state["lang"] or ctx.get("lang") or "fr"
+    options = getattr(node, "options", ())
+    if node.params is not None or callable(options):
+        return _layout(node, state, ctx, catalog, limit, lang)
+    # A screen of fixed copy lays out the same for the same language, options shown
+    # and way back: done once per catalog, not on every hop (a navigation hop's
+    # largest part was laying its two screens out again).
+    shown = tuple([True if opt.show(ctx) else False for opt in options if opt.show])
+    key = (id(node), lang, shown, bool(state["back"]), state["node"] != MENU, limit)
+    held = catalog.screens.get(key)
+    if held is None:  # kept with its node, whose id no other node can take while it lives
+        held = catalog.screens[key] = (node, _layout(node, state, ctx, catalog, limit, lang))
+    return held[1]
+
+
+def _layout(node: Node, state: Mapping, ctx: Mapping, catalog: Catalog, limit: int, lang: str):
+    """Lay a node out in pages in lang (see layout)."""
     params = dict(node.params(state["data"], ctx)) if node.params else {}
     params = _resolve(params, catalog, lang)
     text = catalog.get(node.text, lang, **params)

@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .gsm import fold
 
@@ -89,6 +90,7 @@ def shorten(text: str, width: int) -> str:
     return head.rstrip() + ELLIPSIS
 
 
+@lru_cache(maxsize=4096)  # screens repeat: a menu's page is built once, not on every hop
 def compose(page: Page, nav: str, error: str, limit: int, end: bool = False) -> str:
     """Build the reply body for one page, never longer than limit."""
     room = limit - PREFIX

@@ -1,9 +1,12 @@
 """Session storage in Redis: JSON, namespaced keys, TTLs and two round trips a hop."""
 
+import contextlib
 import json
+import os
 
 import pytest
 from redis import Redis
+from redis.connection import AbstractConnection
 from sqlalchemy import event, select
 
 from app.infra import salt, sessions
@@ -18,6 +21,37 @@ from .helpers import BODY, SMS, seen_from_outside, write_behind
 
 def store_for(app) -> SessionStore:
     return app.extensions["sessions"]
+
+
+# What a new connection says first, before any command of ours (redis-py's on_connect).
+HANDSHAKE = {b"HELLO", b"AUTH", b"CLIENT", b"SELECT"}
+
+
+@contextlib.contextmanager
+def round_trips():
+    """Count the writes to Redis, one per round trip, down any connection, pooled or kept.
+
+    Every command and pipeline goes out in one send_packed_command; a new connection's
+    handshake is left out, as the pool's check-outs that this count replaced left it.
+    """
+    trips, original = [], AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        packed = command if isinstance(command, bytes) else b"".join(command)
+        if packed.split(b"\r\n")[2].upper() not in HANDSHAKE:
+            trips.append(packed)
+        return original(self, command, check_health)
+
+    AbstractConnection.send_packed_command = counting
+    try:
+        yield trips
+    finally:
+        AbstractConnection.send_packed_command = original
+
+
+def client_id(store: SessionStore) -> int:
+    """Return the id the server gives the connection the store's round trips go down."""
+    return store._round_trip([("CLIENT", "ID")])[0]
 
 
 def test_values_are_json_under_the_prefix_with_ttls(app, dial):
@@ -126,19 +160,9 @@ def test_keys_found_under_yesterdays_salt_move_to_todays(app):
 
 
 def test_a_hop_costs_at_most_two_redis_round_trips(app, dial):
-    """Count the connections a hop takes from the pool: one per round trip."""
-    redis = app.extensions["redis"]
-    pool = redis.connection_pool
-    original = pool.get_connection
-    trips = []
-
-    def counting(*args, **kwargs):
-        trips.append(1)
-        return original(*args, **kwargs)
-
+    """Count the writes a hop makes to Redis: one per round trip."""
     dial("5")
-    pool.get_connection = counting
-    try:
+    with round_trips() as trips:
         for value in ("5", "99", "0", "bad", "00"):
             trips.clear()
             dial(value)
@@ -146,8 +170,6 @@ def test_a_hop_costs_at_most_two_redis_round_trips(app, dial):
         trips.clear()
         dial.post("5*5*99*0*bad*00")  # a resent hop: read, and the lock given back
         assert len(trips) == 2
-    finally:
-        pool.get_connection = original
 
 
 def test_menus_and_the_next_lesson_run_no_sql(app, dial):
@@ -218,22 +240,12 @@ def test_a_quiz_answer_runs_no_sql_and_is_written_with_its_place(app, dial):
 
 def test_the_hop_that_sends_a_report_wakes_the_workers_in_its_two_round_trips(app, dial):
     """The report is saved, and a dispatch queued for its receipt, within the same two trips."""
-    pool = app.extensions["redis"].connection_pool
-    original, trips = pool.get_connection, []
-
-    def counting(*args, **kwargs):
-        trips.append(1)
-        return original(*args, **kwargs)
-
     queue = app.extensions["queue"]
     queue.get_redis_server_version()  # RQ asks once per process, then remembers
     assert confirm_screen(dial).startswith("CON ")
     before = set(queue.job_ids)
-    pool.get_connection = counting
-    try:
+    with round_trips() as trips:
         done = dial("1")  # Envoyer
-    finally:
-        pool.get_connection = original
     assert done.startswith("END Merci. Référence : ")
     assert len(trips) == 2
     (job,) = [queue.fetch_job(j) for j in set(queue.job_ids) - before]
@@ -264,21 +276,11 @@ def test_a_desk_hop_costs_at_most_two_redis_round_trips(app, client):
     caller = Dial(client, phone=agent)
     opened = caller("6", pin)
     assert "482913" in opened, opened
-    pool = app.extensions["redis"].connection_pool
-    original, trips = pool.get_connection, []
-
-    def counting(*args, **kwargs):
-        trips.append(1)
-        return original(*args, **kwargs)
-
-    pool.get_connection = counting
-    try:
+    with round_trips() as trips:
         for value in ("1", "0", "1"):
             trips.clear()
             reply = caller(value)
             assert len(trips) == 2, (value, reply)
-    finally:
-        pool.get_connection = original
     assert "482913" in reply  # still on the desk: the case is shown again
 
 
@@ -297,30 +299,43 @@ def test_a_hop_after_redis_forgot_its_scripts_sends_the_script_again(make_app, t
 
 
 def test_an_error_in_a_batch_is_raised_after_every_reply_is_read(app):
-    """The connection goes back to the pool clean: the next round trip reuses it as it is."""
+    """The connection is kept clean: the next round trip reuses it as it is."""
     from redis.exceptions import ResponseError
 
-    store, redis = store_for(app), app.extensions["redis"]
+    store = store_for(app)
     loaded = store.load("s6", "+22370000001")
-    before = redis.client_id()
+    before = client_id(store)
     with pytest.raises(ResponseError, match="invalid expire time"):
         # A resume point that may not live (-1 s) is refused in the middle of the batch.
         store.save("s6", loaded, {"n": 1}, resume={"node": "about"}, resume_ttl=-1)
-    assert redis.client_id() == before  # no reply was left unread, so no reconnection
+    assert client_id(store) == before  # no reply was left unread, so no reconnection
     assert store.load("s6", "+22370000001", wait_s=0).session == {"n": 1}  # lock given back
 
 
-def test_a_connection_broken_after_leaving_the_pool_is_retried_on_a_new_one(app, dial):
-    """The server drops the connection between the pool's check and the write: one retry."""
-    redis = app.extensions["redis"]
-    pool = redis.connection_pool
+def test_a_kept_connection_the_server_dropped_is_retried_on_a_new_one(app, dial):
+    """A kept connection is not checked before its write: a dropped one costs one retry."""
+    store = store_for(app)
     dial("5")
-    client_id = redis.client_id()
+    kept = client_id(store)
     with Redis.from_url(app.config["REDIS_URL"]) as other:
-        other.client_kill_filter(_id=client_id)
-    pool.ensure_connection = lambda connection: connection.connect()  # the race, made sure
-    try:
-        assert dial("0").startswith("CON Kalan - Menu principal")
-    finally:
-        del pool.ensure_connection
-    assert redis.client_id() != client_id
+        other.client_kill_filter(_id=kept)
+    assert dial("0").startswith("CON Kalan - Menu principal")
+    assert client_id(store) != kept
+
+
+def test_a_forked_process_never_writes_down_its_parents_connection(app):
+    """gunicorn forks its workers from a process that may have used Redis: each makes its own."""
+    store = store_for(app)
+    parent = client_id(store)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its answer down the pipe, then out without pytest's teardown
+        try:
+            os.write(write, str(client_id(store)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    child = int(os.read(read, 64) or 0)
+    os.waitpid(pid, 0)
+    assert child and child != parent
+    assert client_id(store) == parent  # the parent's is still its own, and clean

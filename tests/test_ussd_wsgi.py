@@ -1,13 +1,20 @@
 """The lean USSD edge: a gateway's hop served without Flask, answered as the Flask view would."""
 
+import io
 import logging
 from functools import partial
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 import requests
 from flask import Flask, abort
+from hypothesis import example, given
+from hypothesis import strategies as st
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.test import Client
+from werkzeug.wsgi import get_content_length, get_input_stream
+
+from app.web.callbacks import MAX_BODY, URL_QUOTE, BadForm, query_token, read_wsgi_form
 
 from .conftest import CODE, PHONE, serve
 from .helpers import apologies, errors_logged
@@ -137,3 +144,81 @@ def test_an_error_around_the_hop_gets_the_apology_never_a_500(app, client, caplo
     assert response.get_data(as_text=True) == apologies(app)[0]
     (logged,) = errors_logged(caplog)
     assert "unexpected error around a USSD hop" in logged and "USSD_RETRY_S" in logged
+
+
+# What a gateway may put in a form or a query: escapes of either case, of ASCII and UTF-8
+# bytes, a % that escapes nothing, + for spaces, separators, and letters outside ASCII.
+QUERY_PARTS = st.sampled_from(["%2A", "%2a", "%23", "%2B", "%26", "%3D", "%25", "%61", "%5a",
+                               "%C3%A9", "%FF", "%E2%82", "%", "%z", "%2", "%7f", "+", "=", "&",
+                               "&&", "a", "Id", "é", "€", "\x00", " "])  # fmt: skip
+
+
+@given(st.lists(QUERY_PARTS, max_size=12).map("".join))
+@example("sessionId=ATUid_1&serviceCode=%2A123%23&phoneNumber=%2B22370000011&text=5%2A0")
+def test_forms_and_queries_read_as_parse_qsl_reads_them(text):
+    """The edge's own reading of a form and of the token gives parse_qsl's values."""
+    pairs = parse_qsl(text, keep_blank_values=True, errors=URL_QUOTE)
+    body = text.encode()
+    environ = {"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
+    expected = {}
+    for name, value in pairs:
+        expected.setdefault(name, value)
+    assert read_wsgi_form(environ) == (body, expected)
+    query = text.replace("Id", "token").encode().decode("latin-1")
+    tokens = parse_qsl(query.encode("latin-1").decode(), keep_blank_values=True, errors=URL_QUOTE)
+    assert query_token({"QUERY_STRING": query}) == next((v for n, v in tokens if n == "token"), "")
+
+
+class Trickle(io.RawIOBase):
+    """A stream that gives at most a few bytes a read, as a slow socket does."""
+
+    def __init__(self, body: bytes, step: int):
+        self.body, self.step = body, step
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        size = min(len(buffer), self.step)
+        data, self.body = self.body[:size], self.body[size:]
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def werkzeug_read(environ) -> bytes | str:
+    """Read a body as the edge did with werkzeug's stream: the bytes, or the 400's line."""
+    if (get_content_length(environ) or 0) > MAX_BODY:
+        return f"request body over {MAX_BODY} bytes"
+    try:
+        body = get_input_stream(environ, max_content_length=MAX_BODY + 1).read()
+    except RequestEntityTooLarge:
+        return f"request body over {MAX_BODY} bytes"
+    except Exception:
+        return "malformed request body"
+    return f"request body over {MAX_BODY} bytes" if len(body) > MAX_BODY else body
+
+
+@pytest.mark.parametrize("size", [0, 5, MAX_BODY, MAX_BODY + 1, MAX_BODY + 7000])
+@pytest.mark.parametrize("length", [None, "same", "less", "more", "junk"])
+@pytest.mark.parametrize("terminated", [False, True])
+@pytest.mark.parametrize("step", [3, 1 << 20])
+def test_bodies_read_as_werkzeug_reads_them(size, length, terminated, step):
+    """Whatever the length says, the server ends the stream or not, in one read or many."""
+    body = b"x=" + b"y" * max(0, size - 2) if size else b""
+    said = {"same": len(body), "less": len(body) // 2, "more": len(body) + 9}.get(length, length)
+    answers = []
+    for read in (werkzeug_read, lambda environ: _form_or_error(environ)):
+        environ = {"wsgi.input": Trickle(body, step)}
+        if said is not None:
+            environ["CONTENT_LENGTH"] = str(said)
+        if terminated:
+            environ["wsgi.input_terminated"] = True
+        answers.append(read(environ))
+    assert answers[0] == answers[1]
+
+
+def _form_or_error(environ) -> bytes | str:
+    try:
+        return read_wsgi_form(environ)[0]
+    except BadForm as exc:
+        return str(exc)

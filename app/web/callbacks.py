@@ -6,11 +6,11 @@ from the WSGI environ, with the same checks and the same 400 lines.
 
 import hmac
 from collections.abc import Mapping
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from flask import abort, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.wsgi import get_content_length, get_input_stream
+from werkzeug.wsgi import get_content_length
 
 from app.infra.db import holds_nul
 
@@ -19,6 +19,8 @@ MAX_TEXT = 4096  # bytes of an SMS's text: a long SMS is several parts, accents 
 MAX_BODY = 8 * 1024  # bytes per request body
 # How request.form and request.args read bytes that are not UTF-8: kept percent-encoded.
 URL_QUOTE = "werkzeug.url_quote"
+# %xx of each ASCII character, either case: its first digit (0-7) has none.
+_ASCII_ESCAPES = {f"{i:02{case}}": chr(i) for i in range(128) for case in "xX"}
 
 
 class BadForm(ValueError):
@@ -40,10 +42,7 @@ def query_token(environ: Mapping) -> str:
     """Return the token parameter of a WSGI request's query string, as request.args reads it."""
     # PEP 3333 hands the query over as latin-1; bytes that are not UTF-8 make no valid token.
     query = environ.get("QUERY_STRING", "").encode("latin-1").decode("utf-8", "replace")
-    for name, value in parse_qsl(query, keep_blank_values=True, errors=URL_QUOTE):
-        if name == "token":
-            return value
-    return ""
+    return next((value for name, value in _pairs(query) if name == "token"), "")
 
 
 def read_form(
@@ -84,13 +83,11 @@ def read_wsgi_form(environ: Mapping) -> tuple[bytes, dict[str, str]]:
     The form holds each name's first value; a body that is not UTF-8 gives none.
     Raises BadForm with read_form's line.
     """
-    if (get_content_length(environ) or 0) > MAX_BODY:
+    length = get_content_length(environ)
+    if (length or 0) > MAX_BODY:
         raise BadForm(f"request body over {MAX_BODY} bytes")
     try:
-        # Werkzeug's own guard: a chunked body is cut one byte past the limit.
-        body = get_input_stream(environ, max_content_length=MAX_BODY + 1).read()
-    except RequestEntityTooLarge:
-        raise BadForm(f"request body over {MAX_BODY} bytes") from None
+        body = _wsgi_body(environ, length)
     except Exception:
         raise BadForm("malformed request body") from None
     if len(body) > MAX_BODY:
@@ -100,9 +97,68 @@ def read_wsgi_form(environ: Mapping) -> tuple[bytes, dict[str, str]]:
         text = body.decode()
     except UnicodeDecodeError:
         return body, form
-    for name, value in parse_qsl(text, keep_blank_values=True, errors=URL_QUOTE):
+    for name, value in _pairs(text):
         form.setdefault(name, value)
     return body, form
+
+
+def _wsgi_body(environ: Mapping, length: int | None) -> bytes:
+    """Read a body as get_input_stream(environ, max_content_length=MAX_BODY + 1).read() does.
+
+    Its reads without its LimitedStream, a third of a hop's form reading: a stream the
+    server ends (gunicorn's, chunked or not) is read to its end but cut one byte past
+    the limit; otherwise Content-Length bytes exactly, fewer being a client gone (an
+    error), and none without a length.
+    """
+    stream = environ["wsgi.input"]
+    if "wsgi.input_terminated" in environ:
+        left, exact = MAX_BODY + 1, False
+    elif length is None:
+        return b""
+    else:
+        left, exact = length, True
+    chunks = []
+    while left > 0:
+        data = stream.read(min(left, 64 * 1024))
+        if not data:
+            if exact:
+                raise ValueError("the body ended before its Content-Length")
+            break
+        chunks.append(data)
+        left -= len(data)
+    return b"".join(chunks)
+
+
+def _pairs(text: str):
+    """Yield a query's (name, value) pairs as parse_qsl(text, keep_blank_values=True) reads
+    them, bytes that are not UTF-8 kept percent-encoded (URL_QUOTE).
+
+    The same splitting and unquote, without its calls on what holds no escape: parse_qsl
+    was a tenth of a navigation hop's instructions.
+    """
+    for pair in text.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            yield _unquoted(name), _unquoted(value)
+
+
+def _unquoted(part: str) -> str:
+    """Decode a query's name or value as unquote does: + is a space, %xx an escape."""
+    if "+" in part:
+        part = part.replace("+", " ")
+    if "%" not in part:
+        return part
+    # Escapes of ASCII characters (*, #, + in a hop) read from a table; anything else
+    # (a UTF-8 byte, a % that escapes nothing) by unquote, with its rules.
+    head, *escaped = part.split("%")
+    out = [head]
+    for item in escaped:
+        char = _ASCII_ESCAPES.get(item[:2])
+        if char is None:
+            return unquote(part, errors=URL_QUOTE)
+        out.append(char)
+        out.append(item[2:])
+    return "".join(out)
 
 
 def fields_of(
