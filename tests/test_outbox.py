@@ -313,6 +313,18 @@ def test_reap_requeues_an_unknown_transactional_row_past_reconciliation(db, kind
     assert message.finished_at is None
 
 
+def test_reap_resends_an_unknown_row_whose_reason_fills_its_column(db):
+    """The prefix of a resend made a full reason too long for its column: reap failed."""
+    key = put(db, "alert", 1, "unknown", not_before=EXPIRED, attempts=1)
+    load(db, key).reason = "provider refused: " + "x" * 182
+    db.commit()
+    assert reap(db, NOW)["resent"] == 1
+    db.expire_all()
+    message = load(db, key)
+    assert message.status == "queued"
+    assert message.reason == ("resent after unknown outcome: provider refused: " + "x" * 182)[:200]
+
+
 def test_reap_fails_an_unknown_row_at_the_attempt_cap(db):
     key = put(db, "receipt", 1, "unknown", not_before=EXPIRED, attempts=5)
     reap(db, NOW)

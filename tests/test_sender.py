@@ -9,7 +9,7 @@ import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
-from app.infra.gateway import GatewayError
+from app.infra.gateway import SENT, GatewayError, Result
 from app.infra.models import Campaign, Message
 from app.messaging import delivery, outbox
 from app.messaging.sender import Sender
@@ -444,3 +444,49 @@ def test_a_row_held_back_twice_goes_back_to_the_queue_both_times(sms_app, sandbo
         assert sender.claim(clock(), 20) == []  # none due before the next second
     assert [tuple(row) for row in held] == [("queued", None)] * 5
     assert len(sandbox.messages()) == 15
+
+
+class RefusesWithAPage:
+    """A provider that refuses the whole request with a page of text, as an error page is."""
+
+    name = "africastalking"
+
+    def send(self, phones, text, sender=None):
+        raise GatewayError("provider refused: <html>" + "x" * 400, False)
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_a_refusal_longer_than_its_column_is_kept_cut_and_the_rows_wait_to_be_retried(
+    sms_app, sandbox, rows
+):
+    """One row, or rows alike, wrote the reason as one value, which failed the whole record."""
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        queue(sms_app, db, rows)
+        routed_sender(sms_app, db, gateways={"africastalking": RefusesWithAPage()}).run()
+        db.expire_all()
+        found = db.scalars(select(Message)).all()
+        assert statuses(db) == {"queued": rows}
+        assert {m.reason for m in found} == {("provider refused: <html>" + "x" * 400)[:200]}
+
+
+class SaysTooMuch:
+    """A provider whose answer for each phone says more than the outbox's columns hold."""
+
+    name = "africastalking"
+
+    def send(self, phones, text, sender=None):
+        return [Result(p, SENT, f"ATXid_{p}", 101, "Success" + "!" * 60, "XOF " + "9" * 40, 1)
+                for p in phones]  # fmt: skip
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_an_answer_longer_than_its_columns_is_recorded_cut(sms_app, sandbox, rows):
+    """A lone value, or one all rows share, is no array cast that would cut it: it failed."""
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        queue(sms_app, db, rows)
+        assert routed_sender(sms_app, db, gateways={"africastalking": SaysTooMuch()}).run().sent
+        db.expire_all()
+        found = db.scalars(select(Message)).all()
+        assert statuses(db) == {"sent": rows}
+        assert {(m.provider_status, m.cost) for m in found} == {
+            (("Success" + "!" * 60)[:40], ("XOF " + "9" * 40)[:32])}  # fmt: skip

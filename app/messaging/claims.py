@@ -204,6 +204,17 @@ def give_back(db: Session, owner: str, rows: list[tuple[Claimed, datetime]]) -> 
 
 # The UPDATE for each set of columns (and, on PostgreSQL, of those the rows share), built once.
 _WRITES: dict[tuple, object] = {}
+# The outbox's text columns and their widths: what a provider said (a refusal can be a whole
+# HTML page) is cut to fit, as an array's cast would cut it, where a lone value would fail.
+_WIDTHS = {c.name: c.type.length for c in OUTBOX.columns if getattr(c.type, "length", None)}
+
+
+def _fitted(name: str, values: list) -> list:
+    """Return a column's values, any text cut to the column's width."""
+    width = _WIDTHS.get(name)
+    if width is None:
+        return values
+    return [v[:width] if isinstance(v, str) and len(v) > width else v for v in values]
 
 
 def _write(db: Session, owner: str, status: str, changes: list[Change]) -> int:
@@ -221,9 +232,10 @@ def _write(db: Session, owner: str, status: str, changes: list[Change]) -> int:
                        ROW.status == bindparam("w_status"))
                 .values({name: bindparam("v_" + name) for name in names})
             )  # fmt: skip
+        columns = {name: _fitted(name, [c.values[name] for c in group]) for name in names}
         params = []
-        for change in group:
-            values = {"v_" + name: value for name, value in change.values.items()}
+        for n, change in enumerate(group):
+            values = {"v_" + name: column[n] for name, column in columns.items()}
             values.update(w_id=change.row.id, w_owner=owner, w_status=status)
             params.append(values)
         written += db.execute(statement, params).rowcount
@@ -242,7 +254,7 @@ def _write_returning(
         groups[tuple(change.values)].append(change)
     written = {}
     for names, group in groups.items():
-        columns = {name: [change.values[name] for change in group] for name in names}
+        columns = {name: _fitted(name, [c.values[name] for c in group]) for name in names}
         shared = tuple(n for n, values in columns.items() if values.count(values[0]) == len(values))
         statement = _WRITES.get((names, shared))
         if statement is None:

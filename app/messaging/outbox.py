@@ -137,7 +137,7 @@ def retry(message: Message, reason: str, now: datetime, max_attempts: int) -> No
         fail(message, f"gave up after {message.attempts} attempts: {reason}", now)
         return
     message.status = "queued"
-    message.reason = reason
+    message.reason = reason[:200]  # a provider's refusal can be a whole page
     message.not_before = retry_at(message.attempts, now)
 
 
