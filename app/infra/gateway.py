@@ -15,7 +15,8 @@ from africastalking.Service import DEFAULT_TIMEOUT_S, AfricasTalkingException
 # What a recipient's outcome means for the outbox; UNKNOWN is "it may have gone".
 SENT, RETRY, FAILED, UNKNOWN = "sent", "retry", "failed", "unknown"
 NOT_TRIED = "NotTried"  # the status of phones an adapter left for a later attempt
-SDK_PHONE = re.compile(r"^\+\d{1,3}\d{3,}$")  # what the SDK accepts before sending
+# What the SDK accepts before sending; ASCII digits only: the form is written without quoting.
+SDK_PHONE = re.compile(r"^\+[0-9]{1,3}[0-9]{3,}$")
 AT_API, AT_SANDBOX_API = "https://api.africastalking.com", "https://api.sandbox.africastalking.com"
 AT_HEADERS = {"Accept": "application/json", "User-Agent": "africastalking-python/2.0.0",
               "Content-Type": "application/x-www-form-urlencoded"}  # fmt: skip

@@ -1,11 +1,13 @@
 """Campaign expansion: the audience streamed into outbox rows, batch by batch."""
 
 import json
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Select, String, exists, func, literal, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.infra.db import commit_soon
@@ -14,6 +16,7 @@ from app.messaging import outbox
 from app.messaging.campaigns.audience import recipients
 from app.messaging.campaigns.text import PLACEHOLDERS, message_for, placeholders, render
 
+log = logging.getLogger(__name__)
 EXPAND_BATCH = 1000
 # Distinct texts kept rendered and priced: enough for every template without {name},
 # bounded so that memory does not grow with the audience.
@@ -64,8 +67,14 @@ def expand(
     if db.get_bind().dialect.name == "postgresql":
         # The outbox may have grown a hundredfold: planned on the statistics of before, the
         # sender's claim would sort every queued row, where its index reads only the first.
-        db.execute(text("ANALYZE outbox"))
-        db.commit()
+        # A hint, not a duty: behind a vacuum's lock it gives up (autovacuum analyzes later).
+        try:
+            db.execute(text("SET LOCAL lock_timeout = '2s'"))
+            db.execute(text("ANALYZE outbox"))
+            db.commit()
+        except OperationalError:
+            db.rollback()
+            log.info("campaign %s: the outbox was not analyzed (locked)", campaign_id)
     return campaign
 
 
