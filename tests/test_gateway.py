@@ -73,8 +73,10 @@ def test_numbers_the_sdk_would_refuse_fail_alone(sandbox):
     assert results[1].status == "InvalidPhoneNumber"
 
 
-def test_a_phone_with_a_line_break_fails_alone_and_stays_out_of_the_form(sandbox):
-    results = gateway(sandbox).send(["+22370000001", "+22370000002\n"], "Bonjour")
+# A line break, and digits of another script (the form is written without quoting).
+@pytest.mark.parametrize("odd", ["+22370000002\n", "+2237000000\u0662"])
+def test_a_phone_with_a_line_break_fails_alone_and_stays_out_of_the_form(sandbox, odd):
+    results = gateway(sandbox).send(["+22370000001", odd], "Bonjour")
     assert [(r.outcome, r.status) for r in results] == [
         (SENT, "Success"), (FAILED, "InvalidPhoneNumber")
     ]  # fmt: skip
