@@ -90,6 +90,24 @@ def test_a_wrong_format_is_left_to_logging_to_report(capsys):
     assert "--- Logging error ---" in capsys.readouterr().err
 
 
+class Unprintable:
+    """An object whose text cannot be had, and whose repr holds a number."""
+
+    def __str__(self):
+        raise RuntimeError(f"no text for {AWA}")
+
+    def __repr__(self):
+        return f"Unprintable({AWA})"
+
+
+@pytest.mark.parametrize(("message", "args"), [(Unprintable(), ()), ("to %s", (Unprintable(),))])
+def test_a_message_that_cannot_be_shown_never_raises_into_the_code_that_logs(message, args, capsys):
+    line, record = logged(logging.WARNING, message, *args)
+    shown = line + logs.JsonLines().format(record) + "".join(capsys.readouterr())
+    assert "[not shown: RuntimeError]" in line
+    assert [form for form in forms(AWA) if form in shown] == []
+
+
 def logged(level: int, message: str, *args, exc_info=None, extra=None):
     """Hand a record to a handler prepared as production's; return its line and the record.
 

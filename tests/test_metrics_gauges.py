@@ -3,9 +3,13 @@ whatever the scrapes, the final states less often, and kept in Redis for every n
 
 import contextlib
 import itertools
+import json
+import time
 
+import pytest
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import event, func, select, update
+from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy.orm import sessionmaker
 
 from app.infra import redis_client
 from app.infra.models import Message
@@ -136,3 +140,43 @@ def test_with_redis_down_a_process_keeps_its_own_figures_a_few_seconds(make_app)
         first = len(counted)
         assert outbox_of(gauges)["queued"] == 2
     assert first and len(counted) == first  # the second scrape counted nothing
+
+
+def sources(gauges: Gauges) -> dict:
+    """Return kalan_metrics_source_up by source from one collect()."""
+    return {
+        sample.labels["source"]: sample.value
+        for family in gauges.collect()
+        if family.name == "kalan_metrics_source_up"
+        for sample in family.samples
+    }
+
+
+def test_while_the_database_is_down_every_process_says_so_not_only_the_counting_one(app, tmp_path):
+    counter, other = own_gauges(app, fresh_s=0), own_gauges(app, fresh_s=0)  # one shared key
+    assert sources(counter)["database"] == 1  # figures kept
+    down = sessionmaker(create_engine(f"sqlite:///{tmp_path}/no/such/dir.db"))
+    counter.open_db = other.open_db = down
+    assert sources(counter)["database"] == 0  # it holds the right to count, and its count fails
+    assert sources(other)["database"] == 0  # while it holds it, the last figures are no answer
+    counter.open_db = other.open_db = app.extensions["read_db"]
+    app.extensions["redis"].delete(counter.cache + ":counting")  # its right has run out
+    assert sources(counter)["database"] == 1
+    app.extensions["redis"].set(counter.cache + ":counting", 1, ex=10)  # another counts again
+    assert sources(other)["database"] == 1  # shown the last figures, which a count kept
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [b"not json", b"\xff", b"[1, 2]", b'{"at": 1}',
+     json.dumps({"at": "now", "final_at": 1, "states": {}, "final": {}, "campaigns": []}),
+     json.dumps({"at": time.time() + 60, "final_at": time.time() + 60,
+                 "states": {"queued": "many"}, "final": {}, "campaigns": []})],
+)  # fmt: skip
+def test_figures_kept_in_a_shape_this_version_cannot_read_are_counted_again(app, kept):
+    """As during a rolling upgrade, when another version's figures are kept in Redis."""
+    queue(app, 2)
+    app.extensions["redis"].set(app.config["REDIS_PREFIX"] + "metrics:gauges", kept)
+    found = scrape(app.test_client())
+    assert by(found, "kalan_metrics_source_up", "source") == {"redis": 1, "database": 1}
+    assert by(found, "kalan_outbox_messages", "state")["queued"] == 2

@@ -49,6 +49,12 @@ class HidePhones(logging.Filter):
             message = record.getMessage()
         except (TypeError, ValueError, KeyError):
             message = None  # a wrong format: logging's handler reports it, not this filter
+        except Exception as exc:  # noqa: BLE001 - an object's __str__ may raise anything
+            # Shown without the object nor the arguments: logging's report of the error would
+            # show their repr, which may hold a number.
+            shown = record.msg if isinstance(record.msg, str) else type(record.msg).__name__
+            record.msg, record.args = f"{shown} [not shown: {type(exc).__name__}]", None
+            message = record.msg
         if message is not None and hide_phones(message) != message:
             record.msg, record.args = hide_phones(message), None
         if record.exc_info and not record.exc_text:

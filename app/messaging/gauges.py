@@ -10,6 +10,7 @@ whole outbox every FINAL_S seconds. The figures wait in Redis for the next scrap
 node or another: every node shows the same global figures.
 """
 
+import contextlib
 import json
 import logging
 import time
@@ -39,6 +40,10 @@ FINAL_S = 300.0  # how old the final states' counts may be: a count over the who
 COUNTING_S = 10
 
 log = logging.getLogger(__name__)
+
+
+class Stale(Exception):
+    """The database's figures are old, the last count failed and another process is counting."""
 
 
 class Gauges:
@@ -77,7 +82,7 @@ class Gauges:
         ):
             try:
                 families = read()
-            except (RedisError, SQLAlchemyError) as exc:
+            except (RedisError, SQLAlchemyError, Stale) as exc:
                 log.warning("metrics: the %s did not answer: %s", source, type(exc).__name__)
                 up.add_metric((source,), 0)
                 continue
@@ -94,10 +99,11 @@ class Gauges:
             pipe.xlen(self.progress)
         if self.cache:
             pipe.get(self.cache)
+            pipe.exists(self.cache + ":failed")
         answers = pipe.execute()
         if self.cache:
-            figures = answers.pop()
-            kept["figures"] = json.loads(figures) if figures else None
+            kept["failed"] = bool(answers.pop())
+            kept["figures"] = _loaded(answers.pop())
         backlog = answers.pop() if self.progress else None
         depth = GaugeMetricFamily(
             "kalan_queue_jobs", "Jobs waiting in each RQ queue", labels=("queue",)
@@ -125,7 +131,7 @@ class Gauges:
 
     def _figures(self, kept: dict) -> dict:
         """Return the database's figures: those kept if fresh, else counted (by one process
-        at a time: while another counts, the last ones are shown)."""
+        at a time: while another counts, the last ones are shown, unless the last count failed)."""
         now = time.time()
         if self.cache is None:
             return self._count(None, now)
@@ -135,13 +141,24 @@ class Gauges:
             return cached
         counting = shared and self._counting()
         if cached and shared and not counting:
+            if kept["failed"]:
+                # No count has succeeded since one failed: every scrape says the database is
+                # down while it is, not only the counting process's (the alert would flap).
+                raise Stale
             return cached
-        figures = self._last = self._count(cached, now)
+        try:
+            figures = self._last = self._count(cached, now)
+        except SQLAlchemyError:
+            if shared:
+                with contextlib.suppress(RedisError):
+                    self.redis.set(self.cache + ":failed", 1, ex=int(self.final_s))
+            raise
         if shared:
             try:
                 pipe = self.redis.pipeline(transaction=False)
                 # Kept after they are stale: the figures shown while one process counts.
                 pipe.set(self.cache, json.dumps(figures), ex=int(self.final_s))
+                pipe.delete(self.cache + ":failed")
                 if counting:
                     pipe.delete(self.cache + ":counting")
                 pipe.execute()
@@ -188,6 +205,20 @@ class Gauges:
             "at": now, "final_at": final_at, "states": states, "final": final,
             "campaigns": [[c, campaigns[c] or 0, counts[c]] for c in sorted(campaigns)],
         }  # fmt: skip
+
+
+def _loaded(kept: bytes | None) -> dict | None:
+    """Return the figures kept in Redis, or None if they cannot be read as this version writes
+    them (damaged, or another version's during a rolling upgrade): they are counted again."""
+    if not kept:
+        return None
+    try:
+        figures = json.loads(kept)
+        numbers = [figures["at"], figures["final_at"]]
+        numbers += [sample.value for family in _families(figures) for sample in family.samples]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return figures if all(isinstance(n, int | float) for n in numbers) else None
 
 
 def _families(figures: dict) -> list:
