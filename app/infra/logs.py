@@ -47,11 +47,9 @@ class HidePhones(logging.Filter):
         try:
             # A message and arguments of any type (an exception, a dict), as they will be shown.
             message = record.getMessage()
-        except (TypeError, ValueError, KeyError):
-            message = None  # a wrong format: logging's handler reports it, not this filter
-        except Exception as exc:  # noqa: BLE001 - an object's __str__ may raise anything
-            # Shown without the object nor the arguments: logging's report of the error would
-            # show their repr, which may hold a number.
+        except Exception as exc:  # noqa: BLE001 - a wrong format, an object's __str__ that raises
+            # Shown without the object nor the arguments: logging's own report of the error
+            # would print their repr to stderr, which may hold a number.
             shown = record.msg if isinstance(record.msg, str) else type(record.msg).__name__
             record.msg, record.args = f"{shown} [not shown: {type(exc).__name__}]", None
             message = record.msg
