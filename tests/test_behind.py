@@ -247,6 +247,27 @@ def test_steps_and_profiles_of_the_release_before_still_count(app, client, agent
     assert cached_profile(app)["training"][module.id]["step"] > int(entry["step"])
 
 
+def test_a_step_of_a_profile_read_before_a_full_path_hop_leaves_its_move_be(app, client, agent):
+    """The full path counts its step as well: a session that read the profile before it,
+    its next step written behind, does not move the row back."""
+    module = course(app).modules[0]
+    caller = Dial(client, phone=agent)
+    caller()
+    open_module(caller)
+    caller("1")  # lesson 2, written behind
+    write_behind(app)
+    stale = cached_profile(app)
+    profile = json.loads(json.dumps(stale))
+    del profile["training"][module.id]["step"]  # cached by the release before: the full path
+    app.extensions["redis"].set(phone_key(app, "profile", agent), json.dumps(profile))
+    caller("1")  # lesson 3, written in its hop
+    assert place(app) == ("started", "l3") and stream(app) == []
+    held = stale["training"][module.id]["step"]
+    replay(app, [behind.place(stale["id"], module.id, held + 1, "l2", "started", utcnow())])
+    write_behind(app)
+    assert place(app) == ("started", "l3")
+
+
 def test_a_profile_full_of_steps_writes_them_with_the_next(app, client, agent):
     """Past CAP steps, the next one takes the full path: the cached profile stays small."""
     caller = Dial(client, phone=agent)
