@@ -32,6 +32,7 @@ from app.web import audio, console, errors, health, metrics, root, sms, sms_json
 from app.web import db as web_db
 from app.web.callbacks import MAX_BODY
 from app.web.gunicorn_conf import HIDE_TOKEN
+from app.web.query_string import Utf8Query
 from app.web.request_id import RequestId
 from app.web.ussd_wsgi import UssdEdge
 
@@ -172,5 +173,5 @@ def create_app(test_config: dict | None = None, environ: Mapping | None = None) 
     # only the console's sign-in limits read); every other request goes on as before.
     app.wsgi_app = UssdEdge(app, app.wsgi_app)
     # Outside it: a gateway's hop has a request id too, on its log lines and its jobs.
-    app.wsgi_app = RequestId(app.wsgi_app)
+    app.wsgi_app = RequestId(Utf8Query(app.wsgi_app))
     return app
