@@ -327,3 +327,14 @@ def test_every_real_citation_is_a_fact_that_may_be_taught():
         pieces = raw["items"] if path.name == "pretest.yaml" else raw["lessons"] + raw["quiz"]
         cited += [part.strip() for piece in pieces for part in piece["source"].split(",")]
     assert cited and {facts.get(fact_id) for fact_id in cited} <= {"V", "S"}
+
+
+def test_a_parsed_document_is_a_copy_of_its_own_and_read_again_once_changed(tmp_path):
+    """Parses are kept by the bytes' digest: a caller changing its copy changes no other."""
+    path = tmp_path / "a.yaml"
+    path.write_text("a: {b: 1}\n", encoding="utf-8")
+    first = read_yaml(path)
+    first["a"]["b"] = 2
+    assert read_yaml(path) == {"a": {"b": 1}}
+    path.write_text("a: {b: 3}\n", encoding="utf-8")
+    assert read_yaml(path) == {"a": {"b": 3}}

@@ -1,5 +1,7 @@
 """Load the course under content/<lang>/course/, checking each source against the facts."""
 
+import copy
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -14,9 +16,19 @@ from flows.gsm import outside
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+# Documents parsed, by the digest of their bytes: every app a process builds (the tests build
+# thousands) reads the same content, and parsing it is ten times a deep copy's cost.
+_PARSED: dict[bytes, object] = {}
+
+
 def read_yaml(path: Path):
-    """Parse one YAML file safely; raise yaml.YAMLError or UnicodeDecodeError."""
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506 (safe loader)
+    """Parse one YAML file safely, as a copy of its own; raise yaml.YAMLError or
+    UnicodeDecodeError."""
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).digest()
+    if digest not in _PARSED:
+        _PARSED[digest] = yaml.load(raw.decode("utf-8"), Loader=Loader)  # noqa: S506 (safe)
+    return copy.deepcopy(_PARSED[digest])  # the caller may change what it is given
 
 
 AUDIENCES = ("all", "agents")
