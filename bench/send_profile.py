@@ -89,13 +89,19 @@ def client_cpu(base: str, batch: int, requests_made: int) -> float:
     return (time.process_time() - cpu) / sent
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", type=int, default=10000)
+def sending_arguments(doc: str, size: int) -> argparse.ArgumentParser:
+    """Return a parser of what every sandboxed send takes: its size, batch and services."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--size", type=int, default=size)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--machine", action="store_true", help="use the machine's Redis and PG")
     parser.add_argument("--database-url")
     parser.add_argument("--redis-url")
+    return parser
+
+
+def main() -> int:
+    parser = sending_arguments(__doc__, 10000)
     parser.add_argument("--top", type=int, default=25, help="profile lines shown (0: no profiler)")
     parser.add_argument("--sort", default="tottime", help="pstats sort key")
     args = parser.parse_args()

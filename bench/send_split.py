@@ -8,7 +8,6 @@
 # this machine) and of the sandbox's gunicorn processes over the same send. Then the
 # HTTP client alone, as in bench/campaign.py's ceiling. Figures per batch, in ms.
 
-import argparse
 import functools
 import sys
 import time
@@ -22,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from campaign import TEXT, ceiling, server_cpu  # noqa: E402
-from send_profile import sending  # noqa: E402
+from send_profile import sending, sending_arguments  # noqa: E402
 
 SPENT: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])  # part -> wall, cpu, calls
 
@@ -97,12 +96,7 @@ def send(config: dict, sandbox: str) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", type=int, default=20000)
-    parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--machine", action="store_true", help="use the machine's Redis and PG")
-    parser.add_argument("--database-url")
-    parser.add_argument("--redis-url")
+    parser = sending_arguments(__doc__, 20000)
     parser.add_argument("--ceiling-s", type=float, default=5)
     args = parser.parse_args()
     with sending(args) as (config, sandbox, label):

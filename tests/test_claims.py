@@ -34,8 +34,8 @@ def started(db, count: int, owner: str = "worker-a") -> list[claims.Claimed]:
     return rows
 
 
-def test_a_request_starts_only_rows_still_ours(db):
-    """Our lease ran out, reap put a row back and worker b claimed it: it is b's to send."""
+def mine_and_theirs(db):
+    """Claim two rows as worker a; return them, the second reclaimed since by worker b."""
     for n in range(2):
         outbox.add(db, current_app.config, "receipt", f"R{n}", f"+2237000{n:04d}", "Recu",
                    not_before=NOW)  # fmt: skip
@@ -43,6 +43,12 @@ def test_a_request_starts_only_rows_still_ours(db):
     mine, theirs = claims.claim(db, "worker-a", NOW, 2, LEASE, bulk=True)
     db.execute(update(Message).where(Message.id == theirs.id).values(lease_owner="worker-b"))
     db.commit()
+    return mine, theirs
+
+
+def test_a_request_starts_only_rows_still_ours(db):
+    """Our lease ran out, reap put a row back and worker b claimed it: it is b's to send."""
+    mine, theirs = mine_and_theirs(db)
     assert claims.start(db, "worker-a", [mine.id, theirs.id], "africastalking", LEASE) == {mine.id}
     db.commit()
     rows = {m.id: m for m in db.scalars(select(Message))}
@@ -103,13 +109,7 @@ def test_the_sessions_copy_of_a_row_written_in_bulk_is_not_read_stale(db):
 
 
 def test_rows_go_back_to_the_queue_only_if_still_ours(db):
-    for n in range(2):
-        outbox.add(db, current_app.config, "receipt", f"R{n}", f"+2237000{n:04d}", "Recu",
-                   not_before=NOW)  # fmt: skip
-    db.commit()
-    mine, theirs = claims.claim(db, "worker-a", NOW, 2, LEASE, bulk=True)
-    db.execute(update(Message).where(Message.id == theirs.id).values(lease_owner="worker-b"))
-    db.commit()
+    mine, theirs = mine_and_theirs(db)
     later = NOW + timedelta(seconds=5)
     claims.give_back(db, "worker-a", [(mine, later), (theirs, later)])
     db.commit()
