@@ -9,7 +9,7 @@ from redis import Redis
 from redis.connection import AbstractConnection
 from sqlalchemy import event, select
 
-from app.infra import salt, sessions
+from app.infra import salt, session_scripts, sessions
 from app.infra.models import ModuleProgress, QuizAnswer
 from app.infra.sessions import UNCHANGED, Busy, SessionStore
 from flows.training.common import order
@@ -136,13 +136,70 @@ def test_the_load_run_again_with_its_own_token_goes_on(app):
 
     def run(token: str):
         args = [token, sessions.LOCK_MS, salt.candidate(), salt.TTL_S, prefix, "+22370000001"]
-        return redis.eval(sessions._LOAD, len(keys), *keys, *args)
+        return redis.eval(session_scripts.LOAD, len(keys), *keys, *args)
 
     first = run("ours")
     assert first is not None and json.loads(first[0]) == {"n": 1}
     assert run("ours") == first  # the retry reads the same, and keeps the lock
     assert redis.get(keys[0]) == b"ours"
     assert run("theirs") is None
+
+
+def test_a_hop_under_known_salts_runs_no_script_and_reads_the_same(app):
+    """Once a process knows the day's salts, plain commands lock and read what the script
+    did, under the same names; a lost reply's retry finds the lock its own."""
+    store, redis, prefix = store_for(app), app.extensions["redis"], app.config["REDIS_PREFIX"]
+    phone = "+22370000001"
+    first = store.load("k1", phone)  # the script: the salts are not known yet
+    store.save("k1", first, {"n": 1}, resume={"node": "about"}, profile={"seen": "x"})
+    redis.hset(f"{prefix}repeat:{first.caller}", "a", "1")
+    redis.set(f"{prefix}reports:{first.caller}", 2)
+    with round_trips() as trips:
+        loaded = store.load("k1", phone)
+    assert b"EVAL" not in b"".join(trips) and len(trips) == 1
+    assert (loaded.session, loaded.resume, loaded.profile) == ({"n": 1}, {"node": "about"},
+                                                               {"seen": "x"})  # fmt: skip
+    assert loaded.callers == first.callers and loaded.stale == []
+    assert loaded.facts == {"reports": 2, "lookups": 0, "repeats": [{"a": "1"}, {}]}
+    keys = [f"{prefix}lock:k1", f"{prefix}session:k1", *store._days()]
+    again = store._read_named(keys, loaded.token, phone, store._salts[1])
+    assert again is not None and again[0] == b'{"n":1}'  # the retry holds the lock
+    assert store._read_named(keys, "theirs", phone, store._salts[1]) is None
+    store.release("k1", loaded)
+
+
+def test_a_hop_under_known_salts_finds_yesterdays_keys_and_moves_them(app):
+    """The plain commands read yesterday's names too, as the script does."""
+    store, redis, prefix = store_for(app), app.extensions["redis"], app.config["REDIS_PREFIX"]
+    phone, yesterday = "+22370000001", store._days()[1]
+    redis.set(yesterday, b"old-salt", ex=60)
+    store.release("k3", store.load("k3", phone))  # both salts are known now
+    old = f"{prefix}profile:{salt.caller(b'old-salt', phone)}"
+    redis.set(old, json.dumps({"seen": "y"}), ex=60)
+    with round_trips() as trips:
+        loaded = store.load("k3", phone)
+    assert b"EVAL" not in b"".join(trips)
+    assert loaded.profile == {"seen": "y"} and loaded.stale == [old]
+    store.save("k3", loaded, {"n": 1})
+    assert redis.get(old) is None and json.loads(redis.get(store.profile_key(loaded))) == {
+        "seen": "y"
+    }
+
+
+def test_salts_that_redis_replaced_are_read_again_by_the_script(app):
+    """Redis lost the salts (a restart): the names known in process would miss every key,
+    so the hop that finds other salts reads again with the script, keeping its lock."""
+    store, redis, prefix = store_for(app), app.extensions["redis"], app.config["REDIS_PREFIX"]
+    phone, today = "+22370000001", store._days()[0]
+    store.release("k2", store.load("k2", phone))  # the salts are known now
+    redis.set(today, b"new-salt")
+    redis.set(f"{prefix}resume:{salt.caller(b'new-salt', phone)}", json.dumps({"node": "x"}))
+    loaded = store.load("k2", phone)
+    assert loaded.caller == salt.caller(b"new-salt", phone) and loaded.resume == {"node": "x"}
+    assert store._salts[1][0] == b"new-salt"
+    with pytest.raises(Busy):
+        store.load("k2", phone, wait_s=0)
+    store.release("k2", loaded)
 
 
 def test_keys_found_under_yesterdays_salt_move_to_todays(app):
@@ -292,8 +349,11 @@ def test_a_hop_after_redis_forgot_its_scripts_sends_the_script_again(make_app, t
         redis, dial = app.extensions["redis"], Dial(app.test_client())
         dial("5")
         redis.script_flush()
+        # A process that starts now, or at midnight, knows no salts yet: its hop runs the
+        # script (one that knows them needs none, see the test above).
+        dial.client = make_app(REDIS_URL=server.url).test_client()
         assert dial("0").startswith("CON Kalan - Menu principal")
-        assert redis.script_exists(sessions._LOAD_SHA) == [True]
+        assert redis.script_exists(session_scripts.LOAD_SHA) == [True]
     finally:
         server.stop()
 

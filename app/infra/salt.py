@@ -23,6 +23,13 @@ def day_keys(prefix: str, tz: str, now: datetime | None = None) -> tuple[str, st
     return _key(prefix, today), _key(prefix, today - timedelta(days=1))
 
 
+def day_keys_until(prefix: str, tz: str) -> tuple[tuple[str, str], float]:
+    """Return day_keys() for now, and the POSIX time at which the local day ends."""
+    now = datetime.now(ZoneInfo(tz))
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), now.tzinfo)
+    return day_keys(prefix, tz, now), midnight.timestamp()
+
+
 def _key(prefix: str, day: date) -> str:
     return f"{prefix}salt:{day.isoformat()}"
 

@@ -1,9 +1,10 @@
 """USSD session state in Redis: JSON values under namespaced keys, with TTLs.
 
-Each hop costs two round trips: one script that takes the session's lock and
-reads the session, the caller's resume point and cached profile; one pipelined
-write of the same that gives the lock back. Keys found by phone are named by
-its hash under the day's salt (app/salt.py), never by the number itself.
+Each hop costs two round trips: one that takes the session's lock and reads the
+session, the caller's resume point and cached profile; one pipelined write of
+the same that gives the lock back. Keys found by phone are named by its hash
+under the day's salt (app/salt.py), never by the number itself: a script names
+them the first time a process meets the day, plain commands after that.
 
 Both go down a connection of the client's own pool, packed by hand: redis-py's
 command layer (options, response callbacks, a Pipeline object) cost more than
@@ -13,7 +14,6 @@ keeps the connections it took from the pool rather than give each back after
 its round trip: taking and giving back cost half as much as the round trip.
 """
 
-import hashlib
 import json
 import os
 import secrets
@@ -26,6 +26,7 @@ from redis import Redis
 from redis.exceptions import NoScriptError, ResponseError
 
 from app.infra import salt
+from app.infra.session_scripts import FORGET, LOAD, LOAD_SHA, RELEASE
 
 UNCHANGED = object()  # leave the resume point as it is
 PROFILE_TTL_S = 24 * 3600
@@ -34,72 +35,11 @@ LOCK_MS = 10_000
 LOCK_WAIT_S = 5.0  # a doubled hop waits this long for the first one's reply
 LOCK_POLL_S = 0.01
 
-# Take the session's lock, then read the session and, by the phone's hash under
-# today's or yesterday's salt, its resume point and profile, and the report
-# limits' counts (app/abuse.py), so that no screen costs a round trip more. The
-# phone is an argument only: it is hashed here and never written. A lock that holds our
-# own token was taken by this very call, run again by redis-py's retry after its reply
-# was lost: it goes on, rather than wait for itself. Today's salt is made (the candidate
-# ARGV[3]) only when it is missing, and what today's names hold comes in one MGET with
-# the session: inside a script, every command costs far more than the key it reads
-# (this was 11 commands a navigation hop, now 6).
-_LOAD = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
-  and redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
-local salts = redis.call('MGET', KEYS[3], KEYS[4])
-if not salts[1] then  -- nothing can set it in between: a script runs alone
-  redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
-  salts[1] = ARGV[3]
-end
-local prefix, names = ARGV[5], {}
-for i = 1, 2 do
-  if salts[i] then names[i] = redis.sha1hex(salts[i] .. ARGV[6]) end
-end
-local today = redis.call('MGET', KEYS[2], prefix .. 'resume:' .. names[1],
-  prefix .. 'profile:' .. names[1], prefix .. 'reports:' .. names[1],
-  prefix .. 'lookups:' .. names[1])
-local out = {today[1], salts[1], salts[2]}
-for i, kind in ipairs({'resume:', 'profile:'}) do
-  local value, which = today[i + 1], 1
-  if not value then
-    which = 0
-    if names[2] then
-      value = redis.call('GET', prefix .. kind .. names[2])
-      if value then which = 2 end
-    end
-  end
-  table.insert(out, value)
-  table.insert(out, which)
-end
-table.insert(out, today[4])
-table.insert(out, today[5])
-for i = 1, 2 do
-  table.insert(out, names[i] and redis.call('HGETALL', prefix .. 'repeat:' .. names[i]) or {})
-end
-return out
-"""
-_LOAD_SHA = hashlib.sha1(_LOAD.encode()).hexdigest()
-# Give the lock back only if it is still ours (a hop slower than LOCK_MS lost it).
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+# What the load reads by the phone's name under today's salt, and also under yesterday's.
+_TODAYS, _MOVED = ("resume", "profile", "reports", "lookups"), ("resume", "profile")
+_STALE = object()  # the salts known in process are no longer Redis's
 
 PENDING = "behind"  # a cached profile's steps that SQL may lack yet (app/training/behind.py)
-# Drop cached profiles, but keep the steps each counts that SQL may lack yet (ARGV[1]):
-# a profile without its day stamp makes the next hop write them before it reads the
-# database (app/conversation/hop.py), so no step is missing from what it rebuilds.
-_FORGET = """
-for _, name in ipairs(KEYS) do
-  local ok, profile = pcall(cjson.decode, redis.call('GET', name) or 'null')
-  local steps = ok and type(profile) == 'table' and profile[ARGV[1]]
-  if type(steps) == 'table' and #steps > 0 then
-    redis.call('SET', name, cjson.encode({[ARGV[1]] = steps}), 'KEEPTTL')
-  else
-    redis.call('DEL', name)
-  end
-end
-"""
 
 
 class Busy(Exception):
@@ -137,6 +77,8 @@ class SessionStore:
         self.wait_s = LOCK_WAIT_S
         # Taken from the pool and kept: one a thread at most, appended and popped whole.
         self._kept: list = []
+        self._day: tuple = ((), 0.0)  # the salts' keys, and when the local day ends
+        self._salts: tuple | None = None  # (those keys, the salts the last script read)
 
     def _key(self, kind: str, name: str) -> str:
         return f"{self.prefix}{kind}:{name}"
@@ -148,12 +90,10 @@ class SessionStore:
         for the first to be answered, then reads what it saved; Busy after wait_s.
         """
         token = secrets.token_hex(8)
-        today, yesterday = salt.day_keys(self.prefix, self.tz)
-        keys = [self._key("lock", session_id), self._key("session", session_id), today, yesterday]
-        args = [token, LOCK_MS, salt.candidate(), salt.TTL_S, self.prefix, phone]
+        keys = [self._key("lock", session_id), self._key("session", session_id), *self._days()]
         deadline = time.monotonic() + (self.wait_s if wait_s is None else wait_s)
         waited = False
-        while (found := self._lock_and_read(keys, args)) is None:
+        while (found := self._lock_and_read(keys, token, phone)) is None:
             waited = True
             if time.monotonic() >= deadline:
                 raise Busy(f"session {session_id} is still being answered")
@@ -178,13 +118,66 @@ class SessionStore:
                 loaded.stale.append(self._key(kind, loaded.callers[1]))
         return loaded
 
-    def _lock_and_read(self, keys: list, args: list) -> list | None:
-        """Run the _LOAD script in one round trip; None when another hop holds the lock."""
+    def _days(self) -> tuple[str, str]:
+        """Return the keys of today's and yesterday's salts, worked out once a local day."""
+        days, until = self._day
+        if time.time() >= until:
+            days, until = self._day = salt.day_keys_until(self.prefix, self.tz)
+        return days
+
+    def _lock_and_read(self, keys: list, token: str, phone: str) -> list | None:
+        """Lock and read in one round trip, as the LOAD script returns it; None when another
+        hop holds the lock.
+
+        With the day's salts known from an earlier hop, plain commands do it (the script
+        was most of Redis's work in a hop), and the salts they read back prove the names
+        right; otherwise, or if the salts changed (Redis lost them), the script runs.
+        """
+        known = self._salts
+        if known is not None and known[0] == keys[2:]:
+            found = self._read_named(keys, token, phone, known[1])
+            if found is not _STALE:
+                return found
+        args = [token, LOCK_MS, salt.candidate(), salt.TTL_S, self.prefix, phone]
+        found = self._run_load(keys, args)
+        if found is not None:
+            self._salts = (keys[2:], (found[1], found[2]))
+        return found
+
+    def _read_named(self, keys: list, token: str, phone: str, salts: tuple) -> list | object:
+        """Lock and read with names made here under known salts; _STALE if Redis holds others.
+
+        SET NX then GET tell the lock is ours, taken now or by this very round trip before
+        a retry (as the script does). The session's writers let the lock go last, so what
+        is read after it is taken is whole.
+        """
+        lock, session_key, today, yesterday = keys
+        names = salt.callers(salts, phone)
+        companions = [self._key(kind, names[0]) for kind in _TODAYS]
+        companions += [self._key(kind, name) for name in names[1:] for kind in _MOVED]
+        replies = self._round_trip(
+            [("SET", lock, token, "NX", "PX", LOCK_MS), ("GET", lock),
+             ("MGET", session_key, today, yesterday, *companions),
+             *(("HGETALL", self._key("repeat", name)) for name in names)]
+        )  # fmt: skip
+        if replies[1] != token.encode():
+            return None
+        values = replies[2]
+        if (values[1], values[2]) != salts:
+            return _STALE  # the lock is ours: the script goes on with it
+        found = values[:3]
+        for today_value, older in zip(values[3:5], values[7:9] or (None, None), strict=True):
+            which = 1 if today_value is not None else (2 if older is not None else 0)
+            found += [today_value if which == 1 else older, which]
+        return [*found, values[5], values[6], *replies[3:], *([[]] * (2 - len(names)))]
+
+    def _run_load(self, keys: list, args: list) -> list | None:
+        """Run the LOAD script in one round trip; None when another hop holds the lock."""
         try:
-            [found] = self._round_trip([("EVALSHA", _LOAD_SHA, len(keys), *keys, *args)])
+            [found] = self._round_trip([("EVALSHA", LOAD_SHA, len(keys), *keys, *args)])
         except NoScriptError:
             # Redis restarted or flushed its scripts: EVAL sends it whole, and caches it again.
-            [found] = self._round_trip([("EVAL", _LOAD, len(keys), *keys, *args)])
+            [found] = self._round_trip([("EVAL", LOAD, len(keys), *keys, *args)])
         return found
 
     def _round_trip(self, commands: list[tuple]) -> list:
@@ -229,7 +222,7 @@ class SessionStore:
 
     def release(self, session_id: str, loaded: Loaded) -> None:
         """Give a session's lock back without saving (a hop that failed or changed nothing)."""
-        self._round_trip([("EVAL", _RELEASE, 1, self._key("lock", session_id), loaded.token)])
+        self._round_trip([("EVAL", RELEASE, 1, self._key("lock", session_id), loaded.token)])
 
     def peek(self, session_id: str) -> dict | None:
         """Return a session without its companions, or None."""
@@ -237,10 +230,10 @@ class SessionStore:
 
     def forget_profile(self, phone: str) -> None:
         """Drop a phone's cached profile, so that its next hop reads the database, once it
-        has written the steps the profile held (see _FORGET)."""
+        has written the steps the profile held (see FORGET)."""
         salts = salt.current(self.redis, self.prefix, self.tz)
         names = [self._key("profile", c) for c in salt.callers(salts, phone)]
-        self.redis.eval(_FORGET, len(names), *names, PENDING)
+        self.redis.eval(FORGET, len(names), *names, PENDING)
 
     def forget_caller(self, phone: str) -> None:
         """Drop a phone's cached profile and resume point: its contact was deleted, and the
@@ -285,7 +278,7 @@ class SessionStore:
             commands.append(
                 ("SET", self.profile_key(loaded), _encode(profile), "EX", PROFILE_TTL_S)
             )
-        commands.append(("EVAL", _RELEASE, 1, self._key("lock", session_id), loaded.token))
+        commands.append(("EVAL", RELEASE, 1, self._key("lock", session_id), loaded.token))
         if also is None:
             self._round_trip(commands)
             return
@@ -324,8 +317,10 @@ def _encode(value: dict) -> bytes | str:
         return json.dumps(value, separators=(",", ":"))
 
 
-def _pairs(flat: list) -> dict[str, str]:
-    """Turn HGETALL's flat list into a dict of text."""
+def _pairs(flat: list | dict) -> dict[str, str]:
+    """Turn HGETALL's reply (a flat list from a script, a map in RESP3) into a dict of text."""
+    if isinstance(flat, dict):
+        return {name.decode(): value.decode() for name, value in flat.items()}
     return {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat) - 1, 2)}
 
 
