@@ -25,7 +25,7 @@ import orjson
 from redis import Redis
 from redis.exceptions import NoScriptError, ResponseError
 
-from app.infra import salt
+from app.infra import redis_replies, salt
 from app.infra.session_scripts import FORGET, LOAD, LOAD_SHA, RELEASE
 
 UNCHANGED = object()  # leave the resume point as it is
@@ -35,8 +35,6 @@ LOCK_MS = 10_000
 LOCK_WAIT_S = 5.0  # a doubled hop waits this long for the first one's reply
 LOCK_POLL_S = 0.01
 
-# What the load reads by the phone's name under today's salt, and also under yesterday's.
-_TODAYS, _MOVED = ("resume", "profile", "reports", "lookups"), ("resume", "profile")
 _STALE = object()  # the salts known in process are no longer Redis's
 
 PENDING = "behind"  # a cached profile's steps that SQL may lack yet (app/training/behind.py)
@@ -147,29 +145,44 @@ class SessionStore:
     def _read_named(self, keys: list, token: str, phone: str, salts: tuple) -> list | object:
         """Lock and read with names made here under known salts; _STALE if Redis holds others.
 
-        SET NX then GET tell the lock is ours, taken now or by this very round trip before
-        a retry (as the script does). The session's writers let the lock go last, so what
-        is read after it is taken is whole.
+        SET NX GET tells the lock is ours (Redis 7): it was free, or holds our token, taken
+        by this very round trip before a retry (as the script does). The session's writers
+        let the lock go last, so what is read after it is taken is whole.
         """
         lock, session_key, today, yesterday = keys
-        names = salt.callers(salts, phone)
-        companions = [self._key(kind, names[0]) for kind in _TODAYS]
-        companions += [self._key(kind, name) for name in names[1:] for kind in _MOVED]
-        replies = self._round_trip(
-            [("SET", lock, token, "NX", "PX", LOCK_MS), ("GET", lock),
-             ("MGET", session_key, today, yesterday, *companions),
-             *(("HGETALL", self._key("repeat", name)) for name in names)]
-        )  # fmt: skip
-        if replies[1] != token.encode():
+        names, prefix = salt.callers(salts, phone), self.prefix
+        mine = names[0]  # written out: this runs on every hop
+        read = (
+            "MGET",
+            session_key,
+            today,
+            yesterday,
+            f"{prefix}resume:{mine}",
+            f"{prefix}profile:{mine}",
+            f"{prefix}reports:{mine}",
+            f"{prefix}lookups:{mine}",
+        )
+        repeat = [("HGETALL", f"{prefix}repeat:{mine}")]
+        if len(names) == 2:
+            older = names[1]
+            read += (f"{prefix}resume:{older}", f"{prefix}profile:{older}")
+            repeat.append(("HGETALL", f"{prefix}repeat:{older}"))
+        commands = [("SET", lock, token, "NX", "PX", LOCK_MS, "GET"), read, *repeat]
+        replies = self._round_trip(commands)
+        if replies[0] is not None and replies[0] != token.encode():
             return None
-        values = replies[2]
-        if (values[1], values[2]) != salts:
+        values = replies[1]
+        if values[1] != salts[0] or values[2] != salts[1]:
             return _STALE  # the lock is ours: the script goes on with it
-        found = values[:3]
-        for today_value, older in zip(values[3:5], values[7:9] or (None, None), strict=True):
-            which = 1 if today_value is not None else (2 if older is not None else 0)
-            found += [today_value if which == 1 else older, which]
-        return [*found, values[5], values[6], *replies[3:], *([[]] * (2 - len(names)))]
+        session, resume, profile, reports, lookups = values[0], *values[3:7]
+        r_which, p_which = int(resume is not None), int(profile is not None)
+        if len(names) == 2:
+            if resume is None and values[7] is not None:
+                resume, r_which = values[7], 2
+            if profile is None and values[8] is not None:
+                profile, p_which = values[8], 2
+        repeats = replies[2:] if len(names) == 2 else [replies[2], []]
+        return [session, *salts, resume, r_which, profile, p_which, reports, lookups, *repeats]
 
     def _run_load(self, keys: list, args: list) -> list | None:
         """Run the LOAD script in one round trip; None when another hop holds the lock."""
@@ -295,17 +308,13 @@ class SessionStore:
 
 
 def _exchange(conn, commands: list[tuple]) -> list:
-    """Write commands at once on a redis-py connection; read all their replies."""
+    """Write commands at once on a redis-py connection; read all their replies, then raise
+    the first error reply, if any (the connection is left clean)."""
     conn.send_packed_command([b"".join([hiredis.pack_command(c) for c in commands])])
-    replies, error = [], None
-    for _ in commands:
-        try:
-            replies.append(conn.read_response())
-        except ResponseError as exc:  # the others' replies are still on the wire
-            error = error or exc
-            replies.append(exc)
-    if error is not None:
-        raise error
+    replies = redis_replies.read(conn, len(commands))
+    for reply in replies:
+        if isinstance(reply, ResponseError):
+            raise reply
     return replies
 
 
