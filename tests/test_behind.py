@@ -25,9 +25,8 @@ def stream(app) -> list[dict]:
 
 def replay(app, entries: list[dict]) -> None:
     """Queue entries again, as a consumer that died after its commit leaves them."""
-    pipe = app.extensions["redis"].pipeline(transaction=False)
-    behind.add(app.config["REDIS_PREFIX"], entries, pipe)
-    pipe.execute()
+    for command in behind.commands(app.config["REDIS_PREFIX"], entries):
+        app.extensions["redis"].execute_command(*command)
 
 
 def training_rows(app) -> dict:

@@ -7,6 +7,7 @@ import os
 import pytest
 from redis import Redis
 from redis.connection import AbstractConnection
+from redis.exceptions import ResponseError
 from sqlalchemy import event, select
 
 from app.infra import salt, session_scripts, sessions
@@ -360,8 +361,6 @@ def test_a_hop_after_redis_forgot_its_scripts_sends_the_script_again(make_app, t
 
 def test_an_error_in_a_batch_is_raised_after_every_reply_is_read(app):
     """The connection is kept clean: the next round trip reuses it as it is."""
-    from redis.exceptions import ResponseError
-
     store = store_for(app)
     loaded = store.load("s6", "+22370000001")
     before = client_id(store)
@@ -399,3 +398,23 @@ def test_a_forked_process_never_writes_down_its_parents_connection(app):
     os.waitpid(pid, 0)
     assert child and child != parent
     assert client_id(store) == parent  # the parent's is still its own, and clean
+
+
+def test_a_save_with_commands_together_is_one_transaction(app):
+    """together's commands run in the save's MULTI: refused as queued, nothing is kept;
+    an error as they run (Redis rolls nothing back) is raised all the same."""
+    store, redis, prefix = store_for(app), app.extensions["redis"], app.config["REDIS_PREFIX"]
+    loaded = store.load("t1", "+22370000001")
+    with round_trips() as trips:
+        store.save("t1", loaded, {"n": 1}, together=[("RPUSH", f"{prefix}t-list", "a")])
+    assert len(trips) == 1 and b"MULTI" in trips[0] and b"EXEC" in trips[0]
+    assert store.peek("t1") == {"n": 1} and redis.lrange(f"{prefix}t-list", 0, -1) == [b"a"]
+    loaded = store.load("t1", "+22370000001")
+    with pytest.raises(ResponseError, match="unknown command"):
+        store.save("t1", loaded, {"n": 2}, together=[("NO-SUCH-COMMAND",)])
+    assert store.peek("t1") == {"n": 1}
+    store.release("t1", loaded)
+    loaded = store.load("t1", "+22370000001")
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        store.save("t1", loaded, {"n": 3}, together=[("INCR", f"{prefix}t-list")])
+    assert store.peek("t1") == {"n": 3}

@@ -647,9 +647,8 @@ def test_the_steps_written_behind_keep_the_standing_the_database_gives(app, agen
                 db.commit()
             else:
                 standing, entries = found
-                pipe = app.extensions["redis"].pipeline(transaction=False)
-                behind.add(config["REDIS_PREFIX"], entries, pipe)
-                pipe.execute()
+                for command in behind.commands(config["REDIS_PREFIX"], entries):
+                    app.extensions["redis"].execute_command(*command)
                 assert write_behind(app) == len(entries)
                 fast += 1
             db.expire_all()
@@ -678,10 +677,11 @@ def test_a_step_is_kept_only_with_the_save_that_carries_it(app, agent):
         standing = training.standing(db, contact.id, app.config["TRAINING_RETAKE_COOLDOWN_S"])
     found = training.steps({"id": contact.id, "training": standing},
                            [SaveProgress(module.id, "l2")], utcnow())  # fmt: skip
-    pipe = redis.pipeline(transaction=False)
-    behind.add(prefix, found[1], pipe)
-    pipe.execute_command("NO-SUCH-COMMAND")  # the rest of the save, refused
+    store = app.extensions["sessions"]
+    loaded = store.load("kept-with-save", AGENT)
+    refused = ("NO-SUCH-COMMAND",)  # the rest of the save, refused as it is queued
     with pytest.raises(ResponseError):
-        pipe.execute()
-    assert redis.xlen(behind.key(prefix)) == 0
+        store.save("kept-with-save", loaded, {"n": 1},
+                   together=[*behind.commands(prefix, found[1]), refused])  # fmt: skip
+    assert redis.xlen(behind.key(prefix)) == 0 and store.peek("kept-with-save") is None
     assert write_behind(app) == 0 and progress(app).position == "l1"

@@ -134,8 +134,8 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
     if hop is not None and (hop.desk_open or hop.marks.get("desk")):
         session["desk"] = True  # the PIN was right: the desk stays open for this session
     also = [services.workers.wake_in] if wake else []
-    if later:  # first: it makes the save one transaction (behind.add)
-        also.insert(0, functools.partial(behind.add, config["REDIS_PREFIX"], later))
+    # The steps are saved with the session in one transaction, or not at all.
+    steps = behind.commands(config["REDIS_PREFIX"], later) if later else ()
     if hop is not None:
         also.extend(hop.writes)
     ttl = None
@@ -159,7 +159,8 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
     # caller must not find it. A training place waits the whole day.
     short = kept_resume and flows.report.is_report(kept_resume.get("node"))
     store.save(session_id, loaded, session, resume, fresh_profile, also=_together(also),
-               ttl=ttl, resume_ttl=config["REPORT_RESUME_TTL_S"] if short else None)  # fmt: skip
+               ttl=ttl, resume_ttl=config["REPORT_RESUME_TTL_S"] if short else None,
+               together=steps)  # fmt: skip
     return result.reply, result.state["node"], False, _kind(first, sent, result.effects)
 
 

@@ -54,14 +54,18 @@ def answer(contact: int, module: str, step: int, attempt: int, question: str, ch
             "question": question, "choice": choice, "correct": correct}  # fmt: skip
 
 
-def add(prefix: str, entries, pipe) -> None:
-    """Queue entries on pipe, a hop's own save, which becomes one transaction: the steps
-    and the cached profile that counts them are kept together or not at all."""
-    pipe.multi()  # SessionStore.save runs also() first, before any other command
+def commands(prefix: str, entries) -> list[tuple]:
+    """Return the XADD of each entry, for a hop's save to run in its transaction
+    (SessionStore.save's together): the steps and the cached profile that counts them
+    are kept together or not at all."""
+    stream = key(prefix)
+    out = []
     for entry in entries:
-        fields = {name: str(int(value) if isinstance(value, bool) else value)
-                  for name, value in entry.items()}  # fmt: skip
-        pipe.xadd(key(prefix), fields)
+        fields = []
+        for name, value in entry.items():
+            fields += (name, str(int(value) if isinstance(value, bool) else value))
+        out.append(("XADD", stream, "*", *fields))
+    return out
 
 
 _PROGRESS, _ANSWERS = ModuleProgress.__table__, QuizAnswer.__table__
