@@ -1,10 +1,11 @@
 """app/messaging/claims.py: claimed rows written in bulk, each only while still ours."""
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import event, select, text, update
 
 from app.infra.models import Message
 from app.infra.sms_records import DeliveryReport
@@ -130,3 +131,46 @@ def test_a_claim_takes_urgent_rows_first_then_the_oldest(db, limit):
     expected = ["R2", "R4", "R0", "R1", "R3"][:limit]
     keys = db.scalars(select(Message.key).where(Message.id.in_([r.id for r in rows])))
     assert sorted(k.split(":")[1] for k in keys) == sorted(expected)
+
+
+@contextlib.contextmanager
+def plans(db):
+    """Yield the list of the plans PostgreSQL makes meanwhile for the updates of the outbox."""
+    seen, engine = [], db.get_bind()
+
+    def explain(_conn, cursor, statement, parameters, *_):
+        if statement.startswith("UPDATE outbox"):
+            cursor.execute("EXPLAIN " + statement, parameters)
+            seen.append("\n".join(line for (line,) in cursor.fetchall()))
+
+    event.listen(engine, "before_cursor_execute", explain)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", explain)
+
+
+def test_a_start_and_a_record_take_their_rows_by_id(db):
+    """Counted while every row was queued, claimed and sending rows look rare: the start and
+    the record still take their rows by id, not by a walk of the index of every row's status."""
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's planner: SQLite takes a row by its id whatever else is asked")
+    config = current_app.config
+    queued = [outbox.row(config, "receipt", f"R{n}", f"+2237{n:07d}", "Recu", not_before=NOW)
+              for n in range(20000)]  # fmt: skip
+    outbox.insert(db, queued)
+    db.commit()
+    db.execute(text("ANALYZE outbox"))  # as an expansion does
+    db.commit()
+    rows = claims.claim(db, "worker-a", NOW, 500, LEASE, bulk=True)[:100]
+    with plans(db) as seen:
+        assert (
+            len(claims.start(db, "worker-a", [r.id for r in rows], "africastalking", LEASE)) == 100
+        )
+        db.commit()
+        changes = [sent(row, f"ATX-{row.id}") for row in rows]
+        assert len(claims.record(db, "worker-a", "sending", changes).changes) == 100
+        db.commit()
+    assert len(seen) == 2
+    for plan in seen:
+        assert "using outbox_pkey on outbox" in plan and "ix_outbox" not in plan, plan

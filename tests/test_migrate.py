@@ -11,7 +11,7 @@ from app.infra.db import make_engine
 from app.infra.migrate import current, upgrade
 
 T = "2026-11-29 10:17:43.123456"  # a case opened, its entries, a call: to the second
-HEAD = "0021"  # the newest revision: each test upgrades to it after seeding older data
+HEAD = "0022"  # the newest revision: each test upgrades to it after seeding older data
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -162,3 +162,43 @@ def test_0019_keeps_each_providers_report_of_one_id(empty_database):
     with engine.connect() as conn:
         kept = conn.execute(text("SELECT provider FROM delivery_reports")).scalars().all()
     assert kept == ["africastalking"]
+
+
+def provider_id_lookup(engine) -> tuple[bool, bool, list]:
+    """Return whether ix_outbox_provider_id is partial, whether a report's lookup by provider
+    id reads it, and the ids that lookup finds."""
+    lookup = "SELECT id FROM outbox WHERE provider_id = 'ATX-1'"
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            index = "indexrelid = 'ix_outbox_provider_id'::regclass"
+            partial = conn.scalar(text(f"SELECT indpred IS NOT NULL FROM pg_index WHERE {index}"))
+            conn.execute(text("SET LOCAL enable_seqscan = off"))  # two rows: read whole else
+            plan = conn.execute(text("EXPLAIN " + lookup)).scalars().all()
+        else:
+            index = "name = 'ix_outbox_provider_id'"
+            partial = conn.scalar(
+                text(f"SELECT partial FROM pragma_index_list('outbox') WHERE {index}")
+            )
+            plan = [row[-1] for row in conn.execute(text("EXPLAIN QUERY PLAN " + lookup))]
+        found = conn.execute(text(lookup)).scalars().all()
+    return bool(partial), any("ix_outbox_provider_id" in line for line in plan), found
+
+
+def test_0022_indexes_a_provider_id_only_once_given(empty_database):
+    """A row's claim and start write no entry in the provider ids' index: a report's lookup
+    still reads it, and finds its row."""
+    engine = empty_database
+    upgrade(engine, "0021")
+    row = (
+        "INSERT INTO outbox (id, key, kind, urgent, phone, body, encoding, parts, estimated_cost,"
+        " status, not_before, attempts, created_at, provider_id) VALUES (:id, :key, 'receipt',"
+        f" false, '+22376000555', 'Recu', 'GSM-7', 1, 25, :status, '{T}', 0, '{T}', :given)"
+    )
+    with engine.begin() as conn:
+        conn.execute(text(row), {"id": 1, "key": "r:1", "status": "sent", "given": "ATX-1"})
+        conn.execute(text(row), {"id": 2, "key": "r:2", "status": "claimed", "given": None})
+    assert provider_id_lookup(engine) == (False, True, [1])
+    upgrade(engine)
+    assert provider_id_lookup(engine) == (True, True, [1])
+    upgrade_down_and_up(engine)
+    assert provider_id_lookup(engine) == (True, True, [1])

@@ -143,6 +143,9 @@ class Campaign(Base):
     created_by: Mapped[str | None] = mapped_column(String(254))  # console user's email
 
 
+GIVEN = text("provider_id IS NOT NULL")  # the outbox's rows the provider has given an id
+
+
 class Message(Base):
     """One SMS to one phone, from the decision to send to the delivery report."""
 
@@ -150,7 +153,10 @@ class Message(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "not_before"),
         Index("ix_outbox_campaign", "campaign_id", "status"),
-        Index("ix_outbox_provider_id", "provider_id"),
+        # A row is written three times as it goes out, each write a new entry in every index
+        # that takes the row: the provider's id only from the last (migration 0022).
+        Index("ix_outbox_provider_id", "provider_id", postgresql_where=GIVEN,
+              sqlite_where=GIVEN),
         # The claim's order, of the queued rows only (migration 0021).
         Index("ix_outbox_queued", "urgent", "id",
               postgresql_where=text("status = 'queued'"), sqlite_where=text("status = 'queued'")),
