@@ -1,11 +1,23 @@
 """Replies read straight from the hiredis reader: the same as redis-py's, failures alike."""
 
+import json
+
 import pytest
 from redis import Redis
 from redis._parsers import _RESP2Parser
-from redis.exceptions import ConnectionError, NoScriptError, ResponseError, TimeoutError
+from redis.backoff import NoBackoff
+from redis.exceptions import (
+    AuthenticationError,
+    ConnectionError,
+    NoScriptError,
+    ResponseError,
+    TimeoutError,
+)
+from redis.retry import Retry
+from redis.sentinel import SentinelConnectionPool
 
 from app.infra import redis_replies
+from app.infra.sessions import SessionStore
 from sandbox.embedded import EmbeddedRedis
 
 
@@ -80,3 +92,49 @@ def test_a_push_before_a_reply_is_not_taken_for_it(server):
     other.set("watched", 2)  # the server pushes an invalidation to conn
     other.set("plain", "p")
     assert batch(conn, ("GET", "plain")) == [b"p"]
+
+
+def test_an_error_reply_of_the_connections_kind_is_raised_and_drops_it(server):
+    """redis-py raises these (a failed AUTH, LOADING) rather than return them."""
+    conn = Redis.from_url(server.url).connection_pool.get_connection()
+    with pytest.raises(AuthenticationError):
+        batch(conn, ("PING",), ("AUTH", "nobody", "wrong"))
+    assert conn._sock is None
+
+
+def address(client: Redis) -> tuple[str, int]:
+    """Return the host and port a client connects to."""
+    kwargs = client.connection_pool.connection_kwargs
+    return kwargs["host"], kwargs["port"]
+
+
+class StandInSentinel:
+    """What SentinelConnectionPool asks of the sentinels: where the primary is."""
+
+    def __init__(self, address):
+        self.address = address
+
+    def discover_master(self, name):
+        return self.address
+
+
+def test_a_primary_demoted_under_a_kept_connection_is_left_for_the_new_one(tmp_path):
+    """A failover that leaves clients connected (Redis's FAILOVER, a REPLICAOF) answers
+    writes with READONLY: as redis-py's Sentinel connection does, it drops the connection,
+    and the retry asks the sentinels again and reaches the new primary."""
+    old, new = (EmbeddedRedis(tmp_path / name).start() for name in ("old", "new"))
+    try:
+        clients = {s: Redis.from_url(s.url) for s in (old, new)}
+        where = {s: address(c) for s, c in clients.items()}
+        sentinels = StandInSentinel(where[old])
+        # The app's one quick retry (app/infra/redis_client.py), on each connection.
+        pool = SentinelConnectionPool("kalan", sentinels, retry=Retry(NoBackoff(), 1))
+        store = SessionStore(Redis(connection_pool=pool), "t:", 60, 60, "Africa/Bamako")
+        store.save("s1", store.load("s1", "+22370000001"), {"n": 1})
+        clients[old].execute_command("REPLICAOF", *where[new])
+        sentinels.address = where[new]
+        store.save("s1", store.load("s1", "+22370000001"), {"n": 2})
+        assert json.loads(clients[new].get("t:session:s1")) == {"n": 2}
+    finally:
+        old.stop()
+        new.stop()

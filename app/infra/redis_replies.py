@@ -4,13 +4,15 @@ redis-py's read_response wraps every reply in its own checks and error handling,
 few microseconds a reply, and a hop's two round trips carry up to nine replies. Here
 the replies come from the reader that the connection's parser holds, and only the
 socket reads go through the parser (read_from_socket, with the connection's
-timeout); a failure disconnects and is raised as redis-py raises it, so its retry
-and its pool treat it alike. A connection with another parser reads as redis-py does.
+timeout); a failure, or an error reply redis-py would raise rather than return,
+disconnects and is raised as redis-py raises it, so its retry and its pool treat it
+alike. A connection with another parser reads as redis-py does.
 """
 
 from redis._parsers.hiredis import NOT_ENOUGH_DATA, _HiredisParser
-from redis.exceptions import ConnectionError, ResponseError
+from redis.exceptions import ConnectionError, ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.sentinel import SentinelManagedConnection
 
 
 def read(conn, count: int) -> list:
@@ -42,7 +44,29 @@ def read(conn, count: int) -> list:
         # Replies may be left unread on the wire: the connection must not be used again.
         conn.disconnect()
         raise
+    for reply in replies:
+        _check(conn, reply)
     return replies
+
+
+def _check(conn, reply) -> None:
+    """Raise, disconnected, what redis-py's read_response raises so rather than return.
+
+    An error reply of the connection's kind (LOADING, a failed AUTH) drops it; so does
+    READONLY from a primary the sentinels have since demoted, which is how its next use
+    asks them for the new one (SentinelManagedConnection.read_response).
+    """
+    first = reply[0] if isinstance(reply, list) and reply else reply
+    if isinstance(first, ConnectionError):
+        conn.disconnect()
+        raise first
+    if (
+        isinstance(reply, ReadOnlyError)
+        and isinstance(conn, SentinelManagedConnection)
+        and conn.connection_pool.is_master
+    ):
+        conn.disconnect()
+        raise ConnectionError("The previous master is now a slave")
 
 
 def _one(conn):

@@ -121,6 +121,7 @@ class SessionStore:
         days, until = self._day
         if time.time() >= until:
             days, until = self._day = salt.day_keys_until(self.prefix, self.tz)
+            self._salts = None  # a new day: a salt Redis will forget is not kept here either
         return days
 
     def _lock_and_read(self, keys: list, token: str, phone: str) -> list | None:
@@ -201,13 +202,16 @@ class SessionStore:
         commands are (the client's Retry), on a fresh socket.
         """
         conn = self._connection()
-        try:
+
+        def attempt() -> list:
             # As the pool's check-out does: a Sentinel's connection asks where the primary
-            # is (a write's own reconnection would not), and only if it lost its socket.
+            # is (a write's own reconnection would not), and only if it lost its socket, so
+            # the retry after a demoted primary's READONLY reaches the new one.
             conn.connect()
-            return conn.retry.call_with_retry(
-                lambda: _exchange(conn, commands), lambda _error: conn.disconnect()
-            )
+            return _exchange(conn, commands)
+
+        try:
+            return conn.retry.call_with_retry(attempt, lambda _error: conn.disconnect())
         finally:
             # Its replies all read, or it was disconnected (redis-py does on a failed read
             # or write): either way ready for the next round trip, which reconnects.
