@@ -5,15 +5,17 @@ connection); the statements are fewer: one read of the cases, one of the focal p
 with their loads, then one insert per table, its rows batched.
 """
 
+from collections import namedtuple
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Row, Select, and_, bindparam, func, insert, or_, select, union_all, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from app.cases import abuse, alerts, focal_points
 from app.infra import keyring
-from app.infra.models import Case, CaseEvent, hour_of
+from app.infra.models import Case, CaseEvent, Message, hour_of
 from app.messaging import outbox
 from flows import Catalog
 from flows.desk import OPEN, TO_VERIFY
@@ -57,12 +59,19 @@ def file(conn: Connection, config: Mapping, catalog: Catalog, phone: str, refere
         return _join(conn, config, catalog, case, host, phone, answers, now), True
     points = focal_points.covering_loads(conn, case["cercle"], case["region"])
     agent = alerts.least_loaded(points)
+    case["assignee"] = agent
     # Given to its agent as it is written: the log says so, after the report's own line.
-    opened = conn.execute(_OPEN, {**case, "assignee": agent}).one()
-    events = [_event(opened.id, "report", None, "new", None, None, now)]
+    events = [_event(None, "report", None, "new", None, None, now)]
     if agent is not None:
-        events.append(_event(opened.id, "routing", "new", "new", "assigned", agent, now))
-    conn.execute(_LOG, events)
+        events.append(_event(None, "routing", "new", "new", "assigned", agent, now))
+    if conn.dialect.name == "postgresql":
+        # The alerts read only what is written: the case as it will be, unread.
+        written = _Written._make(case.get(name) for name in _Written._fields)
+        sms = alerts.alert_rows(config, catalog, written, points, now)
+        sms += _receipt(config, catalog, phone, reference, answers)
+        return conn.execute(*_opening(case, events, sms)).scalar_one(), True
+    opened = conn.execute(_OPEN, case).one()
+    conn.execute(_LOG, [{**event, "case_id": opened.id} for event in events])
     texts = alerts.alert_rows(config, catalog, opened, points, now)
     outbox.insert(conn, texts + _receipt(config, catalog, phone, reference, answers))
     return opened.id, True
@@ -144,6 +153,55 @@ def _join(conn: Connection, config: Mapping, catalog: Catalog, case: dict, host:
         texts = alerts.alert_rows(config, catalog, host, points, now, linked=case["reference"])
     outbox.insert(conn, texts + _receipt(config, catalog, phone, case["reference"], answers))
     return host.id
+
+
+# A case as the alerts may read it, before it has an id: the columns not written are None.
+_Written = namedtuple("_Written", [column.name for column in _CASES.c])
+_MESSAGES = Message.__table__
+_LOGGED = ("actor", "from_status", "to_status", "note", "assignee", "at")  # all but case_id
+# One statement a shape (the fields given, how many events and SMS), built once each: the
+# case, its log and its SMS written together, where three inserts cost three statements.
+_OPENINGS: dict[tuple, Select] = {}
+
+
+def _opening(case: dict, events: list[dict], sms: list[dict]) -> tuple[Select, dict]:
+    """Return the statement that opens a case with its log and SMS (PostgreSQL), and its values."""
+    shape = (tuple(case), len(events), tuple(sms[0]) if sms else (), len(sms))
+    statement = _OPENINGS.get(shape)
+    if statement is None:
+        statement = _OPENINGS[shape] = _built(*shape)
+    values = {f"c_{name}": value for name, value in case.items()}
+    for n, event in enumerate(events):
+        values.update((f"e{n}_{name}", event[name]) for name in _LOGGED)
+    for n, row in enumerate(sms):
+        values.update((f"m{n}_{name}", value) for name, value in row.items())
+    return statement, values
+
+
+def _built(fields, events: int, sms_fields, sms: int) -> Select:
+    """Build the statement of _opening for one shape, its values as named parameters."""
+
+    def rows(table, prefix: str, names, count: int, *first):
+        # INSERT ... SELECT, not a VALUES list: SQLAlchemy caches no multi-row VALUES.
+        each = [select(*first, *(bindparam(f"{prefix}{n}_{name}", type_=table.c[name].type)
+                                 for name in names)) for n in range(count)]  # fmt: skip
+        return union_all(*each) if count > 1 else each[0]
+
+    one = {name: bindparam(f"c_{name}", type_=_CASES.c[name].type) for name in fields}
+    opened = insert(_CASES).values(one).returning(_CASES.c.id).cte("opened")
+    logged = insert(_EVENTS).from_select(
+        ["case_id", *_LOGGED], rows(_EVENTS, "e", _LOGGED, events, opened.c.id)
+    )
+    statement = select(opened.c.id).add_cte(logged.cte("logged"))
+    if sms:
+        # As outbox.insert adds them: a key already there is skipped.
+        sent = postgresql.insert(_MESSAGES).from_select(
+            list(sms_fields), rows(_MESSAGES, "m", sms_fields, sms)
+        )
+        statement = statement.add_cte(
+            sent.on_conflict_do_nothing(index_elements=["key"]).cte("sent")
+        )
+    return statement
 
 
 def _receipt(config: Mapping, catalog: Catalog, phone: str, reference: str, answers) -> list:
