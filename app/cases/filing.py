@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from app.cases import abuse, alerts, focal_points
 from app.infra import keyring
+from app.infra.db import one_of
 from app.infra.models import Case, CaseEvent, Message, hour_of
 from app.messaging import outbox
 from flows import Catalog
@@ -84,7 +85,7 @@ _BY_REFERENCE = select(_CASES).where(_MINE)
 def _same_site(sector):
     """Select this reference's case and the open cases about the same site, oldest first."""
     return select(_CASES).where(or_(_MINE, and_(
-        _CASES.c.cercle == bindparam("v_cercle"), sector, _CASES.c.status.in_(OPEN),
+        _CASES.c.cercle == bindparam("v_cercle"), sector, one_of(_CASES.c.status, OPEN),
         _CASES.c.linked_to.is_(None), func.lower(_CASES.c.place) == bindparam("v_place"),
         _CASES.c.created_at >= bindparam("v_since"),
     ))).order_by(_CASES.c.id)  # fmt: skip
