@@ -131,12 +131,19 @@ def _repeat(conn: Connection, known: Row, answers: dict, reference: str, now) ->
 def _join(conn: Connection, config: Mapping, catalog: Catalog, case: dict, host: Row,
           phone: str, answers: dict, now: datetime) -> int:  # fmt: skip
     """Keep a report inside the open case about the same site; return that case's id."""
-    linked = conn.execute(_OPEN, case).one().id
     note = f"report {case['reference']} about the same place"
-    conn.execute(_LOG, [
-        _event(linked, "report", None, "linked", f"linked to {host.reference}", None, now),
+    events = [  # the first one the joined report's, written with it
+        _event(None, "report", None, "linked", f"linked to {host.reference}", None, now),
         _event(host.id, "report", host.status, host.status, note, host.assignee, now),
-    ])  # fmt: skip
+    ]
+    if conn.dialect.name == "postgresql" and not case["urgent"]:
+        # Nothing of the case is read back: the report, its log, the count and the receipt
+        # in one statement.
+        receipt = _receipt(config, catalog, phone, case["reference"], answers)
+        conn.execute(*_opening(case, events, receipt, joined=host.id))
+        return host.id
+    linked = conn.execute(_OPEN, case).one().id
+    conn.execute(_LOG, [{**event, "case_id": event["case_id"] or linked} for event in events])
     # Counted in SQL: two reports about one site may arrive at once.
     more = {"reports": _CASES.c.reports + 1}
     if case["urgent"]:
@@ -160,48 +167,59 @@ def _join(conn: Connection, config: Mapping, catalog: Catalog, case: dict, host:
 _Written = namedtuple("_Written", [column.name for column in _CASES.c])
 _MESSAGES = Message.__table__
 _LOGGED = ("actor", "from_status", "to_status", "note", "assignee", "at")  # all but case_id
-# One statement a shape (the fields given, how many events and SMS), built once each: the
-# case, its log and its SMS written together, where three inserts cost three statements.
+# One statement a shape (the fields given, whose each event is, the SMS, a case joined),
+# built once each: a case, its log and its SMS written together, where there were three
+# statements or four.
 _OPENINGS: dict[tuple, Select] = {}
 
 
-def _opening(case: dict, events: list[dict], sms: list[dict]) -> tuple[Select, dict]:
-    """Return the statement that opens a case with its log and SMS (PostgreSQL), and its values."""
-    shape = (tuple(case), len(events), tuple(sms[0]) if sms else (), len(sms))
+def _opening(case: dict, events: list[dict], sms: list[dict], joined: int | None = None):
+    """Return the statement that writes a report's case (PostgreSQL), its log (an event
+    without a case_id is the new case's), its SMS and one more report counted in the case
+    it joined, if it did; and the statement's values."""
+    ours = tuple(event["case_id"] is None for event in events)
+    shape = (tuple(case), ours, tuple(sms[0]) if sms else (), len(sms), joined is not None)
     statement = _OPENINGS.get(shape)
     if statement is None:
         statement = _OPENINGS[shape] = _built(*shape)
     values = {f"c_{name}": value for name, value in case.items()}
     for n, event in enumerate(events):
-        values.update((f"e{n}_{name}", event[name]) for name in _LOGGED)
+        values.update((f"e{n}_{name}", event[name]) for name in ("case_id", *_LOGGED))
     for n, row in enumerate(sms):
         values.update((f"m{n}_{name}", value) for name, value in row.items())
+    values["v_joined"] = joined
     return statement, values
 
 
-def _built(fields, events: int, sms_fields, sms: int) -> Select:
+def _built(fields, ours, sms_fields, sms: int, joins: bool) -> Select:
     """Build the statement of _opening for one shape, its values as named parameters."""
 
-    def rows(table, prefix: str, names, count: int, *first):
+    def rows(table, prefix: str, names, firsts):
         # INSERT ... SELECT, not a VALUES list: SQLAlchemy caches no multi-row VALUES.
         each = [select(*first, *(bindparam(f"{prefix}{n}_{name}", type_=table.c[name].type)
-                                 for name in names)) for n in range(count)]  # fmt: skip
-        return union_all(*each) if count > 1 else each[0]
+                                 for name in names)) for n, first in enumerate(firsts)]  # fmt: skip
+        return union_all(*each) if len(each) > 1 else each[0]
 
     one = {name: bindparam(f"c_{name}", type_=_CASES.c[name].type) for name in fields}
     opened = insert(_CASES).values(one).returning(_CASES.c.id).cte("opened")
+    whose = [opened.c.id if mine else bindparam(f"e{n}_case_id", type_=_EVENTS.c.case_id.type)
+             for n, mine in enumerate(ours)]  # fmt: skip
     logged = insert(_EVENTS).from_select(
-        ["case_id", *_LOGGED], rows(_EVENTS, "e", _LOGGED, events, opened.c.id)
+        ["case_id", *_LOGGED], rows(_EVENTS, "e", _LOGGED, [(first,) for first in whose])
     )
     statement = select(opened.c.id).add_cte(logged.cte("logged"))
     if sms:
         # As outbox.insert adds them: a key already there is skipped.
         sent = postgresql.insert(_MESSAGES).from_select(
-            list(sms_fields), rows(_MESSAGES, "m", sms_fields, sms)
+            list(sms_fields), rows(_MESSAGES, "m", sms_fields, [()] * sms)
         )
         statement = statement.add_cte(
             sent.on_conflict_do_nothing(index_elements=["key"]).cte("sent")
         )
+    if joins:
+        # Counted in SQL: two reports about one site may arrive at once.
+        counted = update(_CASES).where(_CASES.c.id == bindparam("v_joined"))
+        statement = statement.add_cte(counted.values(reports=_CASES.c.reports + 1).cte("counted"))
     return statement
 
 
