@@ -9,13 +9,13 @@ from collections import namedtuple
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row, Select, and_, bindparam, func, insert, or_, select, union_all, update
+from sqlalchemy import Row, Select, String, and_, bindparam, func, insert, or_, select, true, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from app.cases import abuse, alerts, focal_points
 from app.infra import keyring
-from app.infra.db import one_of
+from app.infra.db import Listed, one_of
 from app.infra.models import Case, CaseEvent, Message, hour_of
 from app.messaging import outbox
 from flows import Catalog
@@ -167,9 +167,11 @@ def _join(conn: Connection, config: Mapping, catalog: Catalog, case: dict, host:
 _Written = namedtuple("_Written", [column.name for column in _CASES.c])
 _MESSAGES = Message.__table__
 _LOGGED = ("actor", "from_status", "to_status", "note", "assignee", "at")  # all but case_id
-# One statement a shape (the fields given, whose each event is, the SMS, a case joined),
-# built once each: a case, its log and its SMS written together, where there were three
-# statements or four.
+# One statement a shape (the case's fields, the SMS's, whether it joins a case), built
+# once each: a case, its log and its SMS written together, where there were three
+# statements or four. The log and the SMS go as arrays, a parameter a column: psycopg
+# parses a statement of over 50 parameters anew at every run, which cost more than the
+# statements saved.
 _OPENINGS: dict[tuple, Select] = {}
 
 
@@ -177,41 +179,40 @@ def _opening(case: dict, events: list[dict], sms: list[dict], joined: int | None
     """Return the statement that writes a report's case (PostgreSQL), its log (an event
     without a case_id is the new case's), its SMS and one more report counted in the case
     it joined, if it did; and the statement's values."""
-    ours = tuple(event["case_id"] is None for event in events)
-    shape = (tuple(case), ours, tuple(sms[0]) if sms else (), len(sms), joined is not None)
+    shape = (tuple(case), tuple(sms[0]) if sms else (), joined is not None)
     statement = _OPENINGS.get(shape)
     if statement is None:
         statement = _OPENINGS[shape] = _built(*shape)
     values = {f"c_{name}": value for name, value in case.items()}
-    for n, event in enumerate(events):
-        values.update((f"e{n}_{name}", event[name]) for name in ("case_id", *_LOGGED))
-    for n, row in enumerate(sms):
-        values.update((f"m{n}_{name}", value) for name, value in row.items())
-    values["v_joined"] = joined
+    for prefix, rows, names in (("e", events, ("case_id", *_LOGGED)), ("m", sms, shape[1])):
+        values.update((f"{prefix}_{name}", [row[name] for row in rows]) for name in names)
+    if joined is not None:
+        values["v_joined"] = joined
     return statement, values
 
 
-def _built(fields, ours, sms_fields, sms: int, joins: bool) -> Select:
+def _built(fields, sms_fields, joins: bool) -> Select:
     """Build the statement of _opening for one shape, its values as named parameters."""
 
-    def rows(table, prefix: str, names, firsts):
-        # INSERT ... SELECT, not a VALUES list: SQLAlchemy caches no multi-row VALUES.
-        each = [select(*first, *(bindparam(f"{prefix}{n}_{name}", type_=table.c[name].type)
-                                 for name in names)) for n, first in enumerate(firsts)]  # fmt: skip
-        return union_all(*each) if len(each) > 1 else each[0]
+    def unnested(table, prefix: str, names):
+        # Each array bound as one literal (db.Listed): psycopg would dump it element by element.
+        arrays = [bindparam(f"{prefix}_{name}", type_=Listed(_unbounded(table.c[name])))
+                  for name in names]  # fmt: skip
+        return func.unnest(*arrays).table_valued(*names).render_derived()
 
     one = {name: bindparam(f"c_{name}", type_=_CASES.c[name].type) for name in fields}
     opened = insert(_CASES).values(one).returning(_CASES.c.id).cte("opened")
-    whose = [opened.c.id if mine else bindparam(f"e{n}_case_id", type_=_EVENTS.c.case_id.type)
-             for n, mine in enumerate(ours)]  # fmt: skip
+    log = unnested(_EVENTS, "e", ("case_id", *_LOGGED))
+    # In the arrays' order: the new case's lines first, as they were written before.
+    lines = select(func.coalesce(log.c.case_id, opened.c.id), *(log.c[name] for name in _LOGGED))
     logged = insert(_EVENTS).from_select(
-        ["case_id", *_LOGGED], rows(_EVENTS, "e", _LOGGED, [(first,) for first in whose])
+        ["case_id", *_LOGGED], lines.select_from(opened.join(log, true()))
     )
     statement = select(opened.c.id).add_cte(logged.cte("logged"))
-    if sms:
+    if sms_fields:
         # As outbox.insert adds them: a key already there is skipped.
         sent = postgresql.insert(_MESSAGES).from_select(
-            list(sms_fields), rows(_MESSAGES, "m", sms_fields, [()] * sms)
+            list(sms_fields), select(unnested(_MESSAGES, "m", sms_fields))
         )
         statement = statement.add_cte(
             sent.on_conflict_do_nothing(index_elements=["key"]).cte("sent")
@@ -221,6 +222,12 @@ def _built(fields, ours, sms_fields, sms: int, joins: bool) -> Select:
         counted = update(_CASES).where(_CASES.c.id == bindparam("v_joined"))
         statement = statement.add_cte(counted.values(reports=_CASES.c.reports + 1).cte("counted"))
     return statement
+
+
+def _unbounded(column):
+    """Return a column's type, a string's without its length: a cast to VARCHAR(16) cuts
+    what is longer, where the insert of it would fail, as the other inserts do."""
+    return String() if isinstance(column.type, String) else column.type
 
 
 def _receipt(config: Mapping, catalog: Catalog, phone: str, reference: str, answers) -> list:
