@@ -2,7 +2,9 @@
 
 The rows are the ones the ORM wrote before (app/cases.file_report is this on a Session's
 connection); the statements are fewer: one read of the cases, one of the focal points
-with their loads, then one insert per table, its rows batched.
+with their loads (for a case opened), then the writes. On PostgreSQL the writes of a case
+opened, or of a report joining a case without making it urgent, are one statement (the
+case, its log, its SMS and the count, as CTEs); elsewhere, one statement a table.
 """
 
 from collections import namedtuple
