@@ -200,7 +200,8 @@ def _built(fields, sms_fields, joins: bool) -> Select:
         # Each array bound as one literal (db.Listed): psycopg would dump it element by element.
         arrays = [bindparam(f"{prefix}_{name}", type_=Listed(_unbounded(table.c[name])))
                   for name in names]  # fmt: skip
-        return func.unnest(*arrays).table_valued(*names).render_derived()
+        # Numbered: rows are given their ids in the arrays' order (ORDER BY n below).
+        return func.unnest(*arrays).table_valued(*names, with_ordinality="n").render_derived()
 
     one = {name: bindparam(f"c_{name}", type_=_CASES.c[name].type) for name in fields}
     opened = insert(_CASES).values(one).returning(_CASES.c.id).cte("opened")
@@ -208,13 +209,14 @@ def _built(fields, sms_fields, joins: bool) -> Select:
     # In the arrays' order: the new case's lines first, as they were written before.
     lines = select(func.coalesce(log.c.case_id, opened.c.id), *(log.c[name] for name in _LOGGED))
     logged = insert(_EVENTS).from_select(
-        ["case_id", *_LOGGED], lines.select_from(opened.join(log, true()))
+        ["case_id", *_LOGGED], lines.select_from(opened.join(log, true())).order_by(log.c.n)
     )
     statement = select(opened.c.id).add_cte(logged.cte("logged"))
     if sms_fields:
         # As outbox.insert adds them: a key already there is skipped.
+        texts = unnested(_MESSAGES, "m", sms_fields)
         sent = postgresql.insert(_MESSAGES).from_select(
-            list(sms_fields), select(unnested(_MESSAGES, "m", sms_fields))
+            list(sms_fields), select(*(texts.c[name] for name in sms_fields)).order_by(texts.c.n)
         )
         statement = statement.add_cte(
             sent.on_conflict_do_nothing(index_elements=["key"]).cte("sent")
