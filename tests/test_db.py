@@ -132,3 +132,17 @@ def test_a_listed_array_comes_back_element_for_element(postgres, item, values):
     with postgres.connect() as conn:
         back = conn.execute(select(type_coerce(elements.c.v, item)), {"values": values})
         assert back.scalars().all() == values
+
+
+def test_one_of_writes_the_codes_words_into_the_statement_and_nothing_else(app):
+    """The statuses are in the SQL, no parameter; a word that could break out is refused."""
+    from sqlalchemy import column, select
+
+    from app.infra.db import one_of
+
+    statement = select(column("id")).where(one_of(column("status"), ("new", "verifying")))
+    compiled = statement.compile(app.extensions["engine"])
+    assert "status IN ('new', 'verifying')" in str(compiled)
+    assert compiled.params == {}
+    with pytest.raises(ValueError, match="not a plain word"):
+        one_of(column("status"), ("new", "x') OR ('1"))

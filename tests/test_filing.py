@@ -22,20 +22,22 @@ def answers(**changes) -> dict:
 
 
 # Filed one after the other, an hour apart: (reference, answers, the case it goes to, whether
-# it is new, the statements it takes). None as a reference: the first case is reminded.
+# it is new, the statements it takes: on SQLite, and on PostgreSQL, where a report is
+# written with its log, its SMS and the count of the case it joins in one, unless it makes
+# that case urgent). None as a reference: the first case is reminded.
 STEPS = {
     "a new case, routed, with a receipt": (
-        "100001", answers(contactable=True, receipt=True), "100001", True, 5),
-    "another site: the other agent": ("100002", answers(place="Kalana"), "100002", True, 5),
-    "the same site: joined": ("100003", answers(place="massiogo"), "100001", True, 4),
-    "the first case is reminded": (None, None, None, None, 0),
+        "100001", answers(contactable=True, receipt=True), "100001", True, (5, 3)),
+    "another site: the other agent": ("100002", answers(place="Kalana"), "100002", True, (5, 3)),
+    "the same site: joined": ("100003", answers(place="massiogo"), "100001", True, (4, 2)),
+    "the first case is reminded": (None, None, None, None, (0, 0)),
     "the same site, urgent: it becomes urgent, due sooner": (
-        "100004", answers(urgent=True, contactable=True), "100001", True, 6),
+        "100004", answers(urgent=True, contactable=True), "100001", True, (6, 6)),
     "sent again: noted, no second receipt": (
-        "100001", answers(contactable=True, receipt=True), "100001", False, 2),
+        "100001", answers(contactable=True, receipt=True), "100001", False, (2, 2)),
     "a joined report sent again: noted in its case": (
-        "100003", answers(place="massiogo"), "100001", False, 3),
-    "no site name: joins nothing": ("100005", answers(place=None), "100005", True, 5),
+        "100003", answers(place="massiogo"), "100001", False, (3, 3)),
+    "no site name: joins nothing": ("100005", answers(place=None), "100005", True, (5, 3)),
 }  # fmt: skip
 
 
@@ -47,6 +49,7 @@ def test_a_run_of_reports_leaves_the_rows_and_takes_few_statements(app):
             focal_points.add(db, phone, area, role, "4821")
         db.commit()
     engine, catalog, statements, went = app.extensions["engine"], app.extensions["catalog"], [], []
+    postgres = engine.dialect.name == "postgresql"
 
     def count(*_):
         statements.append(1)
@@ -67,8 +70,8 @@ def test_a_run_of_reports_leaves_the_rows_and_takes_few_statements(app):
                 event.remove(engine, "before_cursor_execute", count)
             case = conn.execute(select(Case.reference).where(Case.id == case_id)).scalar()
             went.append((case, new, len(statements)))
-    assert went == [(case, new, count) for reference, _, case, new, count in STEPS.values()
-                    if reference is not None]  # fmt: skip
+    assert went == [(case, new, counts[postgres]) for reference, _, case, new, counts
+                    in STEPS.values() if reference is not None]  # fmt: skip
     with app.extensions["db"]() as db:
         cases = {c.id: c for c in db.scalars(select(Case))}
         kept = [(c.reference, c.status, c.urgent, c.linked_to and cases[c.linked_to].reference,
@@ -118,3 +121,30 @@ def test_a_run_of_reports_leaves_the_rows_and_takes_few_statements(app):
         *(key for key, _, _ in alerts[3:]),
     ]
     assert [row for row in sms if row[0] != "receipt:100001"] == alerts
+
+
+def test_a_report_filed_after_another_sends_statements_compiled_once(app):
+    """Each statement of a filing is SQLAlchemy's cached compilation, and psycopg's: none
+    is built anew, none parsed anew (psycopg caches statements of 50 parameters and 4096
+    characters at most)."""
+    from sqlalchemy.engine.default import CacheStats
+
+    with app.extensions["db"]() as db:
+        focal_points.add(db, AGENT, "kadiolo", "agent", "4821")
+        focal_points.add(db, SUPERVISOR, "all", "supervisor", "4821")
+        db.commit()
+    engine, catalog, seen = app.extensions["engine"], app.extensions["catalog"], []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append((context.cache_hit, len(parameters) <= 50 and len(statement) <= 4096))
+
+    # Each shape filed once (opened, opened with a receipt, joined), then again, watched.
+    shapes = (answers(), answers(place="Kalana", contactable=True, receipt=True),
+              answers(place="massiogo"))  # fmt: skip
+    for n, sent in enumerate((*shapes, answers(place="Fourou"), answers(place="MASSIOGO"))):
+        if n == len(shapes):
+            event.listen(engine, "before_cursor_execute", record)
+        with engine.begin() as conn:
+            filing.file(conn, app.config, catalog, "+22376000001", f"10000{n}", sent, T0)
+    event.remove(engine, "before_cursor_execute", record)
+    assert seen and all(hit is CacheStats.CACHE_HIT and small for hit, small in seen), seen

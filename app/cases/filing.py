@@ -2,18 +2,23 @@
 
 The rows are the ones the ORM wrote before (app/cases.file_report is this on a Session's
 connection); the statements are fewer: one read of the cases, one of the focal points
-with their loads, then one insert per table, its rows batched.
+with their loads (for a case opened), then the writes. On PostgreSQL the writes of a case
+opened, or of a report joining a case without making it urgent, are one statement (the
+case, its log, its SMS and the count, as CTEs); elsewhere, one statement a table.
 """
 
+from collections import namedtuple
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Row, Select, String, and_, bindparam, func, insert, or_, select, true, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from app.cases import abuse, alerts, focal_points
 from app.infra import keyring
-from app.infra.models import Case, CaseEvent, hour_of
+from app.infra.db import Listed, one_of
+from app.infra.models import Case, CaseEvent, Message, hour_of
 from app.messaging import outbox
 from flows import Catalog
 from flows.desk import OPEN, TO_VERIFY
@@ -57,12 +62,19 @@ def file(conn: Connection, config: Mapping, catalog: Catalog, phone: str, refere
         return _join(conn, config, catalog, case, host, phone, answers, now), True
     points = focal_points.covering_loads(conn, case["cercle"], case["region"])
     agent = alerts.least_loaded(points)
+    case["assignee"] = agent
     # Given to its agent as it is written: the log says so, after the report's own line.
-    opened = conn.execute(_OPEN, {**case, "assignee": agent}).one()
-    events = [_event(opened.id, "report", None, "new", None, None, now)]
+    events = [_event(None, "report", None, "new", None, None, now)]
     if agent is not None:
-        events.append(_event(opened.id, "routing", "new", "new", "assigned", agent, now))
-    conn.execute(_LOG, events)
+        events.append(_event(None, "routing", "new", "new", "assigned", agent, now))
+    if conn.dialect.name == "postgresql":
+        # The alerts read only what is written: the case as it will be, unread.
+        written = _Written._make(case.get(name) for name in _Written._fields)
+        sms = alerts.alert_rows(config, catalog, written, points, now)
+        sms += _receipt(config, catalog, phone, reference, answers)
+        return conn.execute(*_opening(case, events, sms)).scalar_one(), True
+    opened = conn.execute(_OPEN, case).one()
+    conn.execute(_LOG, [{**event, "case_id": opened.id} for event in events])
     texts = alerts.alert_rows(config, catalog, opened, points, now)
     outbox.insert(conn, texts + _receipt(config, catalog, phone, reference, answers))
     return opened.id, True
@@ -75,7 +87,7 @@ _BY_REFERENCE = select(_CASES).where(_MINE)
 def _same_site(sector):
     """Select this reference's case and the open cases about the same site, oldest first."""
     return select(_CASES).where(or_(_MINE, and_(
-        _CASES.c.cercle == bindparam("v_cercle"), sector, _CASES.c.status.in_(OPEN),
+        _CASES.c.cercle == bindparam("v_cercle"), sector, one_of(_CASES.c.status, OPEN),
         _CASES.c.linked_to.is_(None), func.lower(_CASES.c.place) == bindparam("v_place"),
         _CASES.c.created_at >= bindparam("v_since"),
     ))).order_by(_CASES.c.id)  # fmt: skip
@@ -121,12 +133,19 @@ def _repeat(conn: Connection, known: Row, answers: dict, reference: str, now) ->
 def _join(conn: Connection, config: Mapping, catalog: Catalog, case: dict, host: Row,
           phone: str, answers: dict, now: datetime) -> int:  # fmt: skip
     """Keep a report inside the open case about the same site; return that case's id."""
-    linked = conn.execute(_OPEN, case).one().id
     note = f"report {case['reference']} about the same place"
-    conn.execute(_LOG, [
-        _event(linked, "report", None, "linked", f"linked to {host.reference}", None, now),
+    events = [  # the first one the joined report's, written with it
+        _event(None, "report", None, "linked", f"linked to {host.reference}", None, now),
         _event(host.id, "report", host.status, host.status, note, host.assignee, now),
-    ])  # fmt: skip
+    ]
+    if conn.dialect.name == "postgresql" and not case["urgent"]:
+        # Nothing of the case is read back: the report, its log, the count and the receipt
+        # in one statement.
+        receipt = _receipt(config, catalog, phone, case["reference"], answers)
+        conn.execute(*_opening(case, events, receipt, joined=host.id))
+        return host.id
+    linked = conn.execute(_OPEN, case).one().id
+    conn.execute(_LOG, [{**event, "case_id": event["case_id"] or linked} for event in events])
     # Counted in SQL: two reports about one site may arrive at once.
     more = {"reports": _CASES.c.reports + 1}
     if case["urgent"]:
@@ -144,6 +163,75 @@ def _join(conn: Connection, config: Mapping, catalog: Catalog, case: dict, host:
         texts = alerts.alert_rows(config, catalog, host, points, now, linked=case["reference"])
     outbox.insert(conn, texts + _receipt(config, catalog, phone, case["reference"], answers))
     return host.id
+
+
+# A case as the alerts may read it, before it has an id: the columns not written are None.
+_Written = namedtuple("_Written", [column.name for column in _CASES.c])
+_MESSAGES = Message.__table__
+_LOGGED = ("actor", "from_status", "to_status", "note", "assignee", "at")  # all but case_id
+# One statement a shape (the case's fields, the SMS's, whether it joins a case), built
+# once each: a case, its log and its SMS written together, where there were three
+# statements or four. The log and the SMS go as arrays, a parameter a column: psycopg
+# parses a statement of over 50 parameters anew at every run, which cost more than the
+# statements saved.
+_OPENINGS: dict[tuple, Select] = {}
+
+
+def _opening(case: dict, events: list[dict], sms: list[dict], joined: int | None = None):
+    """Return the statement that writes a report's case (PostgreSQL), its log (an event
+    without a case_id is the new case's), its SMS and one more report counted in the case
+    it joined, if it did; and the statement's values."""
+    shape = (tuple(case), tuple(sms[0]) if sms else (), joined is not None)
+    statement = _OPENINGS.get(shape)
+    if statement is None:
+        statement = _OPENINGS[shape] = _built(*shape)
+    values = {f"c_{name}": value for name, value in case.items()}
+    for prefix, rows, names in (("e", events, ("case_id", *_LOGGED)), ("m", sms, shape[1])):
+        values.update((f"{prefix}_{name}", [row[name] for row in rows]) for name in names)
+    if joined is not None:
+        values["v_joined"] = joined
+    return statement, values
+
+
+def _built(fields, sms_fields, joins: bool) -> Select:
+    """Build the statement of _opening for one shape, its values as named parameters."""
+
+    def unnested(table, prefix: str, names):
+        # Each array bound as one literal (db.Listed): psycopg would dump it element by element.
+        arrays = [bindparam(f"{prefix}_{name}", type_=Listed(_unbounded(table.c[name])))
+                  for name in names]  # fmt: skip
+        # Numbered: rows are given their ids in the arrays' order (ORDER BY n below).
+        return func.unnest(*arrays).table_valued(*names, with_ordinality="n").render_derived()
+
+    one = {name: bindparam(f"c_{name}", type_=_CASES.c[name].type) for name in fields}
+    opened = insert(_CASES).values(one).returning(_CASES.c.id).cte("opened")
+    log = unnested(_EVENTS, "e", ("case_id", *_LOGGED))
+    # In the arrays' order: the new case's lines first, as they were written before.
+    lines = select(func.coalesce(log.c.case_id, opened.c.id), *(log.c[name] for name in _LOGGED))
+    logged = insert(_EVENTS).from_select(
+        ["case_id", *_LOGGED], lines.select_from(opened.join(log, true())).order_by(log.c.n)
+    )
+    statement = select(opened.c.id).add_cte(logged.cte("logged"))
+    if sms_fields:
+        # As outbox.insert adds them: a key already there is skipped.
+        texts = unnested(_MESSAGES, "m", sms_fields)
+        sent = postgresql.insert(_MESSAGES).from_select(
+            list(sms_fields), select(*(texts.c[name] for name in sms_fields)).order_by(texts.c.n)
+        )
+        statement = statement.add_cte(
+            sent.on_conflict_do_nothing(index_elements=["key"]).cte("sent")
+        )
+    if joins:
+        # Counted in SQL: two reports about one site may arrive at once.
+        counted = update(_CASES).where(_CASES.c.id == bindparam("v_joined"))
+        statement = statement.add_cte(counted.values(reports=_CASES.c.reports + 1).cte("counted"))
+    return statement
+
+
+def _unbounded(column):
+    """Return a column's type, a string's without its length: a cast to VARCHAR(16) cuts
+    what is longer, where the insert of it would fail, as the other inserts do."""
+    return String() if isinstance(column.type, String) else column.type
 
 
 def _receipt(config: Mapping, catalog: Catalog, phone: str, reference: str, answers) -> list:

@@ -10,6 +10,7 @@ from sqlalchemy import Row, and_, bindparam, func, or_, select, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from app.infra.db import one_of
 from app.infra.models import Case, CaseEvent, FocalArea, FocalPoint
 from flows.desk import OPEN
 from flows.report import REGIONS
@@ -143,10 +144,11 @@ def covering(db: Session, case: Case, role: str | None = None) -> list[FocalPoin
 
 _POINTS, _AREAS, _CASES = FocalPoint.__table__, FocalArea.__table__, Case.__table__
 # Every focal point covering some areas, with the open cases each holds, by id.
+_HELD = select(func.count()).where(
+    _CASES.c.assignee == _POINTS.c.phone, one_of(_CASES.c.status, OPEN)
+)
 _COVERING = (
-    select(_POINTS.c.id, _POINTS.c.phone, _POINTS.c.role,
-           select(func.count()).where(_CASES.c.assignee == _POINTS.c.phone,
-                                      _CASES.c.status.in_(OPEN)).scalar_subquery().label("load"))
+    select(_POINTS.c.id, _POINTS.c.phone, _POINTS.c.role, _HELD.scalar_subquery().label("load"))
     .where(_POINTS.c.id.in_(select(_AREAS.c.focal_point_id)
                             .where(_AREAS.c.area.in_(bindparam("v_areas", expanding=True)))))
     .order_by(_POINTS.c.id)

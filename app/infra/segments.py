@@ -7,6 +7,9 @@ from flows.gsm import BASIC, fold
 
 EXTENSION = frozenset("^{}\\[~]|€\f")  # GSM-7 characters that take two septets
 GSM7, UCS2 = "GSM-7", "UCS-2"
+_SEPTETS = (
+    BASIC | EXTENSION
+)  # what GSM-7 carries: a text is checked in C, not a character at a time
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,7 @@ class Estimate:
 
 def encoding(text: str) -> str:
     """Return GSM-7 when every character fits the 7-bit alphabet, else UCS-2."""
-    return GSM7 if all(c in BASIC or c in EXTENSION for c in text) else UCS2
+    return GSM7 if _SEPTETS.issuperset(text) else UCS2
 
 
 def parts(text: str) -> int:
@@ -30,13 +33,19 @@ def parts(text: str) -> int:
     septets) or a UCS-2 surrogate pair that does not fit starts the next part.
     """
     if encoding(text) == GSM7:
-        sizes = [2 if c in EXTENSION else 1 for c in text]
-        single, multi = 160, 153
+        escaped = sum(map(text.count, EXTENSION))
+        if len(text) + escaped <= 160:  # most texts: one part
+            return 1
+        if not escaped:  # a septet each: none to keep whole
+            return -(-len(text) // 153)
+        sizes, multi = [2 if c in EXTENSION else 1 for c in text], 153
     else:
-        sizes = [len(c.encode("utf-16-le")) // 2 for c in text]  # emoji take two
-        single, multi = 70, 67
-    if sum(sizes) <= single:
-        return 1
+        units = len(text.encode("utf-16-le")) // 2
+        if units <= 70:
+            return 1
+        if units == len(text):  # no emoji: a unit each
+            return -(-units // 67)
+        sizes, multi = [len(c.encode("utf-16-le")) // 2 for c in text], 67  # emoji take two
     count, used = 1, 0
     for size in sizes:
         if used + size > multi:
@@ -56,6 +65,6 @@ def prepare(text: str, ascii_fold: bool) -> str:
 
     Unlike a USSD screen, an SMS may use the GSM-7 extension table (€ [ ] …).
     """
-    if not ascii_fold:
+    if not ascii_fold or _SEPTETS.issuperset(text):  # folding keeps what GSM-7 carries
         return text
     return "".join(c if c in EXTENSION else fold(c) for c in text)
