@@ -1,4 +1,4 @@
-"""Startup configuration: environment defaults, validation and refusing to start."""
+"""Startup configuration: environment defaults, production's secrets and refusing to start."""
 
 import secrets
 import shutil

@@ -1,4 +1,4 @@
-"""Focal points: the CLI that records them, their PINs, the PIN lock and whose desk sees what."""
+"""Focal points: the CLI that records them, and the main menu showing their desk at once."""
 
 import re
 

@@ -1,4 +1,4 @@
-"""The training journey over the webhook: lessons, quiz, score, resume and retakes."""
+"""The training journey over the webhook: modules, certificate, reminders, pre- and post-test."""
 
 import json
 import re
