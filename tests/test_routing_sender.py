@@ -1,0 +1,271 @@
+"""The sender through the routes: failover, shut routes, unknown outcomes, tokens and leases."""
+
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from app.infra import sms_gateways
+from app.infra.models import Message, utcnow
+from app.infra.orange import Orange
+from app.messaging import outbox
+from app.messaging.circuit import CLOSED, OPEN
+
+from .helpers import ORANGE_SENDER, carriers, queue_text, routed_app, routed_sender
+from .test_orange import token_requests
+from .test_routing import BOTH, MOOV, OPEN_S, ORANGE, TELECEL, orange_phones
+from .test_sender import Clock, campaign_row
+
+
+def test_each_operator_its_provider_and_failover_while_orange_fails(make_app, sandbox):
+    """Issue 18's "Done when": one sandbox emulates the three providers."""
+    app = routed_app(make_app, sandbox, SMS_CIRCUIT_FAILURES=3, SMS_CIRCUIT_OPEN_S=OPEN_S)
+    clock = Clock(datetime.now(UTC) + timedelta(seconds=1))
+    with app.app_context(), app.extensions["db"]() as db:
+        sender = routed_sender(app, db, clock.seconds)
+        queue_text(app, db, [ORANGE, MOOV, TELECEL], "Un")
+        sender.run(now_fn=clock)
+        assert carriers(sandbox, "Un") == {ORANGE: "orange", MOOV: "infobip",
+                                           TELECEL: "africastalking"}  # fmt: skip
+        # Orange answers 503 for these numbers: three failures open its circuit. (One number
+        # a request here: Orange's batch stops at its first 503, the rest left unasked.)
+        failing = orange_phones(3, 10)
+        sandbox.faults(orange_status={phone: "ServiceUnavailable" for phone in failing})
+        queue_text(app, db, failing, "Deux")
+        app.config["SMS_BATCH_SIZE"] = 1
+        assert sender.run(now_fn=clock).retried == 3
+        app.config["SMS_BATCH_SIZE"] = 100
+        assert sender.routing.circuit.state("orange") == OPEN
+        # The next messages to Orange numbers go through Infobip, the three retried too.
+        queue_text(app, db, orange_phones(2, 20), "Trois")
+        clock.sleep(30)  # the retries' backoff; Orange's circuit stays open
+        assert sender.run(now_fn=clock).sent == 5
+        assert set(carriers(sandbox, "Deux").values()) == {"infobip"}
+        assert set(carriers(sandbox, "Trois").values()) == {"infobip"}
+        # Orange is back. Once its circuit may be probed, one message probes it; the rest
+        # of the batch, sent meanwhile, goes through Infobip...
+        sandbox.faults()
+        clock.sleep(OPEN_S)
+        queue_text(app, db, orange_phones(3, 30), "Quatre")
+        sender.run(now_fn=clock)
+        assert Counter(carriers(sandbox, "Quatre").values()) == {"orange": 1, "infobip": 2}
+        # ...and as the probe went through, the messages after it go through Orange again.
+        queue_text(app, db, orange_phones(3, 40), "Cinq")
+        sender.run(now_fn=clock)
+        assert set(carriers(sandbox, "Cinq").values()) == {"orange"}
+        rows = {(m.phone, m.body): (m.status, m.provider) for m in db.scalars(select(Message))}
+    received = [(m["to"], m["message"]) for m in sandbox.messages()]
+    assert len(rows) == 14 and sorted(received) == sorted(rows)  # each once: none lost or twice
+    assert rows == {(m["to"], m["message"]): ("sent", m["provider"]) for m in sandbox.messages()}
+
+
+def test_rows_wait_while_every_provider_of_their_route_is_shut(make_app, sandbox):
+    """Back in the queue, no attempt spent, until the first circuit of their route may be
+    probed; then out, each as its provider's probe."""
+    app = routed_app(make_app, sandbox, SMS_CIRCUIT_FAILURES=3, SMS_CIRCUIT_OPEN_S=OPEN_S)
+    clock = Clock(datetime.now(UTC) + timedelta(seconds=1))
+    with app.app_context(), app.extensions["db"]() as db:
+        sender = routed_sender(app, db, clock.seconds)
+        opened = {}
+        for provider in BOTH:  # Orange's circuit opens, then Infobip's ten seconds later
+            for _ in range(3):
+                sender.routing.failed(provider)
+            opened[provider] = clock.now
+            clock.sleep(10)
+        queue_text(app, db, [ORANGE, MOOV, TELECEL], "Un")
+        sender.run(now_fn=clock)
+        assert carriers(sandbox, "Un") == {TELECEL: "africastalking"}
+        waiting = {m.phone: m for m in db.scalars(select(Message).where(Message.phone != TELECEL))}
+        # Orange's route (orange, infobip) reopens with Orange; Moov's (infobip) with Infobip.
+        for phone, provider in ((ORANGE, "orange"), (MOOV, "infobip")):
+            row = waiting[phone]
+            assert (row.status, row.attempts, row.provider, row.lease_owner) == (
+                "queued", 0, None, None)  # fmt: skip
+            due = opened[provider] + timedelta(seconds=OPEN_S)
+            assert abs((row.not_before - due).total_seconds()) < 1
+        clock.now = opened["orange"] + timedelta(seconds=OPEN_S)
+        sender.run(now_fn=clock)
+        assert carriers(sandbox, "Un") == {ORANGE: "orange", TELECEL: "africastalking"}
+        clock.now = opened["infobip"] + timedelta(seconds=OPEN_S)
+        sender.run(now_fn=clock)
+        rows = list(db.scalars(select(Message)))
+    assert carriers(sandbox, "Un") == {ORANGE: "orange", MOOV: "infobip",
+                                       TELECEL: "africastalking"}  # fmt: skip
+    assert {(m.phone, m.status, m.provider, m.attempts) for m in rows} == {
+        (ORANGE, "sent", "orange", 0), (MOOV, "sent", "infobip", 0),
+        (TELECEL, "sent", "africastalking", 0)}  # fmt: skip
+    # Each probe went through and closed its circuit.
+    assert [sender.routing.circuit.state(p) for p in BOTH] == [CLOSED, CLOSED]
+
+
+def until(predicate, timeout_s: float = 10):
+    """Wait for predicate() to be true, or fail after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize(("kind", "carried"), [("campaign", ["orange"]),
+                                               ("alert", ["orange", "infobip"])])  # fmt: skip
+def test_an_unknown_outcome_fails_over_only_when_at_least_once(make_app, sandbox, kind, carried):
+    """Orange took the message but its answer came too late; its circuit opens. A campaign's
+    is never sent again, through Infobip or any (at most once); an alert's is (at least once)."""
+    app = routed_app(make_app, sandbox, SMS_CIRCUIT_FAILURES=1, SMS_CIRCUIT_OPEN_S=600)
+    clock = Clock(datetime.now(UTC) + timedelta(seconds=1))
+    redis, prefix = app.extensions["redis"], app.config["REDIS_PREFIX"]
+    # The adapter waits 0.2 s for an answer; the sandbox answers after a second.
+    slow = Orange(redis, prefix, "sandbox-client", "sandbox-secret", ORANGE_SENDER,
+                  base_url=sandbox.url, timeout=(2, 0.2))  # fmt: skip
+    slow.token()  # at hand before Orange slows down: the send is what times out
+    with app.app_context(), app.extensions["db"]() as db:
+        sender = routed_sender(
+            app, db, clock.seconds, {**app.extensions["gateways"], "orange": slow}
+        )
+        campaign = campaign_row(db) if kind == "campaign" else None
+        queue_text(app, db, [ORANGE], "Alerte", kind=kind, campaign_id=campaign)
+        sandbox.faults(latency_ms=1000)
+        assert sender.run(now_fn=clock).unknown == 1
+        assert sender.routing.circuit.state("orange") == OPEN
+        until(lambda: sandbox.messages())  # it did reach Orange, after the adapter gave up
+        sandbox.faults()
+        clock.sleep(app.config["SMS_RECONCILE_S"] + 1)  # no delivery report came meanwhile
+        counts = outbox.reap(db, app.config, clock())
+        sender.run(now_fn=clock)
+        row = db.scalars(select(Message)).one()
+    assert [m["provider"] for m in sandbox.messages()] == carried
+    if kind == "campaign":
+        assert counts["closed"] == 1 and row.finished_at is not None
+        assert (row.status, row.provider, row.attempts) == ("unknown", "orange", 0)
+    else:
+        assert counts["resent"] == 1
+        assert (row.status, row.provider, row.attempts) == ("sent", "infobip", 1)
+
+
+def test_two_workers_renew_an_expired_token_once_mid_campaign(make_app, sandbox):
+    """Two workers (their own sessions and adapters; one app, one Redis) share Orange's token,
+    and renew it once when it expires halfway through a campaign."""
+    app = routed_app(make_app, sandbox)
+    redis, sessions = app.extensions["redis"], app.extensions["db"]
+    phones = orange_phones(20, 100)
+    with sessions() as db:
+        queue_text(app, db, phones, "Campagne", kind="campaign", campaign_id=campaign_row(db))
+
+    def worker(db):
+        # A worker of its own builds its own gateways; the token is shared through Redis.
+        return routed_sender(app, db, gateways=sms_gateways.build(app.config, redis))
+
+    start, sent, failures = threading.Barrier(2), [], []
+
+    def send(sender, claimed) -> None:
+        with app.app_context():
+            start.wait(timeout=10)
+            try:
+                sent.append(sender.send(claimed).sent)
+            except Exception as exc:  # shown by the assertion below, not lost in the thread
+                failures.append(exc)
+
+    with sessions() as first, sessions() as second:
+        workers = [worker(first), worker(second)]
+        for sender in workers:
+            assert sender.send(sender.claim(utcnow(), 5)).sent == 5
+        assert token_requests(sandbox.url) == 1  # one token for both
+        # The token expires; Orange answers slowly, so both workers meet the refusal together.
+        sandbox.faults(orange_token_expired=True, latency_ms=300)
+        claims = [(sender, sender.claim(utcnow(), 5)) for sender in workers]
+        threads = [threading.Thread(target=send, args=claim) for claim in claims]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert failures == [] and sent == [5, 5]
+    assert token_requests(sandbox.url) == 2  # exactly one renewal for the expiry
+    with sessions() as db:
+        rows = list(db.scalars(select(Message)))
+    assert {(m.status, m.provider) for m in rows} == {("sent", "orange")}
+    assert sorted(m["to"] for m in sandbox.messages()) == phones  # each exactly once
+    assert {m["provider"] for m in sandbox.messages()} == {"orange"}
+
+
+def test_a_slow_orange_batch_leaves_the_rest_unasked_and_spends_no_attempt(make_app, sandbox):
+    """One request per phone: past its budget (what leaves the last request done within half
+    the lease) the batch stops, and the rows it did not ask go straight back to the queue."""
+    app = routed_app(make_app, sandbox, SMS_LEASE_S=1)  # a budget of one request
+    sandbox.faults(latency_ms=300)
+    phones = orange_phones(3, 70)
+    with app.extensions["db"]() as db:
+        queue_text(app, db, phones, "Lent")
+        tally = routed_sender(app, db).run(budget_s=0.1)
+        rows = {m.phone: m for m in db.scalars(select(Message))}
+    assert tally.sent == 1 and list(carriers(sandbox, "Lent")) == phones[:1]
+    waiting = [rows[p] for p in phones[1:]]
+    assert [(m.status, m.attempts, m.lease_owner) for m in waiting] == [("queued", 0, None)] * 2
+
+
+def test_what_a_request_learns_after_its_lease_ran_out_overwrites_nothing(make_app, sandbox):
+    """The request outlived its lease and reap settled the row meanwhile: reap's word stands."""
+    app = routed_app(make_app, sandbox, SMS_LEASE_S=1, SMS_RECONCILE_S=60)
+    sandbox.faults(latency_ms=2000)
+    with app.extensions["db"]() as db:
+        queue_text(app, db, ["+22350000001"], "Tard")  # Telecel: through AT, one request
+
+        def reap_meanwhile():
+            with app.extensions["db"]() as other:
+
+                def sending() -> bool:
+                    status = other.scalars(select(Message.status)).one()
+                    other.commit()  # the next look sees what was committed since
+                    return status == "sending"
+
+                until(sending)
+                # As reap would once the lease ran out, the request still on its way.
+                outbox.reap(other, app.config, utcnow() + timedelta(seconds=2))
+
+        thread = threading.Thread(target=reap_meanwhile)
+        thread.start()
+        routed_sender(app, db).run(budget_s=0.1)
+        thread.join()
+        db.expire_all()
+        row = db.scalars(select(Message)).one()
+    assert (row.status, row.reason) == ("unknown", "worker lost during the request")
+    assert row.provider_id is None and list(carriers(sandbox, "Tard")) == ["+22350000001"]
+
+
+def test_a_row_given_back_is_given_back_only_if_still_ours(make_app, sandbox):
+    """Every circuit of its route shut: the row goes back to the queue, unless our lease ran
+    out and another worker has it now."""
+    app = routed_app(make_app, sandbox, SMS_CIRCUIT_FAILURES=1)
+    with app.extensions["db"]() as db:
+        queue_text(app, db, orange_phones(2, 80), "Rendu")
+        sender = routed_sender(app, db)
+        for provider in BOTH:
+            sender.routing.circuit.record(provider, False)
+        mine, theirs = sender.claim(utcnow(), 10)
+        # Our lease ran out, reap put the row back, and worker b claimed it.
+        db.execute(update(Message).where(Message.id == theirs.id).values(lease_owner="worker-b"))
+        db.commit()
+        sender.send([mine, theirs])
+        db.expire_all()
+        rows = {m.id: m for m in db.scalars(select(Message))}
+    assert (rows[mine.id].status, rows[mine.id].lease_owner) == ("queued", None)
+    assert (rows[theirs.id].status, rows[theirs.id].lease_owner) == ("claimed", "worker-b")
+
+
+def test_what_orange_did_not_ask_after_a_503_waits_without_spending_an_attempt(make_app, sandbox):
+    """Orange stops a batch at its first 503: the next numbers would fare no better."""
+    app = routed_app(make_app, sandbox, SMS_CIRCUIT_FAILURES=50)
+    clock = Clock(datetime.now(UTC) + timedelta(seconds=1))
+    phones = orange_phones(3, 90)
+    sandbox.faults(orange_status={phones[0]: "ServiceUnavailable"})
+    with app.extensions["db"]() as db:
+        queue_text(app, db, phones, "Attente")
+        tally = routed_sender(app, db, clock.seconds).run(now_fn=clock)
+        rows = {m.phone: m for m in db.scalars(select(Message))}
+    assert (tally.retried, tally.sent, carriers(sandbox, "Attente")) == (1, 0, {})
+    assert rows[phones[0]].attempts == 1
+    waiting = [rows[p] for p in phones[1:]]
+    assert [(m.status, m.attempts, m.provider) for m in waiting] == [("queued", 0, None)] * 2
+    assert {m.not_before for m in waiting} == {clock() + timedelta(seconds=30)}
