@@ -146,3 +146,14 @@ def test_one_of_writes_the_codes_words_into_the_statement_and_nothing_else(app):
     assert compiled.params == {}
     with pytest.raises(ValueError, match="not a plain word"):
         one_of(column("status"), ("new", "x') OR ('1"))
+
+
+def test_a_failed_statements_error_shows_no_values(app):
+    """An error's text may reach a log, a traceback or a report: never the phone it carried."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    with app.extensions["engine"].connect() as conn, pytest.raises(SQLAlchemyError) as caught:
+        conn.execute(text("SELECT * FROM no_such_table WHERE phone = :phone"),
+                     {"phone": "+22376543210"})  # fmt: skip
+    assert "+22376543210" not in str(caught.value) and "hidden" in str(caught.value)

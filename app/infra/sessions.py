@@ -308,9 +308,10 @@ class SessionStore:
                 if isinstance(reply, ResponseError):  # EXEC's own replies, as redis-py raises
                     raise reply
             return
-        # RQ queues its jobs on a redis-py pipeline: the hops that wake the workers use one.
-        pipe = self.redis.pipeline(transaction=bool(together))
-        also(pipe)  # first: it may turn the pipeline into a transaction
+        # RQ's jobs and the counts are queued on a redis-py pipeline, always a transaction:
+        # a job is queued with its session or not at all, whatever also() queues first.
+        pipe = self.redis.pipeline(transaction=True)
+        also(pipe)
         for command in commands:
             pipe.execute_command(*command)
         pipe.execute()

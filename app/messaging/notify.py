@@ -63,8 +63,8 @@ class Workers:
 
         Unlike kick(), there is no pending flag to check first, which would cost a trip:
         a report or a module's end is rare, and a dispatch with nothing due is cheap.
-        The job is RQ's own (see _dispatch), written as enqueue_job writes it, in a
-        transaction: the session is not saved without it.
+        The job is RQ's own (see _dispatch), written as enqueue_job writes it; pipe is a
+        transaction (SessionStore.save makes it one): the session is not saved without it.
         """
         job_id = self.job_id(f"dispatch-{uuid.uuid4().hex}")
         at = datetime.now(UTC).strftime(RQ_TIME)
@@ -72,8 +72,6 @@ class Workers:
         meta = _meta()
         if meta:
             fields["meta"] = self.queue.serializer.dumps(meta)
-        if not pipe.explicit_transaction:
-            pipe.multi()
         pipe.sadd(self.queue.redis_queues_keys, self.queue.key)
         pipe.hset(self.queue.job_class.key_for(job_id), mapping=fields)
         pipe.rpush(self.queue.key, job_id)
