@@ -280,3 +280,11 @@ def test_sweep_applies_a_report_that_was_stored_before_its_message_was_known(db)
     assert sweep(db, NOW) == 1
     assert load(db, key).status == "delivered"
     assert sweep(db, NOW) == 0  # nothing left waiting
+
+
+def test_sweep_leaves_a_report_whose_message_is_still_unknown(db):
+    assert record(db, report("ATXid_nobody", "Success"), NOW) == "unknown id"
+    assert record(db, report("ATXid_later", "Success"), NOW) == "unknown id"
+    key = sent(db, "R8", "ATXid_later")
+    assert sweep(db, NOW) == 1 and load(db, key).status == "delivered"
+    assert sweep(db, NOW) == 0  # the other waits for its message, if it ever comes

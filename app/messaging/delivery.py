@@ -177,15 +177,16 @@ def sweep(db: Session, now: datetime, unreachable_after: int) -> int:
     A report stored between a sender's flush and its commit would otherwise
     wait forever.
     """
+    # EXISTS, not a join: SQLite walked the whole outbox through its partial index of
+    # providers' ids (migration 0022) for the few reports waiting.
+    known = exists().where(
+        Message.provider_id == DeliveryReport.provider_id,
+        Message.provider == DeliveryReport.provider,
+    )
     ids = list(
         db.scalars(
             select(DeliveryReport.provider_id)
-            .join(
-                Message,
-                (Message.provider_id == DeliveryReport.provider_id)
-                & (Message.provider == DeliveryReport.provider),
-            )
-            .where(DeliveryReport.applied.is_(False))
+            .where(DeliveryReport.applied.is_(False), known)
             .distinct()
         )
     )
