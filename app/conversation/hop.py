@@ -135,7 +135,7 @@ def _run(services: Services, db: Session, loaded, session_id, service, phone, ra
         session["desk"] = True  # the PIN was right: the desk stays open for this session
     also = [services.workers.wake_in] if wake else []
     # The steps are saved with the session in one transaction, or not at all.
-    steps = behind.commands(config["REDIS_PREFIX"], later) if later else ()
+    steps = behind.commands(config["REDIS_PREFIX"], later)
     if hop is not None:
         also.extend(hop.writes)
     ttl = None

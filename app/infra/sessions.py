@@ -151,23 +151,15 @@ class SessionStore:
         let the lock go last, so what is read after it is taken is whole.
         """
         lock, session_key, today, yesterday = keys
-        names, prefix = salt.callers(salts, phone), self.prefix
-        mine = names[0]  # written out: this runs on every hop
-        read = (
-            "MGET",
-            session_key,
-            today,
-            yesterday,
-            f"{prefix}resume:{mine}",
-            f"{prefix}profile:{mine}",
-            f"{prefix}reports:{mine}",
-            f"{prefix}lookups:{mine}",
-        )
-        repeat = [("HGETALL", f"{prefix}repeat:{mine}")]
+        names, key = salt.callers(salts, phone), self._key
+        mine = names[0]
+        read = ("MGET", session_key, today, yesterday, key("resume", mine), key("profile", mine),
+                key("reports", mine), key("lookups", mine))  # fmt: skip
+        repeat = [("HGETALL", key("repeat", mine))]
         if len(names) == 2:
             older = names[1]
-            read += (f"{prefix}resume:{older}", f"{prefix}profile:{older}")
-            repeat.append(("HGETALL", f"{prefix}repeat:{older}"))
+            read += (key("resume", older), key("profile", older))
+            repeat.append(("HGETALL", key("repeat", older)))
         commands = [("SET", lock, token, "NX", "PX", LOCK_MS, "GET"), read, *repeat]
         replies = self._round_trip(commands)
         if replies[0] is not None and replies[0] != token.encode():
