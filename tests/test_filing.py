@@ -1,7 +1,9 @@
 """Filing reports in SQL Core: the rows a run of reports leaves, and the statements each takes."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import event, select, update
 
 from app.cases import filing, focal_points
@@ -24,19 +26,20 @@ def answers(**changes) -> dict:
 # Filed one after the other, an hour apart: (reference, answers, the case it goes to, whether
 # it is new, the statements it takes: on SQLite, and on PostgreSQL, where a report is
 # written with its log, its SMS and the count of the case it joins in one, unless it makes
-# that case urgent). None as a reference: the first case is reminded.
+# that case urgent). A report naming its site first holds that site (one statement more).
+# None as a reference: the first case is reminded.
 STEPS = {
     "a new case, routed, with a receipt": (
-        "100001", answers(contactable=True, receipt=True), "100001", True, (5, 3)),
-    "another site: the other agent": ("100002", answers(place="Kalana"), "100002", True, (5, 3)),
-    "the same site: joined": ("100003", answers(place="massiogo"), "100001", True, (4, 2)),
+        "100001", answers(contactable=True, receipt=True), "100001", True, (6, 4)),
+    "another site: the other agent": ("100002", answers(place="Kalana"), "100002", True, (6, 4)),
+    "the same site: joined": ("100003", answers(place="massiogo"), "100001", True, (5, 3)),
     "the first case is reminded": (None, None, None, None, (0, 0)),
     "the same site, urgent: it becomes urgent, due sooner": (
-        "100004", answers(urgent=True, contactable=True), "100001", True, (6, 6)),
+        "100004", answers(urgent=True, contactable=True), "100001", True, (7, 7)),
     "sent again: noted, no second receipt": (
-        "100001", answers(contactable=True, receipt=True), "100001", False, (2, 2)),
+        "100001", answers(contactable=True, receipt=True), "100001", False, (3, 3)),
     "a joined report sent again: noted in its case": (
-        "100003", answers(place="massiogo"), "100001", False, (3, 3)),
+        "100003", answers(place="massiogo"), "100001", False, (4, 4)),
     "no site name: joins nothing": ("100005", answers(place=None), "100005", True, (5, 3)),
 }  # fmt: skip
 
@@ -148,3 +151,33 @@ def test_a_report_filed_after_another_sends_statements_compiled_once(app):
             filing.file(conn, app.config, catalog, "+22376000001", f"10000{n}", sent, T0)
     event.remove(engine, "before_cursor_execute", record)
     assert seen and all(hit is CacheStats.CACHE_HIT and small for hit, small in seen), seen
+
+
+@pytest.mark.parametrize("second", [answers(place="MASSIOGO"), answers(urgent=True)])
+def test_a_report_about_a_site_being_filed_waits_and_joins_its_case(app, second):
+    """Two reports about one site at the same moment open one case: the second waits for
+    the first's transaction, then reads the case it opened and joins it."""
+    engine, catalog = app.extensions["engine"], app.extensions["catalog"]
+    first = engine.connect()
+    with first.begin():
+        filing.file(first, app.config, catalog, "+22376000001", "200001", answers(), T0)
+        filed = {}
+
+        def file_second():
+            with engine.begin() as conn:
+                filed["case"] = filing.file(conn, app.config, catalog, "+22376000002",
+                                            "200002", second, T0)  # fmt: skip
+
+        other = threading.Thread(target=file_second)
+        other.start()
+        other.join(0.5)
+        waited = other.is_alive()
+    first.close()
+    other.join(10)
+    with engine.connect() as conn:
+        rows = conn.execute(select(Case.id, Case.reference, Case.status, Case.linked_to)
+                            .order_by(Case.id)).all()  # fmt: skip
+    assert waited
+    (opened, _, status, _), joined = rows
+    assert status == "new" and joined[1:] == ("200002", "linked", opened)
+    assert filed["case"] == (opened, True)

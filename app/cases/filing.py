@@ -7,11 +7,26 @@ opened, or of a report joining a case without making it urgent, are one statemen
 case, its log, its SMS and the count, as CTEs); elsewhere, one statement a table.
 """
 
+import hashlib
 from collections import namedtuple
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row, Select, String, and_, bindparam, func, insert, or_, select, true, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    Select,
+    String,
+    and_,
+    bindparam,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
@@ -106,11 +121,33 @@ def _found(conn: Connection, case: dict, since: datetime) -> list[Row]:
     """
     if not case["cercle"] or case["cercle"] == "unknown" or not case["place"]:
         return conn.execute(_BY_REFERENCE, {"v_reference": case["reference"]}).all()
+    _hold_site(conn, case)
     same_site = _SAME_SITE if case["sector"] is not None else _SAME_SITE_NO_SECTOR
     return conn.execute(same_site, {
         "v_reference": case["reference"], "v_cercle": case["cercle"], "v_sector": case["sector"],
         "v_place": case["place"].lower(), "v_since": since,
     }).all()  # fmt: skip
+
+
+# Two reports about one site filed at the same moment each read "no open case" and opened
+# two: the second now waits at this lock until the first's transaction ends, then reads
+# the case it opened. A lock a site, of the transaction (PgBouncer's transaction pooling
+# keeps it); two int4 keys, a space of their own beside any bigint-keyed lock.
+_SITE_LOCKS = 0x4B434153  # "KCAS"
+_HOLD_SITE = select(func.pg_advisory_xact_lock(_SITE_LOCKS, bindparam("v_site", type_=Integer)))
+# SQLite has one writer at a time: a write that changes nothing takes its lock for the
+# rest of the transaction, so the read that follows sees every report filed before.
+_HOLD_WRITES = update(_CASES).where(false()).values(id=_CASES.c.id)
+
+
+def _hold_site(conn: Connection, case: dict) -> None:
+    """Wait until no other transaction is filing a report about this case's site."""
+    if conn.dialect.name != "postgresql":
+        conn.execute(_HOLD_WRITES)
+        return
+    site = "\x1f".join((case["cercle"], case["sector"] or "", case["place"].lower()))
+    key = int.from_bytes(hashlib.blake2b(site.encode(), digest_size=4).digest(), "big", signed=True)
+    conn.execute(_HOLD_SITE, {"v_site": key})
 
 
 def _repeat(conn: Connection, known: Row, answers: dict, reference: str, now) -> int:
