@@ -14,13 +14,12 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import psutil
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from campaign import TEXT, ceiling, server_cpu  # noqa: E402
+from cpu_split import serving_cpu  # noqa: E402
 from send_profile import sending, sending_arguments  # noqa: E402
 
 SPENT: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])  # part -> wall, cpu, calls
@@ -41,18 +40,6 @@ def timed(part: str, function):
             spent[2] += 1
 
     return wrapper
-
-
-def sandbox_cpu(base: str) -> float:
-    """Return the CPU seconds of the gunicorn processes serving base so far."""
-    port = base.rsplit(":", 1)[1]
-    total = 0.0
-    for process in psutil.process_iter(["cmdline"]):
-        if f"127.0.0.1:{port}" in " ".join(process.info["cmdline"] or []):
-            for each in [process, *process.children(recursive=True)]:
-                times = each.cpu_times()
-                total += times.user + times.system
-    return total
 
 
 def send(config: dict, sandbox: str) -> dict:
@@ -83,12 +70,12 @@ def send(config: dict, sandbox: str) -> dict:
         worker = sender.Sender(db, routing, lambda provider: throttle, app.config)
         worker.run(budget_s=0.01)  # connected, and the backend that serves the session known
         before = server_cpu(db)
-        box, wall, cpu = sandbox_cpu(sandbox), time.perf_counter(), time.process_time()
+        box, wall, cpu = serving_cpu(sandbox), time.perf_counter(), time.process_time()
         SPENT.clear()
         while worker.run(budget_s=3600).claimed:
             pass
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        after, box = server_cpu(db), sandbox_cpu(sandbox) - box
+        after, box = server_cpu(db), serving_cpu(sandbox) - box
         sent = db.scalar(select(func.count()).where(Message.status == "sent"))
     same = before and after and before[0] == after[0]
     return {"sent": sent, "wall": wall, "cpu": cpu, "sandbox": box,
@@ -101,10 +88,10 @@ def main() -> int:
     args = parser.parse_args()
     with sending(args) as (config, sandbox, label):
         run = send(config, sandbox)
-        box = sandbox_cpu(sandbox)
+        box = serving_cpu(sandbox)
         top = max(ceiling(sandbox, args.batch, args.ceiling_s, session=s)["sms_per_s"]
                   for s in (False, True))  # fmt: skip
-        box = sandbox_cpu(sandbox) - box
+        box = serving_cpu(sandbox) - box
     batches = run["sent"] / args.batch
     per = 1000 / batches  # ms per batch
     print(f"send split ({label}; {run['sent']} sent in batches of {args.batch}; ms per batch)")

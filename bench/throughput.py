@@ -21,6 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
+import cpu_split
 import requests
 from common import ROOT, TOKEN, ensure_wrk, environment, gunicorn, median, save, services, verdict
 from crowd import paced, show_paced
@@ -108,6 +109,8 @@ def summarize(rounds: list[dict]) -> dict:
     return {"rps": median([f["rps"] for f in rounds]),
             "p50_us": median([f["p50_us"] for f in rounds]),
             "p99_us": median([f["p99_us"] for f in rounds]),
+            "cpu_us": {part: median([f["cpu_us"][part] for f in rounds])
+                       for part in cpu_split.PARTS},
             "errors": sum(f["errors"] for f in rounds), "rounds": rounds}  # fmt: skip
 
 
@@ -133,6 +136,10 @@ def show(title: str, apps: dict, found: dict) -> None:
               f"{a['p99_us'] / 1000:>8.1f}{a['errors']:>8}")  # fmt: skip
     for name, r in found.items():
         print(f"{name:<18}" + "".join(f"{x:>9.2f}" for x in r["rounds"]) + f"{r['median']:>9.2f}")
+    # The machine's CPU per request, by process: what each app costs, and where.
+    print(f"{'CPU us/request':<18}" + "".join(f"{part:>9}" for part in cpu_split.PARTS))
+    for name, a in apps.items():
+        print(f"{name:<18}" + "".join(f"{a['cpu_us'][part]:>9.0f}" for part in cpu_split.PARTS))
 
 
 def schedule(rounds: int, measures: list, apps: list) -> list[tuple]:
@@ -202,7 +209,11 @@ def main() -> int:
         plan = schedule(args.rounds, measures, apps)
         for n, (round_, name, (measure, level), run) in enumerate(plan, 1):
             settle(bases[name], args.settle_s)
+            before = cpu_split.snapshot(bases[name])
             figures = wrk(bases[name], files[measure], level, args.duration, run)
+            figures["cpu_us"] = cpu_split.per_request(
+                before, cpu_split.snapshot(bases[name]), figures["requests"]
+            )
             raw.setdefault((measure, level), {}).setdefault(name, []).append(figures)
             print(f"[{n}/{len(plan)}] round {round_ + 1} {name:<12}{measure:<11}{level:>4} "
                   f"connections: {figures['rps']:>6.0f} req/s",

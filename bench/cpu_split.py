@@ -1,0 +1,59 @@
+"""Where a measurement's CPU went, process by process: the server, Redis, PostgreSQL, wrk."""
+
+# Every process of the run shares this machine's cores, so a server's requests per second
+# say as much about the others as about it. The CPU each part spent over a measurement,
+# divided by the requests answered, splits a request's cost: what the app's own processes
+# spent, what Redis and PostgreSQL spent for it, what the load generator spent, and what
+# else the machine did meanwhile.
+
+import resource
+import time
+
+import psutil
+
+PARTS = ("server", "redis", "postgres", "wrk", "other", "machine")
+
+
+def serving_cpu(base: str) -> float:
+    """Return the CPU seconds of the processes serving base (gunicorn and its workers) so far."""
+    bind = "127.0.0.1:" + base.rsplit(":", 1)[1]
+    total = 0.0
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            # Its --bind, word for word: wrk's command line holds the address in a URL.
+            if bind in (process.info["cmdline"] or []):
+                for each in [process, *process.children(recursive=True)]:
+                    times = each.cpu_times()
+                    total += times.user + times.system
+        except psutil.Error:  # a worker that ended meanwhile
+            continue
+    return total
+
+
+def named_cpu(name: str) -> float:
+    """Return the CPU seconds so far of every process whose name starts with name."""
+    total = 0.0
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        times = process.info["cpu_times"]
+        if times is not None and (process.info["name"] or "").startswith(name):
+            total += times.user + times.system
+    return total
+
+
+def snapshot(base: str) -> dict[str, float]:
+    """Return the CPU seconds so far of each part of a run against base, and the machine's."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has exited
+    machine = psutil.cpu_times()
+    busy = machine.user + machine.nice + machine.system + getattr(machine, "irq", 0)
+    busy += getattr(machine, "softirq", 0) + getattr(machine, "steal", 0)
+    return {"server": serving_cpu(base), "redis": named_cpu("redis-server"),
+            "postgres": named_cpu("postgres"), "wrk": children.ru_utime + children.ru_stime,
+            "machine": busy, "at": time.monotonic()}  # fmt: skip
+
+
+def per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
+    """Return the µs of CPU each part spent per request between two snapshots."""
+    spent = {part: after[part] - before[part] for part in ("server", "redis", "postgres", "wrk")}
+    spent["other"] = max(0.0, after["machine"] - before["machine"] - sum(spent.values()))
+    spent["machine"] = after["machine"] - before["machine"]
+    return {part: seconds / max(requests, 1) * 1e6 for part, seconds in spent.items()}
