@@ -55,8 +55,10 @@ run: install
 	fi
 	$(BIN)/kalan dev
 
+# On every core (pytest-xdist): each worker has its own database and its tests their own
+# Redis prefix. PYTEST_ARGS="-n 0" runs them in this one process, as a debugger wants.
 test: install
-	$(BIN)/python -m pytest -m "not faults" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not faults" -n auto $(PYTEST_ARGS)
 
 # Outages, killed workers, duplicated callbacks and fuzzing: longer, run apart.
 test-faults: install

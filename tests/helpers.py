@@ -2,8 +2,10 @@
 what a test must never see (an apology screen, an ERROR line in the log), recordings served
 over HTTP, and SMS routed per operator through the sandbox."""
 
+import base64
 import contextlib
 import functools
+import hashlib
 import html
 import http.server
 import io
@@ -21,6 +23,21 @@ from sqlalchemy import event, text
 from app.infra.db import make_engine
 
 from .conftest import Dial
+
+# -- secrets that are the same on every run -----------------------------------------------------
+
+
+def fixed_token(name: str, nbytes: int) -> str:
+    """Return a token as secrets.token_urlsafe(nbytes) makes one, the same at each collection:
+    a parametrized test's name holds its values, and pytest-xdist's workers must agree."""
+    raw = hashlib.shake_256(name.encode()).digest(nbytes)
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def fixed_fernet_key(name: str) -> str:
+    """Return a Fernet key as Fernet.generate_key() makes one, the same at each collection."""
+    return base64.urlsafe_b64encode(hashlib.shake_256(name.encode()).digest(32)).decode()
+
 
 # Copies of content/ leave out its recordings: no test reads them, and once built
 # (make run, kalan audio build) they weigh tens of megabytes per copy.

@@ -5,7 +5,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 from dotenv import dotenv_values
 from flask import Flask
 
@@ -22,7 +21,7 @@ from app.infra.config import (
     validate,
 )
 
-from .helpers import NO_AUDIO
+from .helpers import NO_AUDIO, fixed_fernet_key, fixed_token
 
 ROOT = Path(__file__).resolve().parent.parent
 DUMMY = {
@@ -35,12 +34,14 @@ PRODUCTION = {
     "APP_ENV": "production",
     "REDIS_URL": "redis://redis.internal:6379/0",
     "DATABASE_URL": "postgresql://kalan@db.internal/kalan",
-    "WEBHOOK_TOKEN": secrets.token_urlsafe(36),  # 48 characters
-    "SECRET_KEY": secrets.token_urlsafe(36),
-    "REPORTER_KEY": Fernet.generate_key().decode(),
+    "WEBHOOK_TOKEN": fixed_token("webhook", 36),  # 48 characters
+    "SECRET_KEY": fixed_token("secret", 36),
+    "REPORTER_KEY": fixed_fernet_key("reporter"),
     "AT_USERNAME": "kalan-mali",
-    "AT_API_KEY": secrets.token_hex(32),  # like the dashboard's: 64 hexadecimal characters
-    "METRICS_TOKEN": secrets.token_urlsafe(36),
+    "AT_API_KEY": fixed_token("at", 48)
+    .encode()
+    .hex()[:64],  # like the dashboard's: 64 hexadecimal characters
+    "METRICS_TOKEN": fixed_token("metrics", 36),
 }
 EXAMPLE = ROOT / ".env.example"
 
@@ -112,8 +113,8 @@ def test_production_refuses_the_development_secret_key():
     )
 
 
-SHORT = secrets.token_urlsafe(23)  # 31 characters, random: refused for its length alone
-OTHER_KEY = Fernet.generate_key().decode()
+SHORT = fixed_token("short", 23)  # 31 characters, random: refused for its length alone
+OTHER_KEY = fixed_fernet_key("other")
 TOKEN_HINT = "; generate one with: " + TOKEN_COMMAND
 FERNET_HINT = "; generate one with: " + FERNET_COMMAND
 AT_HINT = "; use the live app's API key from the Africa's Talking dashboard"

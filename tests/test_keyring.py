@@ -1,14 +1,14 @@
 """Fernet keyrings: several keys, newest first, never shown in an error, and the legacy key."""
 
 import pytest
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import InvalidToken
 
 from app.infra import keyring
 
-from .helpers import LEGACY_SECRET, LEGACY_TOKEN
+from .helpers import LEGACY_SECRET, LEGACY_TOKEN, fixed_fernet_key
 
-A = Fernet.generate_key().decode()
-B = Fernet.generate_key().decode()
+A = fixed_fernet_key("a")
+B = fixed_fernet_key("b")
 PHONE = "+22370000001"
 
 
