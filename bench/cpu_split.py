@@ -17,14 +17,19 @@ PARTS = ("server", "redis", "postgres", "wrk", "other", "machine")
 def serving_cpu(base: str) -> float:
     """Return the CPU seconds of the processes serving base (gunicorn and its workers) so far."""
     bind = "127.0.0.1:" + base.rsplit(":", 1)[1]
+    # Its --bind, word for word: wrk's command line holds the address in a URL. The workers,
+    # forked, carry the master's command line too: each is counted once, as its child.
+    serving = {
+        p.pid: p for p in psutil.process_iter(["cmdline"]) if bind in (p.info["cmdline"] or [])
+    }
     total = 0.0
-    for process in psutil.process_iter(["cmdline"]):
+    for process in serving.values():
         try:
-            # Its --bind, word for word: wrk's command line holds the address in a URL.
-            if bind in (process.info["cmdline"] or []):
-                for each in [process, *process.children(recursive=True)]:
-                    times = each.cpu_times()
-                    total += times.user + times.system
+            if process.ppid() in serving:
+                continue
+            for each in [process, *process.children(recursive=True)]:
+                times = each.cpu_times()
+                total += times.user + times.system
         except psutil.Error:  # a worker that ended meanwhile
             continue
     return total

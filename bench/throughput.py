@@ -23,6 +23,7 @@ from pathlib import Path
 
 import cpu_split
 import requests
+import timed_app
 from common import ROOT, TOKEN, ensure_wrk, environment, gunicorn, median, save, services, verdict
 from crowd import paced, show_paced
 from journeys import ENDS, JOURNEYS, NAVIGATION, OTHERS, PER_THREAD, RUNS, phone, seed, texts
@@ -110,7 +111,7 @@ def summarize(rounds: list[dict]) -> dict:
             "p50_us": median([f["p50_us"] for f in rounds]),
             "p99_us": median([f["p99_us"] for f in rounds]),
             "cpu_us": {part: median([f["cpu_us"][part] for f in rounds])
-                       for part in cpu_split.PARTS},
+                       for part in rounds[0]["cpu_us"]},
             "errors": sum(f["errors"] for f in rounds), "rounds": rounds}  # fmt: skip
 
 
@@ -137,9 +138,10 @@ def show(title: str, apps: dict, found: dict) -> None:
     for name, r in found.items():
         print(f"{name:<18}" + "".join(f"{x:>9.2f}" for x in r["rounds"]) + f"{r['median']:>9.2f}")
     # The machine's CPU per request, by process: what each app costs, and where.
-    print(f"{'CPU us/request':<18}" + "".join(f"{part:>9}" for part in cpu_split.PARTS))
+    parts = list(next(iter(apps.values()))["cpu_us"])  # with --in-app, the server's split too
+    print(f"{'CPU us/request':<18}" + "".join(f"{part:>9}" for part in parts))
     for name, a in apps.items():
-        print(f"{name:<18}" + "".join(f"{a['cpu_us'][part]:>9.0f}" for part in cpu_split.PARTS))
+        print(f"{name:<18}" + "".join(f"{a['cpu_us'][part]:>9.0f}" for part in parts))
 
 
 def schedule(rounds: int, measures: list, apps: list) -> list[tuple]:
@@ -170,6 +172,9 @@ def main() -> int:
     # Over about ten hops' reading, the callers' dials and journeys are out of step.
     parser.add_argument("--ramp-s", type=float, default=10, help="the crowd's dials spread, s")
     parser.add_argument("--settings", default=SETTINGS, help="gunicorn settings for every app")
+    parser.add_argument(
+        "--in-app", action="store_true", help="split each server's CPU: in the app, and around it"
+    )
     known = {**JOURNEYS, **OTHERS}
     parser.add_argument("--journeys", default=",".join(JOURNEYS),
                         help=f"the mix: a comma list of {', '.join(known)}")  # fmt: skip
@@ -199,9 +204,18 @@ def main() -> int:
         seed(db_url)
         env = environment(redis_url, db_url)
         results["services"] = label
-        bases = {name: servers.enter_context(gunicorn(APPS[name][0], [*HOOKS.get(name, []),
-                                                      *args.settings.split()], env, APPS[name][1]))
-                 for name in apps}  # fmt: skip
+        timed = {name: Path(tmp) / f"timed-{name}" for name in apps} if args.in_app else {}
+        bases = {}
+        for name in apps:
+            settings, app_env = [*HOOKS.get(name, []), *args.settings.split()], env
+            if args.in_app:  # each worker times its app apart from gunicorn (bench/timed_app.py)
+                timed[name].mkdir()
+                settings = ["-c", "python:timed_app", *args.settings.split()]
+                app_env = {**env, "TIMED_APP_DIR": str(timed[name]), "PYTHONPATH": str(BENCH),
+                           "TIMED_APP_HOOKS": "1" if name in HOOKS else ""}  # fmt: skip
+            bases[name] = servers.enter_context(
+                gunicorn(APPS[name][0], settings, app_env, APPS[name][1])
+            )
         if "kalan" in bases:
             check_journeys(bases["kalan"], {**mix, "navigation": NAVIGATION})
         for name in apps:  # warm-up: every process imports, connects and fills its caches
@@ -210,10 +224,13 @@ def main() -> int:
         for n, (round_, name, (measure, level), run) in enumerate(plan, 1):
             settle(bases[name], args.settle_s)
             before = cpu_split.snapshot(bases[name])
+            inside = timed_app.spent(timed[name]) if timed else None
             figures = wrk(bases[name], files[measure], level, args.duration, run)
             figures["cpu_us"] = cpu_split.per_request(
                 before, cpu_split.snapshot(bases[name]), figures["requests"]
             )
+            if inside is not None:
+                figures["cpu_us"].update(timed_app.split(inside, timed_app.spent(timed[name])))
             raw.setdefault((measure, level), {}).setdefault(name, []).append(figures)
             print(f"[{n}/{len(plan)}] round {round_ + 1} {name:<12}{measure:<11}{level:>4} "
                   f"connections: {figures['rps']:>6.0f} req/s",
