@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import event, text, update
 
 from app.infra.models import Campaign, Contact, Message
 from app.messaging import outbox
@@ -352,3 +352,36 @@ def test_an_outbox_locked_by_a_vacuum_leaves_the_expansion_unanalyzed_not_stuck(
 def _expanded(app, campaign_id) -> str:
     with app.app_context(), app.extensions["db"]() as session:
         return expansion.expand(session, campaign_id, app.config).status
+
+
+def test_a_page_looks_its_contacts_keys_up_in_the_outbox_rather_than_reading_it_whole(app, db):
+    """Whatever the outbox holds, a page probes its unique index once per contact: as a join,
+    PostgreSQL read the whole outbox for every page of a campaign."""
+    add_contacts(db, 50)
+    campaign = new(db)
+    old = [outbox.row(app.config, "receipt", n, f"+2237600{n:04d}", "Vu.") for n in range(3000)]
+    outbox.insert_new(db, old)
+    db.commit()
+    engine, plans = db.get_bind(), []
+    postgres = engine.dialect.name == "postgresql"
+    if postgres:
+        db.execute(text("ANALYZE outbox"))
+
+    def explain(_conn, cursor, statement, parameters, _context, _executemany):
+        if statement.startswith("SELECT contacts.id"):
+            cursor.execute(("EXPLAIN " if postgres else "EXPLAIN QUERY PLAN ") + statement,
+                           parameters)  # fmt: skip
+            plans.append("\n".join(str(row[-1]) for row in cursor.fetchall()))
+
+    event.listen(engine, "before_cursor_execute", explain)
+    try:
+        db.execute(expansion.pending({}, f"campaign:{campaign.id}:", 0, 50)).all()
+    finally:
+        event.remove(engine, "before_cursor_execute", explain)
+    [plan] = plans
+    if postgres:  # a subplan run per contact, on the key's index; no join of the two tables
+        assert "SubPlan" in plan and "outbox_key_key" in plan, plan
+        assert "Join" not in plan and "Seq Scan on outbox" not in plan, plan
+    else:
+        assert "INDEX sqlite_autoindex_outbox_1 (key=?)" in plan, plan
+        assert "SCAN outbox" not in plan, plan
