@@ -1,10 +1,12 @@
 """Filing reports in SQL Core: the rows a run of reports leaves, and the statements each takes."""
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, select, update
+from sqlalchemy.exc import OperationalError
 
 from app.cases import filing, focal_points
 from app.infra.models import Case, CaseEvent, Message
@@ -181,3 +183,43 @@ def test_a_report_about_a_site_being_filed_waits_and_joins_its_case(app, second)
     (opened, _, status, _), joined = rows
     assert status == "new" and joined[1:] == ("200002", "linked", opened)
     assert filed["case"] == (opened, True)
+
+
+def test_a_report_waits_for_its_site_two_seconds_at_most(app):
+    """Behind a filing that stalls, the next one about the site gives up in SITE_WAIT, rather
+    than hold its connection (and the caller) for as long as the other takes."""
+    engine, catalog = app.extensions["engine"], app.extensions["catalog"]
+    if engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite waits its busy timeout (5 s), as every write does")
+    with engine.connect() as stalled, stalled.begin():
+        filing.file(stalled, app.config, catalog, "+22376000001", "200001", answers(), T0)
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="lock timeout"), engine.begin() as conn:
+            filing.file(conn, app.config, catalog, "+22376000002", "200002", answers(), T0)
+        waited = time.monotonic() - started
+    assert filing.SITE_WAIT == "2s" and 1.9 < waited < 4, waited
+    with engine.connect() as conn:  # the stalled one was filed in the end; the other not
+        assert conn.execute(select(Case.reference)).scalars().all() == ["200001"]
+
+
+def test_a_report_about_another_site_does_not_wait(app):
+    """The lock is the site's: a report about another place is filed at once meanwhile."""
+    engine, catalog = app.extensions["engine"], app.extensions["catalog"]
+    if engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL: on SQLite every write waits for the one writer")
+    with engine.connect() as first, first.begin():
+        filing.file(first, app.config, catalog, "+22376000001", "200001", answers(), T0)
+        other = threading.Thread(target=lambda: _file(app, "200002", answers(place="Kalana")))
+        other.start()
+        other.join(1)
+        assert not other.is_alive()
+    with engine.connect() as conn:
+        rows = conn.execute(select(Case.reference, Case.status).order_by(Case.reference)).all()
+    assert rows == [("200001", "new"), ("200002", "new")]
+
+
+def _file(app, reference: str, sent: dict) -> None:
+    """File a report in a transaction of its own."""
+    with app.extensions["engine"].begin() as conn:
+        filing.file(conn, app.config, app.extensions["catalog"], "+22376000002", reference,
+                    sent, T0)  # fmt: skip

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, func, or_, select
 
 from app.infra.models import Certificate, Contact, ModuleProgress, utcnow
 from app.messaging.campaigns.text import CampaignError
@@ -58,8 +58,12 @@ def in_area(area: dict[str, list[str]]):
                  for column, names in area.items()))  # fmt: skip
 
 
-def recipients(audience: dict) -> Select:
-    """Select the contacts a campaign reaches: the audience, minus opted-out and unreachable."""
+def recipients(audience: dict, paged: bool = False) -> Select:
+    """Select the contacts a campaign reaches: the audience, minus opted-out and unreachable.
+
+    paged: the query reads one page of contacts by id (the expansion), where each contact's
+    training is best looked up alone; a count over everyone is best joined.
+    """
     query = select(Contact).where(Contact.opted_out_at.is_(None), Contact.unreachable_at.is_(None))
     for key, values in audience.items():
         if key == "language" and "fr" in values:
@@ -72,7 +76,7 @@ def recipients(audience: dict) -> Select:
         elif key in COLUMNS:
             query = query.where(COLUMNS[key].in_(values))
         elif key == "training":
-            query = query.where(or_(*(_training(value) for value in values)))
+            query = query.where(or_(*(_training(value, paged) for value in values)))
         else:
             moment = datetime.fromisoformat(values)
             if moment.tzinfo is None:
@@ -97,10 +101,16 @@ def within(audience: dict, scope: str | None, area: dict[str, list[str]]) -> dic
     return {**audience, "area": area}
 
 
-def _training(value: str):
+def _training(value: str, paged: bool = False):
     """Return the condition for one training= value."""
-    progress = exists().where(ModuleProgress.contact_id == Contact.id)
-    certified = exists().where(Certificate.contact_id == Contact.id)
+    progress = select(ModuleProgress.id).where(ModuleProgress.contact_id == Contact.id)
+    certified = select(Certificate.id).where(Certificate.contact_id == Contact.id)
+    if paged:
+        # Looked up per contact in the index on contact_id: as a semi-join PostgreSQL read
+        # every progress row below the page's last id, for every page of the expansion.
+        # OFFSET keeps a subquery a subquery (see expansion.pending).
+        progress, certified = progress.offset(0), certified.offset(0)
+    progress, certified = progress.exists(), certified.exists()
     if value == "none":
         return ~progress
     if value == "started":

@@ -104,7 +104,7 @@ def pending(audience: dict, prefix: str, after: int, upto: int) -> Select:
     # planner may not turn it into a join (PostgreSQL's simplify_EXISTS_query).
     key = literal(prefix, String) + Contact.phone
     queued = select(Message.id).where(Message.key == key).offset(0).exists()
-    query = recipients(audience).with_only_columns(*columns)
+    query = recipients(audience, paged=True).with_only_columns(*columns)
     return query.where(Contact.id > after, Contact.id <= upto, ~queued).order_by(Contact.id)
 
 
