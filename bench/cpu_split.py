@@ -35,30 +35,44 @@ def serving_cpu(base: str) -> float:
     return total
 
 
-def named_cpu(name: str) -> float:
-    """Return the CPU seconds so far of every process whose name starts with name."""
-    total = 0.0
+def named_cpu(*names: str) -> dict[int, float]:
+    """Return the CPU seconds so far of each process whose name starts with one of names."""
+    found = {}
     for process in psutil.process_iter(["name", "cpu_times"]):
         times = process.info["cpu_times"]
-        if times is not None and (process.info["name"] or "").startswith(name):
-            total += times.user + times.system
-    return total
+        if times is not None and (process.info["name"] or "").startswith(names):
+            found[process.pid] = times.user + times.system
+    return found
 
 
-def snapshot(base: str) -> dict[str, float]:
-    """Return the CPU seconds so far of each part of a run against base, and the machine's."""
+def snapshot(base: str) -> dict:
+    """Return the CPU seconds so far of each part of a run against base, and the machine's.
+
+    Redis and PostgreSQL are every such process on the machine (the embedded server is
+    Valkey's): run the bench on a machine of its own.
+    """
     children = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has exited
     machine = psutil.cpu_times()
     busy = machine.user + machine.nice + machine.system + getattr(machine, "irq", 0)
     busy += getattr(machine, "softirq", 0) + getattr(machine, "steal", 0)
-    return {"server": serving_cpu(base), "redis": named_cpu("redis-server"),
+    return {"server": serving_cpu(base), "redis": named_cpu("redis-server", "valkey-server"),
             "postgres": named_cpu("postgres"), "wrk": children.ru_utime + children.ru_stime,
             "machine": busy, "at": time.monotonic()}  # fmt: skip
 
 
+def _spent(before, after) -> float:
+    """Return the seconds spent between two readings: of one figure, or of processes by pid
+    (one that started meanwhile counts whole; one that ended is lost, not made negative)."""
+    if isinstance(after, dict):
+        return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+    return after - before
+
+
 def per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
     """Return the µs of CPU each part spent per request between two snapshots."""
-    spent = {part: after[part] - before[part] for part in ("server", "redis", "postgres", "wrk")}
+    spent = {
+        part: _spent(before[part], after[part]) for part in ("server", "redis", "postgres", "wrk")
+    }
     spent["other"] = max(0.0, after["machine"] - before["machine"] - sum(spent.values()))
     spent["machine"] = after["machine"] - before["machine"]
     return {part: seconds / max(requests, 1) * 1e6 for part, seconds in spent.items()}

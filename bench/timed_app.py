@@ -9,6 +9,7 @@ closing). With TIMED_APP_HOOKS=1, Kalan's own settings apply too.
 
 import json
 import os
+import threading
 import time
 
 if os.environ.get("TIMED_APP_HOOKS"):
@@ -29,19 +30,26 @@ def post_worker_init(worker) -> None:
         kalan_post_worker_init(worker)
     inner = worker.wsgi
     path = os.path.join(os.environ["TIMED_APP_DIR"], f"{os.getpid()}.json")
-    started = time.process_time()
+    started, lock = time.process_time(), threading.Lock()
 
     def timed(environ, start_response):
         begun = time.thread_time()
+        body = inner(environ, start_response)
         try:
-            return [b"".join(inner(environ, start_response))]
+            return [b"".join(body)]
         finally:
-            _SPENT["app_s"] += time.thread_time() - begun
-            _SPENT["requests"] += 1
-            if _SPENT["requests"] % FLUSH == 0:
-                _SPENT["worker_s"] = time.process_time() - started
-                with open(path, "w", encoding="utf-8") as out:
-                    json.dump(_SPENT, out)
+            if hasattr(body, "close"):  # as a server must: the app's own clean-up runs
+                body.close()
+            spent = time.thread_time() - begun
+            with lock:
+                _SPENT["app_s"] += spent
+                _SPENT["requests"] += 1
+                if _SPENT["requests"] % FLUSH == 0:
+                    _SPENT["worker_s"] = time.process_time() - started
+                    # Whole or not at all: a reader never finds the file half written.
+                    with open(path + ".tmp", "w", encoding="utf-8") as out:
+                        json.dump(_SPENT, out)
+                    os.replace(path + ".tmp", path)
 
     worker.wsgi = timed
 
@@ -50,6 +58,8 @@ def spent(folder: str) -> dict[str, float]:
     """Return the app's CPU, its workers' CPU and their requests, summed over the workers."""
     total = {"app_s": 0.0, "requests": 0, "worker_s": 0.0}
     for name in os.listdir(folder):
+        if not name.endswith(".json"):
+            continue
         try:
             with open(os.path.join(folder, name), encoding="utf-8") as found:
                 figures = json.load(found)
