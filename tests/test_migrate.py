@@ -11,7 +11,7 @@ from app.infra.db import make_engine
 from app.infra.migrate import current, upgrade
 
 T = "2026-11-29 10:17:43.123456"  # a case opened, its entries, a call: to the second
-HEAD = "0022"  # the newest revision: each test upgrades to it after seeding older data
+HEAD = "0023"  # the newest revision: each test upgrades to it after seeding older data
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -202,3 +202,36 @@ def test_0022_indexes_a_provider_id_only_once_given(empty_database):
     assert provider_id_lookup(engine) == (True, True, [1])
     upgrade_down_and_up(engine)
     assert provider_id_lookup(engine) == (True, True, [1])
+
+
+def report_lookup(engine) -> list[str]:
+    """Return the plan of a delivery report's lookup by the provider's id alone."""
+    lookup = "SELECT id FROM delivery_reports WHERE provider_id = 'ATX-1' AND applied = false"
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL enable_seqscan = off"))  # a few rows: read whole else
+            return conn.execute(text("EXPLAIN " + lookup)).scalars().all()
+        return [row[-1] for row in conn.execute(text("EXPLAIN QUERY PLAN " + lookup))]
+
+
+def test_0023_looks_a_report_up_by_its_provider_id(empty_database):
+    """Before 0023 a lookup by the provider's id read the whole table (or the whole of the
+    index that leads with the provider); after it, only its own entries."""
+    engine = empty_database
+    upgrade(engine, "0022")
+    report = (
+        "INSERT INTO delivery_reports (provider_id, provider, status, applied, received_at)"
+        f" VALUES (:id, 'africastalking', 'Success', false, '{T}')"
+    )
+    with engine.begin() as conn:
+        for n in range(20):
+            conn.execute(text(report), {"id": f"ATX-{n}"})
+    before = "\n".join(report_lookup(engine))
+    assert "ix_delivery_reports_provider_id" not in before
+    upgrade(engine)
+    after = "\n".join(report_lookup(engine))
+    assert "ix_delivery_reports_provider_id" in after, after
+    if engine.dialect.name == "postgresql":
+        assert "Index Cond: ((provider_id)::text = 'ATX-1'::text)" in after, after
+    upgrade_down_and_up(engine)
+    assert "ix_delivery_reports_provider_id" in "\n".join(report_lookup(engine))

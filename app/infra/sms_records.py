@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.infra.models import Base, UTCDateTime, utcnow
@@ -16,6 +16,8 @@ class DeliveryReport(Base):
         UniqueConstraint(
             "provider", "provider_id", "status", name="uq_delivery_reports_provider_id_status"
         ),
+        # By the provider's id alone, as the send's record and the sweep ask (migration 0023).
+        Index("ix_delivery_reports_provider_id", "provider_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
