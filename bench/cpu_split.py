@@ -7,42 +7,31 @@
 # else the machine did meanwhile.
 
 import resource
-import time
 
 import psutil
 
-PARTS = ("server", "redis", "postgres", "wrk", "other", "machine")
+
+def processes_cpu(matches) -> dict[int, float]:
+    """Return the CPU seconds so far of each process whose psutil info matches, by pid."""
+    found = {}
+    for process in psutil.process_iter(["name", "cmdline", "cpu_times"]):
+        times = process.info["cpu_times"]
+        if times is not None and matches(process.info):
+            found[process.pid] = times.user + times.system
+    return found
 
 
-def serving_cpu(base: str) -> float:
-    """Return the CPU seconds of the processes serving base (gunicorn and its workers) so far."""
-    bind = "127.0.0.1:" + base.rsplit(":", 1)[1]
+def serving_cpu(base: str) -> dict[int, float]:
+    """Return the CPU seconds so far of each process serving base (gunicorn and its workers)."""
     # Its --bind, word for word: wrk's command line holds the address in a URL. The workers,
-    # forked, carry the master's command line too: each is counted once, as its child.
-    serving = {
-        p.pid: p for p in psutil.process_iter(["cmdline"]) if bind in (p.info["cmdline"] or [])
-    }
-    total = 0.0
-    for process in serving.values():
-        try:
-            if process.ppid() in serving:
-                continue
-            for each in [process, *process.children(recursive=True)]:
-                times = each.cpu_times()
-                total += times.user + times.system
-        except psutil.Error:  # a worker that ended meanwhile
-            continue
-    return total
+    # forked, carry the master's command line too.
+    bind = "127.0.0.1:" + base.rsplit(":", 1)[1]
+    return processes_cpu(lambda info: bind in (info["cmdline"] or []))
 
 
 def named_cpu(*names: str) -> dict[int, float]:
     """Return the CPU seconds so far of each process whose name starts with one of names."""
-    found = {}
-    for process in psutil.process_iter(["name", "cpu_times"]):
-        times = process.info["cpu_times"]
-        if times is not None and (process.info["name"] or "").startswith(names):
-            found[process.pid] = times.user + times.system
-    return found
+    return processes_cpu(lambda info: (info["name"] or "").startswith(names))
 
 
 def snapshot(base: str) -> dict:
@@ -57,12 +46,13 @@ def snapshot(base: str) -> dict:
     busy += getattr(machine, "softirq", 0) + getattr(machine, "steal", 0)
     return {"server": serving_cpu(base), "redis": named_cpu("redis-server", "valkey-server"),
             "postgres": named_cpu("postgres"), "wrk": children.ru_utime + children.ru_stime,
-            "machine": busy, "at": time.monotonic()}  # fmt: skip
+            "machine": busy}  # fmt: skip
 
 
 def _spent(before, after) -> float:
-    """Return the seconds spent between two readings: of one figure, or of processes by pid
-    (one that started meanwhile counts whole; one that ended is lost, not made negative)."""
+    """Return the seconds spent between two readings: of one figure, or of processes by pid,
+    each counted once (one that started meanwhile counts whole; one that ended is lost, not
+    made negative)."""
     if isinstance(after, dict):
         return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
     return after - before

@@ -164,13 +164,7 @@ def test_a_report_about_a_site_being_filed_waits_and_joins_its_case(app, second)
     with first.begin():
         filing.file(first, app.config, catalog, "+22376000001", "200001", answers(), T0)
         filed = {}
-
-        def file_second():
-            with engine.begin() as conn:
-                filed["case"] = filing.file(conn, app.config, catalog, "+22376000002",
-                                            "200002", second, T0)  # fmt: skip
-
-        other = threading.Thread(target=file_second)
+        other = threading.Thread(target=lambda: filed.update(case=_file(app, "200002", second)))
         other.start()
         other.join(0.5)
         waited = other.is_alive()
@@ -218,8 +212,8 @@ def test_a_report_about_another_site_does_not_wait(app):
     assert rows == [("200001", "new"), ("200002", "new")]
 
 
-def _file(app, reference: str, sent: dict) -> None:
-    """File a report in a transaction of its own."""
+def _file(app, reference: str, sent: dict) -> tuple[int, bool]:
+    """File a report in a transaction of its own; return filing.file's answer."""
     with app.extensions["engine"].begin() as conn:
-        filing.file(conn, app.config, app.extensions["catalog"], "+22376000002", reference,
-                    sent, T0)  # fmt: skip
+        return filing.file(conn, app.config, app.extensions["catalog"], "+22376000002",
+                           reference, sent, T0)  # fmt: skip

@@ -138,9 +138,11 @@ _SITE_LOCKS = 0x4B434153  # "KCAS"
 # fails the hop, whose caller resumes at "Envoyer", rather than hold its pooled connection
 # past the gateway's patience. The rest of the transaction's locks wait no longer either.
 SITE_WAIT = "2s"
-_HOLD_SITE = select(func.pg_advisory_xact_lock(_SITE_LOCKS, bindparam("v_site", type_=Integer)))
-# In its WHERE, which PostgreSQL checks before it takes the lock: no round trip of its own.
-_HOLD_SITE = _HOLD_SITE.where(func.set_config("lock_timeout", SITE_WAIT, True) == SITE_WAIT)
+# The wait is set in the WHERE, which PostgreSQL checks before it takes the lock: no round
+# trip of its own.
+_HOLD_SITE = select(
+    func.pg_advisory_xact_lock(_SITE_LOCKS, bindparam("v_site", type_=Integer))
+).where(func.set_config("lock_timeout", SITE_WAIT, True) == SITE_WAIT)
 # SQLite has one writer at a time: a write that changes nothing takes its lock for the
 # rest of the transaction, so the read that follows sees every report filed before.
 _HOLD_WRITES = update(_CASES).where(false()).values(id=_CASES.c.id)
