@@ -40,6 +40,11 @@ class Catalog:
         """Return the engine's screens of fixed copy laid out in this catalog's words, by key."""
         return {}
 
+    @cached_property
+    def laid(self) -> dict:
+        """Return the engine's screens with parameters, laid out, by what they were made of."""
+        return {}
+
     def has(self, key: str) -> bool:
         """Tell whether the fallback language defines key."""
         return key in self.texts.get(FALLBACK, {})

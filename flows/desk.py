@@ -221,9 +221,17 @@ NODES = {
     ),
     # 0 on the list leads to the main menu, not back into the PIN screens behind it.
     "desk.list": Menu(
-        "desk.list", _list, params=_count, checkpoint=CLEAR, needs=NEEDS, back_to="menu"
+        "desk.list",
+        _list,
+        params=_count,
+        checkpoint=CLEAR,
+        needs=NEEDS,
+        back_to="menu",
+        private=True,
     ),
-    "desk.case": Menu("desk.case", _actions, params=_shown, checkpoint=CLEAR, needs=NEEDS),
+    "desk.case": Menu(
+        "desk.case", _actions, params=_shown, checkpoint=CLEAR, needs=NEEDS, private=True
+    ),
     "desk.service": Menu(
         "desk.service_prompt",
         tuple(Option(f"desk.service.{s}", "desk.note", (SetData("service", s),)) for s in SERVICES),
@@ -241,16 +249,35 @@ NODES = {
         needs=NEEDS,
     ),
     "desk.confirming": _referring("desk.confirm"),
-    "desk.confirm": Menu("desk.confirm", _commit, params=_confirm, checkpoint=CLEAR, needs=NEEDS),
+    "desk.confirm": Menu(
+        "desk.confirm", _commit, params=_confirm, checkpoint=CLEAR, needs=NEEDS, private=True
+    ),
     "desk.confirm.refer": Menu(
-        "desk.confirm_refer", _commit, params=_confirm, checkpoint=CLEAR, needs=NEEDS
+        "desk.confirm_refer",
+        _commit,
+        params=_confirm,
+        checkpoint=CLEAR,
+        needs=NEEDS,
+        private=True,
     ),
     "desk.saved": _referring("desk.done"),
     # No way back from here: 0 would lead to the confirmation, and a second save.
     "desk.done": Menu(
-        "desk.done", _DONE, params=_confirm, checkpoint=CLEAR, nav=False, needs=NEEDS
+        "desk.done",
+        _DONE,
+        params=_confirm,
+        checkpoint=CLEAR,
+        nav=False,
+        needs=NEEDS,
+        private=True,
     ),
     "desk.done.refer": Menu(
-        "desk.done_refer", _DONE, params=_confirm, checkpoint=CLEAR, nav=False, needs=NEEDS
+        "desk.done_refer",
+        _DONE,
+        params=_confirm,
+        checkpoint=CLEAR,
+        nav=False,
+        needs=NEEDS,
+        private=True,
     ),
 }

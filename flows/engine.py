@@ -15,6 +15,9 @@ from .render import PREFIX, Page, compose, paginate
 NEXT, BACK, HOME = "99", "0", "00"
 START, MENU, RESUME = "start", "menu", "@resume"
 MAX_BACK = 30  # deep enough for any journey, small enough for a Redis value
+# Screens with parameters kept laid out per catalog: a few hundred for the whole course
+# in one language; a screen naming a person (their name) must not grow it without end.
+LAID_MAX = 4096
 # What a screen does to the caller's resume point if the call drops there:
 # remember this screen, forget any, or leave the previous one alone.
 SAVE, CLEAR, KEEP = "save", "clear", "keep"
@@ -54,6 +57,7 @@ class Menu:
     # field, parse, next and error; its text is not shown): a PIN typed where
     # "1. Réessayer" is offered is taken as a PIN.
     typed: "Ask | None" = None
+    private: bool = False  # shows a case or a person's details: never kept laid out
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class Ask:
     size: int = 0
     keypad: bool = True
     record: str | None = None
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,7 @@ class End:
 
     text: str
     params: Params | None = None
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -223,28 +229,54 @@ def layout(node: Node, state: Mapping, ctx: Mapping, catalog: Catalog, limit: in
     """Lay a node out in pages for the session's language."""
     lang = state["lang"] or ctx.get("lang") or "fr"
     options = getattr(node, "options", ())
-    if node.params is not None or callable(options):
-        return _layout(node, state, ctx, catalog, limit, lang)
-    # A screen of fixed copy lays out the same for the same language, options shown
-    # and way back: done once per catalog, not on every hop (a navigation hop's
-    # largest part was laying its two screens out again).
-    shown = tuple([True if opt.show(ctx) else False for opt in options if opt.show])
-    key = (id(node), lang, shown, bool(state["back"]), state["node"] != MENU, limit)
-    held = catalog.screens.get(key)
-    if held is None:  # kept with its node, whose id no other node can take while it lives
-        held = catalog.screens[key] = (node, _layout(node, state, ctx, catalog, limit, lang))
+    nav = getattr(node, "nav", False)  # an End has none: its screen closes the session
+    back, home = nav and bool(state["back"]), nav and state["node"] != MENU
+    if node.params is None and not callable(options):
+        # A screen of fixed copy lays out the same for the same language, options shown
+        # and way back: done once per catalog, not on every hop (a navigation hop's
+        # largest part was laying its two screens out again).
+        shown = tuple([True if opt.show(ctx) else False for opt in options if opt.show])
+        key = (id(node), lang, shown, back, home, limit)
+        held = catalog.screens.get(key)
+        if held is None:  # kept with its node, whose id no other node can take while it lives
+            params, options = {}, _shown(options, ctx)
+            laid = _layout(node, params, options, back, home, catalog, limit, lang)
+            held = catalog.screens[key] = (node, laid)
+        return held[1]
+    params = dict(node.params(state["data"], ctx)) if node.params else {}
+    if callable(options):
+        options = options(state["data"], ctx)
+    options = _shown(options, ctx)
+    # A screen with parameters (a help page naming the code, a lesson, Formation's menu)
+    # lays out the same for the same values: kept by them, each value with its type (1
+    # and True are equal keys, not the same text), in a cache emptied when full.
+    key = (id(node), lang, tuple((k, v.__class__, v) for k, v in params.items()), options,
+           back, home, limit)  # fmt: skip
+    laid = catalog.laid
+    if node.private:  # a case or a person: laid out for this hop only
+        return _layout(node, params, options, back, home, catalog, limit, lang)
+    try:
+        held = laid.get(key)
+    except TypeError:  # a value no key can hold (a list): laid out every time
+        return _layout(node, params, options, back, home, catalog, limit, lang)
+    if held is None:
+        if len(laid) >= LAID_MAX:
+            laid.clear()
+        held = laid[key] = (node, _layout(node, params, options, back, home, catalog, limit, lang))
     return held[1]
 
 
-def _layout(node: Node, state: Mapping, ctx: Mapping, catalog: Catalog, limit: int, lang: str):
-    """Lay a node out in pages in lang (see layout)."""
-    params = dict(node.params(state["data"], ctx)) if node.params else {}
+def _shown(options, ctx: Mapping) -> tuple[Option, ...]:
+    """Return the options offered to this caller."""
+    return tuple(opt for opt in options if opt.show is None or opt.show(ctx))
+
+
+def _layout(node: Node, params: dict, options: tuple, back: bool, home: bool,
+            catalog: Catalog, limit: int, lang: str) -> Screen:  # fmt: skip
+    """Lay a node out in pages in lang, its parameters and options given (see layout)."""
     params = _resolve(params, catalog, lang)
     text = catalog.get(node.text, lang, **params)
-    options = node.options if isinstance(node, Menu) else ()
-    if callable(options):
-        options = options(state["data"], ctx)
-    options = tuple(opt for opt in options if opt.show is None or opt.show(ctx))
+    options = options if isinstance(node, Menu) else ()
     lines = [f"{n}. {_label(opt, params, catalog, lang)}" for n, opt in enumerate(options, 1)]
     nav = {
         key: f"{code}.{catalog.get('nav.' + key, lang)}"
@@ -253,10 +285,8 @@ def _layout(node: Node, state: Mapping, ctx: Mapping, catalog: Catalog, limit: i
     room = limit - PREFIX
     if isinstance(node, End):
         return Screen([Page(text, ())], (), nav, ())
-    can_back = node.nav and bool(state["back"])
-    can_home = node.nav and state["node"] != MENU
-    last = _nav_line(nav, False, can_back, can_home)
-    paged = _nav_line(nav, True, True, can_home)
+    last = _nav_line(nav, False, back, home)
+    paged = _nav_line(nav, True, True, home)
     sticky = isinstance(node, Menu) and node.sticky
     pages = paginate(
         text, lines, room - len(last) - (1 if last else 0), room - len(paged) - 1, sticky

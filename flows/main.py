@@ -158,7 +158,7 @@ NODES = {
         checkpoint=CLEAR,
     ),
     # Screens that only inform are not worth resuming; a task half done is.
-    "account.profile": Menu("account.profile", params=_profile, checkpoint=CLEAR),
+    "account.profile": Menu("account.profile", params=_profile, checkpoint=CLEAR, private=True),
     "account.name": Ask(
         "account.name_prompt",
         "name",
@@ -169,7 +169,7 @@ NODES = {
         keypad=False,
     ),
     "account.name_done": End(
-        "account.name_done", params=lambda data, ctx: {"name": data.get("name", "")}
+        "account.name_done", params=lambda data, ctx: {"name": data.get("name", "")}, private=True
     ),
     "account.lang": Menu("lang.choose", _languages("account"), checkpoint=CLEAR),
     # Lesson calls: the next lesson at the hour chosen, then reminders by call, not SMS.

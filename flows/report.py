@@ -293,8 +293,9 @@ NODES = {
         params=_summary,
         needs=("reference", "reports_today"),
         sticky=True,  # Envoyer and Annuler on the first page, however long the summary
+        private=True,
     ),
-    "r.done": End("report.done", params=_done),
+    "r.done": End("report.done", params=_done, private=True),
     "r.cancelled": End("report.cancelled"),
     "track": Ask(
         "track.prompt",
@@ -307,9 +308,12 @@ NODES = {
         size=REFERENCE,
     ),
     "track.found": Route(_found),
-    "track.status": Menu("track.status", params=_status, checkpoint=CLEAR),
+    "track.status": Menu("track.status", params=_status, checkpoint=CLEAR, private=True),
     "track.busy": End("track.busy"),
     "track.unknown": Menu(
-        "track.unknown", params=lambda d, c: {"reference": d.get("lookup", "")}, checkpoint=CLEAR
+        "track.unknown",
+        params=lambda d, c: {"reference": d.get("lookup", "")},
+        checkpoint=CLEAR,
+        private=True,
     ),
 }
