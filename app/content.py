@@ -2,6 +2,7 @@
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -149,6 +150,7 @@ def load(root: Path) -> tuple[Catalog, list[str]]:
 def oversized(catalog: Catalog, limit: int, code: str) -> list[str]:
     """List the screens whose copy cannot be shown whole within limit characters."""
     ends = ("error.unexpected", "error.unavailable", "desk.conflict")
+    catalog = replace(catalog)  # its own laid-out screens: samples never crowd out a phone's
     flow = build(catalog.course)
     return overflows(flow, catalog, sample_context(catalog, code), limit, ends, samples(catalog))
 
@@ -157,6 +159,7 @@ def previews(catalog: Catalog, flow, limit: int, code: str):
     """Yield (node id, reply) for every page of every screen, as a phone shows it."""
     from flows.engine import Route, layout, new_state, render
 
+    catalog = replace(catalog)  # its own laid-out screens: samples never crowd out a phone's
     ctx, found = sample_context(catalog, code), samples(catalog)
     for node_id, node in flow.items():
         if isinstance(node, Route):

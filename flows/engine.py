@@ -15,8 +15,8 @@ from .render import PREFIX, Page, compose, paginate
 NEXT, BACK, HOME = "99", "0", "00"
 START, MENU, RESUME = "start", "menu", "@resume"
 MAX_BACK = 30  # deep enough for any journey, small enough for a Redis value
-# Screens with parameters kept laid out per catalog: a few hundred for the whole course
-# in one language; a screen naming a person (their name) must not grow it without end.
+# The pages of screens with parameters, kept per catalog: some five hundred for the whole
+# course in one language, and more with each learner's own figures (scores, minutes left).
 LAID_MAX = 4096
 # What a screen does to the caller's resume point if the call drops there:
 # remember this screen, forget any, or leave the previous one alone.
@@ -89,7 +89,6 @@ class End:
 
     text: str
     params: Params | None = None
-    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -239,31 +238,13 @@ def layout(node: Node, state: Mapping, ctx: Mapping, catalog: Catalog, limit: in
         key = (id(node), lang, shown, back, home, limit)
         held = catalog.screens.get(key)
         if held is None:  # kept with its node, whose id no other node can take while it lives
-            params, options = {}, _shown(options, ctx)
-            laid = _layout(node, params, options, back, home, catalog, limit, lang)
+            laid = _layout(node, {}, _shown(options, ctx), back, home, catalog, limit, lang)
             held = catalog.screens[key] = (node, laid)
         return held[1]
     params = dict(node.params(state["data"], ctx)) if node.params else {}
     if callable(options):
         options = options(state["data"], ctx)
-    options = _shown(options, ctx)
-    # A screen with parameters (a help page naming the code, a lesson, Formation's menu)
-    # lays out the same for the same values: kept by them, each value with its type (1
-    # and True are equal keys, not the same text), in a cache emptied when full.
-    key = (id(node), lang, tuple((k, v.__class__, v) for k, v in params.items()), options,
-           back, home, limit)  # fmt: skip
-    laid = catalog.laid
-    if node.private:  # a case or a person: laid out for this hop only
-        return _layout(node, params, options, back, home, catalog, limit, lang)
-    try:
-        held = laid.get(key)
-    except TypeError:  # a value no key can hold (a list): laid out every time
-        return _layout(node, params, options, back, home, catalog, limit, lang)
-    if held is None:
-        if len(laid) >= LAID_MAX:
-            laid.clear()
-        held = laid[key] = (node, _layout(node, params, options, back, home, catalog, limit, lang))
-    return held[1]
+    return _layout(node, params, _shown(options, ctx), back, home, catalog, limit, lang)
 
 
 def _shown(options, ctx: Mapping) -> tuple[Option, ...]:
@@ -277,21 +258,44 @@ def _layout(node: Node, params: dict, options: tuple, back: bool, home: bool,
     params = _resolve(params, catalog, lang)
     text = catalog.get(node.text, lang, **params)
     options = options if isinstance(node, Menu) else ()
-    lines = [f"{n}. {_label(opt, params, catalog, lang)}" for n, opt in enumerate(options, 1)]
-    nav = {
-        key: f"{code}.{catalog.get('nav.' + key, lang)}"
-        for key, code in (("next", NEXT), ("back", BACK), ("home", HOME))
-    }
-    room = limit - PREFIX
+    lines = tuple(f"{n}. {_label(opt, params, catalog, lang)}" for n, opt in enumerate(options, 1))
+    nav = _nav(catalog, lang)
     if isinstance(node, End):
         return Screen([Page(text, ())], (), nav, ())
-    last = _nav_line(nav, False, back, home)
-    paged = _nav_line(nav, True, True, home)
     sticky = isinstance(node, Menu) and node.sticky
-    pages = paginate(
-        text, lines, room - len(last) - (1 if last else 0), room - len(paged) - 1, sticky
-    )
-    return Screen(pages, tuple(options), nav, tuple(lines))
+    # Paging is most of the work, and its result depends on the words alone: the same
+    # words (a help page naming the code, a lesson, Formation's menu) are paged once,
+    # whatever values made them. Never what a case or a person's screen shows (private).
+    key = (text, lines, sticky, back, home, limit, lang)
+    laid = catalog.laid
+    pages = laid.get(key)
+    if pages is None:
+        last = _nav_line(nav, False, back, home)
+        paged = _nav_line(nav, True, True, home)
+        room = limit - PREFIX
+        pages = paginate(
+            text, list(lines), room - len(last) - (1 if last else 0), room - len(paged) - 1, sticky
+        )
+        if not node.private:
+            if len(laid) >= LAID_MAX:
+                try:
+                    del laid[next(iter(laid))]  # the oldest: the rest stay
+                except (KeyError, RuntimeError, StopIteration):  # another thread's hop did
+                    pass
+            laid[key] = pages
+    return Screen(pages, tuple(options), nav, lines)
+
+
+def _nav(catalog: Catalog, lang: str) -> dict[str, str]:
+    """Return the navigation choices in lang, as a page's last line names them."""
+    key = ("nav", lang)
+    nav = catalog.screens.get(key)
+    if nav is None:
+        nav = catalog.screens[key] = {
+            name: f"{code}.{catalog.get('nav.' + name, lang)}"
+            for name, code in (("next", NEXT), ("back", BACK), ("home", HOME))
+        }
+    return nav
 
 
 def _label(option: Option, params: dict, catalog: Catalog, lang: str) -> str:

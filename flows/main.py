@@ -169,7 +169,7 @@ NODES = {
         keypad=False,
     ),
     "account.name_done": End(
-        "account.name_done", params=lambda data, ctx: {"name": data.get("name", "")}, private=True
+        "account.name_done", params=lambda data, ctx: {"name": data.get("name", "")}
     ),
     "account.lang": Menu("lang.choose", _languages("account"), checkpoint=CLEAR),
     # Lesson calls: the next lesson at the hour chosen, then reminders by call, not SMS.

@@ -295,7 +295,7 @@ NODES = {
         sticky=True,  # Envoyer and Annuler on the first page, however long the summary
         private=True,
     ),
-    "r.done": End("report.done", params=_done, private=True),
+    "r.done": End("report.done", params=_done),
     "r.cancelled": End("report.cancelled"),
     "track": Ask(
         "track.prompt",

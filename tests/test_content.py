@@ -307,3 +307,37 @@ def test_the_console_copy_writes_french_in_full():
     found = {key: WORKAROUNDS.findall(text) for key, text in catalog.texts["fr"].items()
              if key.startswith("console.") and WORKAROUNDS.search(text)}  # fmt: skip
     assert found == {}
+
+
+def test_previews_leave_the_served_catalogs_screens_alone():
+    """The console's previews lay out every screen with sample values on a copy of the
+    catalog: the screens the phones' hops keep are not crowded out by samples."""
+    catalog, _ = load(ROOT / "content")
+    list(previews(catalog, flows.build(catalog.course), 160, CODE))
+    oversized(catalog, 160, CODE)
+    assert catalog.laid == {} and catalog.screens == {}
+
+
+# The sample values of what a reporter said, a case and a person (app/content.py, flows'
+# samples()): none may stay in the screens a process keeps laid out. (A partner's name, on
+# the screen that enrols an agent, may: one of a few organisations, no one's own.)
+PERSONAL = ("P" * 20, "N" * 20, "ACDEFG", "444444", "+22370000000")
+
+
+def test_no_screen_kept_shows_a_case_or_a_person():
+    """Every screen, laid out as hops do with the samples' longest values: a screen that
+    shows a case or a person must be private (flows/engine.py), or its words are kept."""
+    from app.content import sample_context, samples
+    from flows.engine import Route, layout, new_state
+
+    catalog, _ = load(ROOT / "content")
+    flow, ctx, found = flows.build(catalog.course), sample_context(catalog, CODE), samples(catalog)
+    for node_id, node in flow.items():
+        if isinstance(node, Route):
+            continue
+        for data in found.get(node_id, [{}]):
+            state = {**new_state("fr"), "node": node_id, "back": [["menu", 0]], "data": data}
+            layout(node, state, ctx, catalog, 160)
+    assert len(catalog.laid) > 100  # the sweep did lay screens out
+    kept = [repr(key) + repr(pages) for key, pages in catalog.laid.items()]
+    assert [(mark, words) for words in kept for mark in PERSONAL if mark in words] == []
