@@ -180,6 +180,12 @@ def _referring(then: str):
     return Route(lambda data, ctx: f"{then}.refer" if data.get("to") == "referred" else then)
 
 
+def _move(text: str, options, nav: bool = True) -> Menu:
+    """Return a screen naming a case's move: to confirm it, or once it is saved."""
+    return Menu(text, options, params=_confirm, checkpoint=CLEAR, nav=nav, needs=NEEDS,
+                private=True)  # fmt: skip
+
+
 def _commit(data: Mapping, ctx: Mapping) -> tuple[Option, ...]:
     move = MoveCase(data.get("case", ""), data.get("to", ""), data.get("note") or "",
                     data.get("service"))  # fmt: skip
@@ -249,35 +255,10 @@ NODES = {
         needs=NEEDS,
     ),
     "desk.confirming": _referring("desk.confirm"),
-    "desk.confirm": Menu(
-        "desk.confirm", _commit, params=_confirm, checkpoint=CLEAR, needs=NEEDS, private=True
-    ),
-    "desk.confirm.refer": Menu(
-        "desk.confirm_refer",
-        _commit,
-        params=_confirm,
-        checkpoint=CLEAR,
-        needs=NEEDS,
-        private=True,
-    ),
+    "desk.confirm": _move("desk.confirm", _commit),
+    "desk.confirm.refer": _move("desk.confirm_refer", _commit),
     "desk.saved": _referring("desk.done"),
     # No way back from here: 0 would lead to the confirmation, and a second save.
-    "desk.done": Menu(
-        "desk.done",
-        _DONE,
-        params=_confirm,
-        checkpoint=CLEAR,
-        nav=False,
-        needs=NEEDS,
-        private=True,
-    ),
-    "desk.done.refer": Menu(
-        "desk.done_refer",
-        _DONE,
-        params=_confirm,
-        checkpoint=CLEAR,
-        nav=False,
-        needs=NEEDS,
-        private=True,
-    ),
+    "desk.done": _move("desk.done", _DONE, nav=False),
+    "desk.done.refer": _move("desk.done_refer", _DONE, nav=False),
 }
