@@ -42,7 +42,7 @@ class Catalog:
 
     @cached_property
     def laid(self) -> dict:
-        """Return the engine's screens with parameters, laid out, by what they were made of."""
+        """Return the engine's pages of screens with parameters, by the words they hold."""
         return {}
 
     def has(self, key: str) -> bool:
