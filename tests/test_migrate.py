@@ -1,7 +1,9 @@
 """Migrations run on databases that hold data: 0012 forgets what linked reports to phones."""
 
 import os
+import time
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -11,7 +13,7 @@ from app.infra.db import make_engine
 from app.infra.migrate import current, upgrade
 
 T = "2026-11-29 10:17:43.123456"  # a case opened, its entries, a call: to the second
-HEAD = "0023"  # the newest revision: each test upgrades to it after seeding older data
+HEAD = "0024"  # the newest revision: each test upgrades to it after seeding older data
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -164,10 +166,34 @@ def test_0019_keeps_each_providers_report_of_one_id(empty_database):
     assert kept == ["africastalking"]
 
 
+# PostgreSQL hides an index built over updated rows (pg_index.indcheckxmin) from any
+# transaction whose snapshot is older than the build: under xdist, another worker's open
+# transaction. Until then the planner cannot use it, whatever the migration did.
+_HIDDEN = text(
+    "SELECT indcheckxmin AND xmin::text::bigint"
+    " >= txid_snapshot_xmin(txid_current_snapshot()) % 4294967296"
+    " FROM pg_index WHERE indexrelid = to_regclass(:index)"
+)
+
+
+def wait_until_plannable(engine, index: str, timeout_s: float = 60) -> None:
+    """Return once a fresh transaction's planner may use index (at once but on PostgreSQL)."""
+    if engine.dialect.name != "postgresql":
+        return
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with engine.begin() as conn:
+            if not conn.scalar(_HIDDEN, {"index": index}):
+                return
+        assert time.monotonic() < deadline, f"{index} still hidden after {timeout_s} s"
+        time.sleep(0.05)
+
+
 def provider_id_lookup(engine) -> tuple[bool, bool, list]:
     """Return whether ix_outbox_provider_id is partial, whether a report's lookup by provider
     id reads it, and the ids that lookup finds."""
     lookup = "SELECT id FROM outbox WHERE provider_id = 'ATX-1'"
+    wait_until_plannable(engine, "ix_outbox_provider_id")
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             index = "indexrelid = 'ix_outbox_provider_id'::regclass"
@@ -207,6 +233,7 @@ def test_0022_indexes_a_provider_id_only_once_given(empty_database):
 def report_lookup(engine) -> list[str]:
     """Return the plan of a delivery report's lookup by the provider's id alone."""
     lookup = "SELECT id FROM delivery_reports WHERE provider_id = 'ATX-1' AND applied = false"
+    wait_until_plannable(engine, "ix_delivery_reports_provider_id")
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SET LOCAL enable_seqscan = off"))  # a few rows: read whole else
@@ -235,3 +262,74 @@ def test_0023_looks_a_report_up_by_its_provider_id(empty_database):
         assert "Index Cond: ((provider_id)::text = 'ATX-1'::text)" in after, after
     upgrade_down_and_up(engine)
     assert "ix_delivery_reports_provider_id" in "\n".join(report_lookup(engine))
+
+
+def tick_plans(engine) -> list[str]:
+    """Run the tick's sweep and forgetting of receipts; return the plan of each SELECT sent."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from app.messaging import delivery, outbox
+
+    sent = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            sent.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        with Session(engine) as db:
+            delivery.sweep(db, datetime(2026, 11, 29, 11, tzinfo=UTC), 3)
+            outbox.forget_receipts(db, datetime(2026, 11, 29, 11, tzinfo=UTC))
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    assert len(sent) >= 2, sent
+    wait_until_plannable(engine, "ix_delivery_reports_waiting")
+    wait_until_plannable(engine, "ix_outbox_receipts_kept")
+    plans = []
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ANALYZE"))
+            conn.execute(text("SET LOCAL enable_seqscan = off"))  # few rows: read whole else
+            for statement, parameters in sent:
+                lines = conn.exec_driver_sql("EXPLAIN " + statement, parameters).scalars()
+                plans.append("\n".join(lines))
+        else:
+            for statement, parameters in sent:
+                rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+                plans.append("\n".join(str(row[-1]) for row in rows))
+    return plans
+
+
+def test_0024_the_tick_reads_only_what_waits(empty_database):
+    """The sweep reads the reports still waiting, and the forgetting the receipts whose number
+    is kept, each through its own partial index: not every report and SMS ever kept."""
+    engine = empty_database
+    upgrade(engine, "0023")
+    sms = (
+        "INSERT INTO outbox (id, key, kind, urgent, phone, body, encoding, parts, estimated_cost,"
+        " status, not_before, attempts, created_at, sent_at, provider, provider_id) VALUES"
+        " (:id, :key, :kind, false, :phone, 'x', 'GSM-7', 1, 25, :status,"
+        f" '{T}', 1, '{T}', '{T}', 'africastalking', :given)"
+    )
+    report = (
+        "INSERT INTO delivery_reports (provider_id, provider, status, applied, received_at)"
+        f" VALUES (:given, 'africastalking', 'Success', :applied, '{T}')"
+    )
+    with engine.begin() as conn:
+        for n in range(200):  # a campaign's, long done
+            row = {"id": n + 1, "key": f"c:{n}", "kind": "campaign", "phone": "+22376000555"}
+            conn.execute(text(sms), {**row, "status": "delivered", "given": f"ATX-{n}"})
+            conn.execute(text(report), {"given": f"ATX-{n}", "applied": True})
+        receipt = {"key": "r:1", "kind": "receipt", "phone": "+22376000555", "status": "sent"}
+        conn.execute(text(sms), {**receipt, "id": 500, "given": "ATX-500"})
+        conn.execute(text(report), {"given": "ATX-999", "applied": False})  # its SMS unknown
+    before = tick_plans(engine)
+    assert not any("_waiting" in plan or "_receipts_kept" in plan for plan in before), before
+    upgrade(engine)
+    for _ in range(2):
+        sweep, forget = tick_plans(engine)[:2]
+        assert "ix_delivery_reports_waiting" in sweep, sweep
+        assert "ix_outbox_receipts_kept" in forget, forget
+        upgrade_down_and_up(engine)

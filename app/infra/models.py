@@ -144,6 +144,7 @@ class Campaign(Base):
 
 
 GIVEN = text("provider_id IS NOT NULL")  # the outbox's rows the provider has given an id
+RECEIPT_KEPT = text("kind = 'receipt' AND phone <> ''")  # a receipt whose number is kept
 
 
 class Message(Base):
@@ -160,6 +161,9 @@ class Message(Base):
         # The claim's order, of the queued rows only (migration 0021).
         Index("ix_outbox_queued", "urgent", "id",
               postgresql_where=text("status = 'queued'"), sqlite_where=text("status = 'queued'")),
+        # The receipts whose number the tick has yet to forget (migration 0024).
+        Index("ix_outbox_receipts_kept", "id", postgresql_where=RECEIPT_KEPT,
+              sqlite_where=RECEIPT_KEPT),
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.infra.models import Base, UTCDateTime, utcnow
@@ -18,6 +18,15 @@ class DeliveryReport(Base):
         ),
         # By the provider's id alone, as the send's record and the sweep ask (migration 0023).
         Index("ix_delivery_reports_provider_id", "provider_id"),
+        # The reports still waiting for their SMS, as the tick's sweep asks (migration 0024),
+        # in each dialect's words for applied.is_(False).
+        Index(
+            "ix_delivery_reports_waiting",
+            "provider_id",
+            "provider",
+            postgresql_where=text("applied IS false"),
+            sqlite_where=text("applied IS 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
