@@ -263,3 +263,62 @@ def test_an_answer_longer_than_its_columns_is_recorded_cut(sms_app, sandbox, row
         assert statuses(db) == {"sent": rows}
         assert {(m.provider_status, m.cost) for m in found} == {
             (("Success" + "!" * 60)[:40], ("XOF " + "9" * 40)[:32])}  # fmt: skip
+
+
+class HoldsTheSecondAnswer:
+    """The app's gateway to the sandbox, whose second request answers only once the third
+    batch's rows are started (or after 5 s): what the outbox held meanwhile is kept."""
+
+    name = "africastalking"
+
+    def __init__(self, app):
+        self.app, self.gateway = app, app.extensions["gateways"]["africastalking"]
+        self.requests, self.meanwhile = 0, None
+
+    def send(self, phones, text, sender=None):
+        self.requests += 1
+        if self.requests == 2:
+            deadline = time.monotonic() + 5
+            with self.app.extensions["db"]() as db:
+                while time.monotonic() < deadline:
+                    self.meanwhile = statuses(db)
+                    db.rollback()  # the next look is a new transaction
+                    if self.meanwhile["sending"] == 150:
+                        break
+                    time.sleep(0.01)
+        return self.gateway.send(phones, text, sender=sender)
+
+
+def test_a_request_is_out_while_the_last_is_recorded_and_the_next_started(sms_app, sandbox):
+    """Batches of 100, 100 and 50: while the second request is out, the first one's outcomes
+    are written and the third batch is started; each phone still gets its SMS once."""
+    gateway = HoldsTheSecondAnswer(sms_app)
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        phones = queue(sms_app, db, 250)
+        assert routed_sender(sms_app, db, gateways={"africastalking": gateway}).run().sent == 250
+        assert statuses(db) == {"sent": 250}
+    assert gateway.meanwhile == {"sent": 100, "sending": 150}
+    assert sorted(m["to"] for m in sandbox.messages()) == phones
+
+
+def test_a_request_out_when_the_run_fails_is_still_recorded(sms_app, sandbox):
+    """Redis gone as the third batch asks the rate: the run fails, and the second request,
+    out at that moment, is recorded as sent, not left as an unknown outcome."""
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisDown
+
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        queue(sms_app, db, 250)
+        sender = routed_sender(sms_app, db)
+        working, gone = sender.throttle("africastalking"), Redis(port=1, socket_timeout=1)
+        asked = []
+
+        def throttle(provider):
+            asked.append(provider)
+            return working if len(asked) < 3 else Throttle(gone, "gone", 1000)
+
+        sender.throttle = throttle
+        with pytest.raises(RedisDown):
+            sender.run()
+        assert statuses(db) == {"sent": 200, "claimed": 50}
+    assert len(sandbox.messages()) == 200

@@ -1,11 +1,14 @@
 """Send due outbox rows through their providers: claim with a lease, route, batch, throttle,
 record."""
 
+import logging
 import time
 import uuid
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,6 +29,8 @@ from app.messaging.outbox import (
 from app.messaging.routing import Routing
 from app.messaging.send_stats import SendStats
 from app.messaging.throttle import Throttle
+
+log = logging.getLogger(__name__)
 
 # Rows held back by a campaign's rate come due a second apart: a dispatch with nothing
 # else to do waits for them this long at most, and leaves later ones to the next tick.
@@ -53,6 +58,14 @@ class Tally:
         for name in ("claimed", "sent", "failed", "retried", "unknown", "cancelled"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.campaigns |= other.campaigns
+
+
+class Asked(NamedTuple):
+    """A request sent in the background: to whom, for which rows, and its (answer, seconds)."""
+
+    provider: str
+    part: list[Claimed]
+    future: Future
 
 
 @dataclass
@@ -116,37 +129,69 @@ class Sender:
         return due if due is not None and due - now <= HELD_WAIT else None
 
     def send(self, messages: list[Claimed], now_fn=utcnow) -> Tally:
-        """Send claimed rows in requests of one text and provider each; record every outcome."""
+        """Send claimed rows in requests of one text and provider each; record every outcome.
+
+        One request at a time, in a thread of its own: the database's work on the rows
+        around it (the last request's record, the next one's start) runs meanwhile.
+        """
         tally = Tally(claimed=len(messages))
-        for chunk in _chunks(messages, self.config["SMS_BATCH_SIZE"]):
-            chunk = self._within_campaign_rate(chunk, now_fn())
-            for provider, sender, part in self._routed(chunk, now_fn()):
-                self.throttle(provider).acquire(len(part), sleep=self.sleep)
-                part = self._start(part, provider, now_fn(), tally)
-                if not part:
-                    continue
-                # One provider request; its outcomes recorded in one statement.
-                gateway, phones = self.routing.gateways[provider], [m.phone for m in part]
-                started = time.perf_counter()
-                try:
-                    answer = gateway.send(phones, part[0].body, sender=sender)
-                except GatewayError as exc:
-                    answer = exc
-                took = time.perf_counter() - started
-                if isinstance(answer, GatewayError):
-                    self._whole(part, answer, now_fn(), tally)
-                    self.db.commit()
-                    self.routing.failed(provider)
-                else:
-                    self._each(part, answer, now_fn(), tally)
-                    # Kept before the circuit hears of it: Redis failing over now must
-                    # not leave rows that went out as unknown outcomes.
-                    self.db.commit()
-                    self.routing.sent(provider, answer)
-                if self.stats is not None:  # after the commit: what was recorded never waits
-                    self.stats.count(provider, phones, answer, took)
-                tally.campaigns.update(m.campaign_id for m in part if m.campaign_id)
+        asked = None  # the request in flight, until recorded
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kalan-send") as requests:
+            try:
+                for chunk in _chunks(messages, self.config["SMS_BATCH_SIZE"]):
+                    chunk = self._within_campaign_rate(chunk, now_fn())
+                    for provider, sender, part in self._routed(chunk, now_fn()):
+                        self.throttle(provider).acquire(len(part), sleep=self.sleep)
+                        part = self._start(part, provider, now_fn(), tally)
+                        if not part:
+                            continue
+                        # The next request leaves once the last has answered, and the last
+                        # one's outcomes are written while it is out.
+                        last = asked
+                        if last:
+                            last.future.result()
+                        gateway = self.routing.gateways[provider]
+                        phones = [m.phone for m in part]
+                        future = requests.submit(_ask, gateway, phones, part[0].body, sender)
+                        asked = Asked(provider, part, future)
+                        if last:
+                            self._recorded(last, now_fn, tally)
+                if asked:
+                    last, asked = asked, None
+                    self._recorded(last, now_fn, tally)
+            except BaseException:
+                if asked:  # what went out is still written down, if the database lets us
+                    self._recorded_after_error(asked, now_fn, tally)
+                raise
         return tally
+
+    def _recorded_after_error(self, asked: "Asked", now_fn, tally: Tally) -> None:
+        """Record a request in flight when the run failed; its rows stay sending (an unknown
+        outcome, settled by its delivery reports) if that fails too."""
+        try:
+            asked.future.result()
+            self.db.rollback()
+            self._recorded(asked, now_fn, tally)
+        except Exception:
+            log.exception("a request's outcomes could not be recorded after an error")
+
+    def _recorded(self, asked: "Asked", now_fn, tally: Tally) -> None:
+        """Record one request's outcomes, then tell its provider's circuit and the stats."""
+        provider, part = asked.provider, asked.part
+        answer, took = asked.future.result()
+        if isinstance(answer, GatewayError):
+            self._whole(part, answer, now_fn(), tally)
+            self.db.commit()
+            self.routing.failed(provider)
+        else:
+            self._each(part, answer, now_fn(), tally)
+            # Kept before the circuit hears of it: Redis failing over now must
+            # not leave rows that went out as unknown outcomes.
+            self.db.commit()
+            self.routing.sent(provider, answer)
+        if self.stats is not None:  # after the commit: what was recorded never waits
+            self.stats.count(provider, [m.phone for m in part], answer, took)
+        tally.campaigns.update(m.campaign_id for m in part if m.campaign_id)
 
     def _routed(self, chunk: list[Claimed], now: datetime):
         """Yield (provider, sender, rows) for the rows a provider may take now.
@@ -315,6 +360,16 @@ class Sender:
             kind = counted.get(change.row.id)
             if kind:
                 setattr(tally, kind, getattr(tally, kind) + 1)
+
+
+def _ask(gateway, phones: list[str], text: str, sender: str | None):
+    """Send one request; return its answer (or the gateway's error) and the seconds it took."""
+    started = time.perf_counter()
+    try:
+        answer = gateway.send(phones, text, sender=sender)
+    except GatewayError as exc:
+        answer = exc
+    return answer, time.perf_counter() - started
 
 
 def _chunks(messages: list[Claimed], size: int):
