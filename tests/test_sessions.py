@@ -98,6 +98,19 @@ def test_save_keep_clear_resume(app):
     assert hop({"a": 3}, None).resume is None
 
 
+def test_a_hop_that_read_no_resume_point_deletes_none(app):
+    """Clearing what was not there sends no DEL: a resume point that another session of
+    the phone saved since the hop began stays."""
+    store = store_for(app)
+    loaded = store.load("s1", "+22370000001")
+    assert loaded.resume is None
+    other = store.load("s2", "+22370000001")
+    store.save("s2", other, {"b": 1}, resume={"node": "about"})
+    store.save("s1", loaded, {"a": 1}, resume=None)
+    seen = store.load("s3", "+22370000001", wait_s=0)
+    assert seen.resume == {"node": "about"}
+
+
 def test_unreadable_values_count_as_absent(app):
     store = store_for(app)
     app.extensions["redis"].set(app.config["REDIS_PREFIX"] + "session:bad", b"\x80not json")

@@ -278,7 +278,10 @@ class SessionStore:
             if resume is UNCHANGED and loaded.resume is not None:
                 resume = loaded.resume  # moved under today's name
         if resume is None:
-            commands.append(("DEL", resume_key))
+            # None was there as the hop began (most menus clear it): a DEL would be one
+            # command of a navigation hop's six for nothing.
+            if loaded.resume is not None:
+                commands.append(("DEL", resume_key))
         elif resume is not UNCHANGED:
             commands.append(
                 ("SET", resume_key, _encode(resume), "EX", resume_ttl or self.resume_ttl)
