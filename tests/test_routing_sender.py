@@ -62,6 +62,26 @@ def test_each_operator_its_provider_and_failover_while_orange_fails(make_app, sa
     assert rows == {(m["to"], m["message"]): ("sent", m["provider"]) for m in sandbox.messages()}
 
 
+def test_a_batch_started_before_its_providers_circuit_opened_is_routed_again(make_app, sandbox):
+    """The second batch is started while the first is out; the first's 503 opens Orange's
+    circuit, so the second never leaves for Orange: back in the queue, no attempt spent, it
+    goes through Infobip, as the batches routed after the failure do."""
+    app = routed_app(make_app, sandbox, SMS_CIRCUIT_FAILURES=1, SMS_CIRCUIT_OPEN_S=OPEN_S)
+    app.config["SMS_BATCH_SIZE"] = 1
+    clock = Clock(datetime.now(UTC) + timedelta(seconds=1))
+    failing = orange_phones(3, 50)
+    sandbox.faults(orange_status={phone: "ServiceUnavailable" for phone in failing})
+    with app.app_context(), app.extensions["db"]() as db:
+        sender = routed_sender(app, db, clock.seconds)
+        queue_text(app, db, failing, "Un")
+        tally = sender.run(now_fn=clock)
+        assert (tally.sent, tally.retried) == (2, 1)
+        assert sender.routing.circuit.state("orange") == OPEN
+        rows = {m.phone: (m.status, m.attempts) for m in db.scalars(select(Message))}
+    assert carriers(sandbox, "Un") == {failing[1]: "infobip", failing[2]: "infobip"}
+    assert rows == {failing[0]: ("queued", 1), failing[1]: ("sent", 0), failing[2]: ("sent", 0)}
+
+
 def test_rows_wait_while_every_provider_of_their_route_is_shut(make_app, sandbox):
     """Back in the queue, no attempt spent, until the first circuit of their route may be
     probed; then out, each as its provider's probe."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from app.infra.gateway import FAILED, NOT_TRIED, SENT, Gateway, Result
 from app.infra.routes import ANY, providers_for, route_key
-from app.messaging.circuit import Circuit
+from app.messaging.circuit import CLOSED, Circuit
 
 OUR_NUMBER = re.compile(r"\+?[0-9]{3,15}")  # a number or short code; never a name
 
@@ -60,6 +60,10 @@ class Routing:
         # The number was refused, or nothing was asked: no sign of health.
         said = [r.outcome == SENT for r in results if r.outcome != FAILED and r.status != NOT_TRIED]
         self.circuit.record_many(provider, said)
+
+    def shut(self, provider: str) -> bool:
+        """Tell whether provider's circuit is other than closed: no new request for it."""
+        return self.circuit is not None and self.circuit.state(provider) != CLOSED
 
     def failed(self, provider: str) -> None:
         """Count a request the provider failed as a whole: once, whatever its size."""

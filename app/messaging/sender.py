@@ -5,10 +5,9 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.infra.gateway import FAILED, NOT_TRIED, RETRY, SENT, UNKNOWN, GatewayError
 from app.infra.models import Campaign, Contact, Message, utcnow
 from app.messaging import claims, delivery, window
+from app.messaging.batches import Asked, Tally, ask, chunks, healthy
 from app.messaging.claims import LIVE, Change, Claimed
 from app.messaging.outbox import (
     BULK_KINDS,
@@ -40,32 +40,6 @@ HELD_WAIT = timedelta(seconds=5)
 TAKE_GRACE_S = 0.05
 # A row no provider of its route may take now (every circuit open) waits at least this long.
 SHUT_WAIT = timedelta(seconds=5)
-
-
-@dataclass
-class Tally:
-    """What one dispatch run did."""
-
-    claimed: int = 0
-    sent: int = 0
-    failed: int = 0
-    retried: int = 0
-    unknown: int = 0
-    cancelled: int = 0
-    campaigns: set = field(default_factory=set)
-
-    def add(self, other: "Tally") -> None:
-        for name in ("claimed", "sent", "failed", "retried", "unknown", "cancelled"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.campaigns |= other.campaigns
-
-
-class Asked(NamedTuple):
-    """A request sent in the background: to whom, for which rows, and its (answer, seconds)."""
-
-    provider: str
-    part: list[Claimed]
-    future: Future
 
 
 @dataclass
@@ -138,7 +112,7 @@ class Sender:
         asked = None  # the request in flight, until recorded
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kalan-send") as requests:
             try:
-                for chunk in _chunks(messages, self.config["SMS_BATCH_SIZE"]):
+                for chunk in chunks(messages, self.config["SMS_BATCH_SIZE"]):
                     chunk = self._within_campaign_rate(chunk, now_fn())
                     for provider, sender, part in self._routed(chunk, now_fn()):
                         self.throttle(provider).acquire(len(part), sleep=self.sleep)
@@ -148,11 +122,18 @@ class Sender:
                         # The next request leaves once the last has answered, and the last
                         # one's outcomes are written while it is out.
                         last = asked
-                        if last:
-                            last.future.result()
+                        if last and not healthy(last.future.result()[0]):
+                            # Its circuit hears of a failure before the next request leaves,
+                            # which goes back to the queue, to be routed again, if it opened.
+                            asked = None
+                            self._recorded(last, now_fn, tally)
+                            last = None
+                            if self.routing.shut(provider):
+                                self._not_asked(part, now_fn())
+                                continue
                         gateway = self.routing.gateways[provider]
                         phones = [m.phone for m in part]
-                        future = requests.submit(_ask, gateway, phones, part[0].body, sender)
+                        future = requests.submit(ask, gateway, phones, part[0].body, sender)
                         asked = Asked(provider, part, future)
                         if last:
                             self._recorded(last, now_fn, tally)
@@ -164,6 +145,16 @@ class Sender:
                     self._recorded_after_error(asked, now_fn, tally)
                 raise
         return tally
+
+    def _not_asked(self, part: list[Claimed], now: datetime) -> None:
+        """Put started rows back in the queue, never asked: no attempt spent."""
+        changes = [Change(message) for message in part]
+        for change in changes:
+            release(change, now)
+            change.provider = None
+        self._autocommit()
+        claims.record(self.db, self.owner, "sending", changes)
+        self.db.commit()
 
     def _recorded_after_error(self, asked: "Asked", now_fn, tally: Tally) -> None:
         """Record a request in flight when the run failed; its rows stay sending (an unknown
@@ -360,35 +351,3 @@ class Sender:
             kind = counted.get(change.row.id)
             if kind:
                 setattr(tally, kind, getattr(tally, kind) + 1)
-
-
-def _ask(gateway, phones: list[str], text: str, sender: str | None):
-    """Send one request; return its answer (or the gateway's error) and the seconds it took."""
-    started = time.perf_counter()
-    try:
-        answer = gateway.send(phones, text, sender=sender)
-    except GatewayError as exc:
-        answer = exc
-    return answer, time.perf_counter() - started
-
-
-def _chunks(messages: list[Claimed], size: int):
-    """Yield lists of at most size rows sharing one text and campaign, one per phone."""
-    groups: dict[tuple, list[tuple[list, set]]] = {}
-    for message in messages:
-        key = (message.body, message.campaign_id)
-        lists = groups.get(key)
-        if lists is None:
-            lists = groups[key] = []
-        # A phone appears once per request: the answer is keyed by phone.
-        for rows, phones in lists:
-            if len(rows) < size and message.phone not in phones:
-                break
-        else:
-            rows, phones = [], set()
-            lists.append((rows, phones))
-        rows.append(message)
-        phones.add(message.phone)
-    for lists in groups.values():
-        for rows, _ in lists:
-            yield rows
