@@ -18,6 +18,19 @@ def key(app):
     return app.config["REDIS_PREFIX"] + "throttle:test"
 
 
+class Clock:
+    """Seconds that pass only when the test or the throttle sleeps."""
+
+    def __init__(self):
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.mark.parametrize(("rate", "n"), [(50, 1), (50, 25), (50, 50), (20, 20), (1, 1)])
 def test_acquire_within_burst_does_not_wait(redis, key, rate, n):
     naps = []
@@ -26,14 +39,32 @@ def test_acquire_within_burst_does_not_wait(redis, key, rate, n):
 
 
 def test_burst_is_one_second_of_rate_and_then_it_waits(redis, key):
-    throttle = Throttle(redis, key, 50)
+    """On the test's own clock: on Redis's, a machine slow between the two acquires (20 ms
+    is a token) refilled the bucket meanwhile, and the wait came out shorter than 0.18 s."""
+    clock = Clock()
+    throttle = Throttle(redis, key, 50, clock=clock)
     assert throttle.burst == 50
-    assert throttle.acquire(50) == 0
+    assert throttle.acquire(50, sleep=clock.sleep) == 0
+    naps = []
+
+    def sleep(seconds: float) -> None:
+        naps.append(seconds)
+        clock.sleep(seconds)
+
+    started = clock()
+    waited = throttle.acquire(10, sleep=sleep)  # the bucket is empty: 10 tokens take 0.2 s
+    assert naps == [pytest.approx(0.2)]
+    assert waited == pytest.approx(0.2) == clock() - started
+
+
+def test_acquire_sleeps_for_real_by_default(redis, key):
+    """With Redis's clock and time.sleep: 60 tokens at 50/s, from a full bucket of 50, take
+    at least 0.2 s, counted from before the burst (so no refill meanwhile can shorten it)."""
+    throttle = Throttle(redis, key, 50)
     started = time.monotonic()
-    waited = throttle.acquire(10)  # the bucket is empty: 10 tokens take 0.2 s
-    elapsed = time.monotonic() - started
-    assert waited >= 0.18
-    assert elapsed >= 0.18
+    assert throttle.acquire(50) == 0
+    throttle.acquire(10)
+    assert time.monotonic() - started >= 0.18
 
 
 def test_state_lives_in_redis_under_the_prefix(redis, key):
@@ -71,19 +102,6 @@ def test_two_workers_on_one_key_share_the_rate(redis, key):
     assert elapsed >= (total - workers[0].burst) / rate * 0.9
 
 
-class Clock:
-    """Seconds that pass only when the test or the throttle sleeps."""
-
-    def __init__(self):
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def test_acquire_more_than_burst_goes_in_steps(redis, key):
     """1,500 at 1,000/s: the burst at once, then one wait of exactly the 500 missing.
 
@@ -110,9 +128,12 @@ class Stop(Exception):
 
 
 def test_fractional_rate_waits_for_the_next_whole_token(redis, key):
-    throttle = Throttle(redis, key, 0.5)
+    """On the test's own clock: on Redis's, a machine slow for 0.1 s between the two
+    acquires had refilled a twentieth of a token, and the wait came out under 1.9 s."""
+    clock = Clock()
+    throttle = Throttle(redis, key, 0.5, clock=clock)
     assert throttle.burst == 1.0
-    assert throttle.acquire(1) == 0
+    assert throttle.acquire(1, sleep=clock.sleep) == 0
     naps = []
 
     def sleep(seconds: float) -> None:
@@ -121,7 +142,7 @@ def test_fractional_rate_waits_for_the_next_whole_token(redis, key):
 
     with pytest.raises(Stop):
         throttle.acquire(1, sleep=sleep)
-    assert naps and 1.9 <= naps[0] <= 2.0  # one token every two seconds
+    assert naps == [pytest.approx(2.0)]  # one token every two seconds
 
 
 def test_take_waits_a_grace_for_a_bucketful_asked_a_little_early(redis, key):
