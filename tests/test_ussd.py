@@ -1,7 +1,6 @@
 """The USSD webhook, driven with Africa's Talking payloads."""
 
 import threading
-import time
 
 import pytest
 import requests
@@ -158,8 +157,12 @@ def test_a_copy_sent_right_after_its_hop_gets_the_same_screen(
     assert dial.post(then).startswith(after)  # and the session reads the next hop as before
 
 
-def test_a_copy_that_waited_for_its_hop_gets_the_same_screen(app):
-    """Two copies of a latest-only hop at once: one is answered, the other replays it."""
+def test_a_copy_that_waited_for_its_hop_gets_the_same_screen(app, monkeypatch):
+    """Two copies of a latest-only hop at once: one is answered, the other replays it.
+
+    The hop's lock is given back once both copies have found it held, not after a sleep:
+    on a loaded machine a copy that came later than the sleep was no copy any more.
+    """
     app.config["USSD_RETRY_S"] = 0  # only the wait tells them apart
     store = app.extensions["sessions"]
     with serve(app) as url:
@@ -171,6 +174,17 @@ def test_a_copy_that_waited_for_its_hop_gets_the_same_screen(app):
         form = {"sessionId": caller.session_id, "phoneNumber": PHONE, "serviceCode": CODE,
                 "text": "2", "networkCode": "99999"}  # fmt: skip
         held, replies = store.load(caller.session_id, PHONE), []  # both copies must wait
+        lock_and_read, refused, both_wait = store._lock_and_read, set(), threading.Event()
+
+        def watched(*args):
+            found = lock_and_read(*args)
+            if found is None:  # the lock is held: this copy waits for it
+                refused.add(threading.get_ident())
+                if len(refused) == 2:
+                    both_wait.set()
+            return found
+
+        monkeypatch.setattr(store, "_lock_and_read", watched)
 
         def send():
             replies.append(requests.post(url + "/ussd", data=form, timeout=10).text)
@@ -178,7 +192,7 @@ def test_a_copy_that_waited_for_its_hop_gets_the_same_screen(app):
         threads = [threading.Thread(target=send) for _ in range(2)]
         for thread in threads:
             thread.start()
-        time.sleep(0.2)
+        assert both_wait.wait(timeout=30), "both copies wait for the hop's lock"
         store.release(caller.session_id, held)
         for thread in threads:
             thread.join()
