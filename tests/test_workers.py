@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 import pytest
 from flask import current_app
@@ -101,6 +102,27 @@ def align(tick_s: int) -> int:
     return int(time.time()) // tick_s
 
 
+class Moved:
+    """The time enqueue_tick reads (workers.jobs.utcnow), moved only by the test or by the
+    clock's sleep: a loaded machine slow between two steps cannot move a beat to another slot.
+    """
+
+    def __init__(self, monkeypatch):
+        self.now = time.time()
+        monkeypatch.setattr(jobs, "utcnow", lambda: datetime.fromtimestamp(self.now, UTC))
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def align(self, tick_s: int) -> int:
+        """Move to just after a slot of tick_s begins; return that slot."""
+        self.sleep(clock.until_next_slot(tick_s, self.now))
+        return int(self.now) // tick_s
+
+
 def subprocess_env(app, redis_url: str, database_url: str, **settings) -> dict:
     """The environment of a worker or clock process for this app."""
     return {
@@ -156,13 +178,14 @@ def test_enqueue_tick_queues_one_tick_per_slot(make_app):
     assert (job.result_ttl, job.failure_ttl, job.timeout) == (60, 3600, 600)
 
 
-def test_ticks_do_not_pile_up_while_no_worker_takes_them(make_app):
+def test_ticks_do_not_pile_up_while_no_worker_takes_them(make_app, monkeypatch):
     """A tick still waiting for a worker stands for the slots after it, until one starts it."""
     app = make_app(SMS_TICK_S=1)
+    now = Moved(monkeypatch)
     with app.app_context():
-        slot = align(1)
+        slot = now.align(1)
         asked = [jobs.enqueue_tick(app)]
-        time.sleep(clock.until_next_slot(1, time.time()))
+        now.sleep(clock.until_next_slot(1, now()))
         asked.append(jobs.enqueue_tick(app))  # the first one still waits
         work(app)
         asked.append(jobs.enqueue_tick(app))  # taken: this slot gets its own
@@ -187,30 +210,35 @@ def test_the_clock_wakes_just_after_the_next_slot_begins(tick_s, now, expected):
     assert clock.until_next_slot(tick_s, now) == pytest.approx(expected)
 
 
-def test_the_clock_queues_a_tick_in_each_slot(make_app):
+def test_the_clock_queues_a_tick_in_each_slot(make_app, monkeypatch):
     """Three beats, a slot apart, with a worker that takes each tick: three ticks, in three
-    consecutive slots."""
-    # Slots of 2 s: room for the worker's turn between beats on a busy machine.
+    consecutive slots. On time the test moves: a worker slower than a slot on a busy
+    machine would have put a beat in a later slot."""
     app = make_app(SMS_TICK_S=2)
+    now, naps = Moved(monkeypatch), []
 
     def sleep(seconds: float) -> None:
-        # A worker takes the tick while the clock sleeps, as another process would.
-        awake = time.monotonic()
-        work(app)
-        time.sleep(max(0.0, seconds - (time.monotonic() - awake)))
+        naps.append(seconds)
+        work(app)  # a worker takes the tick while the clock sleeps, as another process would
+        now.sleep(seconds)
 
-    first = align(2)
-    started = time.monotonic()
-    assert clock.run(app, beats=3, sleep=sleep) == 3
-    assert time.monotonic() - started < 6  # it sleeps between beats only
+    first = now.align(2)
+    assert clock.run(app, beats=3, sleep=sleep, clock=now) == 3
+    assert naps == [pytest.approx(2.0)] * 2  # it sleeps between beats only, a slot each
     assert ticks(app) == tick_ids(app, first, first + 1, first + 2)
 
 
-def test_the_clock_leaves_one_tick_waiting_while_no_worker_runs(make_app):
+def test_the_clock_leaves_one_tick_waiting_while_no_worker_runs(make_app, monkeypatch):
+    """On real time and sleep; the slot expected is the one the first beat read, not one
+    read before it (a loaded machine could be a slot later by then)."""
     app = make_app(SMS_TICK_S=1)
-    first = align(1)
+    read = []  # what each beat's enqueue_tick took for now
+    monkeypatch.setattr(jobs, "utcnow", lambda: read.append(utcnow()) or read[-1])
+    align(1)
     assert clock.run(app, beats=3) == 3
-    assert ticks(app) == tick_ids(app, first)
+    slots = [int(at.timestamp()) for at in read]
+    assert len(set(slots)) == 3  # a beat a slot
+    assert ticks(app) == tick_ids(app, slots[0])
 
 
 def test_the_clock_keeps_beating_when_redis_does_not_answer(make_app, caplog):
