@@ -1,7 +1,11 @@
 """The sandbox's Orange SMS API, asked directly over HTTP as Orange's clients do."""
 
+import time
+
 import pytest
 import requests
+
+from sandbox import courier
 
 from .kalan_standin import wait_for
 
@@ -179,11 +183,30 @@ def test_duplicate_receipts(wired, kalan):
     ] * 2
 
 
-def test_shuffled_receipts(wired, kalan):
+class Stopped:
+    """The courier's clock (its module's time), standing still until go() is called."""
+
+    def __init__(self):
+        self.at = time.monotonic()
+
+    def monotonic(self) -> float:
+        return time.monotonic() if self.at is None else self.at
+
+    def go(self) -> None:
+        self.at = None
+
+
+def test_shuffled_receipts(wired, kalan, monkeypatch):
+    """The courier's clock stands still while both are sent: each receipt is due after its
+    own send, and a loaded machine that took over 0.38 s for the second send made it due
+    after the first."""
     wired.app.config["SANDBOX_DLR_DELAY_S"] = 0.2
     # Seed 15 puts the first receipt 0.386 s out and the second 0.005 s: the second comes first.
     wired.faults(dlr_shuffle=True, seed=15)
+    stopped = Stopped()
+    monkeypatch.setattr(courier, "time", stopped)
     sent = [send(wired), send(wired, "tel:+22370000002")]
+    stopped.go()
     wait_for(lambda: len(kalan.posts(RECEIPTS)) == 2)
     assert [seen.json["deliveryInfoNotification"]["callbackData"]
             for seen in kalan.posts(RECEIPTS)] == sent[::-1]  # fmt: skip
