@@ -62,10 +62,13 @@ def test_replies_are_redis_pys_and_an_error_leaves_the_connection_clean(server, 
 def test_a_reply_too_slow_times_out_and_drops_the_connection(server):
     client, other = Redis.from_url(server.url, socket_timeout=0.2), Redis.from_url(server.url)
     conn = client.connection_pool.get_connection()
-    other.execute_command("CLIENT", "PAUSE", 600, "ALL")
+    # Writes paused far longer than the 0.2 s timeout, and let go once it fired (a pause of
+    # ALL commands holds UNPAUSE too): paused for 0.6 s, a machine slow for 0.4 s before the
+    # batch was sent had the replies in time.
+    other.execute_command("CLIENT", "PAUSE", 30_000, "WRITE")
     try:
         with pytest.raises(TimeoutError):
-            batch(conn, ("GET", "a"), ("GET", "b"))
+            batch(conn, ("SET", "a", "1"), ("SET", "b", "2"))
     finally:
         other.execute_command("CLIENT", "UNPAUSE")
     assert conn._sock is None  # its late replies must not answer the next commands
