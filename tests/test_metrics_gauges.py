@@ -166,15 +166,22 @@ def test_while_the_database_is_down_every_process_says_so_not_only_the_counting_
     assert sources(other)["database"] == 1  # shown the last figures, which a count kept
 
 
+def fresh_with_a_count_no_number() -> str:
+    """Figures fresh when the test runs (not when it was collected: minutes before, under
+    xdist, they were stale by then, and counted again whatever their shape)."""
+    return json.dumps({"at": time.time() + 60, "final_at": time.time() + 60,
+                       "states": {"queued": "many"}, "final": {}, "campaigns": []})  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "kept",
     [b"not json", b"\xff", b"[1, 2]", b'{"at": 1}',
      json.dumps({"at": "now", "final_at": 1, "states": {}, "final": {}, "campaigns": []}),
-     json.dumps({"at": time.time() + 60, "final_at": time.time() + 60,
-                 "states": {"queued": "many"}, "final": {}, "campaigns": []})],
+     pytest.param(fresh_with_a_count_no_number, id="fresh-with-a-count-no-number")],
 )  # fmt: skip
 def test_figures_kept_in_a_shape_this_version_cannot_read_are_counted_again(app, kept):
     """As during a rolling upgrade, when another version's figures are kept in Redis."""
+    kept = kept() if callable(kept) else kept
     queue(app, 2)
     app.extensions["redis"].set(app.config["REDIS_PREFIX"] + "metrics:gauges", kept)
     found = scrape(app.test_client())
