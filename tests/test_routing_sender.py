@@ -289,3 +289,21 @@ def test_what_orange_did_not_ask_after_a_503_waits_without_spending_an_attempt(m
     waiting = [rows[p] for p in phones[1:]]
     assert [(m.status, m.attempts, m.provider) for m in waiting] == [("queued", 0, None)] * 2
     assert {m.not_before for m in waiting} == {clock() + timedelta(seconds=30)}
+
+
+def test_a_probe_routed_with_a_failing_request_before_it_still_goes(make_app, sandbox):
+    """Orange may be probed; in the same chunk, a request to Africa's Talking before the
+    probe answers badly. The probe goes all the same: a circuit being probed is not shut."""
+    app = routed_app(make_app, sandbox, SMS_CIRCUIT_FAILURES=3, SMS_CIRCUIT_OPEN_S=OPEN_S)
+    clock = Clock(datetime.now(UTC) + timedelta(seconds=1))
+    with app.app_context(), app.extensions["db"]() as db:
+        sender = routed_sender(app, db, clock.seconds)
+        for _ in range(3):
+            sender.routing.failed("orange")
+        clock.sleep(OPEN_S)  # its probe is due
+        sandbox.faults(recipient_status={TELECEL: 405})  # Africa's Talking: try again later
+        queue_text(app, db, [TELECEL, ORANGE], "Un")
+        tally = sender.run(now_fn=clock)
+        assert (tally.sent, tally.retried) == (1, 1)
+        assert sender.routing.circuit.state("orange") == CLOSED
+    assert carriers(sandbox, "Un") == {ORANGE: "orange"}

@@ -1,13 +1,16 @@
 """Sending the outbox through the sandbox: batches, failures, unknowns, reports and the window."""
 
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import current_app
-from sqlalchemy import func, select
+from rq.timeouts import JobTimeoutException
+from sqlalchemy import event, func, select
 
+from app.infra import logs
 from app.infra.gateway import SENT, GatewayError, Result
 from app.infra.models import Campaign, Message
 from app.messaging import delivery, outbox
@@ -265,60 +268,180 @@ def test_an_answer_longer_than_its_columns_is_recorded_cut(sms_app, sandbox, row
             (("Success" + "!" * 60)[:40], ("XOF " + "9" * 40)[:32])}  # fmt: skip
 
 
-class HoldsTheSecondAnswer:
-    """The app's gateway to the sandbox, whose second request answers only once the third
-    batch's rows are started (or after 5 s): what the outbox held meanwhile is kept."""
+class OutUntilTheFirstIsRecorded:
+    """The app's gateway to the sandbox, whose second request is out until the first
+    request's outcomes are written (5 s at most)."""
 
     name = "africastalking"
 
     def __init__(self, app):
-        self.app, self.gateway = app, app.extensions["gateways"]["africastalking"]
-        self.requests, self.meanwhile = 0, None
+        self.gateway, self.requests = app.extensions["gateways"]["africastalking"], 0
+        self.second_out, self.first_recorded = threading.Event(), threading.Event()
+        self.second_back = threading.Event()
 
     def send(self, phones, text, sender=None):
         self.requests += 1
-        if self.requests == 2:
-            deadline = time.monotonic() + 5
-            with self.app.extensions["db"]() as db:
-                while time.monotonic() < deadline:
-                    self.meanwhile = statuses(db)
-                    db.rollback()  # the next look is a new transaction
-                    if self.meanwhile["sending"] == 150:
-                        break
-                    time.sleep(0.01)
-        return self.gateway.send(phones, text, sender=sender)
+        if self.requests != 2:
+            return self.gateway.send(phones, text, sender=sender)
+        self.second_out.set()
+        self.first_recorded.wait(5)
+        try:
+            return self.gateway.send(phones, text, sender=sender)
+        finally:
+            self.second_back.set()
 
 
-def test_a_request_is_out_while_the_last_is_recorded_and_the_next_started(sms_app, sandbox):
-    """Batches of 100, 100 and 50: while the second request is out, the first one's outcomes
-    are written and the third batch is started; each phone still gets its SMS once."""
-    gateway = HoldsTheSecondAnswer(sms_app)
-    with sms_app.app_context(), sms_app.extensions["db"]() as db:
-        phones = queue(sms_app, db, 250)
-        assert routed_sender(sms_app, db, gateways={"africastalking": gateway}).run().sent == 250
-        assert statuses(db) == {"sent": 250}
-    assert gateway.meanwhile == {"sent": 100, "sending": 150}
+def test_a_request_is_out_while_the_last_is_recorded(sms_app, sandbox):
+    """Batches of 100, 100 and 50: the first request's outcomes are written while the
+    second is out (one at a time, they were written before it left); each phone still gets
+    its SMS once."""
+    gateway, recording = OutUntilTheFirstIsRecorded(sms_app), []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if not recording and context.compiled_parameters[0].get("w_status") == "sending":
+            # The first request's record: is the second out, and not yet back?
+            recording.append(gateway.second_out.wait(5) and not gateway.second_back.is_set())
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        if recording:
+            gateway.first_recorded.set()
+
+    engine = sms_app.extensions["engine"]
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        with sms_app.app_context(), sms_app.extensions["db"]() as db:
+            phones = queue(sms_app, db, 250)
+            sender = routed_sender(sms_app, db, gateways={"africastalking": gateway})
+            assert sender.run().sent == 250
+            assert statuses(db) == {"sent": 250}
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    assert recording == [True]
     assert sorted(m["to"] for m in sandbox.messages()) == phones
 
 
-def test_a_request_out_when_the_run_fails_is_still_recorded(sms_app, sandbox):
+class Breaks:
+    """A gateway with a bug: one of its requests raises what no gateway should, before
+    the provider has the request, or after."""
+
+    name = "africastalking"
+
+    def __init__(self, app, on=1, after_sending=False):
+        self.gateway, self.requests = app.extensions["gateways"]["africastalking"], 0
+        self.on, self.after_sending = on, after_sending
+
+    def send(self, phones, text, sender=None):
+        self.requests += 1
+        if self.requests != self.on:
+            return self.gateway.send(phones, text, sender=sender)
+        if self.after_sending:
+            self.gateway.send(phones, text, sender=sender)
+        raise RuntimeError("a bug in the gateway")
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_a_request_out_when_the_run_fails_is_still_recorded(sms_app, sandbox, broken):
     """Redis gone as the third batch asks the rate: the run fails, and the second request,
-    out at that moment, is recorded as sent, not left as an unknown outcome."""
+    out at that moment, is recorded as sent, not left as an unknown outcome. Unless it
+    raised after the provider had it: then an unknown outcome, never put back to be sent
+    again; the next run sends the third batch alone."""
     from redis import Redis
     from redis.exceptions import ConnectionError as RedisDown
 
+    gateways = {"africastalking": Breaks(sms_app, on=2, after_sending=True)} if broken else None
     with sms_app.app_context(), sms_app.extensions["db"]() as db:
-        queue(sms_app, db, 250)
-        sender = routed_sender(sms_app, db)
+        phones = queue(sms_app, db, 250)
+        sender = routed_sender(sms_app, db, gateways=gateways)
         working, gone = sender.throttle("africastalking"), Redis(port=1, socket_timeout=1)
         asked = []
 
         def throttle(provider):
             asked.append(provider)
-            return working if len(asked) < 3 else Throttle(gone, "gone", 1000)
+            return working if len(asked) != 3 else Throttle(gone, "gone", 1000)
 
         sender.throttle = throttle
         with pytest.raises(RedisDown):
             sender.run()
-        assert statuses(db) == {"sent": 200, "claimed": 50}
-    assert len(sandbox.messages()) == 200
+        left = {"sent": 100, "sending": 100} if broken else {"sent": 200}
+        assert statuses(db) == {**left, "claimed": 50}
+        assert len(sandbox.messages()) == 200
+        # The lease over, the third batch is free again; the unknown outcomes wait.
+        outbox.reap(db, sms_app.config, datetime.now(UTC) + timedelta(hours=1))
+        sender.throttle = lambda provider: working
+        assert sender.run().sent == 50
+    assert sorted(m["to"] for m in sandbox.messages()) == phones  # each exactly once
+
+
+def test_a_request_that_raises_leaves_the_next_batch_unstarted(sms_app, sandbox):
+    """The first request raises what no gateway should: it stays an unknown outcome (it may
+    have left), and the second batch, never started, goes out once its lease is over."""
+    gateway = Breaks(sms_app)
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        queue(sms_app, db, 200)
+        sender = routed_sender(sms_app, db, gateways={"africastalking": gateway})
+        with pytest.raises(RuntimeError):
+            sender.run()
+        rows = Counter((m.status, m.attempts) for m in db.scalars(select(Message)))
+        assert rows == {("sending", 0): 100, ("claimed", 0): 100}
+        outbox.reap(db, sms_app.config, datetime.now(UTC) + timedelta(hours=1))
+        assert sender.run().sent == 100
+    assert len(sandbox.messages()) == 100
+
+
+class TimesOutAtTheSecond(dict):
+    """The app's gateways, where the job's time runs out as the second request is about to
+    leave, its rows started (RQ raises its timeout wherever the job stands)."""
+
+    def __init__(self, gateways):
+        super().__init__(gateways)
+        self.asked = 0
+
+    def __getitem__(self, name):
+        self.asked += 1
+        if self.asked == 2:
+            raise JobTimeoutException("the job's time is up")
+        return super().__getitem__(name)
+
+
+def test_a_batch_started_but_never_sent_when_the_job_times_out_goes_back_to_the_queue(
+    sms_app, sandbox
+):
+    """The first request, out, is still recorded; the second batch, started but never
+    sent, goes back to the queue unasked, no attempt spent, not to reap as an unknown."""
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        queue(sms_app, db, 200)
+        gateways = TimesOutAtTheSecond(sms_app.extensions["gateways"])
+        sender = routed_sender(sms_app, db, gateways=gateways)
+        with pytest.raises(JobTimeoutException):
+            sender.run()
+        rows = Counter((m.status, m.attempts) for m in db.scalars(select(Message)))
+        assert rows == {("sent", 0): 100, ("queued", 0): 100}
+        assert sender.run().sent == 100
+    assert len(set(m["to"] for m in sandbox.messages())) == 200
+
+
+class Notes:
+    """The app's gateway to the sandbox, noting the request id its log lines would carry."""
+
+    name = "africastalking"
+
+    def __init__(self, app):
+        self.gateway, self.ids = app.extensions["gateways"]["africastalking"], []
+
+    def send(self, phones, text, sender=None):
+        self.ids.append(logs.REQUEST_ID.get())
+        return self.gateway.send(phones, text, sender=sender)
+
+
+def test_a_request_sent_from_its_thread_logs_with_the_jobs_request_id(sms_app, sandbox):
+    gateway = Notes(sms_app)
+    token = logs.REQUEST_ID.set("req-7f3a")
+    try:
+        with sms_app.app_context(), sms_app.extensions["db"]() as db:
+            queue(sms_app, db, 150)
+            assert routed_sender(sms_app, db, gateways={"africastalking": gateway}).run().sent
+    finally:
+        logs.REQUEST_ID.reset(token)
+    assert gateway.ids == ["req-7f3a", "req-7f3a"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from app.infra.gateway import FAILED, NOT_TRIED, SENT, Gateway, Result
 from app.infra.routes import ANY, providers_for, route_key
-from app.messaging.circuit import CLOSED, Circuit
+from app.messaging.circuit import OPEN, Circuit
 
 OUR_NUMBER = re.compile(r"\+?[0-9]{3,15}")  # a number or short code; never a name
 
@@ -62,8 +62,9 @@ class Routing:
         self.circuit.record_many(provider, said)
 
     def shut(self, provider: str) -> bool:
-        """Tell whether provider's circuit is other than closed: no new request for it."""
-        return self.circuit is not None and self.circuit.state(provider) != CLOSED
+        """Tell whether provider's circuit has opened: no new request for it. (One being
+        probed is not: a row routed to it now is this worker's probe.)"""
+        return self.circuit is not None and self.circuit.state(provider) == OPEN
 
     def failed(self, provider: str) -> None:
         """Count a request the provider failed as a whole: once, whatever its size."""

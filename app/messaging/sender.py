@@ -1,6 +1,7 @@
 """Send due outbox rows through their providers: claim with a lease, route, batch, throttle,
 record."""
 
+import contextvars
 import logging
 import time
 import uuid
@@ -105,36 +106,42 @@ class Sender:
     def send(self, messages: list[Claimed], now_fn=utcnow) -> Tally:
         """Send claimed rows in requests of one text and provider each; record every outcome.
 
-        One request at a time, in a thread of its own: the database's work on the rows
-        around it (the last request's record, the next one's start) runs meanwhile.
+        One request at a time, in a thread of its own: the last one's outcomes are written,
+        and the next batch routed, while it is out.
         """
         tally = Tally(claimed=len(messages))
-        asked = None  # the request in flight, until recorded
+        asked = None  # the request out, until recorded
+        started = None  # rows moved to sending whose request has not left yet
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kalan-send") as requests:
             try:
                 for chunk in chunks(messages, self.config["SMS_BATCH_SIZE"]):
                     chunk = self._within_campaign_rate(chunk, now_fn())
                     for provider, sender, part in self._routed(chunk, now_fn()):
                         self.throttle(provider).acquire(len(part), sleep=self.sleep)
-                        part = self._start(part, provider, now_fn(), tally)
-                        if not part:
-                            continue
-                        # The next request leaves once the last has answered, and the last
-                        # one's outcomes are written while it is out.
+                        # The last request answers before the next batch is started: a
+                        # worker killed while it waits leaves no batch that never left
+                        # sending (an unknown outcome, which a campaign never resends).
                         last = asked
                         if last and not healthy(last.future.result()[0]):
-                            # Its circuit hears of a failure before the next request leaves,
-                            # which goes back to the queue, to be routed again, if it opened.
+                            # Its circuit hears of a failure before the next batch starts,
+                            # and the batch goes back to be routed again if it opened.
                             asked = None
                             self._recorded(last, now_fn, tally)
                             last = None
                             if self.routing.shut(provider):
-                                self._not_asked(part, now_fn())
+                                back = [(message, now_fn()) for message in part]
+                                claims.give_back(self.db, self.owner, back)
+                                self.db.commit()
                                 continue
+                        part = started = self._start(part, provider, now_fn(), tally)
+                        if not part:
+                            continue  # the last request, if any, is recorded later
+                        # In the job's context: its log lines keep the request id.
+                        here, phones = contextvars.copy_context(), [m.phone for m in part]
                         gateway = self.routing.gateways[provider]
-                        phones = [m.phone for m in part]
-                        future = requests.submit(ask, gateway, phones, part[0].body, sender)
-                        asked = Asked(provider, part, future)
+                        future = requests.submit(here.run, ask, gateway, phones, part[0].body,
+                                                 sender)  # fmt: skip
+                        asked, started = Asked(provider, part, future), None
                         if last:
                             self._recorded(last, now_fn, tally)
                 if asked:
@@ -143,6 +150,8 @@ class Sender:
             except BaseException:
                 if asked:  # what went out is still written down, if the database lets us
                     self._recorded_after_error(asked, now_fn, tally)
+                if started:  # and what never left goes back to the queue, not to reap
+                    self._not_asked_after_error(started, now_fn)
                 raise
         return tally
 
@@ -155,6 +164,15 @@ class Sender:
         self._autocommit()
         claims.record(self.db, self.owner, "sending", changes)
         self.db.commit()
+
+    def _not_asked_after_error(self, part: list[Claimed], now_fn) -> None:
+        """Put back started rows whose request never left when the run failed; reap settles
+        them as unknown outcomes if that fails too."""
+        try:
+            self.db.rollback()
+            self._not_asked(part, now_fn())
+        except Exception:
+            log.exception("rows never sent could not be put back after an error")
 
     def _recorded_after_error(self, asked: "Asked", now_fn, tally: Tally) -> None:
         """Record a request in flight when the run failed; its rows stay sending (an unknown
