@@ -87,7 +87,7 @@ def timed(engine, repeat: int) -> dict:
 
 def main() -> None:
     from app.infra.db import make_engine
-    from app.infra.migrate import upgrade
+    from app.infra.migrate import downgrade, upgrade
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--machine", action="store_true", help="the machine's PostgreSQL")
@@ -105,12 +105,7 @@ def main() -> None:
             "rows": args.rows,
             "head": timed(engine, args.repeat),
         }
-        with engine.begin() as conn:
-            from alembic import command
-
-            from app.infra.migrate import _config
-
-            command.downgrade(_config(conn), "0023")
+        downgrade(engine, "0023")
         results["0023"] = timed(engine, args.repeat)
         upgrade(engine)
         engine.dispose()

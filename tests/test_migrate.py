@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from app.infra.db import make_engine
-from app.infra.migrate import current, upgrade
+from app.infra.migrate import current, downgrade, upgrade
 
 T = "2026-11-29 10:17:43.123456"  # a case opened, its entries, a call: to the second
 HEAD = "0024"  # the newest revision: each test upgrades to it after seeding older data
@@ -103,12 +103,7 @@ def test_0012_forgets_what_linked_a_report_to_its_phone(empty_database):
 
 def upgrade_down_and_up(engine) -> None:
     """The downgrade works on the data the upgrade left, and the upgrade again after it."""
-    from alembic import command
-
-    from app.infra.migrate import _config
-
-    with engine.begin() as connection:
-        command.downgrade(_config(connection), "0010")
+    downgrade(engine, "0010")
     assert current(engine) == "0010"
     upgrade(engine)
     assert current(engine) == HEAD
@@ -333,3 +328,74 @@ def test_0024_the_tick_reads_only_what_waits(empty_database):
         assert "ix_delivery_reports_waiting" in sweep, sweep
         assert "ix_outbox_receipts_kept" in forget, forget
         upgrade_down_and_up(engine)
+
+
+def test_0024_builds_its_indexes_while_writes_go_on(empty_database):
+    """On PostgreSQL the indexes are built CONCURRENTLY: while the build waits for a
+    transaction that wrote to the outbox, another receipt is still written at once (a plain
+    build, queued for its lock, would hold it until the lock timeout)."""
+    import threading
+
+    engine = empty_database
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite builds an index under its one write lock, as it writes anything")
+    upgrade(engine, "0023")
+    sms = (
+        "INSERT INTO outbox (id, key, kind, urgent, phone, body, encoding, parts, estimated_cost,"
+        " status, not_before, attempts, created_at) VALUES (:id, :key, 'receipt', false,"
+        f" '+22376000555', 'Recu', 'GSM-7', 1, 25, 'queued', '{T}', 0, '{T}')"
+    )
+    failed = []
+
+    def migrate():
+        try:
+            upgrade(engine)
+        except Exception as exc:  # surfaced by the assertion below
+            failed.append(exc)
+
+    with engine.connect() as writer:
+        writer.execute(text(sms), {"id": 1, "key": "r:1"})  # open: the build waits for it
+        build = threading.Thread(target=migrate)
+        build.start()
+        deadline = time.monotonic() + 10
+        with engine.connect() as watch:
+            while not watch.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND query LIKE 'CREATE INDEX%' AND wait_event_type = 'Lock'"
+                )
+            ):
+                watch.rollback()
+                assert time.monotonic() < deadline, "the build never started"
+                time.sleep(0.02)
+        with engine.begin() as other:
+            other.execute(text("SET LOCAL lock_timeout = '2s'"))
+            other.execute(text(sms), {"id": 2, "key": "r:2"})  # not held by the build
+        writer.commit()
+    build.join(timeout=30)
+    assert failed == [] and current(engine) == HEAD
+
+
+def test_0024_run_again_after_a_build_cut_short_builds_its_indexes_whole(empty_database):
+    """A CONCURRENTLY build that failed leaves its index behind (invalid, on PostgreSQL),
+    the revision not stamped: the next run drops it and builds the index it means."""
+    engine = empty_database
+    upgrade(engine, "0023")
+    with engine.begin() as conn:  # what a cut-short build left: the names, not the shape
+        conn.execute(text("CREATE INDEX ix_outbox_receipts_kept ON outbox (phone)"))
+        conn.execute(text("CREATE INDEX ix_delivery_reports_waiting ON delivery_reports (id)"))
+    upgrade(engine)
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            shapes = conn.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname LIKE 'ix_%_kept'"
+                     " OR indexname LIKE 'ix_%_waiting' ORDER BY indexname")
+            ).scalars().all()  # fmt: skip
+        else:
+            shapes = conn.execute(
+                text("SELECT sql FROM sqlite_master WHERE name LIKE 'ix_%_kept'"
+                     " OR name LIKE 'ix_%_waiting' ORDER BY name")
+            ).scalars().all()  # fmt: skip
+    assert len(shapes) == 2, shapes
+    assert "(provider_id, provider)" in shapes[0] and "applied IS" in shapes[0], shapes
+    assert "(id)" in shapes[1] and "receipt" in shapes[1], shapes

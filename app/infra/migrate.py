@@ -18,9 +18,19 @@ def _config(connection) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database schema up to revision."""
-    with engine.begin() as connection:
+    """Bring the database schema up to revision, each migration in a transaction of its own.
+
+    Not all of them in one: an index on a large table is built CONCURRENTLY on PostgreSQL,
+    outside any transaction, so that writes go on meanwhile (env.py).
+    """
+    with engine.connect() as connection:
         command.upgrade(_config(connection), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database schema back to revision, each migration in a transaction of its own."""
+    with engine.connect() as connection:
+        command.downgrade(_config(connection), revision)
 
 
 def current(engine: Engine) -> str | None:

@@ -22,14 +22,36 @@ KEPT = sa.text("kind = 'receipt' AND phone <> ''")
 
 
 def upgrade():
-    op.create_index(
-        "ix_delivery_reports_waiting", "delivery_reports", ["provider_id", "provider"], **WAITING
-    )
-    op.create_index(
-        "ix_outbox_receipts_kept", "outbox", ["id"], postgresql_where=KEPT, sqlite_where=KEPT
-    )
+    # CONCURRENTLY on PostgreSQL, outside the migration's transaction: a plain build would
+    # hold the outbox's writes (every receipt, every send) for as long as it reads the table.
+    with op.get_context().autocommit_block():
+        # A build cut short (CONCURRENTLY, outside a transaction) leaves an invalid index
+        # behind: a second try starts from none.
+        for name, table in (("ix_delivery_reports_waiting", "delivery_reports"),
+                            ("ix_outbox_receipts_kept", "outbox")):  # fmt: skip
+            op.drop_index(name, table_name=table, if_exists=True, postgresql_concurrently=True)
+        op.create_index(
+            "ix_delivery_reports_waiting",
+            "delivery_reports",
+            ["provider_id", "provider"],
+            postgresql_concurrently=True,
+            **WAITING,
+        )
+        op.create_index(
+            "ix_outbox_receipts_kept",
+            "outbox",
+            ["id"],
+            postgresql_where=KEPT,
+            sqlite_where=KEPT,
+            postgresql_concurrently=True,
+        )
 
 
 def downgrade():
-    op.drop_index("ix_outbox_receipts_kept", table_name="outbox")
-    op.drop_index("ix_delivery_reports_waiting", table_name="delivery_reports")
+    with op.get_context().autocommit_block():
+        op.drop_index("ix_outbox_receipts_kept", table_name="outbox", postgresql_concurrently=True)
+        op.drop_index(
+            "ix_delivery_reports_waiting",
+            table_name="delivery_reports",
+            postgresql_concurrently=True,
+        )
