@@ -184,6 +184,19 @@ def wait_until_plannable(engine, index: str, timeout_s: float = 60) -> None:
         time.sleep(0.05)
 
 
+def plan(conn, statement: str, parameters=None) -> list[str]:
+    """Return the lines of statement's plan, as the database would run it with parameters.
+
+    On PostgreSQL with sequential scans off for the transaction: a test's few rows are read
+    whole else, whatever index there is.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        return list(conn.exec_driver_sql("EXPLAIN " + statement, parameters).scalars())
+    rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+    return [str(row[-1]) for row in rows]
+
+
 def provider_id_lookup(engine) -> tuple[bool, bool, list]:
     """Return whether ix_outbox_provider_id is partial, whether a report's lookup by provider
     id reads it, and the ids that lookup finds."""
@@ -193,16 +206,14 @@ def provider_id_lookup(engine) -> tuple[bool, bool, list]:
         if engine.dialect.name == "postgresql":
             index = "indexrelid = 'ix_outbox_provider_id'::regclass"
             partial = conn.scalar(text(f"SELECT indpred IS NOT NULL FROM pg_index WHERE {index}"))
-            conn.execute(text("SET LOCAL enable_seqscan = off"))  # two rows: read whole else
-            plan = conn.execute(text("EXPLAIN " + lookup)).scalars().all()
         else:
             index = "name = 'ix_outbox_provider_id'"
             partial = conn.scalar(
                 text(f"SELECT partial FROM pragma_index_list('outbox') WHERE {index}")
             )
-            plan = [row[-1] for row in conn.execute(text("EXPLAIN QUERY PLAN " + lookup))]
+        lines = plan(conn, lookup)
         found = conn.execute(text(lookup)).scalars().all()
-    return bool(partial), any("ix_outbox_provider_id" in line for line in plan), found
+    return bool(partial), any("ix_outbox_provider_id" in line for line in lines), found
 
 
 def test_0022_indexes_a_provider_id_only_once_given(empty_database):
@@ -230,10 +241,7 @@ def report_lookup(engine) -> list[str]:
     lookup = "SELECT id FROM delivery_reports WHERE provider_id = 'ATX-1' AND applied = false"
     wait_until_plannable(engine, "ix_delivery_reports_provider_id")
     with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SET LOCAL enable_seqscan = off"))  # a few rows: read whole else
-            return conn.execute(text("EXPLAIN " + lookup)).scalars().all()
-        return [row[-1] for row in conn.execute(text("EXPLAIN QUERY PLAN " + lookup))]
+        return plan(conn, lookup)
 
 
 def test_0023_looks_a_report_up_by_its_provider_id(empty_database):
@@ -282,19 +290,10 @@ def tick_plans(engine) -> list[str]:
     assert len(sent) >= 2, sent
     wait_until_plannable(engine, "ix_delivery_reports_waiting")
     wait_until_plannable(engine, "ix_outbox_receipts_kept")
-    plans = []
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("ANALYZE"))
-            conn.execute(text("SET LOCAL enable_seqscan = off"))  # few rows: read whole else
-            for statement, parameters in sent:
-                lines = conn.exec_driver_sql("EXPLAIN " + statement, parameters).scalars()
-                plans.append("\n".join(lines))
-        else:
-            for statement, parameters in sent:
-                rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
-                plans.append("\n".join(str(row[-1]) for row in rows))
-    return plans
+        return ["\n".join(plan(conn, statement, parameters)) for statement, parameters in sent]
 
 
 def test_0024_the_tick_reads_only_what_waits(empty_database):

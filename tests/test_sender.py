@@ -268,14 +268,21 @@ def test_an_answer_longer_than_its_columns_is_recorded_cut(sms_app, sandbox, row
             (("Success" + "!" * 60)[:40], ("XOF " + "9" * 40)[:32])}  # fmt: skip
 
 
-class OutUntilTheFirstIsRecorded:
-    """The app's gateway to the sandbox, whose second request is out until the first
-    request's outcomes are written (5 s at most)."""
+class Around:
+    """The app's gateway to the sandbox, as a test's own gateway wraps it, counting requests."""
 
     name = "africastalking"
 
     def __init__(self, app):
         self.gateway, self.requests = app.extensions["gateways"]["africastalking"], 0
+
+
+class OutUntilTheFirstIsRecorded(Around):
+    """The app's gateway to the sandbox, whose second request is out until the first
+    request's outcomes are written (5 s at most)."""
+
+    def __init__(self, app):
+        super().__init__(app)
         self.second_out, self.first_recorded = threading.Event(), threading.Event()
         self.second_back = threading.Event()
 
@@ -322,14 +329,12 @@ def test_a_request_is_out_while_the_last_is_recorded(sms_app, sandbox):
     assert sorted(m["to"] for m in sandbox.messages()) == phones
 
 
-class Breaks:
+class Breaks(Around):
     """A gateway with a bug: one of its requests raises what no gateway should, before
     the provider has the request, or after."""
 
-    name = "africastalking"
-
     def __init__(self, app, on=1, after_sending=False):
-        self.gateway, self.requests = app.extensions["gateways"]["africastalking"], 0
+        super().__init__(app)
         self.on, self.after_sending = on, after_sending
 
     def send(self, phones, text, sender=None):
@@ -422,13 +427,12 @@ def test_a_batch_started_but_never_sent_when_the_job_times_out_goes_back_to_the_
     assert len(set(m["to"] for m in sandbox.messages())) == 200
 
 
-class Notes:
+class Notes(Around):
     """The app's gateway to the sandbox, noting the request id its log lines would carry."""
 
-    name = "africastalking"
-
     def __init__(self, app):
-        self.gateway, self.ids = app.extensions["gateways"]["africastalking"], []
+        super().__init__(app)
+        self.ids = []
 
     def send(self, phones, text, sender=None):
         self.ids.append(logs.REQUEST_ID.get())

@@ -5,8 +5,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from app.infra.gateway import FAILED, NOT_TRIED, SENT, GatewayError
+from app.infra.gateway import GatewayError
 from app.messaging.claims import Claimed
+from app.messaging.routing import said
 
 
 @dataclass
@@ -37,9 +38,7 @@ class Asked(NamedTuple):
 
 def healthy(answer) -> bool:
     """Tell whether an answer says nothing against its provider's circuit (Routing.sent)."""
-    if isinstance(answer, GatewayError):
-        return False
-    return all(r.outcome in (SENT, FAILED) or r.status == NOT_TRIED for r in answer)
+    return not isinstance(answer, GatewayError) and all(said(answer))
 
 
 def ask(gateway, phones: list[str], text: str, sender: str | None):

@@ -57,9 +57,7 @@ class Routing:
         """Count each recipient's outcome against the provider's circuit."""
         if self.circuit is None:
             return
-        # The number was refused, or nothing was asked: no sign of health.
-        said = [r.outcome == SENT for r in results if r.outcome != FAILED and r.status != NOT_TRIED]
-        self.circuit.record_many(provider, said)
+        self.circuit.record_many(provider, said(results))
 
     def shut(self, provider: str) -> bool:
         """Tell whether provider's circuit has opened: no new request for it. (One being
@@ -70,6 +68,12 @@ class Routing:
         """Count a request the provider failed as a whole: once, whatever its size."""
         if self.circuit is not None:
             self.circuit.record(provider, False)
+
+
+def said(results: list[Result]) -> list[bool]:
+    """Return whether each recipient's outcome speaks for its provider's health, where it
+    speaks at all: a number refused, or one never asked, says nothing of it."""
+    return [r.outcome == SENT for r in results if r.outcome != FAILED and r.status != NOT_TRIED]
 
 
 class Choices:

@@ -121,18 +121,14 @@ class Sender:
                         # The last request answers before the next batch is started: a
                         # worker killed while it waits leaves no batch that never left
                         # sending (an unknown outcome, which a campaign never resends).
-                        last = asked
-                        if last and not healthy(last.future.result()[0]):
+                        if asked and not healthy(asked.future.result()[0]):
                             # Its circuit hears of a failure before the next batch starts,
                             # and the batch goes back to be routed again if it opened.
-                            asked = None
+                            last, asked = asked, None
                             self._recorded(last, now_fn, tally)
-                            last = None
-                            if self.routing.shut(provider):
-                                back = [(message, now_fn()) for message in part]
-                                claims.give_back(self.db, self.owner, back)
-                                self.db.commit()
+                            if self._given_back_if_shut(provider, part, now_fn()):
                                 continue
+                        last = asked
                         part = started = self._start(part, provider, now_fn(), tally)
                         if not part:
                             continue  # the last request, if any, is recorded later
@@ -149,11 +145,19 @@ class Sender:
                     self._recorded(last, now_fn, tally)
             except BaseException:
                 if asked:  # what went out is still written down, if the database lets us
-                    self._recorded_after_error(asked, now_fn, tally)
+                    self._after_error(lambda: self._recorded(asked, now_fn, tally))
                 if started:  # and what never left goes back to the queue, not to reap
-                    self._not_asked_after_error(started, now_fn)
+                    self._after_error(lambda: self._not_asked(started, now_fn()))
                 raise
         return tally
+
+    def _given_back_if_shut(self, provider: str, part: list[Claimed], now: datetime) -> bool:
+        """Put claimed rows back in the queue if provider's circuit has opened; say so."""
+        if not self.routing.shut(provider):
+            return False
+        claims.give_back(self.db, self.owner, [(message, now) for message in part])
+        self.db.commit()
+        return True
 
     def _not_asked(self, part: list[Claimed], now: datetime) -> None:
         """Put started rows back in the queue, never asked: no attempt spent."""
@@ -165,24 +169,14 @@ class Sender:
         claims.record(self.db, self.owner, "sending", changes)
         self.db.commit()
 
-    def _not_asked_after_error(self, part: list[Claimed], now_fn) -> None:
-        """Put back started rows whose request never left when the run failed; reap settles
-        them as unknown outcomes if that fails too."""
+    def _after_error(self, write) -> None:
+        """Write what a failed run leaves to write, on a session rolled back first; if that
+        fails too, reap settles the rows (a request out stays an unknown outcome)."""
         try:
             self.db.rollback()
-            self._not_asked(part, now_fn())
+            write()
         except Exception:
-            log.exception("rows never sent could not be put back after an error")
-
-    def _recorded_after_error(self, asked: "Asked", now_fn, tally: Tally) -> None:
-        """Record a request in flight when the run failed; its rows stay sending (an unknown
-        outcome, settled by its delivery reports) if that fails too."""
-        try:
-            asked.future.result()
-            self.db.rollback()
-            self._recorded(asked, now_fn, tally)
-        except Exception:
-            log.exception("a request's outcomes could not be recorded after an error")
+            log.exception("what a failed send left could not be written")
 
     def _recorded(self, asked: "Asked", now_fn, tally: Tally) -> None:
         """Record one request's outcomes, then tell its provider's circuit and the stats."""
