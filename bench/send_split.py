@@ -59,7 +59,7 @@ def send(config: dict, sandbox: str) -> dict:
         campaign = create(db, "bench", {"fr": TEXT}, {})
         db.commit()
         expand(db, campaign.id, app.config)
-        for name in ("claim", "start", "record"):
+        for name in ("choose", "start", "record"):
             setattr(claims, name, timed(name, getattr(claims, name)))
         routing = app.extensions["routing"]
         for gateway in routing.gateways.values():

@@ -390,6 +390,20 @@ def routed_sender(app, db, seconds=time.time, gateways=None):
     return Sender(db, routing, lambda provider: throttle, config)
 
 
+class FirstAcquire:
+    """A sender's throttle that runs before() once, at its first acquire: the first batch's
+    rows are then chosen (locked on PostgreSQL) and not yet started."""
+
+    def __init__(self, throttle, before):
+        self.throttle, self.before, self.burst = throttle, before, throttle.burst
+
+    def acquire(self, n: int, sleep=time.sleep) -> float:
+        if self.before:
+            before, self.before = self.before, None
+            before()
+        return self.throttle.acquire(n, sleep=sleep)
+
+
 def queue_text(app, db, phones, text: str, kind: str = "receipt", **fields) -> None:
     """Queue text to each phone (its own outbox row, keyed by the text) and commit."""
     from app.messaging import outbox

@@ -1,4 +1,5 @@
-"""app/messaging/claims.py: claimed rows written in bulk, each only while still ours."""
+"""app/messaging/claims.py: rows chosen without a write, started and recorded in bulk, each
+only while still queued, or still ours."""
 
 import contextlib
 from datetime import UTC, datetime, timedelta
@@ -22,38 +23,85 @@ def db(app):
 
 
 def started(db, count: int, owner: str = "worker-a") -> list[claims.Claimed]:
-    """Queue count receipts, claim them for owner and start them: their requests are out."""
-    for n in range(count):
-        outbox.add(db, current_app.config, "receipt", f"R{n}", f"+2237000{n:04d}", "Recu",
-                   not_before=NOW)  # fmt: skip
-    db.commit()
-    rows = claims.claim(db, owner, NOW, count, LEASE, bulk=True)
-    assert claims.start(db, owner, [r.id for r in rows], "africastalking", LEASE) == {
-        r.id for r in rows
-    }
+    """Queue count receipts, choose them and start them for owner: their requests are out."""
+    queued(db, count)
+    rows = claims.choose(db, NOW, count, bulk=True)
+    ids = [r.id for r in rows]
+    assert claims.start(db, owner, ids, "africastalking", NOW, LEASE) == set(ids)
     db.commit()
     return rows
 
 
-def mine_and_theirs(db):
-    """Claim two rows as worker a; return them, the second reclaimed since by worker b."""
-    for n in range(2):
+def queued(db, count: int) -> None:
+    """Queue count receipts, due now."""
+    for n in range(count):
         outbox.add(db, current_app.config, "receipt", f"R{n}", f"+2237000{n:04d}", "Recu",
                    not_before=NOW)  # fmt: skip
     db.commit()
-    mine, theirs = claims.claim(db, "worker-a", NOW, 2, LEASE, bulk=True)
-    db.execute(update(Message).where(Message.id == theirs.id).values(lease_owner="worker-b"))
+
+
+def mine_and_theirs(db):
+    """Choose two rows as worker a; return them, the second started since by worker b."""
+    queued(db, 2)
+    mine, theirs = claims.choose(db, NOW, 2, bulk=True)
+    db.commit()  # chosen, then let go (as another request's start lets a batch go)
+    taken = {"status": "sending", "lease_owner": "worker-b", "provider": "orange"}
+    db.execute(update(Message).where(Message.id == theirs.id).values(**taken))
     db.commit()
     return mine, theirs
 
 
-def test_a_request_starts_only_rows_still_ours(db):
-    """Our lease ran out, reap put a row back and worker b claimed it: it is b's to send."""
+def test_a_request_starts_only_rows_still_queued(db):
+    """Chosen, let go, and started since by worker b: the row is b's, not sent twice."""
     mine, theirs = mine_and_theirs(db)
-    assert claims.start(db, "worker-a", [mine.id, theirs.id], "africastalking", LEASE) == {mine.id}
+    ids = [mine.id, theirs.id]
+    assert claims.start(db, "worker-a", ids, "africastalking", NOW, LEASE) == {mine.id}
     db.commit()
     rows = {m.id: m for m in db.scalars(select(Message))}
-    assert (rows[theirs.id].status, rows[theirs.id].lease_owner) == ("claimed", "worker-b")
+    assert (rows[mine.id].status, rows[mine.id].lease_owner) == ("sending", "worker-a")
+    assert rows[mine.id].provider == "africastalking"
+    assert (rows[theirs.id].status, rows[theirs.id].lease_owner) == ("sending", "worker-b")
+    assert rows[theirs.id].provider == "orange"
+
+
+def test_a_request_starts_no_row_put_off_since(db):
+    """Another worker's campaign rate put a chosen row off: it waits for its time."""
+    queued(db, 2)
+    now, later = claims.choose(db, NOW, 2, bulk=True)
+    db.commit()
+    claims.put_off(db, [(later, NOW + timedelta(seconds=5))])
+    db.commit()
+    ids = [now.id, later.id]
+    assert claims.start(db, "worker-a", ids, "africastalking", NOW, LEASE) == {now.id}
+
+
+def test_a_choice_writes_nothing(db):
+    """Choosing is a read (with row locks on PostgreSQL): the start is a row's first write."""
+    queued(db, 3)
+    with statements(db) as seen:
+        assert len(claims.choose(db, NOW, 3, bulk=True)) == 3
+    db.commit()
+    assert seen and all(s.lstrip().upper().startswith("SELECT") for s in seen), seen
+    rows = db.execute(select(Message.status, Message.lease_owner, Message.lease_until))
+    assert [tuple(row) for row in rows] == [("queued", None, None)] * 3
+
+
+def test_a_second_choice_passes_the_rows_a_first_holds_by(app):
+    """Two workers choose at the same moment: the second takes the rows the first holds,
+    uncommitted, without waiting for its commit, and no row goes to both."""
+    if app.extensions["engine"].dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite locks the whole file, not rows")
+    sessions = app.extensions["db"]
+    with app.app_context(), sessions() as first, sessions() as second:
+        queued(first, 50)
+        mine = claims.choose(first, NOW, 30, bulk=True)  # its transaction open, rows locked
+        # Waiting for the first one's commit would fail here, not hang.
+        second.execute(text("SET LOCAL lock_timeout = '2s'"))
+        theirs = claims.choose(second, NOW, 30, bulk=True)
+        second.rollback()
+        first.rollback()
+    assert (len(mine), len(theirs)) == (30, 20)
+    assert not {r.id for r in mine} & {r.id for r in theirs}
 
 
 def sent(row: claims.Claimed, provider_id: str) -> claims.Change:
@@ -109,28 +157,43 @@ def test_the_sessions_copy_of_a_row_written_in_bulk_is_not_read_stale(db):
     assert (copy.status, copy.provider_id) == ("sent", "ATX-1")
 
 
-def test_rows_go_back_to_the_queue_only_if_still_ours(db):
+def test_a_row_is_put_off_only_while_still_queued(db):
     mine, theirs = mine_and_theirs(db)
     later = NOW + timedelta(seconds=5)
-    claims.give_back(db, "worker-a", [(mine, later), (theirs, later)])
+    claims.put_off(db, [(mine, later), (theirs, later)])
     db.commit()
     rows = {m.id: m for m in db.scalars(select(Message))}
-    assert (rows[mine.id].status, rows[mine.id].lease_owner) == ("queued", None)
-    assert rows[mine.id].not_before == later
-    assert (rows[theirs.id].status, rows[theirs.id].lease_owner) == ("claimed", "worker-b")
+    assert (rows[mine.id].status, rows[mine.id].not_before) == ("queued", later)
+    assert (rows[theirs.id].status, rows[theirs.id].lease_owner) == ("sending", "worker-b")
+    assert rows[theirs.id].not_before == NOW
 
 
 @pytest.mark.parametrize("limit", [1, 3, 5])
-def test_a_claim_takes_urgent_rows_first_then_the_oldest(db, limit):
+def test_a_choice_takes_urgent_rows_first_then_the_oldest(db, limit):
     """Alerts queued after a campaign's rows go out before them; the rest, oldest first."""
     for n, urgent in enumerate([False, False, True, False, True]):
         outbox.add(db, current_app.config, "alert" if urgent else "receipt", f"R{n}",
                    f"+2237000{n:04d}", "Recu", not_before=NOW, urgent=urgent)  # fmt: skip
     db.commit()
-    rows = claims.claim(db, "worker-a", NOW, limit, LEASE, bulk=True)
+    rows = claims.choose(db, NOW, limit, bulk=True)
     expected = ["R2", "R4", "R0", "R1", "R3"][:limit]
     keys = db.scalars(select(Message.key).where(Message.id.in_([r.id for r in rows])))
     assert sorted(k.split(":")[1] for k in keys) == sorted(expected)
+
+
+@contextlib.contextmanager
+def statements(db):
+    """Yield the list of the statements the session's engine runs meanwhile."""
+    seen, engine = [], db.get_bind()
+
+    def note(_conn, _cursor, statement, *_):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 
 @contextlib.contextmanager
@@ -168,11 +231,10 @@ def test_a_start_and_a_record_take_their_rows_by_id(db):
         # Random reads priced as a slow disk's: a scan of the outbox must still lose.
         db.execute(text("SET random_page_cost = 8"))
         db.commit()
-    rows = claims.claim(db, "worker-a", NOW, 500, LEASE, bulk=True)[:100]
+    rows = claims.choose(db, NOW, 500, bulk=True)[:100]
     with plans(db) as seen:
-        assert (
-            len(claims.start(db, "worker-a", [r.id for r in rows], "africastalking", LEASE)) == 100
-        )
+        ids = [r.id for r in rows]
+        assert len(claims.start(db, "worker-a", ids, "africastalking", NOW, LEASE)) == 100
         db.commit()
         changes = [sent(row, f"ATX-{row.id}") for row in rows]
         assert len(claims.record(db, "worker-a", "sending", changes).changes) == 100

@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from app.infra import sms_gateways
 from app.infra.models import Message, utcnow
@@ -14,7 +14,14 @@ from app.infra.orange import Orange
 from app.messaging import outbox
 from app.messaging.circuit import CLOSED, OPEN
 
-from .helpers import ORANGE_SENDER, carriers, queue_text, routed_app, routed_sender
+from .helpers import (
+    ORANGE_SENDER,
+    FirstAcquire,
+    carriers,
+    queue_text,
+    routed_app,
+    routed_sender,
+)
 from .test_orange import token_requests
 from .test_routing import BOTH, MOOV, OPEN_S, ORANGE, TELECEL, orange_phones
 from .test_sender import Clock, campaign_row
@@ -168,35 +175,40 @@ def test_an_unknown_outcome_fails_over_only_when_at_least_once(make_app, sandbox
 def test_two_workers_renew_an_expired_token_once_mid_campaign(make_app, sandbox):
     """Two workers (their own sessions and adapters; one app, one Redis) share Orange's token,
     and renew it once when it expires halfway through a campaign."""
-    app = routed_app(make_app, sandbox)
+    app = routed_app(make_app, sandbox, SMS_BATCH_SIZE=5)
     redis, sessions = app.extensions["redis"], app.extensions["db"]
     phones = orange_phones(20, 100)
     with sessions() as db:
-        queue_text(app, db, phones, "Campagne", kind="campaign", campaign_id=campaign_row(db))
+        campaign = campaign_row(db)
 
     def worker(db):
         # A worker of its own builds its own gateways; the token is shared through Redis.
         return routed_sender(app, db, gateways=sms_gateways.build(app.config, redis))
 
-    start, sent, failures = threading.Barrier(2), [], []
+    chosen, sent, failures = threading.Barrier(2), [], []
 
-    def send(sender, claimed) -> None:
+    def send(sender) -> None:
         with app.app_context():
-            start.wait(timeout=10)
+            # Each has its batch chosen before either starts: on PostgreSQL, five rows each.
+            throttle = FirstAcquire(sender.throttle("orange"), lambda: chosen.wait(timeout=10))
+            sender.throttle = lambda provider: throttle
             try:
-                sent.append(sender.send(claimed).sent)
+                sent.append(sender.send().sent)
             except Exception as exc:  # shown by the assertion below, not lost in the thread
                 failures.append(exc)
 
     with sessions() as first, sessions() as second:
         workers = [worker(first), worker(second)]
-        for sender in workers:
-            assert sender.send(sender.claim(utcnow(), 5)).sent == 5
+        for n, sender in enumerate(workers):
+            queue_text(app, first, phones[n * 5 : n * 5 + 5], "Campagne", kind="campaign",
+                       campaign_id=campaign)  # fmt: skip
+            assert sender.send().sent == 5
         assert token_requests(sandbox.url) == 1  # one token for both
-        # The token expires; Orange answers slowly, so both workers meet the refusal together.
+        # The token expires; Orange answers slowly (its requests go one phone each), so
+        # both workers' batches are out together, and both meet the refusal.
+        queue_text(app, first, phones[10:], "Campagne", kind="campaign", campaign_id=campaign)
         sandbox.faults(orange_token_expired=True, latency_ms=300)
-        claims = [(sender, sender.claim(utcnow(), 5)) for sender in workers]
-        threads = [threading.Thread(target=send, args=claim) for claim in claims]
+        threads = [threading.Thread(target=send, args=(sender,)) for sender in workers]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -252,26 +264,6 @@ def test_what_a_request_learns_after_its_lease_ran_out_overwrites_nothing(make_a
         row = db.scalars(select(Message)).one()
     assert (row.status, row.reason) == ("unknown", "worker lost during the request")
     assert row.provider_id is None and list(carriers(sandbox, "Tard")) == ["+22350000001"]
-
-
-def test_a_row_given_back_is_given_back_only_if_still_ours(make_app, sandbox):
-    """Every circuit of its route shut: the row goes back to the queue, unless our lease ran
-    out and another worker has it now."""
-    app = routed_app(make_app, sandbox, SMS_CIRCUIT_FAILURES=1)
-    with app.extensions["db"]() as db:
-        queue_text(app, db, orange_phones(2, 80), "Rendu")
-        sender = routed_sender(app, db)
-        for provider in BOTH:
-            sender.routing.circuit.record(provider, False)
-        mine, theirs = sender.claim(utcnow(), 10)
-        # Our lease ran out, reap put the row back, and worker b claimed it.
-        db.execute(update(Message).where(Message.id == theirs.id).values(lease_owner="worker-b"))
-        db.commit()
-        sender.send([mine, theirs])
-        db.expire_all()
-        rows = {m.id: m for m in db.scalars(select(Message))}
-    assert (rows[mine.id].status, rows[mine.id].lease_owner) == ("queued", None)
-    assert (rows[theirs.id].status, rows[theirs.id].lease_owner) == ("claimed", "worker-b")
 
 
 def test_what_orange_did_not_ask_after_a_503_waits_without_spending_an_attempt(make_app, sandbox):

@@ -277,6 +277,35 @@ class Around:
         self.gateway, self.requests = app.extensions["gateways"]["africastalking"], 0
 
 
+class Noted(Around):
+    """The app's gateway to the sandbox, each request's number of phones noted."""
+
+    def __init__(self, app):
+        super().__init__(app)
+        self.sizes = []
+
+    def send(self, phones, text, sender=None):
+        self.sizes.append(len(phones))
+        return self.gateway.send(phones, text, sender=sender)
+
+
+def test_a_request_takes_at_most_a_seconds_worth_of_its_providers_rate(sms_app, sandbox):
+    """At 5 a second, batches of 100 go out 5 at a time: a batch's rows, locked from their
+    choice to their start, are never held through a long wait for the rate."""
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        queue(sms_app, db, 20)
+        clock = Clock(datetime.now(UTC))
+        start, gateway = clock.now, Noted(sms_app)
+        sender = routed_sender(sms_app, db, gateways={"africastalking": gateway})
+        key = sms_app.config["REDIS_PREFIX"] + "throttle:slow"
+        slow = Throttle(sms_app.extensions["redis"], key, 5, clock=clock.seconds)
+        sender.throttle, sender.sleep = (lambda provider: slow), clock.sleep
+        assert sender.run(now_fn=clock).sent == 20
+    assert gateway.sizes == [5, 5, 5, 5]
+    assert (clock.now - start).total_seconds() == pytest.approx(3, abs=0.01)  # a burst, then 5/s
+    assert len(sandbox.messages()) == 20
+
+
 class OutUntilTheFirstIsRecorded(Around):
     """The app's gateway to the sandbox, whose second request is out until the first
     request's outcomes are written (5 s at most)."""
@@ -370,9 +399,10 @@ def test_a_request_out_when_the_run_fails_is_still_recorded(sms_app, sandbox, br
         with pytest.raises(RedisDown):
             sender.run()
         left = {"sent": 100, "sending": 100} if broken else {"sent": 200}
-        assert statuses(db) == {**left, "claimed": 50}
+        # The third batch, chosen but never started, is still queued: nothing was written.
+        assert statuses(db) == {**left, "queued": 50}
         assert len(sandbox.messages()) == 200
-        # The lease over, the third batch is free again; the unknown outcomes wait.
+        # Past every lease, the unknown outcomes wait; the third batch goes.
         outbox.reap(db, sms_app.config, datetime.now(UTC) + timedelta(hours=1))
         sender.throttle = lambda provider: working
         assert sender.run().sent == 50
@@ -381,7 +411,7 @@ def test_a_request_out_when_the_run_fails_is_still_recorded(sms_app, sandbox, br
 
 def test_a_request_that_raises_leaves_the_next_batch_unstarted(sms_app, sandbox):
     """The first request raises what no gateway should: it stays an unknown outcome (it may
-    have left), and the second batch, never started, goes out once its lease is over."""
+    have left), and the second batch, chosen but never started, is still queued."""
     gateway = Breaks(sms_app)
     with sms_app.app_context(), sms_app.extensions["db"]() as db:
         queue(sms_app, db, 200)
@@ -389,7 +419,7 @@ def test_a_request_that_raises_leaves_the_next_batch_unstarted(sms_app, sandbox)
         with pytest.raises(RuntimeError):
             sender.run()
         rows = Counter((m.status, m.attempts) for m in db.scalars(select(Message)))
-        assert rows == {("sending", 0): 100, ("claimed", 0): 100}
+        assert rows == {("sending", 0): 100, ("queued", 0): 100}
         outbox.reap(db, sms_app.config, datetime.now(UTC) + timedelta(hours=1))
         assert sender.run().sent == 100
     assert len(sandbox.messages()) == 100

@@ -1,4 +1,5 @@
-"""Pacing the outbox: the throttle, claims and leases, and each campaign's rate beside alerts."""
+"""Pacing the outbox: the throttle, choices made by several workers, and each campaign's rate
+beside alerts."""
 
 import threading
 import time
@@ -10,12 +11,12 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.infra.models import Campaign, Message
-from app.messaging import outbox
+from app.messaging import claims, outbox
 from app.messaging.throttle import Throttle
 from workers import jobs
 
-from .helpers import race
-from .test_sender import Clock, campaign_row, queue, sender_for
+from .helpers import FirstAcquire, carriers, queue_text, routed_sender
+from .test_sender import Around, Clock, campaign_row, queue, sender_for
 
 
 def test_two_workers_together_respect_the_throttle(sms_app, sandbox):
@@ -40,64 +41,47 @@ def test_two_workers_together_respect_the_throttle(sms_app, sandbox):
     assert elapsed >= (count - rate) / rate * 0.9
 
 
-def test_claims_never_overlap(sms_app, sandbox):
-    """Two workers claim at the same moment: the second takes the rows the first has not
-    locked, without waiting for its commit, and no row goes to both."""
-    if sms_app.extensions["engine"].dialect.name != "postgresql":
-        pytest.skip(
-            "needs PostgreSQL: SQLite locks the whole file, not rows, so a second claim cannot "
-            "run while the first holds its rows (the status check keeps them apart there)"
-        )
+class Meanwhile(Around):
+    """The app's gateway to the sandbox, whose first request waits for what another worker
+    does meanwhile (done() runs in the request's thread)."""
+
+    def __init__(self, app, done):
+        super().__init__(app)
+        self.done = done
+
+    def send(self, phones, text, sender=None):
+        if self.done:
+            done, self.done = self.done, None
+            done()
+        return self.gateway.send(phones, text, sender=sender)
+
+
+def test_a_batch_another_worker_sent_meanwhile_is_not_sent_twice(sms_app, sandbox):
+    """Worker A chose two texts' rows and started the first; while that request is out, B
+    chooses and sends the second's (a campaign, cancelled just after), which A no longer
+    holds: A neither sends them again nor settles them as cancelled."""
+    first, second = [f"+2237100{n:04d}" for n in range(5)], [f"+2237200{n:04d}" for n in range(5)]
+    tallies = {}
+
+    def other_worker():
+        with sms_app.extensions["db"]() as other:
+            tallies["b"] = sender_for(sms_app, other).send()
+            other.get(Campaign, campaign).status = "cancelled"
+            other.commit()
+
     with sms_app.app_context(), sms_app.extensions["db"]() as db:
-        queue(sms_app, db, 50)
-    engine = sms_app.extensions["engine"]
-    first_holds, second_chose = threading.Event(), threading.Event()
-    claimed, waited, chosen = {}, [], set()
-    # The statement that leases what the claim chose: by then its rows are chosen and locked
-    # (urgent ones, then the others, each chosen by a statement of its own).
-    take = f"UPDATE {Message.__tablename__} SET status"
-
-    def hold(_conn, _cursor, statement, *_):
-        # The first claim keeps its rows locked, transaction open, until the second has chosen.
-        name = threading.current_thread().name
-        if not statement.startswith(take) or name in chosen:
-            return  # only each claim's lease, once its rows are chosen and locked
-        chosen.add(name)
-        if name == "first":
-            first_holds.set()
-            waited.append(second_chose.wait(timeout=5))
-        else:
-            second_chose.set()
-
-    def claim(name: str) -> None:
-        if name == "second":
-            first_holds.wait(timeout=5)
-        with sms_app.extensions["db"]() as db:
-            claimed[name] = sender_for(sms_app, db).claim(datetime.now(UTC), 30)
-
-    race(engine, hold, claim, timeout=30)
-    assert waited == [True], "the second claim waited for the first one's commit"
-    first, second = ({m.id for m in claimed[n]} for n in ("first", "second"))
-    assert (len(first), len(second)) == (30, 20)
-    assert not first & second
+        campaign = campaign_row(db)
+        queue_text(sms_app, db, first, "Un")
+        queue_text(sms_app, db, second, "Deux", kind="campaign", campaign_id=campaign)
+        gateway = Meanwhile(sms_app, other_worker)
+        tallies["a"] = routed_sender(sms_app, db, gateways={"africastalking": gateway}).send()
+        rows = Counter(m.status for m in db.scalars(select(Message)))
+    assert (tallies["a"].sent, tallies["b"].sent, rows) == (5, 5, {"sent": 10})
+    assert sorted(m["to"] for m in sandbox.messages()) == first + second  # each exactly once
+    assert carriers(sandbox, "Un").keys() == set(first)
 
 
-def test_a_lease_that_ran_out_is_not_sent_twice(sms_app, sandbox):
-    """Worker A is slow; its lease expires and B sends the rows; A must not send them too."""
-    with sms_app.app_context(), sms_app.extensions["db"]() as db:
-        queue(sms_app, db, 20)
-        slow = sender_for(sms_app, db)
-        stale = slow.claim(datetime.now(UTC), 20)
-        later = datetime.now(UTC) + timedelta(seconds=sms_app.config["SMS_LEASE_S"] + 1)
-        outbox.reap(db, sms_app.config, later)  # the lease is over: the rows are free again
-        sender_for(sms_app, db).run()
-        tally = slow.send(stale)
-    assert tally.sent == 0
-    assert Counter(m["to"] for m in sandbox.messages()).most_common(1)[0][1] == 1
-    assert len(sandbox.messages()) == 20
-
-
-def test_stop_and_cancel_after_the_claim_are_honoured(sms_app, sandbox):
+def test_stop_and_cancel_after_the_choice_are_honoured(sms_app, sandbox):
     from app.infra.models import Contact
 
     with sms_app.app_context(), sms_app.extensions["db"]() as db:
@@ -116,12 +100,17 @@ def test_stop_and_cancel_after_the_claim_are_honoured(sms_app, sandbox):
             )
         db.add(Contact(phone=phones[0], role="community", created_at=datetime.now(UTC)))
         db.commit()
+
+        def meanwhile():  # another process: the console, and the inbox hearing STOP
+            with sms_app.extensions["db"]() as other:
+                other.get(Campaign, stopped).status = "cancelled"
+                other.scalars(select(Contact)).one().opted_out_at = datetime.now(UTC)
+                other.commit()
+
         sender = sender_for(sms_app, db)
-        claimed = sender.claim(datetime.now(UTC), 10)
-        db.get(Campaign, stopped).status = "cancelled"
-        db.scalars(select(Contact)).one().opted_out_at = datetime.now(UTC)  # texted STOP
-        db.commit()
-        sender.send(claimed)
+        throttle = FirstAcquire(sender.throttle("africastalking"), meanwhile)
+        sender.throttle = lambda provider: throttle
+        sender.send()
         reasons = {(m.phone, m.body): m.reason for m in db.scalars(select(Message))}
     assert sorted(m["to"] for m in sandbox.messages()) == phones[1:]
     assert reasons[(phones[0], "Campagne")] == "opted out"
@@ -136,8 +125,7 @@ def test_a_slow_campaign_does_not_hold_up_an_alert(sms_app, sandbox):
         queue(sms_app, db, 10, kind="campaign", text="Lent", campaign_id=slow)
         outbox.add(db, current_app.config, "alert", "A1", "+22379999999", "Alerte", urgent=True)
         db.commit()
-        sender = jobs._sender(db)
-        sender.send(sender.claim(datetime.now(UTC), 20))
+        jobs._sender(db).send()
         waiting = list(db.scalars(select(Message).where(Message.status == "queued")))
     bodies = Counter(m["message"] for m in sandbox.messages())
     assert bodies["Alerte"] == 1 and bodies["Lent"] == 2  # the campaign's rate: 2 now
@@ -188,14 +176,14 @@ def test_a_campaign_at_10_a_second_sends_100_in_about_10_seconds(sms_app, sandbo
 
 
 def test_rows_held_back_by_a_campaigns_rate_come_due_a_bucketful_a_second(sms_app, sandbox):
-    """Spread over the coming seconds, they are not all claimed again and put back each
-    second: one claim a second takes what the bucket then allows."""
+    """Spread over the coming seconds, they are not all chosen again and put off each
+    second: one choice a second takes what the bucket then allows."""
     with sms_app.app_context(), sms_app.extensions["db"]() as db:
         campaign = campaign_row(db, rate=10)
         queue(sms_app, db, 250, kind="campaign", text="Cadence", campaign_id=campaign)
         clock = Clock(datetime.now(UTC))
         sender = jobs._sender(db, clock=clock.seconds, sleep=clock.sleep)
-        sender.send(sender.claim(clock(), 250), clock)
+        sender.send(clock)
         held = [m.not_before for m in db.scalars(select(Message).where(Message.status == "queued"))]
     assert len(sandbox.messages()) == 10
     due = Counter(round((at - clock.now).total_seconds(), 3) for at in held)
@@ -226,22 +214,20 @@ def test_an_alert_goes_at_once_while_a_campaign_is_paced(sms_app, sandbox):
 
 
 def test_a_row_held_back_twice_goes_back_to_the_queue_both_times(sms_app, sandbox):
-    """A held row claimed again by the same worker, and held again because another worker
-    spent the campaign's tokens, is queued again: not left claimed, to be sent at once."""
+    """A held row chosen again by the same worker, and held again because another worker
+    spent the campaign's tokens, is put off again: queued, not sent at once."""
     with sms_app.app_context(), sms_app.extensions["db"]() as db:
         campaign = campaign_row(db, rate=10)
         queue(sms_app, db, 20, kind="campaign", text="Cadence", campaign_id=campaign)
         clock = Clock(datetime.now(UTC))
         sender = jobs._sender(db, clock=clock.seconds, sleep=clock.sleep)
-        # Kept, as run() keeps its last claim while it claims the next: the session still
-        # holds these rows, as they were when they went back to the queue.
-        first = sender.claim(clock(), 20)
-        sender.send(first, clock)  # 10 now, 10 held for a second
+        assert sender.send(clock).sent == 10  # 10 now, 10 held for a second
         clock.sleep(1)
         key = f"{sms_app.config['REDIS_PREFIX']}throttle:campaign:{campaign}"
         assert Throttle(sms_app.extensions["redis"], key, 10, clock=clock.seconds).take(5) == 5
-        assert sender.send(sender.claim(clock(), 20), clock).sent == 5  # the other 5 held again
+        assert sender.send(clock).sent == 5  # the other 5 held again
         held = db.execute(select(Message.status, Message.lease_owner).where(Message.id > 15))
-        assert sender.claim(clock(), 20) == []  # none due before the next second
+        assert claims.choose(db, clock(), 20, bulk=True) == []  # none due before the next second
+        db.rollback()
     assert [tuple(row) for row in held] == [("queued", None)] * 5
     assert len(sandbox.messages()) == 15

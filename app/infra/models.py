@@ -154,11 +154,12 @@ class Message(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "not_before"),
         Index("ix_outbox_campaign", "campaign_id", "status"),
-        # A row is written three times as it goes out, each write a new entry in every index
-        # that takes the row: the provider's id only from the last (migration 0022).
+        # A row is written twice as it goes out (sending, then its outcome), each write a new
+        # entry in every index that takes the row: the provider's id only from the last
+        # (migration 0022).
         Index("ix_outbox_provider_id", "provider_id", postgresql_where=GIVEN,
               sqlite_where=GIVEN),
-        # The claim's order, of the queued rows only (migration 0021).
+        # The sender's choice's order, of the queued rows only (migration 0021).
         Index("ix_outbox_queued", "urgent", "id",
               postgresql_where=text("status = 'queued'"), sqlite_where=text("status = 'queued'")),
         # The receipts whose number the tick has yet to forget (migration 0024).

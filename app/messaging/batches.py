@@ -1,4 +1,4 @@
-"""A send's batches: claimed rows cut into provider requests, and a request in flight."""
+"""A send's batches: chosen rows cut into provider requests, and a request in flight."""
 
 import time
 from concurrent.futures import Future
@@ -14,7 +14,7 @@ from app.messaging.routing import said
 class Tally:
     """What one dispatch run did."""
 
-    claimed: int = 0
+    claimed: int = 0  # rows it tried to start (a name the dispatch job reports)
     sent: int = 0
     failed: int = 0
     retried: int = 0

@@ -1,16 +1,26 @@
-"""Claimed outbox rows: leased, started, recorded and given back in set-based SQL.
+"""Outbox rows chosen, started, recorded and put off in set-based SQL.
 
-A claimed row is a plain tuple, not an ORM object: a campaign's send loads and writes
+A chosen row is a plain tuple, not an ORM object: a campaign's send loads and writes
 tens of thousands of rows, and the session's bookkeeping would cost more than the
 HTTP requests that carry them. The statements are built once, their lists of ids one
-array each on PostgreSQL. Every write names the lease's owner and the status it
-expects, so a worker whose lease ran out changes nothing another worker took since.
+array each on PostgreSQL.
+
+Choosing writes nothing: on PostgreSQL the rows stay locked (SKIP LOCKED: other workers
+pass them by) until the transaction that starts them commits, and a worker lost before
+that leaves them queued, as they were. A row is written twice on its way out (sending,
+then its outcome), where a lease written at the claim made it three times: each write of
+the outbox is a heap version and five or six index entries, PostgreSQL's largest share of
+a send. The start re-checks everything (still queued and due, not opted out, its campaign
+still running), so rows chosen earlier and started later, unlocked, are sent only once.
+Every later write names the owner and the status it expects, so a worker whose lease ran
+out changes nothing another worker took since.
 
 On PostgreSQL only start waits for the disk at commit (NO_WAIT elsewhere): a row must be
-"sending" for good before its request leaves. A claim, a give-back or an outcome lost in
-a database crash (at most the last 0.6 s, and never past the worker's next start, whose
-flush takes the WAL before it) leaves the row claimed or sending, as a worker lost at
-that moment would: reap requeues it, or applies the unknown-outcome rule.
+"sending" for good before its request leaves. An outcome lost in a database crash (at
+most the last 0.6 s, and never past the worker's next start, whose flush takes the WAL
+before it) leaves the row sending, as a worker lost at that moment would: reap applies
+the unknown-outcome rule. Rows "claimed" by a worker of an earlier release (a lease, no
+request) are still put back by reap.
 """
 
 import functools
@@ -91,7 +101,7 @@ def _postgresql(db: Session) -> bool:
 
 @functools.cache
 def _statements(postgresql: bool) -> dict:
-    """Build the claim's, start's and recheck's statements once per dialect."""
+    """Build the choice's, start's and recheck's statements once per dialect."""
     campaigns = Campaign.__table__.c
     running = select(campaigns.id).where(campaigns.status.in_(LIVE))
     live = or_(ROW.campaign_id.is_(None), ROW.campaign_id.in_(running))
@@ -109,76 +119,81 @@ def _statements(postgresql: bool) -> dict:
     # Urgent rows first, then the others, each oldest first: a range of ix_outbox_queued
     # (urgent, id) each, where ORDER BY urgent DESC, id would read and sort every queued
     # row. A range, not urgent = x, which would leave the order to the primary key, and a
-    # claim late in a campaign walking every row sent before.
-    choose = select(ROW.id).order_by(ROW.urgent, ROW.id).limit(bindparam("limit"))
+    # choice late in a campaign walking every row sent before.
+    fields = (ROW[name] for name in Claimed._fields)
+    choose = select(*fields).order_by(ROW.urgent, ROW.id).limit(bindparam("limit"))
     choosing = {}
     ranges = ((True, ROW.urgent >= literal(True)), (False, ROW.urgent <= literal(False)))
     for urgent, these in ranges:
-        choosing[("due", urgent)] = choose.where(*due, these).with_for_update(skip_locked=True)
+        # Locked until the start commits; only the outbox's rows, not the campaigns read.
+        lock = {"skip_locked": True, "of": OUTBOX}
+        choosing[("due", urgent)] = choose.where(*due, these).with_for_update(**lock)
         # Outside the send window only what is not bulk: alerts, receipts, replies.
         choosing[("due, not bulk", urgent)] = choose.where(
             *due, these, ROW.kind.not_in(BULK_KINDS)
-        ).with_for_update(skip_locked=True)
+        ).with_for_update(**lock)
     return {
         **choosing,
-        "take": update(OUTBOX)
-        .where(ids, STATUS == "queued", *([NO_WAIT] if postgresql else []))
-        .values(status="claimed", lease_owner=bindparam("owner"), lease_until=bindparam("lease"))
-        .returning(*(ROW[name] for name in Claimed._fields)),
         "start": update(OUTBOX)
         .where(
             ids,
-            ROW.lease_owner == bindparam("owner"),
-            STATUS == "claimed",
+            STATUS == "queued",
+            ROW.not_before <= bindparam("now"),
             or_(ROW.kind.not_in(BULK_KINDS), ~blocked),
             live_by_id,
         )
-        .values(status="sending", lease_until=bindparam("lease"), provider=bindparam("to"))
+        .values(status="sending", lease_owner=bindparam("owner"), lease_until=bindparam("lease"),
+                provider=bindparam("to"))
         .returning(ROW.id),
+        "put off": update(OUTBOX)
+        .where(ROW.id == bindparam("p_id"), STATUS == "queued")
+        .values(not_before=bindparam("p_when")),
         "ours": select(ROW.id)
         .where(ids, ROW.lease_owner == bindparam("owner"), STATUS == bindparam("expected"))
         .with_for_update(),
-    }
+    }  # fmt: skip
 
 
-def claim(
-    db: Session, owner: str, now: datetime, limit: int, lease_until: datetime, bulk: bool
-) -> list[Claimed]:
-    """Lease up to limit due rows to owner, bulk kinds only if bulk; commit; return them by id.
+def choose(db: Session, now: datetime, limit: int, bulk: bool) -> list[Claimed]:
+    """Return up to limit due rows, bulk kinds only if bulk, urgent first, then by id.
 
-    Other workers skip the rows locked here (SKIP LOCKED) rather than wait for them.
+    Nothing is written. On PostgreSQL the rows stay locked until the caller's transaction
+    ends, and other workers pass them by (SKIP LOCKED) rather than wait for them.
     """
     statements = _statements(_postgresql(db))
-    # Two statements in one transaction: PostgreSQL may re-run a LIMIT
-    # subquery inside an UPDATE and, with SKIP LOCKED, take more rows.
-    # The locks hold until commit; on SQLite the status check guards.
     due = "due" if bulk else "due, not bulk"
-    chosen = db.execute(statements[(due, True)], {"now": now, "limit": limit}).scalars().all()
-    if len(chosen) < limit:
-        params = {"now": now, "limit": limit - len(chosen)}
-        chosen += db.execute(statements[(due, False)], params).scalars().all()
-    rows = []
-    if chosen:
-        params = {"ids": chosen, "owner": owner, "lease": lease_until}
-        rows = [Claimed(*row) for row in db.execute(statements["take"], params).all()]
-    db.commit()
-    forget(db, chosen)
-    return sorted(rows, key=lambda row: row.id)
+    params = {"now": now, "limit": limit}
+    rows = [Claimed(*row) for row in db.execute(statements[(due, True)], params).all()]
+    if len(rows) < limit:
+        params["limit"] = limit - len(rows)
+        rows += [Claimed(*row) for row in db.execute(statements[(due, False)], params).all()]
+    return rows
 
 
 def start(
-    db: Session, owner: str, ids: list[int], provider: str, lease_until: datetime
+    db: Session, owner: str, ids: list[int], provider: str, now: datetime, lease_until: datetime
 ) -> set[int]:
-    """Move rows still ours from claimed to sending through provider; return their ids.
+    """Move rows still queued and due from queued to sending through provider, for owner;
+    return their ids.
 
-    The conditional update is what makes a send safe: a row whose lease ran out, whose
-    phone opted out (or is unreachable), or whose campaign stopped since the claim is
-    not sent. The caller commits.
+    The conditional update is what makes a send safe: a row another worker started, or
+    put off, since it was chosen, or whose phone opted out (or is unreachable), or whose
+    campaign stopped, is not sent. The caller commits.
     """
-    params = {"ids": ids, "owner": owner, "lease": lease_until, "to": provider}
+    params = {"ids": ids, "owner": owner, "now": now, "lease": lease_until, "to": provider}
     found = set(db.execute(_statements(_postgresql(db))["start"], params).scalars().all())
     forget(db, ids)
     return found
+
+
+def put_off(db: Session, rows: list[tuple[Claimed, datetime]]) -> None:
+    """Make queued rows due later, each at its time; a row no longer queued is left as it
+    is (another worker sent it meanwhile). The caller commits."""
+    if not rows:
+        return
+    params = [{"p_id": row.id, "p_when": when} for row, when in rows]
+    db.execute(_statements(_postgresql(db))["put off"], params)
+    forget(db, [row.id for row, _ in rows])
 
 
 def record(db: Session, owner: str, status: str, changes: list[Change]) -> Recorded:
@@ -207,20 +222,6 @@ def record(db: Session, owner: str, status: str, changes: list[Change]) -> Recor
     return Recorded(
         changes, [c.values["provider_id"] for c in changes if c.values.get("provider_id")]
     )
-
-
-def give_back(db: Session, owner: str, rows: list[tuple[Claimed, datetime]]) -> None:
-    """Put claimed rows back in the queue, each for its time, if still ours: a lease that
-    ran out may have let another worker claim them since. The caller commits."""
-    changes = []
-    for row, when in rows:
-        change = Change(row)
-        change.values.update(status="queued", not_before=when, lease_owner=None, lease_until=None)
-        changes.append(change)
-    if _postgresql(db):
-        _write_returning(db, owner, "claimed", changes)
-    else:
-        _write(db, owner, "claimed", changes)
 
 
 # The UPDATE for each set of columns (and, on PostgreSQL, of those the rows share), built once.

@@ -1,8 +1,9 @@
 """The outbox: every SMS is a row first, written with the event that caused it.
 
-Rows move queued → claimed → sending → sent → delivered, or end failed,
+Rows move queued → sending → sent → delivered, or end failed,
 cancelled or unknown. "unknown" means the request may have reached the
-provider and no answer came back; see `settle_unknown` for the rule.
+provider and no answer came back; see `settle_unknown` for the rule. ("claimed"
+rows come only from a worker of an earlier release: reap puts them back.)
 """
 
 from collections.abc import Mapping
@@ -142,7 +143,7 @@ def retry(message: Message, reason: str, now: datetime, max_attempts: int) -> No
 
 
 def release(message: Message, when: datetime) -> None:
-    """Give a claimed row back to the queue, to be tried at when; no attempt is spent."""
+    """Give a started row back to the queue, to be tried at when; no attempt is spent."""
     message.status, message.not_before = "queued", when
     message.lease_owner = message.lease_until = None
 

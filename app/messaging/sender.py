@@ -1,4 +1,4 @@
-"""Send due outbox rows through their providers: claim with a lease, route, batch, throttle,
+"""Send due outbox rows through their providers: choose, route, batch, throttle, start,
 record."""
 
 import contextvars
@@ -59,26 +59,12 @@ class Sender:
     # row goes back in the queue for, and how many rows that moment holds already.
     _slots: dict = field(default_factory=dict, init=False, repr=False)
 
-    def claim(self, now: datetime, limit: int) -> list[Claimed]:
-        """Lease up to limit due rows to this sender; other workers skip them."""
-        lease = now + timedelta(seconds=self.config["SMS_LEASE_S"])
-        bulk = window.is_open(self.config["SMS_SEND_WINDOW"], now, self.config["TZ"])
-        return claims.claim(self.db, self.owner, now, limit, lease, bulk)
-
-    def run(self, now_fn=utcnow, limit: int | None = None, budget_s: float = 30.0) -> Tally:
+    def run(self, now_fn=utcnow, budget_s: float = 30.0) -> Tally:
         """Send due rows until none are left or the time budget is spent."""
         tally = Tally()
-        started = now_fn()
-        batch, rate = self.config["SMS_BATCH_SIZE"], self.config["SMS_RATE"]
-        # Claim no more than can be sent within half a lease at the shared rate:
-        # rows whose lease ran out would be claimed again by another worker.
-        limit = limit or min(batch * 5, max(batch, int(rate * self.config["SMS_LEASE_S"] / 2)))
-        deadline = started + timedelta(seconds=budget_s)
+        deadline = now_fn() + timedelta(seconds=budget_s)
         while now_fn() < deadline:
-            claimed = self.claim(now_fn(), limit)
-            if claimed:
-                tally.add(self.send(claimed, now_fn))
-                continue
+            tally.add(self.send(now_fn, deadline))
             # Rows a campaign's rate held back come due second by second: wait for them
             # here, or the campaign would send one second's worth per tick (SMS_TICK_S).
             now = now_fn()
@@ -103,46 +89,60 @@ class Sender:
         self.db.commit()  # no transaction left open while the worker waits
         return due if due is not None and due - now <= HELD_WAIT else None
 
-    def send(self, messages: list[Claimed], now_fn=utcnow) -> Tally:
-        """Send claimed rows in requests of one text and provider each; record every outcome.
+    def send(self, now_fn=utcnow, deadline: datetime | None = None) -> Tally:
+        """Send what is due now, a batch at a time, until none is left or deadline passes;
+        record every outcome.
 
-        One request at a time, in a thread of its own: the last one's outcomes are written,
-        and the next batch routed, while it is out.
+        A batch is chosen (locked, not written), routed and started in one transaction, and
+        asked in a thread of its own: the last request's outcomes are written, and the next
+        batch chosen, while it is out.
         """
-        tally = Tally(claimed=len(messages))
+        tally = Tally()
         asked = None  # the request out, until recorded
         started = None  # rows moved to sending whose request has not left yet
+        waiting = []  # (provider, sender, rows) routed and not started yet
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kalan-send") as requests:
             try:
-                for chunk in chunks(messages, self.config["SMS_BATCH_SIZE"]):
-                    chunk = self._within_campaign_rate(chunk, now_fn())
-                    for provider, sender, part in self._routed(chunk, now_fn()):
-                        self.throttle(provider).acquire(len(part), sleep=self.sleep)
-                        # The last request answers before the next batch is started: a
-                        # worker killed while it waits leaves no batch that never left
-                        # sending (an unknown outcome, which a campaign never resends).
-                        if asked and not healthy(asked.future.result()[0]):
-                            # Its circuit hears of a failure before the next batch starts,
-                            # and the batch goes back to be routed again if it opened.
-                            last, asked = asked, None
-                            self._recorded(last, now_fn, tally)
-                            if self._given_back_if_shut(provider, part, now_fn()):
-                                continue
-                        last = asked
-                        part = started = self._start(part, provider, now_fn(), tally)
-                        if not part:
-                            continue  # the last request, if any, is recorded later
-                        # In the job's context: its log lines keep the request id.
-                        here, phones = contextvars.copy_context(), [m.phone for m in part]
-                        gateway = self.routing.gateways[provider]
-                        future = requests.submit(here.run, ask, gateway, phones, part[0].body,
-                                                 sender)  # fmt: skip
-                        asked, started = Asked(provider, part, future), None
-                        if last:
-                            self._recorded(last, now_fn, tally)
+                while deadline is None or now_fn() < deadline:
+                    if not waiting:
+                        waiting = self._chosen(now_fn())
+                        if waiting is None:
+                            break  # none due
+                        continue  # perhaps all put off: choose again
+                    provider, sender, part = waiting.pop(0)
+                    throttle = self.throttle(provider)
+                    # No more than a second's worth at the provider's rate: the batch's rows
+                    # stay locked while the worker waits for it.
+                    step = max(1, int(throttle.burst))
+                    if len(part) > step:
+                        part, rest = part[:step], part[step:]
+                        waiting.insert(0, (provider, sender, rest))
+                    throttle.acquire(len(part), sleep=self.sleep)
+                    # The last request answers before the next batch is started: a worker
+                    # killed while it waits leaves no batch that never left sending (an
+                    # unknown outcome, which a campaign never resends).
+                    if asked and not healthy(asked.future.result()[0]):
+                        # Its circuit hears of a failure before the next batch starts, and
+                        # what was routed to a circuit that opened is routed again.
+                        last, asked = asked, None
+                        self._recorded(last, now_fn, tally)
+                        if self.routing.shut(provider):
+                            waiting = []
+                            continue
+                    part = started = self._start(part, provider, now_fn(), tally)
+                    if not part:
+                        continue  # the last request, if any, is recorded later
+                    # In the job's context: its log lines keep the request id.
+                    here, phones = contextvars.copy_context(), [m.phone for m in part]
+                    gateway = self.routing.gateways[provider]
+                    future = requests.submit(here.run, ask, gateway, phones, part[0].body, sender)
+                    last, asked, started = asked, Asked(provider, part, future), None
+                    if last:
+                        self._recorded(last, now_fn, tally)
                 if asked:
                     last, asked = asked, None
                     self._recorded(last, now_fn, tally)
+                self.db.commit()  # what was put off, when nothing was started after it
             except BaseException:
                 if asked:  # what went out is still written down, if the database lets us
                     self._after_error(lambda: self._recorded(asked, now_fn, tally))
@@ -151,13 +151,25 @@ class Sender:
                 raise
         return tally
 
-    def _given_back_if_shut(self, provider: str, part: list[Claimed], now: datetime) -> bool:
-        """Put claimed rows back in the queue if provider's circuit has opened; say so."""
-        if not self.routing.shut(provider):
-            return False
-        claims.give_back(self.db, self.owner, [(message, now) for message in part])
-        self.db.commit()
-        return True
+    def _chosen(self, now: datetime) -> list[tuple[str, str | None, list[Claimed]]] | None:
+        """Choose a batch of due rows, within their campaigns' rates; return them as
+        requests, (provider, sender, rows), for the providers that may take them now (the
+        others are put off), or None if none is due.
+
+        On PostgreSQL they stay locked until the first of them starts: the others are
+        then started later only if still queued and due (claims.start).
+        """
+        bulk = window.is_open(self.config["SMS_SEND_WINDOW"], now, self.config["TZ"])
+        size = self.config["SMS_BATCH_SIZE"]
+        chosen = claims.choose(self.db, now, size, bulk)
+        if not chosen:
+            return None
+        requests = []
+        for chunk in chunks(chosen, size):
+            chunk = self._within_campaign_rate(chunk, now)
+            if chunk:
+                requests.extend(self._routed(chunk, now))
+        return requests
 
     def _not_asked(self, part: list[Claimed], now: datetime) -> None:
         """Put started rows back in the queue, never asked: no attempt spent."""
@@ -220,8 +232,7 @@ class Sender:
                 if reopens is not None:
                     when = max(when, datetime.fromtimestamp(reopens, now.tzinfo))
                 back.append((message, when))
-            claims.give_back(self.db, self.owner, back)
-            self.db.commit()
+            claims.put_off(self.db, back)
         for (provider, sender), rows in groups.items():
             yield provider, sender, rows
 
@@ -239,8 +250,7 @@ class Sender:
         allowed = limiter.take(len(chunk), grace_s=TAKE_GRACE_S, sleep=self.sleep)
         if allowed < len(chunk):
             held = [(m, self._slot(campaign_id, limiter, now)) for m in chunk[allowed:]]
-            claims.give_back(self.db, self.owner, held)
-            self.db.commit()
+            claims.put_off(self.db, held)
         return chunk[:allowed]
 
     def _slot(self, campaign_id: int, limiter: Throttle, now: datetime) -> datetime:
@@ -248,7 +258,7 @@ class Sender:
 
         Held rows fill the coming seconds in order, one bucketful each, so that each
         second's rows come due when the bucket has refilled for them: released all for
-        the same moment, every one would be claimed again and all but a bucketful put
+        the same moment, every one would be chosen again and all but a bucketful put
         back, each second.
         """
         step = timedelta(seconds=limiter.burst / limiter.rate)
@@ -263,16 +273,18 @@ class Sender:
     def _start(
         self, chunk: list[Claimed], provider: str, now: datetime, tally: Tally
     ) -> list[Claimed]:
-        """Move rows we still own from claimed to sending through provider, re-checking
-        opt-outs and pauses (see claims.start); settle the others."""
+        """Move rows still queued and due from queued to sending through provider, re-checking
+        opt-outs and pauses (see claims.start); settle those that must not go out."""
         lease = now + timedelta(seconds=self.config["SMS_LEASE_S"])
-        self._autocommit()
-        started = claims.start(self.db, self.owner, [m.id for m in chunk], provider, lease)
+        ids = [m.id for m in chunk]
+        started = claims.start(self.db, self.owner, ids, provider, now, lease)
         self.db.commit()  # from here on, a crash leaves an unknown outcome
-        for message in chunk:
-            if message.id not in started:
-                self._not_started(message.id, now, tally)
-        self.db.commit()
+        tally.claimed += len(chunk)
+        refused = [message_id for message_id in ids if message_id not in started]
+        for message_id in refused:
+            self._not_started(message_id, now, tally)
+        if refused:
+            self.db.commit()
         return [m for m in chunk if m.id in started]
 
     def _autocommit(self) -> None:
@@ -283,10 +295,12 @@ class Sender:
             self.db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
     def _not_started(self, message_id: int, now: datetime, tally: Tally) -> None:
-        """Settle a claimed row that must not go out now, and say why."""
-        message = self.db.get(Message, message_id, populate_existing=True)
-        if message.lease_owner != self.owner or message.status != "claimed":
-            return  # our lease ran out and the row is someone else's now
+        """Settle a chosen row that must not go out now, and say why."""
+        # Skipped if another worker holds it: then it is that worker's to start or settle.
+        lock = {"skip_locked": True}
+        message = self.db.get(Message, message_id, populate_existing=True, with_for_update=lock)
+        if message is None or message.status != "queued":
+            return  # another worker started or settled it since we chose it
         contact = self.db.scalars(select(Contact).where(Contact.phone == message.phone)).first()
         campaign = self.db.get(Campaign, message.campaign_id) if message.campaign_id else None
         bulk = message.kind in BULK_KINDS
@@ -296,8 +310,7 @@ class Sender:
             cancel(message, "unreachable", now)
         elif campaign is not None and campaign.status == "cancelled":
             cancel(message, "campaign cancelled", now)
-        else:  # a paused campaign: back in the queue, to wait for resume
-            release(message, now)
+        else:  # a paused campaign, or a row put off since: it waits in the queue
             return
         tally.cancelled += 1
 
