@@ -2,7 +2,7 @@
 
 # Usage: python bench/send_split.py [--machine] [--size 20000] [--batch 100]
 # One process sends a campaign through the sandbox, as bench/send_profile.py does, with
-# each part of the Sender timed (wall and this thread's CPU): the claim, the start, the
+# each part of the Sender timed (wall and this thread's CPU): the choice, the start, the
 # provider request (the HTTP client), the record, and the Redis scripts (throttle,
 # circuit). Beside them, the CPU of the session's PostgreSQL backend (when it runs on
 # this machine) and of the sandbox's gunicorn processes over the same send. Then the

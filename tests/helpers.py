@@ -391,16 +391,23 @@ def routed_sender(app, db, seconds=time.time, gateways=None):
 
 
 class FirstAcquire:
-    """A sender's throttle that runs before() once, at its first acquire: the first batch's
-    rows are then chosen (locked on PostgreSQL) and not yet started."""
+    """A sender's throttle that runs before() once, as the rate is first asked: the first
+    batch's rows are then chosen (locked on PostgreSQL) and not yet started."""
 
     def __init__(self, throttle, before):
         self.throttle, self.before, self.burst = throttle, before, throttle.burst
 
-    def acquire(self, n: int, sleep=time.sleep) -> float:
+    def _first(self) -> None:
         if self.before:
             before, self.before = self.before, None
             before()
+
+    def try_acquire(self, n: int) -> bool:
+        self._first()
+        return self.throttle.try_acquire(n)
+
+    def acquire(self, n: int, sleep=time.sleep) -> float:
+        self._first()
         return self.throttle.acquire(n, sleep=sleep)
 
 

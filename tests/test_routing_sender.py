@@ -299,3 +299,21 @@ def test_a_probe_routed_with_a_failing_request_before_it_still_goes(make_app, sa
         assert (tally.sent, tally.retried) == (1, 1)
         assert sender.routing.circuit.state("orange") == CLOSED
     assert carriers(sandbox, "Un") == {ORANGE: "orange"}
+
+
+def test_a_later_request_of_a_choice_is_not_sent_to_a_circuit_that_opened(make_app, sandbox):
+    """One choice, three requests: Orange's (its 503 opens its circuit), AT's, Orange's
+    again. The last goes by Orange's next provider, Infobip, not to the open circuit."""
+    app = routed_app(make_app, sandbox, SMS_CIRCUIT_FAILURES=1, SMS_CIRCUIT_OPEN_S=OPEN_S)
+    clock = Clock(datetime.now(UTC) + timedelta(seconds=1))
+    failing, later = orange_phones(1, 50), orange_phones(1, 60)
+    sandbox.faults(orange_status={failing[0]: "ServiceUnavailable"})
+    with app.app_context(), app.extensions["db"]() as db:
+        queue_text(app, db, failing, "Un")
+        queue_text(app, db, [TELECEL], "Deux")
+        queue_text(app, db, later, "Trois")
+        sender = routed_sender(app, db, clock.seconds)
+        sender.send(clock)
+        assert sender.routing.circuit.state("orange") == OPEN
+    assert carriers(sandbox, "Trois") == {later[0]: "infobip"}
+    assert carriers(sandbox, "Deux") == {TELECEL: "africastalking"}

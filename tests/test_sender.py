@@ -375,12 +375,31 @@ class Breaks(Around):
         raise RuntimeError("a bug in the gateway")
 
 
+class GoneAtTheThird:
+    """A provider's throttle whose Redis is gone at the third time it is asked for the rate."""
+
+    def __init__(self, working, gone):
+        self.working, self.burst, self.takes = working, working.burst, []
+        self.gone = Throttle(gone, "gone", working.rate)
+
+    def _bucket(self) -> Throttle:
+        self.takes.append(len(self.takes) + 1)
+        return self.gone if len(self.takes) == 3 else self.working
+
+    def try_acquire(self, n: int) -> bool:
+        return self._bucket().try_acquire(n)
+
+    def acquire(self, n: int, sleep=time.sleep) -> float:
+        return self._bucket().acquire(n, sleep=sleep)
+
+
 @pytest.mark.parametrize("broken", [False, True])
 def test_a_request_out_when_the_run_fails_is_still_recorded(sms_app, sandbox, broken):
     """Redis gone as the third batch asks the rate: the run fails, and the second request,
-    out at that moment, is recorded as sent, not left as an unknown outcome. Unless it
-    raised after the provider had it: then an unknown outcome, never put back to be sent
-    again; the next run sends the third batch alone."""
+    answered and not yet recorded, is recorded as sent, not left as an unknown outcome.
+    Unless it raised after the provider had it: the run fails there, before the third batch
+    is chosen, and its rows are an unknown outcome, never put back to be sent again. The
+    next run sends the third batch alone."""
     from redis import Redis
     from redis.exceptions import ConnectionError as RedisDown
 
@@ -388,16 +407,12 @@ def test_a_request_out_when_the_run_fails_is_still_recorded(sms_app, sandbox, br
     with sms_app.app_context(), sms_app.extensions["db"]() as db:
         phones = queue(sms_app, db, 250)
         sender = routed_sender(sms_app, db, gateways=gateways)
-        working, gone = sender.throttle("africastalking"), Redis(port=1, socket_timeout=1)
-        asked = []
-
-        def throttle(provider):
-            asked.append(provider)
-            return working if len(asked) != 3 else Throttle(gone, "gone", 1000)
-
-        sender.throttle = throttle
-        with pytest.raises(RedisDown):
+        working = sender.throttle("africastalking")
+        bucket = GoneAtTheThird(working, Redis(port=1, socket_timeout=1))
+        sender.throttle = lambda provider: bucket
+        with pytest.raises(RuntimeError if broken else RedisDown):
             sender.run()
+        assert bucket.takes == ([1, 2] if broken else [1, 2, 3])
         left = {"sent": 100, "sending": 100} if broken else {"sent": 200}
         # The third batch, chosen but never started, is still queued: nothing was written.
         assert statuses(db) == {**left, "queued": 50}

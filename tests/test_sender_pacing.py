@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
 
 from app.infra.models import Campaign, Message
 from app.messaging import claims, outbox
@@ -39,6 +40,90 @@ def test_two_workers_together_respect_the_throttle(sms_app, sandbox):
     assert len(sandbox.messages()) == count
     # A bucket holds one second's worth; the rest must wait for refills.
     assert elapsed >= (count - rate) / rate * 0.9
+
+
+class WritesMeanwhile(Around):
+    """The app's gateway to the sandbox, whose first request, once out a moment, waits for
+    another connection's write to the outbox's last row (1 s at most for a lock)."""
+
+    def __init__(self, app):
+        super().__init__(app)
+        self.app, self.wrote = app, None
+
+    def send(self, phones, text, sender=None):
+        self.requests += 1
+        if self.requests == 1:
+            time.sleep(0.3)  # the worker is waiting for this answer by now
+            self.wrote = write_last_row(self.app)
+        return self.gateway.send(phones, text, sender=sender)
+
+
+def write_last_row(app) -> str:
+    """Write to the outbox's last row from a connection of its own, waiting 1 s at most for
+    a lock; return "written", or the error's name."""
+    engine = app.extensions["engine"]
+    with engine.connect() as conn:
+        last = conn.scalar(select(Message.id).order_by(Message.id.desc()).limit(1))
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SET lock_timeout = '1s'"))
+        else:
+            conn.exec_driver_sql("PRAGMA busy_timeout = 1000")
+        try:
+            conn.execute(update(Message).where(Message.id == last).values(reason="vu"))
+            conn.commit()
+        except OperationalError as exc:
+            return type(exc.orig).__name__
+    return "written"
+
+
+class Counted:
+    """A provider's throttle that notes each time the rate is asked, and how many it takes;
+    the first time, as if the bucket were empty, after() runs as the worker waits."""
+
+    def __init__(self, throttle, after=None):
+        self.throttle, self.burst, self.taken, self.after = throttle, throttle.burst, [], after
+
+    def try_acquire(self, n: int) -> bool:
+        if self.after:
+            return False
+        self.taken.append(n)
+        return self.throttle.try_acquire(n)
+
+    def acquire(self, n: int, sleep=time.sleep) -> float:
+        if self.after:
+            after, self.after = self.after, None
+            after()
+        self.taken.append(n)
+        return self.throttle.acquire(n, sleep=sleep)
+
+
+def test_nothing_is_held_while_the_rate_makes_the_worker_wait(sms_app, sandbox):
+    """The bucket empty, the worker waits for the rate with the rows it chose let go: a
+    write to one of them meanwhile waits for no one (sent afterwards all the same)."""
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        queue(sms_app, db, 5)
+        sender = sender_for(sms_app, db)
+        wrote = []
+        throttle = Counted(sender.throttle("africastalking"), lambda: wrote.append(
+            write_last_row(sms_app)))  # fmt: skip
+        sender.throttle = lambda provider: throttle
+        assert sender.send().sent == 5
+    assert wrote == ["written"] and throttle.taken == [5]
+
+
+def test_nothing_is_held_while_the_last_request_is_out(sms_app, sandbox):
+    """A campaign at 3 a second, batches of 5: while a request is out, no row of the next
+    batch is locked, nor any put-off left uncommitted (SQLite would lock the whole file):
+    a console's cancel, a STOP or a report written meanwhile waits for no request."""
+    sms_app.config["SMS_BATCH_SIZE"] = 5
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        campaign = campaign_row(db, rate=3)
+        queue(sms_app, db, 10, kind="campaign", text="Lent", campaign_id=campaign)
+        gateway = WritesMeanwhile(sms_app)
+        sender = routed_sender(sms_app, db, gateways={"africastalking": gateway})
+        sender.campaign_throttle = jobs._sender(db).campaign_throttle
+        assert sender.send().sent == 3
+    assert gateway.wrote == "written"
 
 
 class Meanwhile(Around):
@@ -74,9 +159,13 @@ def test_a_batch_another_worker_sent_meanwhile_is_not_sent_twice(sms_app, sandbo
         queue_text(sms_app, db, first, "Un")
         queue_text(sms_app, db, second, "Deux", kind="campaign", campaign_id=campaign)
         gateway = Meanwhile(sms_app, other_worker)
-        tallies["a"] = routed_sender(sms_app, db, gateways={"africastalking": gateway}).send()
+        sender = routed_sender(sms_app, db, gateways={"africastalking": gateway})
+        throttle = Counted(sender.throttle("africastalking"))
+        sender.throttle = lambda provider: throttle
+        tallies["a"] = sender.send()
         rows = Counter(m.status for m in db.scalars(select(Message)))
     assert (tallies["a"].sent, tallies["b"].sent, rows) == (5, 5, {"sent": 10})
+    assert throttle.taken == [5]  # no rate spent on rows another worker had taken
     assert sorted(m["to"] for m in sandbox.messages()) == first + second  # each exactly once
     assert carriers(sandbox, "Un").keys() == set(first)
 
@@ -231,3 +320,26 @@ def test_a_row_held_back_twice_goes_back_to_the_queue_both_times(sms_app, sandbo
         db.rollback()
     assert [tuple(row) for row in held] == [("queued", None)] * 5
     assert len(sandbox.messages()) == 15
+
+
+def test_a_stop_heard_after_the_session_read_the_contact_is_honoured(sms_app, sandbox):
+    """The worker's session read the contact before the STOP came (its copies outlive a
+    commit): the start refuses the row, which is then cancelled as opted out, not left
+    queued to be chosen again and again."""
+    from app.infra.models import Contact
+
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        campaign = campaign_row(db)
+        (phone,) = queue(sms_app, db, 1, kind="campaign", text="Campagne", campaign_id=campaign)
+        db.add(Contact(phone=phone, role="community", created_at=datetime.now(UTC)))
+        db.commit()
+        kept = db.scalars(select(Contact)).one()  # held: the session keeps its copy
+        assert kept.opted_out_at is None
+        with sms_app.extensions["db"]() as other:  # the inbox hears STOP
+            other.scalars(select(Contact)).one().opted_out_at = datetime.now(UTC)
+            other.commit()
+        tally = sender_for(sms_app, db).send()
+        row = db.scalars(select(Message)).one()
+    assert (tally.sent, tally.cancelled, row.status, row.reason) == (
+        0, 1, "cancelled", "opted out")  # fmt: skip
+    assert sandbox.messages() == []

@@ -11,7 +11,8 @@ that leaves them queued, as they were. A row is written twice on its way out (se
 then its outcome), where a lease written at the claim made it three times: each write of
 the outbox is a heap version and five or six index entries, PostgreSQL's largest share of
 a send. The start re-checks everything (still queued and due, not opted out, its campaign
-still running), so rows chosen earlier and started later, unlocked, are sent only once.
+still running), so rows let go between their choice and their start (locked again by id,
+or not at all on SQLite) are sent only once, and never early.
 Every later write names the owner and the status it expects, so a worker whose lease ran
 out changes nothing another worker took since.
 
@@ -52,7 +53,7 @@ LIVE = ("sending", "expanding")  # the campaign states whose rows may go out
 
 
 class Claimed(NamedTuple):
-    """What sending a claimed row needs to know of it."""
+    """What sending a chosen row needs to know of it."""
 
     id: int
     kind: str
@@ -65,7 +66,7 @@ class Claimed(NamedTuple):
 
 
 class Change:
-    """A claimed row's new values, set as outbox's functions set a Message's fields."""
+    """A chosen row's new values, set as outbox's functions set a Message's fields."""
 
     __slots__ = ("row", "values")
 
@@ -145,6 +146,10 @@ def _statements(postgresql: bool) -> dict:
         .values(status="sending", lease_owner=bindparam("owner"), lease_until=bindparam("lease"),
                 provider=bindparam("to"))
         .returning(ROW.id),
+        # A choice's later request: its rows locked again, if still queued, due and free.
+        "lock": select(ROW.id)
+        .where(ids, STATUS == "queued", ROW.not_before <= bindparam("now"))
+        .with_for_update(skip_locked=True),
         "put off": update(OUTBOX)
         .where(ROW.id == bindparam("p_id"), STATUS == "queued")
         .values(not_before=bindparam("p_when")),
@@ -184,6 +189,12 @@ def start(
     found = set(db.execute(_statements(_postgresql(db))["start"], params).scalars().all())
     forget(db, ids)
     return found
+
+
+def lock(db: Session, ids: list[int], now: datetime) -> set[int]:
+    """Lock again, until the caller's transaction ends, the rows among ids still queued and
+    due that no other worker holds; return their ids. Nothing is written."""
+    return set(db.execute(_statements(_postgresql(db))["lock"], {"ids": ids, "now": now}).scalars())
 
 
 def put_off(db: Session, rows: list[tuple[Claimed, datetime]]) -> None:

@@ -13,20 +13,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.infra.gateway import FAILED, NOT_TRIED, RETRY, SENT, UNKNOWN, GatewayError
+from app.infra.gateway import GatewayError
 from app.infra.models import Campaign, Contact, Message, utcnow
-from app.messaging import claims, delivery, window
+from app.messaging import claims, delivery, outcomes, window
 from app.messaging.batches import Asked, Tally, ask, chunks, healthy
-from app.messaging.claims import LIVE, Change, Claimed
-from app.messaging.outbox import (
-    BULK_KINDS,
-    cancel,
-    fail,
-    release,
-    retry,
-    retry_at,
-    settle_unknown,
-)
+from app.messaging.claims import LIVE, Claimed
+from app.messaging.outbox import BULK_KINDS, cancel
 from app.messaging.routing import Routing
 from app.messaging.send_stats import SendStats
 from app.messaging.throttle import Throttle
@@ -90,54 +82,63 @@ class Sender:
         return due if due is not None and due - now <= HELD_WAIT else None
 
     def send(self, now_fn=utcnow, deadline: datetime | None = None) -> Tally:
-        """Send what is due now, a batch at a time, until none is left or deadline passes;
-        record every outcome.
+        """Send what is due now, a request at a time, until none is left or deadline
+        passes; record every outcome.
 
-        A batch is chosen (locked, not written), routed and started in one transaction, and
-        asked in a thread of its own: the last request's outcomes are written, and the next
-        batch chosen, while it is out.
+        Each request's rows are locked (chosen, or locked again by id), then started, in a
+        short transaction; the request goes out in a thread of its own, and the last one's
+        outcomes are written while it is out.
         """
         tally = Tally()
+        # At most one request's worth at the slowest provider's rate: a choice's later
+        # requests are started unlocked, where another worker may take their rows first.
+        rates = (int(self.throttle(provider).burst) for provider in self.routing.gateways)
+        size = max(1, min(self.config["SMS_BATCH_SIZE"], *rates))
         asked = None  # the request out, until recorded
         started = None  # rows moved to sending whose request has not left yet
-        waiting = []  # (provider, sender, rows) routed and not started yet
+        waiting = []  # the last choice's other requests (provider, sender, rows), unlocked
+        passed = set()  # ids refused and left queued: not chosen again in this send
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kalan-send") as requests:
             try:
                 while deadline is None or now_fn() < deadline:
-                    if not waiting:
-                        waiting = self._chosen(now_fn())
-                        if waiting is None:
-                            break  # none due
-                        continue  # perhaps all put off: choose again
-                    provider, sender, part = waiting.pop(0)
-                    throttle = self.throttle(provider)
-                    # No more than a second's worth at the provider's rate: the batch's rows
-                    # stay locked while the worker waits for it.
-                    step = max(1, int(throttle.burst))
-                    if len(part) > step:
-                        part, rest = part[:step], part[step:]
-                        waiting.insert(0, (provider, sender, rest))
-                    throttle.acquire(len(part), sleep=self.sleep)
-                    # The last request answers before the next batch is started: a worker
-                    # killed while it waits leaves no batch that never left sending (an
-                    # unknown outcome, which a campaign never resends).
+                    # The last request answers before anything is chosen or started: no
+                    # batch that never left is left sending by a worker killed meanwhile
+                    # (an unknown outcome, which a campaign never resends), and no row
+                    # stays locked through the wait.
                     if asked and not healthy(asked.future.result()[0]):
-                        # Its circuit hears of a failure before the next batch starts, and
-                        # what was routed to a circuit that opened is routed again.
+                        # Its circuit hears of it before anything else starts; what was
+                        # routed to a circuit that opened is chosen and routed again (one
+                        # being probed is not shut: a row routed to it is the probe).
                         last, asked = asked, None
                         self._recorded(last, now_fn, tally)
-                        if self.routing.shut(provider):
-                            waiting = []
-                            continue
-                    part = started = self._start(part, provider, now_fn(), tally)
+                        shut = {p for p, *_ in waiting if self.routing.shut(p)}
+                        waiting = [request for request in waiting if request[0] not in shut]
+                    if waiting:
+                        provider, sender, part = waiting.pop(0)
+                        ours = claims.lock(self.db, [m.id for m in part], now_fn())
+                        part = [m for m in part if m.id in ours]
+                    else:
+                        chosen = self._chosen(now_fn(), size, passed)
+                        if chosen is None:
+                            break  # none due
+                        if not chosen:
+                            continue  # all put off: choose again
+                        (provider, sender, part), *waiting = chosen
                     if not part:
-                        continue  # the last request, if any, is recorded later
-                    # In the job's context: its log lines keep the request id.
-                    here, phones = contextvars.copy_context(), [m.phone for m in part]
-                    gateway = self.routing.gateways[provider]
-                    future = requests.submit(here.run, ask, gateway, phones, part[0].body, sender)
-                    last, asked, started = asked, Asked(provider, part, future), None
-                    if last:
+                        continue
+                    self._take_rate(provider, part, waiting, sender)
+                    part, refused = self._start(part, provider, now_fn())
+                    started = part
+                    if part:
+                        # In the job's context: its log lines keep the request id.
+                        here, phones = contextvars.copy_context(), [m.phone for m in part]
+                        gateway = self.routing.gateways[provider]
+                        future = requests.submit(here.run, ask, gateway, phones, part[0].body,
+                                                 sender)  # fmt: skip
+                        last, asked, started = asked, Asked(provider, part, future), None
+                        tally.claimed += len(part)
+                    self._settle(refused, now_fn(), tally, passed)
+                    if part and last:
                         self._recorded(last, now_fn, tally)
                 if asked:
                     last, asked = asked, None
@@ -151,17 +152,30 @@ class Sender:
                 raise
         return tally
 
-    def _chosen(self, now: datetime) -> list[tuple[str, str | None, list[Claimed]]] | None:
-        """Choose a batch of due rows, within their campaigns' rates; return them as
-        requests, (provider, sender, rows), for the providers that may take them now (the
-        others are put off), or None if none is due.
+    def _take_rate(self, provider: str, part: list[Claimed], waiting: list, sender) -> None:
+        """Wait for provider's rate to allow part, cut to one second's worth (the rest put
+        first in waiting); never with rows locked or a write uncommitted meanwhile."""
+        throttle = self.throttle(provider)
+        step = max(1, int(throttle.burst))
+        if len(part) > step:
+            waiting.insert(0, (provider, sender, part[step:]))
+            del part[step:]
+        if not throttle.try_acquire(len(part)):
+            # Let the rows go (a console's cancel or a STOP waits for no one) and the
+            # put-offs out (SQLite locks the whole file for them): started later, the
+            # rows go only if still queued and due (claims.start).
+            self.db.commit()
+            throttle.acquire(len(part), sleep=self.sleep)
 
-        On PostgreSQL they stay locked until the first of them starts: the others are
-        then started later only if still queued and due (claims.start).
+    def _chosen(
+        self, now: datetime, size: int, passed: set[int]
+    ) -> list[tuple[str, str | None, list[Claimed]]] | None:
+        """Choose due rows, locked, within their campaigns' rates; return them as requests,
+        (provider, sender, rows), for the providers that may take them now (the others are
+        put off), or None if none is due (but rows passed by already in this send).
         """
         bulk = window.is_open(self.config["SMS_SEND_WINDOW"], now, self.config["TZ"])
-        size = self.config["SMS_BATCH_SIZE"]
-        chosen = claims.choose(self.db, now, size, bulk)
+        chosen = [m for m in claims.choose(self.db, now, size, bulk) if m.id not in passed]
         if not chosen:
             return None
         requests = []
@@ -173,12 +187,8 @@ class Sender:
 
     def _not_asked(self, part: list[Claimed], now: datetime) -> None:
         """Put started rows back in the queue, never asked: no attempt spent."""
-        changes = [Change(message) for message in part]
-        for change in changes:
-            release(change, now)
-            change.provider = None
         self._autocommit()
-        claims.record(self.db, self.owner, "sending", changes)
+        claims.record(self.db, self.owner, "sending", outcomes.never_asked(part, now))
         self.db.commit()
 
     def _after_error(self, write) -> None:
@@ -271,21 +281,24 @@ class Sender:
         return at
 
     def _start(
-        self, chunk: list[Claimed], provider: str, now: datetime, tally: Tally
-    ) -> list[Claimed]:
+        self, part: list[Claimed], provider: str, now: datetime
+    ) -> tuple[list[Claimed], list[int]]:
         """Move rows still queued and due from queued to sending through provider, re-checking
-        opt-outs and pauses (see claims.start); settle those that must not go out."""
+        opt-outs and pauses (see claims.start), and commit; return the rows started and the
+        ids of the others."""
         lease = now + timedelta(seconds=self.config["SMS_LEASE_S"])
-        ids = [m.id for m in chunk]
-        started = claims.start(self.db, self.owner, ids, provider, now, lease)
+        ids = [m.id for m in part]
+        found = claims.start(self.db, self.owner, ids, provider, now, lease)
         self.db.commit()  # from here on, a crash leaves an unknown outcome
-        tally.claimed += len(chunk)
-        refused = [message_id for message_id in ids if message_id not in started]
+        return [m for m in part if m.id in found], [i for i in ids if i not in found]
+
+    def _settle(self, refused: list[int], now: datetime, tally: Tally, passed: set) -> None:
+        """Settle the rows a start refused that must not go out; pass by the others."""
         for message_id in refused:
-            self._not_started(message_id, now, tally)
+            if not self._not_started(message_id, now, tally):
+                passed.add(message_id)
         if refused:
             self.db.commit()
-        return [m for m in chunk if m.id in started]
 
     def _autocommit(self) -> None:
         """Commit, then on PostgreSQL have each statement until the next commit commit on
@@ -294,15 +307,17 @@ class Sender:
         if self.db.get_bind().dialect.name == "postgresql":
             self.db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
-    def _not_started(self, message_id: int, now: datetime, tally: Tally) -> None:
-        """Settle a chosen row that must not go out now, and say why."""
+    def _not_started(self, message_id: int, now: datetime, tally: Tally) -> bool:
+        """Settle a chosen row that must not go out now, and say why; tell whether settled."""
         # Skipped if another worker holds it: then it is that worker's to start or settle.
-        lock = {"skip_locked": True}
-        message = self.db.get(Message, message_id, populate_existing=True, with_for_update=lock)
+        lock, fresh = {"skip_locked": True}, {"populate_existing": True}
+        message = self.db.get(Message, message_id, with_for_update=lock, **fresh)
         if message is None or message.status != "queued":
-            return  # another worker started or settled it since we chose it
-        contact = self.db.scalars(select(Contact).where(Contact.phone == message.phone)).first()
-        campaign = self.db.get(Campaign, message.campaign_id) if message.campaign_id else None
+            return False  # another worker started or settled it since we chose it
+        # Read afresh: the session keeps what it loaded before (expire_on_commit is off).
+        phone = select(Contact).where(Contact.phone == message.phone)
+        contact = self.db.scalars(phone.execution_options(**fresh)).first()
+        campaign = message.campaign_id and self.db.get(Campaign, message.campaign_id, **fresh)
         bulk = message.kind in BULK_KINDS
         if bulk and contact is not None and contact.opted_out_at is not None:
             cancel(message, "opted out", now)
@@ -311,17 +326,13 @@ class Sender:
         elif campaign is not None and campaign.status == "cancelled":
             cancel(message, "campaign cancelled", now)
         else:  # a paused campaign, or a row put off since: it waits in the queue
-            return
+            return False
         tally.cancelled += 1
+        return True
 
     def _whole(self, part: list[Claimed], exc: GatewayError, now: datetime, tally: Tally) -> None:
         """Record a failure of the whole request on the rows still ours."""
-        changes = [Change(message) for message in part]
-        for change in changes:
-            if exc.unknown:
-                settle_unknown(change, exc.reason, now, self.config["SMS_RECONCILE_S"])
-            else:
-                retry(change, exc.reason, now, self.config["SMS_MAX_ATTEMPTS"])
+        changes = outcomes.of_failure(part, exc, now, self.config)
         self._autocommit()
         recorded = claims.record(self.db, self.owner, "sending", changes).changes
         self.db.commit()
@@ -335,38 +346,7 @@ class Sender:
 
     def _each(self, part: list[Claimed], results, now: datetime, tally: Tally) -> None:
         """Record each recipient's outcome on the rows still ours."""
-        by_phone = {result.phone: result for result in results}
-        stopped = any(r.outcome not in (SENT, FAILED) and r.status != NOT_TRIED for r in results)
-        changes, counted = [], {}
-        for message in part:
-            result = by_phone.get(message.phone)
-            change = Change(message)
-            changes.append(change)
-            if result is not None and result.outcome == SENT:  # the common case, set at once
-                change.values.update(
-                    status="sent", sent_at=now, provider_id=result.provider_id, cost=result.cost,
-                    provider_parts=result.parts, lease_owner=None, lease_until=None,
-                    status_code=result.status_code, provider_status=result.status,
-                )  # fmt: skip
-                counted[message.id] = "sent"
-                continue
-            change.status_code = result.status_code if result else None
-            change.provider_status = result.status if result else None
-            if result is not None and result.status == NOT_TRIED:
-                # Never asked: no attempt spent. At once if the batch ran out of time; after
-                # a while if the provider's answer to another said it is busy or down.
-                release(change, retry_at(1, now) if stopped else now)
-                change.provider = None
-            elif result is None or result.outcome == UNKNOWN:
-                reason = result.status if result and result.status else "not in the answer"
-                settle_unknown(change, reason, now, self.config["SMS_RECONCILE_S"])
-                counted[message.id] = "unknown"
-            elif result.outcome == RETRY:
-                retry(change, result.status or "retry", now, self.config["SMS_MAX_ATTEMPTS"])
-                counted[message.id] = "retried"
-            elif result.outcome == FAILED:
-                fail(change, result.status or "failed", now)
-                counted[message.id] = "failed"
+        changes, counted = outcomes.of_answer(part, results, now, self.config)
         self._autocommit()
         recorded, reported = claims.record(self.db, self.owner, "sending", changes)
         self.db.commit()
