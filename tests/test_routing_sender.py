@@ -317,3 +317,37 @@ def test_a_later_request_of_a_choice_is_not_sent_to_a_circuit_that_opened(make_a
         assert sender.routing.circuit.state("orange") == OPEN
     assert carriers(sandbox, "Trois") == {later[0]: "infobip"}
     assert carriers(sandbox, "Deux") == {TELECEL: "africastalking"}
+
+
+class OpensMeanwhile:
+    """A gateway whose first request, as it goes, has another worker's failure open the
+    provider's circuit (through the shared Redis)."""
+
+    def __init__(self, gateway, routing, provider):
+        self.gateway, self.routing, self.provider, self.first = gateway, routing, provider, True
+
+    def send(self, phones, text, sender=None):
+        if self.first:
+            self.first = False
+            self.routing.failed(self.provider)
+        return self.gateway.send(phones, text, sender=sender)
+
+    def __getattr__(self, name):
+        return getattr(self.gateway, name)
+
+
+def test_a_later_request_of_a_choice_keeps_off_a_circuit_another_worker_opened(make_app, sandbox):
+    """One choice, two requests to Orange: while the first is out, another worker's failure
+    opens Orange's circuit. The second goes by Infobip, chosen and routed again."""
+    app = routed_app(make_app, sandbox, SMS_CIRCUIT_FAILURES=1, SMS_CIRCUIT_OPEN_S=OPEN_S)
+    clock = Clock(datetime.now(UTC) + timedelta(seconds=1))
+    first, second = orange_phones(1, 50), orange_phones(1, 60)
+    with app.app_context(), app.extensions["db"]() as db:
+        queue_text(app, db, first, "Un")
+        queue_text(app, db, second, "Deux")
+        sender = routed_sender(app, db, clock.seconds)
+        gateways = sender.routing.gateways
+        gateways["orange"] = OpensMeanwhile(gateways["orange"], sender.routing, "orange")
+        assert sender.send(clock).sent == 2
+    assert carriers(sandbox, "Un") == {first[0]: "orange"}
+    assert carriers(sandbox, "Deux") == {second[0]: "infobip"}

@@ -77,38 +77,61 @@ def write_last_row(app) -> str:
 
 
 class Counted:
-    """A provider's throttle that notes each time the rate is asked, and how many it takes;
-    the first time, as if the bucket were empty, after() runs as the worker waits."""
+    """A provider's throttle that notes how many tokens each take took; empty_once, it says
+    the first time that the bucket is short (a hundredth of a second)."""
 
-    def __init__(self, throttle, after=None):
-        self.throttle, self.burst, self.taken, self.after = throttle, throttle.burst, [], after
+    def __init__(self, throttle, empty_once=False):
+        self.throttle, self.burst, self.taken = throttle, throttle.burst, []
+        self.empty_once = empty_once
 
-    def try_acquire(self, n: int) -> bool:
-        if self.after:
-            return False
-        self.taken.append(n)
-        return self.throttle.try_acquire(n)
-
-    def acquire(self, n: int, sleep=time.sleep) -> float:
-        if self.after:
-            after, self.after = self.after, None
-            after()
-        self.taken.append(n)
-        return self.throttle.acquire(n, sleep=sleep)
+    def try_acquire(self, n: int) -> float:
+        if self.empty_once:
+            self.empty_once = False
+            return 0.01
+        wait = self.throttle.try_acquire(n)
+        if not wait:
+            self.taken.append(n)
+        return wait
 
 
 def test_nothing_is_held_while_the_rate_makes_the_worker_wait(sms_app, sandbox):
-    """The bucket empty, the worker waits for the rate with the rows it chose let go: a
+    """The bucket short, the worker waits for the rate with the rows it chose let go: a
     write to one of them meanwhile waits for no one (sent afterwards all the same)."""
     with sms_app.app_context(), sms_app.extensions["db"]() as db:
         queue(sms_app, db, 5)
         sender = sender_for(sms_app, db)
-        wrote = []
-        throttle = Counted(sender.throttle("africastalking"), lambda: wrote.append(
-            write_last_row(sms_app)))  # fmt: skip
+        throttle, wrote = Counted(sender.throttle("africastalking"), empty_once=True), []
         sender.throttle = lambda provider: throttle
+        sender.sleep = lambda seconds: wrote.append(write_last_row(sms_app))
         assert sender.send().sent == 5
     assert wrote == ["written"] and throttle.taken == [5]
+
+
+def test_workers_sharing_a_short_bucket_spend_it_only_on_rows_they_send(sms_app, sandbox):
+    """Two workers, one provider's bucket at 10 a second: each takes the rate only while it
+    holds the rows, so every token taken carries an SMS (none spent on rows the other
+    started while this one waited)."""
+    sms_app.config["SMS_BATCH_SIZE"] = 10
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        queue(sms_app, db, 40)
+    key = sms_app.config["REDIS_PREFIX"] + "throttle:shared"
+    buckets, tallies = [], []
+
+    def work():
+        with sms_app.app_context(), sms_app.extensions["db"]() as db:
+            sender = sender_for(sms_app, db)
+            bucket = Counted(Throttle(sms_app.extensions["redis"], key, 10))
+            buckets.append(bucket)
+            sender.throttle = lambda provider: bucket
+            tallies.append(sender.run())
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert sum(t.sent for t in tallies) == 40 and len(sandbox.messages()) == 40
+    assert sum(sum(bucket.taken) for bucket in buckets) == 40
 
 
 def test_nothing_is_held_while_the_last_request_is_out(sms_app, sandbox):
@@ -121,7 +144,9 @@ def test_nothing_is_held_while_the_last_request_is_out(sms_app, sandbox):
         queue(sms_app, db, 10, kind="campaign", text="Lent", campaign_id=campaign)
         gateway = WritesMeanwhile(sms_app)
         sender = routed_sender(sms_app, db, gateways={"africastalking": gateway})
-        sender.campaign_throttle = jobs._sender(db).campaign_throttle
+        # The campaign's bucket on a clock that stands still: 3 now, none refilled meanwhile.
+        still = Clock(datetime.now(UTC)).seconds
+        sender.campaign_throttle = jobs._sender(db, clock=still).campaign_throttle
         assert sender.send().sent == 3
     assert gateway.wrote == "written"
 
@@ -160,7 +185,7 @@ def test_a_batch_another_worker_sent_meanwhile_is_not_sent_twice(sms_app, sandbo
         queue_text(sms_app, db, second, "Deux", kind="campaign", campaign_id=campaign)
         gateway = Meanwhile(sms_app, other_worker)
         sender = routed_sender(sms_app, db, gateways={"africastalking": gateway})
-        throttle = Counted(sender.throttle("africastalking"))
+        throttle = Counted(sender.throttle("africastalking"))  # takes only
         sender.throttle = lambda provider: throttle
         tallies["a"] = sender.send()
         rows = Counter(m.status for m in db.scalars(select(Message)))
@@ -338,7 +363,7 @@ def test_a_stop_heard_after_the_session_read_the_contact_is_honoured(sms_app, sa
         with sms_app.extensions["db"]() as other:  # the inbox hears STOP
             other.scalars(select(Contact)).one().opted_out_at = datetime.now(UTC)
             other.commit()
-        tally = sender_for(sms_app, db).send()
+        tally = sender_for(sms_app, db).send(deadline=datetime.now(UTC) + timedelta(seconds=5))
         row = db.scalars(select(Message)).one()
     assert (tally.sent, tally.cancelled, row.status, row.reason) == (
         0, 1, "cancelled", "opted out")  # fmt: skip

@@ -14,7 +14,7 @@ from app.messaging.routing import said
 class Tally:
     """What one dispatch run did."""
 
-    claimed: int = 0  # rows it tried to start (a name the dispatch job reports)
+    claimed: int = 0  # rows it started (a name the dispatch job reports)
     sent: int = 0
     failed: int = 0
     retried: int = 0

@@ -33,6 +33,8 @@ HELD_WAIT = timedelta(seconds=5)
 TAKE_GRACE_S = 0.05
 # A row no provider of its route may take now (every circuit open) waits at least this long.
 SHUT_WAIT = timedelta(seconds=5)
+# What became of a row a start refused (Sender._not_started).
+SETTLED, WAITS, GONE = "settled", "waits", "gone"
 
 
 @dataclass
@@ -115,6 +117,9 @@ class Sender:
                         waiting = [request for request in waiting if request[0] not in shut]
                     if waiting:
                         provider, sender, part = waiting.pop(0)
+                        if self.routing.shut(provider):  # opened since (another worker's)
+                            waiting = [request for request in waiting if request[0] != provider]
+                            continue
                         ours = claims.lock(self.db, [m.id for m in part], now_fn())
                         part = [m for m in part if m.id in ours]
                     else:
@@ -126,7 +131,9 @@ class Sender:
                         (provider, sender, part), *waiting = chosen
                     if not part:
                         continue
-                    self._take_rate(provider, part, waiting, sender)
+                    if not self._take_rate(provider, part, waiting, sender):
+                        waiting = []  # let go while the rate made us wait: choose again
+                        continue
                     part, refused = self._start(part, provider, now_fn())
                     started = part
                     if part:
@@ -137,9 +144,9 @@ class Sender:
                                                  sender)  # fmt: skip
                         last, asked, started = asked, Asked(provider, part, future), None
                         tally.claimed += len(part)
+                        if last:  # before anything else can fail: an answer is never lost
+                            self._recorded(last, now_fn, tally)
                     self._settle(refused, now_fn(), tally, passed)
-                    if part and last:
-                        self._recorded(last, now_fn, tally)
                 if asked:
                     last, asked = asked, None
                     self._recorded(last, now_fn, tally)
@@ -152,20 +159,24 @@ class Sender:
                 raise
         return tally
 
-    def _take_rate(self, provider: str, part: list[Claimed], waiting: list, sender) -> None:
-        """Wait for provider's rate to allow part, cut to one second's worth (the rest put
-        first in waiting); never with rows locked or a write uncommitted meanwhile."""
+    def _take_rate(self, provider: str, part: list[Claimed], waiting: list, sender) -> bool:
+        """Take provider's rate for part, cut to one second's worth (the rest put first in
+        waiting), while its rows are held; if the bucket is short, let every row and
+        put-off go, wait for it, and say so: the caller chooses again."""
         throttle = self.throttle(provider)
         step = max(1, int(throttle.burst))
         if len(part) > step:
             waiting.insert(0, (provider, sender, part[step:]))
             del part[step:]
-        if not throttle.try_acquire(len(part)):
-            # Let the rows go (a console's cancel or a STOP waits for no one) and the
-            # put-offs out (SQLite locks the whole file for them): started later, the
-            # rows go only if still queued and due (claims.start).
+        wait = throttle.try_acquire(len(part))
+        if wait:
+            # Nothing held while we wait (a console's cancel or a STOP waits for no one;
+            # SQLite locks the whole file for a put-off), and no rate taken for rows that
+            # another worker may start meanwhile.
             self.db.commit()
-            throttle.acquire(len(part), sleep=self.sleep)
+            self.sleep(wait)
+            return False
+        return True
 
     def _chosen(
         self, now: datetime, size: int, passed: set[int]
@@ -175,7 +186,10 @@ class Sender:
         put off), or None if none is due (but rows passed by already in this send).
         """
         bulk = window.is_open(self.config["SMS_SEND_WINDOW"], now, self.config["TZ"])
-        chosen = [m for m in claims.choose(self.db, now, size, bulk) if m.id not in passed]
+        # Past the rows passed by in this send, which are due still: choosing no more than
+        # size would end the send while later rows wait.
+        due = claims.choose(self.db, now, size + len(passed), bulk)
+        chosen = [m for m in due if m.id not in passed][:size]
         if not chosen:
             return None
         requests = []
@@ -295,7 +309,7 @@ class Sender:
     def _settle(self, refused: list[int], now: datetime, tally: Tally, passed: set) -> None:
         """Settle the rows a start refused that must not go out; pass by the others."""
         for message_id in refused:
-            if not self._not_started(message_id, now, tally):
+            if self._not_started(message_id, now, tally) == WAITS:
                 passed.add(message_id)
         if refused:
             self.db.commit()
@@ -307,13 +321,14 @@ class Sender:
         if self.db.get_bind().dialect.name == "postgresql":
             self.db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
-    def _not_started(self, message_id: int, now: datetime, tally: Tally) -> bool:
-        """Settle a chosen row that must not go out now, and say why; tell whether settled."""
+    def _not_started(self, message_id: int, now: datetime, tally: Tally) -> str:
+        """Settle a chosen row that must not go out now, and say why; return SETTLED, WAITS
+        (still queued: a paused campaign, or put off since) or GONE (another worker's)."""
         # Skipped if another worker holds it: then it is that worker's to start or settle.
         lock, fresh = {"skip_locked": True}, {"populate_existing": True}
         message = self.db.get(Message, message_id, with_for_update=lock, **fresh)
         if message is None or message.status != "queued":
-            return False  # another worker started or settled it since we chose it
+            return GONE  # another worker holds, started or settled it since we chose it
         # Read afresh: the session keeps what it loaded before (expire_on_commit is off).
         phone = select(Contact).where(Contact.phone == message.phone)
         contact = self.db.scalars(phone.execution_options(**fresh)).first()
@@ -326,9 +341,9 @@ class Sender:
         elif campaign is not None and campaign.status == "cancelled":
             cancel(message, "campaign cancelled", now)
         else:  # a paused campaign, or a row put off since: it waits in the queue
-            return False
+            return WAITS
         tally.cancelled += 1
-        return True
+        return SETTLED
 
     def _whole(self, part: list[Claimed], exc: GatewayError, now: datetime, tally: Tally) -> None:
         """Record a failure of the whole request on the rows still ours."""

@@ -80,9 +80,10 @@ class Throttle:
             remaining -= step
         return waited
 
-    def try_acquire(self, n: int) -> bool:
-        """Take n tokens (a burst at most) if the bucket holds them now; never wait."""
-        return not self._take(keys=[self.key], args=self._args(n))
+    def try_acquire(self, n: int) -> float:
+        """Take n tokens (a burst at most) if the bucket holds them now and return 0; else
+        take none, and return the seconds until it will. Never waits."""
+        return self._take(keys=[self.key], args=self._args(n)) / 1000
 
     def take(self, n: int, grace_s: float = 0.0, sleep=time.sleep) -> int:
         """Take up to n tokens; return how many were taken.
