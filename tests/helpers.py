@@ -397,18 +397,11 @@ class FirstAcquire:
     def __init__(self, throttle, before):
         self.throttle, self.before, self.burst = throttle, before, throttle.burst
 
-    def _first(self) -> None:
+    def try_acquire(self, n: int) -> float:
         if self.before:
             before, self.before = self.before, None
             before()
-
-    def try_acquire(self, n: int) -> bool:
-        self._first()
         return self.throttle.try_acquire(n)
-
-    def acquire(self, n: int, sleep=time.sleep) -> float:
-        self._first()
-        return self.throttle.acquire(n, sleep=sleep)
 
 
 def queue_text(app, db, phones, text: str, kind: str = "receipt", **fields) -> None:

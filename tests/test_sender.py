@@ -386,11 +386,8 @@ class GoneAtTheThird:
         self.takes.append(len(self.takes) + 1)
         return self.gone if len(self.takes) == 3 else self.working
 
-    def try_acquire(self, n: int) -> bool:
+    def try_acquire(self, n: int) -> float:
         return self._bucket().try_acquire(n)
-
-    def acquire(self, n: int, sleep=time.sleep) -> float:
-        return self._bucket().acquire(n, sleep=sleep)
 
 
 @pytest.mark.parametrize("broken", [False, True])

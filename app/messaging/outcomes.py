@@ -45,8 +45,7 @@ def of_answer(
         if result is not None and result.status == NOT_TRIED:
             # Never asked: no attempt spent. At once if the batch ran out of time; after
             # a while if the provider's answer to another said it is busy or down.
-            release(change, retry_at(1, now) if stopped else now)
-            change.provider = None
+            _unasked(change, retry_at(1, now) if stopped else now)
         elif result is None or result.outcome == UNKNOWN:
             reason = result.status if result and result.status else "not in the answer"
             settle_unknown(change, reason, now, config["SMS_RECONCILE_S"])
@@ -64,6 +63,11 @@ def never_asked(part: list[Claimed], now: datetime) -> list[Change]:
     """Return the changes that put started rows back in the queue: no attempt spent."""
     changes = [Change(message) for message in part]
     for change in changes:
-        release(change, now)
-        change.provider = None
+        _unasked(change, now)
     return changes
+
+
+def _unasked(change: Change, when: datetime) -> None:
+    """Put a started row back in the queue for when, its provider forgotten."""
+    release(change, when)
+    change.provider = None

@@ -92,8 +92,8 @@ class Sender:
         outcomes are written while it is out.
         """
         tally = Tally()
-        # At most one request's worth at the slowest provider's rate: a choice's later
-        # requests are started unlocked, where another worker may take their rows first.
+        # At most a second's worth of the slowest provider's rate: a request never waits
+        # for more than its bucket holds, and a choice leaves few requests for later.
         rates = (int(self.throttle(provider).burst) for provider in self.routing.gateways)
         size = max(1, min(self.config["SMS_BATCH_SIZE"], *rates))
         asked = None  # the request out, until recorded
@@ -108,16 +108,15 @@ class Sender:
                     # (an unknown outcome, which a campaign never resends), and no row
                     # stays locked through the wait.
                     if asked and not healthy(asked.future.result()[0]):
-                        # Its circuit hears of it before anything else starts; what was
-                        # routed to a circuit that opened is chosen and routed again (one
-                        # being probed is not shut: a row routed to it is the probe).
+                        # Its circuit hears of it before anything else starts (and the
+                        # choice's later requests are checked against it below).
                         last, asked = asked, None
                         self._recorded(last, now_fn, tally)
-                        shut = {p for p, *_ in waiting if self.routing.shut(p)}
-                        waiting = [request for request in waiting if request[0] not in shut]
                     if waiting:
                         provider, sender, part = waiting.pop(0)
-                        if self.routing.shut(provider):  # opened since (another worker's)
+                        # Its circuit opened since (our last answer, or another worker's): its
+                        # rows are chosen and routed again. One being probed is not shut.
+                        if self.routing.shut(provider):
                             waiting = [request for request in waiting if request[0] != provider]
                             continue
                         ours = claims.lock(self.db, [m.id for m in part], now_fn())
@@ -131,7 +130,7 @@ class Sender:
                         (provider, sender, part), *waiting = chosen
                     if not part:
                         continue
-                    if not self._take_rate(provider, part, waiting, sender):
+                    if not self._take_rate(provider, len(part)):
                         waiting = []  # let go while the rate made us wait: choose again
                         continue
                     part, refused = self._start(part, provider, now_fn())
@@ -159,16 +158,10 @@ class Sender:
                 raise
         return tally
 
-    def _take_rate(self, provider: str, part: list[Claimed], waiting: list, sender) -> bool:
-        """Take provider's rate for part, cut to one second's worth (the rest put first in
-        waiting), while its rows are held; if the bucket is short, let every row and
-        put-off go, wait for it, and say so: the caller chooses again."""
-        throttle = self.throttle(provider)
-        step = max(1, int(throttle.burst))
-        if len(part) > step:
-            waiting.insert(0, (provider, sender, part[step:]))
-            del part[step:]
-        wait = throttle.try_acquire(len(part))
+    def _take_rate(self, provider: str, n: int) -> bool:
+        """Take provider's rate for n rows while they are held; if the bucket is short, let
+        every row and put-off go, wait for it, and say so: the caller chooses again."""
+        wait = self.throttle(provider).try_acquire(n)
         if wait:
             # Nothing held while we wait (a console's cancel or a STOP waits for no one;
             # SQLite locks the whole file for a put-off), and no rate taken for rows that
