@@ -65,7 +65,7 @@ def send(config: dict, sandbox: str) -> dict:
         for gateway in routing.gateways.values():
             gateway.send = timed("request", gateway.send)
         Routing.sent = timed("redis", Routing.sent)
-        Throttle.acquire = timed("redis", Throttle.acquire)
+        Throttle.try_acquire = timed("redis", Throttle.try_acquire)
         throttle = Throttle(app.extensions["redis"], app.config["REDIS_PREFIX"] + "t", 10**6)
         worker = sender.Sender(db, routing, lambda provider: throttle, app.config)
         worker.run(budget_s=0.01)  # connected, and the backend that serves the session known
