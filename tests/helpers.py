@@ -390,21 +390,18 @@ def routed_sender(app, db, seconds=time.time, gateways=None):
     return Sender(db, routing, lambda provider: throttle, config)
 
 
-class OnShut:
-    """A sender's routing that runs before() once, as a request's circuit is looked at for
-    the call-th time: that request's rows are then chosen and routed, and not yet started."""
+class FirstAcquire:
+    """A sender's throttle that runs before() once, as the rate is first asked: the first
+    batch's rows are then chosen (locked on PostgreSQL) and not yet started."""
 
-    def __init__(self, routing, before, call: int = 1):
-        self.routing, self.before, self.call = routing, before, call
+    def __init__(self, throttle, before):
+        self.throttle, self.before, self.burst = throttle, before, throttle.burst
 
-    def __getattr__(self, name: str):
-        return getattr(self.routing, name)
-
-    def shut(self, provider: str) -> bool:
-        self.call -= 1
-        if self.call == 0:
-            self.before()
-        return self.routing.shut(provider)
+    def try_acquire(self, n: int) -> float:
+        if self.before:
+            before, self.before = self.before, None
+            before()
+        return self.throttle.try_acquire(n)
 
 
 def queue_text(app, db, phones, text: str, kind: str = "receipt", **fields) -> None:

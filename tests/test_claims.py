@@ -104,52 +104,6 @@ def test_a_second_choice_passes_the_rows_a_first_holds_by(app):
     assert not {r.id for r in mine} & {r.id for r in theirs}
 
 
-def test_a_choice_without_lock_holds_nothing(app):
-    """A worker whose request is out chooses without a lock: another worker's locked
-    choice takes the same rows at once."""
-    if app.extensions["engine"].dialect.name != "postgresql":
-        pytest.skip("needs PostgreSQL: SQLite locks the whole file, not rows")
-    sessions = app.extensions["db"]
-    with app.app_context(), sessions() as first, sessions() as second:
-        queued(first, 5)
-        mine = claims.choose(first, NOW, 5, bulk=True, lock=False)  # its transaction open
-        second.execute(text("SET LOCAL lock_timeout = '2s'"))
-        theirs = claims.choose(second, NOW, 5, bulk=True)
-        second.rollback()
-        first.rollback()
-    assert [r.id for r in theirs] == [r.id for r in mine] and len(mine) == 5
-
-
-def test_a_start_passes_by_the_rows_another_worker_holds(app):
-    """Two workers chose the same rows; the first is starting some, uncommitted. The
-    second's start takes the others without waiting, then none the first has started."""
-    if app.extensions["engine"].dialect.name != "postgresql":
-        pytest.skip("needs PostgreSQL: SQLite locks the whole file, not rows")
-    sessions = app.extensions["db"]
-    with app.app_context(), sessions() as first, sessions() as second:
-        queued(first, 4)
-        ids = [r.id for r in claims.choose(first, NOW, 4, bulk=True, lock=False)]
-        first.commit()
-        assert claims.start(first, "worker-a", ids[:2], "africastalking", NOW, LEASE) == set(
-            ids[:2]
-        )
-        # Waiting for the first one's commit would fail here, not hang.
-        second.execute(text("SET LOCAL lock_timeout = '2s'"))
-        assert claims.start(second, "worker-b", ids, "orange", NOW, LEASE) == set(ids[2:])
-        second.commit()
-        first.commit()
-        assert claims.start(second, "worker-b", ids, "orange", NOW, LEASE) == set()
-        second.commit()
-        owners = dict(second.execute(select(Message.id, Message.lease_owner)).all())
-    assert [owners[i] for i in ids] == ["worker-a", "worker-a", "worker-b", "worker-b"]
-
-
-def test_still_queued_names_the_rows_no_worker_has_taken(db):
-    mine, theirs = mine_and_theirs(db)
-    assert claims.still_queued(db, [mine.id, theirs.id]) == {mine.id}
-    assert claims.still_queued(db, []) == set()
-
-
 def sent(row: claims.Claimed, provider_id: str) -> claims.Change:
     change = claims.Change(row)
     change.values.update(status="sent", sent_at=NOW, provider_id=provider_id, cost="XOF 25",

@@ -16,7 +16,7 @@ from app.messaging.circuit import CLOSED, OPEN
 
 from .helpers import (
     ORANGE_SENDER,
-    OnShut,
+    FirstAcquire,
     carriers,
     queue_text,
     routed_app,
@@ -190,7 +190,8 @@ def test_two_workers_renew_an_expired_token_once_mid_campaign(make_app, sandbox)
     def send(sender) -> None:
         with app.app_context():
             # Each has its batch chosen before either starts: on PostgreSQL, five rows each.
-            sender.routing = OnShut(sender.routing, lambda: chosen.wait(timeout=10))
+            throttle = FirstAcquire(sender.throttle("orange"), lambda: chosen.wait(timeout=10))
+            sender.throttle = lambda provider: throttle
             try:
                 sent.append(sender.send().sent)
             except Exception as exc:  # shown by the assertion below, not lost in the thread

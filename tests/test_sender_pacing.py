@@ -16,7 +16,7 @@ from app.messaging import claims, outbox
 from app.messaging.throttle import Throttle
 from workers import jobs
 
-from .helpers import OnShut, carriers, queue_text, routed_sender
+from .helpers import FirstAcquire, carriers, queue_text, routed_sender
 from .test_sender import Around, Clock, campaign_row, queue, sender_for
 
 
@@ -134,42 +134,12 @@ def test_workers_sharing_a_short_bucket_spend_it_only_on_rows_they_send(sms_app,
     assert sum(sum(bucket.taken) for bucket in buckets) == 40
 
 
-def test_a_row_another_worker_held_a_moment_goes_in_the_same_send(sms_app, sandbox):
-    """Batches of 5. While the first request is out, the worker chooses the next five
-    (unlocked); another worker holds one of them as this one starts them, and lets it go
-    just after: the row is not passed by as if it waited, but chosen again and sent."""
-    if sms_app.extensions["engine"].dialect.name != "postgresql":
-        pytest.skip("needs PostgreSQL: SQLite locks the whole file, not rows")
-    with (
-        sms_app.app_context(),
-        sms_app.extensions["db"]() as db,
-        sms_app.extensions["db"]() as other,
-    ):
-        sms_app.config["SMS_BATCH_SIZE"] = 5
-        phones = queue(sms_app, db, 10)
-        last = select(Message).order_by(Message.id.desc()).limit(1)
-
-        class LetsGo(Counted):  # the other worker lets the row go once the start is done
-            def try_acquire(self, n: int) -> float:
-                other.rollback()
-                return super().try_acquire(n)
-
-        sender = sender_for(sms_app, db)
-        throttle = LetsGo(sender.throttle("africastalking"))
-        sender.throttle = lambda provider: throttle
-        held = lambda: other.scalars(last.with_for_update()).one()  # noqa: E731
-        sender.routing = OnShut(sender.routing, held, call=2)
-        assert sender.send().sent == 10
-    assert throttle.taken == [5, 4, 1]
-    assert sorted(m["to"] for m in sandbox.messages()) == phones
-
-
 @pytest.mark.parametrize("rate, sent", [(3, 3), (None, 10)])
 def test_nothing_is_held_while_the_last_request_is_out(sms_app, sandbox, rate, sent):
-    """Batches of 5: while a request is out, no row of the next batch is locked (chosen
-    meanwhile), nor any put-off by a campaign's rate of 3 a second left uncommitted
-    (SQLite would lock the whole file): a console's cancel, a STOP or a report written
-    meanwhile waits for no request."""
+    """Batches of 5: while a request is out, no row of the next batch is locked, nor any
+    put-off by a campaign's rate of 3 a second left uncommitted (SQLite would lock the
+    whole file): a console's cancel, a STOP or a report written meanwhile waits for no
+    request."""
     sms_app.config["SMS_BATCH_SIZE"] = 5
     with sms_app.app_context(), sms_app.extensions["db"]() as db:
         campaign = campaign_row(db, rate=rate)
@@ -181,30 +151,6 @@ def test_nothing_is_held_while_the_last_request_is_out(sms_app, sandbox, rate, s
         sender.campaign_throttle = jobs._sender(db, clock=still).campaign_throttle
         assert sender.send().sent == sent
     assert gateway.wrote == "written"
-
-
-def test_the_rate_is_taken_for_the_rows_started_not_those_chosen(sms_app, sandbox):
-    """Batches of 5. While the first request is out, the worker chooses the next five rows
-    (unlocked); before it starts them, another worker starts two of them. The provider's
-    bucket gives 5 tokens, then 3: one for each SMS that goes."""
-    sms_app.config["SMS_BATCH_SIZE"] = 5
-    with sms_app.app_context(), sms_app.extensions["db"]() as db:
-        phones = queue(sms_app, db, 10)
-
-        def meanwhile():  # another worker starts two of the rows this one chose
-            with sms_app.extensions["db"]() as other:
-                last = select(Message.id).order_by(Message.id.desc()).limit(2)
-                ids, now = other.scalars(last).all(), datetime.now(UTC)
-                claims.start(other, "worker-b", ids, "orange", now, now + timedelta(minutes=1))
-                other.commit()
-
-        sender = sender_for(sms_app, db)
-        throttle = Counted(sender.throttle("africastalking"))
-        sender.throttle = lambda provider: throttle
-        sender.routing = OnShut(sender.routing, meanwhile, call=2)
-        assert sender.send().sent == 8
-    assert throttle.taken == [5, 3]
-    assert sorted(m["to"] for m in sandbox.messages()) == phones[:8]
 
 
 class Meanwhile(Around):
@@ -278,7 +224,8 @@ def test_stop_and_cancel_after_the_choice_are_honoured(sms_app, sandbox):
                 other.commit()
 
         sender = sender_for(sms_app, db)
-        sender.routing = OnShut(sender.routing, meanwhile)
+        throttle = FirstAcquire(sender.throttle("africastalking"), meanwhile)
+        sender.throttle = lambda provider: throttle
         sender.send()
         reasons = {(m.phone, m.body): m.reason for m in db.scalars(select(Message))}
     assert sorted(m["to"] for m in sandbox.messages()) == phones[1:]

@@ -5,16 +5,14 @@ tens of thousands of rows, and the session's bookkeeping would cost more than th
 HTTP requests that carry them. The statements are built once, their lists of ids one
 array each on PostgreSQL.
 
-Choosing writes nothing. A worker with no request out chooses with row locks (SKIP LOCKED:
-other workers pass its rows by) that its start's commit lets go; one whose request is out
-chooses without any, so that nothing is held while a provider takes its time (up to 20 s),
-and its start locks the rows itself, passing by those another worker holds. A worker lost
-before the start leaves its rows queued, as they were. A row is written twice on its way
-out (sending, then its outcome), where a lease written at the claim made it three times:
-each write of the outbox is a heap version and five or six index entries, PostgreSQL's
-largest share of a send. The start re-checks everything (still queued and due, not opted
-out, its campaign still running), so a row chosen by two workers, or changed since its
-choice, is sent only once, and never early.
+Choosing writes nothing: on PostgreSQL the rows stay locked (SKIP LOCKED: other workers
+pass them by) until the transaction that starts them commits, and a worker lost before
+that leaves them queued, as they were. A row is written twice on its way out (sending,
+then its outcome), where a lease written at the claim made it three times: each write of
+the outbox is a heap version and five or six index entries, PostgreSQL's largest share of
+a send. The start re-checks everything (still queued and due, not opted out, its campaign
+still running), so rows let go between their choice and their start (locked again by id,
+or not at all on SQLite) are sent only once, and never early.
 Every later write names the owner and the status it expects, so a worker whose lease ran
 out changes nothing another worker took since.
 
@@ -108,83 +106,72 @@ def _statements(postgresql: bool) -> dict:
     campaigns = Campaign.__table__.c
     running = select(campaigns.id).where(campaigns.status.in_(LIVE))
     live = or_(ROW.campaign_id.is_(None), ROW.campaign_id.in_(running))
+    # The same, for rows taken by id, in a form no index answers: SQLite, without
+    # statistics, walked ix_outbox_campaign for it (every row of a running campaign).
+    by_id = ROW.campaign_id + literal_column("0")
+    live_by_id = or_(by_id.is_(None), by_id.in_(running))
+    ids = among(ROW.id, "ids", postgresql)
     due = [ROW.status == "queued", ROW.not_before <= bindparam("now"), live]
+    contacts = Contact.__table__.c
+    blocked = exists().where(
+        contacts.phone == ROW.phone,
+        or_(contacts.opted_out_at.is_not(None), contacts.unreachable_at.is_not(None)),
+    )
     # Urgent rows first, then the others, each oldest first: a range of ix_outbox_queued
     # (urgent, id) each, where ORDER BY urgent DESC, id would read and sort every queued
     # row. A range, not urgent = x, which would leave the order to the primary key, and a
     # choice late in a campaign walking every row sent before.
     fields = (ROW[name] for name in Claimed._fields)
     choose = select(*fields).order_by(ROW.urgent, ROW.id).limit(bindparam("limit"))
-    # Locked until the start commits; only the outbox's rows, not the campaigns read.
-    lock = {"skip_locked": True, "of": OUTBOX}
     choosing = {}
     ranges = ((True, ROW.urgent >= literal(True)), (False, ROW.urgent <= literal(False)))
     for urgent, these in ranges:
+        # Locked until the start commits; only the outbox's rows, not the campaigns read.
+        lock = {"skip_locked": True, "of": OUTBOX}
+        choosing[("due", urgent)] = choose.where(*due, these).with_for_update(**lock)
         # Outside the send window only what is not bulk: alerts, receipts, replies.
-        for bulk, kinds in ((True, ()), (False, (ROW.kind.not_in(BULK_KINDS),))):
-            plain = choose.where(*due, these, *kinds)
-            choosing[(bulk, urgent, False)] = plain
-            choosing[(bulk, urgent, True)] = plain.with_for_update(**lock)
+        choosing[("due, not bulk", urgent)] = choose.where(
+            *due, these, ROW.kind.not_in(BULK_KINDS)
+        ).with_for_update(**lock)
     return {
         **choosing,
         "start": update(OUTBOX)
-        .where(ROW.id.in_(_startable(postgresql)))
+        .where(
+            ids,
+            STATUS == "queued",
+            ROW.not_before <= bindparam("now"),
+            or_(ROW.kind.not_in(BULK_KINDS), ~blocked),
+            live_by_id,
+        )
         .values(status="sending", lease_owner=bindparam("owner"), lease_until=bindparam("lease"),
                 provider=bindparam("to"))
         .returning(ROW.id),
-        "queued": select(ROW.id).where(among(ROW.id, "ids", postgresql), STATUS == "queued"),
+        # A choice's later request: its rows locked again, if still queued, due and free.
+        "lock": select(ROW.id)
+        .where(ids, STATUS == "queued", ROW.not_before <= bindparam("now"))
+        .with_for_update(skip_locked=True),
         "put off": update(OUTBOX)
         .where(ROW.id == bindparam("p_id"), STATUS == "queued")
         .values(not_before=bindparam("p_when")),
         "ours": select(ROW.id)
-        .where(among(ROW.id, "ids", postgresql), ROW.lease_owner == bindparam("owner"),
-               STATUS == bindparam("expected"))
+        .where(ids, ROW.lease_owner == bindparam("owner"), STATUS == bindparam("expected"))
         .with_for_update(),
     }  # fmt: skip
 
 
-def _startable(postgresql: bool):
-    """Return the ids, among those passed, of the rows a start may take: still queued and
-    due, not opted out nor unreachable, their campaign still running, and locked by no
-    other worker (SKIP LOCKED: it is starting or settling them), locked until the commit."""
-    rows = OUTBOX.alias("startable")
-    row = rows.c
-    campaigns = Campaign.__table__.c
-    running = select(campaigns.id).where(campaigns.status.in_(LIVE))
-    # By id, in a form no index answers: SQLite, without statistics, walked
-    # ix_outbox_campaign for it (every row of a running campaign).
-    by_id = row.campaign_id + literal_column("0")
-    contacts = Contact.__table__.c
-    blocked = exists().where(
-        contacts.phone == row.phone,
-        or_(contacts.opted_out_at.is_not(None), contacts.unreachable_at.is_not(None)),
-    )
-    return (
-        select(row.id)
-        .where(
-            among(row.id, "ids", postgresql),
-            row.status.concat(literal_column("''")) == "queued",
-            row.not_before <= bindparam("now"),
-            or_(row.kind.not_in(BULK_KINDS), ~blocked),
-            or_(by_id.is_(None), by_id.in_(running)),
-        )
-        .with_for_update(skip_locked=True, of=rows)
-    )
-
-
-def choose(db: Session, now: datetime, limit: int, bulk: bool, lock: bool = True) -> list[Claimed]:
+def choose(db: Session, now: datetime, limit: int, bulk: bool) -> list[Claimed]:
     """Return up to limit due rows, bulk kinds only if bulk, urgent first, then by id.
 
-    Nothing is written. With lock, on PostgreSQL, the rows stay locked until the caller's
-    transaction ends, and other workers pass them by (SKIP LOCKED) rather than wait for them.
+    Nothing is written. On PostgreSQL the rows stay locked until the caller's transaction
+    ends, and other workers pass them by (SKIP LOCKED) rather than wait for them.
     """
     statements = _statements(_postgresql(db))
+    due = "due" if bulk else "due, not bulk"
     params = {"now": now, "limit": limit}
-    rows = [Claimed(*row) for row in db.execute(statements[(bulk, True, lock)], params).all()]
+    rows = [Claimed(*row) for row in db.execute(statements[(due, True)], params).all()]
     if len(rows) < limit:
         params["limit"] = limit - len(rows)
-        later = db.execute(statements[(bulk, False, lock)], params).all()
-        rows += [Claimed(*row) for row in later]
+        rows += [Claimed(*row) for row in db.execute(statements[(due, False)], params).all()]
     return rows
 
 
@@ -194,9 +181,9 @@ def start(
     """Move rows still queued and due from queued to sending through provider, for owner;
     return their ids.
 
-    The conditional update is what makes a send safe: a row another worker holds or
-    started, or put off, since it was chosen, or whose phone opted out (or is unreachable),
-    or whose campaign stopped, is not sent. The rows stay locked until the caller commits.
+    The conditional update is what makes a send safe: a row another worker started, or
+    put off, since it was chosen, or whose phone opted out (or is unreachable), or whose
+    campaign stopped, is not sent. The caller commits.
     """
     params = {"ids": ids, "owner": owner, "now": now, "lease": lease_until, "to": provider}
     found = set(db.execute(_statements(_postgresql(db))["start"], params).scalars().all())
@@ -204,11 +191,10 @@ def start(
     return found
 
 
-def still_queued(db: Session, ids: list[int]) -> set[int]:
-    """Return the ids among ids of rows still queued, locked or not. Nothing is locked."""
-    if not ids:
-        return set()
-    return set(db.execute(_statements(_postgresql(db))["queued"], {"ids": ids}).scalars())
+def lock(db: Session, ids: list[int], now: datetime) -> set[int]:
+    """Lock again, until the caller's transaction ends, the rows among ids still queued and
+    due that no other worker holds; return their ids. Nothing is written."""
+    return set(db.execute(_statements(_postgresql(db))["lock"], {"ids": ids, "now": now}).scalars())
 
 
 def put_off(db: Session, rows: list[tuple[Claimed, datetime]]) -> None:

@@ -87,10 +87,9 @@ class Sender:
         """Send what is due now, a request at a time, until none is left or deadline
         passes; record every outcome.
 
-        While a request is out, the next is chosen, without a lock: nothing is held while a
-        provider takes its time. Once it has answered, the next request's rows are locked,
-        started and its rate taken in one short transaction; it goes out in a thread of its
-        own, and the last one's outcomes are written while it is out.
+        Each request's rows are locked (chosen, or locked again by id), then started, in a
+        short transaction; the request goes out in a thread of its own, and the last one's
+        outcomes are written while it is out.
         """
         tally = Tally()
         # At most a second's worth of the slowest provider's rate: a request never waits
@@ -99,53 +98,58 @@ class Sender:
         size = max(1, min(self.config["SMS_BATCH_SIZE"], *rates))
         asked = None  # the request out, until recorded
         started = None  # rows moved to sending whose request has not left yet
-        waiting = []  # the last choice's requests (provider, sender, rows) not started yet
+        waiting = []  # the last choice's other requests (provider, sender, rows), unlocked
         passed = set()  # ids refused and left queued: not chosen again in this send
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kalan-send") as requests:
             try:
                 while deadline is None or now_fn() < deadline:
-                    if not waiting:
-                        # Rows are locked at their choice only by a worker with no request
-                        # out, until its start moments later; otherwise by the start itself.
-                        out = asked is not None and not asked.future.done()
-                        waiting = self._chosen(now_fn(), size, passed, lock=not out)
-                        if waiting is None:
-                            break  # none due
-                        continue  # chosen, or all put off: choose again
-                    # The last request answers before anything is started: no batch that
-                    # never left is left sending by a worker killed meanwhile (an unknown
-                    # outcome, which a campaign never resends).
+                    # The last request answers before anything is chosen or started: no
+                    # batch that never left is left sending by a worker killed meanwhile
+                    # (an unknown outcome, which a campaign never resends), and no row
+                    # stays locked through the wait.
                     if asked and not healthy(asked.future.result()[0]):
-                        # Its circuit hears of it before anything else starts.
+                        # Its circuit hears of it before anything else starts (and the
+                        # choice's later requests are checked against it below).
                         last, asked = asked, None
                         self._recorded(last, now_fn, tally)
-                    provider, sender, part = waiting.pop(0)
-                    # Its circuit opened since (our last answer, or another worker's): its
-                    # rows are chosen and routed again. One being probed is not shut.
-                    if self.routing.shut(provider):
-                        waiting = [request for request in waiting if request[0] != provider]
+                    if waiting:
+                        provider, sender, part = waiting.pop(0)
+                        # Its circuit opened since (our last answer, or another worker's): its
+                        # rows are chosen and routed again. One being probed is not shut.
+                        if self.routing.shut(provider):
+                            waiting = [request for request in waiting if request[0] != provider]
+                            continue
+                        ours = claims.lock(self.db, [m.id for m in part], now_fn())
+                        part = [m for m in part if m.id in ours]
+                    else:
+                        chosen = self._chosen(now_fn(), size, passed)
+                        if chosen is None:
+                            break  # none due
+                        if not chosen:
+                            continue  # all put off: choose again
+                        (provider, sender, part), *waiting = chosen
+                    if not part:
                         continue
-                    begun = self._start(part, provider, now_fn())
-                    if begun is None:
+                    if not self._take_rate(provider, len(part)):
                         waiting = []  # let go while the rate made us wait: choose again
                         continue
-                    started, refused = begun
-                    if started:
+                    part, refused = self._start(part, provider, now_fn())
+                    started = part
+                    if part:
                         # In the job's context: its log lines keep the request id.
-                        here, phones = contextvars.copy_context(), [m.phone for m in started]
+                        here, phones = contextvars.copy_context(), [m.phone for m in part]
                         gateway = self.routing.gateways[provider]
-                        future = requests.submit(here.run, ask, gateway, phones,
-                                                 started[0].body, sender)  # fmt: skip
-                        last, asked = asked, Asked(provider, started, future)
-                        started = None
-                        tally.claimed += len(asked.part)
+                        future = requests.submit(here.run, ask, gateway, phones, part[0].body,
+                                                 sender)  # fmt: skip
+                        last, asked, started = asked, Asked(provider, part, future), None
+                        tally.claimed += len(part)
                         if last:  # before anything else can fail: an answer is never lost
                             self._recorded(last, now_fn, tally)
                     self._settle(refused, now_fn(), tally, passed)
                 if asked:
                     last, asked = asked, None
                     self._recorded(last, now_fn, tally)
-                self.db.commit()
+                self.db.commit()  # what was put off, when nothing was started after it
             except BaseException:
                 if asked:  # what went out is still written down, if the database lets us
                     self._after_error(lambda: self._recorded(asked, now_fn, tally))
@@ -154,34 +158,38 @@ class Sender:
                 raise
         return tally
 
+    def _take_rate(self, provider: str, n: int) -> bool:
+        """Take provider's rate for n rows while they are held; if the bucket is short, let
+        every row and put-off go, wait for it, and say so: the caller chooses again."""
+        wait = self.throttle(provider).try_acquire(n)
+        if wait:
+            # Nothing held while we wait (a console's cancel or a STOP waits for no one;
+            # SQLite locks the whole file for a put-off), and no rate taken for rows that
+            # another worker may start meanwhile.
+            self.db.commit()
+            self.sleep(wait)
+            return False
+        return True
+
     def _chosen(
-        self, now: datetime, size: int, passed: set[int], lock: bool
+        self, now: datetime, size: int, passed: set[int]
     ) -> list[tuple[str, str | None, list[Claimed]]] | None:
-        """Choose due rows within their campaigns' rates; return them as requests,
+        """Choose due rows, locked, within their campaigns' rates; return them as requests,
         (provider, sender, rows), for the providers that may take them now (the others are
-        put off, and that committed), or None if none is due (but rows passed by already in
-        this send). With lock, the rows chosen stay locked until the next commit.
+        put off), or None if none is due (but rows passed by already in this send).
         """
-        if not lock:
-            self._autocommit()  # no transaction left open while the request is out
         bulk = window.is_open(self.config["SMS_SEND_WINDOW"], now, self.config["TZ"])
         # Past the rows passed by in this send, which are due still: choosing no more than
         # size would end the send while later rows wait.
-        due = claims.choose(self.db, now, size + len(passed), bulk, lock=lock)
+        due = claims.choose(self.db, now, size + len(passed), bulk)
         chosen = [m for m in due if m.id not in passed][:size]
         if not chosen:
-            self.db.commit()
             return None
-        requests, put_off = [], []
+        requests = []
         for chunk in chunks(chosen, size):
-            chunk = self._within_campaign_rate(chunk, now, put_off)
+            chunk = self._within_campaign_rate(chunk, now)
             if chunk:
-                requests.extend(self._routed(chunk, now, put_off))
-        if put_off or not lock:
-            # Kept before any wait: SQLite locks the whole file for a put-off. The rows
-            # chosen are let go too, and their start locks them again.
-            claims.put_off(self.db, put_off)
-            self.db.commit()
+                requests.extend(self._routed(chunk, now))
         return requests
 
     def _not_asked(self, part: list[Claimed], now: datetime) -> None:
@@ -217,12 +225,11 @@ class Sender:
             self.stats.count(provider, [m.phone for m in part], answer, took)
         tally.campaigns.update(m.campaign_id for m in part if m.campaign_id)
 
-    def _routed(self, chunk: list[Claimed], now: datetime, put_off: list):
+    def _routed(self, chunk: list[Claimed], now: datetime):
         """Yield (provider, sender, rows) for the rows a provider may take now.
 
         The rest wait, no attempt spent, until the first circuit of their route may
-        be probed (added to put_off): a message is never handed to a provider whose
-        circuit is open.
+        be probed: a message is never handed to a provider whose circuit is open.
         """
         groups: dict[tuple, list[Claimed]] = defaultdict(list)
         shut = []
@@ -234,20 +241,20 @@ class Sender:
                 continue
             sender = message.sender if provider == message.via else None
             groups[(provider, sender)].append(message)
-        for message in shut:
-            reopens = choices.reopens(message.phone, message.via)
-            when = now + SHUT_WAIT
-            if reopens is not None:
-                when = max(when, datetime.fromtimestamp(reopens, now.tzinfo))
-            put_off.append((message, when))
+        if shut:
+            back = []
+            for message in shut:
+                reopens = choices.reopens(message.phone, message.via)
+                when = now + SHUT_WAIT
+                if reopens is not None:
+                    when = max(when, datetime.fromtimestamp(reopens, now.tzinfo))
+                back.append((message, when))
+            claims.put_off(self.db, back)
         for (provider, sender), rows in groups.items():
             yield provider, sender, rows
 
-    def _within_campaign_rate(
-        self, chunk: list[Claimed], now: datetime, put_off: list
-    ) -> list[Claimed]:
-        """Keep what the campaign's own rate allows now; add the rest to put_off, each
-        with its time.
+    def _within_campaign_rate(self, chunk: list[Claimed], now: datetime) -> list[Claimed]:
+        """Keep what the campaign's own rate allows now; put the rest back for later.
 
         Never waits: a slow campaign must not hold up alerts and replies.
         """
@@ -259,7 +266,8 @@ class Sender:
             return chunk
         allowed = limiter.take(len(chunk), grace_s=TAKE_GRACE_S, sleep=self.sleep)
         if allowed < len(chunk):
-            put_off.extend((m, self._slot(campaign_id, limiter, now)) for m in chunk[allowed:])
+            held = [(m, self._slot(campaign_id, limiter, now)) for m in chunk[allowed:]]
+            claims.put_off(self.db, held)
         return chunk[:allowed]
 
     def _slot(self, campaign_id: int, limiter: Throttle, now: datetime) -> datetime:
@@ -281,30 +289,19 @@ class Sender:
 
     def _start(
         self, part: list[Claimed], provider: str, now: datetime
-    ) -> tuple[list[Claimed], list[int]] | None:
+    ) -> tuple[list[Claimed], list[int]]:
         """Move rows still queued and due from queued to sending through provider, re-checking
-        opt-outs and pauses (see claims.start), take its rate for them while they are locked,
-        and commit; return the rows started and the ids of the others.
-
-        If the provider's bucket is short, nothing is started: the rows are let go, and
-        None returned once the bucket holds them. No rate is taken for rows another worker
-        starts meanwhile, and nothing is held while the worker waits.
-        """
+        opt-outs and pauses (see claims.start), and commit; return the rows started and the
+        ids of the others."""
         lease = now + timedelta(seconds=self.config["SMS_LEASE_S"])
         ids = [m.id for m in part]
         found = claims.start(self.db, self.owner, ids, provider, now, lease)
-        wait = found and self.throttle(provider).try_acquire(len(found))
-        if wait:
-            self.db.rollback()
-            self.sleep(wait)
-            return None
         self.db.commit()  # from here on, a crash leaves an unknown outcome
         return [m for m in part if m.id in found], [i for i in ids if i not in found]
 
     def _settle(self, refused: list[int], now: datetime, tally: Tally, passed: set) -> None:
         """Settle the rows a start refused that must not go out; pass by the others."""
-        # Most were started by another worker: one read finds those still queued.
-        for message_id in claims.still_queued(self.db, refused):
+        for message_id in refused:
             if self._not_started(message_id, now, tally) == WAITS:
                 passed.add(message_id)
         if refused:
@@ -319,8 +316,7 @@ class Sender:
 
     def _not_started(self, message_id: int, now: datetime, tally: Tally) -> str:
         """Settle a chosen row that must not go out now, and say why; return SETTLED, WAITS
-        (still queued: a paused campaign, or put off since) or GONE (another worker's, or
-        held by one when the start came)."""
+        (still queued: a paused campaign, or put off since) or GONE (another worker's)."""
         # Skipped if another worker holds it: then it is that worker's to start or settle.
         lock, fresh = {"skip_locked": True}, {"populate_existing": True}
         message = self.db.get(Message, message_id, with_for_update=lock, **fresh)
@@ -337,10 +333,8 @@ class Sender:
             cancel(message, "unreachable", now)
         elif campaign is not None and campaign.status == "cancelled":
             cancel(message, "campaign cancelled", now)
-        elif message.not_before > now or (campaign is not None and campaign.status not in LIVE):
-            return WAITS  # put off since, or its campaign paused: it waits in the queue
-        else:  # startable: another worker held it a moment, and lets it go (chosen again)
-            return GONE
+        else:  # a paused campaign, or a row put off since: it waits in the queue
+            return WAITS
         tally.cancelled += 1
         return SETTLED
 
