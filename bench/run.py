@@ -31,12 +31,15 @@ def steps(quick: bool, machine: list[str]) -> list[list[str]]:
             ["campaign_rate.py", *machine, "--recipients", "100"],
         ]  # fmt: skip
     # About 5 min of throughput (3 rounds x 4 apps x 2 measurements of 8 s, and the paced
-    # crowd), 2 of campaigns, 1 of campaigns at a rate: under 10 min on a quiet machine.
+    # crowd), 2 of campaigns, 1 of campaigns at a rate, 2 of the send's floor: some 11 min
+    # on a quiet machine.
     return [
         ["throughput.py", *machine, "--rounds", "3", "--duration", "8", "--paced-s", "30"],
         ["profiling.py", *machine],
         ["campaign.py", *machine, "--sizes", "10000,100000"],
         ["campaign_rate.py", *machine, "--recipients", "100,301"],
+        # The send's floor: the protocol's SQL with none of our layers (PostgreSQL only).
+        *([["send_floor.py", *machine]] if machine[:1] == ["--machine"] else []),
     ]
 
 
@@ -69,6 +72,7 @@ def summary(since: float) -> None:
         print(f"paced (64 callers): p99 {p99:.1f} ms (target < {TARGET_P99_MS} ms: "
               f"{verdict(p99 < TARGET_P99_MS)}); worst kind of hop {worst[0]}, "
               f"{worst[1]['p99_us'] / 1000:.1f} ms")  # fmt: skip
+    floor_line(since)
     print()
     for measure, target in (("navigation", 0.7), ("mix", 0.4)):
         value = throughput.get(f"ratio_{measure}")
@@ -88,6 +92,16 @@ def summary(since: float) -> None:
               f"{verdict(share >= 0.75)})")  # fmt: skip
     else:
         print("campaign expand/s: n/a\ncampaign send/s: n/a")
+
+
+def floor_line(since: float) -> None:
+    """Print what the send's floor reached, if bench/send_floor.py ran."""
+    floor = fresh("send_floor", since)
+    if floor:
+        medians, top = floor["medians"], floor["ceiling"]
+        print(f"send floor (the protocol's SQL, none of our layers): {medians['bare']:.0f} SMS/s, "
+              f"{medians['bare'] / top:.0%} of its ceiling of {top:.0f}; the Sender "
+              f"{medians['kalan'] / medians['bare']:.0%} of that floor")  # fmt: skip
 
 
 def main() -> int:
