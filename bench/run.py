@@ -97,7 +97,7 @@ def summary(since: float) -> None:
 def floor_line(since: float) -> None:
     """Print what the send's floor reached, if bench/send_floor.py ran."""
     floor = fresh("send_floor", since)
-    if floor:
+    if floor and floor["medians"]["bare"] and floor["ceiling"]:
         medians, top = floor["medians"], floor["ceiling"]
         print(f"send floor (the protocol's SQL, none of our layers): {medians['bare']:.0f} SMS/s, "
               f"{medians['bare'] / top:.0%} of its ceiling of {top:.0f}; the Sender "
