@@ -78,11 +78,18 @@ def server_cpu(db) -> tuple[int, float] | None:
         return None
     pid = db.scalar(text("SELECT pg_backend_pid()"))
     db.commit()
-    try:  # only for a server on this machine
+    cpu = process_cpu(pid)
+    return None if cpu is None else (pid, cpu)
+
+
+def process_cpu(pid: int) -> float | None:
+    """Return a process's CPU seconds so far (user and system), or None if it is not on
+    this machine (a database server elsewhere)."""
+    try:
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     except OSError:
         return None
-    return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def seed_contacts(url: str, count: int) -> None:

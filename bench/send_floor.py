@@ -22,9 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from campaign import TEXT, ceiling, server_cpu  # noqa: E402
+from campaign import TEXT, ceiling, process_cpu, server_cpu  # noqa: E402
 from send_profile import sending, sending_arguments  # noqa: E402
 
+from app.infra.gateway import AT_HEADERS  # noqa: E402
 from app.messaging.outbox import BULK_KINDS  # noqa: E402
 
 # The Sender's statements (app/messaging/claims.py), written plainly: the same conditions,
@@ -53,8 +54,7 @@ AND outbox.status || '' = 'sending' {NO_WAIT}
 RETURNING outbox.id, EXISTS (SELECT 1 FROM delivery_reports r WHERE
 r.provider_id = outbox.provider_id AND r.applied IS false
 AND (r.provider = outbox.provider OR r.provider IS NULL))"""
-HEADERS = {"Accept": "application/json", "apiKey": "sandbox-key",
-           "Content-Type": "application/x-www-form-urlencoded"}  # fmt: skip
+HEADERS = {**AT_HEADERS, "apiKey": "sandbox-key"}  # the adapter's own
 # The Sender; the bare loop; the bare loop whose start does not wait for the disk.
 NAMES = ("kalan", "bare", "bare-nowait")
 
@@ -149,7 +149,7 @@ def bare(dsn: str, base: str, batch: int, durable: bool = True) -> dict:
         if first:
             record(cur, thread.submit(ask, first))
         out, sent = None, 0
-        wall, cpu, before = time.perf_counter(), time.process_time(), _backend_cpu(pid)
+        wall, cpu, before = time.perf_counter(), time.process_time(), process_cpu(pid)
         while True:
             if out is not None:
                 out.result()  # the last request answers before anything is started
@@ -160,21 +160,9 @@ def bare(dsn: str, base: str, batch: int, durable: bool = True) -> dict:
             if out is None:
                 break
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        after = _backend_cpu(pid)
+        after = process_cpu(pid)
     pg = None if before is None or after is None else after - before
     return {"sent": sent, "wall": wall, "cpu": cpu, "postgres": pg}
-
-
-def _backend_cpu(pid: int) -> float | None:
-    """Return a local PostgreSQL backend's CPU seconds, or None if it is not on this machine."""
-    import os
-
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def sender(app) -> dict:
