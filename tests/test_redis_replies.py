@@ -1,6 +1,8 @@
 """Replies read straight from the hiredis reader: the same as redis-py's, failures alike."""
 
 import json
+import socket
+import struct
 
 import pytest
 from redis import Redis
@@ -59,9 +61,13 @@ def test_replies_are_redis_pys_and_an_error_leaves_the_connection_clean(server, 
     client.connection_pool.release(conn)
 
 
-def test_a_reply_too_slow_times_out_and_drops_the_connection(server):
+@pytest.mark.parametrize("kernel", [False, True], ids=["python's timeout", "the kernel's"])
+def test_a_reply_too_slow_times_out_and_drops_the_connection(server, kernel):
     client, other = Redis.from_url(server.url, socket_timeout=0.2), Redis.from_url(server.url)
     conn = client.connection_pool.get_connection()
+    if kernel:
+        conn.connect()
+        redis_replies.kernel_timed(conn)
     # Writes paused far longer than the 0.2 s timeout, and let go once it fired (a pause of
     # ALL commands holds UNPAUSE too): paused for 0.6 s, a machine slow for 0.4 s before the
     # batch was sent had the replies in time.
@@ -72,6 +78,22 @@ def test_a_reply_too_slow_times_out_and_drops_the_connection(server):
     finally:
         other.execute_command("CLIENT", "UNPAUSE")
     assert conn._sock is None  # its late replies must not answer the next commands
+
+
+def test_a_kernel_timed_socket_keeps_the_timeout_without_pythons_polls(server):
+    conn = Redis.from_url(server.url, socket_timeout=0.25).connection_pool.get_connection()
+    conn.connect()
+    redis_replies.kernel_timed(conn)
+    sock = conn._sock
+    assert sock.gettimeout() is None  # blocking: Python polls no more before a send or read
+    for option in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
+        seconds, micros = struct.unpack("ll", sock.getsockopt(socket.SOL_SOCKET, option, 16))
+        # The kernel keeps it in its clock's ticks (a few milliseconds).
+        assert seconds + micros / 1e6 == pytest.approx(0.25, abs=0.011)
+    assert batch(conn, ("SET", "k", "v"), ("GET", "k")) == [b"OK", b"v"]
+    conn.disconnect()
+    conn.connect()  # a new socket: Python's timeout again, until it is set once more
+    assert conn._sock.gettimeout() == 0.25
 
 
 def test_a_connection_closed_by_the_server_raises_and_is_dropped(server):

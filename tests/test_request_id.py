@@ -4,6 +4,7 @@ returned its body to the server."""
 import io
 import json
 import logging
+import os
 
 from flask import Response, stream_with_context
 from werkzeug.wsgi import FileWrapper
@@ -61,3 +62,21 @@ def test_a_file_reaches_the_server_as_it_is(tmp_path):
     body = RequestId(serve)({"wsgi.file_wrapper": FileWrapper}, lambda *_: None)
     assert type(body) is FileWrapper
     body.close()
+
+
+def test_each_request_and_each_forked_worker_draws_ids_of_its_own(client):
+    """Ids come from Python's generator: gunicorn's workers, forked alike, must not share them."""
+    drawn = {client.get("/healthz").headers["X-Request-Id"] for _ in range(20)}
+    assert len(drawn) == 20
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its id down the pipe, then out without pytest's teardown
+        try:
+            os.write(write, client.get("/healthz").headers["X-Request-Id"].encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.waitpid(pid, 0)
+    mine = client.get("/healthz").headers["X-Request-Id"]
+    assert len(child) == 32 and child != mine and child not in drawn

@@ -3,6 +3,8 @@
 import contextlib
 import json
 import os
+import socket
+import struct
 
 import pytest
 from redis import Redis
@@ -358,6 +360,19 @@ def test_a_kept_connection_the_server_dropped_is_retried_on_a_new_one(app, dial)
     assert client_id(store) != kept
 
 
+def test_the_round_trips_go_down_a_socket_the_kernel_times_out(app, dial):
+    """Python's own timeout polls before each send and read: the kernel keeps it instead."""
+    store = store_for(app)
+    dial("5")
+    [conn] = store._kept
+    timeout = app.extensions["redis"].connection_pool.connection_kwargs["socket_timeout"]
+    assert conn._sock.gettimeout() is None
+    seconds, micros = struct.unpack(
+        "ll", conn._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16)
+    )
+    assert timeout > 0 and seconds + micros / 1e6 == pytest.approx(timeout, abs=0.011)
+
+
 def test_a_forked_process_never_writes_down_its_parents_connection(app):
     """gunicorn forks its workers from a process that may have used Redis: each makes its own."""
     store = store_for(app)
@@ -374,6 +389,23 @@ def test_a_forked_process_never_writes_down_its_parents_connection(app):
     os.waitpid(pid, 0)
     assert child and child != parent
     assert client_id(store) == parent  # the parent's is still its own, and clean
+
+
+def test_a_forked_worker_draws_lock_tokens_of_its_own(app):
+    """A doubled hop on another worker, holding the same token, would take the lock as its own."""
+    store = store_for(app)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its token down the pipe, then out without pytest's teardown
+        try:
+            os.write(write, store.load("forked-child", "+22370000951").token.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.waitpid(pid, 0)
+    mine = store.load("forked-parent", "+22370000951").token
+    assert len(child) == 16 and child != mine
 
 
 def test_a_save_with_commands_together_is_one_transaction(app):

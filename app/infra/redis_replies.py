@@ -2,12 +2,18 @@
 
 redis-py's read_response wraps every reply in its own checks and error handling, a
 few microseconds a reply, and a hop's two round trips carry up to nine replies. Here
-the replies come from the reader that the connection's parser holds, and only the
-socket reads go through the parser (read_from_socket, with the connection's
-timeout); a failure, or an error reply redis-py would raise rather than return,
+the replies come from the reader that the connection's parser holds, fed from its
+socket; a failure, or an error reply redis-py would raise rather than return,
 disconnects and is raised as redis-py raises it, so its retry and its pool treat it
 alike. A connection with another parser reads as redis-py does.
+
+A socket with a timeout makes Python poll before each send and each receive: four
+system calls a hop on top of the four that move its bytes. kernel_timed() gives a
+connection's plain socket the same timeout, kept by the kernel (SO_RCVTIMEO, SO_SNDTIMEO).
 """
+
+import socket
+import struct
 
 from redis._parsers.hiredis import NOT_ENOUGH_DATA, _HiredisParser
 from redis.exceptions import ConnectionError, ReadOnlyError, ResponseError
@@ -29,12 +35,12 @@ def read(conn, count: int) -> list:
                 raise ConnectionError("Connection closed by server.")
             reply = reader.gets()
             if reply is NOT_ENOUGH_DATA:
-                parser.read_from_socket()
+                _fill(parser, reader)
             elif push is not None and isinstance(reply, push):
                 parser.handle_push_response(reply)  # not a reply to us: as redis-py does
             else:
                 replies.append(reply)
-    except TimeoutError as exc:  # the socket's (socket.timeout), before OSError, which it is
+    except (TimeoutError, BlockingIOError) as exc:  # Python's timeout, or the kernel's
         conn.disconnect()
         raise RedisTimeoutError("Timeout reading from socket") from exc
     except OSError as exc:
@@ -47,6 +53,33 @@ def read(conn, count: int) -> list:
     for reply in replies:
         _check(conn, reply)
     return replies
+
+
+def kernel_timed(conn) -> None:
+    """Let the kernel, not Python, time conn's plain socket out: the same timeout, no polls.
+
+    A TLS socket keeps Python's timeout, which its reads rely on; a socket set once is
+    left alone (a new one, after a reconnection, is set again).
+    """
+    sock = conn._sock
+    if type(sock) is not socket.socket or (seconds := sock.gettimeout()) is None:
+        return
+    whole = int(seconds)
+    timeval = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+    sock.settimeout(None)
+
+
+def _fill(parser, reader) -> None:
+    """Feed the reader what the socket holds, waiting for it: read_from_socket, lighter."""
+    sock = parser._sock
+    if sock is None:  # disconnected under us
+        raise ConnectionError("Connection closed by server.")
+    count = sock.recv_into(parser._buffer)
+    if count == 0:
+        raise ConnectionError("Connection closed by server.")
+    reader.feed(parser._buffer, 0, count)
 
 
 def _check(conn, reply) -> None:

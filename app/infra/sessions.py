@@ -16,7 +16,7 @@ its round trip: taking and giving back cost half as much as the round trip.
 
 import json
 import os
-import secrets
+import random
 import time
 from dataclasses import dataclass, field
 
@@ -38,6 +38,11 @@ LOCK_POLL_S = 0.01
 _STALE = object()  # the salts known in process are no longer Redis's
 
 PENDING = "behind"  # a cached profile's steps that SQL may lack yet (app/training/behind.py)
+
+
+# This process's id, kept up to date across forks: os.getpid() is a system call, twice a hop.
+_PID = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
 
 
 class Busy(Exception):
@@ -87,7 +92,9 @@ class SessionStore:
         One round trip when nobody else holds the session. A doubled hop waits
         for the first to be answered, then reads what it saved; Busy after wait_s.
         """
-        token = secrets.token_hex(8)
+        # Told apart from another hop's, never secret: Python's generator (reseeded in each
+        # forked worker) rather than the system's, which costs a system call a hop.
+        token = f"{random.getrandbits(64):016x}"
         keys = [self._key("lock", session_id), self._key("session", session_id), *self._days()]
         deadline = time.monotonic() + (self.wait_s if wait_s is None else wait_s)
         waited = False
@@ -200,6 +207,7 @@ class SessionStore:
             # is (a write's own reconnection would not), and only if it lost its socket, so
             # the retry after a demoted primary's READONLY reaches the new one.
             conn.connect()
+            redis_replies.kernel_timed(conn)
             return _exchange(conn, commands)
 
         try:
@@ -221,7 +229,7 @@ class SessionStore:
                 conn = self._kept.pop()
             except IndexError:  # none kept, or another thread took the last
                 return pool.get_connection()
-            if conn.pid != os.getpid():
+            if conn.pid != _PID[0]:
                 continue  # the parent's socket: the pool makes the child its own
             if pool.owns_connection(conn):
                 if conn.should_reconnect():
