@@ -155,14 +155,20 @@ def test_a_report_filed_after_another_sends_statements_compiled_once(app):
     assert seen and all(hit is CacheStats.CACHE_HIT and small for hit, small in seen), seen
 
 
-@pytest.mark.parametrize("second", [answers(place="MASSIOGO"), answers(urgent=True)])
-def test_a_report_about_a_site_being_filed_waits_and_joins_its_case(app, second):
+@pytest.mark.parametrize(
+    ("place", "second"),
+    [("Massiogo", answers(place="MASSIOGO")), ("Massiogo", answers(urgent=True)),
+     ("ΟΔΟΣ", answers(place="οδοσ"))],  # one site to the database, two to Python's lower()
+    ids=["capitals", "urgent", "final Σ"],
+)  # fmt: skip
+def test_a_report_about_a_site_being_filed_waits_and_joins_its_case(app, place, second):
     """Two reports about one site at the same moment open one case: the second waits for
     the first's transaction, then reads the case it opened and joins it."""
     engine, catalog = app.extensions["engine"], app.extensions["catalog"]
     first = engine.connect()
     with first.begin():
-        filing.file(first, app.config, catalog, "+22376000001", "200001", answers(), T0)
+        filing.file(first, app.config, catalog, "+22376000001", "200001", answers(place=place),
+                    T0)  # fmt: skip
         filed = {}
         other = threading.Thread(target=lambda: filed.update(case=_file(app, "200002", second)))
         other.start()
@@ -177,6 +183,19 @@ def test_a_report_about_a_site_being_filed_waits_and_joins_its_case(app, second)
     (opened, _, status, _), joined = rows
     assert status == "new" and joined[1:] == ("200002", "linked", opened)
     assert filed["case"] == (opened, True)
+
+
+@pytest.mark.parametrize("place", ["ÉCOLE DE NIÉNA", "ΟΔΟΣ ΣΑΝΟ"], ids=["É", "final Σ"])
+def test_a_site_named_in_capitals_with_any_letter_joins_its_case(app, place):
+    """Python lowers some capitals the database does not (SQLite: all but A-Z; a word's last
+    Σ): the same name, sent again by another caller, must still find its site."""
+    first, again = (
+        _file(app, "200001", answers(place=place)),
+        _file(app, "200002", answers(place=place)),
+    )
+    with app.extensions["engine"].connect() as conn:
+        linked = conn.execute(select(Case.linked_to).where(Case.reference == "200002")).scalar()
+    assert first == again == (first[0], True) and linked == first[0]
 
 
 def test_a_report_waits_for_its_site_two_seconds_at_most(app):

@@ -103,7 +103,10 @@ def _same_site(sector):
     """Select this reference's case and the open cases about the same site, oldest first."""
     return select(_CASES).where(or_(_MINE, and_(
         _CASES.c.cercle == bindparam("v_cercle"), sector, one_of(_CASES.c.status, OPEN),
-        _CASES.c.linked_to.is_(None), func.lower(_CASES.c.place) == bindparam("v_place"),
+        _CASES.c.linked_to.is_(None),
+        # Both sides lowered by the database: Python's lower() is not SQLite's (ASCII only)
+        # nor PostgreSQL's (per letter: a final Σ), and a site must match itself.
+        func.lower(_CASES.c.place) == func.lower(bindparam("v_place")),
         _CASES.c.created_at >= bindparam("v_since"),
     ))).order_by(_CASES.c.id)  # fmt: skip
 
@@ -125,7 +128,7 @@ def _found(conn: Connection, case: dict, since: datetime) -> list[Row]:
     same_site = _SAME_SITE if case["sector"] is not None else _SAME_SITE_NO_SECTOR
     return conn.execute(same_site, {
         "v_reference": case["reference"], "v_cercle": case["cercle"], "v_sector": case["sector"],
-        "v_place": case["place"].lower(), "v_since": since,
+        "v_place": case["place"], "v_since": since,
     }).all()  # fmt: skip
 
 
@@ -153,7 +156,10 @@ def _hold_site(conn: Connection, case: dict) -> None:
     if conn.dialect.name != "postgresql":
         conn.execute(_HOLD_WRITES)
         return
-    site = "\x1f".join((case["cercle"], case["sector"] or "", case["place"].lower()))
+    # Letter by letter, as the database lowers (Python's lower() makes a final Σ a ς): two
+    # names the query takes for one site wait for the same lock.
+    place = "".join(map(str.lower, case["place"]))
+    site = "\x1f".join((case["cercle"], case["sector"] or "", place))
     key = int.from_bytes(hashlib.blake2b(site.encode(), digest_size=4).digest(), "big", signed=True)
     conn.execute(_HOLD_SITE, {"v_site": key})
 
