@@ -29,7 +29,7 @@ from flask import Flask
 
 from app import create_app
 from app.conversation import hop
-from app.infra import sessions
+from app.infra import redis_replies, sessions
 
 PHONE, HOPS = "+22370000011", 20  # navigation hops per session
 
@@ -92,6 +92,13 @@ def thin_client(redis):
     return round_trip
 
 
+def python_timeout(conn) -> None:
+    """redis_replies.kernel_timed as it was not: Python's own timeout on the socket, which
+    polls before each send and each read (set back once, then left)."""
+    if conn._sock.gettimeout() is None:
+        conn._sock.settimeout(conn.socket_timeout)
+
+
 def patched(patches: list) -> ExitStack:
     """Set each (object, attribute, value) until the returned stack closes."""
     stack = ExitStack()
@@ -115,6 +122,8 @@ def main() -> int:
                 (store, "_round_trip", partial(command_layer, redis))],
             "  packing: redis-py's -> hiredis's": [(sessions, "_exchange", own_packer)],
             "db: a Session per hop -> on first use": [(hop, "LazySession", lambda make: make())],
+            "sockets: Python's timeout -> the kernel's": [
+                (redis_replies, "kernel_timed", python_timeout)],
             "json: json -> orjson (session store)": [
                 (sessions, "_encode", partial(json.dumps, separators=(",", ":"))),
                 (sessions, "_decode", lambda raw: None if raw is None else json.loads(raw))],
