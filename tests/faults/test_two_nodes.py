@@ -58,7 +58,8 @@ def errors_in(log: Path) -> list[str]:
 
 class Balancer:
     """A load balancer as the gateway reaches it: each hop goes to the next live node; a node
-    that drops a request is taken out, and the hop goes to the other, as sent."""
+    that drops a request (or its answer, half sent) is taken out, and the hop goes to the
+    other, as sent."""
 
     def __init__(self, nodes: list[str], alive: set, served: Counter, phone: str):
         self.nodes, self.alive, self.served, self.phone, self.turn = nodes, alive, served, phone, 0
@@ -70,7 +71,8 @@ class Balancer:
             self.turn += 1
             try:
                 answer = HttpAnswer(requests.post(node + path, data=data, timeout=15))
-            except requests.ConnectionError:
+            # A node killed between its answer's headers and its body drops the hop as well.
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
                 self.alive.discard(node)
                 continue
             self.served[(self.phone, node)] += 1
