@@ -158,15 +158,13 @@ def test_a_report_filed_after_another_sends_statements_compiled_once(app):
 @pytest.mark.parametrize(
     ("place", "second"),
     [("Massiogo", answers(place="MASSIOGO")), ("Massiogo", answers(urgent=True)),
-     ("ΟΔΟΣ", answers(place="οδοσ"))],  # one site to the database, two to Python's lower()
-    ids=["capitals", "urgent", "final Σ"],
+     ("Niéna", answers(place="NIENA"))],
+    ids=["capitals", "urgent", "accents"],
 )  # fmt: skip
 def test_a_report_about_a_site_being_filed_waits_and_joins_its_case(app, place, second):
     """Two reports about one site at the same moment open one case: the second waits for
     the first's transaction, then reads the case it opened and joins it."""
     engine, catalog = app.extensions["engine"], app.extensions["catalog"]
-    if place == "ΟΔΟΣ" and engine.dialect.name != "postgresql":
-        pytest.skip("SQLite lowers A to Z only: two sites to it, as to its users")
     first = engine.connect()
     with first.begin():
         filing.file(first, app.config, catalog, "+22376000001", "200001", answers(place=place),
@@ -187,17 +185,35 @@ def test_a_report_about_a_site_being_filed_waits_and_joins_its_case(app, place, 
     assert filed["case"] == (opened, True)
 
 
-@pytest.mark.parametrize("place", ["ÉCOLE DE NIÉNA", "ΟΔΟΣ ΣΑΝΟ"], ids=["É", "final Σ"])
-def test_a_site_named_in_capitals_with_any_letter_joins_its_case(app, place):
-    """Python lowers some capitals the database does not (SQLite: all but A-Z; a word's last
-    Σ): the same name, sent again by another caller, must still find its site."""
-    first, again = (
-        _file(app, "200001", answers(place=place)),
-        _file(app, "200002", answers(place=place)),
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("ÉCOLE DE NIÉNA", "ÉCOLE DE NIÉNA"), ("Ségou", "SÉGOU"), ("SÉGOU", "Ségou"),
+     ("Niéna", "niena"), ("ΟΔΟΣ ΣΑΝΟ", "ΟΔΟΣ ΣΑΝΟ")],
+    ids=["É", "capitals second", "capitals first", "accents", "Greek"],
+)  # fmt: skip
+def test_a_site_spelled_another_way_joins_its_case(app, first, second):
+    """A site is matched by its name in lower case, without accents, made in Python: SQLite's
+    lower() (and PostgreSQL's under the C locale) lowers A to Z only, and callers type a name
+    in capitals, with its accents or without them."""
+    opened, joined = (
+        _file(app, "200001", answers(place=first)),
+        _file(app, "200002", answers(place=second)),
     )
     with app.extensions["engine"].connect() as conn:
         linked = conn.execute(select(Case.linked_to).where(Case.reference == "200002")).scalar()
-    assert first == again == (first[0], True) and linked == first[0]
+    assert opened == joined == (opened[0], True) and linked == opened[0]
+
+
+def test_another_site_of_the_cercle_opens_its_own_case(app):
+    """Folding the names keeps sites apart that differ by more than case and accents."""
+    opened, other = (
+        _file(app, "200001", answers(place="Kalana")),
+        _file(app, "200002", answers(place="Kalanba")),
+    )
+    assert opened != other and other[1]
+    with app.extensions["engine"].connect() as conn:
+        keys = conn.execute(select(Case.place_key).order_by(Case.id)).scalars().all()
+    assert keys == ["kalana", "kalanba"]
 
 
 def test_a_report_waits_for_its_site_two_seconds_at_most(app):

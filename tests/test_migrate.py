@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
+from app.cases import filing
 from app.infra.db import make_engine
 from app.infra.migrate import current, downgrade, upgrade
 
 T = "2026-11-29 10:17:43.123456"  # a case opened, its entries, a call: to the second
-HEAD = "0024"  # the newest revision: each test upgrades to it after seeding older data
+HEAD = "0025"  # the newest revision: each test upgrades to it after seeding older data
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -398,3 +399,36 @@ def test_0024_run_again_after_a_build_cut_short_builds_its_indexes_whole(empty_d
     assert len(shapes) == 2, shapes
     assert "(provider_id, provider)" in shapes[0] and "applied IS" in shapes[0], shapes
     assert "(id)" in shapes[1] and "receipt" in shapes[1], shapes
+
+
+def test_0025_keys_the_sites_of_cases_filed_before(empty_database, make_app):
+    """Cases filed before 0025 get their site's key, so that a report about the same site,
+    spelled another way, still joins the case opened before the upgrade."""
+    engine = empty_database
+    upgrade(engine, "0024")
+    case = (
+        "INSERT INTO cases (reference, status, urgent, sector, region, cercle, place,"
+        " contactable, created_at, reports, follow_ups) VALUES (:reference, 'new', false,"
+        " 'mining', 'sikasso', 'kadiolo', :place, false, :at, 1, 0)"
+    )
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    # More than a batch of the backfill's: every one is keyed.
+    places = {"OLD1": "SÉGOU", "OLD2": "Niéna  Centre", "OLD3": None}
+    places.update({f"B{n}": f"Site {n}" for n in range(1_201)})
+    with engine.begin() as conn:
+        conn.execute(text(case), [{"reference": reference, "place": place, "at": now}
+                                  for reference, place in places.items()])  # fmt: skip
+    upgrade(engine)
+    with engine.connect() as conn:
+        keys = dict(conn.execute(text("SELECT reference, place_key FROM cases")).all())
+        first = conn.execute(text("SELECT id FROM cases WHERE reference = 'OLD1'")).scalar_one()
+    assert [keys[r] for r in ("OLD1", "OLD2", "OLD3")] == ["segou", "niena centre", None]
+    assert all(keys[f"B{n}"] == f"site {n}" for n in range(1_201))
+    app = make_app(DATABASE_URL=engine.url.render_as_string(hide_password=False))
+    report = {"sector": "mining", "region": "sikasso", "cercle": "kadiolo", "place": "Segou"}
+    with engine.begin() as conn:
+        joined = filing.file(conn, app.config, app.extensions["catalog"], "+22376000555",
+                             "NEW1", report, now)  # fmt: skip
+    app.extensions["engine"].dispose()
+    assert joined == (first, True)
+    upgrade_down_and_up(engine)

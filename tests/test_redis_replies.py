@@ -3,11 +3,13 @@
 import json
 import socket
 import struct
+import time
 
 import pytest
 from redis import Redis
 from redis._parsers import _RESP2Parser
 from redis.backoff import NoBackoff
+from redis.connection import Connection
 from redis.exceptions import (
     AuthenticationError,
     ConnectionError,
@@ -18,7 +20,7 @@ from redis.exceptions import (
 from redis.retry import Retry
 from redis.sentinel import SentinelConnectionPool
 
-from app.infra import redis_replies
+from app.infra import redis_replies, sessions
 from app.infra.sessions import SessionStore
 from sandbox.embedded import EmbeddedRedis
 
@@ -94,6 +96,38 @@ def test_a_kernel_timed_socket_keeps_the_timeout_without_pythons_polls(server):
     conn.disconnect()
     conn.connect()  # a new socket: Python's timeout again, until it is set once more
     assert conn._sock.gettimeout() == 0.25
+
+
+@pytest.mark.parametrize(("timeout", "left"), [(1e-7, False), (0, True)], ids=["tiny", "zero"])
+def test_no_timeout_is_ever_made_an_endless_wait(server, timeout, left):
+    """The kernel reads a zero timeval as no timeout: a tiny one is a microsecond at least,
+    and 0 (Python's non-blocking socket) keeps Python's way."""
+    conn = Redis.from_url(server.url, socket_timeout=timeout).connection_pool.get_connection()
+    conn.connect()
+    redis_replies.kernel_timed(conn)
+    kept = struct.unpack("ll", conn._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16))
+    if left:
+        assert conn._sock.gettimeout() == 0 and kept == (0, 0)
+    else:
+        assert conn._sock.gettimeout() is None and kept != (0, 0)
+    conn.disconnect()
+
+
+def test_a_write_nobody_reads_times_out_as_a_timeout():
+    """A peer that stops reading fills the socket's buffers: the kernel's timeout on the send
+    is raised as redis-py's TimeoutError, as Python's would be, and the connection dropped."""
+    deaf = socket.create_server(("127.0.0.1", 0))
+    try:
+        conn = Connection(port=deaf.getsockname()[1], socket_timeout=0.2)
+        # Its socket, without the handshake: the server accepts, and never reads.
+        conn._sock = socket.create_connection(deaf.getsockname(), timeout=0.2)
+        redis_replies.kernel_timed(conn)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match="writing"):
+            sessions._exchange(conn, [("SET", "k", "x" * 64_000_000)])
+        assert time.monotonic() - started < 30 and conn._sock is None
+    finally:
+        deaf.close()
 
 
 def test_a_connection_closed_by_the_server_raises_and_is_dropped(server):

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 from app.cases import abuse, alerts, focal_points
 from app.infra import keyring
 from app.infra.db import Listed, one_of
+from app.infra.folding import fold
 from app.infra.models import Case, CaseEvent, Message, hour_of
 from app.messaging import outbox
 from flows import Catalog
@@ -61,6 +62,7 @@ def file(conn: Connection, config: Mapping, catalog: Catalog, phone: str, refere
     case = {
         "reference": reference, "status": "new", "urgent": urgent,
         **{name: answers.get(name) for name in _ASKED}, "place": answers.get("place") or None,
+        "place_key": site_key(answers.get("place")),
         "contactable": contactable,
         "reporter_phone": keyring.encrypt(phone, config["REPORTER_KEY"]) if contactable else None,
         "verify_by": now + timedelta(hours=VERIFY_URGENT_H if urgent else VERIFY_H),
@@ -103,10 +105,7 @@ def _same_site(sector):
     """Select this reference's case and the open cases about the same site, oldest first."""
     return select(_CASES).where(or_(_MINE, and_(
         _CASES.c.cercle == bindparam("v_cercle"), sector, one_of(_CASES.c.status, OPEN),
-        _CASES.c.linked_to.is_(None),
-        # Both sides lowered by the database: Python's lower() is not SQLite's (ASCII only)
-        # nor PostgreSQL's (per letter: a final Σ), and a site must match itself.
-        func.lower(_CASES.c.place) == func.lower(bindparam("v_place")),
+        _CASES.c.linked_to.is_(None), _CASES.c.place_key == bindparam("v_place_key"),
         _CASES.c.created_at >= bindparam("v_since"),
     ))).order_by(_CASES.c.id)  # fmt: skip
 
@@ -116,19 +115,30 @@ _SAME_SITE = _same_site(_CASES.c.sector == bindparam("v_sector"))
 _SAME_SITE_NO_SECTOR = _same_site(_CASES.c.sector.is_(None))
 
 
+def site_key(place: str | None) -> str | None:
+    """Return what a site's name is compared by: lower case, without accents or extra spaces.
+
+    Kept with the case, made here: the databases' lower() differ (SQLite's lowers A to Z
+    only, and so does PostgreSQL's under the C locale), and callers type a name in capitals,
+    with its accents or without them ("SEGOU", "Ségou").
+    """
+    key = " ".join(fold(place or "").split())[: _CASES.c.place_key.type.length]
+    return key or None
+
+
 def _found(conn: Connection, case: dict, since: datetime) -> list[Row]:
     """Return the case filed under this reference, and the open ones this report may join.
 
     A report without a known cercle or a site name joins none: "somewhere in Kadiolo"
     may be any of its sites. The oldest open case about the same site comes first.
     """
-    if not case["cercle"] or case["cercle"] == "unknown" or not case["place"]:
+    if not case["cercle"] or case["cercle"] == "unknown" or not case["place_key"]:
         return conn.execute(_BY_REFERENCE, {"v_reference": case["reference"]}).all()
     _hold_site(conn, case)
     same_site = _SAME_SITE if case["sector"] is not None else _SAME_SITE_NO_SECTOR
     return conn.execute(same_site, {
         "v_reference": case["reference"], "v_cercle": case["cercle"], "v_sector": case["sector"],
-        "v_place": case["place"], "v_since": since,
+        "v_place_key": case["place_key"], "v_since": since,
     }).all()  # fmt: skip
 
 
@@ -156,10 +166,7 @@ def _hold_site(conn: Connection, case: dict) -> None:
     if conn.dialect.name != "postgresql":
         conn.execute(_HOLD_WRITES)
         return
-    # Letter by letter, as the database lowers (Python's lower() makes a final Σ a ς): two
-    # names the query takes for one site wait for the same lock.
-    place = "".join(map(str.lower, case["place"]))
-    site = "\x1f".join((case["cercle"], case["sector"] or "", place))
+    site = "\x1f".join((case["cercle"], case["sector"] or "", case["place_key"]))
     key = int.from_bytes(hashlib.blake2b(site.encode(), digest_size=4).digest(), "big", signed=True)
     conn.execute(_HOLD_SITE, {"v_site": key})
 

@@ -288,6 +288,8 @@ class Case(Base):
     region: Mapped[str | None] = mapped_column(String(32))
     cercle: Mapped[str | None] = mapped_column(String(32))
     place: Mapped[str | None] = mapped_column(String(60))
+    # The place as reports about one site are matched (app/cases/filing.site_key).
+    place_key: Mapped[str | None] = mapped_column(String(120))
     children: Mapped[str | None] = mapped_column(String(8))
     age: Mapped[str | None] = mapped_column(String(8))
     sex: Mapped[str | None] = mapped_column(String(8))

@@ -62,10 +62,13 @@ def kernel_timed(conn) -> None:
     left alone (a new one, after a reconnection, is set again).
     """
     sock = conn._sock
-    if type(sock) is not socket.socket or (seconds := sock.gettimeout()) is None:
+    seconds = sock.gettimeout() if type(sock) is socket.socket else None
+    if not seconds:  # none, or 0 (Python's non-blocking), which no kernel timeout means
         return
     whole = int(seconds)
-    timeval = struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+    # At least a microsecond: a zero timeval is no timeout at all.
+    micros = max(int((seconds - whole) * 1_000_000), 0 if whole else 1)
+    timeval = struct.pack("ll", whole, micros)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
     sock.settimeout(None)
