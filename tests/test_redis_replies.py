@@ -102,8 +102,10 @@ def test_a_kernel_timed_socket_keeps_the_timeout_without_pythons_polls(server):
 def test_no_timeout_is_ever_made_an_endless_wait(server, timeout, left):
     """The kernel reads a zero timeval as no timeout: a tiny one is a microsecond at least,
     and 0 (Python's non-blocking socket) keeps Python's way."""
-    conn = Redis.from_url(server.url, socket_timeout=timeout).connection_pool.get_connection()
-    conn.connect()
+    conn = Connection(port=server.port, socket_timeout=timeout)
+    # Its socket as connect() leaves it, without a handshake that such a timeout would cut.
+    conn._sock = socket.create_connection(("127.0.0.1", server.port))
+    conn._sock.settimeout(timeout)
     redis_replies.kernel_timed(conn)
     kept = struct.unpack("ll", conn._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16))
     if left:
