@@ -42,20 +42,28 @@ end
 redis.call('ZREMRANGEBYSCORE', outcomes, '-inf', cutoff)
 oks, fails = math.max(0, oks), math.max(0, fails)
 local new_oks, new_fails = 0, 0
-for i = 1, #flags do
-  if string.sub(flags, i, i) == '1' then
-    new_oks = new_oks + 1
-    if redis.call('DEL', open) == 1 then
-      redis.call('DEL', outcomes, probe)
-      oks, fails, new_oks, new_fails = 0, 0, 0, 0
-    end
-  else
-    new_fails = new_fails + 1
-    local failed, total = fails + new_fails, oks + fails + new_oks + new_fails
-    if redis.call('EXISTS', open) == 1 or (failed >= fmin and failed >= frate * total) then
-      redis.call('SET', open, now, 'EX', open_ex)
-      redis.call('SET', until_key, reopen, 'EX', open_ex)
-      redis.call('DEL', probe)
+-- Whether the circuit is open, known here as the outcomes change it: a command per
+-- outcome was most of a request's record (a hundred of them, nearly all successes).
+local is_open = redis.call('EXISTS', open) == 1
+if not is_open and not string.find(flags, '0', 1, true) then
+  new_oks = #flags  -- a closed circuit's successes, no more
+else
+  for i = 1, #flags do
+    if string.sub(flags, i, i) == '1' then
+      new_oks = new_oks + 1
+      if is_open then
+        redis.call('DEL', open, outcomes, probe)
+        oks, fails, new_oks, new_fails, is_open = 0, 0, 0, 0, false
+      end
+    else
+      new_fails = new_fails + 1
+      local failed, total = fails + new_fails, oks + fails + new_oks + new_fails
+      if is_open or (failed >= fmin and failed >= frate * total) then
+        redis.call('SET', open, now, 'EX', open_ex)
+        redis.call('SET', until_key, reopen, 'EX', open_ex)
+        redis.call('DEL', probe)
+        is_open = true
+      end
     end
   end
 end
