@@ -69,6 +69,17 @@ def test_repeat_of_respects_the_window(window_s, age_s, found):
     assert abuse.repeat_of(facts, {**answers, "place": "Kalana"}, window_s, now=1000) is None
 
 
+@pytest.mark.parametrize("again", ["SEGOU", "ségou", " Segou  "])
+def test_a_repeat_spelled_another_way_is_the_same_report(again):
+    """The site's name as filing matches it: the same caller resending "SEGOU" after "Ségou"
+    gets the first reference back, not a second one that would look like a witness."""
+    answers = {"sector": "mining", "cercle": "kadiolo", "place": "Ségou", "urgent": False}
+    facts = {"repeats": [{abuse.fingerprint(answers): "ABCDEF|1000"}, {}]}
+    assert abuse.repeat_of(facts, {**answers, "place": again}, 7200, now=1000) == "ABCDEF"
+    assert abuse.same(answers, {**answers, "place": again})
+    assert not abuse.same(answers, {**answers, "place": "Sego"})
+
+
 def test_lookups_pause_after_too_many_unknown_references(app, client):
     _, done = report(client, *CALM, contact=ANONYMOUS)
     reference = done.split("Référence : ")[1][:6]

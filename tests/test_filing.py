@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.cases import filing, focal_points
 from app.infra.models import Case, CaseEvent, Message
+from workers import jobs
 
 AGENT, AGENT_2, SUPERVISOR = "+22370200001", "+22370200002", "+22370200011"
 T0 = datetime(2025, 3, 10, 10, 20, tzinfo=UTC)  # a Monday morning in Bamako: SMS go at once
@@ -214,6 +215,24 @@ def test_another_site_of_the_cercle_opens_its_own_case(app):
     with app.extensions["engine"].connect() as conn:
         keys = conn.execute(select(Case.place_key).order_by(Case.id)).scalars().all()
     assert keys == ["kalana", "kalanba"]
+
+
+def test_the_tick_keys_a_case_an_older_release_filed_and_a_report_then_joins_it(app):
+    """During a deploy, a release before migration 0025 still files cases, without their
+    site's key: the next tick gives them one, so that a report about the site finds them."""
+    first = _file(app, "200001", answers(place="SÉGOU"))
+    blank = _file(app, "200003", answers(place="Kalana"))
+    engine = app.extensions["engine"]
+    with engine.begin() as conn:  # as the older release left them
+        conn.execute(update(Case).values(place_key=None))
+        conn.execute(update(Case).where(Case.reference == "200003").values(place=" "))
+    with app.app_context():
+        jobs.tick()
+    with engine.connect() as conn:
+        keys = dict(conn.execute(select(Case.reference, Case.place_key)).all())
+        assert filing.rekey(conn) == 0  # nothing left: the tick's query finds none
+    assert keys == {"200001": "segou", "200003": ""} and blank != first
+    assert _file(app, "200002", answers(place="Segou")) == (first[0], True)
 
 
 def test_a_report_waits_for_its_site_two_seconds_at_most(app):

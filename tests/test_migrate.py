@@ -1,5 +1,6 @@
 """Migrations run on databases that hold data: 0012 forgets what linked reports to phones."""
 
+import importlib
 import os
 import time
 import uuid
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from app.cases import filing
 from app.infra.db import make_engine
 from app.infra.migrate import current, downgrade, upgrade
+from app.infra.models import UNKEYED
 
 T = "2026-11-29 10:17:43.123456"  # a case opened, its entries, a call: to the second
 HEAD = "0025"  # the newest revision: each test upgrades to it after seeding older data
@@ -423,6 +425,8 @@ def test_0025_keys_the_sites_of_cases_filed_before(empty_database, make_app):
         keys = dict(conn.execute(text("SELECT reference, place_key FROM cases")).all())
         first = conn.execute(text("SELECT id FROM cases WHERE reference = 'OLD1'")).scalar_one()
     assert [keys[r] for r in ("OLD1", "OLD2", "OLD3")] == ["segou", "niena centre", None]
+    with engine.connect() as conn:  # nothing left for the tick's partial index
+        assert conn.execute(text(f"SELECT count(*) FROM cases WHERE {UNKEYED}")).scalar() == 0
     assert all(keys[f"B{n}"] == f"site {n}" for n in range(1_201))
     app = make_app(DATABASE_URL=engine.url.render_as_string(hide_password=False))
     report = {"sector": "mining", "region": "sikasso", "cercle": "kadiolo", "place": "Segou"}
@@ -432,3 +436,14 @@ def test_0025_keys_the_sites_of_cases_filed_before(empty_database, make_app):
     app.extensions["engine"].dispose()
     assert joined == (first, True)
     upgrade_down_and_up(engine)
+
+
+def test_0025s_key_is_the_one_filing_makes():
+    """The migration keeps its own copy of site_key (a migration does not change with the
+    code): any name, GSM-7's letters and beyond, keys the same in both."""
+    migration = importlib.import_module("app.infra.migrations.versions.0025_case_place_key")
+    gsm = "@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTU"
+    gsm += "VWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+    names = [*gsm, gsm, "ΟΔΟΣ ΣΑΝΟ", "Œuvre", "œuvre", "  Niéna   Centre ", " ", "x" * 200]
+    names += ["".join(chr(c) for c in range(start, start + 64)) for start in range(0, 12_000, 64)]
+    assert [migration._key(name) for name in names] == [filing.site_key(n) or "" for n in names]

@@ -7,7 +7,7 @@ from rq import Queue
 from rq.job import JobStatus
 
 from app import training
-from app.cases import alerts, recordings
+from app.cases import alerts, filing, recordings
 from app.infra.models import Campaign, utcnow
 from app.messaging import balance, delivery, outbox
 from app.messaging.campaigns import expansion, lifecycle
@@ -94,6 +94,8 @@ def tick() -> dict:
         reaped = outbox.reap(db, app.config, now)
         delivery.sweep(db, now, app.config["SMS_UNREACHABLE_AFTER"])
         outbox.forget_receipts(db, now)
+        if filing.rekey(db.connection()):  # cases an older release filed during a deploy
+            db.commit()
         catalog = app.extensions["catalog"]
         training.remind(db, app.config, catalog, now)
         alerts.remind(db, app.config, catalog, now)

@@ -14,6 +14,7 @@ import hashlib
 import json
 
 from app.infra import salt
+from app.infra.folding import name_key
 
 LOOKUP_MISSES = 5  # unknown references per phone and hour before lookups pause
 LOOKUP_WINDOW_S = 3600
@@ -85,6 +86,7 @@ def fingerprint(answers: dict) -> str:
 
 
 def _canonical(value):
+    # A site's name as filing matches it (app/cases/filing.site_key): "SEGOU" is "Ségou".
     if isinstance(value, str):
-        return value.lower() or None
+        return name_key(value)
     return value

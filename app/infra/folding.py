@@ -22,6 +22,11 @@ def fold(text: str | None) -> str | None:
     return "".join(c for c in bare if not unicodedata.combining(c)).lower()
 
 
+def name_key(text: str | None) -> str | None:
+    """Return what a typed name is matched by: folded, its spaces collapsed; None if blank."""
+    return " ".join(fold(text or "").split()) or None
+
+
 class folded(FunctionElement):  # noqa: N801 - used in SQL as a function is
     """A column folded as fold() folds, in SQL."""
 

@@ -144,6 +144,7 @@ class Campaign(Base):
 
 
 GIVEN = text("provider_id IS NOT NULL")  # the outbox's rows the provider has given an id
+UNKEYED = text("place_key IS NULL AND place IS NOT NULL")  # a case to give its site's key
 RECEIPT_KEPT = text("kind = 'receipt' AND phone <> ''")  # a receipt whose number is kept
 
 
@@ -278,7 +279,11 @@ class Case(Base):
     """A report of a child at risk, followed until it is closed. Never a child's name."""
 
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_place", "cercle", "sector", "status"),)
+    __table_args__ = (
+        Index("ix_cases_place", "cercle", "sector", "status"),
+        # The cases still without their site's key, which the tick keys (migration 0025).
+        Index("ix_cases_unkeyed", "id", postgresql_where=UNKEYED, sqlite_where=UNKEYED),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference: Mapped[str] = mapped_column(String(8), unique=True)
