@@ -8,14 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask import current_app
 from rq.timeouts import JobTimeoutException
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
+from sqlalchemy.exc import OperationalError
 
 from app.infra import logs
 from app.infra.gateway import SENT, GatewayError, Result
-from app.infra.models import Campaign, Message
+from app.infra.models import Campaign, Contact, Message
 from app.messaging import delivery, outbox
 from app.messaging.sender import Sender
 from app.messaging.throttle import Throttle
+from app.people import contacts
 
 from .conftest import serve
 from .helpers import routed_sender
@@ -419,6 +421,62 @@ def test_a_request_out_when_the_run_fails_is_still_recorded(sms_app, sandbox, br
         sender.throttle = lambda provider: working
         assert sender.run().sent == 50
     assert sorted(m["to"] for m in sandbox.messages()) == phones  # each exactly once
+
+
+class StopAtTheSecond:
+    """A provider's throttle, while which the second batch is chosen one of its phones
+    texts STOP: the start then refuses that row, and the sender settles it."""
+
+    def __init__(self, working, engine, phone):
+        self.working, self.burst, self.engine, self.phone, self.takes = (
+            working, working.burst, engine, phone, 0)  # fmt: skip
+
+    def try_acquire(self, n: int) -> float:
+        self.takes += 1
+        if self.takes == 2:
+            with self.engine.begin() as conn:
+                conn.execute(update(Contact).where(Contact.phone == self.phone)
+                             .values(opted_out_at=datetime.now(UTC)))  # fmt: skip
+        return self.working.try_acquire(n)
+
+
+def test_a_failure_while_a_refused_row_is_settled_loses_and_doubles_nothing(sms_app, sandbox):
+    """The database fails as the sender settles a row its start refused (a STOP came
+    between the choice and the start): the run fails, the request already out is recorded
+    as sent, and the refused row stays queued; the next run cancels it and sends the rest."""
+    engine = sms_app.extensions["engine"]
+    failing = {"on": True}
+
+    def settle_fails(conn, cursor, statement, parameters, context, executemany):
+        # The settle's read of the refused row, by its id (Session.get), and nothing else.
+        if failing["on"] and statement.startswith("SELECT") and "WHERE outbox.id = " in statement:
+            raise OperationalError(statement, parameters, Exception("the database went away"))
+
+    with sms_app.app_context(), sms_app.extensions["db"]() as db:
+        phones = queue(sms_app, db, 250, kind="reminder")
+        stopped = phones[150]  # in the second batch of 100
+        contacts.touch(db, stopped, datetime.now(UTC))
+        db.commit()
+        sender = routed_sender(sms_app, db)
+        bucket = StopAtTheSecond(sender.throttle("africastalking"), engine, stopped)
+        sender.throttle = lambda provider: bucket
+        event.listen(engine, "before_cursor_execute", settle_fails)
+        try:
+            with pytest.raises(OperationalError, match="went away"):
+                sender.run()
+        finally:
+            event.remove(engine, "before_cursor_execute", settle_fails)
+        # The first two requests went out and are recorded; the refused row and the third
+        # batch wait in the queue, none of them started.
+        assert statuses(db) == {"sent": 199, "queued": 51}
+        assert len(sandbox.messages()) == 199
+        failing["on"] = False
+        assert sender.run().sent == 50
+        assert statuses(db) == {"sent": 249, "cancelled": 1}
+        assert db.scalars(select(Message.reason).where(Message.phone == stopped)).one() == (
+            "opted out"
+        )
+    assert sorted(m["to"] for m in sandbox.messages()) == sorted(set(phones) - {stopped})
 
 
 def test_a_request_that_raises_leaves_the_next_batch_unstarted(sms_app, sandbox):
