@@ -52,6 +52,24 @@ def in_flight(app) -> int:
         return db.scalar(select(func.count()).where(Message.status == "sending"))
 
 
+def strike_now(app) -> str | None:
+    """Say "in flight" while a request may be on the wire, "over" once no row is left to
+    send (the campaign ended before the next strike), else None."""
+    with app.extensions["db"]() as db:
+        left = select(Message.status, func.count()).where(Message.status.in_(("sending", "queued")))
+        counts = dict(db.execute(left.group_by(Message.status)).all())
+    if counts.get("sending"):
+        return "in flight"
+    return None if counts.get("queued") else "over"
+
+
+def statuses(app) -> dict:
+    """Count the campaign's rows by status."""
+    with app.extensions["db"]() as db:
+        rows = select(Message.status, func.count()).group_by(Message.status)
+        return dict(db.execute(rows).all())
+
+
 def wait_for(predicate, timeout_s: float, step: float = 0.1):
     """Poll predicate until it returns something truthy; fail after timeout_s."""
     deadline = time.monotonic() + timeout_s
@@ -115,7 +133,13 @@ def run_kill_test(make_app, sandbox, redis_url, database_url):
         for quarter in (1, 2, 3):  # killed over and over, mid-send
             wait_for(lambda q=quarter: len(sandbox.messages()) >= AUDIENCE * q // 4, 60)
             for _ in range(5):  # strike while a request is in flight: rows are "sending"
-                wait_for(lambda: in_flight(app), 30, 0.001)
+                # Unless the last strike fell between requests and the rest went out since.
+                try:
+                    ready = wait_for(lambda: strike_now(app), 30, 0.001)
+                except AssertionError as exc:  # a stall: say where the rows stand
+                    raise AssertionError(f"{exc}; rows {statuses(app)}, kills {kills}") from None
+                if ready == "over":
+                    break
                 kill_hard(worker)
                 kills.append(in_flight(app))
                 worker = start(env)
