@@ -194,6 +194,28 @@ def test_ticks_do_not_pile_up_while_no_worker_takes_them(make_app, monkeypatch):
     assert first == tick_ids(app, slot)[0] and then != first
 
 
+def test_a_tick_a_killed_worker_took_but_never_started_does_not_stop_the_ticks(
+    make_app, monkeypatch
+):
+    """RQ moves a job to its queue's intermediate list as a worker takes it, and marks it
+    started only then: a worker killed between the two leaves the tick there, still
+    "queued", for RQ's cleanup (ten minutes and more). The next slot gets a tick of its own,
+    or nothing would be sent meanwhile (seen in the worker-kill fault test)."""
+    app = make_app(SMS_TICK_S=1)
+    now = Moved(monkeypatch)
+    queue, redis = app.extensions["queue"], app.extensions["redis"]
+    with app.app_context():
+        slot = now.align(1)
+        asked = [jobs.enqueue_tick(app)]
+        taken = redis.lmove(queue.key, queue.intermediate_queue_key, "LEFT", "RIGHT")
+        now.sleep(clock.until_next_slot(1, now()))
+        asked.append(jobs.enqueue_tick(app))
+    assert asked == [True, True]
+    assert taken.decode() == tick_ids(app, slot)[0]
+    assert queue.fetch_job(taken.decode()).get_status() == "queued"  # as the kill left it
+    assert queue.get_job_ids() == tick_ids(app, slot + 1)
+
+
 # -- the clock ----------------------------------------------------------------------------------
 
 
