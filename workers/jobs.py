@@ -4,7 +4,6 @@ import time
 
 from flask import current_app
 from rq import Queue
-from rq.job import JobStatus
 
 from app import training
 from app.cases import alerts, filing, recordings
@@ -154,16 +153,11 @@ def enqueue_tick(app) -> bool:
         return False
     # One tick waiting is enough: the clock beats on while no worker runs, and ticks that
     # piled up meanwhile would all run, one after another, once a worker is back.
+    # Waiting means in the queue itself, not only "queued": a worker takes a job by moving
+    # it to the queue's intermediate list, and marks it started after; one killed in
+    # between leaves it there, "queued", until RQ's cleanup (ten minutes and more).
     waiting = redis.get(last)
-    job = queue.fetch_job(waiting.decode()) if waiting else None
-    # Waiting in the queue itself: a worker takes a job by moving it to the queue's
-    # intermediate list, and marks it started after; one killed in between leaves it
-    # there, "queued", until RQ's cleanup (ten minutes and more), and no tick would run.
-    if (
-        job is not None
-        and job.get_status(refresh=False) == JobStatus.QUEUED
-        and redis.lpos(queue.key, job.id) is not None
-    ):
+    if waiting and redis.lpos(queue.key, waiting) is not None:
         return False
     queue.enqueue(tick, job_id=tick_id, result_ttl=60, failure_ttl=3600, job_timeout=600)
     redis.set(last, tick_id, ex=86400)

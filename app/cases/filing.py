@@ -35,7 +35,7 @@ from app.cases import abuse, alerts, focal_points
 from app.infra import keyring
 from app.infra.db import Listed, one_of
 from app.infra.folding import name_key
-from app.infra.models import Case, CaseEvent, Message, hour_of
+from app.infra.models import UNKEYED, Case, CaseEvent, Message, hour_of
 from app.messaging import outbox
 from flows import Catalog
 from flows.desk import OPEN, TO_VERIFY
@@ -129,12 +129,8 @@ def site_key(place: str | None) -> str | None:
 
 # A case without its site's key was filed by a release before migration 0025, still
 # running beside this one while it was deployed: no later report would find it.
-_UNKEYED = (
-    select(_CASES.c.id, _CASES.c.place)
-    .where(_CASES.c.place_key.is_(None), _CASES.c.place.is_not(None))
-    .order_by(_CASES.c.id)
-    .limit(500)
-)
+# Its WHERE is ix_cases_unkeyed's own, which the query then reads.
+_UNKEYED = select(_CASES.c.id, _CASES.c.place).where(UNKEYED).order_by(_CASES.c.id).limit(500)
 
 
 def rekey(conn: Connection) -> int:

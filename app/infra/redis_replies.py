@@ -55,6 +55,17 @@ def read(conn, count: int) -> list:
     return replies
 
 
+def send(conn, packed: bytes) -> None:
+    """Write packed commands down conn, as send_packed_command does; the kernel's timeout
+    (kernel_timed) raised as Python's is, a TimeoutError."""
+    try:
+        conn.send_packed_command([packed])
+    except ConnectionError as exc:
+        if isinstance(exc.__cause__, BlockingIOError):
+            raise RedisTimeoutError("Timeout writing to socket") from exc
+        raise
+
+
 def kernel_timed(conn) -> None:
     """Let the kernel, not Python, time conn's plain socket out: the same timeout, no polls.
 

@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 import hiredis
 import orjson
 from redis import Redis
-from redis.exceptions import ConnectionError, NoScriptError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import NoScriptError, ResponseError
 
 from app.infra import redis_replies, salt
 from app.infra.session_scripts import FORGET, LOAD, LOAD_SHA, RELEASE
@@ -328,12 +327,7 @@ class SessionStore:
 def _exchange(conn, commands: list[tuple]) -> list:
     """Write commands at once on a redis-py connection; read all their replies, then raise
     the first error reply, if any (the connection is left clean)."""
-    try:
-        conn.send_packed_command([b"".join([hiredis.pack_command(c) for c in commands])])
-    except ConnectionError as exc:
-        if isinstance(exc.__cause__, BlockingIOError):  # the kernel's timeout (kernel_timed)
-            raise RedisTimeoutError("Timeout writing to socket") from exc
-        raise
+    redis_replies.send(conn, b"".join([hiredis.pack_command(c) for c in commands]))
     replies = redis_replies.read(conn, len(commands))
     for reply in replies:
         if isinstance(reply, ResponseError):

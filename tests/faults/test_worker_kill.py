@@ -46,28 +46,25 @@ def kill_hard(worker: subprocess.Popen) -> None:
     psutil.wait_procs(family, timeout=10)
 
 
-def in_flight(app) -> int:
-    """Count rows whose request may be on the wire right now."""
-    with app.extensions["db"]() as db:
-        return db.scalar(select(func.count()).where(Message.status == "sending"))
-
-
-def strike_now(app) -> str | None:
-    """Say "in flight" while a request may be on the wire, "over" once no row is left to
-    send (the campaign ended before the next strike), else None."""
-    with app.extensions["db"]() as db:
-        left = select(Message.status, func.count()).where(Message.status.in_(("sending", "queued")))
-        counts = dict(db.execute(left.group_by(Message.status)).all())
-    if counts.get("sending"):
-        return "in flight"
-    return None if counts.get("queued") else "over"
-
-
 def statuses(app) -> dict:
     """Count the campaign's rows by status."""
     with app.extensions["db"]() as db:
         rows = select(Message.status, func.count()).group_by(Message.status)
         return dict(db.execute(rows).all())
+
+
+def in_flight(app) -> int:
+    """Count rows whose request may be on the wire right now."""
+    return statuses(app).get("sending", 0)
+
+
+def strike_now(app) -> str | None:
+    """Say "in flight" while a request may be on the wire, "over" once no row is left to
+    send (the campaign ended before the next strike), else None."""
+    counts = statuses(app)
+    if counts.get("sending"):
+        return "in flight"
+    return None if counts.get("queued") else "over"
 
 
 def wait_for(predicate, timeout_s: float, step: float = 0.1):
